@@ -1,0 +1,25 @@
+// Small POSIX filesystem helpers shared by the layers that own files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "frazil/common/status.h"
+
+namespace frazil::fsutil {
+
+// Creates `dir` and its parents; OK if it exists.
+Status CreateDirs(const std::string& dir);
+
+// fsyncs a directory so that creates, renames and unlinks in it are durable.
+Status SyncDir(const std::string& dir);
+
+// Names (not paths) of the entries of `dir`, sorted.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+
+Result<uint64_t> FileSize(const std::string& path);
+
+// Reads a whole file.
+Result<std::vector<uint8_t>> ReadFile(const std::string& path);
+
+}  // namespace frazil::fsutil

@@ -1,0 +1,120 @@
+#include "frazil/server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+namespace frazil::server {
+
+Result<HostPort> ParseHostPort(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::InvalidArgument("expected HOST:PORT, got '" + text + "'");
+  }
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  unsigned long port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return Status::InvalidArgument("invalid port in '" + text + "'");
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+    if (port > 65535) return Status::InvalidArgument("port out of range in '" + text + "'");
+  }
+  hp.port = static_cast<uint16_t>(port);
+  return hp;
+}
+
+wal::WalOptions WalConfig::ToOptions(const std::string& dir) const {
+  wal::WalOptions o;
+  o.dir = dir;
+  o.sync_mode = sync_mode;
+  o.sync_interval = std::chrono::milliseconds(sync_interval_ms);
+  o.segment_bytes = segment_bytes;
+  o.segment_max_age = std::chrono::milliseconds(segment_max_age_ms);
+  o.max_total_bytes = max_total_bytes;
+  o.max_record_bytes = static_cast<uint32_t>(std::min<uint64_t>(max_record_bytes, UINT32_MAX));
+  o.recovery_mode = recovery_mode;
+  return o;
+}
+
+namespace {
+
+Status CheckKeys(const YAML::Node& map, const std::set<std::string>& allowed, const std::string& where) {
+  for (const auto& kv : map) {
+    auto key = kv.first.as<std::string>();
+    if (!allowed.count(key)) return Status::InvalidArgument("unknown key '" + where + key + "'");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status Read(const YAML::Node& map, const char* key, const std::string& where, T* out) {
+  if (!map[key]) return Status::Ok();
+  try {
+    *out = map[key].as<T>();
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("invalid value for '" + where + key + "': " + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, ServeConfig* config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::NotFound("cannot read config file " + path);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("config file " + path + ": " + e.what());
+  }
+  auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
+  if (root.IsNull()) return Status::Ok();
+  if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
+  if (auto st = CheckKeys(root, {"data_dir", "listen", "http", "log_level", "wal"}, ""); !st.ok()) return in_file(st);
+  for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
+                            std::pair{"http", &config->http}, std::pair{"log_level", &config->log_level}}) {
+    if (auto st = Read(root, key, "", field); !st.ok()) return in_file(st);
+  }
+  if (YAML::Node w = root["wal"]) {
+    if (!w.IsMap()) return in_file(Status::InvalidArgument("'wal' must be a mapping"));
+    const std::string where = "wal.";
+    if (auto st = CheckKeys(w,
+                            {"sync_mode", "sync_interval_ms", "segment_bytes", "segment_max_age_ms",
+                             "max_total_bytes", "max_record_bytes", "recovery_mode"},
+                            where);
+        !st.ok()) {
+      return in_file(st);
+    }
+    WalConfig& wc = config->wal;
+    std::string mode;
+    if (auto st = Read(w, "sync_mode", where, &mode); !st.ok()) return in_file(st);
+    if (!mode.empty()) {
+      auto parsed = wal::ParseSyncMode(mode);
+      if (!parsed.ok()) return in_file(parsed.status());
+      wc.sync_mode = *parsed;
+    }
+    std::string recovery;
+    if (auto st = Read(w, "recovery_mode", where, &recovery); !st.ok()) return in_file(st);
+    if (recovery == "strict") {
+      wc.recovery_mode = wal::RecoveryMode::kStrict;
+    } else if (recovery == "truncate") {
+      wc.recovery_mode = wal::RecoveryMode::kTruncateAtCorruption;
+    } else if (!recovery.empty()) {
+      return in_file(Status::InvalidArgument("unknown wal.recovery_mode '" + recovery + "' (expected strict or truncate)"));
+    }
+    for (auto [key, field] : {std::pair{"sync_interval_ms", &wc.sync_interval_ms},
+                              std::pair{"segment_bytes", &wc.segment_bytes},
+                              std::pair{"segment_max_age_ms", &wc.segment_max_age_ms},
+                              std::pair{"max_total_bytes", &wc.max_total_bytes},
+                              std::pair{"max_record_bytes", &wc.max_record_bytes}}) {
+      if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace frazil::server

@@ -1,0 +1,46 @@
+// Broker configuration: embedded defaults, a YAML file, then flags on top.
+#pragma once
+
+#include <string>
+
+#include "frazil/common/status.h"
+#include "frazil/wal/wal_options.h"
+
+namespace frazil::server {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const { return host + ":" + std::to_string(port); }
+};
+
+Result<HostPort> ParseHostPort(const std::string& text);
+
+struct WalConfig {
+  wal::SyncMode sync_mode = wal::SyncMode::kAlways;
+  uint64_t sync_interval_ms = 10;
+  uint64_t segment_bytes = 64ull << 20;
+  uint64_t segment_max_age_ms = 3600ull * 1000;
+  uint64_t max_total_bytes = 1ull << 30;
+  uint64_t max_record_bytes = 8ull << 20;
+  wal::RecoveryMode recovery_mode = wal::RecoveryMode::kStrict;
+
+  // Options for the WAL stored in `dir`.
+  wal::WalOptions ToOptions(const std::string& dir) const;
+};
+
+struct ServeConfig {
+  std::string data_dir = "./frazil-data";
+  std::string listen = "127.0.0.1:6650";
+  std::string http = "127.0.0.1:9040";
+  std::string log_level = "info";
+  WalConfig wal;
+
+  std::string WalRoot() const { return data_dir + "/wal"; }
+};
+
+// Overlays the keys present in a YAML file on `config`. Unknown keys are
+// errors, so that a typo does not silently fall back to a default.
+Status LoadConfigFile(const std::string& path, ServeConfig* config);
+
+}  // namespace frazil::server

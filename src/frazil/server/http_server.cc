@@ -1,0 +1,35 @@
+#include "frazil/server/http_server.h"
+
+#include <httplib.h>
+
+namespace frazil::server {
+
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Get(const std::string& path, std::function<HttpResponse()> handler) {
+  server_->Get(path, [handler = std::move(handler)](const httplib::Request&, httplib::Response& res) {
+    HttpResponse r = handler();
+    res.status = r.status;
+    res.set_content(r.body, r.content_type);
+  });
+}
+
+Status HttpServer::Start(const HostPort& address) {
+  if (!server_->bind_to_port(address.host, address.port)) {
+    return Status::Unavailable("cannot listen for HTTP on " + address.ToString() +
+                               " (address in use or not local?)");
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace frazil::server

@@ -1,0 +1,50 @@
+// Configuration of a write-ahead log.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "frazil/common/status.h"
+
+namespace frazil::wal {
+
+class LogFileSystem;
+
+enum class SyncMode {
+  kAlways,    // fdatasync before an append is acknowledged (group commit)
+  kPeriodic,  // acknowledged after write(); fdatasync every sync_interval
+  kNone,      // acknowledged after write(); the OS decides when to flush
+};
+
+Result<SyncMode> ParseSyncMode(std::string_view name);
+std::string_view SyncModeName(SyncMode mode);
+
+enum class RecoveryMode {
+  // A torn tail is truncated; a bad record followed by good ones is an error.
+  kStrict,
+  // Operator override: truncate at the first bad record wherever it is,
+  // dropping everything after it (logged at error level).
+  kTruncateAtCorruption,
+};
+
+struct WalOptions {
+  std::string dir;
+  SyncMode sync_mode = SyncMode::kAlways;
+  std::chrono::milliseconds sync_interval{10};  // kPeriodic only
+  uint64_t segment_bytes = 64ull << 20;         // roll when the next batch would pass this
+  std::chrono::milliseconds segment_max_age{std::chrono::hours(1)};  // roll a non-empty segment this old
+  uint64_t max_total_bytes = 1ull << 30;  // appends fail with WalFull beyond this; 0 = no cap
+  uint32_t max_record_bytes = 8u << 20;   // larger payloads are refused
+  uint32_t index_interval_bytes = 4096;   // one index entry per this many bytes of segment
+  uint64_t initial_offset = 0;            // first offset of a log that has no segments yet
+  RecoveryMode recovery_mode = RecoveryMode::kStrict;
+  // File operations of the append path; null means POSIX. Tests inject faults here.
+  std::shared_ptr<LogFileSystem> file_system;
+
+  Status Validate() const;
+};
+
+}  // namespace frazil::wal
