@@ -71,7 +71,8 @@ Status WriteAheadLog::Recover() {
       if (!torn_create) return scan_or.status().WithContext("WAL segment " + path);
       FRAZIL_LOG_WARN("WAL recovery: removing {} whose header was never completely written ({} bytes)", path,
                       data.size());
-      FRAZIL_RETURN_IF_ERROR(drop_files_from(i));
+      FRAZIL_RETURN_IF_ERROR(fs_->Remove(path));
+      FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
       break;
     }
     SegmentScan& scan = scan_or.value();

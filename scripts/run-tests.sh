@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The whole test run. Every stage runs even when an earlier one failed; the
+# last line is a summary CI can read. Select stages by name:
+#   scripts/run-tests.sh              # all
+#   scripts/run-tests.sh unit asan    # some
+# Build trees (build/, build-asan/, build-fuzz/) are reused: the cache.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+all_stages=(build unit crash asan fuzz integration)
+stages=("$@")
+[[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
+jobs=${FRAZIL_JOBS:-$(nproc)}
+fuzz_seconds=${FRAZIL_FUZZ_SECONDS:-30}
+
+stage_build() {
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+    cmake --build build -j "$jobs"
+}
+
+stage_unit() { ctest --test-dir build -L unit --output-on-failure -j "$jobs"; }
+
+stage_crash() { ctest --test-dir build -L crash --output-on-failure; }
+
+stage_asan() {
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFRAZIL_SANITIZE=ON \
+    -DFRAZIL_BUILD_SERVER=OFF -DFRAZIL_BUILD_BENCH=OFF >/dev/null &&
+    cmake --build build-asan -j "$jobs" --target frazil_unit_tests &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+}
+
+stage_fuzz() {
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFRAZIL_FUZZ=ON >/dev/null &&
+    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz || return 1
+  # Work on a copy of the seed corpus so new inputs do not dirty the tree.
+  local corpus=build-fuzz/corpus/wal_segment
+  mkdir -p "$corpus"
+  cp -n tests/fuzz/corpus/wal_segment/* "$corpus"/ 2>/dev/null || true
+  (cd build-fuzz && ./wal_segment_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+    -timeout=10 -rss_limit_mb=2048 corpus/wal_segment 2>&1 | tail -n 25)
+  return "${PIPESTATUS[0]}"
+}
+
+stage_integration() {
+  scripts/setup-venv.sh &&
+    FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q tests/integration
+}
+
+declare -A result duration
+failed=0
+start_all=$SECONDS
+for s in "${stages[@]}"; do
+  if ! declare -F "stage_$s" >/dev/null; then
+    echo "run-tests: unknown stage '$s' (stages: ${all_stages[*]})" >&2
+    exit 2
+  fi
+  echo "=== stage $s ==="
+  t0=$SECONDS
+  if "stage_$s"; then result[$s]=PASS; else result[$s]=FAIL; failed=$((failed + 1)); fi
+  duration[$s]=$((SECONDS - t0))
+  echo "=== stage $s: ${result[$s]} (${duration[$s]}s) ==="
+done
+
+summary=""
+for s in "${stages[@]}"; do summary+=" $s:${result[$s]}"; done
+echo "FRAZIL TEST SUMMARY: ${#stages[@]} stages, $((${#stages[@]} - failed)) passed, $failed failed (${summary# }) in $((SECONDS - start_all))s"
+[[ $failed -eq 0 ]]
