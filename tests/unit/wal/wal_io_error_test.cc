@@ -136,9 +136,11 @@ TEST_F(WalIoError, FsyncFailureFailsTheGroupAndEverythingQueuedBehindIt) {
     ASSERT_TRUE(off.ok());
     offsets.push_back(*off);
   }
-  // Sync() returns after the writer has finished everything queued before it.
+  // Sync() returns after the writer has finished everything queued before it;
+  // if it rode in the failed group, it reports that group's error.
   Status drained = wal->Sync();
-  EXPECT_TRUE(drained.ok()) << drained.ToString();
+  EXPECT_TRUE(drained.ok() || drained.message().find("Input/output error") != std::string::npos)
+      << drained.ToString();
   {
     std::lock_guard lk(mu);
     ASSERT_EQ(outcomes.size(), 20u);
