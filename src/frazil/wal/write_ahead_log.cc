@@ -199,9 +199,9 @@ Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendC
   pending_.push_back(Pending{offset, pending_buf_.size(), std::move(done)});
   total_bytes_ += framed;
   ++appends_;
-  const bool first = pending_.size() == 1;
+  const bool wake = pending_.size() == 1 || pending_.size() == gather_target_;
   lk.unlock();
-  if (first) writer_cv_.notify_one();
+  if (wake) writer_cv_.notify_one();
   return offset;
 }
 
@@ -214,10 +214,21 @@ Result<AppendTicket> WriteAheadLog::AppendWithFuture(std::span<const uint8_t> pa
 }
 
 Result<uint64_t> WriteAheadLog::AppendAndWait(std::span<const uint8_t> payload) {
-  FRAZIL_ASSIGN_OR_RETURN(AppendTicket ticket, AppendWithFuture(payload));
-  Status st = ticket.acknowledged.get();
-  if (!st.ok()) return st;
-  return ticket.offset;
+  // A futex word per waiter: lighter than a promise/future pair, which the
+  // writer thread would otherwise lock and signal once per appender.
+  struct Waiter {
+    std::atomic<bool> done{false};
+    Status status;
+  };
+  auto waiter = std::make_shared<Waiter>();
+  FRAZIL_ASSIGN_OR_RETURN(uint64_t offset, Append(payload, [waiter](const Status& st) {
+                            waiter->status = st;
+                            waiter->done.store(true, std::memory_order_release);
+                            waiter->done.notify_one();
+                          }));
+  waiter->done.wait(false, std::memory_order_acquire);
+  if (!waiter->status.ok()) return waiter->status;
+  return offset;
 }
 
 Status WriteAheadLog::Sync() {
@@ -256,7 +267,11 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   }
   const uint64_t good_size = active_size_;
   Status st = active_file_->Append(buf);
-  if (st.ok() && options_.sync_mode == SyncMode::kAlways) st = active_file_->Sync();
+  if (st.ok() && options_.sync_mode == SyncMode::kAlways) {
+    auto t0 = Clock::now();
+    st = active_file_->Sync();
+    last_sync_duration_ = Clock::now() - t0;
+  }
   if (!st.ok()) {
     Status undo = RecoverFromWriteError(good_size);
     if (!undo.ok()) {
@@ -291,6 +306,13 @@ void WriteAheadLog::WriterLoop() {
     if (options_.sync_mode == SyncMode::kPeriodic && dirty) deadline = std::min(deadline, next_periodic_sync_);
     if (active_records_ > 0) deadline = std::min(deadline, active_created_ + options_.segment_max_age);
     writer_cv_.wait_until(lk, deadline, [&] { return !pending_.empty() || !sync_waiters_.empty() || stop_; });
+    if (gather_target_ > 1 && !pending_.empty() && pending_.size() < gather_target_ && !stop_) {
+      // The previous group's appenders are being woken and will append
+      // again within microseconds; one fdatasync for all of them costs far
+      // less than a second one. Never wait more than half an fdatasync.
+      auto window = std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
+      writer_cv_.wait_for(lk, window, [&] { return pending_.size() >= gather_target_ || stop_; });
+    }
 
     const bool stopping = stop_;
     buf.swap(pending_buf_);
@@ -325,6 +347,7 @@ void WriteAheadLog::WriterLoop() {
 
     lk.lock();
     uint64_t new_visible = visible_end_;
+    if (options_.sync_mode == SyncMode::kAlways) gather_target_ = batch.size();
     if (!batch.empty()) {
       ++batches_;
       if (st.ok()) {

@@ -161,6 +161,10 @@ class WriteAheadLog {
   uint64_t total_bytes_ = 0;
   bool stop_ = false;
   bool closed_ = false;
+  // Group commit: when the previous group had N > 1 appenders, the writer
+  // waits (briefly, bounded by a fraction of the last fdatasync) for N
+  // appends to queue before syncing, instead of syncing the first one alone.
+  size_t gather_target_ = 0;
   Status failed_;  // sticky: set when a failed write could not be undone
   uint64_t appends_ = 0, batches_ = 0, syncs_ = 0, append_errors_ = 0;
 
@@ -171,6 +175,7 @@ class WriteAheadLog {
   std::chrono::steady_clock::time_point active_created_;
   uint64_t written_end_ = 0;  // records below are written (maybe not synced)
   std::chrono::steady_clock::time_point next_periodic_sync_;
+  std::chrono::nanoseconds last_sync_duration_{0};
 
   std::mutex listeners_mu_;
   uint64_t next_listener_id_ = 1;
