@@ -1,10 +1,18 @@
 #include "frazil/server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 namespace frazil::server {
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {
+  // httplib's default also sets SO_REUSEPORT, which lets a second broker bind
+  // the same port and silently share it; a taken port must be an error.
+  server_->set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+}
 
 HttpServer::~HttpServer() { Stop(); }
 

@@ -1,0 +1,100 @@
+"""Fixtures that run the real `frazil` binary on free loopback ports."""
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FRAZIL_BIN = os.environ.get("FRAZIL_BIN", str(REPO / "build" / "frazil"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port: int, path: str, timeout: float = 2.0):
+    """Returns (status, body) of GET http://127.0.0.1:port/path."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Broker:
+    """One `frazil serve` process with its log captured to a file."""
+
+    def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(), http_port=None):
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.http_port = http_port or free_port()
+        self.listen_port = free_port()
+        args = [FRAZIL_BIN, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{self.listen_port}"]
+        if http_port is not False:
+            args += ["--http", f"127.0.0.1:{self.http_port}"]
+        args += list(extra_args)
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_healthy(self, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"frazil exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                status, body = http_get(self.http_port, "/healthz", timeout=0.5)
+                if status == 200:
+                    return json.loads(body)
+                last = status
+            except (urllib.error.URLError, ConnectionError, socket.timeout) as e:
+                last = e
+            time.sleep(0.05)
+        raise AssertionError(f"/healthz not ready after {timeout}s (last: {last}):\n{self.log()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self._log.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def start_broker(tmp_path):
+    brokers = []
+
+    def start(data_dir=None, extra_args=(), http_port=None):
+        d = data_dir or tmp_path / "data"
+        b = Broker(d, tmp_path / f"frazil-{len(brokers)}.log", extra_args, http_port)
+        brokers.append(b)
+        return b
+
+    yield start
+    for b in brokers:
+        b.kill()
+
+
+def run_frazil(*args, timeout=10):
+    """Runs the binary to completion; returns (exit code, combined output)."""
+    p = subprocess.run([FRAZIL_BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode()
