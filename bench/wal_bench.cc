@@ -68,7 +68,8 @@ Figures RawFsync(const std::string& dir, double seconds, bool append) {
   auto start = Clock::now();
   while (Clock::now() < end) {
     auto t0 = Clock::now();
-    ssize_t n = append ? ::write(fd, block.data(), block.size()) : ::pwrite(fd, block.data(), block.size(), 0);
+    ssize_t n =
+        append ? ::write(fd, block.data(), block.size()) : ::pwrite(fd, block.data(), block.size(), 0);
     if (n != 4096 || ::fdatasync(fd) != 0) {
       std::perror("write/fdatasync");
       std::exit(1);
@@ -121,8 +122,8 @@ Figures WalAppends(const std::string& dir, SyncMode mode, int threads, double se
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   char name[64];
-  std::snprintf(name, sizeof name, "wal %s, %d thread%s", std::string(frazil::wal::SyncModeName(mode)).c_str(),
-                threads, threads == 1 ? "" : "s");
+  std::snprintf(name, sizeof name, "wal %s, %d thread%s",
+                std::string(frazil::wal::SyncModeName(mode)).c_str(), threads, threads == 1 ? "" : "s");
   Figures f = Summarize(name, std::move(all), elapsed, payload.size());
   f.batch = stats.batches ? static_cast<double>(stats.appends) / static_cast<double>(stats.batches) : 0;
   std::filesystem::remove_all(dir);
@@ -175,8 +176,8 @@ int main(int argc, char** argv) {
   const double latency = always1.p50_us / raw_append.p50_us;
   std::printf("\ngroup commit: always/8 threads = %.2fx always/1 thread (target >= 5x): %s\n", group,
               group >= 5 ? "PASS" : "MISS");
-  std::printf("ack latency: always/1 thread p50 = %.2fx raw append+fdatasync p50 (target <= 1.5x): %s\n", latency,
-              latency <= 1.5 ? "PASS" : "MISS");
+  std::printf("ack latency: always/1 thread p50 = %.2fx raw append+fdatasync p50 (target <= 1.5x): %s\n",
+              latency, latency <= 1.5 ? "PASS" : "MISS");
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -1,6 +1,7 @@
 // Kills a process that appends under sync=always at random moments, then
 // checks that every acknowledged record survived, intact and in order.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,8 +11,6 @@
 #include <filesystem>
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "crash_payload.h"
 #include "frazil/common/coding.h"
@@ -124,11 +123,11 @@ TEST(WalCrash, AcknowledgedRecordsSurviveSigkill) {
     ASSERT_TRUE(wal->Close().ok());
   }
   std::filesystem::remove_all(dir);
-  std::printf("crash test: %d rounds, %llu records acknowledged, %llu verified on reopen, "
-              "%llu torn tails truncated, %llu segments reclaimed\n",
-              rounds, static_cast<unsigned long long>(total_acked),
-              static_cast<unsigned long long>(total_verified), static_cast<unsigned long long>(truncations),
-              static_cast<unsigned long long>(reclaims));
+  std::printf(
+      "crash test: %d rounds, %llu records acknowledged, %llu verified on reopen, "
+      "%llu torn tails truncated, %llu segments reclaimed\n",
+      rounds, static_cast<unsigned long long>(total_acked), static_cast<unsigned long long>(total_verified),
+      static_cast<unsigned long long>(truncations), static_cast<unsigned long long>(reclaims));
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 // The frazil binary: one executable, subcommands.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "frazil/common/logging.h"
@@ -17,7 +16,8 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run a broker (standalone with embedded defaults)");
   serve->add_option("--config", config_file, "YAML configuration file (see config/frazil.yaml)");
   serve->add_option("--data-dir", data_dir, "Data directory (default " + defaults.data_dir + ")");
-  serve->add_option("--listen", listen, "Danube protocol address HOST:PORT (default " + defaults.listen + ")");
+  serve->add_option("--listen", listen,
+                    "Danube protocol address HOST:PORT (default " + defaults.listen + ")");
   serve->add_option("--http", http, "HTTP address for /healthz and /metrics (default " + defaults.http + ")");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
 

@@ -19,9 +19,7 @@ inline void EncodeFixed64(uint8_t* dst, uint64_t v) {
   for (int i = 0; i < 8; ++i) dst[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
-inline uint16_t DecodeFixed16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
+inline uint16_t DecodeFixed16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
 inline uint32_t DecodeFixed32(const uint8_t* p) {
   uint32_t v = 0;

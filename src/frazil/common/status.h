@@ -61,7 +61,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     assert(!status_.ok() && "Result built from an OK status carries no value");
     if (status_.ok()) status_ = Status::Internal("Result built from an OK status");
@@ -89,10 +89,10 @@ class [[nodiscard]] Result {
 #define FRAZIL_CONCAT(a, b) FRAZIL_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if it is not OK.
-#define FRAZIL_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::frazil::Status _frazil_st = (expr);       \
-    if (!_frazil_st.ok()) return _frazil_st;    \
+#define FRAZIL_RETURN_IF_ERROR(expr)         \
+  do {                                       \
+    ::frazil::Status _frazil_st = (expr);    \
+    if (!_frazil_st.ok()) return _frazil_st; \
   } while (0)
 
 #define FRAZIL_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -74,7 +74,8 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(root, {"data_dir", "listen", "http", "log_level", "wal"}, ""); !st.ok()) return in_file(st);
+  if (auto st = CheckKeys(root, {"data_dir", "listen", "http", "log_level", "wal"}, ""); !st.ok())
+    return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
                             std::pair{"http", &config->http}, std::pair{"log_level", &config->log_level}}) {
     if (auto st = Read(root, key, "", field); !st.ok()) return in_file(st);
@@ -104,13 +105,14 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     } else if (recovery == "truncate") {
       wc.recovery_mode = wal::RecoveryMode::kTruncateAtCorruption;
     } else if (!recovery.empty()) {
-      return in_file(Status::InvalidArgument("unknown wal.recovery_mode '" + recovery + "' (expected strict or truncate)"));
+      return in_file(Status::InvalidArgument("unknown wal.recovery_mode '" + recovery +
+                                             "' (expected strict or truncate)"));
     }
-    for (auto [key, field] : {std::pair{"sync_interval_ms", &wc.sync_interval_ms},
-                              std::pair{"segment_bytes", &wc.segment_bytes},
-                              std::pair{"segment_max_age_ms", &wc.segment_max_age_ms},
-                              std::pair{"max_total_bytes", &wc.max_total_bytes},
-                              std::pair{"max_record_bytes", &wc.max_record_bytes}}) {
+    for (auto [key, field] :
+         {std::pair{"sync_interval_ms", &wc.sync_interval_ms}, std::pair{"segment_bytes", &wc.segment_bytes},
+          std::pair{"segment_max_age_ms", &wc.segment_max_age_ms},
+          std::pair{"max_total_bytes", &wc.max_total_bytes},
+          std::pair{"max_record_bytes", &wc.max_record_bytes}}) {
       if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
     }
   }

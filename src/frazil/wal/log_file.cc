@@ -80,7 +80,8 @@ class PosixLogFileSystemImpl final : public LogFileSystem {
   Status SyncDir(const std::string& dir) override { return fsutil::SyncDir(dir); }
 
   Status Remove(const std::string& path) override {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::IoErrorFromErrno("unlink", path, errno);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Status::IoErrorFromErrno("unlink", path, errno);
     return Status::Ok();
   }
 };

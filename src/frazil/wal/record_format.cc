@@ -74,10 +74,14 @@ RecordCheck ParseRecord(std::span<const uint8_t> data, uint32_t max_payload, Rec
 
 const char* RecordCheckName(RecordCheck check) {
   switch (check) {
-    case RecordCheck::kOk: return "ok";
-    case RecordCheck::kTruncated: return "truncated record";
-    case RecordCheck::kBadHeader: return "invalid record header";
-    case RecordCheck::kBadChecksum: return "record checksum mismatch";
+    case RecordCheck::kOk:
+      return "ok";
+    case RecordCheck::kTruncated:
+      return "truncated record";
+    case RecordCheck::kBadHeader:
+      return "invalid record header";
+    case RecordCheck::kBadChecksum:
+      return "record checksum mismatch";
   }
   return "unknown";
 }

@@ -36,8 +36,8 @@ inline size_t FramedSize(size_t payload_size) { return kRecordHeaderSize + paylo
 
 enum class RecordCheck {
   kOk,
-  kTruncated,     // fewer bytes than the header or its declared length
-  kBadHeader,     // unknown version, non-zero reserved bits, length past the limit
+  kTruncated,  // fewer bytes than the header or its declared length
+  kBadHeader,  // unknown version, non-zero reserved bits, length past the limit
   kBadChecksum,
 };
 

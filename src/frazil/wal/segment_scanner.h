@@ -24,8 +24,8 @@ struct SegmentScan {
   uint64_t valid_bytes = 0;  // file position just after the last good record
   SegmentIndex index;
   SegmentTail tail = SegmentTail::kClean;
-  uint64_t bad_position = 0;    // first bad byte, when tail != kClean
-  std::string bad_reason;       // what was wrong there
+  uint64_t bad_position = 0;     // first bad byte, when tail != kClean
+  std::string bad_reason;        // what was wrong there
   uint64_t resync_position = 0;  // a good record found after the bad one (kCorruptMiddle)
 };
 

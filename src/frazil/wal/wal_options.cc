@@ -16,9 +16,12 @@ Result<SyncMode> ParseSyncMode(std::string_view name) {
 
 std::string_view SyncModeName(SyncMode mode) {
   switch (mode) {
-    case SyncMode::kAlways: return "always";
-    case SyncMode::kPeriodic: return "periodic";
-    case SyncMode::kNone: return "none";
+    case SyncMode::kAlways:
+      return "always";
+    case SyncMode::kPeriodic:
+      return "periodic";
+    case SyncMode::kNone:
+      return "none";
   }
   return "unknown";
 }

@@ -105,8 +105,8 @@ Result<std::optional<WalRecord>> WalReader::TryNext() {
     }
     FRAZIL_ASSIGN_OR_RETURN(const uint8_t* rec, ReadAt(file_pos_, kRecordHeaderSize + length));
     RecordView rv;
-    RecordCheck check =
-        ParseRecord(std::span<const uint8_t>(rec, kRecordHeaderSize + length), wal_->options_.max_record_bytes, &rv);
+    RecordCheck check = ParseRecord(std::span<const uint8_t>(rec, kRecordHeaderSize + length),
+                                    wal_->options_.max_record_bytes, &rv);
     if (check != RecordCheck::kOk) return CorruptionAt(file_pos_, RecordCheckName(check));
     if (rv.offset > position_ || rv.offset < seg_->base_offset) {
       return CorruptionAt(file_pos_, "record offset " + std::to_string(rv.offset) + " where " +

@@ -50,7 +50,8 @@ Status WriteAheadLog::Recover() {
 
   auto drop_files_from = [&](size_t first) -> Status {
     for (size_t j = first; j < files.size(); ++j) {
-      FRAZIL_LOG_ERROR("WAL recovery: removing segment {} that follows the truncation point", files[j].second);
+      FRAZIL_LOG_ERROR("WAL recovery: removing segment {} that follows the truncation point",
+                       files[j].second);
       FRAZIL_RETURN_IF_ERROR(fs_->Remove(files[j].second));
     }
     files.resize(first);
@@ -78,11 +79,13 @@ Status WriteAheadLog::Recover() {
     SegmentScan& scan = scan_or.value();
     if (scan.base_offset != base) {
       return Status::Corruption("WAL segment " + path + ": header says base offset " +
-                                std::to_string(scan.base_offset) + " but the file name says " + std::to_string(base));
+                                std::to_string(scan.base_offset) + " but the file name says " +
+                                std::to_string(base));
     }
     if (!segments_.empty() && segments_.back()->end_offset != base) {
       return Status::Corruption("WAL segment " + path + " starts at offset " + std::to_string(base) +
-                                " but the previous segment ends at " + std::to_string(segments_.back()->end_offset));
+                                " but the previous segment ends at " +
+                                std::to_string(segments_.back()->end_offset));
     }
     if (scan.tail != SegmentTail::kClean) {
       std::string where = path + " at byte " + std::to_string(scan.bad_position);
@@ -90,17 +93,19 @@ Status WriteAheadLog::Recover() {
                           (last && scan.tail == SegmentTail::kTorn);
       if (!may_truncate) {
         if (scan.tail == SegmentTail::kCorruptMiddle) {
-          return Status::Corruption("WAL segment " + where + ": " + scan.bad_reason +
-                                    ", but a good record follows at byte " + std::to_string(scan.resync_position) +
-                                    "; refusing to drop it (recovery_mode=truncate discards everything from here)");
+          return Status::Corruption(
+              "WAL segment " + where + ": " + scan.bad_reason + ", but a good record follows at byte " +
+              std::to_string(scan.resync_position) +
+              "; refusing to drop it (recovery_mode=truncate discards everything from here)");
         }
-        return Status::Corruption("WAL segment " + where + ": " + scan.bad_reason +
-                                  " inside a sealed segment (recovery_mode=truncate discards everything from here)");
+        return Status::Corruption(
+            "WAL segment " + where + ": " + scan.bad_reason +
+            " inside a sealed segment (recovery_mode=truncate discards everything from here)");
       }
       uint64_t dropped = data.size() - scan.valid_bytes;
       if (scan.tail == SegmentTail::kCorruptMiddle || !last) {
-        FRAZIL_LOG_ERROR("WAL recovery (recovery_mode=truncate): discarding {} bytes of {} from byte {} ({})", dropped,
-                         path, scan.bad_position, scan.bad_reason);
+        FRAZIL_LOG_ERROR("WAL recovery (recovery_mode=truncate): discarding {} bytes of {} from byte {} ({})",
+                         dropped, path, scan.bad_position, scan.bad_reason);
       } else {
         FRAZIL_LOG_WARN("WAL recovery: truncating torn tail of {} at byte {} ({} bytes dropped: {})", path,
                         scan.bad_position, dropped, scan.bad_reason);
@@ -182,7 +187,8 @@ Status WriteAheadLog::CreateSegment(uint64_t base_offset) {
 Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendCallback done) {
   if (payload.size() > options_.max_record_bytes) {
     return Status::InvalidArgument("WAL record of " + std::to_string(payload.size()) +
-                                   " bytes exceeds max_record_bytes " + std::to_string(options_.max_record_bytes));
+                                   " bytes exceeds max_record_bytes " +
+                                   std::to_string(options_.max_record_bytes));
   }
   const uint64_t framed = FramedSize(payload.size());
   std::unique_lock lk(mu_);
@@ -276,8 +282,8 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
     Status undo = RecoverFromWriteError(good_size);
     if (!undo.ok()) {
       std::lock_guard lk(mu_);
-      failed_ = Status(st.code(), "WAL " + options_.dir + " failed and could not be repaired (" + st.message() +
-                                      "; then " + undo.message() + "); reopen it to recover");
+      failed_ = Status(st.code(), "WAL " + options_.dir + " failed and could not be repaired (" +
+                                      st.message() + "; then " + undo.message() + "); reopen it to recover");
     }
     return st;
   }
@@ -303,14 +309,16 @@ void WriteAheadLog::WriterLoop() {
   for (;;) {
     auto deadline = Clock::now() + std::chrono::hours(24);
     const bool dirty = written_end_ > durable_end_;
-    if (options_.sync_mode == SyncMode::kPeriodic && dirty) deadline = std::min(deadline, next_periodic_sync_);
+    if (options_.sync_mode == SyncMode::kPeriodic && dirty)
+      deadline = std::min(deadline, next_periodic_sync_);
     if (active_records_ > 0) deadline = std::min(deadline, active_created_ + options_.segment_max_age);
     writer_cv_.wait_until(lk, deadline, [&] { return !pending_.empty() || !sync_waiters_.empty() || stop_; });
     if (gather_target_ > 1 && !pending_.empty() && pending_.size() < gather_target_ && !stop_) {
       // The previous group's appenders are being woken and will append
       // again within microseconds; one fdatasync for all of them costs far
       // less than a second one. Never wait more than half an fdatasync.
-      auto window = std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
+      auto window =
+          std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
       writer_cv_.wait_for(lk, window, [&] { return pending_.size() >= gather_target_ || stop_; });
     }
 
@@ -391,7 +399,8 @@ void WriteAheadLog::WriterLoop() {
       }
       for (auto& p : failed) {
         if (p.done) {
-          p.done(Status(st.code(), "not written: an earlier append in the same group failed: " + st.message()));
+          p.done(
+              Status(st.code(), "not written: an earlier append in the same group failed: " + st.message()));
         }
       }
       if (!st.ok()) {
@@ -499,12 +508,14 @@ std::unique_ptr<WalReader> WriteAheadLog::NewReader() { return std::make_unique<
 
 bool WriteAheadLog::WaitForVisible(uint64_t end, std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
-  return visible_cv_.wait_for(lk, timeout, [&] { return visible_end_ >= end || closed_; }) && visible_end_ >= end;
+  return visible_cv_.wait_for(lk, timeout, [&] { return visible_end_ >= end || closed_; }) &&
+         visible_end_ >= end;
 }
 
 std::shared_ptr<WriteAheadLog::Segment> WriteAheadLog::FindSegmentLocked(uint64_t offset) const {
-  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
-                             [](uint64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset; });
+  auto it =
+      std::upper_bound(segments_.begin(), segments_.end(), offset,
+                       [](uint64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset; });
   if (it == segments_.begin()) return nullptr;
   return *std::prev(it);
 }

@@ -58,7 +58,7 @@ struct WalStats {
   uint64_t visible_end = 0;       // records below are acknowledged and readable
   uint64_t durable_end = 0;       // records below are known to be fdatasynced
   size_t segment_count = 0;
-  uint64_t total_bytes = 0;       // segment files plus queued appends
+  uint64_t total_bytes = 0;  // segment files plus queued appends
   uint64_t appends = 0;
   uint64_t batches = 0;
   uint64_t syncs = 0;

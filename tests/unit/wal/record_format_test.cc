@@ -72,7 +72,7 @@ TEST(RecordFormat, SegmentHeaderAndNames) {
   EXPECT_FALSE(ParseSegmentFileName("0000000000000000004x.wal", &base));
   EXPECT_FALSE(ParseSegmentFileName("42.wal", &base));
   EXPECT_FALSE(ParseSegmentFileName("99999999999999999999.wal", &base));  // overflows u64
-  EXPECT_LT(SegmentFileName(9), SegmentFileName(10));  // names sort by offset
+  EXPECT_LT(SegmentFileName(9), SegmentFileName(10));                     // names sort by offset
 }
 
 }  // namespace

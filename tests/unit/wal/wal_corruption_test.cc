@@ -15,7 +15,9 @@
 namespace frazil::wal {
 namespace {
 
-std::vector<uint8_t> Payload(uint64_t i) { return std::vector<uint8_t>(50 + i % 40, static_cast<uint8_t>(i)); }
+std::vector<uint8_t> Payload(uint64_t i) {
+  return std::vector<uint8_t>(50 + i % 40, static_cast<uint8_t>(i));
+}
 
 WalOptions Opts(const std::string& dir) {
   WalOptions o;
@@ -242,7 +244,8 @@ TEST(WalCorruption, ReaderReportsDamageAfterOpen) {
   auto bad = reader->TryNext();
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(bad.status().message().find(paths[0] + " at byte " + std::to_string(starts[3])), std::string::npos)
+  EXPECT_NE(bad.status().message().find(paths[0] + " at byte " + std::to_string(starts[3])),
+            std::string::npos)
       << bad.status().message();
   // Seeking past the damage through the index still works.
   ASSERT_TRUE(reader->Seek(starts.size() + 1).ok());

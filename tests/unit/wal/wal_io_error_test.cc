@@ -17,11 +17,11 @@ namespace {
 
 // Faults to inject, consumed one at a time.
 struct Faults {
-  std::atomic<int> fail_appends{0};       // next N appends fail
-  std::atomic<bool> half_write{false};    // a failing append first writes half its bytes
+  std::atomic<int> fail_appends{0};     // next N appends fail
+  std::atomic<bool> half_write{false};  // a failing append first writes half its bytes
   std::atomic<int> append_errno{ENOSPC};
-  std::atomic<int> fail_syncs{0};         // next N syncs fail with EIO
-  std::atomic<int> fail_truncates{0};     // next N truncates fail with EIO
+  std::atomic<int> fail_syncs{0};      // next N syncs fail with EIO
+  std::atomic<int> fail_truncates{0};  // next N truncates fail with EIO
 };
 
 class FaultyFile final : public WritableLogFile {
@@ -178,7 +178,8 @@ TEST_F(WalIoError, UnrepairableFailureMakesTheLogRefuseAppendsUntilReopened) {
   ASSERT_FALSE(r.ok());
   auto again = wal->AppendAndWait(Payload(5));
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("could not be repaired"), std::string::npos) << again.status().message();
+  EXPECT_NE(again.status().message().find("could not be repaired"), std::string::npos)
+      << again.status().message();
   EXPECT_NE(again.status().message().find("reopen"), std::string::npos);
   wal.reset();
   // Recovery cuts the half-written record; the five acknowledged ones remain.

@@ -7,10 +7,10 @@
 #include <set>
 #include <thread>
 
+#include "../testing/temp_dir.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/wal/record_format.h"
 #include "frazil/wal/wal_reader.h"
-#include "../testing/temp_dir.h"
 
 namespace frazil::wal {
 namespace {
