@@ -1,0 +1,104 @@
+#include "frazil/parquet/compression.h"
+
+#include <snappy.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+
+namespace frazil::parquet {
+
+Result<Codec> ParseCodec(const std::string& name) {
+  if (name == "zstd") return Codec::kZstd;
+  if (name == "snappy") return Codec::kSnappy;
+  if (name == "uncompressed" || name == "none") return Codec::kUncompressed;
+  return Status::InvalidArgument("unknown Parquet codec '" + name + "' (expected zstd, snappy or uncompressed)");
+}
+
+const char* CodecName(Codec c) {
+  switch (c) {
+    case Codec::kUncompressed: return "UNCOMPRESSED";
+    case Codec::kSnappy: return "SNAPPY";
+    case Codec::kGzip: return "GZIP";
+    case Codec::kLzo: return "LZO";
+    case Codec::kBrotli: return "BROTLI";
+    case Codec::kLz4: return "LZ4";
+    case Codec::kZstd: return "ZSTD";
+    case Codec::kLz4Raw: return "LZ4_RAW";
+  }
+  return "unknown";
+}
+
+Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector<uint8_t>* out) {
+  const size_t start = out->size();
+  switch (codec) {
+    case Codec::kUncompressed:
+      out->insert(out->end(), in.begin(), in.end());
+      return Status::Ok();
+    case Codec::kZstd: {
+      out->resize(start + ZSTD_compressBound(in.size()));
+      size_t n = ZSTD_compress(out->data() + start, out->size() - start, in.data(), in.size(), level);
+      if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
+      out->resize(start + n);
+      return Status::Ok();
+    }
+    case Codec::kSnappy: {
+      out->resize(start + snappy::MaxCompressedLength(in.size()));
+      size_t n = 0;
+      snappy::RawCompress(reinterpret_cast<const char*>(in.data()), in.size(),
+                          reinterpret_cast<char*>(out->data() + start), &n);
+      out->resize(start + n);
+      return Status::Ok();
+    }
+    default:
+      return Status::InvalidArgument(std::string("writing codec ") + CodecName(codec) + " is not supported");
+  }
+}
+
+Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size, std::vector<uint8_t>* out) {
+  auto size_error = [&](size_t got) {
+    return Status::Corruption(std::string(CodecName(codec)) + " page decompressed to " + std::to_string(got) +
+                              " bytes, header says " + std::to_string(uncompressed_size));
+  };
+  out->resize(uncompressed_size);
+  switch (codec) {
+    case Codec::kUncompressed:
+      if (in.size() != uncompressed_size) return size_error(in.size());
+      if (!in.empty()) std::memcpy(out->data(), in.data(), in.size());
+      return Status::Ok();
+    case Codec::kZstd: {
+      size_t n = ZSTD_decompress(out->data(), out->size(), in.data(), in.size());
+      if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd page: ") + ZSTD_getErrorName(n));
+      if (n != uncompressed_size) return size_error(n);
+      return Status::Ok();
+    }
+    case Codec::kSnappy: {
+      size_t n = 0;
+      const char* src = reinterpret_cast<const char*>(in.data());
+      if (!snappy::GetUncompressedLength(src, in.size(), &n)) return Status::Corruption("snappy page: bad header");
+      if (n != uncompressed_size) return size_error(n);
+      if (!snappy::RawUncompress(src, in.size(), reinterpret_cast<char*>(out->data()))) {
+        return Status::Corruption("snappy page: corrupt data");
+      }
+      return Status::Ok();
+    }
+    case Codec::kGzip: {
+      z_stream zs{};
+      if (inflateInit2(&zs, 15 + 32) != Z_OK) return Status::Internal("zlib init failed");
+      zs.next_in = const_cast<Bytef*>(in.data());
+      zs.avail_in = static_cast<uInt>(in.size());
+      zs.next_out = out->data();
+      zs.avail_out = static_cast<uInt>(out->size());
+      int rc = inflate(&zs, Z_FINISH);
+      size_t n = zs.total_out;
+      inflateEnd(&zs);
+      if (rc != Z_STREAM_END) return Status::Corruption("gzip page: corrupt or longer than its header says");
+      if (n != uncompressed_size) return size_error(n);
+      return Status::Ok();
+    }
+    default:
+      return Status::Corruption(std::string("unsupported Parquet codec ") + CodecName(codec));
+  }
+}
+
+}  // namespace frazil::parquet

@@ -1,0 +1,216 @@
+#include "frazil/parquet/file_writer.h"
+
+#include "frazil/common/coding.h"
+
+namespace frazil::parquet {
+namespace {
+
+constexpr char kMagic[4] = {'P', 'A', 'R', '1'};
+constexpr size_t kRowsPerSlice = 4096;  // row groups are checked between slices
+
+Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool required, const std::string& what) {
+  if (v.size(spec.type) != n) {
+    return Status::InvalidArgument(what + ": " + std::to_string(v.size(spec.type)) + " " + ValueTypeName(spec.type) +
+                                   " values where " + std::to_string(n) + " are expected");
+  }
+  if (!v.is_null.empty() && v.is_null.size() != n) return Status::InvalidArgument(what + ": null flags do not match the values");
+  for (size_t i = 0; i < n; ++i) {
+    if (v.IsNull(i)) {
+      if (required) return Status::InvalidArgument(what + " is required but entry " + std::to_string(i) + " is null");
+      continue;
+    }
+    switch (spec.type) {
+      case ValueType::kFixed:
+      case ValueType::kUuid: {
+        size_t want = spec.type == ValueType::kUuid ? 16 : static_cast<size_t>(spec.fixed_length);
+        if (v.bytes[i].size() != want) {
+          return Status::InvalidArgument(what + ": entry " + std::to_string(i) + " has " +
+                                         std::to_string(v.bytes[i].size()) + " bytes, the type needs " +
+                                         std::to_string(want));
+        }
+        break;
+      }
+      case ValueType::kInt32:
+      case ValueType::kDate:
+        if (v.ints[i] < INT32_MIN || v.ints[i] > INT32_MAX) {
+          return Status::InvalidArgument(what + ": entry " + std::to_string(i) + " does not fit in 32 bits");
+        }
+        break;
+      case ValueType::kString:
+      case ValueType::kBinary:
+        if (v.bytes[i].size() > INT32_MAX) return Status::InvalidArgument(what + ": value over 2 GiB");
+        break;
+      case ValueType::kDecimal: {
+        __int128 limit = 1;
+        for (int k = 0; k < spec.precision; ++k) limit *= 10;
+        if (v.decimals[i] >= limit || v.decimals[i] <= -limit) {
+          return Status::InvalidArgument(what + ": entry " + std::to_string(i) + " has more than " +
+                                         std::to_string(spec.precision) + " digits");
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+FileWriter::FileWriter(FileSchema schema, WriterOptions options, std::unique_ptr<OutputSink> sink)
+    : schema_(std::move(schema)), options_(std::move(options)), sink_(std::move(sink)) {}
+
+Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOptions options,
+                                                     std::unique_ptr<OutputSink> sink) {
+  if (options.codec != Codec::kZstd && options.codec != Codec::kSnappy && options.codec != Codec::kUncompressed) {
+    return Status::InvalidArgument("the Parquet writer supports the zstd, snappy and uncompressed codecs");
+  }
+  if (options.page_bytes == 0 || options.row_group_bytes == 0) {
+    return Status::InvalidArgument("page and row group byte targets must be positive");
+  }
+  std::unique_ptr<FileWriter> w(new FileWriter(std::move(schema), std::move(options), std::move(sink)));
+  FRAZIL_ASSIGN_OR_RETURN(w->elements_, ToParquetSchema(w->schema_, &w->leaves_));
+  for (const auto& leaf : w->leaves_) w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_));
+  FRAZIL_RETURN_IF_ERROR(w->sink_->Write(std::span(reinterpret_cast<const uint8_t*>(kMagic), 4)));
+  return w;
+}
+
+Status FileWriter::Validate(const RowBatch& batch) const {
+  if (batch.columns.size() != schema_.fields.size()) {
+    return Status::InvalidArgument("batch has " + std::to_string(batch.columns.size()) + " columns, the schema " +
+                                   std::to_string(schema_.fields.size()));
+  }
+  const size_t n = batch.num_rows;
+  for (size_t c = 0; c < schema_.fields.size(); ++c) {
+    const FieldSchema& f = schema_.fields[c];
+    const ColumnData& d = batch.columns[c];
+    if (f.shape == FieldSchema::Shape::kPrimitive) {
+      FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, n, f.required, "column " + f.name));
+      continue;
+    }
+    if (d.offsets.size() != n + 1 || d.offsets[0] != 0) {
+      return Status::InvalidArgument("column " + f.name + ": needs " + std::to_string(n + 1) + " offsets starting at 0");
+    }
+    for (size_t r = 0; r < n; ++r) {
+      if (d.offsets[r + 1] < d.offsets[r]) return Status::InvalidArgument("column " + f.name + ": offsets decrease");
+    }
+    if (!d.is_null.empty() && d.is_null.size() != n) return Status::InvalidArgument("column " + f.name + ": null flags do not match the rows");
+    for (size_t r = 0; r < n && !d.is_null.empty(); ++r) {
+      if (d.is_null[r] && f.required) return Status::InvalidArgument("column " + f.name + " is required but row " + std::to_string(r) + " is null");
+      if (d.is_null[r] && d.offsets[r + 1] != d.offsets[r]) return Status::InvalidArgument("column " + f.name + ": null row " + std::to_string(r) + " has entries");
+    }
+    const size_t entries = static_cast<size_t>(d.offsets[n]);
+    const bool is_list = f.shape == FieldSchema::Shape::kList;
+    FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, entries, is_list ? f.element_required : f.value_required,
+                                       "column " + f.name + (is_list ? " element" : " value")));
+    if (!is_list) FRAZIL_RETURN_IF_ERROR(CheckValues(d.keys, ValueSpec{ValueType::kString}, entries, true, "column " + f.name + " key"));
+  }
+  return Status::Ok();
+}
+
+Status FileWriter::Write(const RowBatch& batch) {
+  if (closed_) return Status::Closed("Parquet writer is closed");
+  FRAZIL_RETURN_IF_ERROR(Validate(batch));
+  for (size_t begin = 0; begin < batch.num_rows; begin += kRowsPerSlice) {
+    size_t end = std::min(batch.num_rows, begin + kRowsPerSlice);
+    FRAZIL_RETURN_IF_ERROR(WriteRows(batch, begin, end));
+    uint64_t buffered = 0;
+    for (const auto& w : writers_) buffered += w->BufferedBytes();
+    if (buffered >= options_.row_group_bytes) FRAZIL_RETURN_IF_ERROR(FlushRowGroup());
+  }
+  return Status::Ok();
+}
+
+// Shreds rows [begin, end) into definition/repetition levels per leaf.
+Status FileWriter::WriteRows(const RowBatch& batch, size_t begin, size_t end) {
+  for (size_t l = 0; l < leaves_.size(); ++l) {
+    const LeafColumn& leaf = leaves_[l];
+    const FieldSchema& f = schema_.fields[leaf.field_index];
+    const ColumnData& d = batch.columns[leaf.field_index];
+    ColumnWriter& w = *writers_[l];
+    const int16_t d0 = f.required ? 0 : 1;  // level of a present list/map or primitive
+    for (size_t r = begin; r < end; ++r) {
+      if (f.shape == FieldSchema::Shape::kPrimitive) {
+        w.Add(d.values.IsNull(r) ? 0 : leaf.max_def, 0, d.values, r);
+      } else if (!d.is_null.empty() && d.is_null[r]) {
+        w.Add(0, 0, d.values, 0);
+      } else if (d.offsets[r] == d.offsets[r + 1]) {
+        w.Add(d0, 0, d.values, 0);  // empty list or map
+      } else {
+        const ValueVector& vec = leaf.role == LeafColumn::Role::kMapKey ? d.keys : d.values;
+        for (int32_t j = d.offsets[r]; j < d.offsets[r + 1]; ++j) {
+          const int16_t rep = j == d.offsets[r] ? 0 : 1;
+          const size_t idx = static_cast<size_t>(j);
+          w.Add(vec.IsNull(idx) ? static_cast<int16_t>(d0 + 1) : leaf.max_def, rep, vec, idx);
+        }
+      }
+      FRAZIL_RETURN_IF_ERROR(w.EndRow());
+    }
+  }
+  rows_in_group_ += static_cast<int64_t>(end - begin);
+  total_rows_ += static_cast<int64_t>(end - begin);
+  return Status::Ok();
+}
+
+Status FileWriter::FlushRowGroup() {
+  if (rows_in_group_ == 0) return Status::Ok();
+  RowGroup g;
+  g.num_rows = rows_in_group_;
+  g.file_offset = static_cast<int64_t>(sink_->Position());
+  int64_t compressed = 0;
+  for (auto& w : writers_) {
+    FRAZIL_ASSIGN_OR_RETURN(ColumnChunk c, w->FlushChunk(sink_.get()));
+    g.total_byte_size += c.meta_data->total_uncompressed_size;
+    compressed += c.meta_data->total_compressed_size;
+    g.columns.push_back(std::move(c));
+  }
+  g.total_compressed_size = compressed;
+  g.ordinal = static_cast<int16_t>(row_groups_.size());
+  row_groups_.push_back(std::move(g));
+  rows_in_group_ = 0;
+  return Status::Ok();
+}
+
+Result<WriteResult> FileWriter::Close() {
+  if (closed_) return Status::Closed("Parquet writer is closed");
+  closed_ = true;
+  FRAZIL_RETURN_IF_ERROR(FlushRowGroup());
+  FileMetaData meta;
+  meta.version = 1;
+  meta.schema = elements_;
+  meta.num_rows = total_rows_;
+  meta.row_groups = row_groups_;
+  meta.key_value_metadata = options_.key_value_metadata;
+  meta.created_by = options_.created_by;
+  meta.column_orders_type_defined.assign(leaves_.size(), true);
+  std::vector<uint8_t> footer;
+  EncodeFileMetaData(meta, &footer);
+  uint8_t tail[8];
+  EncodeFixed32(tail, static_cast<uint32_t>(footer.size()));
+  std::memcpy(tail + 4, kMagic, 4);
+  FRAZIL_RETURN_IF_ERROR(sink_->Write(footer));
+  FRAZIL_RETURN_IF_ERROR(sink_->Write(std::span(tail, 8)));
+  WriteResult result;
+  result.file_size = sink_->Position();
+  FRAZIL_RETURN_IF_ERROR(sink_->Close());
+  result.record_count = total_rows_;
+  for (const auto& g : row_groups_) result.split_offsets.push_back(*g.file_offset);
+  for (size_t l = 0; l < leaves_.size(); ++l) {
+    const ColumnWriter& w = *writers_[l];
+    ColumnMetrics m;
+    m.field_id = leaves_[l].field_id;
+    m.value = leaves_[l].value;
+    m.value_count = w.total_values();
+    m.null_count = w.total_nulls();
+    m.column_size = w.total_compressed();
+    if (w.file_minmax().has_value()) {
+      m.lower_bound = w.file_minmax().EncodedMin();
+      m.upper_bound = w.file_minmax().EncodedMax();
+    }
+    result.columns.push_back(std::move(m));
+  }
+  return result;
+}
+
+}  // namespace frazil::parquet

@@ -1,0 +1,57 @@
+#include "frazil/parquet/output_sink.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace frazil::parquet {
+namespace {
+
+class FileSink final : public OutputSink {
+ public:
+  FileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~FileSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Status Write(std::span<const uint8_t> data) override {
+    const uint8_t* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::IoErrorFromErrno("write", path_, errno);
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+      pos_ += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+  }
+  uint64_t Position() const override { return pos_; }
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    int rc = ::fsync(fd_);
+    int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return Status::IoErrorFromErrno("fsync", path_, err);
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  uint64_t pos_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OutputSink>> OpenFileSink(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoErrorFromErrno("create", path, errno);
+  return std::unique_ptr<OutputSink>(new FileSink(path, fd));
+}
+
+}  // namespace frazil::parquet
