@@ -223,10 +223,18 @@ Result<ValueSpec> ValueFromElement(const SchemaElement& e) {
   switch (*e.type) {
     case PhysicalType::kBoolean: v.type = ValueType::kBoolean; return v;
     case PhysicalType::kInt32:
-      if (lk == K::kDate || ct == static_cast<int>(ConvertedType::kDate)) v.type = ValueType::kDate;
-      else v.type = ValueType::kInt32;
-      return v;
     case PhysicalType::kInt64:
+      // Java Iceberg writes small decimals as INT32 / INT64.
+      if (lk == K::kDecimal || ct == static_cast<int>(ConvertedType::kDecimal)) {
+        v.type = ValueType::kDecimal;
+        v.precision = lk == K::kDecimal ? e.logical_type.precision : e.precision.value_or(0);
+        v.scale = lk == K::kDecimal ? e.logical_type.scale : e.scale.value_or(0);
+        return v;
+      }
+      if (*e.type == PhysicalType::kInt32) {
+        v.type = (lk == K::kDate || ct == static_cast<int>(ConvertedType::kDate)) ? ValueType::kDate : ValueType::kInt32;
+        return v;
+      }
       if (lk == K::kTimestamp || ct == static_cast<int>(ConvertedType::kTimestampMicros)) {
         if (lk == K::kTimestamp && e.logical_type.unit != TimeUnit::kMicros) {
           return Status::InvalidArgument("column " + e.name + ": only microsecond timestamps are supported");

@@ -1,0 +1,211 @@
+#include "frazil/parquet/column_reader.h"
+
+#include "frazil/common/coding.h"
+#include "frazil/parquet/compression.h"
+#include "frazil/parquet/encoding/bit_util.h"
+#include "frazil/parquet/encoding/delta_binary_packed.h"
+#include "frazil/parquet/encoding/plain_decoder.h"
+#include "frazil/parquet/encoding/rle_bit_packed.h"
+
+namespace frazil::parquet {
+namespace {
+
+constexpr int32_t kMaxPageBytes = 1 << 30;
+
+// Levels of a v1 page: a 4-byte length, then the RLE hybrid.
+Status ReadV1Levels(ByteCursor& in, int16_t max_level, size_t n, std::vector<uint64_t>* out) {
+  const uint8_t* len_bytes = in.Take(4);
+  if (len_bytes == nullptr) return Status::Corruption("levels: page too short for the length");
+  uint32_t len = DecodeFixed32(len_bytes);
+  const uint8_t* data = in.Take(len);
+  if (data == nullptr) return Status::Corruption("levels: " + std::to_string(len) + " bytes run past the page");
+  std::vector<uint64_t> levels;
+  FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(std::span(data, len), BitWidth(static_cast<uint64_t>(max_level)), n, &levels));
+  out->insert(out->end(), levels.begin(), levels.end());
+  return Status::Ok();
+}
+
+Status CheckLevels(const uint64_t* levels, size_t n, int16_t max, const char* what) {
+  for (size_t i = 0; i < n; ++i) {
+    if (levels[i] > static_cast<uint64_t>(max)) {
+      return Status::Corruption(std::string(what) + " level " + std::to_string(levels[i]) + " exceeds the maximum " +
+                                std::to_string(max));
+    }
+  }
+  return Status::Ok();
+}
+
+void AppendFrom(const ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
+  switch (t) {
+    case ValueType::kFloat:
+    case ValueType::kDouble: dst->doubles.push_back(src.doubles[i]); break;
+    case ValueType::kString:
+    case ValueType::kBinary:
+    case ValueType::kFixed:
+    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;
+    case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
+    default: dst->ints.push_back(src.ints[i]); break;
+  }
+}
+
+Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColumn& leaf, size_t n,
+                    const ValueVector* dict, size_t dict_size, ValueVector* out) {
+  size_t consumed = 0;
+  switch (enc) {
+    case Encoding::kPlain:
+      return DecodePlain(data, leaf, n, out, &consumed);
+    case Encoding::kRleDictionary:
+    case Encoding::kPlainDictionary: {
+      if (dict == nullptr) return Status::Corruption("dictionary-encoded page without a dictionary page");
+      if (n == 0) return Status::Ok();
+      if (data.empty()) return Status::Corruption("dictionary indices: empty page");
+      std::vector<uint64_t> idx;
+      FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(data.subspan(1), data[0], n, &idx));
+      for (uint64_t i : idx) {
+        if (i >= dict_size) {
+          return Status::Corruption("dictionary index " + std::to_string(i) + " out of range (" +
+                                    std::to_string(dict_size) + " entries)");
+        }
+        AppendFrom(*dict, static_cast<size_t>(i), leaf.value.type, out);
+      }
+      return Status::Ok();
+    }
+    case Encoding::kDeltaBinaryPacked: {
+      if (leaf.physical != PhysicalType::kInt32 && leaf.physical != PhysicalType::kInt64) {
+        return Status::Corruption("DELTA_BINARY_PACKED on a non-integer column");
+      }
+      std::vector<int64_t> v;
+      FRAZIL_RETURN_IF_ERROR(DeltaBinaryPackedDecode(data, leaf.physical == PhysicalType::kInt32 ? 32 : 64, &v, &consumed));
+      if (v.size() != n) {
+        return Status::Corruption("DELTA_BINARY_PACKED holds " + std::to_string(v.size()) + " values, the page " +
+                                  std::to_string(n));
+      }
+      for (int64_t x : v) {
+        if (leaf.value.type == ValueType::kDecimal) out->decimals.push_back(x);
+        else out->ints.push_back(x);
+      }
+      return Status::Ok();
+    }
+    case Encoding::kRle: {
+      if (leaf.physical != PhysicalType::kBoolean) return Status::Corruption("RLE values on a non-boolean column");
+      if (data.size() < 4) return Status::Corruption("RLE booleans: missing length");
+      uint32_t len = DecodeFixed32(data.data());
+      if (len > data.size() - 4) return Status::Corruption("RLE booleans: length past the page");
+      std::vector<uint64_t> v;
+      FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(data.subspan(4, len), 1, n, &v));
+      for (uint64_t b : v) out->ints.push_back(static_cast<int64_t>(b));
+      return Status::Ok();
+    }
+    default:
+      return Status::InvalidArgument("unsupported Parquet encoding " + std::to_string(static_cast<int>(enc)) +
+                                     " in column " + leaf.path.back());
+  }
+}
+
+}  // namespace
+
+Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& meta, const LeafColumn& leaf,
+                       DecodedChunk* out) {
+  ValueVector dict;
+  size_t dict_size = 0;
+  bool have_dict = false;
+  size_t pos = 0;
+  std::vector<uint8_t> page;
+  while (out->num_values < meta.num_values) {
+    if (pos >= chunk.size()) {
+      return Status::Corruption("column chunk ends after " + std::to_string(out->num_values) + " of " +
+                                std::to_string(meta.num_values) + " values");
+    }
+    PageHeader h;
+    size_t header_len = 0;
+    FRAZIL_RETURN_IF_ERROR(DecodePageHeader(chunk.subspan(pos), &h, &header_len));
+    pos += header_len;
+    if (h.compressed_page_size < 0 || h.uncompressed_page_size < 0 || h.uncompressed_page_size > kMaxPageBytes ||
+        static_cast<size_t>(h.compressed_page_size) > chunk.size() - pos) {
+      return Status::Corruption("page of " + std::to_string(h.compressed_page_size) + " bytes at chunk byte " +
+                                std::to_string(pos) + " runs past the column chunk (" + std::to_string(chunk.size()) +
+                                " bytes)");
+    }
+    std::span<const uint8_t> body = chunk.subspan(pos, static_cast<size_t>(h.compressed_page_size));
+    pos += static_cast<size_t>(h.compressed_page_size);
+
+    if (h.type == PageType::kDictionaryPage) {
+      if (!h.dictionary_page_header) return Status::Corruption("dictionary page without its header");
+      if (have_dict) return Status::Corruption("second dictionary page in a column chunk");
+      FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, body, static_cast<size_t>(h.uncompressed_page_size), &page));
+      int32_t n = h.dictionary_page_header->num_values;
+      if (n < 0) return Status::Corruption("negative dictionary size");
+      size_t consumed = 0;
+      FRAZIL_RETURN_IF_ERROR(DecodePlain(page, leaf, static_cast<size_t>(n), &dict, &consumed));
+      dict_size = static_cast<size_t>(n);
+      have_dict = true;
+      continue;
+    }
+    if (h.type == PageType::kDataPage) {
+      if (!h.data_page_header) return Status::Corruption("data page without its header");
+      const auto& d = *h.data_page_header;
+      if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values) {
+        return Status::Corruption("data page claims " + std::to_string(d.num_values) + " values, more than the chunk");
+      }
+      FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, body, static_cast<size_t>(h.uncompressed_page_size), &page));
+      const size_t n = static_cast<size_t>(d.num_values);
+      ByteCursor in(page.data(), page.size());
+      size_t def_start = out->defs.size();
+      if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_rep, n, &out->reps));
+      if (leaf.max_def > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_def, n, &out->defs));
+      size_t present = n;
+      if (leaf.max_def > 0) {
+        FRAZIL_RETURN_IF_ERROR(CheckLevels(out->defs.data() + def_start, n, leaf.max_def, "definition"));
+        present = 0;
+        for (size_t i = def_start; i < out->defs.size(); ++i) present += out->defs[i] == static_cast<uint64_t>(leaf.max_def);
+      }
+      if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(CheckLevels(out->reps.data() + out->reps.size() - n, n, leaf.max_rep, "repetition"));
+      FRAZIL_RETURN_IF_ERROR(DecodeValues(std::span(in.position(), in.remaining()), d.encoding, leaf, present,
+                                          have_dict ? &dict : nullptr, dict_size, &out->values));
+      out->num_values += d.num_values;
+      continue;
+    }
+    if (h.type == PageType::kDataPageV2) {
+      if (!h.data_page_header_v2) return Status::Corruption("data page v2 without its header");
+      const auto& d = *h.data_page_header_v2;
+      if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values || d.num_nulls < 0 ||
+          d.num_nulls > d.num_values || d.repetition_levels_byte_length < 0 || d.definition_levels_byte_length < 0 ||
+          static_cast<int64_t>(d.repetition_levels_byte_length) + d.definition_levels_byte_length > h.compressed_page_size) {
+        return Status::Corruption("data page v2 header is inconsistent with its page");
+      }
+      const size_t n = static_cast<size_t>(d.num_values);
+      const size_t rl = static_cast<size_t>(d.repetition_levels_byte_length);
+      const size_t dl = static_cast<size_t>(d.definition_levels_byte_length);
+      if (leaf.max_rep > 0) {
+        std::vector<uint64_t> v;
+        FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(body.subspan(0, rl), BitWidth(static_cast<uint64_t>(leaf.max_rep)), n, &v));
+        FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_rep, "repetition"));
+        out->reps.insert(out->reps.end(), v.begin(), v.end());
+      }
+      size_t present = n;
+      if (leaf.max_def > 0) {
+        std::vector<uint64_t> v;
+        FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(body.subspan(rl, dl), BitWidth(static_cast<uint64_t>(leaf.max_def)), n, &v));
+        FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_def, "definition"));
+        present = 0;
+        for (uint64_t x : v) present += x == static_cast<uint64_t>(leaf.max_def);
+        out->defs.insert(out->defs.end(), v.begin(), v.end());
+      }
+      std::span<const uint8_t> values = body.subspan(rl + dl);
+      const int64_t uncompressed_values = static_cast<int64_t>(h.uncompressed_page_size) - static_cast<int64_t>(rl + dl);
+      if (uncompressed_values < 0) return Status::Corruption("data page v2: levels longer than the page");
+      if (d.is_compressed && meta.codec != Codec::kUncompressed) {
+        FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, values, static_cast<size_t>(uncompressed_values), &page));
+        values = page;
+      }
+      FRAZIL_RETURN_IF_ERROR(DecodeValues(values, d.encoding, leaf, present, have_dict ? &dict : nullptr, dict_size,
+                                          &out->values));
+      out->num_values += d.num_values;
+      continue;
+    }
+    // Index pages and unknown page types carry no values: skip them.
+  }
+  return Status::Ok();
+}
+
+}  // namespace frazil::parquet

@@ -1,0 +1,227 @@
+#include "frazil/parquet/file_reader.h"
+
+#include <cstring>
+
+#include "frazil/common/coding.h"
+#include "frazil/parquet/column_reader.h"
+
+namespace frazil::parquet {
+namespace {
+
+constexpr uint32_t kMaxFooterBytes = 256u << 20;
+
+void MoveValue(ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
+  switch (t) {
+    case ValueType::kFloat:
+    case ValueType::kDouble: dst->doubles.push_back(src.doubles[i]); break;
+    case ValueType::kString:
+    case ValueType::kBinary:
+    case ValueType::kFixed:
+    case ValueType::kUuid: dst->bytes.push_back(std::move(src.bytes[i])); break;
+    case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
+    default: dst->ints.push_back(src.ints[i]); break;
+  }
+}
+
+void PushDefault(ValueType t, ValueVector* dst) {
+  switch (t) {
+    case ValueType::kFloat:
+    case ValueType::kDouble: dst->doubles.push_back(0); break;
+    case ValueType::kString:
+    case ValueType::kBinary:
+    case ValueType::kFixed:
+    case ValueType::kUuid: dst->bytes.emplace_back(); break;
+    case ValueType::kDecimal: dst->decimals.push_back(0); break;
+    default: dst->ints.push_back(0); break;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> file) {
+  std::unique_ptr<FileReader> r(new FileReader(std::move(file)));
+  const std::string& name = r->file_->name();
+  const uint64_t size = r->file_->Size();
+  if (size < 12) return Status::Corruption(name + ": " + std::to_string(size) + " bytes is too short for Parquet");
+  uint8_t head[4], tail[8];
+  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(0, head));
+  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(size - 8, tail));
+  if (std::memcmp(head, "PAR1", 4) != 0 || std::memcmp(tail + 4, "PAR1", 4) != 0) {
+    return Status::Corruption(name + ": bad magic (not a Parquet file, or encrypted)");
+  }
+  uint32_t footer_len = DecodeFixed32(tail);
+  if (footer_len == 0 || footer_len > size - 12 || footer_len > kMaxFooterBytes) {
+    return Status::Corruption(name + ": footer length " + std::to_string(footer_len) + " out of range for a " +
+                              std::to_string(size) + "-byte file");
+  }
+  std::vector<uint8_t> footer(footer_len);
+  r->data_end_ = size - 8 - footer_len;
+  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(r->data_end_, footer));
+  Status st = DecodeFileMetaData(footer, &r->meta_);
+  if (!st.ok()) return st.WithContext(name);
+  auto schema = FromParquetSchema(r->meta_.schema, &r->leaves_);
+  if (!schema.ok()) return schema.status().WithContext(name);
+  r->schema_ = std::move(schema).value();
+  int64_t rows = 0;
+  for (const auto& g : r->meta_.row_groups) {
+    if (g.columns.size() != r->leaves_.size()) {
+      return Status::Corruption(name + ": a row group has " + std::to_string(g.columns.size()) + " columns, the schema " +
+                                std::to_string(r->leaves_.size()));
+    }
+    if (g.num_rows < 0) return Status::Corruption(name + ": negative row count");
+    for (const auto& c : g.columns) {
+      if (!c.meta_data) return Status::Corruption(name + ": column chunk without metadata");
+    }
+    rows += g.num_rows;
+  }
+  if (rows != r->meta_.num_rows) {
+    return Status::Corruption(name + ": row groups hold " + std::to_string(rows) + " rows, the footer says " +
+                              std::to_string(r->meta_.num_rows));
+  }
+  return r;
+}
+
+std::optional<size_t> FileReader::FieldIndex(int32_t field_id) const {
+  for (size_t i = 0; i < schema_.fields.size(); ++i) {
+    if (schema_.fields[i].field_id == field_id) return i;
+  }
+  return std::nullopt;
+}
+
+std::vector<size_t> FileReader::SelectRowGroups(int32_t field_id, int64_t lo, int64_t hi) const {
+  std::vector<size_t> out;
+  std::optional<size_t> leaf;
+  for (size_t l = 0; l < leaves_.size(); ++l) {
+    if (leaves_[l].field_id == field_id && leaves_[l].role == LeafColumn::Role::kValue) leaf = l;
+  }
+  for (size_t g = 0; g < meta_.row_groups.size(); ++g) {
+    if (!leaf) {
+      out.push_back(g);
+      continue;
+    }
+    const ColumnMetaData& m = *meta_.row_groups[g].columns[*leaf].meta_data;
+    const PhysicalType p = leaves_[*leaf].physical;
+    bool keep = true;
+    if (m.statistics && (p == PhysicalType::kInt64 || p == PhysicalType::kInt32)) {
+      const Statistics& s = *m.statistics;
+      // min_value/max_value follow the column order; the deprecated min/max
+      // are signed-order for integers too, so either serves here.
+      const std::optional<std::string>& mn = s.min_value ? s.min_value : s.min;
+      const std::optional<std::string>& mx = s.max_value ? s.max_value : s.max;
+      const size_t w = p == PhysicalType::kInt64 ? 8 : 4;
+      auto decode = [&](const std::string& b) -> int64_t {
+        const auto* q = reinterpret_cast<const uint8_t*>(b.data());
+        return w == 8 ? static_cast<int64_t>(DecodeFixed64(q)) : static_cast<int32_t>(DecodeFixed32(q));
+      };
+      if (mn && mx && mn->size() == w && mx->size() == w) keep = decode(*mx) >= lo && decode(*mn) <= hi;
+    }
+    if (keep) out.push_back(g);
+  }
+  return out;
+}
+
+Result<RowBatch> FileReader::ReadRowGroup(size_t row_group, const std::vector<size_t>& fields) {
+  if (row_group >= meta_.row_groups.size()) return Status::OutOfRange("no row group " + std::to_string(row_group));
+  std::vector<size_t> wanted = fields;
+  if (wanted.empty()) {
+    for (size_t i = 0; i < schema_.fields.size(); ++i) wanted.push_back(i);
+  }
+  RowBatch batch;
+  batch.num_rows = static_cast<size_t>(meta_.row_groups[row_group].num_rows);
+  for (size_t f : wanted) {
+    if (f >= schema_.fields.size()) return Status::InvalidArgument("no field " + std::to_string(f));
+    ColumnData col;
+    Status st = ReadField(row_group, f, batch.num_rows, &col);
+    if (!st.ok()) return st.WithContext(file_->name() + ": row group " + std::to_string(row_group) + ", column " +
+                                        schema_.fields[f].name);
+    batch.columns.push_back(std::move(col));
+  }
+  return batch;
+}
+
+Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, ColumnData* out) {
+  const FieldSchema& f = schema_.fields[field];
+  std::vector<size_t> leaf_ids;
+  for (size_t l = 0; l < leaves_.size(); ++l) {
+    if (leaves_[l].field_index == field) leaf_ids.push_back(l);
+  }
+  std::vector<DecodedChunk> chunks(leaf_ids.size());
+  for (size_t k = 0; k < leaf_ids.size(); ++k) {
+    const ColumnMetaData& m = *meta_.row_groups[row_group].columns[leaf_ids[k]].meta_data;
+    int64_t start = m.data_page_offset;
+    if (m.dictionary_page_offset && *m.dictionary_page_offset > 0 && *m.dictionary_page_offset < start) {
+      start = *m.dictionary_page_offset;
+    }
+    if (start < 4 || m.total_compressed_size < 0 || static_cast<uint64_t>(start) > data_end_ ||
+        static_cast<uint64_t>(m.total_compressed_size) > data_end_ - static_cast<uint64_t>(start)) {
+      return Status::Corruption("column chunk at " + std::to_string(start) + " of " +
+                                std::to_string(m.total_compressed_size) + " bytes lies outside the data");
+    }
+    if (m.num_values < 0) return Status::Corruption("negative value count");
+    std::vector<uint8_t> bytes(static_cast<size_t>(m.total_compressed_size));
+    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(static_cast<uint64_t>(start), bytes));
+    FRAZIL_RETURN_IF_ERROR(ReadColumnChunk(bytes, m, leaves_[leaf_ids[k]], &chunks[k]));
+  }
+  const ValueType vt = f.value.type;
+  if (f.shape == FieldSchema::Shape::kPrimitive) {
+    DecodedChunk& c = chunks[0];
+    const LeafColumn& leaf = leaves_[leaf_ids[0]];
+    if (static_cast<size_t>(c.num_values) != num_rows) return Status::Corruption("value count differs from the row count");
+    size_t next = 0;
+    out->values.Reserve(vt, num_rows);
+    for (size_t r = 0; r < num_rows; ++r) {
+      bool present = leaf.max_def == 0 || c.defs[r] == static_cast<uint64_t>(leaf.max_def);
+      if (present) {
+        if (next >= c.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
+        MoveValue(c.values, next++, vt, &out->values);
+      } else {
+        if (out->values.is_null.empty()) out->values.is_null.assign(r, 0);
+        PushDefault(vt, &out->values);
+      }
+      if (!out->values.is_null.empty()) out->values.is_null.push_back(!present);
+    }
+    return Status::Ok();
+  }
+  // Lists and maps: the structure comes from the element (or value) leaf.
+  const bool is_map = f.shape == FieldSchema::Shape::kMap;
+  DecodedChunk& vc = chunks[is_map ? 1 : 0];
+  const LeafColumn& vleaf = leaves_[leaf_ids[is_map ? 1 : 0]];
+  const int16_t d0 = f.required ? 0 : 1;
+  out->offsets.push_back(0);
+  size_t next = 0, rows = 0, next_key = 0;
+  for (size_t i = 0; i < static_cast<size_t>(vc.num_values); ++i) {
+    const uint64_t def = vc.defs[i];
+    const uint64_t rep = vc.reps[i];
+    if (rep == 0) {
+      if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
+      ++rows;
+      if (def < static_cast<uint64_t>(d0)) {  // null list or map
+        if (out->is_null.empty()) out->is_null.assign(rows - 1, 0);
+        out->is_null.push_back(1);
+        continue;
+      }
+      if (!out->is_null.empty()) out->is_null.push_back(0);
+      if (def == static_cast<uint64_t>(d0)) continue;  // empty
+    } else if (def <= static_cast<uint64_t>(d0)) {
+      return Status::Corruption("repeated entry without a parent");
+    }
+    if (def == static_cast<uint64_t>(vleaf.max_def)) {
+      if (next >= vc.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
+      MoveValue(vc.values, next++, vt, &out->values);
+      if (!out->values.is_null.empty()) out->values.is_null.push_back(0);
+    } else {
+      if (out->values.is_null.empty()) out->values.is_null.assign(out->values.size(vt), 0);
+      PushDefault(vt, &out->values);
+      out->values.is_null.push_back(1);
+    }
+    if (is_map) {
+      if (next_key >= chunks[0].values.bytes.size()) return Status::Corruption("map has fewer keys than values");
+      out->keys.bytes.push_back(std::move(chunks[0].values.bytes[next_key++]));
+    }
+  }
+  if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
+  if (rows != num_rows) return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " + std::to_string(num_rows));
+  return Status::Ok();
+}
+
+}  // namespace frazil::parquet
