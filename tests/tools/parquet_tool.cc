@@ -89,10 +89,7 @@ std::string I128ToString(__int128 v) {
 
 void AppendValue(const json& j, const ValueSpec& spec, ValueVector* v) {
   const bool null = j.is_null();
-  if (null) {
-    if (v->is_null.empty()) v->is_null.assign(v->size(spec.type), 0);
-  }
-  if (!v->is_null.empty()) v->is_null.push_back(null);
+  v->is_null.push_back(null);  // every entry is flagged; all-false is valid too
   switch (spec.type) {
     case ValueType::kFloat:
     case ValueType::kDouble: {
@@ -208,10 +205,7 @@ int Write(const std::string& spec_path, const std::string& out_path) {
           AppendValue(cell, f.value, &d.values);
           continue;
         }
-        if (cell.is_null()) {
-          if (d.is_null.empty()) d.is_null.assign(r - begin, 0);
-        }
-        if (!d.is_null.empty()) d.is_null.push_back(cell.is_null());
+        d.is_null.push_back(cell.is_null());
         if (!cell.is_null()) {
           for (const auto& e : cell) {
             if (f.shape == FieldSchema::Shape::kList) {

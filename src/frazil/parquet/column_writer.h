@@ -46,7 +46,7 @@ class ColumnWriter {
   // At a row boundary: cuts the page if it has reached the target.
   Status EndRow();
   // Bytes buffered for the current row group.
-  uint64_t BufferedBytes() const { return chunk_bytes_ + EstimatePageBytes(); }
+  uint64_t BufferedBytes() const { return chunk_bytes_ + dict_plain_.size() + EstimatePageBytes(); }
   // Writes the chunk (dictionary page first) and resets for the next row group.
   Result<ColumnChunk> FlushChunk(OutputSink* sink);
 

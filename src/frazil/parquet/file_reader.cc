@@ -1,5 +1,6 @@
 #include "frazil/parquet/file_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "frazil/common/coding.h"
@@ -148,6 +149,7 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
   std::vector<DecodedChunk> chunks(leaf_ids.size());
   for (size_t k = 0; k < leaf_ids.size(); ++k) {
     const ColumnMetaData& m = *meta_.row_groups[row_group].columns[leaf_ids[k]].meta_data;
+    if (m.num_values == 0) continue;  // an empty row group (pyarrow writes one for an empty table)
     int64_t start = m.data_page_offset;
     if (m.dictionary_page_offset && *m.dictionary_page_offset > 0 && *m.dictionary_page_offset < start) {
       start = *m.dictionary_page_offset;
@@ -169,17 +171,21 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     if (static_cast<size_t>(c.num_values) != num_rows) return Status::Corruption("value count differs from the row count");
     size_t next = 0;
     out->values.Reserve(vt, num_rows);
+    std::vector<uint8_t> nulls(num_rows, 0);
+    bool any_null = false;
     for (size_t r = 0; r < num_rows; ++r) {
       bool present = leaf.max_def == 0 || c.defs[r] == static_cast<uint64_t>(leaf.max_def);
       if (present) {
         if (next >= c.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
         MoveValue(c.values, next++, vt, &out->values);
       } else {
-        if (out->values.is_null.empty()) out->values.is_null.assign(r, 0);
         PushDefault(vt, &out->values);
+        nulls[r] = 1;
+        any_null = true;
       }
-      if (!out->values.is_null.empty()) out->values.is_null.push_back(!present);
     }
+    if (next != c.values.size(vt)) return Status::Corruption("more values than definition levels say");
+    if (any_null) out->values.is_null = std::move(nulls);
     return Status::Ok();
   }
   // Lists and maps: the structure comes from the element (or value) leaf.
@@ -195,22 +201,17 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     if (rep == 0) {
       if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
       ++rows;
-      if (def < static_cast<uint64_t>(d0)) {  // null list or map
-        if (out->is_null.empty()) out->is_null.assign(rows - 1, 0);
-        out->is_null.push_back(1);
-        continue;
-      }
-      if (!out->is_null.empty()) out->is_null.push_back(0);
-      if (def == static_cast<uint64_t>(d0)) continue;  // empty
+      const bool null_row = def < static_cast<uint64_t>(d0);  // a null list or map
+      out->is_null.push_back(null_row);
+      if (null_row || def == static_cast<uint64_t>(d0)) continue;  // null or empty
     } else if (def <= static_cast<uint64_t>(d0)) {
       return Status::Corruption("repeated entry without a parent");
     }
     if (def == static_cast<uint64_t>(vleaf.max_def)) {
       if (next >= vc.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
       MoveValue(vc.values, next++, vt, &out->values);
-      if (!out->values.is_null.empty()) out->values.is_null.push_back(0);
+      out->values.is_null.push_back(0);
     } else {
-      if (out->values.is_null.empty()) out->values.is_null.assign(out->values.size(vt), 0);
       PushDefault(vt, &out->values);
       out->values.is_null.push_back(1);
     }
@@ -220,6 +221,12 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     }
   }
   if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
+  if (next != vc.values.size(vt)) return Status::Corruption("more values than definition levels say");
+  // "No nulls" is an empty flag vector.
+  if (std::find(out->is_null.begin(), out->is_null.end(), 1) == out->is_null.end()) out->is_null.clear();
+  if (std::find(out->values.is_null.begin(), out->values.is_null.end(), 1) == out->values.is_null.end()) {
+    out->values.is_null.clear();
+  }
   if (rows != num_rows) return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " + std::to_string(num_rows));
   return Status::Ok();
 }

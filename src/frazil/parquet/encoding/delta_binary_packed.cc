@@ -76,9 +76,11 @@ Status DeltaBinaryPackedDecode(std::span<const uint8_t> data, int bits, std::vec
     return Status::Corruption("DELTA_BINARY_PACKED: invalid block size " + std::to_string(block_size) + " / " +
                               std::to_string(miniblocks) + " miniblocks");
   }
-  // Every value after the first costs at least a bit in some block; a count
-  // far beyond the bytes at hand is corrupt, and must not size an allocation.
-  if (total > 1 && total - 1 > in.remaining() * 8 + block_size) {
+  // Each block of values costs at least its header (a min-delta byte and one
+  // width byte per miniblock), even when every width is 0; a count beyond
+  // that is corrupt, and must not size an allocation.
+  const uint64_t max_blocks = in.remaining() / (1 + miniblocks);
+  if (total > 1 && (total - 1 + block_size - 1) / block_size > max_blocks) {
     return Status::Corruption("DELTA_BINARY_PACKED: " + std::to_string(total) + " values cannot fit in " +
                               std::to_string(in.remaining()) + " bytes");
   }
