@@ -33,14 +33,19 @@ stage_asan() {
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRAZIL_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz || return 1
-  # Work on a copy of the seed corpus so new inputs do not dirty the tree.
-  local corpus=build-fuzz/corpus/wal_segment
-  mkdir -p "$corpus"
-  cp -n tests/fuzz/corpus/wal_segment/* "$corpus"/ 2>/dev/null || true
-  (cd build-fuzz && ./wal_segment_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-    -timeout=10 -rss_limit_mb=2048 corpus/wal_segment 2>&1 | tail -n 25)
-  return "${PIPESTATUS[0]}"
+    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz || return 1
+  local target corpus rc=0
+  for target in wal_segment parquet_reader; do
+    # Work on a copy of the seed corpus so new inputs do not dirty the tree.
+    corpus=build-fuzz/corpus/$target
+    mkdir -p "$corpus"
+    cp -n tests/fuzz/corpus/$target/* "$corpus"/ 2>/dev/null || true
+    echo "--- ${target}_fuzz for ${fuzz_seconds}s"
+    (cd build-fuzz && ./${target}_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+      -timeout=10 -rss_limit_mb=2048 corpus/$target 2>&1 | grep -E 'DONE|ERROR|SUMMARY|Test unit|stat::number_of_executed_units'
+      exit "${PIPESTATUS[0]}") || rc=1
+  done
+  return $rc
 }
 
 stage_integration() {
