@@ -1,0 +1,136 @@
+#include <gtest/gtest.h>
+
+#include "frazil/parquet/file_reader.h"
+#include "frazil/parquet/file_writer.h"
+
+namespace frazil::parquet {
+namespace {
+
+// A sink that keeps its bytes reachable after the writer has closed it.
+class SharedSink final : public OutputSink {
+ public:
+  explicit SharedSink(std::vector<uint8_t>* out) : out_(out) {}
+  Status Write(std::span<const uint8_t> d) override {
+    out_->insert(out_->end(), d.begin(), d.end());
+    return Status::Ok();
+  }
+  uint64_t Position() const override { return out_->size(); }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  std::vector<uint8_t>* out_;
+};
+
+FileSchema Envelope() {
+  FileSchema s;
+  s.fields.push_back({"offset", 1, true, FieldSchema::Shape::kPrimitive, {ValueType::kInt64}});
+  s.fields.push_back({"key", 2, false, FieldSchema::Shape::kPrimitive, {ValueType::kString}});
+  FieldSchema attrs{"attributes", 3, false, FieldSchema::Shape::kMap, {ValueType::kString}};
+  attrs.key_id = 4;
+  attrs.value_id = 5;
+  s.fields.push_back(attrs);
+  return s;
+}
+
+RowBatch Rows(int64_t first, size_t n) {
+  RowBatch b;
+  b.num_rows = n;
+  b.columns.resize(3);
+  b.columns[2].offsets.push_back(0);
+  for (size_t i = 0; i < n; ++i) {
+    b.columns[0].values.ints.push_back(first + static_cast<int64_t>(i));
+    b.columns[1].values.bytes.push_back("key-" + std::to_string(i % 10));
+    b.columns[1].values.is_null.push_back(i % 7 == 0);
+    for (size_t k = 0; k < i % 3; ++k) {
+      b.columns[2].keys.bytes.push_back("k" + std::to_string(k));
+      b.columns[2].values.bytes.push_back("v" + std::to_string(i));
+    }
+    b.columns[2].offsets.push_back(static_cast<int32_t>(b.columns[2].keys.bytes.size()));
+  }
+  return b;
+}
+
+TEST(ParquetFile, WritesAndReadsBackWithRowGroupsAndSelection) {
+  std::vector<uint8_t> bytes;
+  WriterOptions o;
+  o.row_group_bytes = 4096;
+  o.page_bytes = 512;
+  auto w = FileWriter::Open(Envelope(), o, std::make_unique<SharedSink>(&bytes));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (int b = 0; b < 10; ++b) ASSERT_TRUE((*w)->Write(Rows(b * 1000, 1000)).ok());
+  auto res = (*w)->Close();
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->record_count, 10000);
+  EXPECT_EQ(res->file_size, bytes.size());
+  EXPECT_GT(res->split_offsets.size(), 2u);
+
+  auto r = FileReader::Open(std::make_unique<MemoryInputFile>(bytes));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->num_rows(), 10000);
+  int64_t expect = 0;
+  for (size_t g = 0; g < (*r)->num_row_groups(); ++g) {
+    auto batch = (*r)->ReadRowGroup(g);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    for (size_t i = 0; i < batch->num_rows; ++i) {
+      ASSERT_EQ(batch->columns[0].values.ints[i], expect);
+      const size_t local = static_cast<size_t>(expect % 1000);
+      EXPECT_EQ(batch->columns[1].values.IsNull(i), local % 7 == 0);
+      EXPECT_EQ(batch->columns[2].offsets[i + 1] - batch->columns[2].offsets[i], static_cast<int32_t>(local % 3));
+      ++expect;
+    }
+  }
+  EXPECT_EQ(expect, 10000);
+  // Offsets 4500..4600 live in one or two row groups, not all of them.
+  auto groups = (*r)->SelectRowGroups(1, 4500, 4600);
+  EXPECT_GE(groups.size(), 1u);
+  EXPECT_LT(groups.size(), (*r)->num_row_groups());
+  for (size_t g : groups) {
+    auto batch = (*r)->ReadRowGroup(g, {0});
+    ASSERT_TRUE(batch.ok());
+    EXPECT_LE(batch->columns[0].values.ints.front(), 4600);
+    EXPECT_GE(batch->columns[0].values.ints.back(), 4500);
+  }
+}
+
+TEST(ParquetFile, BadBatchesAreRefusedWholeAndTheFileStaysUsable) {
+  std::vector<uint8_t> bytes;
+  auto w = std::move(FileWriter::Open(Envelope(), WriterOptions{}, std::make_unique<SharedSink>(&bytes))).value();
+  RowBatch null_required = Rows(0, 10);
+  null_required.columns[0].values.is_null.assign(10, 0);
+  null_required.columns[0].values.is_null[3] = 1;
+  Status st = w->Write(null_required);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("offset is required"), std::string::npos) << st.message();
+
+  RowBatch short_column = Rows(0, 10);
+  short_column.columns[1].values.bytes.pop_back();
+  EXPECT_EQ(w->Write(short_column).code(), StatusCode::kInvalidArgument);
+
+  RowBatch bad_offsets = Rows(0, 10);
+  bad_offsets.columns[2].offsets[5] = 100;
+  EXPECT_EQ(w->Write(bad_offsets).code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(w->Write(Rows(0, 10)).ok());
+  auto res = w->Close();
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->record_count, 10);
+  EXPECT_EQ(w->Write(Rows(0, 1)).code(), StatusCode::kClosed);
+
+  FileSchema dup = Envelope();
+  dup.fields[1].field_id = 1;
+  std::vector<uint8_t> ignored;
+  auto bad = FileWriter::Open(dup, WriterOptions{}, std::make_unique<SharedSink>(&ignored));
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("used twice"), std::string::npos);
+}
+
+TEST(ParquetFile, RejectsNonParquetInput) {
+  for (std::string junk : {std::string(), std::string("PAR1"), std::string("PAR1\0\0\0\0PAR1", 12),
+                           std::string("hello world, not parquet at all")}) {
+    auto r = FileReader::Open(std::make_unique<MemoryInputFile>(std::vector<uint8_t>(junk.begin(), junk.end())));
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << junk;
+  }
+}
+
+}  // namespace
+}  // namespace frazil::parquet
