@@ -20,6 +20,12 @@ bool IsByteLike(ValueType t) {
   return t == ValueType::kString || t == ValueType::kBinary || t == ValueType::kFixed || t == ValueType::kUuid;
 }
 
+void AppendBytes(const void* p, size_t n, std::vector<uint8_t>* out) {
+  const size_t at = out->size();
+  out->resize(at + n);
+  if (n > 0) std::memcpy(out->data() + at, p, n);
+}
+
 void PutLE(uint64_t v, int bytes, std::string* out) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
@@ -152,21 +158,25 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
     case PhysicalType::kFloat:
     case PhysicalType::kDouble: {
       std::string s = EncodeDouble(vec.doubles[i], leaf_.physical);
-      out->insert(out->end(), s.begin(), s.end());
+      AppendBytes(s.data(), s.size(), out);
       return;
     }
     case PhysicalType::kByteArray: {
       const std::string& s = vec.bytes[i];
-      PutLE(s.size(), 4, out);
-      out->insert(out->end(), s.begin(), s.end());
+      uint8_t len[4];
+      for (int k = 0; k < 4; ++k) len[k] = static_cast<uint8_t>(s.size() >> (8 * k));
+      const size_t at = out->size();
+      out->resize(at + 4 + s.size());
+      std::memcpy(out->data() + at, len, 4);
+      if (!s.empty()) std::memcpy(out->data() + at + 4, s.data(), s.size());
       return;
     }
     case PhysicalType::kFixedLenByteArray: {
       if (t == ValueType::kDecimal) {
         std::string s = DecimalBytesBE(vec.decimals[i], leaf_.type_length);
-        out->insert(out->end(), s.begin(), s.end());
+        AppendBytes(s.data(), s.size(), out);
       } else {
-        out->insert(out->end(), vec.bytes[i].begin(), vec.bytes[i].end());
+        AppendBytes(vec.bytes[i].data(), vec.bytes[i].size(), out);
       }
       return;
     }
@@ -229,7 +239,7 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
     return;
   }
   switch (mode_) {
-    case Mode::kPlain: out->insert(out->end(), plain_.begin(), plain_.end()); return;
+    case Mode::kPlain: AppendBytes(plain_.data(), plain_.size(), out); return;
     case Mode::kDelta: {
       if (leaf_.physical == PhysicalType::kInt32) {
         std::vector<int32_t> v(ints_.begin(), ints_.end());
@@ -248,30 +258,35 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
   }
 }
 
-Status ColumnWriter::AppendPage(PageType type, std::vector<uint8_t>& body, int32_t num_values, Encoding encoding) {
-  std::vector<uint8_t> compressed;
-  FRAZIL_RETURN_IF_ERROR(Compress(options_.codec, options_.compression_level, body, &compressed));
+Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, const std::vector<uint8_t>& body,
+                                                    int32_t num_values, Encoding encoding) {
+  compressed_.clear();
+  const std::vector<uint8_t>* data = &body;
+  if (options_.codec != Codec::kUncompressed) {
+    FRAZIL_RETURN_IF_ERROR(Compress(options_.codec, options_.compression_level, body, &compressed_));
+    data = &compressed_;
+  }
   PageHeader h;
   h.type = type;
   h.uncompressed_page_size = static_cast<int32_t>(body.size());
-  h.compressed_page_size = static_cast<int32_t>(compressed.size());
+  h.compressed_page_size = static_cast<int32_t>(data->size());
   if (type == PageType::kDictionaryPage) {
     h.dictionary_page_header = DictionaryPageHeader{num_values, Encoding::kPlain, false};
   } else {
     h.data_page_header = DataPageHeader{num_values, encoding, Encoding::kRle, Encoding::kRle};
   }
-  std::vector<uint8_t> header;
-  EncodePageHeader(h, &header);
-  chunk_uncompressed_ += header.size() + body.size();
-  chunk_bytes_ += header.size() + compressed.size();
-  chunk_.insert(chunk_.end(), header.begin(), header.end());
-  chunk_.insert(chunk_.end(), compressed.begin(), compressed.end());
-  return Status::Ok();
+  std::vector<uint8_t> page;
+  EncodePageHeader(h, &page);
+  const size_t header_size = page.size();
+  AppendBytes(data->data(), data->size(), &page);
+  chunk_uncompressed_ += header_size + body.size();
+  return page;
 }
 
 Status ColumnWriter::CutPage() {
   if (page_values_ == 0) return Status::Ok();
-  std::vector<uint8_t> body;
+  std::vector<uint8_t>& body = body_;
+  body.clear();
   auto levels = [&](const std::vector<uint64_t>& lv, int16_t max) {
     if (max == 0) return;
     size_t at = body.size();
@@ -289,7 +304,9 @@ Status ColumnWriter::CutPage() {
                  : mode_ == Mode::kDelta                   ? Encoding::kDeltaBinaryPacked
                  : dictionary                              ? Encoding::kRleDictionary
                                                            : Encoding::kPlain;
-  FRAZIL_RETURN_IF_ERROR(AppendPage(PageType::kDataPage, body, page_values_, enc));
+  FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, body, page_values_, enc));
+  chunk_bytes_ += page.size();
+  chunk_.push_back(std::move(page));
   bool seen = false;
   for (auto e : chunk_encodings_) seen = seen || e == enc;
   if (!seen) chunk_encodings_.push_back(enc);
@@ -314,24 +331,18 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   m.codec = options_.codec;
   m.num_values = chunk_values_;
   const uint64_t start = sink->Position();
-  uint64_t dict_bytes = 0, dict_uncompressed = 0;
+  uint64_t dict_bytes = 0;
   if (dict_size_ > 0) {
     // The dictionary page goes first; it is built now that the chunk is done.
-    std::vector<uint8_t> data_pages;
-    data_pages.swap(chunk_);
-    uint64_t before_bytes = chunk_bytes_, before_uncompressed = chunk_uncompressed_;
-    chunk_bytes_ = chunk_uncompressed_ = 0;
-    FRAZIL_RETURN_IF_ERROR(AppendPage(PageType::kDictionaryPage, dict_plain_, static_cast<int32_t>(dict_size_), Encoding::kPlain));
-    dict_bytes = chunk_bytes_;
-    dict_uncompressed = chunk_uncompressed_;
-    chunk_.insert(chunk_.end(), data_pages.begin(), data_pages.end());
-    chunk_bytes_ += before_bytes;
-    chunk_uncompressed_ += before_uncompressed;
+    FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDictionaryPage, dict_plain_,
+                                                 static_cast<int32_t>(dict_size_), Encoding::kPlain));
+    dict_bytes = page.size();
+    chunk_bytes_ += page.size();
+    chunk_.insert(chunk_.begin(), std::move(page));
     m.dictionary_page_offset = static_cast<int64_t>(start);
     chunk_encodings_.push_back(Encoding::kPlain);  // the dictionary page
   }
   m.data_page_offset = static_cast<int64_t>(start + dict_bytes);
-  (void)dict_uncompressed;
   if (leaf_.max_def > 0 || leaf_.max_rep > 0) chunk_encodings_.push_back(Encoding::kRle);  // levels
   m.encodings = chunk_encodings_;
   m.total_compressed_size = static_cast<int64_t>(chunk_bytes_);
@@ -343,7 +354,7 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
     st.max_value = chunk_minmax_.EncodedMax();
   }
   m.statistics = st;
-  FRAZIL_RETURN_IF_ERROR(sink->Write(chunk_));
+  for (const auto& page : chunk_) FRAZIL_RETURN_IF_ERROR(sink->Write(page));
 
   total_values_ += chunk_values_;
   total_nulls_ += chunk_nulls_;

@@ -62,7 +62,9 @@ class ColumnWriter {
   Status CutPage();
   void EncodeValues(std::vector<uint8_t>* out) const;
   void AppendPlain(const ValueVector& vec, size_t i, std::vector<uint8_t>* out) const;
-  Status AppendPage(PageType type, std::vector<uint8_t>& body, int32_t num_values, Encoding encoding);
+  // Compresses `body` and returns the page (header + data).
+  Result<std::vector<uint8_t>> BuildPage(PageType type, const std::vector<uint8_t>& body, int32_t num_values,
+                                         Encoding encoding);
 
   const LeafColumn& leaf_;
   const WriterOptions& options_;
@@ -78,8 +80,12 @@ class ColumnWriter {
   int32_t page_values_ = 0;             // level entries
   int32_t page_nulls_ = 0;
 
-  // The chunk being built.
-  std::vector<uint8_t> chunk_;  // data pages, headers included
+  // Scratch for building and compressing a page, reused page after page.
+  std::vector<uint8_t> body_, compressed_;
+
+  // The chunk being built: its data pages, headers included, one buffer per
+  // page so that the chunk never has to be regrown and copied.
+  std::vector<std::vector<uint8_t>> chunk_;
   uint64_t chunk_bytes_ = 0;
   uint64_t chunk_uncompressed_ = 0;
   int64_t chunk_values_ = 0;

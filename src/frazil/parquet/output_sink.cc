@@ -10,7 +10,7 @@ namespace {
 
 class FileSink final : public OutputSink {
  public:
-  FileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  FileSink(std::string path, int fd, bool sync) : path_(std::move(path)), fd_(fd), sync_(sync) {}
   ~FileSink() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -32,7 +32,7 @@ class FileSink final : public OutputSink {
   uint64_t Position() const override { return pos_; }
   Status Close() override {
     if (fd_ < 0) return Status::Ok();
-    int rc = ::fsync(fd_);
+    int rc = sync_ ? ::fsync(fd_) : 0;
     int err = errno;
     ::close(fd_);
     fd_ = -1;
@@ -43,15 +43,16 @@ class FileSink final : public OutputSink {
  private:
   std::string path_;
   int fd_;
+  bool sync_;
   uint64_t pos_ = 0;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<OutputSink>> OpenFileSink(const std::string& path) {
+Result<std::unique_ptr<OutputSink>> OpenFileSink(const std::string& path, bool sync) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoErrorFromErrno("create", path, errno);
-  return std::unique_ptr<OutputSink>(new FileSink(path, fd));
+  return std::unique_ptr<OutputSink>(new FileSink(path, fd, sync));
 }
 
 }  // namespace frazil::parquet

@@ -21,7 +21,8 @@ class OutputSink {
 };
 
 // Creates `path`, which must not exist: data files are never overwritten.
-Result<std::unique_ptr<OutputSink>> OpenFileSink(const std::string& path);
+// With `sync`, Close() fsyncs the file (what a table commit needs).
+Result<std::unique_ptr<OutputSink>> OpenFileSink(const std::string& path, bool sync = true);
 
 // Collects the bytes in memory (tests, fuzzing, small files).
 class MemorySink final : public OutputSink {
