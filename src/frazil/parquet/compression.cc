@@ -7,6 +7,25 @@
 #include <cstring>
 
 namespace frazil::parquet {
+namespace {
+
+// One zstd context per thread, reused: creating one per page costs an
+// allocation and a table initialisation each time.
+struct ZstdContexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+
+ZstdContexts& Zstd() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
+}  // namespace
 
 Result<Codec> ParseCodec(const std::string& name) {
   if (name == "zstd") return Codec::kZstd;
@@ -37,7 +56,7 @@ Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector
       return Status::Ok();
     case Codec::kZstd: {
       out->resize(start + ZSTD_compressBound(in.size()));
-      size_t n = ZSTD_compress(out->data() + start, out->size() - start, in.data(), in.size(), level);
+      size_t n = ZSTD_compressCCtx(Zstd().c, out->data() + start, out->size() - start, in.data(), in.size(), level);
       if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
       out->resize(start + n);
       return Status::Ok();
@@ -67,7 +86,7 @@ Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_
       if (!in.empty()) std::memcpy(out->data(), in.data(), in.size());
       return Status::Ok();
     case Codec::kZstd: {
-      size_t n = ZSTD_decompress(out->data(), out->size(), in.data(), in.size());
+      size_t n = ZSTD_decompressDCtx(Zstd().d, out->data(), out->size(), in.data(), in.size());
       if (ZSTD_isError(n)) return Status::Corruption(std::string("zstd page: ") + ZSTD_getErrorName(n));
       if (n != uncompressed_size) return size_error(n);
       return Status::Ok();
