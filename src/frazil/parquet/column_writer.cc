@@ -20,10 +20,10 @@ bool IsByteLike(ValueType t) {
   return t == ValueType::kString || t == ValueType::kBinary || t == ValueType::kFixed || t == ValueType::kUuid;
 }
 
+// insert() from raw pointers is one memmove, without resize()'s zero fill.
 void AppendBytes(const void* p, size_t n, std::vector<uint8_t>* out) {
-  const size_t at = out->size();
-  out->resize(at + n);
-  if (n > 0) std::memcpy(out->data() + at, p, n);
+  const auto* b = static_cast<const uint8_t*>(p);
+  out->insert(out->end(), b, b + n);
 }
 
 void PutLE(uint64_t v, int bytes, std::string* out) {
@@ -80,8 +80,13 @@ void MinMax::Update(const ValueVector& v, size_t i) {
     if (!has_ || x > max_x_) max_x_ = x;
   } else if (IsByteLike(t)) {
     const std::string& s = v.bytes[i];
-    if (!has_ || s < min_s_) min_s_ = s;
-    if (!has_ || s > max_s_) max_s_ = s;
+    if (!has_) {
+      min_s_ = max_s_ = s;
+    } else if (int c = s.compare(min_s_); c < 0) {
+      min_s_ = s;
+    } else if (c > 0 && s.compare(max_s_) > 0) {
+      max_s_ = s;
+    }
   } else {
     int64_t x = v.ints[i];
     if (!has_ || x < min_i_) min_i_ = x;
@@ -165,10 +170,8 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
       const std::string& s = vec.bytes[i];
       uint8_t len[4];
       for (int k = 0; k < 4; ++k) len[k] = static_cast<uint8_t>(s.size() >> (8 * k));
-      const size_t at = out->size();
-      out->resize(at + 4 + s.size());
-      std::memcpy(out->data() + at, len, 4);
-      if (!s.empty()) std::memcpy(out->data() + at + 4, s.data(), s.size());
+      AppendBytes(len, 4, out);
+      AppendBytes(s.data(), s.size(), out);
       return;
     }
     case PhysicalType::kFixedLenByteArray: {
