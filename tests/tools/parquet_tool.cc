@@ -292,7 +292,8 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
       out["rows"].push_back(jr);
     }
   }
-  std::cout << out.dump() << "\n";
+  // Damaged files can hold invalid UTF-8 in string columns; show it, do not abort.
+  std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   return 0;
 }
 
