@@ -22,8 +22,9 @@ run: deps all
 test: deps
 	scripts/run-tests.sh
 
-bench: all
-	./build/bench/wal_bench $(ARGS)
+bench: venv all
+	./build/bench/wal_bench
+	./build/bench/parquet_bench --rows 100000 --codec zstd
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
