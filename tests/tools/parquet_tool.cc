@@ -57,7 +57,7 @@ std::string FromHex(const std::string& h) {
   return out;
 }
 
-std::string ToHex(const std::string& s) {
+std::string ToHex(std::string_view s) {
   static const char* d = "0123456789abcdef";
   std::string out;
   for (unsigned char c : s) {
@@ -125,7 +125,7 @@ json ValueToJson(const ValueVector& v, size_t i, const ValueSpec& spec) {
       if (std::isinf(d)) return json{{"float", d > 0 ? "inf" : "-inf"}};
       return d;
     }
-    case ValueType::kString: return v.bytes[i];
+    case ValueType::kString: return std::string(v.bytes[i]);
     case ValueType::kBinary:
     case ValueType::kFixed:
     case ValueType::kUuid: return json{{"hex", ToHex(v.bytes[i])}};
@@ -284,7 +284,7 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
           if (fs.shape == FieldSchema::Shape::kList) {
             items.push_back(ValueToJson(d.values, idx, fs.value));
           } else {
-            items.push_back(json::array({d.keys.bytes[idx], ValueToJson(d.values, idx, fs.value)}));
+            items.push_back(json::array({std::string(d.keys.bytes[idx]), ValueToJson(d.values, idx, fs.value)}));
           }
         }
         jr.push_back(items);

@@ -2,12 +2,49 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frazil/parquet/schema.h"
 
 namespace frazil::parquet {
+
+// Byte-array values stored back to back, with offsets: one allocation for
+// a whole column instead of one per value. Reads like a vector of strings.
+class ByteArrayVector {
+ public:
+  size_t size() const { return offsets_.size() - 1; }
+  bool empty() const { return size() == 0; }
+  std::string_view operator[](size_t i) const {
+    return {reinterpret_cast<const char*>(data_.data()) + offsets_[i], offsets_[i + 1] - offsets_[i]};
+  }
+  std::string_view back() const { return (*this)[size() - 1]; }
+  void push_back(std::string_view v) { append(v.data(), v.size()); }
+  void emplace_back() { offsets_.push_back(data_.size()); }
+  void emplace_back(const char* p, size_t n) { append(p, n); }
+  void append(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    data_.insert(data_.end(), b, b + n);
+    offsets_.push_back(data_.size());
+  }
+  void pop_back() {
+    offsets_.pop_back();
+    data_.resize(offsets_.back());
+  }
+  void reserve(size_t n) { offsets_.reserve(n + 1); }
+  void reserve_bytes(size_t n) { data_.reserve(n); }
+  void clear() {
+    data_.clear();
+    offsets_.assign(1, 0);
+  }
+  size_t total_bytes() const { return data_.size(); }
+
+ private:
+  std::vector<uint8_t> data_;
+  std::vector<uint64_t> offsets_{0};
+};
 
 // Values of one primitive type. Exactly one of the value vectors is used,
 // chosen by the ValueType: ints for boolean/int/long/date/timestamps,
@@ -17,7 +54,7 @@ struct ValueVector {
   std::vector<uint8_t> is_null;  // empty: no nulls; else one flag per entry
   std::vector<int64_t> ints;
   std::vector<double> doubles;
-  std::vector<std::string> bytes;
+  ByteArrayVector bytes;
   std::vector<__int128> decimals;
 
   bool IsNull(size_t i) const { return !is_null.empty() && is_null[i] != 0; }

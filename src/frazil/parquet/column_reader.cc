@@ -1,5 +1,7 @@
 #include "frazil/parquet/column_reader.h"
 
+#include <algorithm>
+
 #include "frazil/common/coding.h"
 #include "frazil/parquet/compression.h"
 #include "frazil/parquet/encoding/bit_util.h"
@@ -42,7 +44,7 @@ void AppendFrom(const ValueVector& src, size_t i, ValueType t, ValueVector* dst)
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;
+    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;  // copies into dst's buffer
     case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
     default: dst->ints.push_back(src.ints[i]); break;
   }
@@ -102,10 +104,29 @@ Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColum
   }
 }
 
+// The uncompressed bytes of a page: in place when the chunk is not
+// compressed, else decompressed into `scratch`.
+Result<std::span<const uint8_t>> PageBytes(Codec codec, std::span<const uint8_t> body, int32_t uncompressed_size,
+                                           std::vector<uint8_t>* scratch) {
+  if (codec == Codec::kUncompressed) {
+    if (body.size() != static_cast<size_t>(uncompressed_size)) {
+      return Status::Corruption("uncompressed page of " + std::to_string(body.size()) + " bytes, header says " +
+                                std::to_string(uncompressed_size));
+    }
+    return body;
+  }
+  FRAZIL_RETURN_IF_ERROR(Decompress(codec, body, static_cast<size_t>(uncompressed_size), scratch));
+  return std::span<const uint8_t>(*scratch);
+}
+
 }  // namespace
 
 Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& meta, const LeafColumn& leaf,
                        DecodedChunk* out) {
+  // One allocation for all of a byte-array chunk's values.
+  if (leaf.physical == PhysicalType::kByteArray || leaf.physical == PhysicalType::kFixedLenByteArray) {
+    out->values.bytes.reserve_bytes(static_cast<size_t>(std::max<int64_t>(0, meta.total_uncompressed_size)));
+  }
   ValueVector dict;
   size_t dict_size = 0;
   bool have_dict = false;
@@ -132,11 +153,11 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
     if (h.type == PageType::kDictionaryPage) {
       if (!h.dictionary_page_header) return Status::Corruption("dictionary page without its header");
       if (have_dict) return Status::Corruption("second dictionary page in a column chunk");
-      FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, body, static_cast<size_t>(h.uncompressed_page_size), &page));
+      FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, &page));
       int32_t n = h.dictionary_page_header->num_values;
       if (n < 0) return Status::Corruption("negative dictionary size");
       size_t consumed = 0;
-      FRAZIL_RETURN_IF_ERROR(DecodePlain(page, leaf, static_cast<size_t>(n), &dict, &consumed));
+      FRAZIL_RETURN_IF_ERROR(DecodePlain(bytes, leaf, static_cast<size_t>(n), &dict, &consumed));
       dict_size = static_cast<size_t>(n);
       have_dict = true;
       continue;
@@ -147,9 +168,9 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
       if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values) {
         return Status::Corruption("data page claims " + std::to_string(d.num_values) + " values, more than the chunk");
       }
-      FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, body, static_cast<size_t>(h.uncompressed_page_size), &page));
+      FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, &page));
       const size_t n = static_cast<size_t>(d.num_values);
-      ByteCursor in(page.data(), page.size());
+      ByteCursor in(bytes.data(), bytes.size());
       size_t def_start = out->defs.size();
       if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_rep, n, &out->reps));
       if (leaf.max_def > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_def, n, &out->defs));

@@ -79,7 +79,7 @@ void MinMax::Update(const ValueVector& v, size_t i) {
     if (!has_ || x < min_x_) min_x_ = x;
     if (!has_ || x > max_x_) max_x_ = x;
   } else if (IsByteLike(t)) {
-    const std::string& s = v.bytes[i];
+    const std::string_view s = v.bytes[i];
     if (!has_) {
       min_s_ = max_s_ = s;
     } else if (int c = s.compare(min_s_); c < 0) {
@@ -167,7 +167,7 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
       return;
     }
     case PhysicalType::kByteArray: {
-      const std::string& s = vec.bytes[i];
+      const std::string_view s = vec.bytes[i];
       uint8_t len[4];
       for (int k = 0; k < 4; ++k) len[k] = static_cast<uint8_t>(s.size() >> (8 * k));
       AppendBytes(len, 4, out);
@@ -204,8 +204,10 @@ void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t 
     case Mode::kDelta: ints_.push_back(vec.ints[i]); return;
     case Mode::kPlain: AppendPlain(vec, i, &plain_); return;
     case Mode::kDictionary: {
-      auto [it, inserted] = dict_.try_emplace(vec.bytes[i], dict_size_);
-      if (inserted) {
+      const std::string_view key = vec.bytes[i];
+      auto it = dict_.find(key);  // heterogeneous: no string is built to look up
+      if (it == dict_.end()) {
+        it = dict_.emplace(std::string(key), dict_size_).first;
         ++dict_size_;
         AppendPlain(vec, i, &dict_plain_);
         if (dict_plain_.size() > options_.dictionary_bytes_limit) fallback_pending_ = true;

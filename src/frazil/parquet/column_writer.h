@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -92,7 +93,11 @@ class ColumnWriter {
   int64_t chunk_nulls_ = 0;
   std::vector<Encoding> chunk_encodings_;
   MinMax chunk_minmax_;
-  std::unordered_map<std::string, uint32_t> dict_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> dict_;
   std::vector<uint8_t> dict_plain_;  // dictionary entries, PLAIN-encoded
   uint32_t dict_size_ = 0;
 

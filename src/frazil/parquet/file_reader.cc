@@ -18,7 +18,7 @@ void MoveValue(ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: dst->bytes.push_back(std::move(src.bytes[i])); break;
+    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;
     case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
     default: dst->ints.push_back(src.ints[i]); break;
   }
@@ -160,32 +160,35 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
                                 std::to_string(m.total_compressed_size) + " bytes lies outside the data");
     }
     if (m.num_values < 0) return Status::Corruption("negative value count");
-    std::vector<uint8_t> bytes(static_cast<size_t>(m.total_compressed_size));
-    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(static_cast<uint64_t>(start), bytes));
-    FRAZIL_RETURN_IF_ERROR(ReadColumnChunk(bytes, m, leaves_[leaf_ids[k]], &chunks[k]));
+    // Not a vector: it would zero-fill what the read overwrites at once.
+    const size_t n = static_cast<size_t>(m.total_compressed_size);
+    std::unique_ptr<uint8_t[]> bytes(new uint8_t[n]);
+    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(static_cast<uint64_t>(start), std::span(bytes.get(), n)));
+    FRAZIL_RETURN_IF_ERROR(ReadColumnChunk(std::span<const uint8_t>(bytes.get(), n), m, leaves_[leaf_ids[k]], &chunks[k]));
   }
   const ValueType vt = f.value.type;
   if (f.shape == FieldSchema::Shape::kPrimitive) {
     DecodedChunk& c = chunks[0];
     const LeafColumn& leaf = leaves_[leaf_ids[0]];
     if (static_cast<size_t>(c.num_values) != num_rows) return Status::Corruption("value count differs from the row count");
-    size_t next = 0;
+    const size_t present = c.values.size(vt);
+    if (present == num_rows) {
+      out->values = std::move(c.values);  // no nulls: the decoded values are the column
+      return Status::Ok();
+    }
     out->values.Reserve(vt, num_rows);
-    std::vector<uint8_t> nulls(num_rows, 0);
-    bool any_null = false;
+    out->values.is_null.assign(num_rows, 0);
+    size_t next = 0;
     for (size_t r = 0; r < num_rows; ++r) {
-      bool present = leaf.max_def == 0 || c.defs[r] == static_cast<uint64_t>(leaf.max_def);
-      if (present) {
-        if (next >= c.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
+      if (c.defs[r] == static_cast<uint64_t>(leaf.max_def)) {
+        if (next >= present) return Status::Corruption("fewer values than definition levels say");
         MoveValue(c.values, next++, vt, &out->values);
       } else {
         PushDefault(vt, &out->values);
-        nulls[r] = 1;
-        any_null = true;
+        out->values.is_null[r] = 1;
       }
     }
-    if (next != c.values.size(vt)) return Status::Corruption("more values than definition levels say");
-    if (any_null) out->values.is_null = std::move(nulls);
+    if (next != present) return Status::Corruption("more values than definition levels say");
     return Status::Ok();
   }
   // Lists and maps: the structure comes from the element (or value) leaf.
@@ -193,41 +196,65 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
   DecodedChunk& vc = chunks[is_map ? 1 : 0];
   const LeafColumn& vleaf = leaves_[leaf_ids[is_map ? 1 : 0]];
   const int16_t d0 = f.required ? 0 : 1;
+  const size_t levels = static_cast<size_t>(vc.num_values);
+  if (vc.defs.size() != levels || vc.reps.size() != levels) return Status::Corruption("levels missing");
+  // Pass 1: rows, offsets and which entries are null, from the levels alone.
+  std::vector<uint8_t> entry_null;
+  entry_null.reserve(levels);
+  out->offsets.reserve(num_rows + 1);
   out->offsets.push_back(0);
-  size_t next = 0, rows = 0, next_key = 0;
-  for (size_t i = 0; i < static_cast<size_t>(vc.num_values); ++i) {
+  out->is_null.reserve(num_rows);
+  size_t rows = 0, entries = 0;
+  bool any_null_row = false, any_null_entry = false;
+  for (size_t i = 0; i < levels; ++i) {
     const uint64_t def = vc.defs[i];
-    const uint64_t rep = vc.reps[i];
-    if (rep == 0) {
-      if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
+    if (vc.reps[i] == 0) {
+      if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
       ++rows;
-      const bool null_row = def < static_cast<uint64_t>(d0);  // a null list or map
+      const bool null_row = def < static_cast<uint64_t>(d0);
       out->is_null.push_back(null_row);
+      any_null_row |= null_row;
       if (null_row || def == static_cast<uint64_t>(d0)) continue;  // null or empty
-    } else if (def <= static_cast<uint64_t>(d0)) {
+    } else if (def <= static_cast<uint64_t>(d0) || rows == 0) {
       return Status::Corruption("repeated entry without a parent");
     }
-    if (def == static_cast<uint64_t>(vleaf.max_def)) {
-      if (next >= vc.values.size(vt)) return Status::Corruption("fewer values than definition levels say");
-      MoveValue(vc.values, next++, vt, &out->values);
-      out->values.is_null.push_back(0);
-    } else {
-      PushDefault(vt, &out->values);
-      out->values.is_null.push_back(1);
-    }
-    if (is_map) {
-      if (next_key >= chunks[0].values.bytes.size()) return Status::Corruption("map has fewer keys than values");
-      out->keys.bytes.push_back(std::move(chunks[0].values.bytes[next_key++]));
-    }
+    const bool null_entry = def != static_cast<uint64_t>(vleaf.max_def);
+    entry_null.push_back(null_entry);
+    any_null_entry |= null_entry;
+    ++entries;
   }
-  if (rows > 0) out->offsets.push_back(static_cast<int32_t>(out->values.size(vt)));
-  if (next != vc.values.size(vt)) return Status::Corruption("more values than definition levels say");
-  // "No nulls" is an empty flag vector.
-  if (std::find(out->is_null.begin(), out->is_null.end(), 1) == out->is_null.end()) out->is_null.clear();
-  if (std::find(out->values.is_null.begin(), out->values.is_null.end(), 1) == out->values.is_null.end()) {
-    out->values.is_null.clear();
+  if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
+  if (rows != num_rows) {
+    return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " + std::to_string(num_rows));
   }
-  if (rows != num_rows) return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " + std::to_string(num_rows));
+  if (!any_null_row) out->is_null.clear();  // "no nulls" is an empty flag vector
+  // Pass 2: the values, moved whole when no entry is null.
+  const size_t present = vc.values.size(vt);
+  if (!any_null_entry) {
+    if (present != entries) return Status::Corruption("value count differs from the entries the levels describe");
+    out->values = std::move(vc.values);
+  } else {
+    out->values.Reserve(vt, entries);
+    out->values.is_null = std::move(entry_null);
+    size_t next = 0;
+    for (size_t e = 0; e < entries; ++e) {
+      if (out->values.is_null[e]) {
+        PushDefault(vt, &out->values);
+      } else {
+        if (next >= present) return Status::Corruption("fewer values than definition levels say");
+        MoveValue(vc.values, next++, vt, &out->values);
+      }
+    }
+    if (next != present) return Status::Corruption("more values than definition levels say");
+  }
+  if (is_map) {
+    // Keys are required: one per entry, in order.
+    if (chunks[0].values.bytes.size() != entries || chunks[0].num_values != vc.num_values) {
+      return Status::Corruption("map has " + std::to_string(chunks[0].values.bytes.size()) + " keys for " +
+                                std::to_string(entries) + " entries");
+    }
+    out->keys.bytes = std::move(chunks[0].values.bytes);
+  }
   return Status::Ok();
 }
 
