@@ -1,5 +1,6 @@
 // The frazil binary: one executable, subcommands.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <iostream>
 
 #include "frazil/common/logging.h"
@@ -7,6 +8,11 @@
 #include "frazil/server/serve.h"
 
 int main(int argc, char** argv) {
+  // A broker allocates and frees large batch, page and row-group buffers all
+  // day: keep freed memory in the process instead of returning every large
+  // block to the kernel and faulting it back in on the next batch.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   frazil::InitLogging();
   CLI::App app{"Frazil: a Danube-protocol pub/sub broker whose storage is Apache Iceberg"};
   app.require_subcommand(1);
