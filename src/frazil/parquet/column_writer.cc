@@ -204,15 +204,9 @@ void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t 
     case Mode::kDelta: ints_.push_back(vec.ints[i]); return;
     case Mode::kPlain: AppendPlain(vec, i, &plain_); return;
     case Mode::kDictionary: {
-      const std::string_view key = vec.bytes[i];
-      auto it = dict_.find(key);  // heterogeneous: no string is built to look up
-      if (it == dict_.end()) {
-        it = dict_.emplace(std::string(key), dict_size_).first;
-        ++dict_size_;
-        AppendPlain(vec, i, &dict_plain_);
-        if (dict_plain_.size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
-      }
-      dict_indices_.push_back(it->second);
+      bool added = false;
+      dict_indices_.push_back(dict_.IndexOf(vec.bytes[i], &added));
+      if (added && dict_.plain().size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
       return;
     }
   }
@@ -255,7 +249,7 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
       return;
     }
     case Mode::kDictionary: {
-      int width = std::max(1, BitWidth(dict_size_ > 0 ? dict_size_ - 1 : 0));
+      int width = std::max(1, BitWidth(dict_.size() > 0 ? dict_.size() - 1 : 0));
       out->push_back(static_cast<uint8_t>(width));
       RleBitPackedEncode(dict_indices_, width, out);
       return;
@@ -337,10 +331,10 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   m.num_values = chunk_values_;
   const uint64_t start = sink->Position();
   uint64_t dict_bytes = 0;
-  if (dict_size_ > 0) {
+  if (dict_.size() > 0) {
     // The dictionary page goes first; it is built now that the chunk is done.
-    FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDictionaryPage, dict_plain_,
-                                                 static_cast<int32_t>(dict_size_), Encoding::kPlain));
+    FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDictionaryPage, dict_.plain(),
+                                                 static_cast<int32_t>(dict_.size()), Encoding::kPlain));
     dict_bytes = page.size();
     chunk_bytes_ += page.size();
     chunk_.insert(chunk_.begin(), std::move(page));
@@ -372,9 +366,7 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   chunk_values_ = chunk_nulls_ = 0;
   chunk_encodings_.clear();
   chunk_minmax_ = MinMax(leaf_);
-  dict_.clear();
-  dict_plain_.clear();
-  dict_size_ = 0;
+  dict_.Reset();
   const ValueType t = leaf_.value.type;
   if (options_.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary)) mode_ = Mode::kDictionary;
 

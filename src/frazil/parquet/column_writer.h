@@ -6,11 +6,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "frazil/common/status.h"
 #include "frazil/parquet/column_data.h"
+#include "frazil/parquet/encoding/dictionary_builder.h"
 #include "frazil/parquet/metadata.h"
 #include "frazil/parquet/output_sink.h"
 #include "frazil/parquet/schema.h"
@@ -47,7 +47,7 @@ class ColumnWriter {
   // At a row boundary: cuts the page if it has reached the target.
   Status EndRow();
   // Bytes buffered for the current row group.
-  uint64_t BufferedBytes() const { return chunk_bytes_ + dict_plain_.size() + EstimatePageBytes(); }
+  uint64_t BufferedBytes() const { return chunk_bytes_ + dict_.plain().size() + EstimatePageBytes(); }
   // Writes the chunk (dictionary page first) and resets for the next row group.
   Result<ColumnChunk> FlushChunk(OutputSink* sink);
 
@@ -93,13 +93,7 @@ class ColumnWriter {
   int64_t chunk_nulls_ = 0;
   std::vector<Encoding> chunk_encodings_;
   MinMax chunk_minmax_;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> dict_;
-  std::vector<uint8_t> dict_plain_;  // dictionary entries, PLAIN-encoded
-  uint32_t dict_size_ = 0;
+  DictionaryBuilder dict_;
 
   int64_t total_values_ = 0, total_nulls_ = 0, total_compressed_ = 0;
   MinMax file_minmax_;

@@ -5,6 +5,7 @@
 
 #include "frazil/parquet/encoding/bit_util.h"
 #include "frazil/parquet/encoding/delta_binary_packed.h"
+#include "frazil/parquet/encoding/dictionary_builder.h"
 #include "frazil/parquet/encoding/rle_bit_packed.h"
 #include "frazil/parquet/metadata.h"
 #include "frazil/parquet/thrift_compact.h"
@@ -161,6 +162,41 @@ TEST(ThriftCompact, DeepNestingIsRefused) {
   thrift::FieldHeader h;
   ASSERT_TRUE(r.ReadFieldHeader(&h).ok());
   EXPECT_EQ(r.Skip(h.type).code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace frazil::parquet
+
+namespace frazil::parquet {
+namespace {
+
+TEST(DictionaryBuilder, DeduplicatesAcrossGrowthAndKeepsPlainOrder) {
+  DictionaryBuilder d;
+  bool added = false;
+  std::vector<std::string> values;
+  for (int i = 0; i < 5000; ++i) values.push_back("value-" + std::to_string(i));
+  values.push_back("");  // the empty string is a value too
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(d.IndexOf(values[i], &added), i);
+    EXPECT_TRUE(added);
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(d.IndexOf(values[i], &added), i);
+    EXPECT_FALSE(added);
+  }
+  // The page body is the values, PLAIN, in index order.
+  const auto& plain = d.plain();
+  size_t pos = 0;
+  for (const auto& v : values) {
+    uint32_t len = plain[pos] | plain[pos + 1] << 8 | plain[pos + 2] << 16 | static_cast<uint32_t>(plain[pos + 3]) << 24;
+    ASSERT_EQ(len, v.size());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(plain.data() + pos + 4), len), v);
+    pos += 4 + len;
+  }
+  EXPECT_EQ(pos, plain.size());
+  d.Reset();
+  EXPECT_EQ(d.size(), 0u);
+  EXPECT_EQ(d.IndexOf("value-7", &added), 0u);
 }
 
 }  // namespace
