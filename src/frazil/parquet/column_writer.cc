@@ -187,7 +187,7 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
   }
 }
 
-void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i) {
+inline void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i) {
   if (leaf_.max_def > 0) defs_.push_back(static_cast<uint64_t>(def));
   if (leaf_.max_rep > 0) reps_.push_back(static_cast<uint64_t>(rep));
   ++page_values_;
@@ -210,6 +210,15 @@ void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t 
       return;
     }
   }
+}
+
+Status ColumnWriter::AddRows(const ValueVector& vec, size_t begin, size_t end) {
+  // The per-row loop lives here, next to Add, so the compiler can inline it.
+  for (size_t r = begin; r < end; ++r) {
+    Add(vec.IsNull(r) ? 0 : leaf_.max_def, 0, vec, r);
+    if (fallback_pending_ || EstimatePageBytes() >= options_.page_bytes) FRAZIL_RETURN_IF_ERROR(EndRow());
+  }
+  return Status::Ok();
 }
 
 uint64_t ColumnWriter::EstimatePageBytes() const {

@@ -46,6 +46,8 @@ class ColumnWriter {
   void Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i);
   // At a row boundary: cuts the page if it has reached the target.
   Status EndRow();
+  // Rows [begin, end) of a primitive column: one entry per row.
+  Status AddRows(const ValueVector& vec, size_t begin, size_t end);
   // Bytes buffered for the current row group.
   uint64_t BufferedBytes() const { return chunk_bytes_ + dict_.plain().size() + EstimatePageBytes(); }
   // Writes the chunk (dictionary page first) and resets for the next row group.

@@ -129,11 +129,13 @@ Status FileWriter::WriteRows(const RowBatch& batch, size_t begin, size_t end) {
     const FieldSchema& f = schema_.fields[leaf.field_index];
     const ColumnData& d = batch.columns[leaf.field_index];
     ColumnWriter& w = *writers_[l];
-    const int16_t d0 = f.required ? 0 : 1;  // level of a present list/map or primitive
+    if (f.shape == FieldSchema::Shape::kPrimitive) {
+      FRAZIL_RETURN_IF_ERROR(w.AddRows(d.values, begin, end));
+      continue;
+    }
+    const int16_t d0 = f.required ? 0 : 1;  // level of a present list or map
     for (size_t r = begin; r < end; ++r) {
-      if (f.shape == FieldSchema::Shape::kPrimitive) {
-        w.Add(d.values.IsNull(r) ? 0 : leaf.max_def, 0, d.values, r);
-      } else if (!d.is_null.empty() && d.is_null[r]) {
+      if (!d.is_null.empty() && d.is_null[r]) {
         w.Add(0, 0, d.values, 0);
       } else if (d.offsets[r] == d.offsets[r + 1]) {
         w.Add(d0, 0, d.values, 0);  // empty list or map
