@@ -11,6 +11,8 @@
 namespace frazil::parquet {
 namespace {
 
+constexpr size_t kLevelGap = 4096;
+
 bool IsIntegerLike(ValueType t) {
   return t == ValueType::kInt32 || t == ValueType::kInt64 || t == ValueType::kDate || t == ValueType::kTimestamp ||
          t == ValueType::kTimestampTz;
@@ -145,6 +147,7 @@ std::string MinMax::EncodedMax() const {
 
 ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options)
     : leaf_(leaf), options_(options), chunk_minmax_(leaf), file_minmax_(leaf) {
+  plain_.resize(kLevelGap);
   const ValueType t = leaf.value.type;
   if (options.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary)) {
     mode_ = Mode::kDictionary;
@@ -222,7 +225,7 @@ Status ColumnWriter::AddRows(const ValueVector& vec, size_t begin, size_t end) {
 }
 
 uint64_t ColumnWriter::EstimatePageBytes() const {
-  return (defs_.size() + reps_.size()) / 4 + plain_.size() + bools_.size() / 8 + ints_.size() * 2 +
+  return (defs_.size() + reps_.size()) / 4 + (plain_.size() - kLevelGap) + bools_.size() / 8 + ints_.size() * 2 +
          dict_indices_.size() * 2;
 }
 
@@ -247,7 +250,7 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
     return;
   }
   switch (mode_) {
-    case Mode::kPlain: AppendBytes(plain_.data(), plain_.size(), out); return;
+    case Mode::kPlain: AppendBytes(plain_.data() + kLevelGap, plain_.size() - kLevelGap, out); return;
     case Mode::kDelta: {
       if (leaf_.physical == PhysicalType::kInt32) {
         std::vector<int32_t> v(ints_.begin(), ints_.end());
@@ -266,18 +269,18 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
   }
 }
 
-Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, const std::vector<uint8_t>& body,
+Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, std::span<const uint8_t> body,
                                                     int32_t num_values, Encoding encoding) {
   compressed_.clear();
-  const std::vector<uint8_t>* data = &body;
+  std::span<const uint8_t> data = body;
   if (options_.codec != Codec::kUncompressed) {
     FRAZIL_RETURN_IF_ERROR(Compress(options_.codec, options_.compression_level, body, &compressed_));
-    data = &compressed_;
+    data = compressed_;
   }
   PageHeader h;
   h.type = type;
   h.uncompressed_page_size = static_cast<int32_t>(body.size());
-  h.compressed_page_size = static_cast<int32_t>(data->size());
+  h.compressed_page_size = static_cast<int32_t>(data.size());
   if (type == PageType::kDictionaryPage) {
     h.dictionary_page_header = DictionaryPageHeader{num_values, Encoding::kPlain, false};
   } else {
@@ -286,7 +289,7 @@ Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, const std::v
   std::vector<uint8_t> page;
   EncodePageHeader(h, &page);
   const size_t header_size = page.size();
-  AppendBytes(data->data(), data->size(), &page);
+  AppendBytes(data.data(), data.size(), &page);
   chunk_uncompressed_ += header_size + body.size();
   return page;
 }
@@ -305,14 +308,23 @@ Status ColumnWriter::CutPage() {
   };
   levels(reps_, leaf_.max_rep);
   levels(defs_, leaf_.max_def);
-  if (mode_ != Mode::kDictionary || !dict_indices_.empty()) EncodeValues(&body);
+  std::span<const uint8_t> page_body;
+  if (mode_ == Mode::kPlain && leaf_.physical != PhysicalType::kBoolean && body.size() <= kLevelGap) {
+    // Levels into the gap just before the values: the page is contiguous.
+    uint8_t* start = plain_.data() + kLevelGap - body.size();
+    if (!body.empty()) std::memcpy(start, body.data(), body.size());
+    page_body = std::span<const uint8_t>(start, plain_.data() + plain_.size());
+  } else {
+    if (mode_ != Mode::kDictionary || !dict_indices_.empty()) EncodeValues(&body);
+    page_body = body;
+  }
   // A dictionary-mode page of nulls only has nothing to index: PLAIN.
   const bool dictionary = mode_ == Mode::kDictionary && !dict_indices_.empty();
   Encoding enc = leaf_.physical == PhysicalType::kBoolean ? Encoding::kPlain
                  : mode_ == Mode::kDelta                   ? Encoding::kDeltaBinaryPacked
                  : dictionary                              ? Encoding::kRleDictionary
                                                            : Encoding::kPlain;
-  FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, body, page_values_, enc));
+  FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, page_body, page_values_, enc));
   chunk_bytes_ += page.size();
   chunk_.push_back(std::move(page));
   bool seen = false;
@@ -322,7 +334,7 @@ Status ColumnWriter::CutPage() {
   chunk_nulls_ += page_nulls_;
   defs_.clear();
   reps_.clear();
-  plain_.clear();
+  plain_.resize(kLevelGap);
   bools_.clear();
   ints_.clear();
   dict_indices_.clear();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +67,7 @@ class ColumnWriter {
   void EncodeValues(std::vector<uint8_t>* out) const;
   void AppendPlain(const ValueVector& vec, size_t i, std::vector<uint8_t>* out) const;
   // Compresses `body` and returns the page (header + data).
-  Result<std::vector<uint8_t>> BuildPage(PageType type, const std::vector<uint8_t>& body, int32_t num_values,
+  Result<std::vector<uint8_t>> BuildPage(PageType type, std::span<const uint8_t> body, int32_t num_values,
                                          Encoding encoding);
 
   const LeafColumn& leaf_;
@@ -76,7 +77,10 @@ class ColumnWriter {
 
   // The page being built.
   std::vector<uint64_t> defs_, reps_;
-  std::vector<uint8_t> plain_;          // PLAIN values (non-boolean)
+  // PLAIN values (non-boolean), after a gap of kLevelGap bytes where the
+  // page's levels are put at the end, so that a page of byte arrays is
+  // compressed straight from here instead of being copied behind its levels.
+  std::vector<uint8_t> plain_;
   std::vector<uint64_t> bools_;         // boolean values, bit-packed at the end
   std::vector<int64_t> ints_;           // delta-encoded values
   std::vector<uint64_t> dict_indices_;  // dictionary-encoded values
