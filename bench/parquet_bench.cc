@@ -40,13 +40,16 @@ FileSchema EnvelopeSchema() {
 // A 1 KiB JSON-ish event: repeated field names, random ids and numbers, so it
 // compresses partly, as real payloads do.
 std::string Payload(std::mt19937_64& rng, uint64_t i) {
-  static const char* words[] = {"order", "payment", "shipment", "refund", "customer", "invoice", "cart", "item"};
-  std::string p = "{\"event\":\"" + std::string(words[rng() % 8]) + "\",\"seq\":" + std::to_string(i) + ",\"items\":[";
+  static const char* words[] = {"order",    "payment", "shipment", "refund",
+                                "customer", "invoice", "cart",     "item"};
+  std::string p =
+      "{\"event\":\"" + std::string(words[rng() % 8]) + "\",\"seq\":" + std::to_string(i) + ",\"items\":[";
   char buf[64];
   while (p.size() < 1000) {
     std::snprintf(buf, sizeof buf, "{\"sku\":\"%08llx\",\"qty\":%llu,\"price\":%llu.%02llu},",
-                  static_cast<unsigned long long>(rng() & 0xffffffff), static_cast<unsigned long long>(rng() % 10),
-                  static_cast<unsigned long long>(rng() % 500), static_cast<unsigned long long>(rng() % 100));
+                  static_cast<unsigned long long>(rng() & 0xffffffff),
+                  static_cast<unsigned long long>(rng() % 10), static_cast<unsigned long long>(rng() % 500),
+                  static_cast<unsigned long long>(rng() % 100));
     p += buf;
   }
   p.resize(1021);
@@ -81,8 +84,9 @@ Input MakeRows(size_t n) {
       b.columns[3].values.is_null.push_back(!keyed);
       char trace[17];
       std::snprintf(trace, sizeof trace, "%016llx", static_cast<unsigned long long>(rng()));
-      const std::pair<std::string, std::string> attrs[3] = {
-          {"content-type", "application/json"}, {"trace-id", trace}, {"source", "svc-" + std::to_string(rng() % 5)}};
+      const std::pair<std::string, std::string> attrs[3] = {{"content-type", "application/json"},
+                                                            {"trace-id", trace},
+                                                            {"source", "svc-" + std::to_string(rng() % 5)}};
       for (const auto& [k, v] : attrs) {
         b.columns[4].keys.bytes.push_back(k);
         b.columns[4].values.bytes.push_back(v);
@@ -99,7 +103,9 @@ Input MakeRows(size_t n) {
   return in;
 }
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 std::string JsonNumber(const std::string& json, const std::string& key) {
   auto p = json.find("\"" + key + "\":");
@@ -122,12 +128,17 @@ int main(int argc, char** argv) {
   int level = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--rows" && i + 1 < argc) rows = std::stoul(argv[++i]);
-    else if (a == "--codec" && i + 1 < argc) codec_name = argv[++i];
-    else if (a == "--level" && i + 1 < argc) level = std::stoi(argv[++i]);
-    else if (a == "--keep" && i + 1 < argc) keep = argv[++i];
+    if (a == "--rows" && i + 1 < argc)
+      rows = std::stoul(argv[++i]);
+    else if (a == "--codec" && i + 1 < argc)
+      codec_name = argv[++i];
+    else if (a == "--level" && i + 1 < argc)
+      level = std::stoi(argv[++i]);
+    else if (a == "--keep" && i + 1 < argc)
+      keep = argv[++i];
     else {
-      std::fprintf(stderr, "usage: parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH]\n");
+      std::fprintf(stderr,
+                   "usage: parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH]\n");
       return 2;
     }
   }
@@ -181,9 +192,9 @@ int main(int argc, char** argv) {
   }
 
   const char* py = std::getenv("FRAZIL_PYTHON");
-  std::string cmd = std::string(py ? py : FRAZIL_SOURCE_DIR "/.venv/bin/python") + " " FRAZIL_SOURCE_DIR
-                    "/bench/parquet_bench_pyarrow.py --file " + path + " --codec " + codec_name +
-                    " --level " + std::to_string(level);
+  std::string cmd = std::string(py ? py : FRAZIL_SOURCE_DIR "/.venv/bin/python") +
+                    " " FRAZIL_SOURCE_DIR "/bench/parquet_bench_pyarrow.py --file " + path + " --codec " +
+                    codec_name + " --level " + std::to_string(level);
   std::string out;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[4096];
@@ -192,10 +203,11 @@ int main(int argc, char** argv) {
   }
   if (keep.empty()) std::filesystem::remove(path);
 
-  std::printf("parquet_bench: %zu envelope rows (1 KiB payloads), %.1f MB of values, codec %s level %d\n\n", in.rows, mb,
-              codec_name.c_str(), level);
+  std::printf("parquet_bench: %zu envelope rows (1 KiB payloads), %.1f MB of values, codec %s level %d\n\n",
+              in.rows, mb, codec_name.c_str(), level);
   std::printf("| %-34s | %10s | %12s |\n", "case", "MB/s", "file bytes");
-  std::printf("|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(12, '-').c_str(), std::string(14, '-').c_str());
+  std::printf("|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(14, '-').c_str());
   std::printf("| %-34s | %10.1f | %12llu |\n", "frazil encode", mb / write_s,
               static_cast<unsigned long long>(res->file_size));
   std::printf("| %-34s | %10.1f | %12s |\n", "frazil decode", mb / read_s, "");

@@ -1,8 +1,8 @@
 // Test driver for the Parquet layer, so that Python tests can put our
 // writer and reader next to pyarrow and DuckDB:
 //
-//   parquet_tool write SPEC.json OUT.parquet   # schema, rows, options -> file; prints the WriteResult as JSON
-//   parquet_tool read IN.parquet [FIELD_ID...]  # file -> {"schema":..., "rows":[...]} on stdout
+//   parquet_tool write SPEC.json OUT.parquet   # schema, rows, options -> file; prints the WriteResult as
+//   JSON parquet_tool read IN.parquet [FIELD_ID...]  # file -> {"schema":..., "rows":[...]} on stdout
 //   parquet_tool select IN.parquet FIELD_ID LO HI  # row groups whose statistics may hold [LO, HI]
 //
 // Values in JSON: null; numbers; strings for string columns; {"hex": "..."}
@@ -31,12 +31,19 @@ namespace {
 }
 
 ValueType ParseType(const std::string& s) {
-  static const std::map<std::string, ValueType> m = {
-      {"boolean", ValueType::kBoolean}, {"int", ValueType::kInt32},       {"long", ValueType::kInt64},
-      {"float", ValueType::kFloat},     {"double", ValueType::kDouble},   {"string", ValueType::kString},
-      {"binary", ValueType::kBinary},   {"fixed", ValueType::kFixed},     {"date", ValueType::kDate},
-      {"timestamp", ValueType::kTimestamp}, {"timestamptz", ValueType::kTimestampTz}, {"uuid", ValueType::kUuid},
-      {"decimal", ValueType::kDecimal}};
+  static const std::map<std::string, ValueType> m = {{"boolean", ValueType::kBoolean},
+                                                     {"int", ValueType::kInt32},
+                                                     {"long", ValueType::kInt64},
+                                                     {"float", ValueType::kFloat},
+                                                     {"double", ValueType::kDouble},
+                                                     {"string", ValueType::kString},
+                                                     {"binary", ValueType::kBinary},
+                                                     {"fixed", ValueType::kFixed},
+                                                     {"date", ValueType::kDate},
+                                                     {"timestamp", ValueType::kTimestamp},
+                                                     {"timestamptz", ValueType::kTimestampTz},
+                                                     {"uuid", ValueType::kUuid},
+                                                     {"decimal", ValueType::kDecimal}};
   auto it = m.find(s);
   if (it == m.end()) Die("unknown type " + s);
   return it->second;
@@ -53,7 +60,8 @@ ValueSpec ParseSpec(const json& j) {
 
 std::string FromHex(const std::string& h) {
   std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -77,7 +85,8 @@ __int128 ParseI128(const std::string& s) {
 std::string I128ToString(__int128 v) {
   if (v == 0) return "0";
   bool neg = v < 0;
-  unsigned __int128 u = neg ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
+  unsigned __int128 u =
+      neg ? static_cast<unsigned __int128>(-(v + 1)) + 1 : static_cast<unsigned __int128>(v);
   std::string s;
   while (u > 0) {
     s.push_back(static_cast<char>('0' + static_cast<int>(u % 10)));
@@ -105,13 +114,23 @@ void AppendValue(const json& j, const ValueSpec& spec, ValueVector* v) {
       v->doubles.push_back(d);
       break;
     }
-    case ValueType::kString: v->bytes.push_back(null ? "" : j.get<std::string>()); break;
+    case ValueType::kString:
+      v->bytes.push_back(null ? "" : j.get<std::string>());
+      break;
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: v->bytes.push_back(null ? "" : FromHex(j.at("hex").get<std::string>())); break;
-    case ValueType::kDecimal: v->decimals.push_back(null ? 0 : ParseI128(j.get<std::string>())); break;
-    case ValueType::kBoolean: v->ints.push_back(null ? 0 : j.get<bool>()); break;
-    default: v->ints.push_back(null ? 0 : j.get<int64_t>()); break;
+    case ValueType::kUuid:
+      v->bytes.push_back(null ? "" : FromHex(j.at("hex").get<std::string>()));
+      break;
+    case ValueType::kDecimal:
+      v->decimals.push_back(null ? 0 : ParseI128(j.get<std::string>()));
+      break;
+    case ValueType::kBoolean:
+      v->ints.push_back(null ? 0 : j.get<bool>());
+      break;
+    default:
+      v->ints.push_back(null ? 0 : j.get<int64_t>());
+      break;
   }
 }
 
@@ -125,13 +144,18 @@ json ValueToJson(const ValueVector& v, size_t i, const ValueSpec& spec) {
       if (std::isinf(d)) return json{{"float", d > 0 ? "inf" : "-inf"}};
       return d;
     }
-    case ValueType::kString: return std::string(v.bytes[i]);
+    case ValueType::kString:
+      return std::string(v.bytes[i]);
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: return json{{"hex", ToHex(v.bytes[i])}};
-    case ValueType::kDecimal: return I128ToString(v.decimals[i]);
-    case ValueType::kBoolean: return v.ints[i] != 0;
-    default: return v.ints[i];
+    case ValueType::kUuid:
+      return json{{"hex", ToHex(v.bytes[i])}};
+    case ValueType::kDecimal:
+      return I128ToString(v.decimals[i]);
+    case ValueType::kBoolean:
+      return v.ints[i] != 0;
+    default:
+      return v.ints[i];
   }
 }
 
@@ -181,7 +205,8 @@ int Write(const std::string& spec_path, const std::string& out_path) {
   opts.dictionary_bytes_limit = o.value("dictionary_bytes_limit", opts.dictionary_bytes_limit);
   opts.dictionary_for_byte_arrays = o.value("dictionary", true);
   opts.delta_for_integers = o.value("delta", true);
-  for (auto& [k, v] : o.value("metadata", json::object()).items()) opts.key_value_metadata.push_back({k, v.get<std::string>()});
+  for (auto& [k, v] : o.value("metadata", json::object()).items())
+    opts.key_value_metadata.push_back({k, v.get<std::string>()});
 
   auto sink = OpenFileSink(out_path);
   if (!sink.ok()) Die(sink.status().ToString());
@@ -224,9 +249,13 @@ int Write(const std::string& spec_path, const std::string& out_path) {
   }
   auto res = (*w)->Close();
   if (!res.ok()) Die(res.status().ToString());
-  json out{{"record_count", res->record_count}, {"file_size", res->file_size}, {"split_offsets", res->split_offsets}};
+  json out{{"record_count", res->record_count},
+           {"file_size", res->file_size},
+           {"split_offsets", res->split_offsets}};
   for (const auto& m : res->columns) {
-    json c{{"field_id", m.field_id}, {"value_count", m.value_count}, {"null_count", m.null_count},
+    json c{{"field_id", m.field_id},
+           {"value_count", m.value_count},
+           {"null_count", m.null_count},
            {"column_size", m.column_size}};
     if (m.lower_bound) c["lower_bound"] = ToHex(*m.lower_bound);
     if (m.upper_bound) c["upper_bound"] = ToHex(*m.upper_bound);
@@ -257,7 +286,9 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
     j["name"] = fs.name;
     j["id"] = fs.field_id;
     j["required"] = fs.required;
-    j["shape"] = fs.shape == FieldSchema::Shape::kList ? "list" : fs.shape == FieldSchema::Shape::kMap ? "map" : "primitive";
+    j["shape"] = fs.shape == FieldSchema::Shape::kList  ? "list"
+                 : fs.shape == FieldSchema::Shape::kMap ? "map"
+                                                        : "primitive";
     out["schema"].push_back(j);
   }
   out["rows"] = json::array();
@@ -284,7 +315,8 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
           if (fs.shape == FieldSchema::Shape::kList) {
             items.push_back(ValueToJson(d.values, idx, fs.value));
           } else {
-            items.push_back(json::array({std::string(d.keys.bytes[idx]), ValueToJson(d.values, idx, fs.value)}));
+            items.push_back(
+                json::array({std::string(d.keys.bytes[idx]), ValueToJson(d.values, idx, fs.value)}));
           }
         }
         jr.push_back(items);
@@ -315,6 +347,7 @@ int main(int argc, char** argv) {
     std::cout << out.dump() << "\n";
     return 0;
   }
-  std::cerr << "usage: parquet_tool write SPEC.json OUT.parquet | read IN.parquet [FIELD_ID...] | select IN.parquet FIELD_ID LO HI\n";
+  std::cerr << "usage: parquet_tool write SPEC.json OUT.parquet | read IN.parquet [FIELD_ID...] | select "
+               "IN.parquet FIELD_ID LO HI\n";
   return 2;
 }

@@ -1,6 +1,7 @@
 // The frazil binary: one executable, subcommands.
-#include <CLI/CLI.hpp>
 #include <malloc.h>
+
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "frazil/common/logging.h"

@@ -20,9 +20,11 @@ Status ReadV1Levels(ByteCursor& in, int16_t max_level, size_t n, std::vector<uin
   if (len_bytes == nullptr) return Status::Corruption("levels: page too short for the length");
   uint32_t len = DecodeFixed32(len_bytes);
   const uint8_t* data = in.Take(len);
-  if (data == nullptr) return Status::Corruption("levels: " + std::to_string(len) + " bytes run past the page");
+  if (data == nullptr)
+    return Status::Corruption("levels: " + std::to_string(len) + " bytes run past the page");
   std::vector<uint64_t> levels;
-  FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(std::span(data, len), BitWidth(static_cast<uint64_t>(max_level)), n, &levels));
+  FRAZIL_RETURN_IF_ERROR(
+      RleBitPackedDecode(std::span(data, len), BitWidth(static_cast<uint64_t>(max_level)), n, &levels));
   out->insert(out->end(), levels.begin(), levels.end());
   return Status::Ok();
 }
@@ -30,8 +32,8 @@ Status ReadV1Levels(ByteCursor& in, int16_t max_level, size_t n, std::vector<uin
 Status CheckLevels(const uint64_t* levels, size_t n, int16_t max, const char* what) {
   for (size_t i = 0; i < n; ++i) {
     if (levels[i] > static_cast<uint64_t>(max)) {
-      return Status::Corruption(std::string(what) + " level " + std::to_string(levels[i]) + " exceeds the maximum " +
-                                std::to_string(max));
+      return Status::Corruption(std::string(what) + " level " + std::to_string(levels[i]) +
+                                " exceeds the maximum " + std::to_string(max));
     }
   }
   return Status::Ok();
@@ -40,13 +42,21 @@ Status CheckLevels(const uint64_t* levels, size_t n, int16_t max, const char* wh
 void AppendFrom(const ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
   switch (t) {
     case ValueType::kFloat:
-    case ValueType::kDouble: dst->doubles.push_back(src.doubles[i]); break;
+    case ValueType::kDouble:
+      dst->doubles.push_back(src.doubles[i]);
+      break;
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;  // copies into dst's buffer
-    case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
-    default: dst->ints.push_back(src.ints[i]); break;
+    case ValueType::kUuid:
+      dst->bytes.push_back(src.bytes[i]);
+      break;  // copies into dst's buffer
+    case ValueType::kDecimal:
+      dst->decimals.push_back(src.decimals[i]);
+      break;
+    default:
+      dst->ints.push_back(src.ints[i]);
+      break;
   }
 }
 
@@ -77,19 +87,23 @@ Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColum
         return Status::Corruption("DELTA_BINARY_PACKED on a non-integer column");
       }
       std::vector<int64_t> v;
-      FRAZIL_RETURN_IF_ERROR(DeltaBinaryPackedDecode(data, leaf.physical == PhysicalType::kInt32 ? 32 : 64, &v, &consumed));
+      FRAZIL_RETURN_IF_ERROR(
+          DeltaBinaryPackedDecode(data, leaf.physical == PhysicalType::kInt32 ? 32 : 64, &v, &consumed));
       if (v.size() != n) {
-        return Status::Corruption("DELTA_BINARY_PACKED holds " + std::to_string(v.size()) + " values, the page " +
-                                  std::to_string(n));
+        return Status::Corruption("DELTA_BINARY_PACKED holds " + std::to_string(v.size()) +
+                                  " values, the page " + std::to_string(n));
       }
       for (int64_t x : v) {
-        if (leaf.value.type == ValueType::kDecimal) out->decimals.push_back(x);
-        else out->ints.push_back(x);
+        if (leaf.value.type == ValueType::kDecimal)
+          out->decimals.push_back(x);
+        else
+          out->ints.push_back(x);
       }
       return Status::Ok();
     }
     case Encoding::kRle: {
-      if (leaf.physical != PhysicalType::kBoolean) return Status::Corruption("RLE values on a non-boolean column");
+      if (leaf.physical != PhysicalType::kBoolean)
+        return Status::Corruption("RLE values on a non-boolean column");
       if (data.size() < 4) return Status::Corruption("RLE booleans: missing length");
       uint32_t len = DecodeFixed32(data.data());
       if (len > data.size() - 4) return Status::Corruption("RLE booleans: length past the page");
@@ -106,12 +120,12 @@ Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColum
 
 // The uncompressed bytes of a page: in place when the chunk is not
 // compressed, else decompressed into `scratch`.
-Result<std::span<const uint8_t>> PageBytes(Codec codec, std::span<const uint8_t> body, int32_t uncompressed_size,
-                                           std::vector<uint8_t>* scratch) {
+Result<std::span<const uint8_t>> PageBytes(Codec codec, std::span<const uint8_t> body,
+                                           int32_t uncompressed_size, std::vector<uint8_t>* scratch) {
   if (codec == Codec::kUncompressed) {
     if (body.size() != static_cast<size_t>(uncompressed_size)) {
-      return Status::Corruption("uncompressed page of " + std::to_string(body.size()) + " bytes, header says " +
-                                std::to_string(uncompressed_size));
+      return Status::Corruption("uncompressed page of " + std::to_string(body.size()) +
+                                " bytes, header says " + std::to_string(uncompressed_size));
     }
     return body;
   }
@@ -141,11 +155,12 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
     size_t header_len = 0;
     FRAZIL_RETURN_IF_ERROR(DecodePageHeader(chunk.subspan(pos), &h, &header_len));
     pos += header_len;
-    if (h.compressed_page_size < 0 || h.uncompressed_page_size < 0 || h.uncompressed_page_size > kMaxPageBytes ||
+    if (h.compressed_page_size < 0 || h.uncompressed_page_size < 0 ||
+        h.uncompressed_page_size > kMaxPageBytes ||
         static_cast<size_t>(h.compressed_page_size) > chunk.size() - pos) {
-      return Status::Corruption("page of " + std::to_string(h.compressed_page_size) + " bytes at chunk byte " +
-                                std::to_string(pos) + " runs past the column chunk (" + std::to_string(chunk.size()) +
-                                " bytes)");
+      return Status::Corruption("page of " + std::to_string(h.compressed_page_size) +
+                                " bytes at chunk byte " + std::to_string(pos) +
+                                " runs past the column chunk (" + std::to_string(chunk.size()) + " bytes)");
     }
     std::span<const uint8_t> body = chunk.subspan(pos, static_cast<size_t>(h.compressed_page_size));
     pos += static_cast<size_t>(h.compressed_page_size);
@@ -166,7 +181,8 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
       if (!h.data_page_header) return Status::Corruption("data page without its header");
       const auto& d = *h.data_page_header;
       if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values) {
-        return Status::Corruption("data page claims " + std::to_string(d.num_values) + " values, more than the chunk");
+        return Status::Corruption("data page claims " + std::to_string(d.num_values) +
+                                  " values, more than the chunk");
       }
       FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, &page));
       const size_t n = static_cast<size_t>(d.num_values);
@@ -178,9 +194,12 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
       if (leaf.max_def > 0) {
         FRAZIL_RETURN_IF_ERROR(CheckLevels(out->defs.data() + def_start, n, leaf.max_def, "definition"));
         present = 0;
-        for (size_t i = def_start; i < out->defs.size(); ++i) present += out->defs[i] == static_cast<uint64_t>(leaf.max_def);
+        for (size_t i = def_start; i < out->defs.size(); ++i)
+          present += out->defs[i] == static_cast<uint64_t>(leaf.max_def);
       }
-      if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(CheckLevels(out->reps.data() + out->reps.size() - n, n, leaf.max_rep, "repetition"));
+      if (leaf.max_rep > 0)
+        FRAZIL_RETURN_IF_ERROR(
+            CheckLevels(out->reps.data() + out->reps.size() - n, n, leaf.max_rep, "repetition"));
       FRAZIL_RETURN_IF_ERROR(DecodeValues(std::span(in.position(), in.remaining()), d.encoding, leaf, present,
                                           have_dict ? &dict : nullptr, dict_size, &out->values));
       out->num_values += d.num_values;
@@ -190,8 +209,10 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
       if (!h.data_page_header_v2) return Status::Corruption("data page v2 without its header");
       const auto& d = *h.data_page_header_v2;
       if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values || d.num_nulls < 0 ||
-          d.num_nulls > d.num_values || d.repetition_levels_byte_length < 0 || d.definition_levels_byte_length < 0 ||
-          static_cast<int64_t>(d.repetition_levels_byte_length) + d.definition_levels_byte_length > h.compressed_page_size) {
+          d.num_nulls > d.num_values || d.repetition_levels_byte_length < 0 ||
+          d.definition_levels_byte_length < 0 ||
+          static_cast<int64_t>(d.repetition_levels_byte_length) + d.definition_levels_byte_length >
+              h.compressed_page_size) {
         return Status::Corruption("data page v2 header is inconsistent with its page");
       }
       const size_t n = static_cast<size_t>(d.num_values);
@@ -199,28 +220,32 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
       const size_t dl = static_cast<size_t>(d.definition_levels_byte_length);
       if (leaf.max_rep > 0) {
         std::vector<uint64_t> v;
-        FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(body.subspan(0, rl), BitWidth(static_cast<uint64_t>(leaf.max_rep)), n, &v));
+        FRAZIL_RETURN_IF_ERROR(
+            RleBitPackedDecode(body.subspan(0, rl), BitWidth(static_cast<uint64_t>(leaf.max_rep)), n, &v));
         FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_rep, "repetition"));
         out->reps.insert(out->reps.end(), v.begin(), v.end());
       }
       size_t present = n;
       if (leaf.max_def > 0) {
         std::vector<uint64_t> v;
-        FRAZIL_RETURN_IF_ERROR(RleBitPackedDecode(body.subspan(rl, dl), BitWidth(static_cast<uint64_t>(leaf.max_def)), n, &v));
+        FRAZIL_RETURN_IF_ERROR(
+            RleBitPackedDecode(body.subspan(rl, dl), BitWidth(static_cast<uint64_t>(leaf.max_def)), n, &v));
         FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_def, "definition"));
         present = 0;
         for (uint64_t x : v) present += x == static_cast<uint64_t>(leaf.max_def);
         out->defs.insert(out->defs.end(), v.begin(), v.end());
       }
       std::span<const uint8_t> values = body.subspan(rl + dl);
-      const int64_t uncompressed_values = static_cast<int64_t>(h.uncompressed_page_size) - static_cast<int64_t>(rl + dl);
+      const int64_t uncompressed_values =
+          static_cast<int64_t>(h.uncompressed_page_size) - static_cast<int64_t>(rl + dl);
       if (uncompressed_values < 0) return Status::Corruption("data page v2: levels longer than the page");
       if (d.is_compressed && meta.codec != Codec::kUncompressed) {
-        FRAZIL_RETURN_IF_ERROR(Decompress(meta.codec, values, static_cast<size_t>(uncompressed_values), &page));
+        FRAZIL_RETURN_IF_ERROR(
+            Decompress(meta.codec, values, static_cast<size_t>(uncompressed_values), &page));
         values = page;
       }
-      FRAZIL_RETURN_IF_ERROR(DecodeValues(values, d.encoding, leaf, present, have_dict ? &dict : nullptr, dict_size,
-                                          &out->values));
+      FRAZIL_RETURN_IF_ERROR(DecodeValues(values, d.encoding, leaf, present, have_dict ? &dict : nullptr,
+                                          dict_size, &out->values));
       out->num_values += d.num_values;
       continue;
     }

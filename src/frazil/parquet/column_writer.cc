@@ -14,12 +14,13 @@ namespace {
 constexpr size_t kLevelGap = 4096;
 
 bool IsIntegerLike(ValueType t) {
-  return t == ValueType::kInt32 || t == ValueType::kInt64 || t == ValueType::kDate || t == ValueType::kTimestamp ||
-         t == ValueType::kTimestampTz;
+  return t == ValueType::kInt32 || t == ValueType::kInt64 || t == ValueType::kDate ||
+         t == ValueType::kTimestamp || t == ValueType::kTimestampTz;
 }
 
 bool IsByteLike(ValueType t) {
-  return t == ValueType::kString || t == ValueType::kBinary || t == ValueType::kFixed || t == ValueType::kUuid;
+  return t == ValueType::kString || t == ValueType::kBinary || t == ValueType::kFixed ||
+         t == ValueType::kUuid;
 }
 
 // insert() from raw pointers is one memmove, without resize()'s zero fill.
@@ -97,6 +98,29 @@ void MinMax::Update(const ValueVector& v, size_t i) {
   has_ = true;
 }
 
+void MinMax::UpdateRange(const ValueVector& v, size_t begin, size_t end) {
+  const ValueType t = leaf_->value.type;
+  const bool nulls = !v.is_null.empty();
+  if (t == ValueType::kFloat || t == ValueType::kDouble || t == ValueType::kDecimal || IsByteLike(t)) {
+    for (size_t i = begin; i < end; ++i) {
+      if (!nulls || !v.is_null[i]) Update(v, i);
+    }
+    return;
+  }
+  // Integers (and booleans, dates, timestamps): one tight loop.
+  for (size_t i = begin; i < end; ++i) {
+    if (nulls && v.is_null[i]) continue;
+    const int64_t x = v.ints[i];
+    if (!has_) {
+      min_i_ = max_i_ = x;
+      has_ = true;
+    } else {
+      min_i_ = std::min(min_i_, x);
+      max_i_ = std::max(max_i_, x);
+    }
+  }
+}
+
 void MinMax::Merge(const MinMax& o) {
   if (!o.has_) return;
   if (!has_) {
@@ -116,9 +140,18 @@ void MinMax::Merge(const MinMax& o) {
 std::string MinMax::EncodedMin() const {
   const ValueType t = leaf_->value.type;
   switch (leaf_->physical) {
-    case PhysicalType::kBoolean: return std::string(1, static_cast<char>(min_i_ != 0));
-    case PhysicalType::kInt32: { std::string s; PutLE(static_cast<uint32_t>(min_i_), 4, &s); return s; }
-    case PhysicalType::kInt64: { std::string s; PutLE(static_cast<uint64_t>(min_i_), 8, &s); return s; }
+    case PhysicalType::kBoolean:
+      return std::string(1, static_cast<char>(min_i_ != 0));
+    case PhysicalType::kInt32: {
+      std::string s;
+      PutLE(static_cast<uint32_t>(min_i_), 4, &s);
+      return s;
+    }
+    case PhysicalType::kInt64: {
+      std::string s;
+      PutLE(static_cast<uint64_t>(min_i_), 8, &s);
+      return s;
+    }
     case PhysicalType::kFloat:
     case PhysicalType::kDouble:
       // The spec asks for -0.0 as a zero minimum.
@@ -131,9 +164,18 @@ std::string MinMax::EncodedMin() const {
 std::string MinMax::EncodedMax() const {
   const ValueType t = leaf_->value.type;
   switch (leaf_->physical) {
-    case PhysicalType::kBoolean: return std::string(1, static_cast<char>(max_i_ != 0));
-    case PhysicalType::kInt32: { std::string s; PutLE(static_cast<uint32_t>(max_i_), 4, &s); return s; }
-    case PhysicalType::kInt64: { std::string s; PutLE(static_cast<uint64_t>(max_i_), 8, &s); return s; }
+    case PhysicalType::kBoolean:
+      return std::string(1, static_cast<char>(max_i_ != 0));
+    case PhysicalType::kInt32: {
+      std::string s;
+      PutLE(static_cast<uint32_t>(max_i_), 4, &s);
+      return s;
+    }
+    case PhysicalType::kInt64: {
+      std::string s;
+      PutLE(static_cast<uint64_t>(max_i_), 8, &s);
+      return s;
+    }
     case PhysicalType::kFloat:
     case PhysicalType::kDouble:
       return EncodeDouble(max_d_ == 0 ? 0.0 : max_d_, leaf_->physical);
@@ -161,8 +203,12 @@ ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options)
 void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uint8_t>* out) const {
   const ValueType t = leaf_.value.type;
   switch (leaf_.physical) {
-    case PhysicalType::kInt32: PutLE(static_cast<uint32_t>(vec.ints[i]), 4, out); return;
-    case PhysicalType::kInt64: PutLE(static_cast<uint64_t>(vec.ints[i]), 8, out); return;
+    case PhysicalType::kInt32:
+      PutLE(static_cast<uint32_t>(vec.ints[i]), 4, out);
+      return;
+    case PhysicalType::kInt64:
+      PutLE(static_cast<uint64_t>(vec.ints[i]), 8, out);
+      return;
     case PhysicalType::kFloat:
     case PhysicalType::kDouble: {
       std::string s = EncodeDouble(vec.doubles[i], leaf_.physical);
@@ -186,11 +232,12 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
       }
       return;
     }
-    default: return;  // booleans are bit-packed separately
+    default:
+      return;  // booleans are bit-packed separately
   }
 }
 
-inline void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i) {
+void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i) {
   if (leaf_.max_def > 0) defs_.push_back(static_cast<uint64_t>(def));
   if (leaf_.max_rep > 0) reps_.push_back(static_cast<uint64_t>(rep));
   ++page_values_;
@@ -204,8 +251,12 @@ inline void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, 
     return;
   }
   switch (mode_) {
-    case Mode::kDelta: ints_.push_back(vec.ints[i]); return;
-    case Mode::kPlain: AppendPlain(vec, i, &plain_); return;
+    case Mode::kDelta:
+      ints_.push_back(vec.ints[i]);
+      return;
+    case Mode::kPlain:
+      AppendPlain(vec, i, &plain_);
+      return;
     case Mode::kDictionary: {
       bool added = false;
       dict_indices_.push_back(dict_.IndexOf(vec.bytes[i], &added));
@@ -215,18 +266,65 @@ inline void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, 
   }
 }
 
+void ColumnWriter::AddValues(const ValueVector& vec, size_t begin, size_t end) {
+  const bool nulls = !vec.is_null.empty();
+  auto present = [&](size_t k) { return !nulls || !vec.is_null[k]; };
+  if (leaf_.physical == PhysicalType::kBoolean) {
+    for (size_t k = begin; k < end; ++k) {
+      if (present(k)) bools_.push_back(vec.ints[k] != 0);
+    }
+    return;
+  }
+  switch (mode_) {
+    case Mode::kDelta:
+      for (size_t k = begin; k < end; ++k) {
+        if (present(k)) ints_.push_back(vec.ints[k]);
+      }
+      return;
+    case Mode::kPlain:
+      for (size_t k = begin; k < end; ++k) {
+        if (present(k)) AppendPlain(vec, k, &plain_);
+      }
+      return;
+    case Mode::kDictionary:
+      for (size_t k = begin; k < end; ++k) {
+        if (!present(k)) continue;
+        bool added = false;
+        dict_indices_.push_back(dict_.IndexOf(vec.bytes[k], &added));
+        if (added && dict_.plain().size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
+      }
+      return;
+  }
+}
+
 Status ColumnWriter::AddRows(const ValueVector& vec, size_t begin, size_t end) {
-  // The per-row loop lives here, next to Add, so the compiler can inline it.
-  for (size_t r = begin; r < end; ++r) {
-    Add(vec.IsNull(r) ? 0 : leaf_.max_def, 0, vec, r);
+  // A slice at a time: levels, statistics and values each in a tight loop;
+  // pages are cut between slices, so they pass the target by one slice at most.
+  constexpr size_t kSlice = 256;
+  const bool nulls = !vec.is_null.empty();
+  for (size_t r = begin; r < end;) {
+    const size_t stop = std::min(end, r + kSlice);
+    size_t null_count = 0;
+    if (nulls) {
+      for (size_t k = r; k < stop; ++k) null_count += vec.is_null[k] != 0;
+    }
+    if (leaf_.max_def > 0) {
+      const uint64_t max = static_cast<uint64_t>(leaf_.max_def);
+      for (size_t k = r; k < stop; ++k) defs_.push_back(nulls && vec.is_null[k] ? 0 : max);
+    }
+    page_values_ += static_cast<int32_t>(stop - r);
+    page_nulls_ += static_cast<int32_t>(null_count);
+    chunk_minmax_.UpdateRange(vec, r, stop);
+    AddValues(vec, r, stop);
+    r = stop;
     if (fallback_pending_ || EstimatePageBytes() >= options_.page_bytes) FRAZIL_RETURN_IF_ERROR(EndRow());
   }
   return Status::Ok();
 }
 
 uint64_t ColumnWriter::EstimatePageBytes() const {
-  return (defs_.size() + reps_.size()) / 4 + (plain_.size() - kLevelGap) + bools_.size() / 8 + ints_.size() * 2 +
-         dict_indices_.size() * 2;
+  return (defs_.size() + reps_.size()) / 4 + (plain_.size() - kLevelGap) + bools_.size() / 8 +
+         ints_.size() * 2 + dict_indices_.size() * 2;
 }
 
 Status ColumnWriter::EndRow() {
@@ -250,7 +348,9 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
     return;
   }
   switch (mode_) {
-    case Mode::kPlain: AppendBytes(plain_.data() + kLevelGap, plain_.size() - kLevelGap, out); return;
+    case Mode::kPlain:
+      AppendBytes(plain_.data() + kLevelGap, plain_.size() - kLevelGap, out);
+      return;
     case Mode::kDelta: {
       if (leaf_.physical == PhysicalType::kInt32) {
         std::vector<int32_t> v(ints_.begin(), ints_.end());
@@ -270,7 +370,7 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
 }
 
 Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, std::span<const uint8_t> body,
-                                                    int32_t num_values, Encoding encoding) {
+                                                     int32_t num_values, Encoding encoding) {
   compressed_.clear();
   std::span<const uint8_t> data = body;
   if (options_.codec != Codec::kUncompressed) {
@@ -321,9 +421,9 @@ Status ColumnWriter::CutPage() {
   // A dictionary-mode page of nulls only has nothing to index: PLAIN.
   const bool dictionary = mode_ == Mode::kDictionary && !dict_indices_.empty();
   Encoding enc = leaf_.physical == PhysicalType::kBoolean ? Encoding::kPlain
-                 : mode_ == Mode::kDelta                   ? Encoding::kDeltaBinaryPacked
-                 : dictionary                              ? Encoding::kRleDictionary
-                                                           : Encoding::kPlain;
+                 : mode_ == Mode::kDelta                  ? Encoding::kDeltaBinaryPacked
+                 : dictionary                             ? Encoding::kRleDictionary
+                                                          : Encoding::kPlain;
   FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, page_body, page_values_, enc));
   chunk_bytes_ += page.size();
   chunk_.push_back(std::move(page));
@@ -389,7 +489,8 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   chunk_minmax_ = MinMax(leaf_);
   dict_.Reset();
   const ValueType t = leaf_.value.type;
-  if (options_.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary)) mode_ = Mode::kDictionary;
+  if (options_.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary))
+    mode_ = Mode::kDictionary;
 
   ColumnChunk c;
   c.file_offset = 0;

@@ -25,6 +25,8 @@ class MinMax {
  public:
   explicit MinMax(const LeafColumn& leaf) : leaf_(&leaf) {}
   void Update(const ValueVector& v, size_t i);
+  // Non-null entries of [begin, end).
+  void UpdateRange(const ValueVector& v, size_t begin, size_t end);
   void Merge(const MinMax& other);
   bool has_value() const { return has_; }
   std::string EncodedMin() const;
@@ -66,6 +68,8 @@ class ColumnWriter {
   Status CutPage();
   void EncodeValues(std::vector<uint8_t>* out) const;
   void AppendPlain(const ValueVector& vec, size_t i, std::vector<uint8_t>* out) const;
+  // The non-null values of [begin, end), in the column's current encoding.
+  void AddValues(const ValueVector& vec, size_t begin, size_t end);
   // Compresses `body` and returns the page (header + data).
   Result<std::vector<uint8_t>> BuildPage(PageType type, std::span<const uint8_t> body, int32_t num_values,
                                          Encoding encoding);

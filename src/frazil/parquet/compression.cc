@@ -31,19 +31,28 @@ Result<Codec> ParseCodec(const std::string& name) {
   if (name == "zstd") return Codec::kZstd;
   if (name == "snappy") return Codec::kSnappy;
   if (name == "uncompressed" || name == "none") return Codec::kUncompressed;
-  return Status::InvalidArgument("unknown Parquet codec '" + name + "' (expected zstd, snappy or uncompressed)");
+  return Status::InvalidArgument("unknown Parquet codec '" + name +
+                                 "' (expected zstd, snappy or uncompressed)");
 }
 
 const char* CodecName(Codec c) {
   switch (c) {
-    case Codec::kUncompressed: return "UNCOMPRESSED";
-    case Codec::kSnappy: return "SNAPPY";
-    case Codec::kGzip: return "GZIP";
-    case Codec::kLzo: return "LZO";
-    case Codec::kBrotli: return "BROTLI";
-    case Codec::kLz4: return "LZ4";
-    case Codec::kZstd: return "ZSTD";
-    case Codec::kLz4Raw: return "LZ4_RAW";
+    case Codec::kUncompressed:
+      return "UNCOMPRESSED";
+    case Codec::kSnappy:
+      return "SNAPPY";
+    case Codec::kGzip:
+      return "GZIP";
+    case Codec::kLzo:
+      return "LZO";
+    case Codec::kBrotli:
+      return "BROTLI";
+    case Codec::kLz4:
+      return "LZ4";
+    case Codec::kZstd:
+      return "ZSTD";
+    case Codec::kLz4Raw:
+      return "LZ4_RAW";
   }
   return "unknown";
 }
@@ -56,7 +65,8 @@ Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector
       return Status::Ok();
     case Codec::kZstd: {
       out->resize(start + ZSTD_compressBound(in.size()));
-      size_t n = ZSTD_compressCCtx(Zstd().c, out->data() + start, out->size() - start, in.data(), in.size(), level);
+      size_t n =
+          ZSTD_compressCCtx(Zstd().c, out->data() + start, out->size() - start, in.data(), in.size(), level);
       if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
       out->resize(start + n);
       return Status::Ok();
@@ -74,7 +84,8 @@ Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector
   }
 }
 
-Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size, std::vector<uint8_t>* out) {
+Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size,
+                  std::vector<uint8_t>* out) {
   auto size_error = [&](size_t got) {
     return Status::Corruption(std::string(CodecName(codec)) + " page decompressed to " + std::to_string(got) +
                               " bytes, header says " + std::to_string(uncompressed_size));
@@ -94,7 +105,8 @@ Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_
     case Codec::kSnappy: {
       size_t n = 0;
       const char* src = reinterpret_cast<const char*>(in.data());
-      if (!snappy::GetUncompressedLength(src, in.size(), &n)) return Status::Corruption("snappy page: bad header");
+      if (!snappy::GetUncompressedLength(src, in.size(), &n))
+        return Status::Corruption("snappy page: bad header");
       if (n != uncompressed_size) return size_error(n);
       if (!snappy::RawUncompress(src, in.size(), reinterpret_cast<char*>(out->data()))) {
         return Status::Corruption("snappy page: corrupt data");

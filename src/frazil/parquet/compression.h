@@ -18,6 +18,7 @@ const char* CodecName(Codec c);
 Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector<uint8_t>* out);
 
 // Decompresses into exactly `uncompressed_size` bytes; anything else is corruption.
-Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size, std::vector<uint8_t>* out);
+Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size,
+                  std::vector<uint8_t>* out);
 
 }  // namespace frazil::parquet

@@ -14,26 +14,42 @@ constexpr uint32_t kMaxFooterBytes = 256u << 20;
 void MoveValue(ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
   switch (t) {
     case ValueType::kFloat:
-    case ValueType::kDouble: dst->doubles.push_back(src.doubles[i]); break;
+    case ValueType::kDouble:
+      dst->doubles.push_back(src.doubles[i]);
+      break;
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: dst->bytes.push_back(src.bytes[i]); break;
-    case ValueType::kDecimal: dst->decimals.push_back(src.decimals[i]); break;
-    default: dst->ints.push_back(src.ints[i]); break;
+    case ValueType::kUuid:
+      dst->bytes.push_back(src.bytes[i]);
+      break;
+    case ValueType::kDecimal:
+      dst->decimals.push_back(src.decimals[i]);
+      break;
+    default:
+      dst->ints.push_back(src.ints[i]);
+      break;
   }
 }
 
 void PushDefault(ValueType t, ValueVector* dst) {
   switch (t) {
     case ValueType::kFloat:
-    case ValueType::kDouble: dst->doubles.push_back(0); break;
+    case ValueType::kDouble:
+      dst->doubles.push_back(0);
+      break;
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: dst->bytes.emplace_back(); break;
-    case ValueType::kDecimal: dst->decimals.push_back(0); break;
-    default: dst->ints.push_back(0); break;
+    case ValueType::kUuid:
+      dst->bytes.emplace_back();
+      break;
+    case ValueType::kDecimal:
+      dst->decimals.push_back(0);
+      break;
+    default:
+      dst->ints.push_back(0);
+      break;
   }
 }
 
@@ -43,7 +59,8 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> 
   std::unique_ptr<FileReader> r(new FileReader(std::move(file)));
   const std::string& name = r->file_->name();
   const uint64_t size = r->file_->Size();
-  if (size < 12) return Status::Corruption(name + ": " + std::to_string(size) + " bytes is too short for Parquet");
+  if (size < 12)
+    return Status::Corruption(name + ": " + std::to_string(size) + " bytes is too short for Parquet");
   uint8_t head[4], tail[8];
   FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(0, head));
   FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(size - 8, tail));
@@ -52,8 +69,8 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> 
   }
   uint32_t footer_len = DecodeFixed32(tail);
   if (footer_len == 0 || footer_len > size - 12 || footer_len > kMaxFooterBytes) {
-    return Status::Corruption(name + ": footer length " + std::to_string(footer_len) + " out of range for a " +
-                              std::to_string(size) + "-byte file");
+    return Status::Corruption(name + ": footer length " + std::to_string(footer_len) +
+                              " out of range for a " + std::to_string(size) + "-byte file");
   }
   std::vector<uint8_t> footer(footer_len);
   r->data_end_ = size - 8 - footer_len;
@@ -66,8 +83,8 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> 
   int64_t rows = 0;
   for (const auto& g : r->meta_.row_groups) {
     if (g.columns.size() != r->leaves_.size()) {
-      return Status::Corruption(name + ": a row group has " + std::to_string(g.columns.size()) + " columns, the schema " +
-                                std::to_string(r->leaves_.size()));
+      return Status::Corruption(name + ": a row group has " + std::to_string(g.columns.size()) +
+                                " columns, the schema " + std::to_string(r->leaves_.size()));
     }
     if (g.num_rows < 0) return Status::Corruption(name + ": negative row count");
     for (const auto& c : g.columns) {
@@ -122,7 +139,8 @@ std::vector<size_t> FileReader::SelectRowGroups(int32_t field_id, int64_t lo, in
 }
 
 Result<RowBatch> FileReader::ReadRowGroup(size_t row_group, const std::vector<size_t>& fields) {
-  if (row_group >= meta_.row_groups.size()) return Status::OutOfRange("no row group " + std::to_string(row_group));
+  if (row_group >= meta_.row_groups.size())
+    return Status::OutOfRange("no row group " + std::to_string(row_group));
   std::vector<size_t> wanted = fields;
   if (wanted.empty()) {
     for (size_t i = 0; i < schema_.fields.size(); ++i) wanted.push_back(i);
@@ -133,8 +151,9 @@ Result<RowBatch> FileReader::ReadRowGroup(size_t row_group, const std::vector<si
     if (f >= schema_.fields.size()) return Status::InvalidArgument("no field " + std::to_string(f));
     ColumnData col;
     Status st = ReadField(row_group, f, batch.num_rows, &col);
-    if (!st.ok()) return st.WithContext(file_->name() + ": row group " + std::to_string(row_group) + ", column " +
-                                        schema_.fields[f].name);
+    if (!st.ok())
+      return st.WithContext(file_->name() + ": row group " + std::to_string(row_group) + ", column " +
+                            schema_.fields[f].name);
     batch.columns.push_back(std::move(col));
   }
   return batch;
@@ -164,13 +183,15 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     const size_t n = static_cast<size_t>(m.total_compressed_size);
     std::unique_ptr<uint8_t[]> bytes(new uint8_t[n]);
     FRAZIL_RETURN_IF_ERROR(file_->ReadAt(static_cast<uint64_t>(start), std::span(bytes.get(), n)));
-    FRAZIL_RETURN_IF_ERROR(ReadColumnChunk(std::span<const uint8_t>(bytes.get(), n), m, leaves_[leaf_ids[k]], &chunks[k]));
+    FRAZIL_RETURN_IF_ERROR(
+        ReadColumnChunk(std::span<const uint8_t>(bytes.get(), n), m, leaves_[leaf_ids[k]], &chunks[k]));
   }
   const ValueType vt = f.value.type;
   if (f.shape == FieldSchema::Shape::kPrimitive) {
     DecodedChunk& c = chunks[0];
     const LeafColumn& leaf = leaves_[leaf_ids[0]];
-    if (static_cast<size_t>(c.num_values) != num_rows) return Status::Corruption("value count differs from the row count");
+    if (static_cast<size_t>(c.num_values) != num_rows)
+      return Status::Corruption("value count differs from the row count");
     const size_t present = c.values.size(vt);
     if (present == num_rows) {
       out->values = std::move(c.values);  // no nulls: the decoded values are the column
@@ -225,13 +246,15 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
   }
   if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
   if (rows != num_rows) {
-    return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " + std::to_string(num_rows));
+    return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " +
+                              std::to_string(num_rows));
   }
   if (!any_null_row) out->is_null.clear();  // "no nulls" is an empty flag vector
   // Pass 2: the values, moved whole when no entry is null.
   const size_t present = vc.values.size(vt);
   if (!any_null_entry) {
-    if (present != entries) return Status::Corruption("value count differs from the entries the levels describe");
+    if (present != entries)
+      return Status::Corruption("value count differs from the entries the levels describe");
     out->values = std::move(vc.values);
   } else {
     out->values.Reserve(vt, entries);

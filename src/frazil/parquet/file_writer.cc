@@ -8,15 +8,19 @@ namespace {
 constexpr char kMagic[4] = {'P', 'A', 'R', '1'};
 constexpr size_t kRowsPerSlice = 4096;  // row groups are checked between slices
 
-Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool required, const std::string& what) {
+Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool required,
+                   const std::string& what) {
   if (v.size(spec.type) != n) {
-    return Status::InvalidArgument(what + ": " + std::to_string(v.size(spec.type)) + " " + ValueTypeName(spec.type) +
-                                   " values where " + std::to_string(n) + " are expected");
+    return Status::InvalidArgument(what + ": " + std::to_string(v.size(spec.type)) + " " +
+                                   ValueTypeName(spec.type) + " values where " + std::to_string(n) +
+                                   " are expected");
   }
-  if (!v.is_null.empty() && v.is_null.size() != n) return Status::InvalidArgument(what + ": null flags do not match the values");
+  if (!v.is_null.empty() && v.is_null.size() != n)
+    return Status::InvalidArgument(what + ": null flags do not match the values");
   for (size_t i = 0; i < n; ++i) {
     if (v.IsNull(i)) {
-      if (required) return Status::InvalidArgument(what + " is required but entry " + std::to_string(i) + " is null");
+      if (required)
+        return Status::InvalidArgument(what + " is required but entry " + std::to_string(i) + " is null");
       continue;
     }
     switch (spec.type) {
@@ -63,7 +67,8 @@ FileWriter::FileWriter(FileSchema schema, WriterOptions options, std::unique_ptr
 
 Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOptions options,
                                                      std::unique_ptr<OutputSink> sink) {
-  if (options.codec != Codec::kZstd && options.codec != Codec::kSnappy && options.codec != Codec::kUncompressed) {
+  if (options.codec != Codec::kZstd && options.codec != Codec::kSnappy &&
+      options.codec != Codec::kUncompressed) {
     return Status::InvalidArgument("the Parquet writer supports the zstd, snappy and uncompressed codecs");
   }
   if (options.page_bytes == 0 || options.row_group_bytes == 0) {
@@ -71,15 +76,16 @@ Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOp
   }
   std::unique_ptr<FileWriter> w(new FileWriter(std::move(schema), std::move(options), std::move(sink)));
   FRAZIL_ASSIGN_OR_RETURN(w->elements_, ToParquetSchema(w->schema_, &w->leaves_));
-  for (const auto& leaf : w->leaves_) w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_));
+  for (const auto& leaf : w->leaves_)
+    w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_));
   FRAZIL_RETURN_IF_ERROR(w->sink_->Write(std::span(reinterpret_cast<const uint8_t*>(kMagic), 4)));
   return w;
 }
 
 Status FileWriter::Validate(const RowBatch& batch) const {
   if (batch.columns.size() != schema_.fields.size()) {
-    return Status::InvalidArgument("batch has " + std::to_string(batch.columns.size()) + " columns, the schema " +
-                                   std::to_string(schema_.fields.size()));
+    return Status::InvalidArgument("batch has " + std::to_string(batch.columns.size()) +
+                                   " columns, the schema " + std::to_string(schema_.fields.size()));
   }
   const size_t n = batch.num_rows;
   for (size_t c = 0; c < schema_.fields.size(); ++c) {
@@ -90,21 +96,31 @@ Status FileWriter::Validate(const RowBatch& batch) const {
       continue;
     }
     if (d.offsets.size() != n + 1 || d.offsets[0] != 0) {
-      return Status::InvalidArgument("column " + f.name + ": needs " + std::to_string(n + 1) + " offsets starting at 0");
+      return Status::InvalidArgument("column " + f.name + ": needs " + std::to_string(n + 1) +
+                                     " offsets starting at 0");
     }
     for (size_t r = 0; r < n; ++r) {
-      if (d.offsets[r + 1] < d.offsets[r]) return Status::InvalidArgument("column " + f.name + ": offsets decrease");
+      if (d.offsets[r + 1] < d.offsets[r])
+        return Status::InvalidArgument("column " + f.name + ": offsets decrease");
     }
-    if (!d.is_null.empty() && d.is_null.size() != n) return Status::InvalidArgument("column " + f.name + ": null flags do not match the rows");
+    if (!d.is_null.empty() && d.is_null.size() != n)
+      return Status::InvalidArgument("column " + f.name + ": null flags do not match the rows");
     for (size_t r = 0; r < n && !d.is_null.empty(); ++r) {
-      if (d.is_null[r] && f.required) return Status::InvalidArgument("column " + f.name + " is required but row " + std::to_string(r) + " is null");
-      if (d.is_null[r] && d.offsets[r + 1] != d.offsets[r]) return Status::InvalidArgument("column " + f.name + ": null row " + std::to_string(r) + " has entries");
+      if (d.is_null[r] && f.required)
+        return Status::InvalidArgument("column " + f.name + " is required but row " + std::to_string(r) +
+                                       " is null");
+      if (d.is_null[r] && d.offsets[r + 1] != d.offsets[r])
+        return Status::InvalidArgument("column " + f.name + ": null row " + std::to_string(r) +
+                                       " has entries");
     }
     const size_t entries = static_cast<size_t>(d.offsets[n]);
     const bool is_list = f.shape == FieldSchema::Shape::kList;
-    FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, entries, is_list ? f.element_required : f.value_required,
+    FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, entries,
+                                       is_list ? f.element_required : f.value_required,
                                        "column " + f.name + (is_list ? " element" : " value")));
-    if (!is_list) FRAZIL_RETURN_IF_ERROR(CheckValues(d.keys, ValueSpec{ValueType::kString}, entries, true, "column " + f.name + " key"));
+    if (!is_list)
+      FRAZIL_RETURN_IF_ERROR(
+          CheckValues(d.keys, ValueSpec{ValueType::kString}, entries, true, "column " + f.name + " key"));
   }
   return Status::Ok();
 }

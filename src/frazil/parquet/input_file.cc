@@ -18,8 +18,8 @@ class LocalInputFile final : public InputFile {
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
     if (offset > size_ || out.size() > size_ - offset) {
       return Status::Corruption(path_ + ": read of " + std::to_string(out.size()) + " bytes at " +
-                                std::to_string(offset) + " is past the end of the file (" + std::to_string(size_) +
-                                " bytes)");
+                                std::to_string(offset) + " is past the end of the file (" +
+                                std::to_string(size_) + " bytes)");
     }
     size_t done = 0;
     while (done < out.size()) {

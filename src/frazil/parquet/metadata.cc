@@ -20,17 +20,27 @@ void EncodeLogicalType(thrift::Writer& w, const LogicalType& lt) {
   };
   w.FieldStructBegin(10);
   switch (lt.kind) {
-    case K::kString: empty(1); break;
-    case K::kMap: empty(2); break;
-    case K::kList: empty(3); break;
-    case K::kEnum: empty(4); break;
+    case K::kString:
+      empty(1);
+      break;
+    case K::kMap:
+      empty(2);
+      break;
+    case K::kList:
+      empty(3);
+      break;
+    case K::kEnum:
+      empty(4);
+      break;
     case K::kDecimal:
       w.FieldStructBegin(5);
       w.FieldI32(1, lt.scale);
       w.FieldI32(2, lt.precision);
       w.EndStruct();
       break;
-    case K::kDate: empty(6); break;
+    case K::kDate:
+      empty(6);
+      break;
     case K::kTime:
     case K::kTimestamp:
       w.FieldStructBegin(lt.kind == K::kTime ? 7 : 8);
@@ -46,12 +56,21 @@ void EncodeLogicalType(thrift::Writer& w, const LogicalType& lt) {
       w.FieldBool(2, lt.is_signed);
       w.EndStruct();
       break;
-    case K::kJson: empty(12); break;
-    case K::kBson: empty(13); break;
-    case K::kUuid: empty(14); break;
-    case K::kUnknown: empty(11); break;
+    case K::kJson:
+      empty(12);
+      break;
+    case K::kBson:
+      empty(13);
+      break;
+    case K::kUuid:
+      empty(14);
+      break;
+    case K::kUnknown:
+      empty(11);
+      break;
     case K::kNone:
-    case K::kOther: break;
+    case K::kOther:
+      break;
   }
   w.EndStruct();
 }
@@ -178,10 +197,18 @@ Status ReadLogicalType(thrift::Reader& r, LogicalType* lt) {
   return ReadStruct(r, [&](const FieldHeader& h) -> Status {
     if (h.type != Type::kStruct) return r.Skip(h.type);
     switch (h.id) {
-      case 1: lt->kind = K::kString; return SkipStruct(r);
-      case 2: lt->kind = K::kMap; return SkipStruct(r);
-      case 3: lt->kind = K::kList; return SkipStruct(r);
-      case 4: lt->kind = K::kEnum; return SkipStruct(r);
+      case 1:
+        lt->kind = K::kString;
+        return SkipStruct(r);
+      case 2:
+        lt->kind = K::kMap;
+        return SkipStruct(r);
+      case 3:
+        lt->kind = K::kList;
+        return SkipStruct(r);
+      case 4:
+        lt->kind = K::kEnum;
+        return SkipStruct(r);
       case 5:
         lt->kind = K::kDecimal;
         return ReadStruct(r, [&](const FieldHeader& f) -> Status {
@@ -189,7 +216,9 @@ Status ReadLogicalType(thrift::Reader& r, LogicalType* lt) {
           if (f.id == 2) return ReadI32Field(r, f, &lt->precision);
           return r.Skip(f.type);
         });
-      case 6: lt->kind = K::kDate; return SkipStruct(r);
+      case 6:
+        lt->kind = K::kDate;
+        return SkipStruct(r);
       case 7:
       case 8:
         lt->kind = h.id == 7 ? K::kTime : K::kTimestamp;
@@ -205,11 +234,21 @@ Status ReadLogicalType(thrift::Reader& r, LogicalType* lt) {
           if (f.id == 2) return r.ReadBool(f, &lt->is_signed);
           return r.Skip(f.type);
         });
-      case 11: lt->kind = K::kUnknown; return SkipStruct(r);
-      case 12: lt->kind = K::kJson; return SkipStruct(r);
-      case 13: lt->kind = K::kBson; return SkipStruct(r);
-      case 14: lt->kind = K::kUuid; return SkipStruct(r);
-      default: lt->kind = K::kOther; return SkipStruct(r);
+      case 11:
+        lt->kind = K::kUnknown;
+        return SkipStruct(r);
+      case 12:
+        lt->kind = K::kJson;
+        return SkipStruct(r);
+      case 13:
+        lt->kind = K::kBson;
+        return SkipStruct(r);
+      case 14:
+        lt->kind = K::kUuid;
+        return SkipStruct(r);
+      default:
+        lt->kind = K::kOther;
+        return SkipStruct(r);
     }
   });
 }
@@ -219,21 +258,47 @@ Status ReadSchemaElement(thrift::Reader& r, SchemaElement* e) {
   FRAZIL_RETURN_IF_ERROR(ReadStruct(r, [&](const FieldHeader& h) -> Status {
     int32_t v;
     switch (h.id) {
-      case 1: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->type = static_cast<PhysicalType>(v); return Status::Ok();
-      case 2: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->type_length = v; return Status::Ok();
-      case 3: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->repetition = static_cast<Repetition>(v); return Status::Ok();
-      case 4: has_name = true; return ReadStringField(r, h, &e->name);
-      case 5: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->num_children = v; return Status::Ok();
+      case 1:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->type = static_cast<PhysicalType>(v);
+        return Status::Ok();
+      case 2:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->type_length = v;
+        return Status::Ok();
+      case 3:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->repetition = static_cast<Repetition>(v);
+        return Status::Ok();
+      case 4:
+        has_name = true;
+        return ReadStringField(r, h, &e->name);
+      case 5:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->num_children = v;
+        return Status::Ok();
       case 6:
         FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
         e->converted_type = static_cast<ConvertedType>(v);
         e->converted_type_raw = v;
         return Status::Ok();
-      case 7: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->scale = v; return Status::Ok();
-      case 8: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->precision = v; return Status::Ok();
-      case 9: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); e->field_id = v; return Status::Ok();
-      case 10: FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kStruct)); return ReadLogicalType(r, &e->logical_type);
-      default: return r.Skip(h.type);
+      case 7:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->scale = v;
+        return Status::Ok();
+      case 8:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->precision = v;
+        return Status::Ok();
+      case 9:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        e->field_id = v;
+        return Status::Ok();
+      case 10:
+        FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kStruct));
+        return ReadLogicalType(r, &e->logical_type);
+      default:
+        return r.Skip(h.type);
     }
   }));
   if (!has_name) return Status::Corruption("parquet schema element without a name");
@@ -246,15 +311,40 @@ Status ReadStatistics(thrift::Reader& r, Statistics* s) {
     int64_t v;
     bool b;
     switch (h.id) {
-      case 1: FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str)); s->max = str; return Status::Ok();
-      case 2: FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str)); s->min = str; return Status::Ok();
-      case 3: FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v)); s->null_count = v; return Status::Ok();
-      case 4: FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v)); s->distinct_count = v; return Status::Ok();
-      case 5: FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str)); s->max_value = str; return Status::Ok();
-      case 6: FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str)); s->min_value = str; return Status::Ok();
-      case 7: FRAZIL_RETURN_IF_ERROR(r.ReadBool(h, &b)); s->is_max_value_exact = b; return Status::Ok();
-      case 8: FRAZIL_RETURN_IF_ERROR(r.ReadBool(h, &b)); s->is_min_value_exact = b; return Status::Ok();
-      default: return r.Skip(h.type);
+      case 1:
+        FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str));
+        s->max = str;
+        return Status::Ok();
+      case 2:
+        FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str));
+        s->min = str;
+        return Status::Ok();
+      case 3:
+        FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v));
+        s->null_count = v;
+        return Status::Ok();
+      case 4:
+        FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v));
+        s->distinct_count = v;
+        return Status::Ok();
+      case 5:
+        FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str));
+        s->max_value = str;
+        return Status::Ok();
+      case 6:
+        FRAZIL_RETURN_IF_ERROR(ReadStringField(r, h, &str));
+        s->min_value = str;
+        return Status::Ok();
+      case 7:
+        FRAZIL_RETURN_IF_ERROR(r.ReadBool(h, &b));
+        s->is_max_value_exact = b;
+        return Status::Ok();
+      case 8:
+        FRAZIL_RETURN_IF_ERROR(r.ReadBool(h, &b));
+        s->is_min_value_exact = b;
+        return Status::Ok();
+      default:
+        return r.Skip(h.type);
     }
   });
 }
@@ -263,7 +353,8 @@ Status ReadColumnMetaData(thrift::Reader& r, ColumnMetaData* m) {
   return ReadStruct(r, [&](const FieldHeader& h) -> Status {
     int64_t v;
     switch (h.id) {
-      case 1: return ReadEnum(r, h, &m->type);
+      case 1:
+        return ReadEnum(r, h, &m->type);
       case 2:
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kList));
         return ReadList(r, [&](Type t) -> Status {
@@ -280,17 +371,26 @@ Status ReadColumnMetaData(thrift::Reader& r, ColumnMetaData* m) {
           m->path_in_schema.emplace_back();
           return r.ReadBinary(&m->path_in_schema.back());
         });
-      case 4: return ReadEnum(r, h, &m->codec);
-      case 5: return ReadI64Field(r, h, &m->num_values);
-      case 6: return ReadI64Field(r, h, &m->total_uncompressed_size);
-      case 7: return ReadI64Field(r, h, &m->total_compressed_size);
-      case 9: return ReadI64Field(r, h, &m->data_page_offset);
-      case 11: FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v)); m->dictionary_page_offset = v; return Status::Ok();
+      case 4:
+        return ReadEnum(r, h, &m->codec);
+      case 5:
+        return ReadI64Field(r, h, &m->num_values);
+      case 6:
+        return ReadI64Field(r, h, &m->total_uncompressed_size);
+      case 7:
+        return ReadI64Field(r, h, &m->total_compressed_size);
+      case 9:
+        return ReadI64Field(r, h, &m->data_page_offset);
+      case 11:
+        FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v));
+        m->dictionary_page_offset = v;
+        return Status::Ok();
       case 12:
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kStruct));
         m->statistics.emplace();
         return ReadStatistics(r, &*m->statistics);
-      default: return r.Skip(h.type);
+      default:
+        return r.Skip(h.type);
     }
   });
 }
@@ -298,12 +398,14 @@ Status ReadColumnMetaData(thrift::Reader& r, ColumnMetaData* m) {
 Status ReadColumnChunk(thrift::Reader& r, ColumnChunk* c) {
   return ReadStruct(r, [&](const FieldHeader& h) -> Status {
     switch (h.id) {
-      case 2: return ReadI64Field(r, h, &c->file_offset);
+      case 2:
+        return ReadI64Field(r, h, &c->file_offset);
       case 3:
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kStruct));
         c->meta_data.emplace();
         return ReadColumnMetaData(r, &*c->meta_data);
-      default: return r.Skip(h.type);
+      default:
+        return r.Skip(h.type);
     }
   });
 }
@@ -320,16 +422,25 @@ Status ReadRowGroup(thrift::Reader& r, RowGroup* g) {
           g->columns.emplace_back();
           return ReadColumnChunk(r, &g->columns.back());
         });
-      case 2: return ReadI64Field(r, h, &g->total_byte_size);
-      case 3: return ReadI64Field(r, h, &g->num_rows);
-      case 5: FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v)); g->file_offset = v; return Status::Ok();
-      case 6: FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v)); g->total_compressed_size = v; return Status::Ok();
+      case 2:
+        return ReadI64Field(r, h, &g->total_byte_size);
+      case 3:
+        return ReadI64Field(r, h, &g->num_rows);
+      case 5:
+        FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v));
+        g->file_offset = v;
+        return Status::Ok();
+      case 6:
+        FRAZIL_RETURN_IF_ERROR(ReadI64Field(r, h, &v));
+        g->total_compressed_size = v;
+        return Status::Ok();
       case 7:
         if (h.type != Type::kI16) return r.Skip(h.type);
         FRAZIL_RETURN_IF_ERROR(r.ReadI32(&i));
         g->ordinal = static_cast<int16_t>(i);
         return Status::Ok();
-      default: return r.Skip(h.type);
+      default:
+        return r.Skip(h.type);
     }
   });
 }
@@ -338,20 +449,31 @@ Status ReadPageHeaderFields(thrift::Reader& r, PageHeader* p) {
   return ReadStruct(r, [&](const FieldHeader& h) -> Status {
     int32_t v;
     switch (h.id) {
-      case 1: return ReadEnum(r, h, &p->type);
-      case 2: return ReadI32Field(r, h, &p->uncompressed_page_size);
-      case 3: return ReadI32Field(r, h, &p->compressed_page_size);
-      case 4: FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v)); p->crc = v; return Status::Ok();
+      case 1:
+        return ReadEnum(r, h, &p->type);
+      case 2:
+        return ReadI32Field(r, h, &p->uncompressed_page_size);
+      case 3:
+        return ReadI32Field(r, h, &p->compressed_page_size);
+      case 4:
+        FRAZIL_RETURN_IF_ERROR(ReadI32Field(r, h, &v));
+        p->crc = v;
+        return Status::Ok();
       case 5: {
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kStruct));
         auto& d = p->data_page_header.emplace();
         return ReadStruct(r, [&](const FieldHeader& f) -> Status {
           switch (f.id) {
-            case 1: return ReadI32Field(r, f, &d.num_values);
-            case 2: return ReadEnum(r, f, &d.encoding);
-            case 3: return ReadEnum(r, f, &d.definition_level_encoding);
-            case 4: return ReadEnum(r, f, &d.repetition_level_encoding);
-            default: return r.Skip(f.type);
+            case 1:
+              return ReadI32Field(r, f, &d.num_values);
+            case 2:
+              return ReadEnum(r, f, &d.encoding);
+            case 3:
+              return ReadEnum(r, f, &d.definition_level_encoding);
+            case 4:
+              return ReadEnum(r, f, &d.repetition_level_encoding);
+            default:
+              return r.Skip(f.type);
           }
         });
       }
@@ -361,10 +483,16 @@ Status ReadPageHeaderFields(thrift::Reader& r, PageHeader* p) {
         return ReadStruct(r, [&](const FieldHeader& f) -> Status {
           bool b;
           switch (f.id) {
-            case 1: return ReadI32Field(r, f, &d.num_values);
-            case 2: return ReadEnum(r, f, &d.encoding);
-            case 3: FRAZIL_RETURN_IF_ERROR(r.ReadBool(f, &b)); d.is_sorted = b; return Status::Ok();
-            default: return r.Skip(f.type);
+            case 1:
+              return ReadI32Field(r, f, &d.num_values);
+            case 2:
+              return ReadEnum(r, f, &d.encoding);
+            case 3:
+              FRAZIL_RETURN_IF_ERROR(r.ReadBool(f, &b));
+              d.is_sorted = b;
+              return Status::Ok();
+            default:
+              return r.Skip(f.type);
           }
         });
       }
@@ -373,18 +501,27 @@ Status ReadPageHeaderFields(thrift::Reader& r, PageHeader* p) {
         auto& d = p->data_page_header_v2.emplace();
         return ReadStruct(r, [&](const FieldHeader& f) -> Status {
           switch (f.id) {
-            case 1: return ReadI32Field(r, f, &d.num_values);
-            case 2: return ReadI32Field(r, f, &d.num_nulls);
-            case 3: return ReadI32Field(r, f, &d.num_rows);
-            case 4: return ReadEnum(r, f, &d.encoding);
-            case 5: return ReadI32Field(r, f, &d.definition_levels_byte_length);
-            case 6: return ReadI32Field(r, f, &d.repetition_levels_byte_length);
-            case 7: return r.ReadBool(f, &d.is_compressed);
-            default: return r.Skip(f.type);
+            case 1:
+              return ReadI32Field(r, f, &d.num_values);
+            case 2:
+              return ReadI32Field(r, f, &d.num_nulls);
+            case 3:
+              return ReadI32Field(r, f, &d.num_rows);
+            case 4:
+              return ReadEnum(r, f, &d.encoding);
+            case 5:
+              return ReadI32Field(r, f, &d.definition_levels_byte_length);
+            case 6:
+              return ReadI32Field(r, f, &d.repetition_levels_byte_length);
+            case 7:
+              return r.ReadBool(f, &d.is_compressed);
+            default:
+              return r.Skip(f.type);
           }
         });
       }
-      default: return r.Skip(h.type);
+      default:
+        return r.Skip(h.type);
     }
   });
 }
@@ -442,7 +579,8 @@ Status DecodeFileMetaData(std::span<const uint8_t> data, FileMetaData* m) {
   bool has_schema = false;
   Status st = ReadStruct(r, [&](const FieldHeader& h) -> Status {
     switch (h.id) {
-      case 1: return ReadI32Field(r, h, &m->version);
+      case 1:
+        return ReadI32Field(r, h, &m->version);
       case 2:
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kList));
         has_schema = true;
@@ -451,7 +589,8 @@ Status DecodeFileMetaData(std::span<const uint8_t> data, FileMetaData* m) {
           m->schema.emplace_back();
           return ReadSchemaElement(r, &m->schema.back());
         });
-      case 3: return ReadI64Field(r, h, &m->num_rows);
+      case 3:
+        return ReadI64Field(r, h, &m->num_rows);
       case 4:
         FRAZIL_RETURN_IF_ERROR(Expect(h, Type::kList));
         return ReadList(r, [&](Type t) -> Status {
@@ -491,7 +630,8 @@ Status DecodeFileMetaData(std::span<const uint8_t> data, FileMetaData* m) {
           m->column_orders_type_defined.push_back(type_defined);
           return Status::Ok();
         });
-      default: return r.Skip(h.type);
+      default:
+        return r.Skip(h.type);
     }
   });
   if (!st.ok()) return st.WithContext("parquet footer");

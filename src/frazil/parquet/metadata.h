@@ -49,7 +49,16 @@ enum class Encoding : int32_t {
   kByteStreamSplit = 9,
 };
 
-enum class Codec : int32_t { kUncompressed = 0, kSnappy = 1, kGzip = 2, kLzo = 3, kBrotli = 4, kLz4 = 5, kZstd = 6, kLz4Raw = 7 };
+enum class Codec : int32_t {
+  kUncompressed = 0,
+  kSnappy = 1,
+  kGzip = 2,
+  kLzo = 3,
+  kBrotli = 4,
+  kLz4 = 5,
+  kZstd = 6,
+  kLz4Raw = 7
+};
 
 enum class PageType : int32_t { kDataPage = 0, kIndexPage = 1, kDictionaryPage = 2, kDataPageV2 = 3 };
 
@@ -57,7 +66,23 @@ enum class TimeUnit { kMillis, kMicros, kNanos };
 
 // The LogicalType union; `kind` says which member is set.
 struct LogicalType {
-  enum class Kind { kNone, kString, kMap, kList, kEnum, kDecimal, kDate, kTime, kTimestamp, kInteger, kUnknown, kJson, kBson, kUuid, kOther };
+  enum class Kind {
+    kNone,
+    kString,
+    kMap,
+    kList,
+    kEnum,
+    kDecimal,
+    kDate,
+    kTime,
+    kTimestamp,
+    kInteger,
+    kUnknown,
+    kJson,
+    kBson,
+    kUuid,
+    kOther
+  };
   Kind kind = Kind::kNone;
   int32_t scale = 0, precision = 0;  // decimal
   bool adjusted_to_utc = false;      // time, timestamp

@@ -6,19 +6,32 @@ namespace frazil::parquet {
 
 const char* ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kBoolean: return "boolean";
-    case ValueType::kInt32: return "int";
-    case ValueType::kInt64: return "long";
-    case ValueType::kFloat: return "float";
-    case ValueType::kDouble: return "double";
-    case ValueType::kString: return "string";
-    case ValueType::kBinary: return "binary";
-    case ValueType::kFixed: return "fixed";
-    case ValueType::kDate: return "date";
-    case ValueType::kTimestamp: return "timestamp";
-    case ValueType::kTimestampTz: return "timestamptz";
-    case ValueType::kUuid: return "uuid";
-    case ValueType::kDecimal: return "decimal";
+    case ValueType::kBoolean:
+      return "boolean";
+    case ValueType::kInt32:
+      return "int";
+    case ValueType::kInt64:
+      return "long";
+    case ValueType::kFloat:
+      return "float";
+    case ValueType::kDouble:
+      return "double";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kBinary:
+      return "binary";
+    case ValueType::kFixed:
+      return "fixed";
+    case ValueType::kDate:
+      return "date";
+    case ValueType::kTimestamp:
+      return "timestamp";
+    case ValueType::kTimestampTz:
+      return "timestamptz";
+    case ValueType::kUuid:
+      return "uuid";
+    case ValueType::kDecimal:
+      return "decimal";
   }
   return "unknown";
 }
@@ -41,9 +54,11 @@ Status CheckValue(const ValueSpec& v, const std::string& name) {
   if (v.type == ValueType::kFixed && v.fixed_length <= 0) {
     return Status::InvalidArgument("column " + name + ": fixed type needs a positive length");
   }
-  if (v.type == ValueType::kDecimal && (v.precision < 1 || v.precision > 38 || v.scale < 0 || v.scale > v.precision)) {
+  if (v.type == ValueType::kDecimal &&
+      (v.precision < 1 || v.precision > 38 || v.scale < 0 || v.scale > v.precision)) {
     return Status::InvalidArgument("column " + name + ": decimal(" + std::to_string(v.precision) + "," +
-                                   std::to_string(v.scale) + ") is out of range (precision 1..38, 0 <= scale <= precision)");
+                                   std::to_string(v.scale) +
+                                   ") is out of range (precision 1..38, 0 <= scale <= precision)");
   }
   return Status::Ok();
 }
@@ -56,17 +71,29 @@ void Annotate(const ValueSpec& v, SchemaElement* e, LeafColumn* leaf) {
     leaf->physical = p;
   };
   switch (v.type) {
-    case ValueType::kBoolean: set(PhysicalType::kBoolean); break;
-    case ValueType::kInt32: set(PhysicalType::kInt32); break;
-    case ValueType::kInt64: set(PhysicalType::kInt64); break;
-    case ValueType::kFloat: set(PhysicalType::kFloat); break;
-    case ValueType::kDouble: set(PhysicalType::kDouble); break;
+    case ValueType::kBoolean:
+      set(PhysicalType::kBoolean);
+      break;
+    case ValueType::kInt32:
+      set(PhysicalType::kInt32);
+      break;
+    case ValueType::kInt64:
+      set(PhysicalType::kInt64);
+      break;
+    case ValueType::kFloat:
+      set(PhysicalType::kFloat);
+      break;
+    case ValueType::kDouble:
+      set(PhysicalType::kDouble);
+      break;
     case ValueType::kString:
       set(PhysicalType::kByteArray);
       e->converted_type = ConvertedType::kUtf8;
       e->logical_type.kind = K::kString;
       break;
-    case ValueType::kBinary: set(PhysicalType::kByteArray); break;
+    case ValueType::kBinary:
+      set(PhysicalType::kByteArray);
+      break;
     case ValueType::kFixed:
       set(PhysicalType::kFixedLenByteArray);
       e->type_length = leaf->type_length = v.fixed_length;
@@ -106,7 +133,8 @@ Repetition Rep(bool required) { return required ? Repetition::kRequired : Repeti
 
 }  // namespace
 
-Result<std::vector<SchemaElement>> ToParquetSchema(const FileSchema& schema, std::vector<LeafColumn>* leaves) {
+Result<std::vector<SchemaElement>> ToParquetSchema(const FileSchema& schema,
+                                                   std::vector<LeafColumn>* leaves) {
   std::vector<SchemaElement> out;
   leaves->clear();
   SchemaElement root;
@@ -116,8 +144,10 @@ Result<std::vector<SchemaElement>> ToParquetSchema(const FileSchema& schema, std
   std::set<std::string> names;
   std::set<int32_t> ids;
   auto use_id = [&](int32_t id, const std::string& what) -> Status {
-    if (id <= 0) return Status::InvalidArgument(what + ": field id must be positive, got " + std::to_string(id));
-    if (!ids.insert(id).second) return Status::InvalidArgument(what + ": field id " + std::to_string(id) + " used twice");
+    if (id <= 0)
+      return Status::InvalidArgument(what + ": field id must be positive, got " + std::to_string(id));
+    if (!ids.insert(id).second)
+      return Status::InvalidArgument(what + ": field id " + std::to_string(id) + " used twice");
     return Status::Ok();
   };
   for (size_t i = 0; i < schema.fields.size(); ++i) {
@@ -221,7 +251,9 @@ Result<ValueSpec> ValueFromElement(const SchemaElement& e) {
   const auto lk = e.logical_type.kind;
   const auto ct = e.converted_type_raw.value_or(-1);
   switch (*e.type) {
-    case PhysicalType::kBoolean: v.type = ValueType::kBoolean; return v;
+    case PhysicalType::kBoolean:
+      v.type = ValueType::kBoolean;
+      return v;
     case PhysicalType::kInt32:
     case PhysicalType::kInt64:
       // Java Iceberg writes small decimals as INT32 / INT64.
@@ -232,7 +264,8 @@ Result<ValueSpec> ValueFromElement(const SchemaElement& e) {
         return v;
       }
       if (*e.type == PhysicalType::kInt32) {
-        v.type = (lk == K::kDate || ct == static_cast<int>(ConvertedType::kDate)) ? ValueType::kDate : ValueType::kInt32;
+        v.type = (lk == K::kDate || ct == static_cast<int>(ConvertedType::kDate)) ? ValueType::kDate
+                                                                                  : ValueType::kInt32;
         return v;
       }
       if (lk == K::kTimestamp || ct == static_cast<int>(ConvertedType::kTimestampMicros)) {
@@ -246,20 +279,27 @@ Result<ValueSpec> ValueFromElement(const SchemaElement& e) {
         v.type = ValueType::kInt64;
       }
       return v;
-    case PhysicalType::kFloat: v.type = ValueType::kFloat; return v;
-    case PhysicalType::kDouble: v.type = ValueType::kDouble; return v;
+    case PhysicalType::kFloat:
+      v.type = ValueType::kFloat;
+      return v;
+    case PhysicalType::kDouble:
+      v.type = ValueType::kDouble;
+      return v;
     case PhysicalType::kByteArray:
-      v.type = (lk == K::kString || lk == K::kJson || lk == K::kEnum || ct == 0) ? ValueType::kString : ValueType::kBinary;
+      v.type = (lk == K::kString || lk == K::kJson || lk == K::kEnum || ct == 0) ? ValueType::kString
+                                                                                 : ValueType::kBinary;
       return v;
     case PhysicalType::kFixedLenByteArray:
-      if (!e.type_length || *e.type_length <= 0) return Status::Corruption("parquet schema: fixed column " + e.name + " without a length");
+      if (!e.type_length || *e.type_length <= 0)
+        return Status::Corruption("parquet schema: fixed column " + e.name + " without a length");
       if (lk == K::kUuid) {
         v.type = ValueType::kUuid;
       } else if (lk == K::kDecimal || ct == static_cast<int>(ConvertedType::kDecimal)) {
         v.type = ValueType::kDecimal;
         v.precision = lk == K::kDecimal ? e.logical_type.precision : e.precision.value_or(0);
         v.scale = lk == K::kDecimal ? e.logical_type.scale : e.scale.value_or(0);
-        if (*e.type_length > 16) return Status::InvalidArgument("column " + e.name + ": decimals over 16 bytes are not supported");
+        if (*e.type_length > 16)
+          return Status::InvalidArgument("column " + e.name + ": decimals over 16 bytes are not supported");
       } else {
         v.type = ValueType::kFixed;
       }
@@ -279,7 +319,8 @@ Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& el, std::
   if (el.empty() || !el[0].num_children) return Status::Corruption("parquet schema has no root group");
   size_t pos = 1;
   const int32_t top = *el[0].num_children;
-  if (top < 0 || static_cast<size_t>(top) > el.size()) return Status::Corruption("parquet schema: bad root child count");
+  if (top < 0 || static_cast<size_t>(top) > el.size())
+    return Status::Corruption("parquet schema: bad root child count");
   auto need = [&](size_t n) -> Status {
     if (pos + n > el.size()) return Status::Corruption("parquet schema: elements end inside a group");
     return Status::Ok();
@@ -325,11 +366,13 @@ Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& el, std::
                                      (is_list ? "LIST" : "MAP"));
     }
     if (is_list) {
-      if (*rep.num_children != 1) return Status::InvalidArgument("column " + e.name + ": list element must be one primitive");
+      if (*rep.num_children != 1)
+        return Status::InvalidArgument("column " + e.name + ": list element must be one primitive");
       FRAZIL_RETURN_IF_ERROR(need(1));
       const SchemaElement& elem = el[pos++];
       if (elem.num_children || !elem.repetition || *elem.repetition == Repetition::kRepeated) {
-        return Status::InvalidArgument("column " + e.name + ": list elements must be optional or required primitives");
+        return Status::InvalidArgument("column " + e.name +
+                                       ": list elements must be optional or required primitives");
       }
       f.shape = FieldSchema::Shape::kList;
       f.element_id = elem.field_id.value_or(0);
@@ -347,16 +390,19 @@ Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& el, std::
       leaf.path = {e.name, rep.name, elem.name};
       leaves->push_back(leaf);
     } else {
-      if (*rep.num_children != 2) return Status::InvalidArgument("column " + e.name + ": map entries must have a key and a value");
+      if (*rep.num_children != 2)
+        return Status::InvalidArgument("column " + e.name + ": map entries must have a key and a value");
       FRAZIL_RETURN_IF_ERROR(need(2));
       const SchemaElement& k = el[pos++];
       const SchemaElement& v = el[pos++];
       if (k.num_children || v.num_children || k.repetition != Repetition::kRequired || !v.repetition ||
           *v.repetition == Repetition::kRepeated) {
-        return Status::InvalidArgument("column " + e.name + ": map keys must be required and values primitive");
+        return Status::InvalidArgument("column " + e.name +
+                                       ": map keys must be required and values primitive");
       }
       FRAZIL_ASSIGN_OR_RETURN(ValueSpec key, ValueFromElement(k));
-      if (key.type != ValueType::kString) return Status::InvalidArgument("column " + e.name + ": only string map keys are supported");
+      if (key.type != ValueType::kString)
+        return Status::InvalidArgument("column " + e.name + ": only string map keys are supported");
       f.shape = FieldSchema::Shape::kMap;
       f.key_id = k.field_id.value_or(0);
       f.value_id = v.field_id.value_or(0);
@@ -386,7 +432,8 @@ Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& el, std::
     }
     schema.fields.push_back(f);
   }
-  if (pos != el.size()) return Status::Corruption("parquet schema: elements left over after the root's children");
+  if (pos != el.size())
+    return Status::Corruption("parquet schema: elements left over after the root's children");
   return schema;
 }
 

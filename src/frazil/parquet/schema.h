@@ -44,7 +44,7 @@ struct FieldSchema {
   int32_t field_id = 0;
   bool required = false;
   Shape shape = Shape::kPrimitive;
-  ValueSpec value;  // the primitive, the list element, or the map value
+  ValueSpec value;         // the primitive, the list element, or the map value
   int32_t element_id = 0;  // list
   bool element_required = false;
   int32_t key_id = 0;  // map; keys are required strings
@@ -77,6 +77,7 @@ int32_t DecimalBytes(int32_t precision);
 Result<std::vector<SchemaElement>> ToParquetSchema(const FileSchema& schema, std::vector<LeafColumn>* leaves);
 
 // Recognizes the shapes above in a file written by anyone; others are an error.
-Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& elements, std::vector<LeafColumn>* leaves);
+Result<FileSchema> FromParquetSchema(const std::vector<SchemaElement>& elements,
+                                     std::vector<LeafColumn>* leaves);
 
 }  // namespace frazil::parquet

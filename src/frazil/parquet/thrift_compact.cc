@@ -95,7 +95,8 @@ void Writer::ElemString(const std::string& v) {
 // Reader
 
 Status Reader::Byte(uint8_t* b) {
-  if (pos_ >= data_.size()) return Status::Corruption("thrift: unexpected end of data at byte " + std::to_string(pos_));
+  if (pos_ >= data_.size())
+    return Status::Corruption("thrift: unexpected end of data at byte " + std::to_string(pos_));
   *b = data_[pos_++];
   return Status::Ok();
 }
@@ -151,7 +152,8 @@ Status Reader::ReadBool(const FieldHeader& h, bool* v) {
   } else if (h.type == Type::kBoolFalse) {
     *v = false;
   } else {
-    return Status::Corruption("thrift: expected a bool field, got type " + std::to_string(static_cast<int>(h.type)));
+    return Status::Corruption("thrift: expected a bool field, got type " +
+                              std::to_string(static_cast<int>(h.type)));
   }
   return Status::Ok();
 }
@@ -204,7 +206,8 @@ Status Reader::ReadListHeader(Type* elem, uint32_t* size) {
   uint64_t n = b >> 4;
   if (n == 15) FRAZIL_RETURN_IF_ERROR(Varint(&n));
   // Every element takes at least one byte: a cheap bound against huge counts.
-  if (n > data_.size() - pos_) return Status::Corruption("thrift: list of " + std::to_string(n) + " elements runs past the end");
+  if (n > data_.size() - pos_)
+    return Status::Corruption("thrift: list of " + std::to_string(n) + " elements runs past the end");
   *size = static_cast<uint32_t>(n);
   return Status::Ok();
 }

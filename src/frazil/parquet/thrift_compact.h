@@ -54,7 +54,9 @@ class Writer {
  private:
   void FieldHeader(int16_t id, Type t);
   void Varint(uint64_t v);
-  static uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+  static uint64_t ZigZag(int64_t v) {
+    return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  }
 
   std::vector<uint8_t>* out_;
   std::vector<int16_t> last_ids_{0};

@@ -58,7 +58,8 @@ TEST(RleBitPacked, RejectsOverrunsAndBadWidths) {
 
 TEST(DeltaBinaryPacked, RoundTripsIncludingWrapAround) {
   std::mt19937_64 rng(2);
-  std::vector<int64_t> v64 = {0, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), -1, 1, 0};
+  std::vector<int64_t> v64 = {
+      0, std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), -1, 1, 0};
   for (int i = 0; i < 1000; ++i) v64.push_back(static_cast<int64_t>(rng()));
   for (int i = 0; i < 1000; ++i) v64.push_back(1'700'000'000'000'000 + i);  // offsets and timestamps
   std::vector<uint8_t> buf;
@@ -69,7 +70,8 @@ TEST(DeltaBinaryPacked, RoundTripsIncludingWrapAround) {
   EXPECT_EQ(out, v64);
   EXPECT_EQ(consumed, buf.size());
 
-  std::vector<int32_t> v32 = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), 0, -5};
+  std::vector<int32_t> v32 = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), 0,
+                              -5};
   for (int i = 0; i < 500; ++i) v32.push_back(static_cast<int32_t>(rng()));
   buf.clear();
   DeltaBinaryPackedEncode32(v32, &buf);
@@ -188,7 +190,8 @@ TEST(DictionaryBuilder, DeduplicatesAcrossGrowthAndKeepsPlainOrder) {
   const auto& plain = d.plain();
   size_t pos = 0;
   for (const auto& v : values) {
-    uint32_t len = plain[pos] | plain[pos + 1] << 8 | plain[pos + 2] << 16 | static_cast<uint32_t>(plain[pos + 3]) << 24;
+    uint32_t len =
+        plain[pos] | plain[pos + 1] << 8 | plain[pos + 2] << 16 | static_cast<uint32_t>(plain[pos + 3]) << 24;
     ASSERT_EQ(len, v.size());
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(plain.data() + pos + 4), len), v);
     pos += 4 + len;

@@ -75,7 +75,8 @@ TEST(ParquetFile, WritesAndReadsBackWithRowGroupsAndSelection) {
       ASSERT_EQ(batch->columns[0].values.ints[i], expect);
       const size_t local = static_cast<size_t>(expect % 1000);
       EXPECT_EQ(batch->columns[1].values.IsNull(i), local % 7 == 0);
-      EXPECT_EQ(batch->columns[2].offsets[i + 1] - batch->columns[2].offsets[i], static_cast<int32_t>(local % 3));
+      EXPECT_EQ(batch->columns[2].offsets[i + 1] - batch->columns[2].offsets[i],
+                static_cast<int32_t>(local % 3));
       ++expect;
     }
   }
@@ -94,7 +95,8 @@ TEST(ParquetFile, WritesAndReadsBackWithRowGroupsAndSelection) {
 
 TEST(ParquetFile, BadBatchesAreRefusedWholeAndTheFileStaysUsable) {
   std::vector<uint8_t> bytes;
-  auto w = std::move(FileWriter::Open(Envelope(), WriterOptions{}, std::make_unique<SharedSink>(&bytes))).value();
+  auto w =
+      std::move(FileWriter::Open(Envelope(), WriterOptions{}, std::make_unique<SharedSink>(&bytes))).value();
   RowBatch null_required = Rows(0, 10);
   null_required.columns[0].values.is_null.assign(10, 0);
   null_required.columns[0].values.is_null[3] = 1;
@@ -127,7 +129,8 @@ TEST(ParquetFile, BadBatchesAreRefusedWholeAndTheFileStaysUsable) {
 TEST(ParquetFile, RejectsNonParquetInput) {
   for (std::string junk : {std::string(), std::string("PAR1"), std::string("PAR1\0\0\0\0PAR1", 12),
                            std::string("hello world, not parquet at all")}) {
-    auto r = FileReader::Open(std::make_unique<MemoryInputFile>(std::vector<uint8_t>(junk.begin(), junk.end())));
+    auto r =
+        FileReader::Open(std::make_unique<MemoryInputFile>(std::vector<uint8_t>(junk.begin(), junk.end())));
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << junk;
   }
 }

@@ -73,8 +73,8 @@ Status DeltaBinaryPackedDecode(std::span<const uint8_t> data, int bits, std::vec
   }
   if (block_size == 0 || block_size % 128 != 0 || block_size > (1u << 20) || miniblocks == 0 ||
       block_size % miniblocks != 0 || (block_size / miniblocks) % 32 != 0) {
-    return Status::Corruption("DELTA_BINARY_PACKED: invalid block size " + std::to_string(block_size) + " / " +
-                              std::to_string(miniblocks) + " miniblocks");
+    return Status::Corruption("DELTA_BINARY_PACKED: invalid block size " + std::to_string(block_size) +
+                              " / " + std::to_string(miniblocks) + " miniblocks");
   }
   // Each block of values costs at least its header (a min-delta byte and one
   // width byte per miniblock), even when every width is 0; a count beyond
@@ -88,7 +88,8 @@ Status DeltaBinaryPackedDecode(std::span<const uint8_t> data, int bits, std::vec
   out->reserve(total);
   const uint64_t mask = bits == 32 ? 0xffffffffull : ~0ull;
   auto narrow = [&](uint64_t v) -> int64_t {
-    return bits == 32 ? static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v))) : static_cast<int64_t>(v);
+    return bits == 32 ? static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v)))
+                      : static_cast<int64_t>(v);
   };
   if (total > 0) out->push_back(narrow(static_cast<uint64_t>(first)));
   uint64_t prev = static_cast<uint64_t>(first);

@@ -15,8 +15,8 @@ __int128 DecodeDecimalBE(const uint8_t* p, size_t n) {
 Status DecodePlain(std::span<const uint8_t> data, const LeafColumn& leaf, size_t n, ValueVector* out,
                    size_t* consumed) {
   auto too_short = [&](const char* what) {
-    return Status::Corruption(std::string("PLAIN ") + what + ": " + std::to_string(n) + " values do not fit in " +
-                              std::to_string(data.size()) + " bytes");
+    return Status::Corruption(std::string("PLAIN ") + what + ": " + std::to_string(n) +
+                              " values do not fit in " + std::to_string(data.size()) + " bytes");
   };
   const uint8_t* p = data.data();
   const ValueType t = leaf.value.type;
@@ -31,8 +31,10 @@ Status DecodePlain(std::span<const uint8_t> data, const LeafColumn& leaf, size_t
       if (n > data.size() / 4) return too_short("int32");
       for (size_t i = 0; i < n; ++i) {
         int64_t v = static_cast<int32_t>(DecodeFixed32(p + 4 * i));
-        if (t == ValueType::kDecimal) out->decimals.push_back(v);
-        else out->ints.push_back(v);
+        if (t == ValueType::kDecimal)
+          out->decimals.push_back(v);
+        else
+          out->ints.push_back(v);
       }
       *consumed = 4 * n;
       return Status::Ok();
@@ -41,8 +43,10 @@ Status DecodePlain(std::span<const uint8_t> data, const LeafColumn& leaf, size_t
       if (n > data.size() / 8) return too_short("int64");
       for (size_t i = 0; i < n; ++i) {
         int64_t v = static_cast<int64_t>(DecodeFixed64(p + 8 * i));
-        if (t == ValueType::kDecimal) out->decimals.push_back(v);
-        else out->ints.push_back(v);
+        if (t == ValueType::kDecimal)
+          out->decimals.push_back(v);
+        else
+          out->ints.push_back(v);
       }
       *consumed = 8 * n;
       return Status::Ok();
@@ -76,7 +80,8 @@ Status DecodePlain(std::span<const uint8_t> data, const LeafColumn& leaf, size_t
         uint32_t len = DecodeFixed32(p + pos);
         pos += 4;
         if (len > data.size() - pos) {
-          return Status::Corruption("PLAIN byte array of " + std::to_string(len) + " bytes runs past the page");
+          return Status::Corruption("PLAIN byte array of " + std::to_string(len) +
+                                    " bytes runs past the page");
         }
         out->bytes.emplace_back(reinterpret_cast<const char*>(p + pos), len);
         pos += len;

@@ -57,7 +57,8 @@ void RleBitPackedEncode(std::span<const uint64_t> values, int bit_width, std::ve
   }
 }
 
-Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n, std::vector<uint64_t>* out) {
+Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n,
+                          std::vector<uint64_t>* out) {
   if (bit_width < 0 || bit_width > 32) {
     return Status::Corruption("RLE/bit-packed: bit width " + std::to_string(bit_width) + " out of range");
   }
@@ -74,9 +75,11 @@ Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n
     }
     if (header & 1) {
       uint64_t groups = header >> 1;
-      if (groups == 0 || groups > in.remaining()) return Status::Corruption("RLE/bit-packed: bad literal run length");
+      if (groups == 0 || groups > in.remaining())
+        return Status::Corruption("RLE/bit-packed: bad literal run length");
       const uint8_t* packed = in.Take(groups * static_cast<size_t>(bit_width));
-      if (packed == nullptr) return Status::Corruption("RLE/bit-packed: literal run past the end of the data");
+      if (packed == nullptr)
+        return Status::Corruption("RLE/bit-packed: literal run past the end of the data");
       for (uint64_t g = 0; g < groups && filled < n; ++g) {
         UnpackBits(packed + g * static_cast<size_t>(bit_width), 8, bit_width, group);
         for (int k = 0; k < 8 && filled < n; ++k) (*out)[filled++] = group[k];
@@ -91,7 +94,8 @@ Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n
       for (int i = 0; i < bytes; ++i) value |= static_cast<uint64_t>(p[i]) << (8 * i);
       if (value > limit) return Status::Corruption("RLE/bit-packed: run value wider than the bit width");
       uint64_t take = std::min<uint64_t>(count, n - filled);
-      std::fill(out->begin() + static_cast<long>(filled), out->begin() + static_cast<long>(filled + take), value);
+      std::fill(out->begin() + static_cast<long>(filled), out->begin() + static_cast<long>(filled + take),
+                value);
       filled += take;
     }
   }
