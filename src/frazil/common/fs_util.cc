@@ -51,6 +51,21 @@ Result<std::vector<std::string>> ListDir(const std::string& dir) {
   return names;
 }
 
+Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& path) {
+  const uint8_t* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoErrorFromErrno("write", path, errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 Result<uint64_t> FileSize(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::IoErrorFromErrno("stat", path, errno);

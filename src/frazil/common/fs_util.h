@@ -1,6 +1,7 @@
 // Small POSIX filesystem helpers shared by the layers that own files.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ Status SyncDir(const std::string& dir);
 Result<std::vector<std::string>> ListDir(const std::string& dir);
 
 Result<uint64_t> FileSize(const std::string& path);
+
+// Writes all of data to fd, retrying short writes and EINTR; `path` names
+// the file in the error.
+Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& path);
 
 // Reads a whole file.
 Result<std::vector<uint8_t>> ReadFile(const std::string& path);

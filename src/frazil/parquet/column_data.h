@@ -60,6 +60,9 @@ struct ValueVector {
   bool IsNull(size_t i) const { return !is_null.empty() && is_null[i] != 0; }
   size_t size(ValueType t) const;
   void Reserve(ValueType t, size_t n);
+  // Appends entry i of `src` (same type), or a default value (for a null).
+  void AppendFrom(const ValueVector& src, size_t i, ValueType t);
+  void AppendDefault(ValueType t);
 };
 
 // One top-level column of a batch. For primitives `values` has one entry

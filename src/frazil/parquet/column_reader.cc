@@ -39,27 +39,6 @@ Status CheckLevels(const uint64_t* levels, size_t n, int16_t max, const char* wh
   return Status::Ok();
 }
 
-void AppendFrom(const ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
-  switch (t) {
-    case ValueType::kFloat:
-    case ValueType::kDouble:
-      dst->doubles.push_back(src.doubles[i]);
-      break;
-    case ValueType::kString:
-    case ValueType::kBinary:
-    case ValueType::kFixed:
-    case ValueType::kUuid:
-      dst->bytes.push_back(src.bytes[i]);
-      break;  // copies into dst's buffer
-    case ValueType::kDecimal:
-      dst->decimals.push_back(src.decimals[i]);
-      break;
-    default:
-      dst->ints.push_back(src.ints[i]);
-      break;
-  }
-}
-
 Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColumn& leaf, size_t n,
                     const ValueVector* dict, size_t dict_size, ValueVector* out) {
   size_t consumed = 0;
@@ -78,7 +57,7 @@ Status DecodeValues(std::span<const uint8_t> data, Encoding enc, const LeafColum
           return Status::Corruption("dictionary index " + std::to_string(i) + " out of range (" +
                                     std::to_string(dict_size) + " entries)");
         }
-        AppendFrom(*dict, static_cast<size_t>(i), leaf.value.type, out);
+        out->AppendFrom(*dict, static_cast<size_t>(i), leaf.value.type);
       }
       return Status::Ok();
     }

@@ -11,48 +11,6 @@ namespace {
 
 constexpr uint32_t kMaxFooterBytes = 256u << 20;
 
-void MoveValue(ValueVector& src, size_t i, ValueType t, ValueVector* dst) {
-  switch (t) {
-    case ValueType::kFloat:
-    case ValueType::kDouble:
-      dst->doubles.push_back(src.doubles[i]);
-      break;
-    case ValueType::kString:
-    case ValueType::kBinary:
-    case ValueType::kFixed:
-    case ValueType::kUuid:
-      dst->bytes.push_back(src.bytes[i]);
-      break;
-    case ValueType::kDecimal:
-      dst->decimals.push_back(src.decimals[i]);
-      break;
-    default:
-      dst->ints.push_back(src.ints[i]);
-      break;
-  }
-}
-
-void PushDefault(ValueType t, ValueVector* dst) {
-  switch (t) {
-    case ValueType::kFloat:
-    case ValueType::kDouble:
-      dst->doubles.push_back(0);
-      break;
-    case ValueType::kString:
-    case ValueType::kBinary:
-    case ValueType::kFixed:
-    case ValueType::kUuid:
-      dst->bytes.emplace_back();
-      break;
-    case ValueType::kDecimal:
-      dst->decimals.push_back(0);
-      break;
-    default:
-      dst->ints.push_back(0);
-      break;
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> file) {
@@ -203,9 +161,9 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     for (size_t r = 0; r < num_rows; ++r) {
       if (c.defs[r] == static_cast<uint64_t>(leaf.max_def)) {
         if (next >= present) return Status::Corruption("fewer values than definition levels say");
-        MoveValue(c.values, next++, vt, &out->values);
+        out->values.AppendFrom(c.values, next++, vt);
       } else {
-        PushDefault(vt, &out->values);
+        out->values.AppendDefault(vt);
         out->values.is_null[r] = 1;
       }
     }
@@ -262,10 +220,10 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     size_t next = 0;
     for (size_t e = 0; e < entries; ++e) {
       if (out->values.is_null[e]) {
-        PushDefault(vt, &out->values);
+        out->values.AppendDefault(vt);
       } else {
         if (next >= present) return Status::Corruption("fewer values than definition levels say");
-        MoveValue(vc.values, next++, vt, &out->values);
+        out->values.AppendFrom(vc.values, next++, vt);
       }
     }
     if (next != present) return Status::Corruption("more values than definition levels say");

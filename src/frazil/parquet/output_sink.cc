@@ -1,5 +1,7 @@
 #include "frazil/parquet/output_sink.h"
 
+#include "frazil/common/fs_util.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,18 +17,8 @@ class FileSink final : public OutputSink {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Write(std::span<const uint8_t> data) override {
-    const uint8_t* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status::IoErrorFromErrno("write", path_, errno);
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-      pos_ += static_cast<uint64_t>(n);
-    }
+    FRAZIL_RETURN_IF_ERROR(fsutil::WriteAll(fd_, data, path_));
+    pos_ += data.size();
     return Status::Ok();
   }
   uint64_t Position() const override { return pos_; }

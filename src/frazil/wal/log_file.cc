@@ -17,20 +17,7 @@ class PosixWritableLogFile final : public WritableLogFile {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  Status Append(std::span<const uint8_t> data) override {
-    const uint8_t* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Status::IoErrorFromErrno("write", path_, errno);
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-    return Status::Ok();
-  }
+  Status Append(std::span<const uint8_t> data) override { return fsutil::WriteAll(fd_, data, path_); }
 
   Status Sync() override {
     if (::fdatasync(fd_) != 0) return Status::IoErrorFromErrno("fdatasync", path_, errno);
