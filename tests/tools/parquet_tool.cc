@@ -205,8 +205,8 @@ int Write(const std::string& spec_path, const std::string& out_path) {
   opts.dictionary_bytes_limit = o.value("dictionary_bytes_limit", opts.dictionary_bytes_limit);
   opts.dictionary_for_byte_arrays = o.value("dictionary", true);
   opts.delta_for_integers = o.value("delta", true);
-  for (auto& [k, v] : o.value("metadata", json::object()).items())
-    opts.key_value_metadata.push_back({k, v.get<std::string>()});
+  const json metadata = o.value("metadata", json::object());  // not a temporary: items() refers into it
+  for (auto& [k, v] : metadata.items()) opts.key_value_metadata.push_back({k, v.get<std::string>()});
 
   auto sink = OpenFileSink(out_path);
   if (!sink.ok()) Die(sink.status().ToString());

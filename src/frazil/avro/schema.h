@@ -1,0 +1,53 @@
+// Avro schemas (Avro 1.11 specification), parsed from and written to JSON
+// with every attribute kept: Iceberg stores its field ids as `field-id`,
+// `element-id`, `key-id` and `value-id` attributes, and readers such as
+// PyIceberg refuse files whose schema lost them.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "frazil/common/status.h"
+
+namespace frazil::avro {
+
+enum class Type { kNull, kBoolean, kInt, kLong, kFloat, kDouble, kBytes, kString, kRecord, kEnum, kArray, kMap, kUnion, kFixed };
+
+const char* TypeName(Type t);
+
+struct Schema;
+using SchemaPtr = std::shared_ptr<const Schema>;
+
+struct Field {
+  std::string name;
+  SchemaPtr type;
+  nlohmann::json attributes = nlohmann::json::object();  // everything but name and type (field-id, default, doc, ...)
+};
+
+struct Schema {
+  Type type = Type::kNull;
+  std::string name;                 // record, enum, fixed (full name)
+  std::vector<Field> fields;        // record
+  std::vector<std::string> symbols; // enum
+  SchemaPtr items;                  // array
+  SchemaPtr values;                 // map
+  std::vector<SchemaPtr> branches;  // union
+  int32_t size = 0;                 // fixed
+  // Every other attribute of the schema object (logicalType, element-id, ...).
+  nlohmann::json attributes = nlohmann::json::object();
+
+  // Reads an attribute as an int (field ids are ints); nullopt if absent.
+  std::optional<int32_t> IntAttribute(const std::string& key) const;
+};
+
+// Parses schema JSON text. Named types may be referenced by name after
+// their definition; unknown type names and malformed nodes are errors.
+Result<SchemaPtr> ParseSchema(const std::string& json_text);
+
+// Canonical-enough JSON for writing into a file: every attribute kept.
+nlohmann::json SchemaToJson(const Schema& s);
+
+}  // namespace frazil::avro
