@@ -64,7 +64,10 @@ Datum FromJson(const Schema& s, const json& j) {
     }
     case Type::kMap: {
       Datum d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.entries.emplace_back(it.key(), FromJson(*s.values, it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        d.keys.push_back(it.key());
+        d.items.push_back(FromJson(*s.values, it.value()));
+      }
       return d;
     }
     case Type::kUnion: {
@@ -99,7 +102,7 @@ json ToJson(const Schema& s, const Datum& d) {
     }
     case Type::kMap: {
       json o = json::object();
-      for (const auto& [k, v] : d.entries) o[k] = ToJson(*s.values, v);
+      for (size_t k = 0; k < d.keys.size(); ++k) o[d.keys[k]] = ToJson(*s.values, d.items[k]);
       return o;
     }
     case Type::kUnion:

@@ -71,11 +71,12 @@ Status Encode(const Schema& schema, const Datum& v, std::vector<uint8_t>* out) {
       out->push_back(0);
       return Status::Ok();
     case Type::kMap:
-      if (!v.entries.empty()) {
-        WriteLong(static_cast<int64_t>(v.entries.size()), out);
-        for (const auto& [k, e] : v.entries) {
-          WriteBytes(k, out);
-          FRAZIL_RETURN_IF_ERROR(Encode(*schema.values, e, out));
+      if (v.keys.size() != v.items.size()) return Status::InvalidArgument("avro: map with unequal keys and values");
+      if (!v.keys.empty()) {
+        WriteLong(static_cast<int64_t>(v.keys.size()), out);
+        for (size_t k = 0; k < v.keys.size(); ++k) {
+          WriteBytes(v.keys[k], out);
+          FRAZIL_RETURN_IF_ERROR(Encode(*schema.values, v.items[k], out));
         }
       }
       out->push_back(0);
@@ -190,9 +191,10 @@ Status Decoder::DecodeDepth(const Schema& schema, Datum* out, int depth) {
             out->items.emplace_back();
             FRAZIL_RETURN_IF_ERROR(DecodeDepth(*schema.items, &out->items.back(), depth + 1));
           } else {
-            out->entries.emplace_back();
-            FRAZIL_RETURN_IF_ERROR(ReadBytes(&out->entries.back().first));
-            FRAZIL_RETURN_IF_ERROR(DecodeDepth(*schema.values, &out->entries.back().second, depth + 1));
+            out->keys.emplace_back();
+            FRAZIL_RETURN_IF_ERROR(ReadBytes(&out->keys.back()));
+            out->items.emplace_back();
+            FRAZIL_RETURN_IF_ERROR(DecodeDepth(*schema.values, &out->items.back(), depth + 1));
           }
         }
       }

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace frazil::avro {
@@ -12,14 +11,14 @@ namespace frazil::avro {
 struct Datum {
   // Which member holds the value follows from the schema: b (boolean), i
   // (int, long, enum index), d (float, double), s (bytes, string, fixed),
-  // items (array elements, record fields in schema order), entries (map),
-  // and for a union: branch + items[0].
+  // items (array elements, record fields in schema order, map values),
+  // keys (map keys, one per value), and for a union: branch + items[0].
   bool b = false;
   int64_t i = 0;
   double d = 0;
   std::string s;
   std::vector<Datum> items;
-  std::vector<std::pair<std::string, Datum>> entries;
+  std::vector<std::string> keys;
   int32_t branch = -1;
 
   static Datum Null() { return {}; }

@@ -32,7 +32,8 @@ Datum Entry(int64_t i) {
   Datum sizes = Datum::Union(1, Datum::Array({Datum::Record({Datum::Long(1), Datum::Long(100 + i)}),
                                              Datum::Record({Datum::Long(2), Datum::Long(200 + i)})}));
   Datum props;
-  props.entries = {{"k", Datum::Bytes("v" + std::to_string(i))}};
+  props.keys = {"k"};
+  props.items = {Datum::Bytes("v" + std::to_string(i))};
   Datum file = Datum::Record({Datum::Bytes("s3://b/data/f" + std::to_string(i) + ".parquet"), Datum::Long(i * 10), sizes,
                               Datum::Union(1, Datum::Array({Datum::Long(4), Datum::Long(4096)})),
                               Datum::Union(0, Datum::Null()), props, Datum::Double(0.5 * i), Datum::Bool(i % 2 == 0),
@@ -91,7 +92,8 @@ TEST_P(AvroContainer, RoundTripsRecordsAcrossBlocks) {
     EXPECT_EQ(f.items[0].s, "s3://b/data/f" + std::to_string(i) + ".parquet");
     EXPECT_EQ(f.items[1].i, i * 10);
     EXPECT_EQ(f.items[2].items[0].items[1].items[1].i, 200 + i);
-    EXPECT_EQ(f.items[5].entries[0].second.s, "v" + std::to_string(i));
+    EXPECT_EQ(f.items[5].keys[0], "k");
+    EXPECT_EQ(f.items[5].items[0].s, "v" + std::to_string(i));
     EXPECT_EQ(f.items[6].d, 0.5 * static_cast<double>(i));
     EXPECT_EQ(f.items[7].b, i % 2 == 0);
     EXPECT_EQ(f.items[8].s, "abcd");
