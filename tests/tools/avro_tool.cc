@@ -1,8 +1,9 @@
 // Test driver for the Avro layer, so that Python tests can put our container
 // writer and reader next to fastavro:
 //
-//   avro_tool write SPEC.json OUT.avro   # {"schema": ..., "records": [...], "codec": "deflate"|"null", "metadata": {...}}
-//   avro_tool read IN.avro               # {"schema": <as written>, "metadata": {...}, "records": [...]}
+//   avro_tool write SPEC.json OUT.avro   # {"schema": ..., "records": [...], "codec": "deflate"|"null",
+//   "metadata": {...}} avro_tool read IN.avro               # {"schema": <as written>, "metadata": {...},
+//   "records": [...]}
 //
 // Values in JSON: records as objects by field name, arrays as arrays, maps
 // as objects, bytes and fixed as {"hex": ...}, and a union as
@@ -36,22 +37,29 @@ std::string Hex(std::string_view s) {
 
 std::string Unhex(const std::string& h) {
   std::string o;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
   return o;
 }
 
 Datum FromJson(const Schema& s, const json& j) {
   switch (s.type) {
-    case Type::kNull: return Datum::Null();
-    case Type::kBoolean: return Datum::Bool(j.get<bool>());
+    case Type::kNull:
+      return Datum::Null();
+    case Type::kBoolean:
+      return Datum::Bool(j.get<bool>());
     case Type::kInt:
     case Type::kLong:
-    case Type::kEnum: return Datum::Long(j.get<int64_t>());
+    case Type::kEnum:
+      return Datum::Long(j.get<int64_t>());
     case Type::kFloat:
-    case Type::kDouble: return Datum::Double(j.get<double>());
-    case Type::kString: return Datum::Bytes(j.get<std::string>());
+    case Type::kDouble:
+      return Datum::Double(j.get<double>());
+    case Type::kString:
+      return Datum::Bytes(j.get<std::string>());
     case Type::kBytes:
-    case Type::kFixed: return Datum::Bytes(Unhex(j.at("hex").get<std::string>()));
+    case Type::kFixed:
+      return Datum::Bytes(Unhex(j.at("hex").get<std::string>()));
     case Type::kRecord: {
       std::vector<Datum> f;
       for (const auto& field : s.fields) f.push_back(FromJson(*field.type, j.at(field.name)));
@@ -80,19 +88,26 @@ Datum FromJson(const Schema& s, const json& j) {
 
 json ToJson(const Schema& s, const Datum& d) {
   switch (s.type) {
-    case Type::kNull: return nullptr;
-    case Type::kBoolean: return d.b;
+    case Type::kNull:
+      return nullptr;
+    case Type::kBoolean:
+      return d.b;
     case Type::kInt:
     case Type::kLong:
-    case Type::kEnum: return d.i;
+    case Type::kEnum:
+      return d.i;
     case Type::kFloat:
-    case Type::kDouble: return d.d;
-    case Type::kString: return d.s;
+    case Type::kDouble:
+      return d.d;
+    case Type::kString:
+      return d.s;
     case Type::kBytes:
-    case Type::kFixed: return json{{"hex", Hex(d.s)}};
+    case Type::kFixed:
+      return json{{"hex", Hex(d.s)}};
     case Type::kRecord: {
       json o = json::object();
-      for (size_t k = 0; k < s.fields.size(); ++k) o[s.fields[k].name] = ToJson(*s.fields[k].type, d.items[k]);
+      for (size_t k = 0; k < s.fields.size(); ++k)
+        o[s.fields[k].name] = ToJson(*s.fields[k].type, d.items[k]);
       return o;
     }
     case Type::kArray: {
@@ -106,7 +121,8 @@ json ToJson(const Schema& s, const Datum& d) {
       return o;
     }
     case Type::kUnion:
-      return json{{"branch", d.branch}, {"value", ToJson(*s.branches[static_cast<size_t>(d.branch)], d.items[0])}};
+      return json{{"branch", d.branch},
+                  {"value", ToJson(*s.branches[static_cast<size_t>(d.branch)], d.items[0])}};
   }
   return nullptr;
 }

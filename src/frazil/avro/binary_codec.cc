@@ -20,13 +20,19 @@ void WriteBytes(std::string_view v, std::vector<uint8_t>* out) {
 
 Status Encode(const Schema& schema, const Datum& v, std::vector<uint8_t>* out) {
   switch (schema.type) {
-    case Type::kNull: return Status::Ok();
-    case Type::kBoolean: out->push_back(v.b ? 1 : 0); return Status::Ok();
+    case Type::kNull:
+      return Status::Ok();
+    case Type::kBoolean:
+      out->push_back(v.b ? 1 : 0);
+      return Status::Ok();
     case Type::kInt:
-      if (v.i < INT32_MIN || v.i > INT32_MAX) return Status::InvalidArgument("avro: value does not fit an int");
+      if (v.i < INT32_MIN || v.i > INT32_MAX)
+        return Status::InvalidArgument("avro: value does not fit an int");
       WriteLong(v.i, out);
       return Status::Ok();
-    case Type::kLong: WriteLong(v.i, out); return Status::Ok();
+    case Type::kLong:
+      WriteLong(v.i, out);
+      return Status::Ok();
     case Type::kFloat: {
       float f = static_cast<float>(v.d);
       uint8_t b[4];
@@ -41,22 +47,27 @@ Status Encode(const Schema& schema, const Datum& v, std::vector<uint8_t>* out) {
       return Status::Ok();
     }
     case Type::kBytes:
-    case Type::kString: WriteBytes(v.s, out); return Status::Ok();
+    case Type::kString:
+      WriteBytes(v.s, out);
+      return Status::Ok();
     case Type::kFixed:
       if (v.s.size() != static_cast<size_t>(schema.size)) {
-        return Status::InvalidArgument("avro: fixed " + schema.name + " needs " + std::to_string(schema.size) +
-                                       " bytes, got " + std::to_string(v.s.size()));
+        return Status::InvalidArgument("avro: fixed " + schema.name + " needs " +
+                                       std::to_string(schema.size) + " bytes, got " +
+                                       std::to_string(v.s.size()));
       }
       out->insert(out->end(), v.s.begin(), v.s.end());
       return Status::Ok();
     case Type::kEnum:
-      if (v.i < 0 || static_cast<size_t>(v.i) >= schema.symbols.size()) return Status::InvalidArgument("avro: enum index out of range");
+      if (v.i < 0 || static_cast<size_t>(v.i) >= schema.symbols.size())
+        return Status::InvalidArgument("avro: enum index out of range");
       WriteLong(v.i, out);
       return Status::Ok();
     case Type::kRecord:
       if (v.items.size() != schema.fields.size()) {
-        return Status::InvalidArgument("avro: record " + schema.name + " has " + std::to_string(schema.fields.size()) +
-                                       " fields, value has " + std::to_string(v.items.size()));
+        return Status::InvalidArgument("avro: record " + schema.name + " has " +
+                                       std::to_string(schema.fields.size()) + " fields, value has " +
+                                       std::to_string(v.items.size()));
       }
       for (size_t k = 0; k < schema.fields.size(); ++k) {
         Status st = Encode(*schema.fields[k].type, v.items[k], out);
@@ -71,7 +82,8 @@ Status Encode(const Schema& schema, const Datum& v, std::vector<uint8_t>* out) {
       out->push_back(0);
       return Status::Ok();
     case Type::kMap:
-      if (v.keys.size() != v.items.size()) return Status::InvalidArgument("avro: map with unequal keys and values");
+      if (v.keys.size() != v.items.size())
+        return Status::InvalidArgument("avro: map with unequal keys and values");
       if (!v.keys.empty()) {
         WriteLong(static_cast<int64_t>(v.keys.size()), out);
         for (size_t k = 0; k < v.keys.size(); ++k) {
@@ -130,7 +142,8 @@ Status Decoder::DecodeDepth(const Schema& schema, Datum* out, int depth) {
   if (depth > 64) return Status::Corruption("avro: value nested too deeply");
   const uint8_t* p;
   switch (schema.type) {
-    case Type::kNull: return Status::Ok();
+    case Type::kNull:
+      return Status::Ok();
     case Type::kBoolean:
       FRAZIL_RETURN_IF_ERROR(Take(1, &p));
       if (*p > 1) return Status::Corruption("avro: boolean byte " + std::to_string(*p));
@@ -140,7 +153,8 @@ Status Decoder::DecodeDepth(const Schema& schema, Datum* out, int depth) {
       FRAZIL_RETURN_IF_ERROR(ReadLong(&out->i));
       if (out->i < INT32_MIN || out->i > INT32_MAX) return Status::Corruption("avro: int out of range");
       return Status::Ok();
-    case Type::kLong: return ReadLong(&out->i);
+    case Type::kLong:
+      return ReadLong(&out->i);
     case Type::kFloat: {
       FRAZIL_RETURN_IF_ERROR(Take(4, &p));
       float f;
@@ -153,14 +167,16 @@ Status Decoder::DecodeDepth(const Schema& schema, Datum* out, int depth) {
       std::memcpy(&out->d, p, 8);
       return Status::Ok();
     case Type::kBytes:
-    case Type::kString: return ReadBytes(&out->s);
+    case Type::kString:
+      return ReadBytes(&out->s);
     case Type::kFixed:
       FRAZIL_RETURN_IF_ERROR(Take(static_cast<size_t>(schema.size), &p));
       out->s.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(schema.size));
       return Status::Ok();
     case Type::kEnum:
       FRAZIL_RETURN_IF_ERROR(ReadLong(&out->i));
-      if (out->i < 0 || static_cast<size_t>(out->i) >= schema.symbols.size()) return Status::Corruption("avro: enum index out of range");
+      if (out->i < 0 || static_cast<size_t>(out->i) >= schema.symbols.size())
+        return Status::Corruption("avro: enum index out of range");
       return Status::Ok();
     case Type::kRecord:
       out->items.resize(schema.fields.size());
@@ -202,7 +218,8 @@ Status Decoder::DecodeDepth(const Schema& schema, Datum* out, int depth) {
       int64_t b;
       FRAZIL_RETURN_IF_ERROR(ReadLong(&b));
       if (b < 0 || static_cast<size_t>(b) >= schema.branches.size()) {
-        return Status::Corruption("avro: union branch " + std::to_string(b) + " of " + std::to_string(schema.branches.size()));
+        return Status::Corruption("avro: union branch " + std::to_string(b) + " of " +
+                                  std::to_string(schema.branches.size()));
       }
       out->branch = static_cast<int32_t>(b);
       out->items.resize(1);

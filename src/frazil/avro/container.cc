@@ -113,7 +113,8 @@ Result<std::vector<uint8_t>> ContainerWriter::Finish() {
 }
 
 Result<ContainerFile> ReadContainer(std::span<const uint8_t> data) {
-  if (data.size() < 4 || std::memcmp(data.data(), kMagic, 4) != 0) return Status::Corruption("not an Avro container file (bad magic)");
+  if (data.size() < 4 || std::memcmp(data.data(), kMagic, 4) != 0)
+    return Status::Corruption("not an Avro container file (bad magic)");
   Decoder d(data.subspan(4));
   ContainerFile file;
   for (;;) {
@@ -141,11 +142,14 @@ Result<ContainerFile> ReadContainer(std::span<const uint8_t> data) {
   file.schema = *schema;
   Codec codec = Codec::kNull;
   if (auto c = file.metadata.find("avro.codec"); c != file.metadata.end()) {
-    if (c->second == "deflate") codec = Codec::kDeflate;
-    else if (c->second != "null") return Status::InvalidArgument("avro: unsupported codec '" + c->second + "'");
+    if (c->second == "deflate")
+      codec = Codec::kDeflate;
+    else if (c->second != "null")
+      return Status::InvalidArgument("avro: unsupported codec '" + c->second + "'");
   }
   const size_t header_end = 4 + d.position();
-  if (data.size() - header_end < 16) return Status::Corruption("avro: header truncated before the sync marker");
+  if (data.size() - header_end < 16)
+    return Status::Corruption("avro: header truncated before the sync marker");
   const uint8_t* sync = data.data() + header_end;
   size_t pos = header_end + 16;
   std::vector<uint8_t> inflated;
@@ -157,7 +161,8 @@ Result<ContainerFile> ReadContainer(std::span<const uint8_t> data) {
     pos += bd.position();
     if (count < 0 || size < 0 || static_cast<uint64_t>(size) > data.size() - pos ||
         data.size() - pos - static_cast<size_t>(size) < 16) {
-      return Status::Corruption("avro: block at byte " + std::to_string(pos) + " runs past the end of the file");
+      return Status::Corruption("avro: block at byte " + std::to_string(pos) +
+                                " runs past the end of the file");
     }
     std::span<const uint8_t> block = data.subspan(pos, static_cast<size_t>(size));
     if (std::memcmp(data.data() + pos + size, sync, 16) != 0) {
@@ -168,7 +173,8 @@ Result<ContainerFile> ReadContainer(std::span<const uint8_t> data) {
       FRAZIL_RETURN_IF_ERROR(Inflate(block, &inflated));
       block = inflated;
     }
-    if (static_cast<uint64_t>(count) > block.size() + 1024) return Status::Corruption("avro: block count larger than its bytes");
+    if (static_cast<uint64_t>(count) > block.size() + 1024)
+      return Status::Corruption("avro: block count larger than its bytes");
     Decoder rd(block);
     for (int64_t k = 0; k < count; ++k) {
       Datum rec;

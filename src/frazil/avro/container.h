@@ -18,7 +18,7 @@ enum class Codec { kNull, kDeflate };
 
 struct ContainerOptions {
   Codec codec = Codec::kDeflate;
-  size_t block_bytes = 64 * 1024;  // a block is closed past this many encoded bytes
+  size_t block_bytes = 64 * 1024;               // a block is closed past this many encoded bytes
   std::map<std::string, std::string> metadata;  // extra header keys (Iceberg's schema, format-version, ...)
 };
 

@@ -22,13 +22,42 @@ struct Datum {
   int32_t branch = -1;
 
   static Datum Null() { return {}; }
-  static Datum Bool(bool v) { Datum x; x.b = v; return x; }
-  static Datum Long(int64_t v) { Datum x; x.i = v; return x; }
-  static Datum Double(double v) { Datum x; x.d = v; return x; }
-  static Datum Bytes(std::string v) { Datum x; x.s = std::move(v); return x; }
-  static Datum Record(std::vector<Datum> fields) { Datum x; x.items = std::move(fields); return x; }
-  static Datum Array(std::vector<Datum> elems) { Datum x; x.items = std::move(elems); return x; }
-  static Datum Union(int32_t branch, Datum v) { Datum x; x.branch = branch; x.items.push_back(std::move(v)); return x; }
+  static Datum Bool(bool v) {
+    Datum x;
+    x.b = v;
+    return x;
+  }
+  static Datum Long(int64_t v) {
+    Datum x;
+    x.i = v;
+    return x;
+  }
+  static Datum Double(double v) {
+    Datum x;
+    x.d = v;
+    return x;
+  }
+  static Datum Bytes(std::string v) {
+    Datum x;
+    x.s = std::move(v);
+    return x;
+  }
+  static Datum Record(std::vector<Datum> fields) {
+    Datum x;
+    x.items = std::move(fields);
+    return x;
+  }
+  static Datum Array(std::vector<Datum> elems) {
+    Datum x;
+    x.items = std::move(elems);
+    return x;
+  }
+  static Datum Union(int32_t branch, Datum v) {
+    Datum x;
+    x.branch = branch;
+    x.items.push_back(std::move(v));
+    return x;
+  }
 };
 
 }  // namespace frazil::avro

@@ -9,20 +9,34 @@ using nlohmann::json;
 
 const char* TypeName(Type t) {
   switch (t) {
-    case Type::kNull: return "null";
-    case Type::kBoolean: return "boolean";
-    case Type::kInt: return "int";
-    case Type::kLong: return "long";
-    case Type::kFloat: return "float";
-    case Type::kDouble: return "double";
-    case Type::kBytes: return "bytes";
-    case Type::kString: return "string";
-    case Type::kRecord: return "record";
-    case Type::kEnum: return "enum";
-    case Type::kArray: return "array";
-    case Type::kMap: return "map";
-    case Type::kUnion: return "union";
-    case Type::kFixed: return "fixed";
+    case Type::kNull:
+      return "null";
+    case Type::kBoolean:
+      return "boolean";
+    case Type::kInt:
+      return "int";
+    case Type::kLong:
+      return "long";
+    case Type::kFloat:
+      return "float";
+    case Type::kDouble:
+      return "double";
+    case Type::kBytes:
+      return "bytes";
+    case Type::kString:
+      return "string";
+    case Type::kRecord:
+      return "record";
+    case Type::kEnum:
+      return "enum";
+    case Type::kArray:
+      return "array";
+    case Type::kMap:
+      return "map";
+    case Type::kUnion:
+      return "union";
+    case Type::kFixed:
+      return "fixed";
   }
   return "?";
 }
@@ -38,10 +52,10 @@ namespace {
 constexpr int kMaxDepth = 64;
 
 const std::map<std::string, Type>& Primitives() {
-  static const std::map<std::string, Type> m = {
-      {"null", Type::kNull},   {"boolean", Type::kBoolean}, {"int", Type::kInt},
-      {"long", Type::kLong},   {"float", Type::kFloat},     {"double", Type::kDouble},
-      {"bytes", Type::kBytes}, {"string", Type::kString}};
+  static const std::map<std::string, Type> m = {{"null", Type::kNull},   {"boolean", Type::kBoolean},
+                                                {"int", Type::kInt},     {"long", Type::kLong},
+                                                {"float", Type::kFloat}, {"double", Type::kDouble},
+                                                {"bytes", Type::kBytes}, {"string", Type::kString}};
   return m;
 }
 
@@ -72,7 +86,8 @@ class Parser {
       if (s->branches.empty()) return Status::InvalidArgument("avro schema: empty union");
       return SchemaPtr(s);
     }
-    if (!j.is_object() || !j.contains("type")) return Status::InvalidArgument("avro schema: node without a type: " + j.dump().substr(0, 200));
+    if (!j.is_object() || !j.contains("type"))
+      return Status::InvalidArgument("avro schema: node without a type: " + j.dump().substr(0, 200));
     const json& t = j["type"];
     if (!t.is_string()) {
       // {"type": {...}} or {"type": [...]}: the node is its type, attributes aside.
@@ -81,7 +96,8 @@ class Parser {
     const std::string type = t.get<std::string>();
     auto s = std::make_shared<Schema>();
     for (auto it = j.begin(); it != j.end(); ++it) {
-      static const char* structural[] = {"type", "name", "namespace", "fields", "symbols", "items", "values", "size"};
+      static const char* structural[] = {"type",    "name",  "namespace", "fields",
+                                         "symbols", "items", "values",    "size"};
       bool skip = false;
       for (const char* k : structural) skip = skip || it.key() == k;
       if (!skip) s->attributes[it.key()] = it.value();
@@ -91,17 +107,21 @@ class Parser {
       return SchemaPtr(s);
     }
     auto full_name = [&]() -> Result<std::string> {
-      if (!j.contains("name") || !j["name"].is_string()) return Status::InvalidArgument("avro schema: " + type + " without a name");
+      if (!j.contains("name") || !j["name"].is_string())
+        return Status::InvalidArgument("avro schema: " + type + " without a name");
       std::string name = j["name"].get<std::string>();
-      std::string space = j.contains("namespace") && j["namespace"].is_string() ? j["namespace"].get<std::string>() : ns;
+      std::string space =
+          j.contains("namespace") && j["namespace"].is_string() ? j["namespace"].get<std::string>() : ns;
       return name.find('.') == std::string::npos && !space.empty() ? space + "." + name : name;
     };
     if (type == "record" || type == "error") {
       s->type = Type::kRecord;
       FRAZIL_ASSIGN_OR_RETURN(s->name, full_name());
-      const std::string inner_ns = s->name.find('.') == std::string::npos ? "" : s->name.substr(0, s->name.rfind('.'));
+      const std::string inner_ns =
+          s->name.find('.') == std::string::npos ? "" : s->name.substr(0, s->name.rfind('.'));
       named_[s->name] = s;  // records may refer to themselves
-      if (!j.contains("fields") || !j["fields"].is_array()) return Status::InvalidArgument("avro schema: record " + s->name + " without fields");
+      if (!j.contains("fields") || !j["fields"].is_array())
+        return Status::InvalidArgument("avro schema: record " + s->name + " without fields");
       for (const auto& f : j["fields"]) {
         if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("type")) {
           return Status::InvalidArgument("avro schema: bad field in record " + s->name);
@@ -119,7 +139,8 @@ class Parser {
     if (type == "enum") {
       s->type = Type::kEnum;
       FRAZIL_ASSIGN_OR_RETURN(s->name, full_name());
-      if (!j.contains("symbols") || !j["symbols"].is_array()) return Status::InvalidArgument("avro schema: enum without symbols");
+      if (!j.contains("symbols") || !j["symbols"].is_array())
+        return Status::InvalidArgument("avro schema: enum without symbols");
       for (const auto& sym : j["symbols"]) {
         if (!sym.is_string()) return Status::InvalidArgument("avro schema: enum symbol is not a string");
         s->symbols.push_back(sym.get<std::string>());
@@ -172,7 +193,8 @@ namespace {
 // A named type is defined at its first use and referenced by name after
 // that, as the specification requires.
 json ToJson(const Schema& s, std::set<std::string>* defined) {
-  if ((s.type == Type::kRecord || s.type == Type::kEnum || s.type == Type::kFixed) && !defined->insert(s.name).second) {
+  if ((s.type == Type::kRecord || s.type == Type::kEnum || s.type == Type::kFixed) &&
+      !defined->insert(s.name).second) {
     return s.name;
   }
   switch (s.type) {

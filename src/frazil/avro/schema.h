@@ -5,8 +5,8 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +14,22 @@
 
 namespace frazil::avro {
 
-enum class Type { kNull, kBoolean, kInt, kLong, kFloat, kDouble, kBytes, kString, kRecord, kEnum, kArray, kMap, kUnion, kFixed };
+enum class Type {
+  kNull,
+  kBoolean,
+  kInt,
+  kLong,
+  kFloat,
+  kDouble,
+  kBytes,
+  kString,
+  kRecord,
+  kEnum,
+  kArray,
+  kMap,
+  kUnion,
+  kFixed
+};
 
 const char* TypeName(Type t);
 
@@ -24,18 +39,19 @@ using SchemaPtr = std::shared_ptr<const Schema>;
 struct Field {
   std::string name;
   SchemaPtr type;
-  nlohmann::json attributes = nlohmann::json::object();  // everything but name and type (field-id, default, doc, ...)
+  nlohmann::json attributes =
+      nlohmann::json::object();  // everything but name and type (field-id, default, doc, ...)
 };
 
 struct Schema {
   Type type = Type::kNull;
-  std::string name;                 // record, enum, fixed (full name)
-  std::vector<Field> fields;        // record
-  std::vector<std::string> symbols; // enum
-  SchemaPtr items;                  // array
-  SchemaPtr values;                 // map
-  std::vector<SchemaPtr> branches;  // union
-  int32_t size = 0;                 // fixed
+  std::string name;                  // record, enum, fixed (full name)
+  std::vector<Field> fields;         // record
+  std::vector<std::string> symbols;  // enum
+  SchemaPtr items;                   // array
+  SchemaPtr values;                  // map
+  std::vector<SchemaPtr> branches;   // union
+  int32_t size = 0;                  // fixed
   // Every other attribute of the schema object (logicalType, element-id, ...).
   nlohmann::json attributes = nlohmann::json::object();
 

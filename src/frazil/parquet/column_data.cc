@@ -43,26 +43,42 @@ void ValueVector::Reserve(ValueType t, size_t n) {
 void ValueVector::AppendFrom(const ValueVector& src, size_t i, ValueType t) {
   switch (t) {
     case ValueType::kFloat:
-    case ValueType::kDouble: doubles.push_back(src.doubles[i]); break;
+    case ValueType::kDouble:
+      doubles.push_back(src.doubles[i]);
+      break;
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: bytes.push_back(src.bytes[i]); break;
-    case ValueType::kDecimal: decimals.push_back(src.decimals[i]); break;
-    default: ints.push_back(src.ints[i]); break;
+    case ValueType::kUuid:
+      bytes.push_back(src.bytes[i]);
+      break;
+    case ValueType::kDecimal:
+      decimals.push_back(src.decimals[i]);
+      break;
+    default:
+      ints.push_back(src.ints[i]);
+      break;
   }
 }
 
 void ValueVector::AppendDefault(ValueType t) {
   switch (t) {
     case ValueType::kFloat:
-    case ValueType::kDouble: doubles.push_back(0); break;
+    case ValueType::kDouble:
+      doubles.push_back(0);
+      break;
     case ValueType::kString:
     case ValueType::kBinary:
     case ValueType::kFixed:
-    case ValueType::kUuid: bytes.emplace_back(); break;
-    case ValueType::kDecimal: decimals.push_back(0); break;
-    default: ints.push_back(0); break;
+    case ValueType::kUuid:
+      bytes.emplace_back();
+      break;
+    case ValueType::kDecimal:
+      decimals.push_back(0);
+      break;
+    default:
+      ints.push_back(0);
+      break;
   }
 }
 

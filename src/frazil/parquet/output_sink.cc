@@ -1,11 +1,11 @@
 #include "frazil/parquet/output_sink.h"
 
-#include "frazil/common/fs_util.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "frazil/common/fs_util.h"
 
 namespace frazil::parquet {
 namespace {

@@ -1,7 +1,8 @@
+#include "frazil/avro/container.h"
+
 #include <gtest/gtest.h>
 
 #include "frazil/avro/binary_codec.h"
-#include "frazil/avro/container.h"
 
 namespace frazil::avro {
 namespace {
@@ -30,14 +31,14 @@ const char* kSchema = R"({
 
 Datum Entry(int64_t i) {
   Datum sizes = Datum::Union(1, Datum::Array({Datum::Record({Datum::Long(1), Datum::Long(100 + i)}),
-                                             Datum::Record({Datum::Long(2), Datum::Long(200 + i)})}));
+                                              Datum::Record({Datum::Long(2), Datum::Long(200 + i)})}));
   Datum props;
   props.keys = {"k"};
   props.items = {Datum::Bytes("v" + std::to_string(i))};
-  Datum file = Datum::Record({Datum::Bytes("s3://b/data/f" + std::to_string(i) + ".parquet"), Datum::Long(i * 10), sizes,
-                              Datum::Union(1, Datum::Array({Datum::Long(4), Datum::Long(4096)})),
-                              Datum::Union(0, Datum::Null()), props, Datum::Double(0.5 * i), Datum::Bool(i % 2 == 0),
-                              Datum::Bytes("abcd")});
+  Datum file = Datum::Record(
+      {Datum::Bytes("s3://b/data/f" + std::to_string(i) + ".parquet"), Datum::Long(i * 10), sizes,
+       Datum::Union(1, Datum::Array({Datum::Long(4), Datum::Long(4096)})), Datum::Union(0, Datum::Null()),
+       props, Datum::Double(0.5 * i), Datum::Bool(i % 2 == 0), Datum::Bytes("abcd")});
   return Datum::Record({Datum::Long(1), Datum::Union(0, Datum::Null()), file});
 }
 
