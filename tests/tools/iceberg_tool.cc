@@ -1,14 +1,108 @@
 // Test driver for the Iceberg layer, so that Python tests can check it
 // against PyIceberg:
 //
-//   iceberg_tool schema FILE.json   # parse, validate, print the schema JSON we write
+//   iceberg_tool schema FILE.json     # parse, validate, print the schema JSON we write
+//   iceberg_tool transform FILE.json  # [{"transform", "type", "value"}...] -> [result...]
+//
+// Values: numbers for int, long, date (days), time and timestamps (micros);
+// strings for string and for decimals (the unscaled integer); {"hex"} for
+// binary, fixed and uuid.
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "frazil/iceberg/schema.h"
+#include "frazil/iceberg/transform.h"
+
+namespace {
+
+using frazil::iceberg::TypeId;
+
+std::string Unhex(const std::string& h) {
+  std::string o;
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return o;
+}
+
+std::string Hex(const std::string& s) {
+  static const char* d = "0123456789abcdef";
+  std::string o;
+  for (unsigned char c : s) {
+    o.push_back(d[c >> 4]);
+    o.push_back(d[c & 15]);
+  }
+  return o;
+}
+
+std::string I128(__int128 v) {
+  if (v == 0) return "0";
+  bool neg = v < 0;
+  std::string s;
+  while (v != 0) {
+    int digit = static_cast<int>(v % 10);
+    s.push_back(static_cast<char>('0' + (digit < 0 ? -digit : digit)));
+    v /= 10;
+  }
+  if (neg) s.push_back('-');
+  return std::string(s.rbegin(), s.rend());
+}
+
+int Transforms(const nlohmann::json& cases) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : cases) {
+    auto type = frazil::iceberg::TypeFromJson(c.at("type"));
+    auto t = frazil::iceberg::Transform::Parse(c.at("transform").get<std::string>());
+    if (!type.ok() || !t.ok()) {
+      out.push_back({{"error", !type.ok() ? type.status().ToString() : t.status().ToString()}});
+      continue;
+    }
+    const auto& ty = **type;
+    frazil::iceberg::Value v;
+    const auto& jv = c.at("value");
+    if (ty.id == TypeId::kString)
+      v.s = jv.get<std::string>();
+    else if (ty.id == TypeId::kBinary || ty.id == TypeId::kFixed || ty.id == TypeId::kUuid)
+      v.s = Unhex(jv.at("hex"));
+    else if (ty.id == TypeId::kDecimal) {
+      const std::string d = jv.get<std::string>();
+      __int128 x = 0;
+      for (char ch : d)
+        if (ch != '-') x = x * 10 + (ch - '0');
+      v.decimal = !d.empty() && d[0] == '-' ? -x : x;
+    } else
+      v.l = jv.get<int64_t>();
+    auto r = t->Apply(ty, v);
+    if (!r.ok()) {
+      out.push_back({{"error", r.status().ToString()}});
+      continue;
+    }
+    if (!r->has_value()) {
+      out.push_back(nullptr);
+      continue;
+    }
+    auto rt = std::move(t->ResultType(ty)).value();
+    const auto& rv = **r;
+    if (rt->id == TypeId::kString)
+      out.push_back(rv.s);
+    else if (rt->id == TypeId::kBinary || rt->id == TypeId::kFixed || rt->id == TypeId::kUuid)
+      out.push_back({{"hex", Hex(rv.s)}});
+    else if (rt->id == TypeId::kDecimal)
+      out.push_back(I128(rv.decimal));
+    else
+      out.push_back(rv.l);
+  }
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "transform") {
+    std::ifstream in(argv[2]);
+    return Transforms(nlohmann::json::parse(in));
+  }
   if (argc == 3 && std::string(argv[1]) == "schema") {
     std::ifstream in(argv[2]);
     auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -24,6 +118,6 @@ int main(int argc, char** argv) {
     std::cout << frazil::iceberg::SchemaToJson(*s).dump() << "\n";
     return 0;
   }
-  std::cerr << "usage: iceberg_tool schema FILE.json\n";
+  std::cerr << "usage: iceberg_tool schema FILE.json | transform FILE.json\n";
   return 2;
 }
