@@ -3,14 +3,17 @@
 //
 //   iceberg_tool schema FILE.json     # parse, validate, print the schema JSON we write
 //   iceberg_tool transform FILE.json  # [{"transform", "type", "value"}...] -> [result...]
+//   iceberg_tool bound FILE.json      # [{"type", "value"}...] -> [hex of the single-value form...]
 //
 // Values: numbers for int, long, date (days), time and timestamps (micros);
 // strings for string and for decimals (the unscaled integer); {"hex"} for
 // binary, fixed and uuid.
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "frazil/iceberg/bounds.h"
 #include "frazil/iceberg/schema.h"
 #include "frazil/iceberg/transform.h"
 
@@ -48,6 +51,56 @@ std::string I128(__int128 v) {
   return std::string(s.rbegin(), s.rend());
 }
 
+frazil::iceberg::Value ParseValue(const frazil::iceberg::Type& ty, const nlohmann::json& jv) {
+  frazil::iceberg::Value v;
+  if (ty.id == TypeId::kString) {
+    v.s = jv.get<std::string>();
+  } else if (ty.id == TypeId::kBinary || ty.id == TypeId::kFixed || ty.id == TypeId::kUuid) {
+    v.s = Unhex(jv.at("hex"));
+  } else if (ty.id == TypeId::kDecimal) {
+    const std::string d = jv.get<std::string>();
+    __int128 x = 0;
+    for (char ch : d) {
+      if (ch != '-') x = x * 10 + (ch - '0');
+    }
+    v.decimal = !d.empty() && d[0] == '-' ? -x : x;
+  } else if (ty.id == TypeId::kBoolean) {
+    v.l = jv.get<bool>();
+  } else if (ty.id == TypeId::kFloat) {
+    float f = jv.get<float>();
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    v.l = bits;
+  } else if (ty.id == TypeId::kDouble) {
+    double d = jv.get<double>();
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    v.l = static_cast<int64_t>(bits);
+  } else {
+    v.l = jv.get<int64_t>();
+  }
+  return v;
+}
+
+int Bounds(const nlohmann::json& cases) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : cases) {
+    auto type = frazil::iceberg::TypeFromJson(c.at("type"));
+    if (!type.ok()) {
+      out.push_back({{"error", type.status().ToString()}});
+      continue;
+    }
+    auto b = frazil::iceberg::ToBound(**type, ParseValue(**type, c.at("value")));
+    if (!b.ok()) {
+      out.push_back({{"error", b.status().ToString()}});
+      continue;
+    }
+    out.push_back(Hex(*b));
+  }
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
 int Transforms(const nlohmann::json& cases) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& c : cases) {
@@ -58,20 +111,7 @@ int Transforms(const nlohmann::json& cases) {
       continue;
     }
     const auto& ty = **type;
-    frazil::iceberg::Value v;
-    const auto& jv = c.at("value");
-    if (ty.id == TypeId::kString)
-      v.s = jv.get<std::string>();
-    else if (ty.id == TypeId::kBinary || ty.id == TypeId::kFixed || ty.id == TypeId::kUuid)
-      v.s = Unhex(jv.at("hex"));
-    else if (ty.id == TypeId::kDecimal) {
-      const std::string d = jv.get<std::string>();
-      __int128 x = 0;
-      for (char ch : d)
-        if (ch != '-') x = x * 10 + (ch - '0');
-      v.decimal = !d.empty() && d[0] == '-' ? -x : x;
-    } else
-      v.l = jv.get<int64_t>();
+    const frazil::iceberg::Value v = ParseValue(ty, c.at("value"));
     auto r = t->Apply(ty, v);
     if (!r.ok()) {
       out.push_back({{"error", r.status().ToString()}});
@@ -99,6 +139,10 @@ int Transforms(const nlohmann::json& cases) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "bound") {
+    std::ifstream in(argv[2]);
+    return Bounds(nlohmann::json::parse(in));
+  }
   if (argc == 3 && std::string(argv[1]) == "transform") {
     std::ifstream in(argv[2]);
     return Transforms(nlohmann::json::parse(in));
@@ -118,6 +162,6 @@ int main(int argc, char** argv) {
     std::cout << frazil::iceberg::SchemaToJson(*s).dump() << "\n";
     return 0;
   }
-  std::cerr << "usage: iceberg_tool schema FILE.json | transform FILE.json\n";
+  std::cerr << "usage: iceberg_tool schema FILE.json | transform FILE.json | bound FILE.json\n";
   return 2;
 }
