@@ -11,7 +11,7 @@ all_stages=(build unit crash asan fuzz integration)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
-fuzz_seconds=${FRAZIL_FUZZ_SECONDS:-30}
+fuzz_seconds=${FRAZIL_FUZZ_SECONDS:-25}
 
 stage_build() {
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
@@ -34,9 +34,9 @@ stage_asan() {
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRAZIL_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz || return 1
+    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz table_metadata_fuzz || return 1
   local target corpus rc=0
-  for target in wal_segment parquet_reader avro_container; do
+  for target in wal_segment parquet_reader avro_container table_metadata; do
     # Work on a copy of the seed corpus so new inputs do not dirty the tree.
     corpus=build-fuzz/corpus/$target
     mkdir -p "$corpus"

@@ -4,6 +4,7 @@
 //   iceberg_tool schema FILE.json     # parse, validate, print the schema JSON we write
 //   iceberg_tool transform FILE.json  # [{"transform", "type", "value"}...] -> [result...]
 //   iceberg_tool bound FILE.json      # [{"type", "value"}...] -> [hex of the single-value form...]
+//   iceberg_tool metadata FILE.json   # parse table metadata, print what we write
 //
 // Values: numbers for int, long, date (days), time and timestamps (micros);
 // strings for string and for decimals (the unscaled integer); {"hex"} for
@@ -15,6 +16,7 @@
 
 #include "frazil/iceberg/bounds.h"
 #include "frazil/iceberg/schema.h"
+#include "frazil/iceberg/table_metadata.h"
 #include "frazil/iceberg/transform.h"
 
 namespace {
@@ -139,6 +141,21 @@ int Transforms(const nlohmann::json& cases) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "metadata") {
+    std::ifstream in(argv[2]);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      std::cerr << "iceberg_tool: not JSON\n";
+      return 1;
+    }
+    auto m = frazil::iceberg::TableMetadataFromJson(j);
+    if (!m.ok()) {
+      std::cerr << "iceberg_tool: " << m.status().ToString() << "\n";
+      return 1;
+    }
+    std::cout << frazil::iceberg::TableMetadataToJson(*m).dump() << "\n";
+    return 0;
+  }
   if (argc == 3 && std::string(argv[1]) == "bound") {
     std::ifstream in(argv[2]);
     return Bounds(nlohmann::json::parse(in));
@@ -162,6 +179,7 @@ int main(int argc, char** argv) {
     std::cout << frazil::iceberg::SchemaToJson(*s).dump() << "\n";
     return 0;
   }
-  std::cerr << "usage: iceberg_tool schema FILE.json | transform FILE.json | bound FILE.json\n";
+  std::cerr << "usage: iceberg_tool schema FILE.json | transform FILE.json | bound FILE.json | metadata "
+               "FILE.json\n";
   return 2;
 }
