@@ -122,6 +122,7 @@ Result<ContainerFile> ReadContainer(std::span<const uint8_t> data) {
     FRAZIL_RETURN_IF_ERROR(d.ReadLong(&n));
     if (n == 0) break;
     if (n < 0) {
+      if (n == INT64_MIN) return Status::Corruption("avro: bad metadata block count");
       int64_t bytes;
       FRAZIL_RETURN_IF_ERROR(d.ReadLong(&bytes));
       n = -n;

@@ -4,6 +4,8 @@
 #include <regex>
 #include <set>
 
+#include "frazil/iceberg/json_util.h"
+
 namespace frazil::iceberg {
 
 using nlohmann::json;
@@ -44,7 +46,7 @@ Result<NestedField> FieldFromJson(const json& j, const char* what) {
                                    " has no 'required' flag");
   }
   if (!j.contains("type")) return Status::InvalidArgument(std::string(what) + " has no type");
-  f.id = j["id"].get<int32_t>();
+  FRAZIL_ASSIGN_OR_RETURN(f.id, JsonInt<int32_t>(j["id"], std::string(what) + " id"));
   f.name = j["name"].get<std::string>();
   f.required = j["required"].get<bool>();
   if (j.contains("doc") && j["doc"].is_string()) f.doc = j["doc"].get<std::string>();
@@ -220,9 +222,8 @@ Result<TypePtr> TypeFromJson(const json& j) {
     return StructOf(std::move(fields));
   }
   auto int_key = [&](const char* k) -> Result<int32_t> {
-    if (!j.contains(k) || !j[k].is_number_integer())
-      return Status::InvalidArgument(kind + " type without integer '" + k + "'");
-    return j[k].get<int32_t>();
+    if (!j.contains(k)) return Status::InvalidArgument(kind + " type without '" + k + "'");
+    return JsonInt<int32_t>(j[k], kind + " " + k);
   };
   auto bool_key = [&](const char* k) -> Result<bool> {
     if (!j.contains(k) || !j[k].is_boolean())
@@ -289,21 +290,22 @@ int32_t Schema::HighestFieldId() const {
 
 Result<Schema> SchemaFromJson(const json& j) {
   if (!j.is_object()) return Status::InvalidArgument("schema must be a JSON object");
-  if (j.value("type", "struct") != "struct") return Status::InvalidArgument("schema type must be 'struct'");
-  FRAZIL_ASSIGN_OR_RETURN(TypePtr t,
-                          TypeFromJson(json{{"type", "struct"}, {"fields", j.value("fields", json())}}));
+  if (j.contains("type") && j["type"] != "struct")
+    return Status::InvalidArgument("schema type must be 'struct'");
+  FRAZIL_ASSIGN_OR_RETURN(
+      TypePtr t,
+      TypeFromJson(json{{"type", "struct"}, {"fields", j.contains("fields") ? j["fields"] : json()}}));
   Schema s;
   s.fields = t->fields;
   if (j.contains("schema-id")) {
-    if (!j["schema-id"].is_number_integer()) return Status::InvalidArgument("schema-id must be an integer");
-    s.schema_id = j["schema-id"].get<int32_t>();
+    FRAZIL_ASSIGN_OR_RETURN(s.schema_id, JsonInt<int32_t>(j["schema-id"], "schema-id"));
   }
   if (j.contains("identifier-field-ids")) {
     if (!j["identifier-field-ids"].is_array())
       return Status::InvalidArgument("identifier-field-ids must be an array");
     for (const auto& id : j["identifier-field-ids"]) {
-      if (!id.is_number_integer()) return Status::InvalidArgument("identifier-field-ids must hold integers");
-      s.identifier_field_ids.push_back(id.get<int32_t>());
+      FRAZIL_ASSIGN_OR_RETURN(int32_t v, JsonInt<int32_t>(id, "identifier field id"));
+      s.identifier_field_ids.push_back(v);
     }
   }
   std::set<int32_t> ids;

@@ -1,5 +1,7 @@
 #include "frazil/iceberg/table_metadata.h"
 
+#include "frazil/iceberg/json_util.h"
+
 namespace frazil::iceberg {
 
 using nlohmann::json;
@@ -24,7 +26,9 @@ Result<const json*> Get(const json& j, const char* key, json::value_t want, bool
 template <typename T>
 Status ReadInt(const json& j, const char* key, bool required, T* out) {
   FRAZIL_ASSIGN_OR_RETURN(const json* v, Get(j, key, json::value_t::number_integer, required));
-  if (v) *out = v->get<T>();
+  if (v) {
+    FRAZIL_ASSIGN_OR_RETURN(*out, JsonInt<T>(*v, std::string("table metadata '") + key + "'"));
+  }
   return Status::Ok();
 }
 
@@ -80,8 +84,10 @@ Result<Snapshot> SnapshotFromJson(const json& j) {
     FRAZIL_ASSIGN_OR_RETURN(s.summary, StringMap(j["summary"], "snapshot summary"));
   }
   if (!s.summary.count("operation")) s.summary["operation"] = "append";  // v1 files may omit it
-  if (j.contains("schema-id") && j["schema-id"].is_number_integer())
-    s.schema_id = j["schema-id"].get<int32_t>();
+  if (j.contains("schema-id") && !j["schema-id"].is_null()) {
+    FRAZIL_ASSIGN_OR_RETURN(int32_t id, JsonInt<int32_t>(j["schema-id"], "snapshot schema-id"));
+    s.schema_id = id;
+  }
   return s;
 }
 
@@ -185,8 +191,8 @@ Result<TableMetadata> TableMetadataFromJson(const json& j) {
   if (j.contains("properties")) {
     FRAZIL_ASSIGN_OR_RETURN(m.properties, StringMap(j["properties"], "properties"));
   }
-  if (j.contains("current-snapshot-id") && j["current-snapshot-id"].is_number_integer()) {
-    int64_t id = j["current-snapshot-id"].get<int64_t>();
+  if (j.contains("current-snapshot-id") && !j["current-snapshot-id"].is_null()) {
+    FRAZIL_ASSIGN_OR_RETURN(int64_t id, JsonInt<int64_t>(j["current-snapshot-id"], "current-snapshot-id"));
     if (id != -1) m.current_snapshot_id = id;  // Java wrote -1 for none
   }
   if (j.contains("snapshots") && j["snapshots"].is_array()) {

@@ -4,6 +4,8 @@
 #include <regex>
 #include <set>
 
+#include "frazil/iceberg/json_util.h"
+
 namespace frazil::iceberg {
 
 using nlohmann::json;
@@ -270,21 +272,23 @@ Result<PartitionSpec> PartitionSpecFromJson(const json& j, const Schema& schema)
   if (!j.is_object() || !j.contains("fields") || !j["fields"].is_array())
     return Status::InvalidArgument("partition spec needs a fields array");
   PartitionSpec spec;
-  if (j.contains("spec-id") && j["spec-id"].is_number_integer()) spec.spec_id = j["spec-id"].get<int32_t>();
+  if (j.contains("spec-id")) {
+    FRAZIL_ASSIGN_OR_RETURN(spec.spec_id, JsonInt<int32_t>(j["spec-id"], "spec-id"));
+  }
   std::set<std::string> names;
   std::set<int32_t> ids;
   for (const auto& f : j["fields"]) {
-    if (!f.is_object() || !f.contains("source-id") || !f["source-id"].is_number_integer() ||
-        !f.contains("name") || !f["name"].is_string() || !f.contains("transform") ||
-        !f["transform"].is_string()) {
+    if (!f.is_object() || !f.contains("source-id") || !f.contains("name") || !f["name"].is_string() ||
+        !f.contains("transform") || !f["transform"].is_string()) {
       return Status::InvalidArgument("partition field needs source-id, name and transform");
     }
     PartitionField pf;
-    pf.source_id = f["source-id"].get<int32_t>();
+    FRAZIL_ASSIGN_OR_RETURN(pf.source_id, JsonInt<int32_t>(f["source-id"], "partition source-id"));
     pf.name = f["name"].get<std::string>();
-    pf.field_id = f.contains("field-id") && f["field-id"].is_number_integer()
-                      ? f["field-id"].get<int32_t>()
-                      : 1000 + static_cast<int32_t>(spec.fields.size());
+    pf.field_id = 1000 + static_cast<int32_t>(spec.fields.size());
+    if (f.contains("field-id")) {
+      FRAZIL_ASSIGN_OR_RETURN(pf.field_id, JsonInt<int32_t>(f["field-id"], "partition field-id"));
+    }
     FRAZIL_ASSIGN_OR_RETURN(pf.transform, Transform::Parse(f["transform"].get<std::string>()));
     const NestedField* src = schema.FindField(pf.source_id);
     if (src == nullptr)

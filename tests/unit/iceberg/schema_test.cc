@@ -73,6 +73,21 @@ TEST(IcebergSchema, RejectsInvalidSchemas) {
           .ok());
 }
 
+TEST(IcebergSchema, WrongJsonTypesAndOutOfRangeIdsAreErrorsNotExceptions) {
+  // Found by table_metadata_fuzz: a numeric "type" used to throw.
+  EXPECT_FALSE(SchemaFromJson(json::parse(R"j({"type": 7, "fields": []})j")).ok());
+  EXPECT_FALSE(
+      SchemaFromJson(
+          json::parse(R"j({"fields": [{"id": 4294967297, "name": "a", "required": true, "type": "long"}]})j"))
+          .ok());
+  EXPECT_FALSE(SchemaFromJson(json::parse(R"j({"schema-id": 1e3, "fields": []})j")).ok());
+  EXPECT_FALSE(
+      SchemaFromJson(
+          json::parse(
+              R"j({"fields": [{"id": 1, "name": "l", "required": true, "type": {"type": "list", "element-id": -18446744073709551615, "element-required": true, "element": "int"}}]})j"))
+          .ok());
+}
+
 TEST(IcebergSchema, AddOptionalColumnKeepsIdsAndAssignsFreshOnes) {
   auto s = std::move(SchemaFromJson(json::parse(kEnvelope))).value();
   int32_t last = 16;
