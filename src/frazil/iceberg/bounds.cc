@@ -17,6 +17,19 @@ uint64_t ReadLittleEndian(std::string_view b) {
   return v;
 }
 
+__int128 ReadBigEndian(std::string_view b) {
+  __int128 v = (!b.empty() && (static_cast<uint8_t>(b[0]) & 0x80)) ? -1 : 0;
+  for (char c : b)
+    v = static_cast<__int128>((static_cast<unsigned __int128>(v) << 8) | static_cast<uint8_t>(c));
+  return v;
+}
+
+Status WrongSize(const Type& t, size_t got) {
+  return Status::Corruption("bound for " + t.ToString() + " has " + std::to_string(got) + " bytes");
+}
+
+}  // namespace
+
 std::string MinimalBigEndian(__int128 v) {
   std::string out;
   for (int i = 15; i >= 0; --i) out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
@@ -31,19 +44,6 @@ std::string MinimalBigEndian(__int128 v) {
   }
   return out.substr(start);
 }
-
-__int128 ReadBigEndian(std::string_view b) {
-  __int128 v = (!b.empty() && (static_cast<uint8_t>(b[0]) & 0x80)) ? -1 : 0;
-  for (char c : b)
-    v = static_cast<__int128>((static_cast<unsigned __int128>(v) << 8) | static_cast<uint8_t>(c));
-  return v;
-}
-
-Status WrongSize(const Type& t, size_t got) {
-  return Status::Corruption("bound for " + t.ToString() + " has " + std::to_string(got) + " bytes");
-}
-
-}  // namespace
 
 Result<std::string> ToBound(const Type& t, const Value& v) {
   switch (t.id) {

@@ -24,4 +24,8 @@ Result<Value> FromBound(const Type& type, std::string_view bytes);
 // at the column's fixed width).
 Result<std::string> BoundFromParquetStatistic(const Type& type, std::string_view stat);
 
+// The fewest big-endian two's-complement bytes that hold v (decimal bounds
+// and the decimal bucket hash both use this form).
+std::string MinimalBigEndian(__int128 v);
+
 }  // namespace frazil::iceberg

@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include "frazil/iceberg/bounds.h"
 #include "frazil/iceberg/json_util.h"
 
 namespace frazil::iceberg {
@@ -31,22 +32,6 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m) {
 
 bool IsTemporalDays(TypeId t) { return t == TypeId::kDate; }
 bool IsTimestamp(TypeId t) { return t == TypeId::kTimestamp || t == TypeId::kTimestampTz; }
-
-std::string MinimalBigEndian(__int128 v) {
-  // The fewest two's-complement bytes that hold v, big-endian.
-  std::string out;
-  for (int i = 15; i >= 0; --i) out.push_back(static_cast<char>(static_cast<uint8_t>(v >> (8 * i))));
-  size_t start = 0;
-  while (start + 1 < out.size()) {
-    const auto b = static_cast<uint8_t>(out[start]);
-    const auto next = static_cast<uint8_t>(out[start + 1]);
-    if ((b == 0x00 && !(next & 0x80)) || (b == 0xff && (next & 0x80)))
-      ++start;
-    else
-      break;
-  }
-  return out.substr(start);
-}
 
 }  // namespace
 
