@@ -74,7 +74,10 @@ Result<uint64_t> FileSize(const std::string& path) {
 
 Result<std::vector<uint8_t>> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IoErrorFromErrno("open", path, errno);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no such file: " + path);
+    return Status::IoErrorFromErrno("open", path, errno);
+  }
   std::vector<uint8_t> data;
   uint8_t buf[65536];
   for (;;) {

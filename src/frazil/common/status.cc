@@ -28,6 +28,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Unavailable";
     case StatusCode::kInternal:
       return "Internal";
+    case StatusCode::kCommitConflict:
+      return "CommitConflict";
+    case StatusCode::kCommitStateUnknown:
+      return "CommitStateUnknown";
   }
   return "Unknown";
 }

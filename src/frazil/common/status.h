@@ -21,6 +21,11 @@ enum class StatusCode {
   kClosed,
   kUnavailable,
   kInternal,
+  // A catalog commit lost a race: the table changed under it. Safe to retry.
+  kCommitConflict,
+  // A commit's outcome is not known (timeout, lost connection): the new
+  // metadata may or may not be current, so nothing it wrote may be deleted.
+  kCommitStateUnknown,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -41,6 +46,8 @@ class [[nodiscard]] Status {
   static Status Closed(std::string m) { return {StatusCode::kClosed, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status CommitConflict(std::string m) { return {StatusCode::kCommitConflict, std::move(m)}; }
+  static Status CommitStateUnknown(std::string m) { return {StatusCode::kCommitStateUnknown, std::move(m)}; }
   // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, ENOSPC).
   static Status IoErrorFromErrno(std::string_view what, std::string_view path, int err);
 

@@ -135,4 +135,36 @@ Result<std::string> BoundFromParquetStatistic(const Type& t, std::string_view st
   return std::string(stat);
 }
 
+int CompareValues(const Type& t, const Value& a, const Value& b) {
+  auto three_way = [](auto x, auto y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  switch (t.id) {
+    case TypeId::kFloat:
+    case TypeId::kDouble: {
+      // Map the IEEE bits to an integer order: -NaN < -inf < ... < -0 < 0 <
+      // ... < inf < NaN, which puts NaN last as the spec's sort order does.
+      int64_t bits_a = a.l, bits_b = b.l;
+      if (t.id == TypeId::kFloat) {
+        bits_a = static_cast<int32_t>(static_cast<uint32_t>(a.l));
+        bits_b = static_cast<int32_t>(static_cast<uint32_t>(b.l));
+      }
+      auto key = [&](int64_t v) {
+        int64_t mask = t.id == TypeId::kFloat ? 0x7fffffffLL : 0x7fffffffffffffffLL;
+        return v < 0 ? (v ^ mask) : v;
+      };
+      return three_way(key(bits_a), key(bits_b));
+    }
+    case TypeId::kString:
+    case TypeId::kBinary:
+    case TypeId::kFixed:
+    case TypeId::kUuid: {
+      int c = std::string_view(a.s).compare(b.s);  // char_traits<char> compares as unsigned
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case TypeId::kDecimal:
+      return three_way(a.decimal, b.decimal);
+    default:
+      return three_way(a.l, b.l);
+  }
+}
+
 }  // namespace frazil::iceberg

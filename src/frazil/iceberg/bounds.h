@@ -24,6 +24,10 @@ Result<Value> FromBound(const Type& type, std::string_view bytes);
 // at the column's fixed width).
 Result<std::string> BoundFromParquetStatistic(const Type& type, std::string_view stat);
 
+// Orders two non-null values of `type` as Iceberg does: numbers by value
+// (floats with -0 < 0 and NaN last), strings and binary by unsigned bytes.
+int CompareValues(const Type& type, const Value& a, const Value& b);
+
 // The fewest big-endian two's-complement bytes that hold v (decimal bounds
 // and the decimal bucket hash both use this form).
 std::string MinimalBigEndian(__int128 v);

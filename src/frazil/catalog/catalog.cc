@@ -1,0 +1,92 @@
+#include "frazil/catalog/catalog.h"
+
+#include <set>
+
+#include "frazil/iceberg/manifest.h"
+#include "frazil/iceberg/scan.h"
+
+namespace frazil::catalog {
+
+Status ValidateName(const std::string& name, const char* what) {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " name is empty");
+  if (name.size() > 255)
+    return Status::InvalidArgument(std::string(what) + " name longer than 255 bytes: " + name);
+  for (unsigned char c : name) {
+    if (c == '.' || c < 0x20 || c == 0x7f)
+      return Status::InvalidArgument(std::string(what) + " name '" + name +
+                                     "' contains '.' or a control character");
+  }
+  return Status::Ok();
+}
+
+std::string NamespaceToString(const Namespace& ns) {
+  std::string out;
+  for (size_t i = 0; i < ns.size(); ++i) out += (i ? "." : "") + ns[i];
+  return out;
+}
+
+Result<Namespace> ParseNamespace(const std::string& text) {
+  Namespace ns;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = text.find('.', start);
+    std::string part = text.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
+    ns.push_back(part);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return ns;
+}
+
+std::string TableIdentifier::ToString() const {
+  return ns.empty() ? name : NamespaceToString(ns) + "." + name;
+}
+
+Result<TableIdentifier> TableIdentifier::Parse(const std::string& text) {
+  auto dot = text.rfind('.');
+  if (dot == std::string::npos)
+    return Status::InvalidArgument("table identifier '" + text + "' has no namespace");
+  TableIdentifier id;
+  FRAZIL_ASSIGN_OR_RETURN(id.ns, ParseNamespace(text.substr(0, dot)));
+  id.name = text.substr(dot + 1);
+  FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
+  return id;
+}
+
+Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {
+  const auto& m = table.metadata;
+  std::set<std::string> files;
+  files.insert(table.metadata_location);
+  for (const auto& e : m.metadata_log) files.insert(e.metadata_file);
+  for (const auto& s : m.snapshots) {
+    files.insert(s.manifest_list);
+    auto manifests = iceberg::ReadSnapshotManifests(io, s);
+    if (!manifests.ok()) continue;  // already gone: the listing below catches the rest
+    for (const auto& mf : manifests.value()) {
+      files.insert(mf.manifest_path);
+      auto bytes = io->Read(mf.manifest_path);
+      if (!bytes.ok()) continue;
+      auto entries = iceberg::ReadManifest(bytes.value(), mf, m);
+      if (!entries.ok()) continue;
+      for (const auto& e : entries.value()) files.insert(e.file.file_path);
+    }
+  }
+  Status first_error;
+  for (const auto& f : files) {
+    Status s = io->Delete(f);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  // Files under the location that no metadata names (orphans of failed
+  // commits) belong to the table too.
+  auto listed = io->List(m.location + "/");
+  if (listed.ok()) {
+    for (const auto& f : listed.value()) {
+      Status s = io->Delete(f.location);
+      if (!s.ok() && first_error.ok()) first_error = s;
+    }
+  }
+  return first_error;
+}
+
+}  // namespace frazil::catalog

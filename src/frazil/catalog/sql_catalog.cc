@@ -1,0 +1,470 @@
+#include "frazil/catalog/sql_catalog.h"
+
+#include <sqlite3.h>
+
+#include <set>
+
+#include "frazil/iceberg/metadata_file.h"
+
+namespace frazil::catalog {
+namespace {
+
+// A prepared statement; finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Status prepared() const { return rc_ == SQLITE_OK ? Status::Ok() : Error("prepare"); }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindNull(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // True while rows remain; errors become a Status.
+  Result<bool> Step() {
+    rc_ = sqlite3_step(stmt_);
+    if (rc_ == SQLITE_ROW) return true;
+    if (rc_ == SQLITE_DONE) return false;
+    return Error("step");
+  }
+  Status Run() {
+    auto r = Step();
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  std::optional<std::string> Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    if (!p) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(p),
+                       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  int rc() const { return rc_; }
+
+  Status Error(const char* what) const {
+    std::string m = std::string("catalog database ") + what + ": " + sqlite3_errmsg(db_);
+    int primary = rc_ & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(m);
+    if (primary == SQLITE_CONSTRAINT) return Status::AlreadyExists(m);
+    return Status::IoError(m);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IoError(std::string("catalog database: ") + m);
+  }
+  return Status::Ok();
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class WriteTxn {
+ public:
+  explicit WriteTxn(sqlite3* db) : db_(db) {}
+  ~WriteTxn() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Status Begin() {
+    Stmt s(db_, "BEGIN IMMEDIATE");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+    open_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    Stmt s(db_, "COMMIT");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+    open_ = false;
+    return Status::Ok();
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+constexpr const char* kTableTypeFilter = "(iceberg_type = 'TABLE' OR iceberg_type IS NULL)";
+
+}  // namespace
+
+SqlCatalog::SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db)
+    : options_(std::move(options)), io_(std::move(io)), db_(db) {}
+
+SqlCatalog::~SqlCatalog() { sqlite3_close_v2(db_); }
+
+Result<std::unique_ptr<SqlCatalog>> SqlCatalog::Open(SqlCatalogOptions options,
+                                                     std::unique_ptr<iceberg::FileIO> io) {
+  if (options.warehouse.empty()) return Status::InvalidArgument("the SQL catalog needs a warehouse location");
+  while (options.warehouse.size() > 1 && options.warehouse.back() == '/') options.warehouse.pop_back();
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(options.db_path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Status::IoError("cannot open catalog database " + options.db_path + ": " + m);
+  }
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  std::unique_ptr<SqlCatalog> c(new SqlCatalog(std::move(options), std::move(io), db));
+  FRAZIL_RETURN_IF_ERROR(c->Initialize());
+  return c;
+}
+
+Status SqlCatalog::Initialize() {
+  FRAZIL_RETURN_IF_ERROR(Exec(db_,
+                              "CREATE TABLE IF NOT EXISTS iceberg_tables ("
+                              "catalog_name VARCHAR(255) NOT NULL, "
+                              "table_namespace VARCHAR(255) NOT NULL, "
+                              "table_name VARCHAR(255) NOT NULL, "
+                              "metadata_location VARCHAR(1000), "
+                              "previous_metadata_location VARCHAR(1000), "
+                              "iceberg_type VARCHAR(5), "
+                              "PRIMARY KEY (catalog_name, table_namespace, table_name))"));
+  FRAZIL_RETURN_IF_ERROR(Exec(db_,
+                              "CREATE TABLE IF NOT EXISTS iceberg_namespace_properties ("
+                              "catalog_name VARCHAR(255) NOT NULL, "
+                              "namespace VARCHAR(255) NOT NULL, "
+                              "property_key VARCHAR(255) NOT NULL, "
+                              "property_value VARCHAR(1000), "
+                              "PRIMARY KEY (catalog_name, namespace, property_key))"));
+  // A catalog created by an older JDBC catalog or PyIceberg lacks
+  // iceberg_type (the "v0" schema); add it as they do.
+  Stmt probe(db_, "SELECT iceberg_type FROM iceberg_tables LIMIT 0");
+  if (!probe.prepared().ok()) {
+    FRAZIL_RETURN_IF_ERROR(Exec(db_, "ALTER TABLE iceberg_tables ADD COLUMN iceberg_type VARCHAR(5)"));
+  }
+  return Status::Ok();
+}
+
+Result<bool> SqlCatalog::NamespaceExists(const std::string& ns) {
+  Stmt s(db_,
+         "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
+         "UNION ALL SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, ns);
+  return s.Step();
+}
+
+Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& properties) {
+  for (const auto& part : ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
+  if (ns.empty()) return Status::InvalidArgument("namespace is empty");
+  std::lock_guard lock(mu_);
+  std::string name = NamespaceToString(ns);
+  WriteTxn txn(db_);
+  FRAZIL_RETURN_IF_ERROR(txn.Begin());
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  if (exists) return Status::AlreadyExists("namespace " + name + " already exists");
+  Properties props = properties;
+  if (props.empty()) props["exists"] = "true";  // a namespace is its property rows
+  for (const auto& [k, v] : props) {
+    Stmt s(db_,
+           "INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) "
+           "VALUES (?1, ?2, ?3, ?4)");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    s.Bind(1, options_.name).Bind(2, name).Bind(3, k).Bind(4, v);
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+  }
+  return txn.Commit();
+}
+
+Result<std::vector<Namespace>> SqlCatalog::ListNamespaces(const Namespace& parent) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT namespace FROM iceberg_namespace_properties WHERE catalog_name = ?1 "
+         "UNION SELECT table_namespace FROM iceberg_tables WHERE catalog_name = ?1");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name);
+  std::set<Namespace> out;
+  for (;;) {
+    FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    auto parsed = ParseNamespace(s.Text(0).value_or(""));
+    if (!parsed.ok()) continue;  // written by someone with looser rules
+    const Namespace& ns = parsed.value();
+    if (ns.size() <= parent.size() || !std::equal(parent.begin(), parent.end(), ns.begin())) continue;
+    out.insert(Namespace(ns.begin(), ns.begin() + static_cast<long>(parent.size()) + 1));
+  }
+  return std::vector<Namespace>(out.begin(), out.end());
+}
+
+Status SqlCatalog::DropNamespace(const Namespace& ns) {
+  std::lock_guard lock(mu_);
+  std::string name = NamespaceToString(ns);
+  WriteTxn txn(db_);
+  FRAZIL_RETURN_IF_ERROR(txn.Begin());
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  if (!exists) return Status::NotFound("namespace " + name + " does not exist");
+  Stmt tables(db_, "SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
+  FRAZIL_RETURN_IF_ERROR(tables.prepared());
+  tables.Bind(1, options_.name).Bind(2, name);
+  FRAZIL_ASSIGN_OR_RETURN(bool has_tables, tables.Step());
+  if (has_tables) return Status::InvalidArgument("namespace " + name + " is not empty");
+  Stmt del(db_, "DELETE FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2");
+  FRAZIL_RETURN_IF_ERROR(del.prepared());
+  del.Bind(1, options_.name).Bind(2, name);
+  FRAZIL_RETURN_IF_ERROR(del.Run());
+  return txn.Commit();
+}
+
+Result<Properties> SqlCatalog::LoadNamespaceProperties(const Namespace& ns) {
+  std::lock_guard lock(mu_);
+  std::string name = NamespaceToString(ns);
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  if (!exists) return Status::NotFound("namespace " + name + " does not exist");
+  Stmt s(db_,
+         "SELECT property_key, property_value FROM iceberg_namespace_properties "
+         "WHERE catalog_name = ?1 AND namespace = ?2");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, name);
+  Properties out;
+  for (;;) {
+    FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out[s.Text(0).value_or("")] = s.Text(1).value_or("");
+  }
+  return out;
+}
+
+Status SqlCatalog::UpdateNamespaceProperties(const Namespace& ns, const Properties& set,
+                                             const std::vector<std::string>& remove) {
+  std::lock_guard lock(mu_);
+  std::string name = NamespaceToString(ns);
+  WriteTxn txn(db_);
+  FRAZIL_RETURN_IF_ERROR(txn.Begin());
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  if (!exists) return Status::NotFound("namespace " + name + " does not exist");
+  for (const auto& k : remove) {
+    Stmt s(db_,
+           "DELETE FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 AND "
+           "property_key = ?3");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    s.Bind(1, options_.name).Bind(2, name).Bind(3, k);
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+  }
+  for (const auto& [k, v] : set) {
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO iceberg_namespace_properties (catalog_name, namespace, property_key, "
+           "property_value) VALUES (?1, ?2, ?3, ?4)");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    s.Bind(1, options_.name).Bind(2, name).Bind(3, k).Bind(4, v);
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+  }
+  return txn.Commit();
+}
+
+Result<std::optional<std::string>> SqlCatalog::MetadataLocation(const TableIdentifier& id) {
+  std::string sql = std::string(
+                        "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ?1 AND "
+                        "table_namespace = ?2 AND table_name = ?3 AND ") +
+                    kTableTypeFilter;
+  Stmt s(db_, sql.c_str());
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name);
+  FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  auto loc = s.Text(0);
+  if (!loc) return Status::Corruption("table " + id.ToString() + " has no metadata location in the catalog");
+  return std::optional<std::string>(*loc);
+}
+
+Result<std::string> SqlCatalog::DefaultLocation(const TableIdentifier& id) {
+  // A namespace `location` property wins; else warehouse/ns1/.../table, as
+  // Java's JdbcCatalog lays tables out.
+  Stmt s(db_,
+         "SELECT property_value FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
+         "AND property_key = 'location'");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns));
+  FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (row && s.Text(0) && !s.Text(0)->empty()) {
+    std::string base = *s.Text(0);
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    return base + "/" + id.name;
+  }
+  std::string loc = options_.warehouse;
+  for (const auto& part : id.ns) loc += "/" + part;
+  return loc + "/" + id.name;
+}
+
+Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTableRequest request) {
+  for (const auto& part : id.ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
+  FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
+  std::string location;
+  {
+    std::lock_guard lock(mu_);
+    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
+    if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
+    FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(id));
+    if (existing) return Status::AlreadyExists("table " + id.ToString() + " already exists");
+    if (request.location) {
+      location = *request.location;
+    } else {
+      FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(id));
+    }
+  }
+  FRAZIL_ASSIGN_OR_RETURN(
+      iceberg::TableMetadata metadata,
+      iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
+                                std::move(request.sort_order), location, std::move(request.properties)));
+  std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
+  FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata));
+
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
+         "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name).Bind(4, metadata_location);
+  Status st = s.Run();
+  if (!st.ok()) {
+    (void)io_->Delete(metadata_location);  // never became visible
+    if (st.code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists("table " + id.ToString() + " already exists");
+    return st;
+  }
+  return LoadedTable{id, metadata_location, std::move(metadata)};
+}
+
+Result<LoadedTable> SqlCatalog::LoadTable(const TableIdentifier& id) {
+  std::optional<std::string> location;
+  {
+    std::lock_guard lock(mu_);
+    FRAZIL_ASSIGN_OR_RETURN(location, MetadataLocation(id));
+  }
+  if (!location) return Status::NotFound("table " + id.ToString() + " does not exist");
+  FRAZIL_ASSIGN_OR_RETURN(iceberg::TableMetadata metadata, iceberg::ReadMetadataFile(io_.get(), *location));
+  return LoadedTable{id, *location, std::move(metadata)};
+}
+
+Result<std::vector<TableIdentifier>> SqlCatalog::ListTables(const Namespace& ns) {
+  std::lock_guard lock(mu_);
+  std::string name = NamespaceToString(ns);
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  if (!exists) return Status::NotFound("namespace " + name + " does not exist");
+  std::string sql =
+      std::string(
+          "SELECT table_name FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 AND ") +
+      kTableTypeFilter + " ORDER BY table_name";
+  Stmt s(db_, sql.c_str());
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, name);
+  std::vector<TableIdentifier> out;
+  for (;;) {
+    FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(TableIdentifier{ns, s.Text(0).value_or("")});
+  }
+  return out;
+}
+
+Status SqlCatalog::DropTable(const TableIdentifier& id, bool purge) {
+  std::optional<LoadedTable> table;
+  if (purge) {
+    auto loaded = LoadTable(id);
+    if (!loaded.ok()) return loaded.status();
+    table = std::move(loaded).value();
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::string sql = std::string(
+                          "DELETE FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 AND "
+                          "table_name = ?3 AND ") +
+                      kTableTypeFilter;
+    Stmt s(db_, sql.c_str());
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name);
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("table " + id.ToString() + " does not exist");
+  }
+  // Files go only after the table is gone from the catalog, so no reader
+  // can load metadata whose files are being deleted.
+  if (table) return PurgeTableFiles(io_.get(), *table);
+  return Status::Ok();
+}
+
+Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifier& to) {
+  for (const auto& part : to.ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
+  FRAZIL_RETURN_IF_ERROR(ValidateName(to.name, "table"));
+  std::lock_guard lock(mu_);
+  WriteTxn txn(db_);
+  FRAZIL_RETURN_IF_ERROR(txn.Begin());
+  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(to.ns)));
+  if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(to.ns) + " does not exist");
+  FRAZIL_ASSIGN_OR_RETURN(auto target, MetadataLocation(to));
+  if (target) return Status::AlreadyExists("table " + to.ToString() + " already exists");
+  Stmt s(db_,
+         "UPDATE iceberg_tables SET table_namespace = ?4, table_name = ?5 WHERE catalog_name = ?1 AND "
+         "table_namespace = ?2 AND table_name = ?3");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name)
+      .Bind(2, NamespaceToString(from.ns))
+      .Bind(3, from.name)
+      .Bind(4, NamespaceToString(to.ns))
+      .Bind(5, to.name);
+  FRAZIL_RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(db_) == 0) return Status::NotFound("table " + from.ToString() + " does not exist");
+  return txn.Commit();
+}
+
+Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) {
+  iceberg::TableMetadata next = updated;
+  std::vector<std::string> dropped =
+      iceberg::AppendMetadataLog(&next, base.metadata_location, base.metadata.last_updated_ms);
+  std::string location = iceberg::NextMetadataFileLocation(next.location, base.metadata_location);
+  FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), location, next));
+
+  int rc;
+  int changes = 0;
+  std::string error;
+  {
+    std::lock_guard lock(mu_);
+    Stmt s(db_,
+           "UPDATE iceberg_tables SET metadata_location = ?4, previous_metadata_location = ?5 "
+           "WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND metadata_location = ?5");
+    FRAZIL_RETURN_IF_ERROR(s.prepared());
+    s.Bind(1, options_.name)
+        .Bind(2, NamespaceToString(base.id.ns))
+        .Bind(3, base.id.name)
+        .Bind(4, location)
+        .Bind(5, base.metadata_location);
+    auto step = s.Step();
+    rc = s.rc() & 0xff;
+    if (step.ok())
+      changes = sqlite3_changes(db_);
+    else
+      error = step.status().message();
+  }
+  if (rc == SQLITE_DONE && changes == 1) {
+    if (iceberg::TablePropertyBool(next, "write.metadata.delete-after-commit.enabled", false))
+      for (const auto& f : dropped) (void)io_->Delete(f);
+    return LoadedTable{base.id, location, std::move(next)};
+  }
+  if (rc == SQLITE_DONE || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    // The UPDATE did not happen: our metadata file is garbage.
+    (void)io_->Delete(location);
+    if (rc != SQLITE_DONE) return Status::Unavailable("catalog busy, commit not applied: " + error);
+    std::lock_guard lock(mu_);
+    FRAZIL_ASSIGN_OR_RETURN(auto current, MetadataLocation(base.id));
+    if (!current) return Status::NotFound("table " + base.id.ToString() + " was dropped");
+    return Status::CommitConflict("table " + base.id.ToString() + " changed since it was loaded (now at " +
+                                  *current + ")");
+  }
+  // Any other failure of the statement leaves the outcome to be checked.
+  return Status::CommitStateUnknown("commit of " + base.id.ToString() + " to " + location +
+                                    " has an unknown outcome: " + error);
+}
+
+}  // namespace frazil::catalog

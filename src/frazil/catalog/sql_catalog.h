@@ -1,0 +1,61 @@
+// The embedded catalog: Iceberg's JDBC catalog schema (`iceberg_tables`,
+// `iceberg_namespace_properties`) in an SQLite file, so PyIceberg's
+// SqlCatalog and Java's JdbcCatalog pointed at the same file and warehouse
+// see the same tables. A commit is one UPDATE conditioned on the metadata
+// location the writer started from.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "frazil/catalog/catalog.h"
+
+struct sqlite3;
+
+namespace frazil::catalog {
+
+struct SqlCatalogOptions {
+  std::string name = "frazil";  // catalog_name column
+  std::string db_path;          // SQLite file, created if missing
+  std::string warehouse;        // e.g. file:///var/lib/frazil/warehouse
+  int busy_timeout_ms = 10000;  // waiting for other processes' write locks
+};
+
+class SqlCatalog final : public Catalog {
+ public:
+  static Result<std::unique_ptr<SqlCatalog>> Open(SqlCatalogOptions options,
+                                                  std::unique_ptr<iceberg::FileIO> io);
+  ~SqlCatalog() override;
+
+  const std::string& name() const override { return options_.name; }
+  iceberg::FileIO* io() override { return io_.get(); }
+
+  Status CreateNamespace(const Namespace& ns, const Properties& properties) override;
+  Result<std::vector<Namespace>> ListNamespaces(const Namespace& parent) override;
+  Status DropNamespace(const Namespace& ns) override;
+  Result<Properties> LoadNamespaceProperties(const Namespace& ns) override;
+  Status UpdateNamespaceProperties(const Namespace& ns, const Properties& set,
+                                   const std::vector<std::string>& remove) override;
+
+  Result<LoadedTable> CreateTable(const TableIdentifier& id, CreateTableRequest request) override;
+  Result<LoadedTable> LoadTable(const TableIdentifier& id) override;
+  Result<std::vector<TableIdentifier>> ListTables(const Namespace& ns) override;
+  Status DropTable(const TableIdentifier& id, bool purge) override;
+  Status RenameTable(const TableIdentifier& from, const TableIdentifier& to) override;
+  Result<LoadedTable> CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) override;
+
+ private:
+  SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db);
+  Status Initialize();
+  Result<bool> NamespaceExists(const std::string& ns);
+  Result<std::optional<std::string>> MetadataLocation(const TableIdentifier& id);
+  Result<std::string> DefaultLocation(const TableIdentifier& id);
+
+  SqlCatalogOptions options_;
+  std::unique_ptr<iceberg::FileIO> io_;
+  std::mutex mu_;  // one connection, used by one thread at a time
+  sqlite3* db_;
+};
+
+}  // namespace frazil::catalog

@@ -1,0 +1,100 @@
+#include "frazil/catalog/table_commit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "frazil/iceberg/metadata_file.h"
+
+namespace frazil::catalog {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Contains(const iceberg::TableMetadata& m, int64_t snapshot_id) {
+  return m.SnapshotById(snapshot_id) != nullptr;
+}
+
+}  // namespace
+
+CommitRetryPolicy CommitRetryPolicy::FromTable(const iceberg::TableMetadata& m) {
+  CommitRetryPolicy p;
+  p.num_retries =
+      static_cast<int>(std::max<int64_t>(0, iceberg::TablePropertyInt(m, "commit.retry.num-retries", 4)));
+  p.min_wait_ms = std::max<int64_t>(0, iceberg::TablePropertyInt(m, "commit.retry.min-wait-ms", 100));
+  p.max_wait_ms = std::max(p.min_wait_ms, iceberg::TablePropertyInt(m, "commit.retry.max-wait-ms", 60000));
+  p.total_timeout_ms =
+      std::max<int64_t>(0, iceberg::TablePropertyInt(m, "commit.retry.total-timeout-ms", 1800000));
+  return p;
+}
+
+Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
+                                    iceberg::SnapshotProducer* producer, std::optional<LoadedTable> base,
+                                    std::optional<CommitRetryPolicy> policy, CommitStats* stats) {
+  if (!base) {
+    auto loaded = catalog->LoadTable(id);
+    if (!loaded.ok()) return loaded.status();
+    base = std::move(loaded).value();
+  }
+  CommitRetryPolicy p = policy ? *policy : CommitRetryPolicy::FromTable(base->metadata);
+  const int64_t start = SteadyMs();
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  Status last;
+  for (int attempt = 0;; ++attempt) {
+    if (stats) stats->attempts = attempt + 1;
+    auto next = producer->Apply(base->metadata);
+    if (!next.ok()) {
+      producer->CleanUpAfterFailure();
+      return next.status();
+    }
+    auto committed = catalog->CommitTable(*base, next.value());
+    if (committed.ok()) {
+      producer->CleanUpAfterCommit();
+      return committed;
+    }
+    last = committed.status();
+    if (last.code() == StatusCode::kCommitStateUnknown) {
+      // Settle it by re-reading: our snapshot is there (it happened) or not
+      // (it did not, and the attempt may be retried).
+      auto reread = catalog->LoadTable(id);
+      if (!reread.ok()) return last;  // still unknown: keep every file
+      if (Contains(reread->metadata, producer->snapshot_id())) {
+        producer->CleanUpAfterCommit();
+        return reread;
+      }
+    } else if (last.code() != StatusCode::kCommitConflict && last.code() != StatusCode::kUnavailable) {
+      producer->CleanUpAfterFailure();
+      return last;
+    }
+    int64_t elapsed = SteadyMs() - start;
+    if (attempt >= p.num_retries || elapsed >= p.total_timeout_ms) {
+      producer->CleanUpAfterFailure();
+      return Status(
+          last.code() == StatusCode::kUnavailable ? StatusCode::kUnavailable : StatusCode::kCommitConflict,
+          "gave up after " + std::to_string(attempt + 1) + " attempts: " + last.message());
+    }
+    // Exponential backoff with full jitter, capped by the policy and the
+    // time left.
+    double exp = static_cast<double>(p.min_wait_ms) * std::pow(2.0, std::min(attempt, 30));
+    auto cap = static_cast<int64_t>(std::min<double>(exp, static_cast<double>(p.max_wait_ms)));
+    cap = std::min(cap, p.total_timeout_ms - elapsed);
+    if (cap > 0) {
+      std::uniform_int_distribution<int64_t> wait(cap / 2, cap);
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait(rng)));
+    }
+    auto reloaded = catalog->LoadTable(id);
+    if (!reloaded.ok()) {
+      producer->CleanUpAfterFailure();
+      return reloaded.status();
+    }
+    base = std::move(reloaded).value();
+  }
+}
+
+}  // namespace frazil::catalog

@@ -1,0 +1,46 @@
+// How the table layer reaches files: by location (`file:///...`,
+// `s3://bucket/...`). Implementations live above this layer (objstore);
+// the table code only needs these operations and their guarantees.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "frazil/common/status.h"
+#include "frazil/parquet/input_file.h"
+#include "frazil/parquet/output_sink.h"
+
+namespace frazil::iceberg {
+
+struct FileInfo {
+  std::string location;
+  uint64_t size = 0;
+  int64_t modified_ms = 0;  // last modification, milliseconds since the epoch
+};
+
+class FileIO {
+ public:
+  virtual ~FileIO() = default;
+
+  virtual Result<std::vector<uint8_t>> Read(const std::string& location) = 0;
+  virtual Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) = 0;
+
+  // Creates a file that must not exist yet, all or nothing: readers never
+  // see a partial file, and an existing file is never replaced
+  // (AlreadyExists). Iceberg's commit protocol relies on both.
+  virtual Status WriteNew(const std::string& location, std::span<const uint8_t> data) = 0;
+  // The streaming form of WriteNew, for data files: the file becomes
+  // visible when the sink is closed.
+  virtual Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) = 0;
+
+  // Deletes a file; deleting a missing file is not an error (deletes are
+  // retried by maintenance).
+  virtual Status Delete(const std::string& location) = 0;
+  // Every file whose location starts with `prefix`, recursively.
+  virtual Result<std::vector<FileInfo>> List(const std::string& prefix) = 0;
+};
+
+}  // namespace frazil::iceberg

@@ -1,0 +1,294 @@
+#include "frazil/iceberg/parquet_data_file.h"
+
+#include "frazil/iceberg/bounds.h"
+
+namespace frazil::iceberg {
+namespace {
+
+constexpr size_t kTruncateLength = 16;
+
+Result<parquet::ValueSpec> ValueSpecFor(const Type& t) {
+  parquet::ValueSpec v;
+  switch (t.id) {
+    case TypeId::kBoolean:
+      v.type = parquet::ValueType::kBoolean;
+      break;
+    case TypeId::kInt:
+      v.type = parquet::ValueType::kInt32;
+      break;
+    case TypeId::kLong:
+      v.type = parquet::ValueType::kInt64;
+      break;
+    case TypeId::kFloat:
+      v.type = parquet::ValueType::kFloat;
+      break;
+    case TypeId::kDouble:
+      v.type = parquet::ValueType::kDouble;
+      break;
+    case TypeId::kDate:
+      v.type = parquet::ValueType::kDate;
+      break;
+    case TypeId::kTimestamp:
+      v.type = parquet::ValueType::kTimestamp;
+      break;
+    case TypeId::kTimestampTz:
+      v.type = parquet::ValueType::kTimestampTz;
+      break;
+    case TypeId::kString:
+      v.type = parquet::ValueType::kString;
+      break;
+    case TypeId::kBinary:
+      v.type = parquet::ValueType::kBinary;
+      break;
+    case TypeId::kUuid:
+      v.type = parquet::ValueType::kUuid;
+      break;
+    case TypeId::kFixed:
+      v.type = parquet::ValueType::kFixed;
+      v.fixed_length = t.length;
+      break;
+    case TypeId::kDecimal:
+      v.type = parquet::ValueType::kDecimal;
+      v.precision = t.precision;
+      v.scale = t.scale;
+      break;
+    default:
+      return Status::InvalidArgument("Parquet data files of type " + t.ToString() + " are not supported");
+  }
+  return v;
+}
+
+// Top-level fields of `schema` by id, with their nesting role for leaves.
+bool IsTopLevelPrimitive(const Schema& schema, int32_t field_id) {
+  for (const auto& f : schema.fields)
+    if (f.id == field_id) return f.type->IsPrimitive();
+  return false;
+}
+
+size_t Utf8Length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xe) return 3;
+  if ((lead >> 3) == 0x1e) return 4;
+  return 1;  // invalid: treat bytewise
+}
+
+// Byte length of the first n code points of s.
+size_t PrefixBytes(const std::string& s, size_t n) {
+  size_t pos = 0;
+  for (size_t cp = 0; cp < n && pos < s.size(); ++cp) pos += Utf8Length(static_cast<unsigned char>(s[pos]));
+  return std::min(pos, s.size());
+}
+
+std::string EncodeUtf8(uint32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+  return out;
+}
+
+uint32_t DecodeUtf8(const std::string& s, size_t pos, size_t len) {
+  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[pos + i])); };
+  switch (len) {
+    case 2:
+      return ((b(0) & 0x1f) << 6) | (b(1) & 0x3f);
+    case 3:
+      return ((b(0) & 0x0f) << 12) | ((b(1) & 0x3f) << 6) | (b(2) & 0x3f);
+    case 4:
+      return ((b(0) & 0x07) << 18) | ((b(1) & 0x3f) << 12) | ((b(2) & 0x3f) << 6) | (b(3) & 0x3f);
+    default:
+      return b(0);
+  }
+}
+
+}  // namespace
+
+Result<parquet::FileSchema> ParquetSchemaFor(const Schema& schema) {
+  parquet::FileSchema out;
+  for (const auto& f : schema.fields) {
+    parquet::FieldSchema pf;
+    pf.name = f.name;
+    pf.field_id = f.id;
+    pf.required = f.required;
+    const Type& t = *f.type;
+    if (t.IsPrimitive()) {
+      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(t));
+    } else if (t.id == TypeId::kList && t.children.size() == 1 && t.children[0].type->IsPrimitive()) {
+      pf.shape = parquet::FieldSchema::Shape::kList;
+      pf.element_id = t.children[0].id;
+      pf.element_required = t.children[0].required;
+      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(*t.children[0].type));
+    } else if (t.id == TypeId::kMap && t.children.size() == 2 && t.children[0].type->id == TypeId::kString &&
+               t.children[1].type->IsPrimitive()) {
+      pf.shape = parquet::FieldSchema::Shape::kMap;
+      pf.key_id = t.children[0].id;
+      pf.value_id = t.children[1].id;
+      pf.value_required = t.children[1].required;
+      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(*t.children[1].type));
+    } else {
+      return Status::InvalidArgument("column " + f.name + " of type " + t.ToString() +
+                                     " is not supported in data files (primitives, lists of primitives and "
+                                     "maps from string to primitive are)");
+    }
+    out.fields.push_back(std::move(pf));
+  }
+  return out;
+}
+
+std::string TruncateLowerBound(const Type& type, const std::string& bound) {
+  if (type.id == TypeId::kString) return bound.substr(0, PrefixBytes(bound, kTruncateLength));
+  if (type.id == TypeId::kBinary) return bound.substr(0, kTruncateLength);
+  return bound;
+}
+
+std::optional<std::string> TruncateUpperBound(const Type& type, const std::string& bound) {
+  if (type.id == TypeId::kBinary) {
+    if (bound.size() <= kTruncateLength) return bound;
+    std::string out = bound.substr(0, kTruncateLength);
+    while (!out.empty()) {
+      auto last = static_cast<unsigned char>(out.back());
+      if (last != 0xff) {
+        out.back() = static_cast<char>(last + 1);
+        return out;
+      }
+      out.pop_back();
+    }
+    return std::nullopt;
+  }
+  if (type.id == TypeId::kString) {
+    size_t cut = PrefixBytes(bound, kTruncateLength);
+    if (cut >= bound.size()) return bound;
+    std::string prefix = bound.substr(0, cut);
+    // Increment the last code point that can be incremented (skipping the
+    // surrogate range), dropping those after it.
+    std::vector<size_t> starts;
+    for (size_t pos = 0; pos < prefix.size(); pos += Utf8Length(static_cast<unsigned char>(prefix[pos])))
+      starts.push_back(pos);
+    while (!starts.empty()) {
+      size_t pos = starts.back();
+      size_t len = std::min(Utf8Length(static_cast<unsigned char>(prefix[pos])), prefix.size() - pos);
+      uint32_t cp = DecodeUtf8(prefix, pos, len) + 1;
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xe000;
+      if (cp <= 0x10ffff) return prefix.substr(0, pos) + EncodeUtf8(cp);
+      starts.pop_back();
+      prefix.resize(pos);
+    }
+    return std::nullopt;
+  }
+  return bound;
+}
+
+Result<DataFile> DescribeDataFile(const Schema& schema, const std::string& location,
+                                  const parquet::WriteResult& written, int32_t spec_id,
+                                  PartitionValues partition) {
+  DataFile f;
+  f.file_path = location;
+  f.spec_id = spec_id;
+  f.partition = std::move(partition);
+  f.record_count = written.record_count;
+  f.file_size_in_bytes = static_cast<int64_t>(written.file_size);
+  f.split_offsets = written.split_offsets;
+  for (const auto& c : written.columns) {
+    f.value_counts[c.field_id] = c.value_count;
+    f.null_value_counts[c.field_id] = c.null_count;
+    f.column_sizes[c.field_id] += c.column_size;
+    // Bounds for top-level primitives only: nothing prunes on values
+    // nested in lists and maps.
+    if (!IsTopLevelPrimitive(schema, c.field_id)) continue;
+    const NestedField* field = schema.FindField(c.field_id);
+    if (!field) continue;
+    if (c.lower_bound) {
+      FRAZIL_ASSIGN_OR_RETURN(std::string lo, BoundFromParquetStatistic(*field->type, *c.lower_bound));
+      f.lower_bounds[c.field_id] = TruncateLowerBound(*field->type, lo);
+    }
+    if (c.upper_bound) {
+      FRAZIL_ASSIGN_OR_RETURN(std::string hi, BoundFromParquetStatistic(*field->type, *c.upper_bound));
+      if (auto up = TruncateUpperBound(*field->type, hi)) f.upper_bounds[c.field_id] = *up;
+    }
+  }
+  return f;
+}
+
+Result<DataFile> WriteDataFile(FileIO* io, const std::string& location, const Schema& schema, int32_t spec_id,
+                               PartitionValues partition,
+                               const std::vector<const parquet::RowBatch*>& batches,
+                               const parquet::WriterOptions& options) {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::FileSchema file_schema, ParquetSchemaFor(schema));
+  FRAZIL_ASSIGN_OR_RETURN(auto sink, io->NewOutput(location));
+  FRAZIL_ASSIGN_OR_RETURN(auto writer,
+                          parquet::FileWriter::Open(std::move(file_schema), options, std::move(sink)));
+  for (const auto* b : batches) FRAZIL_RETURN_IF_ERROR(writer->Write(*b));
+  FRAZIL_ASSIGN_OR_RETURN(parquet::WriteResult written, writer->Close());
+  return DescribeDataFile(schema, location, written, spec_id, std::move(partition));
+}
+
+Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const std::string& location,
+                                                             const Schema& read_schema,
+                                                             std::vector<int32_t> field_ids) {
+  FRAZIL_ASSIGN_OR_RETURN(auto input, io->OpenInput(location));
+  auto opened = parquet::FileReader::Open(std::move(input));
+  if (!opened.ok()) return opened.status().WithContext("data file " + location);
+  std::unique_ptr<DataFileReader> r(new DataFileReader());
+  r->reader_ = std::move(opened).value();
+  FRAZIL_ASSIGN_OR_RETURN(parquet::FileSchema wanted, ParquetSchemaFor(read_schema));
+  for (int32_t id : field_ids) {
+    const parquet::FieldSchema* want = nullptr;
+    for (const auto& f : wanted.fields)
+      if (f.field_id == id) want = &f;
+    if (!want) return Status::InvalidArgument("no top-level column with field id " + std::to_string(id));
+    auto idx = r->reader_->FieldIndex(id);
+    if (!idx && want->required)
+      return Status::Corruption("data file " + location + " lacks required column " + want->name);
+    if (idx) {
+      const auto& have = r->reader_->schema().fields[*idx];
+      if (have.shape != want->shape)
+        return Status::Corruption("data file " + location + ": column " + want->name + " has another shape");
+    }
+    r->fields_.push_back(*want);
+    r->file_index_.push_back(idx);
+  }
+  return r;
+}
+
+Result<parquet::RowBatch> DataFileReader::ReadRowGroup(size_t index) {
+  std::vector<size_t> present;
+  for (const auto& idx : file_index_)
+    if (idx) present.push_back(*idx);
+  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch read, reader_->ReadRowGroup(index, present));
+  if (present.size() == fields_.size()) return read;
+  // Fill the columns the file does not have with nulls.
+  parquet::RowBatch out;
+  out.num_rows = read.num_rows;
+  size_t next = 0;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (file_index_[i]) {
+      out.columns.push_back(std::move(read.columns[next++]));
+      continue;
+    }
+    parquet::ColumnData c;
+    if (fields_[i].shape == parquet::FieldSchema::Shape::kPrimitive) {
+      c.values.is_null.assign(read.num_rows, 1);
+      for (size_t r = 0; r < read.num_rows; ++r) c.values.AppendDefault(fields_[i].value.type);
+    } else {
+      c.offsets.assign(read.num_rows + 1, 0);
+      c.is_null.assign(read.num_rows, 1);
+    }
+    out.columns.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace frazil::iceberg

@@ -1,0 +1,68 @@
+// Iceberg data files in Parquet: the table schema as a Parquet file
+// schema, writing a file and describing it for a manifest (metrics, bounds,
+// split offsets), and reading a file's rows in a table schema's terms, by
+// field id, so files written before a schema change still read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frazil/common/status.h"
+#include "frazil/iceberg/data_file.h"
+#include "frazil/iceberg/file_io.h"
+#include "frazil/iceberg/schema.h"
+#include "frazil/parquet/column_data.h"
+#include "frazil/parquet/file_reader.h"
+#include "frazil/parquet/file_writer.h"
+
+namespace frazil::iceberg {
+
+// Primitive columns, lists of primitives and maps from string to
+// primitive; other shapes are an InvalidArgument.
+Result<parquet::FileSchema> ParquetSchemaFor(const Schema& schema);
+
+// Iceberg's default metrics mode, truncate(16): string and binary bounds
+// keep 16 characters (bytes); the upper bound is rounded up so it still
+// bounds the column. Nullopt when no upper bound that short exists.
+std::string TruncateLowerBound(const Type& type, const std::string& bound);
+std::optional<std::string> TruncateUpperBound(const Type& type, const std::string& bound);
+
+// The manifest description of a file the Parquet writer produced.
+Result<DataFile> DescribeDataFile(const Schema& schema, const std::string& location,
+                                  const parquet::WriteResult& written, int32_t spec_id,
+                                  PartitionValues partition);
+
+// Writes `rows` (in `schema` column order) as one new data file at
+// `location` and describes it.
+Result<DataFile> WriteDataFile(FileIO* io, const std::string& location, const Schema& schema, int32_t spec_id,
+                               PartitionValues partition,
+                               const std::vector<const parquet::RowBatch*>& batches,
+                               const parquet::WriterOptions& options = {});
+
+// Reads a data file's rows as columns of `read_schema` (top-level field
+// ids `field_ids`, in that order). Columns the file lacks (added later)
+// read as nulls; a missing required column is an error.
+class DataFileReader {
+ public:
+  static Result<std::unique_ptr<DataFileReader>> Open(FileIO* io, const std::string& location,
+                                                      const Schema& read_schema,
+                                                      std::vector<int32_t> field_ids);
+  size_t num_row_groups() const { return reader_->num_row_groups(); }
+  int64_t num_rows() const { return reader_->num_rows(); }
+  // Row groups that may hold values of the long column `field_id` in [lo, hi].
+  std::vector<size_t> SelectRowGroups(int32_t field_id, int64_t lo, int64_t hi) const {
+    return reader_->SelectRowGroups(field_id, lo, hi);
+  }
+  Result<parquet::RowBatch> ReadRowGroup(size_t index);
+  // The Parquet shape of each projected column.
+  const std::vector<parquet::FieldSchema>& fields() const { return fields_; }
+
+ private:
+  std::unique_ptr<parquet::FileReader> reader_;
+  std::vector<parquet::FieldSchema> fields_;
+  std::vector<std::optional<size_t>> file_index_;  // per projected column, its top-level index in the file
+};
+
+}  // namespace frazil::iceberg

@@ -1,0 +1,55 @@
+// Object storage as the table layer needs it: whole-object reads, ranged
+// reads, create-if-absent writes that become visible all at once, deletes
+// and prefix listings. Keys are '/'-separated; the local store maps them
+// to paths, an S3 store to a bucket's keys.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "frazil/common/status.h"
+
+namespace frazil::objstore {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  int64_t modified_ms = 0;
+};
+
+// A new object being written; nothing is visible until Commit().
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Append(std::span<const uint8_t> data) = 0;
+  virtual uint64_t Position() const = 0;
+  // Makes the object durable and visible; AlreadyExists if another writer
+  // created the key first (the existing object is kept).
+  virtual Status Commit() = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  virtual Result<std::vector<uint8_t>> Get(const std::string& key) = 0;
+  virtual Result<std::vector<uint8_t>> GetRange(const std::string& key, uint64_t offset, uint64_t length) = 0;
+  virtual Result<ObjectInfo> Head(const std::string& key) = 0;
+  virtual Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) = 0;
+  // Missing keys are not an error.
+  virtual Status Delete(const std::string& key) = 0;
+  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
+
+  // Convenience: a whole object in one call.
+  Status PutIfAbsent(const std::string& key, std::span<const uint8_t> data);
+};
+
+// Objects as files under the local filesystem; keys are absolute paths.
+// Writes go to a hidden temporary file in the target directory, are
+// fsynced, and are linked into place (link(2) fails if the name exists, so
+// no object is ever replaced).
+std::unique_ptr<ObjectStore> NewLocalObjectStore();
+
+}  // namespace frazil::objstore

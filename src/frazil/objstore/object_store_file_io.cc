@@ -1,0 +1,95 @@
+#include "frazil/objstore/object_store_file_io.h"
+
+namespace frazil::objstore {
+namespace {
+
+class ObjectInputFile final : public parquet::InputFile {
+ public:
+  ObjectInputFile(ObjectStore* store, std::string key, uint64_t size)
+      : store_(store), key_(std::move(key)), size_(size) {}
+  uint64_t Size() const override { return size_; }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    if (offset > size_ || out.size() > size_ - offset)
+      return Status::OutOfRange("read of " + std::to_string(out.size()) + " bytes at " +
+                                std::to_string(offset) + " past the end of " + key_);
+    FRAZIL_ASSIGN_OR_RETURN(auto bytes, store_->GetRange(key_, offset, out.size()));
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return Status::Ok();
+  }
+  const std::string& name() const override { return key_; }
+
+ private:
+  ObjectStore* store_;
+  std::string key_;
+  uint64_t size_;
+};
+
+class ObjectOutputSink final : public parquet::OutputSink {
+ public:
+  explicit ObjectOutputSink(std::unique_ptr<ObjectWriter> w) : writer_(std::move(w)) {}
+  Status Write(std::span<const uint8_t> data) override { return writer_->Append(data); }
+  uint64_t Position() const override { return writer_->Position(); }
+  Status Close() override { return writer_->Commit(); }
+
+ private:
+  std::unique_ptr<ObjectWriter> writer_;
+};
+
+}  // namespace
+
+ObjectStoreFileIO::ObjectStoreFileIO(std::unique_ptr<ObjectStore> local) : local_(std::move(local)) {}
+
+Result<ObjectStoreFileIO::Target> ObjectStoreFileIO::Resolve(const std::string& location) {
+  if (location.starts_with("file://")) {
+    std::string path = location.substr(7);
+    if (!path.starts_with("/")) return Status::InvalidArgument("file location must be absolute: " + location);
+    return Target{local_.get(), path, "file://"};
+  }
+  if (location.starts_with("/")) return Target{local_.get(), location, ""};
+  auto colon = location.find("://");
+  std::string scheme = colon == std::string::npos ? "" : location.substr(0, colon);
+  return Status::InvalidArgument("no object store configured for location " + location +
+                                 (scheme.empty() ? "" : " (scheme " + scheme + ")"));
+}
+
+Result<std::vector<uint8_t>> ObjectStoreFileIO::Read(const std::string& location) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+  return t.store->Get(t.key);
+}
+
+Result<std::unique_ptr<parquet::InputFile>> ObjectStoreFileIO::OpenInput(const std::string& location) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+  FRAZIL_ASSIGN_OR_RETURN(ObjectInfo info, t.store->Head(t.key));
+  return std::unique_ptr<parquet::InputFile>(new ObjectInputFile(t.store, t.key, info.size));
+}
+
+Status ObjectStoreFileIO::WriteNew(const std::string& location, std::span<const uint8_t> data) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+  return t.store->PutIfAbsent(t.key, data);
+}
+
+Result<std::unique_ptr<parquet::OutputSink>> ObjectStoreFileIO::NewOutput(const std::string& location) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+  FRAZIL_ASSIGN_OR_RETURN(auto w, t.store->NewObject(t.key));
+  return std::unique_ptr<parquet::OutputSink>(new ObjectOutputSink(std::move(w)));
+}
+
+Status ObjectStoreFileIO::Delete(const std::string& location) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+  return t.store->Delete(t.key);
+}
+
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::List(const std::string& prefix) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(prefix));
+  FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key));
+  std::vector<iceberg::FileInfo> out;
+  out.reserve(objects.size());
+  for (auto& o : objects) out.push_back({t.scheme_prefix + o.key, o.size, o.modified_ms});
+  return out;
+}
+
+std::unique_ptr<iceberg::FileIO> NewLocalFileIO() {
+  return std::make_unique<ObjectStoreFileIO>(NewLocalObjectStore());
+}
+
+}  // namespace frazil::objstore
