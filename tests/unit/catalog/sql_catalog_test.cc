@@ -1,0 +1,282 @@
+// The SQLite catalog's commit protocol and the retry loop above it: CAS
+// conflicts, bounded retries, "commit state unknown" settled by re-reading,
+// the metadata log bound, and manifest merging across many appends.
+#include "frazil/catalog/sql_catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "../testing/temp_dir.h"
+#include "frazil/catalog/table_commit.h"
+#include "frazil/common/random_id.h"
+#include "frazil/iceberg/metadata_file.h"
+#include "frazil/iceberg/scan.h"
+#include "frazil/objstore/object_store_file_io.h"
+
+namespace frazil::catalog {
+namespace {
+
+namespace fs = std::filesystem;
+using iceberg::DataFile;
+
+iceberg::Schema TestSchema() {
+  iceberg::Schema s;
+  s.fields.push_back({1, "offset", true, iceberg::Primitive(iceberg::TypeId::kLong), ""});
+  return s;
+}
+
+class SqlCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    catalog_ = Open();
+    ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}).ok());
+    CreateTableRequest req;
+    req.schema = TestSchema();
+    auto t = catalog_->CreateTable(id_, std::move(req));
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+  }
+
+  std::unique_ptr<SqlCatalog> Open() {
+    SqlCatalogOptions o;
+    o.db_path = dir_.Sub("catalog.db");
+    o.warehouse = "file://" + dir_.Sub("warehouse");
+    auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(c).value();
+  }
+
+  // A data file entry for offsets [lo, hi]; the file itself need not exist
+  // for planning and committing.
+  DataFile File(int64_t lo, int64_t hi) {
+    DataFile f;
+    f.file_path = "file://" + dir_.Sub("warehouse/ns/t/data/" + RandomUuid() + ".parquet");
+    f.record_count = hi - lo + 1;
+    f.file_size_in_bytes = 100;
+    auto le = [](int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
+    f.lower_bounds[1] = le(lo);
+    f.upper_bounds[1] = le(hi);
+    f.null_value_counts[1] = 0;
+    f.value_counts[1] = f.record_count;
+    return f;
+  }
+
+  size_t MetadataFiles() {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dir_.Sub("warehouse/ns/t/metadata")))
+      n += e.is_regular_file();
+    return n;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqlCatalog> catalog_;
+  TableIdentifier id_{{"ns"}, "t"};
+};
+
+TEST_F(SqlCatalogTest, StaleBaseIsACommitConflictAndLeavesNoMetadataFile) {
+  auto base = catalog_->LoadTable(id_).value();
+  iceberg::FastAppend first(catalog_->io());
+  first.AddFile(File(0, 9));
+  ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &first, base).ok());
+
+  size_t before = MetadataFiles();
+  iceberg::FastAppend second(catalog_->io());
+  second.AddFile(File(10, 19));
+  auto stale = second.Apply(base.metadata);
+  ASSERT_TRUE(stale.ok());
+  auto r = catalog_->CommitTable(base, stale.value());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitConflict) << r.status().ToString();
+  // The manifest and list of the attempt remain (the producer owns them);
+  // the catalog removed only the metadata file it wrote.
+  EXPECT_EQ(MetadataFiles(), before + 2);
+  second.CleanUpAfterFailure();
+  EXPECT_EQ(MetadataFiles(), before);
+  EXPECT_EQ(catalog_->LoadTable(id_).value().metadata.snapshots.size(), 1u);
+}
+
+TEST_F(SqlCatalogTest, RetryReappliesOnTheNewBase) {
+  auto stale = catalog_->LoadTable(id_).value();
+  iceberg::FastAppend winner(catalog_->io());
+  winner.AddFile(File(0, 9));
+  ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &winner).ok());
+
+  iceberg::FastAppend late(catalog_->io());
+  late.AddFile(File(10, 19));
+  CommitStats stats;
+  CommitRetryPolicy fast{4, 1, 5, 10000};
+  auto r = CommitWithRetry(catalog_.get(), id_, &late, stale, fast, &stats);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(stats.attempts, 2);
+  const auto& m = r->metadata;
+  ASSERT_EQ(m.snapshots.size(), 2u);
+  EXPECT_EQ(m.snapshots[1].parent_snapshot_id, m.snapshots[0].snapshot_id);
+  EXPECT_EQ(m.snapshots[1].sequence_number, 2);
+  auto files = iceberg::PlanFiles(catalog_->io(), m, *m.CurrentSnapshot()).value();
+  EXPECT_EQ(files.size(), 2u);
+  // The first attempt's manifest list is garbage and was deleted; the
+  // reused manifest of the new file and the final list remain.
+  size_t lists = 0;
+  for (const auto& e : fs::directory_iterator(dir_.Sub("warehouse/ns/t/metadata")))
+    lists += e.path().filename().string().starts_with("snap-" + std::to_string(late.snapshot_id()));
+  EXPECT_EQ(lists, 1u);
+}
+
+TEST_F(SqlCatalogTest, RetryBudgetExhaustedIsAConflictAndDeletesWhatItWrote) {
+  auto stale = catalog_->LoadTable(id_).value();
+  iceberg::FastAppend winner(catalog_->io());
+  winner.AddFile(File(0, 9));
+  ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &winner).ok());
+  size_t before = MetadataFiles();
+  iceberg::FastAppend late(catalog_->io());
+  late.AddFile(File(10, 19));
+  auto r = CommitWithRetry(catalog_.get(), id_, &late, stale, CommitRetryPolicy{0, 1, 1, 1000});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitConflict);
+  EXPECT_EQ(MetadataFiles(), before);
+}
+
+// A catalog whose commit answers "unknown": after committing for real (a
+// lost response), or without committing and with the table unreadable
+// afterwards (an outage).
+class UnknownOutcomeCatalog : public Catalog {
+ public:
+  UnknownOutcomeCatalog(SqlCatalog* real, bool really_commit) : real_(real), really_commit_(really_commit) {}
+  const std::string& name() const override { return real_->name(); }
+  iceberg::FileIO* io() override { return real_->io(); }
+  Status CreateNamespace(const Namespace& ns, const Properties& p) override {
+    return real_->CreateNamespace(ns, p);
+  }
+  Result<std::vector<Namespace>> ListNamespaces(const Namespace& p) override {
+    return real_->ListNamespaces(p);
+  }
+  Status DropNamespace(const Namespace& ns) override { return real_->DropNamespace(ns); }
+  Result<Properties> LoadNamespaceProperties(const Namespace& ns) override {
+    return real_->LoadNamespaceProperties(ns);
+  }
+  Status UpdateNamespaceProperties(const Namespace& ns, const Properties& s,
+                                   const std::vector<std::string>& r) override {
+    return real_->UpdateNamespaceProperties(ns, s, r);
+  }
+  Result<LoadedTable> CreateTable(const TableIdentifier& id, CreateTableRequest r) override {
+    return real_->CreateTable(id, std::move(r));
+  }
+  Result<LoadedTable> LoadTable(const TableIdentifier& id) override {
+    if (outage_) return Status::Unavailable("catalog unreachable");
+    return real_->LoadTable(id);
+  }
+  Result<std::vector<TableIdentifier>> ListTables(const Namespace& ns) override {
+    return real_->ListTables(ns);
+  }
+  Status DropTable(const TableIdentifier& id, bool purge) override { return real_->DropTable(id, purge); }
+  Status RenameTable(const TableIdentifier& a, const TableIdentifier& b) override {
+    return real_->RenameTable(a, b);
+  }
+  Result<LoadedTable> CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) override {
+    if (really_commit_) {
+      auto r = real_->CommitTable(base, updated);
+      if (!r.ok()) return r;
+    } else {
+      outage_ = true;
+    }
+    return Status::CommitStateUnknown("response lost");
+  }
+
+ private:
+  SqlCatalog* real_;
+  bool really_commit_;
+  bool outage_ = false;
+};
+
+TEST_F(SqlCatalogTest, UnknownOutcomeThatHappenedIsSettledAsSuccess) {
+  UnknownOutcomeCatalog flaky(catalog_.get(), /*really_commit=*/true);
+  iceberg::FastAppend append(catalog_->io());
+  append.AddFile(File(0, 9));
+  auto r = CommitWithRetry(&flaky, id_, &append);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->metadata.current_snapshot_id, append.snapshot_id());
+  auto files = iceberg::PlanFiles(catalog_->io(), r->metadata, *r->metadata.CurrentSnapshot());
+  ASSERT_TRUE(files.ok()) << files.status().ToString();  // its manifests were kept
+  EXPECT_EQ(files->size(), 1u);
+}
+
+TEST_F(SqlCatalogTest, UnknownOutcomeThatCannotBeSettledKeepsEveryFile) {
+  UnknownOutcomeCatalog flaky(catalog_.get(), /*really_commit=*/false);
+  size_t before = MetadataFiles();
+  iceberg::FastAppend append(catalog_->io());
+  append.AddFile(File(0, 9));
+  auto r = CommitWithRetry(&flaky, id_, &append);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitStateUnknown);
+  EXPECT_EQ(MetadataFiles(), before + 2);  // the manifest and list are kept
+}
+
+TEST_F(SqlCatalogTest, MetadataLogIsBoundedAndOldFilesCanBeDeleted) {
+  auto t = catalog_->LoadTable(id_).value();
+  iceberg::TableMetadata props = t.metadata;
+  props.properties["write.metadata.previous-versions-max"] = "3";
+  props.properties["write.metadata.delete-after-commit.enabled"] = "true";
+  ASSERT_TRUE(catalog_->CommitTable(t, props).ok());
+  for (int i = 0; i < 6; ++i) {
+    iceberg::FastAppend a(catalog_->io());
+    a.AddFile(File(i * 10, i * 10 + 9));
+    ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &a).ok());
+  }
+  auto now = catalog_->LoadTable(id_).value();
+  EXPECT_EQ(now.metadata.metadata_log.size(), 3u);
+  EXPECT_EQ(iceberg::MetadataFileVersion(now.metadata_location), 7);
+  size_t json_files = 0;
+  for (const auto& e : fs::directory_iterator(dir_.Sub("warehouse/ns/t/metadata")))
+    json_files += e.path().string().ends_with(".metadata.json");
+  EXPECT_EQ(json_files, 4u);  // current + the 3 in the log
+}
+
+TEST_F(SqlCatalogTest, ManyAppendsMergeManifestsAndKeepSequenceNumbers) {
+  auto t = catalog_->LoadTable(id_).value();
+  iceberg::TableMetadata props = t.metadata;
+  props.properties["commit.manifest.min-count-to-merge"] = "5";
+  ASSERT_TRUE(catalog_->CommitTable(t, props).ok());
+  for (int i = 0; i < 23; ++i) {
+    iceberg::FastAppend a(catalog_->io());
+    a.AddFile(File(i * 10, i * 10 + 9));
+    ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &a).ok());
+  }
+  auto m = catalog_->LoadTable(id_).value().metadata;
+  auto manifests = iceberg::ReadSnapshotManifests(catalog_->io(), *m.CurrentSnapshot()).value();
+  EXPECT_LE(manifests.size(), 5u);
+  auto files = iceberg::PlanFiles(catalog_->io(), m, *m.CurrentSnapshot()).value();
+  ASSERT_EQ(files.size(), 23u);
+  std::set<int64_t> seqs;
+  for (const auto& f : files) seqs.insert(f.data_sequence_number);
+  EXPECT_EQ(seqs.size(), 23u);  // each file keeps the sequence number of its own commit
+  EXPECT_EQ(*seqs.begin(), 1);
+  EXPECT_EQ(*seqs.rbegin(), 23);
+  // Incremental planning still sees each commit's file once.
+  auto appended = iceberg::PlanAppends(catalog_->io(), m, std::nullopt, *m.current_snapshot_id).value();
+  EXPECT_EQ(appended.size(), 23u);
+}
+
+TEST_F(SqlCatalogTest, RejectsBadNamesAndMissingNamespaces) {
+  CreateTableRequest req;
+  req.schema = TestSchema();
+  EXPECT_EQ(catalog_->CreateTable({{"missing"}, "t"}, req).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(catalog_->CreateTable({{"ns"}, "a.b"}, req).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_->CreateTable({{"ns"}, ""}, req).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_->CreateTable(id_, req).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(catalog_->CreateNamespace({"ns"}, {}).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(catalog_->DropNamespace({"ns"}).code(), StatusCode::kInvalidArgument);  // not empty
+  EXPECT_EQ(catalog_->LoadTable({{"ns"}, "nope"}).status().code(), StatusCode::kNotFound);
+}
+
+TEST(SqlCatalogOpenTest, UnopenableDatabaseIsAnError) {
+  SqlCatalogOptions o;
+  o.db_path = "/nonexistent-dir/catalog.db";
+  o.warehouse = "file:///tmp/w";
+  auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/nonexistent-dir/catalog.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace frazil::catalog
