@@ -40,6 +40,8 @@ class ByteArrayVector {
     offsets_.assign(1, 0);
   }
   size_t total_bytes() const { return data_.size(); }
+  // Bytes of values [begin, end).
+  size_t bytes_in(size_t begin, size_t end) const { return offsets_[end] - offsets_[begin]; }
 
  private:
   std::vector<uint8_t> data_;

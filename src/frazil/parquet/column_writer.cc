@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "frazil/common/coding.h"
 #include "frazil/parquet/compression.h"
 #include "frazil/parquet/encoding/bit_util.h"
 #include "frazil/parquet/encoding/delta_binary_packed.h"
@@ -12,6 +13,8 @@ namespace frazil::parquet {
 namespace {
 
 constexpr size_t kLevelGap = 4096;
+// Room left in front of a page body for its header (41 bytes at most).
+constexpr size_t kHeaderRoom = 64;
 
 bool IsIntegerLike(ValueType t) {
   return t == ValueType::kInt32 || t == ValueType::kInt64 || t == ValueType::kDate ||
@@ -31,10 +34,6 @@ void AppendBytes(const void* p, size_t n, std::vector<uint8_t>* out) {
 
 void PutLE(uint64_t v, int bytes, std::string* out) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-void PutLE(uint64_t v, int bytes, std::vector<uint8_t>* out) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
 // Unscaled decimal as big-endian two's complement of `n` bytes.
@@ -82,14 +81,7 @@ void MinMax::Update(const ValueVector& v, size_t i) {
     if (!has_ || x < min_x_) min_x_ = x;
     if (!has_ || x > max_x_) max_x_ = x;
   } else if (IsByteLike(t)) {
-    const std::string_view s = v.bytes[i];
-    if (!has_) {
-      min_s_ = max_s_ = s;
-    } else if (int c = s.compare(min_s_); c < 0) {
-      min_s_ = s;
-    } else if (c > 0 && s.compare(max_s_) > 0) {
-      max_s_ = s;
-    }
+    UpdateBytes(v.bytes[i], v.bytes[i]);
   } else {
     int64_t x = v.ints[i];
     if (!has_ || x < min_i_) min_i_ = x;
@@ -98,10 +90,29 @@ void MinMax::Update(const ValueVector& v, size_t i) {
   has_ = true;
 }
 
+void MinMax::UpdateBytes(std::string_view lo, std::string_view hi) {
+  if (!has_) {
+    min_s_ = lo;
+    max_s_ = hi;
+    has_ = true;
+    return;
+  }
+  if (lo.compare(min_s_) < 0) min_s_ = lo;
+  if (hi.compare(max_s_) > 0) max_s_ = hi;
+}
+
 void MinMax::UpdateRange(const ValueVector& v, size_t begin, size_t end) {
   const ValueType t = leaf_->value.type;
   const bool nulls = !v.is_null.empty();
-  if (t == ValueType::kFloat || t == ValueType::kDouble || t == ValueType::kDecimal || IsByteLike(t)) {
+  if (IsByteLike(t)) {
+    ByteBounds bounds;
+    for (size_t i = begin; i < end; ++i) {
+      if (!nulls || !v.is_null[i]) bounds.Add(v.bytes[i]);
+    }
+    if (!bounds.empty()) UpdateBytes(bounds.lo, bounds.hi);
+    return;
+  }
+  if (t == ValueType::kFloat || t == ValueType::kDouble || t == ValueType::kDecimal) {
     for (size_t i = begin; i < end; ++i) {
       if (!nulls || !v.is_null[i]) Update(v, i);
     }
@@ -189,7 +200,7 @@ std::string MinMax::EncodedMax() const {
 
 ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options)
     : leaf_(leaf), options_(options), chunk_minmax_(leaf), file_minmax_(leaf) {
-  plain_.resize(kLevelGap);
+  plain_.Resize(kLevelGap);
   const ValueType t = leaf.value.type;
   if (options.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary)) {
     mode_ = Mode::kDictionary;
@@ -200,35 +211,33 @@ ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options)
   }
 }
 
-void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uint8_t>* out) const {
+void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i) {
   const ValueType t = leaf_.value.type;
   switch (leaf_.physical) {
     case PhysicalType::kInt32:
-      PutLE(static_cast<uint32_t>(vec.ints[i]), 4, out);
+      EncodeFixed32(plain_.Extend(4), static_cast<uint32_t>(vec.ints[i]));
       return;
     case PhysicalType::kInt64:
-      PutLE(static_cast<uint64_t>(vec.ints[i]), 8, out);
+      EncodeFixed64(plain_.Extend(8), static_cast<uint64_t>(vec.ints[i]));
       return;
     case PhysicalType::kFloat:
     case PhysicalType::kDouble: {
       std::string s = EncodeDouble(vec.doubles[i], leaf_.physical);
-      AppendBytes(s.data(), s.size(), out);
+      plain_.Append(s.data(), s.size());
       return;
     }
     case PhysicalType::kByteArray: {
       const std::string_view s = vec.bytes[i];
-      uint8_t len[4];
-      for (int k = 0; k < 4; ++k) len[k] = static_cast<uint8_t>(s.size() >> (8 * k));
-      AppendBytes(len, 4, out);
-      AppendBytes(s.data(), s.size(), out);
+      EncodeFixed32(plain_.Extend(4), static_cast<uint32_t>(s.size()));
+      plain_.Append(s.data(), s.size());
       return;
     }
     case PhysicalType::kFixedLenByteArray: {
       if (t == ValueType::kDecimal) {
         std::string s = DecimalBytesBE(vec.decimals[i], leaf_.type_length);
-        AppendBytes(s.data(), s.size(), out);
+        plain_.Append(s.data(), s.size());
       } else {
-        AppendBytes(vec.bytes[i].data(), vec.bytes[i].size(), out);
+        plain_.Append(vec.bytes[i].data(), vec.bytes[i].size());
       }
       return;
     }
@@ -237,63 +246,68 @@ void ColumnWriter::AppendPlain(const ValueVector& vec, size_t i, std::vector<uin
   }
 }
 
-void ColumnWriter::Add(int16_t def, int16_t rep, const ValueVector& vec, size_t i) {
-  if (leaf_.max_def > 0) defs_.push_back(static_cast<uint64_t>(def));
-  if (leaf_.max_rep > 0) reps_.push_back(static_cast<uint64_t>(rep));
-  ++page_values_;
-  if (def < leaf_.max_def) {
-    ++page_nulls_;
-    return;
+void ColumnWriter::AddPlainByteArrays(const ByteArrayVector& bytes, const std::vector<uint8_t>& is_null,
+                                      size_t begin, size_t end) {
+  // Room for the whole slice at once, then cut back to what was written
+  // (null entries take none). Each value is compared for the statistics
+  // right after it is copied, while it is in cache.
+  const size_t start = plain_.size();
+  uint8_t* const first = plain_.Extend(4 * (end - begin) + bytes.bytes_in(begin, end));
+  uint8_t* p = first;
+  ByteBounds bounds;
+  for (size_t k = begin; k < end; ++k) {
+    if (!is_null.empty() && is_null[k]) continue;
+    const std::string_view s = bytes[k];
+    EncodeFixed32(p, static_cast<uint32_t>(s.size()));
+    if (!s.empty()) std::memcpy(p + 4, s.data(), s.size());
+    p += 4 + s.size();
+    bounds.Add(s);
   }
-  chunk_minmax_.Update(vec, i);
-  if (leaf_.physical == PhysicalType::kBoolean) {
-    bools_.push_back(vec.ints[i] != 0);
-    return;
-  }
-  switch (mode_) {
-    case Mode::kDelta:
-      ints_.push_back(vec.ints[i]);
-      return;
-    case Mode::kPlain:
-      AppendPlain(vec, i, &plain_);
-      return;
-    case Mode::kDictionary: {
-      bool added = false;
-      dict_indices_.push_back(dict_.IndexOf(vec.bytes[i], &added));
-      if (added && dict_.plain().size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
-      return;
-    }
-  }
+  plain_.Resize(start + static_cast<size_t>(p - first));
+  if (!bounds.empty()) chunk_minmax_.UpdateBytes(bounds.lo, bounds.hi);
 }
 
 void ColumnWriter::AddValues(const ValueVector& vec, size_t begin, size_t end) {
   const bool nulls = !vec.is_null.empty();
   auto present = [&](size_t k) { return !nulls || !vec.is_null[k]; };
+  if (mode_ == Mode::kDictionary) {
+    // Every value of a dictionary page is in the dictionary: statistics need
+    // only look at values as they are added to it.
+    for (size_t k = begin; k < end; ++k) {
+      if (!present(k)) continue;
+      bool added = false;
+      dict_indices_.push_back(dict_.IndexOf(vec.bytes[k], &added));
+      if (added) {
+        chunk_minmax_.Update(vec, k);
+        if (dict_.plain().size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
+      }
+    }
+    return;
+  }
+  if (mode_ == Mode::kPlain && leaf_.physical == PhysicalType::kByteArray) {
+    AddPlainByteArrays(vec.bytes, vec.is_null, begin, end);
+    return;
+  }
+  chunk_minmax_.UpdateRange(vec, begin, end);
   if (leaf_.physical == PhysicalType::kBoolean) {
     for (size_t k = begin; k < end; ++k) {
       if (present(k)) bools_.push_back(vec.ints[k] != 0);
     }
     return;
   }
-  switch (mode_) {
-    case Mode::kDelta:
-      for (size_t k = begin; k < end; ++k) {
-        if (present(k)) ints_.push_back(vec.ints[k]);
-      }
+  if (mode_ == Mode::kDelta) {
+    if (!nulls) {
+      ints_.insert(ints_.end(), vec.ints.begin() + static_cast<ptrdiff_t>(begin),
+                   vec.ints.begin() + static_cast<ptrdiff_t>(end));
       return;
-    case Mode::kPlain:
-      for (size_t k = begin; k < end; ++k) {
-        if (present(k)) AppendPlain(vec, k, &plain_);
-      }
-      return;
-    case Mode::kDictionary:
-      for (size_t k = begin; k < end; ++k) {
-        if (!present(k)) continue;
-        bool added = false;
-        dict_indices_.push_back(dict_.IndexOf(vec.bytes[k], &added));
-        if (added && dict_.plain().size() > options_.dictionary_bytes_limit) fallback_pending_ = true;
-      }
-      return;
+    }
+    for (size_t k = begin; k < end; ++k) {
+      if (present(k)) ints_.push_back(vec.ints[k]);
+    }
+    return;
+  }
+  for (size_t k = begin; k < end; ++k) {
+    if (present(k)) AppendPlain(vec, k);
   }
 }
 
@@ -302,24 +316,42 @@ Status ColumnWriter::AddRows(const ValueVector& vec, size_t begin, size_t end) {
   // pages are cut between slices, so they pass the target by one slice at most.
   constexpr size_t kSlice = 256;
   const bool nulls = !vec.is_null.empty();
+  const uint16_t max_def = static_cast<uint16_t>(leaf_.max_def);
   for (size_t r = begin; r < end;) {
     const size_t stop = std::min(end, r + kSlice);
     size_t null_count = 0;
     if (nulls) {
       for (size_t k = r; k < stop; ++k) null_count += vec.is_null[k] != 0;
     }
-    if (leaf_.max_def > 0) {
-      const uint64_t max = static_cast<uint64_t>(leaf_.max_def);
-      for (size_t k = r; k < stop; ++k) defs_.push_back(nulls && vec.is_null[k] ? 0 : max);
+    if (max_def > 0) {
+      const size_t at = defs_.size();
+      defs_.resize(at + (stop - r), max_def);
+      if (null_count > 0) {
+        for (size_t k = r; k < stop; ++k) {
+          if (vec.is_null[k]) defs_[at + (k - r)] = 0;
+        }
+      }
     }
     page_values_ += static_cast<int32_t>(stop - r);
     page_nulls_ += static_cast<int32_t>(null_count);
-    chunk_minmax_.UpdateRange(vec, r, stop);
     AddValues(vec, r, stop);
     r = stop;
-    if (fallback_pending_ || EstimatePageBytes() >= options_.page_bytes) FRAZIL_RETURN_IF_ERROR(EndRow());
+    FRAZIL_RETURN_IF_ERROR(MaybeCutPage());
   }
   return Status::Ok();
+}
+
+Status ColumnWriter::AddNested(std::span<const uint16_t> defs, std::span<const uint16_t> reps,
+                               const ValueVector& vec, size_t value_begin, size_t value_end) {
+  const uint16_t max_def = static_cast<uint16_t>(leaf_.max_def);
+  if (max_def > 0) defs_.insert(defs_.end(), defs.begin(), defs.end());
+  if (leaf_.max_rep > 0) reps_.insert(reps_.end(), reps.begin(), reps.end());
+  size_t null_count = 0;
+  for (uint16_t d : defs) null_count += d < max_def;
+  page_values_ += static_cast<int32_t>(defs.size());
+  page_nulls_ += static_cast<int32_t>(null_count);
+  AddValues(vec, value_begin, value_end);
+  return MaybeCutPage();
 }
 
 uint64_t ColumnWriter::EstimatePageBytes() const {
@@ -327,7 +359,7 @@ uint64_t ColumnWriter::EstimatePageBytes() const {
          ints_.size() * 2 + dict_indices_.size() * 2;
 }
 
-Status ColumnWriter::EndRow() {
+Status ColumnWriter::MaybeCutPage() {
   if (fallback_pending_) {
     // The dictionary grew past its limit: pages so far stay dictionary
     // encoded; the rest of this chunk is PLAIN.
@@ -369,54 +401,77 @@ void ColumnWriter::EncodeValues(std::vector<uint8_t>* out) const {
   }
 }
 
-Result<std::vector<uint8_t>> ColumnWriter::BuildPage(PageType type, std::span<const uint8_t> body,
-                                                     int32_t num_values, Encoding encoding) {
-  compressed_.clear();
-  std::span<const uint8_t> data = body;
+Result<EncodedPage> ColumnWriter::BuildPage(PageType type, std::span<const uint8_t> body, PageBuffer* owner,
+                                            int32_t num_values, Encoding encoding) {
+  // The page's bytes go behind room for its header, which is encoded last,
+  // once the compressed size is known.
+  EncodedPage page;
+  size_t body_offset = kHeaderRoom;
+  size_t data_size = body.size();
   if (options_.codec != Codec::kUncompressed) {
-    FRAZIL_RETURN_IF_ERROR(Compress(options_.codec, options_.compression_level, body, &compressed_));
-    data = compressed_;
+    // Straight into the page's own buffer, sized for the worst case, whose
+    // unused tail is given back after.
+    page.buffer.Resize(kHeaderRoom + MaxCompressedSize(options_.codec, body.size()));
+    FRAZIL_ASSIGN_OR_RETURN(
+        data_size, CompressTo(options_.codec, options_.compression_level, body,
+                              std::span(page.buffer.data() + kHeaderRoom, page.buffer.size() - kHeaderRoom)));
+    page.buffer.Resize(kHeaderRoom + data_size);
+    page.buffer.ShrinkToFit();
+  } else if (owner != nullptr && body.data() >= owner->data() + kHeaderRoom &&
+             body.data() + body.size() == owner->data() + owner->size()) {
+    // Uncompressed, at the end of a buffer with room in front: kept where it is.
+    body_offset = static_cast<size_t>(body.data() - owner->data());
+    page.buffer = std::move(*owner);
+    page.buffer.ShrinkToFit();
+  } else {
+    page.buffer.Resize(kHeaderRoom);
+    page.buffer.Append(body.data(), body.size());
   }
+
   PageHeader h;
   h.type = type;
   h.uncompressed_page_size = static_cast<int32_t>(body.size());
-  h.compressed_page_size = static_cast<int32_t>(data.size());
+  h.compressed_page_size = static_cast<int32_t>(data_size);
   if (type == PageType::kDictionaryPage) {
     h.dictionary_page_header = DictionaryPageHeader{num_values, Encoding::kPlain, false};
   } else {
     h.data_page_header = DataPageHeader{num_values, encoding, Encoding::kRle, Encoding::kRle};
   }
-  std::vector<uint8_t> page;
-  EncodePageHeader(h, &page);
-  const size_t header_size = page.size();
-  AppendBytes(data.data(), data.size(), &page);
-  chunk_uncompressed_ += header_size + body.size();
+  header_.clear();
+  EncodePageHeader(h, &header_);
+  if (header_.size() > kHeaderRoom) return Status::Internal("Parquet page header larger than its room");
+  page.offset = body_offset - header_.size();
+  std::memcpy(page.buffer.data() + page.offset, header_.data(), header_.size());
+  chunk_uncompressed_ += header_.size() + body.size();
   return page;
 }
 
 Status ColumnWriter::CutPage() {
   if (page_values_ == 0) return Status::Ok();
-  std::vector<uint8_t>& body = body_;
-  body.clear();
-  auto levels = [&](const std::vector<uint64_t>& lv, int16_t max) {
+  // Levels, each behind its u32 length.
+  body_.clear();
+  auto levels = [&](const std::vector<uint16_t>& lv, int16_t max) {
     if (max == 0) return;
-    size_t at = body.size();
-    body.resize(at + 4);
-    RleBitPackedEncode(lv, BitWidth(static_cast<uint64_t>(max)), &body);
-    uint32_t len = static_cast<uint32_t>(body.size() - at - 4);
-    for (int i = 0; i < 4; ++i) body[at + static_cast<size_t>(i)] = static_cast<uint8_t>(len >> (8 * i));
+    size_t at = body_.size();
+    body_.resize(at + 4);
+    RleBitPackedEncode(lv, BitWidth(static_cast<uint64_t>(max)), &body_);
+    EncodeFixed32(body_.data() + at, static_cast<uint32_t>(body_.size() - at - 4));
   };
   levels(reps_, leaf_.max_rep);
   levels(defs_, leaf_.max_def);
+  const size_t plain_size = plain_.size();
+  PageBuffer* owner = nullptr;
   std::span<const uint8_t> page_body;
-  if (mode_ == Mode::kPlain && leaf_.physical != PhysicalType::kBoolean && body.size() <= kLevelGap) {
+  if (mode_ == Mode::kPlain && leaf_.physical != PhysicalType::kBoolean &&
+      kHeaderRoom + body_.size() <= kLevelGap) {
     // Levels into the gap just before the values: the page is contiguous.
-    uint8_t* start = plain_.data() + kLevelGap - body.size();
-    if (!body.empty()) std::memcpy(start, body.data(), body.size());
-    page_body = std::span<const uint8_t>(start, plain_.data() + plain_.size());
+    const size_t begin = kLevelGap - body_.size();
+    if (!body_.empty()) std::memcpy(plain_.data() + begin, body_.data(), body_.size());
+    owner = &plain_;
+    page_body = plain_.span().subspan(begin);
   } else {
-    if (mode_ != Mode::kDictionary || !dict_indices_.empty()) EncodeValues(&body);
-    page_body = body;
+    if (mode_ != Mode::kDictionary || !dict_indices_.empty()) EncodeValues(&body_);
+    page_body = body_;
   }
   // A dictionary-mode page of nulls only has nothing to index: PLAIN.
   const bool dictionary = mode_ == Mode::kDictionary && !dict_indices_.empty();
@@ -424,8 +479,8 @@ Status ColumnWriter::CutPage() {
                  : mode_ == Mode::kDelta                  ? Encoding::kDeltaBinaryPacked
                  : dictionary                             ? Encoding::kRleDictionary
                                                           : Encoding::kPlain;
-  FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, page_body, page_values_, enc));
-  chunk_bytes_ += page.size();
+  FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, page_body, owner, page_values_, enc));
+  chunk_bytes_ += page.bytes().size();
   chunk_.push_back(std::move(page));
   bool seen = false;
   for (auto e : chunk_encodings_) seen = seen || e == enc;
@@ -434,7 +489,10 @@ Status ColumnWriter::CutPage() {
   chunk_nulls_ += page_nulls_;
   defs_.clear();
   reps_.clear();
-  plain_.resize(kLevelGap);
+  // A buffer handed to the page is replaced by one about as large, so that
+  // the next page does not regrow it step by step.
+  if (plain_.capacity() == 0) plain_.Reserve(plain_size + plain_size / 4);
+  plain_.Resize(kLevelGap);
   bools_.clear();
   ints_.clear();
   dict_indices_.clear();
@@ -454,10 +512,10 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   uint64_t dict_bytes = 0;
   if (dict_.size() > 0) {
     // The dictionary page goes first; it is built now that the chunk is done.
-    FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDictionaryPage, dict_.plain(),
+    FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDictionaryPage, dict_.plain(), nullptr,
                                                  static_cast<int32_t>(dict_.size()), Encoding::kPlain));
-    dict_bytes = page.size();
-    chunk_bytes_ += page.size();
+    dict_bytes = page.bytes().size();
+    chunk_bytes_ += dict_bytes;
     chunk_.insert(chunk_.begin(), std::move(page));
     m.dictionary_page_offset = static_cast<int64_t>(start);
     chunk_encodings_.push_back(Encoding::kPlain);  // the dictionary page
@@ -474,7 +532,7 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
     st.max_value = chunk_minmax_.EncodedMax();
   }
   m.statistics = st;
-  for (const auto& page : chunk_) FRAZIL_RETURN_IF_ERROR(sink->Write(page));
+  for (const auto& page : chunk_) FRAZIL_RETURN_IF_ERROR(sink->Write(page.bytes()));
 
   total_values_ += chunk_values_;
   total_nulls_ += chunk_nulls_;

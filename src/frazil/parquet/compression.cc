@@ -57,31 +57,50 @@ const char* CodecName(Codec c) {
   return "unknown";
 }
 
-Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector<uint8_t>* out) {
-  const size_t start = out->size();
+size_t MaxCompressedSize(Codec codec, size_t n) {
+  switch (codec) {
+    case Codec::kZstd:
+      return ZSTD_compressBound(n);
+    case Codec::kSnappy:
+      return snappy::MaxCompressedLength(n);
+    default:
+      return n;
+  }
+}
+
+Result<size_t> CompressTo(Codec codec, int level, std::span<const uint8_t> in, std::span<uint8_t> out) {
+  if (out.size() < MaxCompressedSize(codec, in.size()))
+    return Status::Internal("compression output buffer too small");
   switch (codec) {
     case Codec::kUncompressed:
-      out->insert(out->end(), in.begin(), in.end());
-      return Status::Ok();
+      if (!in.empty()) std::memcpy(out.data(), in.data(), in.size());
+      return in.size();
     case Codec::kZstd: {
-      out->resize(start + ZSTD_compressBound(in.size()));
-      size_t n =
-          ZSTD_compressCCtx(Zstd().c, out->data() + start, out->size() - start, in.data(), in.size(), level);
+      size_t n = ZSTD_compressCCtx(Zstd().c, out.data(), out.size(), in.data(), in.size(), level);
       if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compress: ") + ZSTD_getErrorName(n));
-      out->resize(start + n);
-      return Status::Ok();
+      return n;
     }
     case Codec::kSnappy: {
-      out->resize(start + snappy::MaxCompressedLength(in.size()));
       size_t n = 0;
       snappy::RawCompress(reinterpret_cast<const char*>(in.data()), in.size(),
-                          reinterpret_cast<char*>(out->data() + start), &n);
-      out->resize(start + n);
-      return Status::Ok();
+                          reinterpret_cast<char*>(out.data()), &n);
+      return n;
     }
     default:
       return Status::InvalidArgument(std::string("writing codec ") + CodecName(codec) + " is not supported");
   }
+}
+
+Status Compress(Codec codec, int level, std::span<const uint8_t> in, std::vector<uint8_t>* out) {
+  const size_t start = out->size();
+  out->resize(start + MaxCompressedSize(codec, in.size()));
+  auto n = CompressTo(codec, level, in, std::span(*out).subspan(start));
+  if (!n.ok()) {
+    out->resize(start);
+    return n.status();
+  }
+  out->resize(start + *n);
+  return Status::Ok();
 }
 
 Status Decompress(Codec codec, std::span<const uint8_t> in, size_t uncompressed_size,

@@ -1,5 +1,7 @@
 #include "frazil/parquet/file_writer.h"
 
+#include <algorithm>
+
 #include "frazil/common/coding.h"
 
 namespace frazil::parquet {
@@ -7,6 +9,10 @@ namespace {
 
 constexpr char kMagic[4] = {'P', 'A', 'R', '1'};
 constexpr size_t kRowsPerSlice = 4096;  // row groups are checked between slices
+// List and map rows go to their column writers in slices of at most this
+// many rows or (after the row that reaches it) entries.
+constexpr size_t kNestedRowsPerSlice = 256;
+constexpr size_t kNestedEntriesPerSlice = 256;
 
 Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool required,
                    const std::string& what) {
@@ -17,6 +23,27 @@ Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool r
   }
   if (!v.is_null.empty() && v.is_null.size() != n)
     return Status::InvalidArgument(what + ": null flags do not match the values");
+  // Skip the entry-by-entry checks below when no entry can fail them: the
+  // common case, and a pass over every value otherwise.
+  const bool null_may_fail =
+      required && std::any_of(v.is_null.begin(), v.is_null.end(), [](uint8_t f) { return f != 0; });
+  bool values_may_fail = true;
+  switch (spec.type) {
+    case ValueType::kString:
+    case ValueType::kBinary:
+      values_may_fail = v.bytes.total_bytes() > INT32_MAX;
+      break;
+    case ValueType::kFixed:
+    case ValueType::kUuid:
+    case ValueType::kInt32:
+    case ValueType::kDate:
+    case ValueType::kDecimal:
+      break;
+    default:
+      values_may_fail = false;
+      break;
+  }
+  if (!null_may_fail && !values_may_fail) return Status::Ok();
   for (size_t i = 0; i < n; ++i) {
     if (v.IsNull(i)) {
       if (required)
@@ -149,21 +176,32 @@ Status FileWriter::WriteRows(const RowBatch& batch, size_t begin, size_t end) {
       FRAZIL_RETURN_IF_ERROR(w.AddRows(d.values, begin, end));
       continue;
     }
-    const int16_t d0 = f.required ? 0 : 1;  // level of a present list or map
-    for (size_t r = begin; r < end; ++r) {
-      if (!d.is_null.empty() && d.is_null[r]) {
-        w.Add(0, 0, d.values, 0);
-      } else if (d.offsets[r] == d.offsets[r + 1]) {
-        w.Add(d0, 0, d.values, 0);  // empty list or map
-      } else {
-        const ValueVector& vec = leaf.role == LeafColumn::Role::kMapKey ? d.keys : d.values;
-        for (int32_t j = d.offsets[r]; j < d.offsets[r + 1]; ++j) {
-          const int16_t rep = j == d.offsets[r] ? 0 : 1;
-          const size_t idx = static_cast<size_t>(j);
-          w.Add(vec.IsNull(idx) ? static_cast<int16_t>(d0 + 1) : leaf.max_def, rep, vec, idx);
+    // Lists and maps: the levels of a slice of rows at a time, handed over
+    // with the slice's elements; pages are cut between slices.
+    const ValueVector& vec = leaf.role == LeafColumn::Role::kMapKey ? d.keys : d.values;
+    const uint16_t present = f.required ? 0 : 1;  // level of a present but empty list or map
+    const uint16_t null_element = static_cast<uint16_t>(present + 1);
+    const uint16_t max_def = static_cast<uint16_t>(leaf.max_def);
+    for (size_t r = begin; r < end;) {
+      const size_t first = r;
+      defs_.clear();
+      reps_.clear();
+      while (r < end && r - first < kNestedRowsPerSlice && defs_.size() < kNestedEntriesPerSlice) {
+        const size_t lo = static_cast<size_t>(d.offsets[r]), hi = static_cast<size_t>(d.offsets[r + 1]);
+        if (lo == hi) {
+          // A null row, or an empty list or map: one entry without a value.
+          defs_.push_back(!d.is_null.empty() && d.is_null[r] ? 0 : present);
+          reps_.push_back(0);
+        } else {
+          for (size_t j = lo; j < hi; ++j) {
+            defs_.push_back(vec.IsNull(j) ? null_element : max_def);
+            reps_.push_back(j == lo ? 0 : 1);
+          }
         }
+        ++r;
       }
-      FRAZIL_RETURN_IF_ERROR(w.EndRow());
+      FRAZIL_RETURN_IF_ERROR(w.AddNested(defs_, reps_, vec, static_cast<size_t>(d.offsets[first]),
+                                         static_cast<size_t>(d.offsets[r])));
     }
   }
   rows_in_group_ += static_cast<int64_t>(end - begin);

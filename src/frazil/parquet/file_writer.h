@@ -63,6 +63,8 @@ class FileWriter {
   std::vector<SchemaElement> elements_;
   std::vector<std::unique_ptr<ColumnWriter>> writers_;
   std::vector<RowGroup> row_groups_;
+  // Levels of a slice of list or map rows, reused slice after slice.
+  std::vector<uint16_t> defs_, reps_;
   int64_t rows_in_group_ = 0;
   int64_t total_rows_ = 0;
   bool closed_ = false;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 
@@ -54,6 +55,31 @@ TEST(RleBitPacked, RejectsOverrunsAndBadWidths) {
   // An RLE run whose value is wider than the bit width.
   std::vector<uint8_t> wide = {8 << 1, 0x09};  // run of 8, value 9 at width 3
   EXPECT_FALSE(RleBitPackedDecode(wide, 3, 8, &out).ok());
+}
+
+TEST(PackBits, MatchesBitByBitPackingAtEveryWidth) {
+  std::mt19937_64 rng(7);
+  for (int width = 0; width <= 64; ++width) {
+    const uint64_t mask = width == 64 ? ~0ull : (1ull << width) - 1;
+    std::vector<uint64_t> v(64);
+    for (auto& x : v) x = rng() & mask;
+    // The reference: bit i of the output is bit (i % width) of value i / width.
+    std::vector<uint8_t> want(v.size() * static_cast<size_t>(width) / 8, 0);
+    for (size_t bit = 0; bit < want.size() * 8; ++bit) {
+      const uint64_t b = (v[bit / static_cast<size_t>(width)] >> (bit % static_cast<size_t>(width))) & 1;
+      want[bit / 8] |= static_cast<uint8_t>(b << (bit % 8));
+    }
+    std::vector<uint8_t> got = {0xAB};  // appends after what is there
+    PackBits(v.data(), v.size(), width, &got);
+    ASSERT_EQ(got.size(), want.size() + 1) << width;
+    EXPECT_EQ(got[0], 0xAB);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin() + 1)) << "width " << width;
+    std::vector<uint64_t> back(v.size());
+    if (width > 0) {
+      UnpackBits(got.data() + 1, v.size(), width, back.data());
+      EXPECT_EQ(back, v) << "width " << width;
+    }
+  }
 }
 
 TEST(DeltaBinaryPacked, RoundTripsIncludingWrapAround) {

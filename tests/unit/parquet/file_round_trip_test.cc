@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "frazil/parquet/compression.h"
 #include "frazil/parquet/file_reader.h"
 #include "frazil/parquet/file_writer.h"
 
@@ -124,6 +125,55 @@ TEST(ParquetFile, BadBatchesAreRefusedWholeAndTheFileStaysUsable) {
   auto bad = FileWriter::Open(dup, WriterOptions{}, std::make_unique<SharedSink>(&ignored));
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("used twice"), std::string::npos);
+}
+
+// Every codec, with PLAIN and dictionary byte arrays, many pages and nulls:
+// the values, bounds and null counts come back as written.
+TEST(ParquetFile, PagesOfEveryCodecReadBackWithStatistics) {
+  for (Codec codec : {Codec::kUncompressed, Codec::kSnappy, Codec::kZstd}) {
+    for (bool dictionary : {false, true}) {
+      std::vector<uint8_t> bytes;
+      WriterOptions o;
+      o.codec = codec;
+      o.page_bytes = 700;
+      o.dictionary_for_byte_arrays = dictionary;
+      o.dictionary_bytes_limit = 200;  // falls back to PLAIN partway
+      auto w = FileWriter::Open(Envelope(), o, std::make_unique<SharedSink>(&bytes));
+      ASSERT_TRUE(w.ok()) << w.status().ToString();
+      for (int b = 0; b < 3; ++b) ASSERT_TRUE((*w)->Write(Rows(b * 1000, 1000)).ok());
+      auto res = (*w)->Close();
+      ASSERT_TRUE(res.ok()) << res.status().ToString();
+      const std::string what = std::string(CodecName(codec)) + (dictionary ? " dictionary" : " plain");
+      // Column "key": key-0..key-9, null for every 7th row of a batch.
+      const ColumnMetrics& key = res->columns[1];
+      EXPECT_EQ(key.null_count, 3 * 143) << what;
+      EXPECT_EQ(key.lower_bound, "key-0") << what;
+      EXPECT_EQ(key.upper_bound, "key-9") << what;
+
+      auto r = FileReader::Open(std::make_unique<MemoryInputFile>(bytes));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      size_t row = 0;
+      for (size_t g = 0; g < (*r)->num_row_groups(); ++g) {
+        auto batch = (*r)->ReadRowGroup(g);
+        ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+        for (size_t i = 0; i < batch->num_rows; ++i, ++row) {
+          const size_t local = row % 1000;
+          ASSERT_EQ(batch->columns[1].values.IsNull(i), local % 7 == 0) << what << " row " << row;
+          if (local % 7 != 0) {
+            EXPECT_EQ(batch->columns[1].values.bytes[i], "key-" + std::to_string(local % 10));
+          }
+          const ColumnData& attrs = batch->columns[2];
+          ASSERT_EQ(attrs.offsets[i + 1] - attrs.offsets[i], static_cast<int32_t>(local % 3)) << what;
+          for (int32_t j = attrs.offsets[i]; j < attrs.offsets[i + 1]; ++j) {
+            const size_t k = static_cast<size_t>(j - attrs.offsets[i]);
+            EXPECT_EQ(attrs.keys.bytes[static_cast<size_t>(j)], "k" + std::to_string(k));
+            EXPECT_EQ(attrs.values.bytes[static_cast<size_t>(j)], "v" + std::to_string(local)) << what;
+          }
+        }
+      }
+      EXPECT_EQ(row, 3000u) << what;
+    }
+  }
 }
 
 TEST(ParquetFile, RejectsNonParquetInput) {

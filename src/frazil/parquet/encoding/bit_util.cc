@@ -1,26 +1,32 @@
 #include "frazil/parquet/encoding/bit_util.h"
 
+#include "frazil/common/coding.h"
+
 namespace frazil::parquet {
 
 void PackBits(const uint64_t* values, size_t n, int bit_width, std::vector<uint8_t>* out) {
   if (bit_width == 0) return;
   const size_t start = out->size();
-  out->resize(start + n * static_cast<size_t>(bit_width) / 8, 0);
+  out->resize(start + n * static_cast<size_t>(bit_width) / 8);
   uint8_t* dst = out->data() + start;
-  size_t bit = 0;
+  const uint64_t mask = bit_width == 64 ? ~0ull : (1ull << bit_width) - 1;
+  // Values gather in a 64-bit word that is stored whole when full: one
+  // store per 8 bytes instead of a read-modify-write per byte.
+  uint64_t word = 0;
+  int filled = 0;  // bits of `word` in use, always < 64
   for (size_t i = 0; i < n; ++i) {
-    uint64_t v = values[i];
-    int left = bit_width;
-    while (left > 0) {
-      size_t byte = bit / 8;
-      int shift = static_cast<int>(bit % 8);
-      int take = std::min(8 - shift, left);
-      dst[byte] |= static_cast<uint8_t>((v & ((1ull << take) - 1)) << shift);
-      v >>= take;
-      left -= take;
-      bit += static_cast<size_t>(take);
+    const uint64_t v = values[i] & mask;
+    word |= v << filled;
+    filled += bit_width;
+    if (filled >= 64) {
+      EncodeFixed64(dst, word);
+      dst += 8;
+      filled -= 64;
+      // The bits of v that did not fit (none when the word was empty).
+      word = filled == 0 ? 0 : v >> (bit_width - filled);
     }
   }
+  for (int k = 0; k < filled; k += 8) *dst++ = static_cast<uint8_t>(word >> k);
 }
 
 void UnpackBits(const uint8_t* in, size_t n, int bit_width, uint64_t* out) {

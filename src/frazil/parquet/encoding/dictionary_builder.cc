@@ -5,6 +5,34 @@
 #include "frazil/common/crc32c.h"
 
 namespace frazil::parquet {
+namespace {
+
+// Equality of `n` bytes without a call to memcmp for short values, which
+// most dictionary values are and which are found far more often than added:
+// two (possibly overlapping) loads from each side cover up to 16 bytes.
+bool SameBytes(const uint8_t* a, const char* b, size_t n) {
+  auto load64 = [](const void* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto load32 = [](const void* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+  if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != static_cast<uint8_t>(b[i])) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
+}  // namespace
 
 void DictionaryBuilder::Reset() {
   plain_.clear();
@@ -35,7 +63,7 @@ uint32_t DictionaryBuilder::IndexOf(std::string_view value, bool* added) {
     }
     const Entry& e = entries_[slot - 1];
     if (e.hash == h && e.length == value.size() &&
-        (value.empty() || std::memcmp(plain_.data() + e.offset, value.data(), value.size()) == 0)) {
+        SameBytes(plain_.data() + e.offset, value.data(), value.size())) {
       *added = false;
       return slot - 1;
     }

@@ -15,28 +15,30 @@ void EmitRle(uint64_t value, size_t count, int bit_width, std::vector<uint8_t>* 
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<uint8_t>(value >> (8 * i)));
 }
 
-void EmitLiteral(std::span<const uint64_t> values, int bit_width, std::vector<uint8_t>* out) {
+template <typename T>
+void EmitLiteral(std::span<const T> values, int bit_width, std::vector<uint8_t>* out) {
   size_t done = 0;
   while (done < values.size()) {
     size_t take = std::min(values.size() - done, kMaxGroupsPerLiteralRun * 8);
     size_t groups = (take + 7) / 8;
     PutUleb128((groups << 1) | 1, out);
-    uint64_t padded[kMaxGroupsPerLiteralRun * 8] = {};
+    uint64_t padded[kMaxGroupsPerLiteralRun * 8];
     for (size_t i = 0; i < take; ++i) padded[i] = values[done + i];
+    for (size_t i = take; i < groups * 8; ++i) padded[i] = 0;
     PackBits(padded, groups * 8, bit_width, out);
     done += take;
   }
 }
 
-size_t RunLength(std::span<const uint64_t> v, size_t i) {
+template <typename T>
+size_t RunLength(std::span<const T> v, size_t i) {
   size_t j = i + 1;
   while (j < v.size() && v[j] == v[i]) ++j;
   return j - i;
 }
 
-}  // namespace
-
-void RleBitPackedEncode(std::span<const uint64_t> values, int bit_width, std::vector<uint8_t>* out) {
+template <typename T>
+void Encode(std::span<const T> values, int bit_width, std::vector<uint8_t>* out) {
   size_t i = 0;
   const size_t n = values.size();
   while (i < n) {
@@ -55,6 +57,20 @@ void RleBitPackedEncode(std::span<const uint64_t> values, int bit_width, std::ve
     }
     EmitLiteral(values.subspan(start, i - start), bit_width, out);
   }
+}
+
+}  // namespace
+
+void RleBitPackedEncode(std::span<const uint16_t> values, int bit_width, std::vector<uint8_t>* out) {
+  Encode(values, bit_width, out);
+}
+
+void RleBitPackedEncode(std::span<const uint32_t> values, int bit_width, std::vector<uint8_t>* out) {
+  Encode(values, bit_width, out);
+}
+
+void RleBitPackedEncode(std::span<const uint64_t> values, int bit_width, std::vector<uint8_t>* out) {
+  Encode(values, bit_width, out);
 }
 
 Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n,

@@ -11,6 +11,9 @@
 namespace frazil::parquet {
 
 // Encodes all of `values` (each < 2^bit_width) without a length prefix.
+// Levels come as 16-bit values, dictionary indices as 32-bit ones.
+void RleBitPackedEncode(std::span<const uint16_t> values, int bit_width, std::vector<uint8_t>* out);
+void RleBitPackedEncode(std::span<const uint32_t> values, int bit_width, std::vector<uint8_t>* out);
 void RleBitPackedEncode(std::span<const uint64_t> values, int bit_width, std::vector<uint8_t>* out);
 
 // Decodes exactly `n` values. Runs past the end of `data`, values wider than
