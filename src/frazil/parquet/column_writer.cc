@@ -408,6 +408,7 @@ Result<EncodedPage> ColumnWriter::BuildPage(PageType type, std::span<const uint8
   EncodedPage page;
   size_t body_offset = kHeaderRoom;
   size_t data_size = body.size();
+  bool take_owner = false;
   if (options_.codec != Codec::kUncompressed) {
     // Straight into the page's own buffer, sized for the worst case, whose
     // unused tail is given back after.
@@ -419,10 +420,10 @@ Result<EncodedPage> ColumnWriter::BuildPage(PageType type, std::span<const uint8
     page.buffer.ShrinkToFit();
   } else if (owner != nullptr && body.data() >= owner->data() + kHeaderRoom &&
              body.data() + body.size() == owner->data() + owner->size()) {
-    // Uncompressed, at the end of a buffer with room in front: kept where it is.
+    // Uncompressed, at the end of a buffer with room in front: kept where it
+    // is (taken below, once nothing can fail).
     body_offset = static_cast<size_t>(body.data() - owner->data());
-    page.buffer = std::move(*owner);
-    page.buffer.ShrinkToFit();
+    take_owner = true;
   } else {
     page.buffer.Resize(kHeaderRoom);
     page.buffer.Append(body.data(), body.size());
@@ -440,6 +441,7 @@ Result<EncodedPage> ColumnWriter::BuildPage(PageType type, std::span<const uint8
   header_.clear();
   EncodePageHeader(h, &header_);
   if (header_.size() > kHeaderRoom) return Status::Internal("Parquet page header larger than its room");
+  if (take_owner) page.buffer = std::move(*owner);
   page.offset = body_offset - header_.size();
   std::memcpy(page.buffer.data() + page.offset, header_.data(), header_.size());
   chunk_uncompressed_ += header_.size() + body.size();
