@@ -10,7 +10,6 @@
 #include "frazil/iceberg/scan.h"
 
 namespace frazil::iceberg {
-namespace {}  // namespace
 
 SnapshotProducer::SnapshotProducer(FileIO* io) : io_(io), snapshot_id_(RandomPositiveId()) {}
 
