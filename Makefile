@@ -25,6 +25,7 @@ test: deps
 bench: venv all
 	./build/bench/wal_bench
 	./build/bench/parquet_bench --rows 100000 --codec zstd
+	./build/bench/catalog_bench
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -132,3 +132,19 @@ def test_corruption_inside_the_log_stops_startup(start_broker, tmp_path):
     assert str(seg) in log
     assert f"at byte {second}" in log
     assert seg.read_bytes() == before  # nothing modified
+
+
+def test_standalone_catalog_is_pyicebergs_sql_catalog(start_broker):
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    b = start_broker()
+    health = b.wait_healthy()
+    cat = health["catalog"]
+    assert cat["name"] == "frazil"
+    assert cat["uri"] == str(b.data_dir / "catalog.db")
+    assert cat["warehouse"] == f"file://{b.data_dir.resolve() / 'warehouse'}"
+    assert (b.data_dir / "catalog.db").is_file() and (b.data_dir / "warehouse").is_dir()
+    py = SqlCatalog("frazil", uri=f"sqlite:///{b.data_dir / 'catalog.db'}", warehouse=cat["warehouse"])
+    py.create_namespace("default")  # the broker holds the file open; PyIceberg writes beside it
+    assert py.list_namespaces() == [("default",)]
+    assert b.stop() == 0

@@ -13,33 +13,20 @@
 #include <nlohmann/json.hpp>
 
 #include "frazil/avro/container.h"
+#include "hex.h"
 
 using json = nlohmann::json;
 using namespace frazil;
 using namespace frazil::avro;
+
+using frazil::tools::Hex;
+using frazil::tools::Unhex;
 
 namespace {
 
 [[noreturn]] void Die(const std::string& m) {
   std::cerr << "avro_tool: " << m << "\n";
   std::exit(1);
-}
-
-std::string Hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string o;
-  for (unsigned char c : s) {
-    o.push_back(d[c >> 4]);
-    o.push_back(d[c & 15]);
-  }
-  return o;
-}
-
-std::string Unhex(const std::string& h) {
-  std::string o;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return o;
 }
 
 Datum FromJson(const Schema& s, const json& j) {

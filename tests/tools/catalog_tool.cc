@@ -35,6 +35,10 @@
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "hex.h"
+
+using frazil::tools::Hex;
+using frazil::tools::Unhex;
 
 namespace {
 
@@ -61,23 +65,6 @@ json ReadJsonFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) Fail("cannot read " + path);
   return json::parse(in);
-}
-
-std::string Hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string o;
-  for (unsigned char c : s) {
-    o.push_back(d[c >> 4]);
-    o.push_back(d[c & 15]);
-  }
-  return o;
-}
-
-std::string Unhex(const std::string& h) {
-  std::string o;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return o;
 }
 
 bool IsBytes(TypeId id) { return id == TypeId::kBinary || id == TypeId::kFixed || id == TypeId::kUuid; }

@@ -18,27 +18,14 @@
 #include "frazil/iceberg/schema.h"
 #include "frazil/iceberg/table_metadata.h"
 #include "frazil/iceberg/transform.h"
+#include "hex.h"
+
+using frazil::tools::Hex;
+using frazil::tools::Unhex;
 
 namespace {
 
 using frazil::iceberg::TypeId;
-
-std::string Unhex(const std::string& h) {
-  std::string o;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return o;
-}
-
-std::string Hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string o;
-  for (unsigned char c : s) {
-    o.push_back(d[c >> 4]);
-    o.push_back(d[c & 15]);
-  }
-  return o;
-}
 
 std::string I128(__int128 v) {
   if (v == 0) return "0";

@@ -18,10 +18,14 @@
 #include "frazil/parquet/compression.h"
 #include "frazil/parquet/file_reader.h"
 #include "frazil/parquet/file_writer.h"
+#include "hex.h"
 
 using json = nlohmann::json;
 using namespace frazil;
 using namespace frazil::parquet;
+
+using frazil::tools::Hex;
+using frazil::tools::Unhex;
 
 namespace {
 
@@ -56,23 +60,6 @@ ValueSpec ParseSpec(const json& j) {
   v.precision = j.value("precision", 0);
   v.scale = j.value("scale", 0);
   return v;
-}
-
-std::string FromHex(const std::string& h) {
-  std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
-std::string ToHex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(d[c >> 4]);
-    out.push_back(d[c & 15]);
-  }
-  return out;
 }
 
 __int128 ParseI128(const std::string& s) {
@@ -120,7 +107,7 @@ void AppendValue(const json& j, const ValueSpec& spec, ValueVector* v) {
     case ValueType::kBinary:
     case ValueType::kFixed:
     case ValueType::kUuid:
-      v->bytes.push_back(null ? "" : FromHex(j.at("hex").get<std::string>()));
+      v->bytes.push_back(null ? "" : Unhex(j.at("hex").get<std::string>()));
       break;
     case ValueType::kDecimal:
       v->decimals.push_back(null ? 0 : ParseI128(j.get<std::string>()));
@@ -149,7 +136,7 @@ json ValueToJson(const ValueVector& v, size_t i, const ValueSpec& spec) {
     case ValueType::kBinary:
     case ValueType::kFixed:
     case ValueType::kUuid:
-      return json{{"hex", ToHex(v.bytes[i])}};
+      return json{{"hex", Hex(v.bytes[i])}};
     case ValueType::kDecimal:
       return I128ToString(v.decimals[i]);
     case ValueType::kBoolean:
@@ -257,8 +244,8 @@ int Write(const std::string& spec_path, const std::string& out_path) {
            {"value_count", m.value_count},
            {"null_count", m.null_count},
            {"column_size", m.column_size}};
-    if (m.lower_bound) c["lower_bound"] = ToHex(*m.lower_bound);
-    if (m.upper_bound) c["upper_bound"] = ToHex(*m.upper_bound);
+    if (m.lower_bound) c["lower_bound"] = Hex(*m.lower_bound);
+    if (m.upper_bound) c["upper_bound"] = Hex(*m.upper_bound);
     out["columns"].push_back(c);
   }
   std::cout << out.dump() << "\n";

@@ -158,6 +158,16 @@ Result<bool> SqlCatalog::NamespaceExists(const std::string& ns) {
   return s.Step();
 }
 
+Status SqlCatalog::PutNamespaceProperty(const std::string& ns, const std::string& key,
+                                        const std::string& value) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO iceberg_namespace_properties (catalog_name, namespace, property_key, "
+         "property_value) VALUES (?1, ?2, ?3, ?4)");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, ns).Bind(3, key).Bind(4, value);
+  return s.Run();
+}
+
 Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& properties) {
   for (const auto& part : ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
   if (ns.empty()) return Status::InvalidArgument("namespace is empty");
@@ -169,14 +179,7 @@ Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& proper
   if (exists) return Status::AlreadyExists("namespace " + name + " already exists");
   Properties props = properties;
   if (props.empty()) props["exists"] = "true";  // a namespace is its property rows
-  for (const auto& [k, v] : props) {
-    Stmt s(db_,
-           "INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) "
-           "VALUES (?1, ?2, ?3, ?4)");
-    FRAZIL_RETURN_IF_ERROR(s.prepared());
-    s.Bind(1, options_.name).Bind(2, name).Bind(3, k).Bind(4, v);
-    FRAZIL_RETURN_IF_ERROR(s.Run());
-  }
+  for (const auto& [k, v] : props) FRAZIL_RETURN_IF_ERROR(PutNamespaceProperty(name, k, v));
   return txn.Commit();
 }
 
@@ -254,14 +257,7 @@ Status SqlCatalog::UpdateNamespaceProperties(const Namespace& ns, const Properti
     s.Bind(1, options_.name).Bind(2, name).Bind(3, k);
     FRAZIL_RETURN_IF_ERROR(s.Run());
   }
-  for (const auto& [k, v] : set) {
-    Stmt s(db_,
-           "INSERT OR REPLACE INTO iceberg_namespace_properties (catalog_name, namespace, property_key, "
-           "property_value) VALUES (?1, ?2, ?3, ?4)");
-    FRAZIL_RETURN_IF_ERROR(s.prepared());
-    s.Bind(1, options_.name).Bind(2, name).Bind(3, k).Bind(4, v);
-    FRAZIL_RETURN_IF_ERROR(s.Run());
-  }
+  for (const auto& [k, v] : set) FRAZIL_RETURN_IF_ERROR(PutNamespaceProperty(name, k, v));
   return txn.Commit();
 }
 

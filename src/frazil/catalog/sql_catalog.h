@@ -49,6 +49,7 @@ class SqlCatalog final : public Catalog {
   SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db);
   Status Initialize();
   Result<bool> NamespaceExists(const std::string& ns);
+  Status PutNamespaceProperty(const std::string& ns, const std::string& key, const std::string& value);
   Result<std::optional<std::string>> MetadataLocation(const TableIdentifier& id);
   Result<std::string> DefaultLocation(const TableIdentifier& id);
 

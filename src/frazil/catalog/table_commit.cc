@@ -1,21 +1,15 @@
 #include "frazil/catalog/table_commit.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <thread>
 
+#include "frazil/common/clock.h"
 #include "frazil/iceberg/metadata_file.h"
 
 namespace frazil::catalog {
 namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool Contains(const iceberg::TableMetadata& m, int64_t snapshot_id) {
   return m.SnapshotById(snapshot_id) != nullptr;
@@ -43,7 +37,7 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
     base = std::move(loaded).value();
   }
   CommitRetryPolicy p = policy ? *policy : CommitRetryPolicy::FromTable(base->metadata);
-  const int64_t start = SteadyMs();
+  const int64_t start = SteadyClockMs();
   thread_local std::mt19937_64 rng{std::random_device{}()};
   Status last;
   for (int attempt = 0;; ++attempt) {
@@ -72,7 +66,7 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
       producer->CleanUpAfterFailure();
       return last;
     }
-    int64_t elapsed = SteadyMs() - start;
+    int64_t elapsed = SteadyClockMs() - start;
     if (attempt >= p.num_retries || elapsed >= p.total_timeout_ms) {
       producer->CleanUpAfterFailure();
       return Status(

@@ -19,6 +19,20 @@ nlohmann::json NamedFixed(const std::string& name, int32_t size, nlohmann::json 
 
 }  // namespace
 
+nlohmann::json AvroRequiredField(const std::string& name, nlohmann::json type, int32_t field_id) {
+  return {{"name", name}, {"type", std::move(type)}, {"field-id", field_id}};
+}
+
+nlohmann::json AvroOptionalField(const std::string& name, nlohmann::json type, int32_t field_id) {
+  return {{"name", name},
+          {"type", nlohmann::json::array({"null", std::move(type)})},
+          {"default", nullptr},
+          {"field-id", field_id}};
+}
+
+avro::Datum AvroNull() { return avro::Datum::Union(0, avro::Datum::Null()); }
+avro::Datum AvroPresent(avro::Datum v) { return avro::Datum::Union(1, std::move(v)); }
+
 Result<nlohmann::json> PrimitiveToAvro(const Type& t, std::set<std::string>* defined) {
   switch (t.id) {
     case TypeId::kBoolean:

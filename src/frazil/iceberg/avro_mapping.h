@@ -23,6 +23,14 @@ namespace frazil::iceberg {
 // referenced by name, as Avro forbids redefining them.
 Result<nlohmann::json> PrimitiveToAvro(const Type& t, std::set<std::string>* defined);
 
+// Fields of the manifest schemas: required, and optional (a union with
+// null, default null), each with its Iceberg field id.
+nlohmann::json AvroRequiredField(const std::string& name, nlohmann::json type, int32_t field_id);
+nlohmann::json AvroOptionalField(const std::string& name, nlohmann::json type, int32_t field_id);
+// Values of such optional fields: null, or the value in the second branch.
+avro::Datum AvroNull();
+avro::Datum AvroPresent(avro::Datum v);
+
 // Value <-> Datum for a non-null primitive of type `t`.
 Result<avro::Datum> ValueToDatum(const Type& t, const Value& v);
 Result<Value> DatumToValue(const Type& t, const avro::Datum& d);

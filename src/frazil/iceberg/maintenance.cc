@@ -1,23 +1,17 @@
 #include "frazil/iceberg/maintenance.h"
 
 #include <algorithm>
-#include <chrono>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "frazil/common/clock.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/scan.h"
 
 namespace frazil::iceberg {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What a set of snapshots references, reading each manifest once.
 struct Reachable {
@@ -58,7 +52,7 @@ std::vector<const Snapshot*> AllSnapshots(const TableMetadata& m) {
 Result<TableMetadata> ExpireSnapshots(const TableMetadata& base, const ExpireOptions& options,
                                       std::vector<int64_t>* expired) {
   int64_t older_than = options.older_than_ms.value_or(
-      NowMs() - TablePropertyInt(base, "history.expire.max-snapshot-age-ms", 5LL * 24 * 3600 * 1000));
+      WallClockMs() - TablePropertyInt(base, "history.expire.max-snapshot-age-ms", 5LL * 24 * 3600 * 1000));
   int retain_last = options.retain_last.value_or(
       static_cast<int>(TablePropertyInt(base, "history.expire.min-snapshots-to-keep", 1)));
   if (retain_last < 1) return Status::InvalidArgument("retain_last must be at least 1");
@@ -69,7 +63,8 @@ Result<TableMetadata> ExpireSnapshots(const TableMetadata& base, const ExpireOpt
     keep.insert(ref.snapshot_id);  // tags and branch heads are never expired
     if (ref.type != "branch") continue;
     int branch_keep = ref.min_snapshots_to_keep.value_or(retain_last);
-    int64_t branch_older_than = ref.max_snapshot_age_ms ? NowMs() - *ref.max_snapshot_age_ms : older_than;
+    int64_t branch_older_than =
+        ref.max_snapshot_age_ms ? WallClockMs() - *ref.max_snapshot_age_ms : older_than;
     int n = 0;
     for (int64_t id : Ancestors(base, ref.snapshot_id)) {
       on_branches.insert(id);
@@ -96,7 +91,7 @@ Result<TableMetadata> ExpireSnapshots(const TableMetadata& base, const ExpireOpt
   for (size_t i = 0; i < base.snapshot_log.size(); ++i)
     if (!keep.count(base.snapshot_log[i].snapshot_id)) first = i + 1;
   next.snapshot_log.assign(base.snapshot_log.begin() + static_cast<long>(first), base.snapshot_log.end());
-  next.last_updated_ms = std::max(NowMs(), base.last_updated_ms);
+  next.last_updated_ms = std::max(WallClockMs(), base.last_updated_ms);
   return next;
 }
 

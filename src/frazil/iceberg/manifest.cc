@@ -11,29 +11,18 @@ namespace {
 
 using nlohmann::json;
 
-json Required(const char* name, json type, int32_t id) {
-  return {{"name", name}, {"type", std::move(type)}, {"field-id", id}};
-}
-
-json Optional(const std::string& name, json type, int32_t id) {
-  return {{"name", name},
-          {"type", json::array({"null", std::move(type)})},
-          {"default", nullptr},
-          {"field-id", id}};
-}
-
 // Maps with int keys are arrays of key/value records (Appendix A).
 json IntMap(const char* name, int32_t id, int32_t key_id, int32_t value_id, json value_type) {
-  json record = {
-      {"type", "record"},
-      {"name", "k" + std::to_string(key_id) + "_v" + std::to_string(value_id)},
-      {"fields", json::array({Required("key", "int", key_id), Required("value", value_type, value_id)})}};
-  return Optional(name, {{"type", "array"}, {"logicalType", "map"}, {"items", record}}, id);
+  json record = {{"type", "record"},
+                 {"name", "k" + std::to_string(key_id) + "_v" + std::to_string(value_id)},
+                 {"fields", json::array({AvroRequiredField("key", "int", key_id),
+                                         AvroRequiredField("value", value_type, value_id)})}};
+  return AvroOptionalField(name, {{"type", "array"}, {"logicalType", "map"}, {"items", record}}, id);
 }
 
 json List(const char* name, int32_t id, int32_t element_id, json element_type) {
-  return Optional(name, {{"type", "array"}, {"items", std::move(element_type)}, {"element-id", element_id}},
-                  id);
+  return AvroOptionalField(
+      name, {{"type", "array"}, {"items", std::move(element_type)}, {"element-id", element_id}}, id);
 }
 
 // Avro names allow [A-Za-z0-9_] only; others are escaped as Java does.
@@ -61,60 +50,59 @@ Result<json> ManifestEntrySchema(const std::vector<NestedField>& partition_type)
   json partition_fields = json::array();
   for (const auto& f : partition_type) {
     FRAZIL_ASSIGN_OR_RETURN(json t, PrimitiveToAvro(*f.type, &defined));
-    partition_fields.push_back(Optional(AvroName(f.name), t, f.id));
+    partition_fields.push_back(AvroOptionalField(AvroName(f.name), t, f.id));
   }
   json data_file_fields = json::array({
-      Required("content", "int", 134),
-      Required("file_path", "string", 100),
-      Required("file_format", "string", 101),
-      Required("partition", {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}}, 102),
-      Required("record_count", "long", 103),
-      Required("file_size_in_bytes", "long", 104),
+      AvroRequiredField("content", "int", 134),
+      AvroRequiredField("file_path", "string", 100),
+      AvroRequiredField("file_format", "string", 101),
+      AvroRequiredField("partition", {{"type", "record"}, {"name", "r102"}, {"fields", partition_fields}},
+                        102),
+      AvroRequiredField("record_count", "long", 103),
+      AvroRequiredField("file_size_in_bytes", "long", 104),
       IntMap("column_sizes", 108, 117, 118, "long"),
       IntMap("value_counts", 109, 119, 120, "long"),
       IntMap("null_value_counts", 110, 121, 122, "long"),
       IntMap("nan_value_counts", 137, 138, 139, "long"),
       IntMap("lower_bounds", 125, 126, 127, "bytes"),
       IntMap("upper_bounds", 128, 129, 130, "bytes"),
-      Optional("key_metadata", "bytes", 131),
+      AvroOptionalField("key_metadata", "bytes", 131),
       List("split_offsets", 132, 133, "long"),
       List("equality_ids", 135, 136, "int"),
-      Optional("sort_order_id", "int", 140),
+      AvroOptionalField("sort_order_id", "int", 140),
   });
   return json{
       {"type", "record"},
       {"name", "manifest_entry"},
-      {"fields",
-       json::array({
-           Required("status", "int", 0),
-           Optional("snapshot_id", "long", 1),
-           Optional("sequence_number", "long", 3),
-           Optional("file_sequence_number", "long", 4),
-           Required("data_file", {{"type", "record"}, {"name", "r2"}, {"fields", data_file_fields}}, 2),
-       })}};
+      {"fields", json::array({
+                     AvroRequiredField("status", "int", 0),
+                     AvroOptionalField("snapshot_id", "long", 1),
+                     AvroOptionalField("sequence_number", "long", 3),
+                     AvroOptionalField("file_sequence_number", "long", 4),
+                     AvroRequiredField("data_file",
+                                       {{"type", "record"}, {"name", "r2"}, {"fields", data_file_fields}}, 2),
+                 })}};
 }
 
-avro::Datum Absent() { return avro::Datum::Union(0, avro::Datum::Null()); }
-avro::Datum Present(avro::Datum v) { return avro::Datum::Union(1, std::move(v)); }
 avro::Datum OptionalLong(const std::optional<int64_t>& v) {
-  return v ? Present(avro::Datum::Long(*v)) : Absent();
+  return v ? AvroPresent(avro::Datum::Long(*v)) : AvroNull();
 }
 
 template <typename V, typename F>
 avro::Datum MapDatum(const std::map<int32_t, V>& m, F value) {
-  if (m.empty()) return Absent();
+  if (m.empty()) return AvroNull();
   std::vector<avro::Datum> pairs;
   pairs.reserve(m.size());
   for (const auto& [k, v] : m) pairs.push_back(avro::Datum::Record({avro::Datum::Long(k), value(v)}));
-  return Present(avro::Datum::Array(std::move(pairs)));
+  return AvroPresent(avro::Datum::Array(std::move(pairs)));
 }
 
 template <typename T>
 avro::Datum ListDatum(const std::vector<T>& v) {
-  if (v.empty()) return Absent();
+  if (v.empty()) return AvroNull();
   std::vector<avro::Datum> items;
   for (T x : v) items.push_back(avro::Datum::Long(x));
-  return Present(avro::Datum::Array(std::move(items)));
+  return AvroPresent(avro::Datum::Array(std::move(items)));
 }
 
 Result<avro::Datum> EntryDatum(const ManifestEntry& e, const std::vector<NestedField>& partition_type) {
@@ -126,11 +114,11 @@ Result<avro::Datum> EntryDatum(const ManifestEntry& e, const std::vector<NestedF
   std::vector<avro::Datum> partition;
   for (size_t i = 0; i < partition_type.size(); ++i) {
     if (!f.partition[i]) {
-      partition.push_back(Absent());
+      partition.push_back(AvroNull());
       continue;
     }
     FRAZIL_ASSIGN_OR_RETURN(avro::Datum v, ValueToDatum(*partition_type[i].type, *f.partition[i]));
-    partition.push_back(Present(std::move(v)));
+    partition.push_back(AvroPresent(std::move(v)));
   }
   auto longs = [](int64_t v) { return avro::Datum::Long(v); };
   auto bytes = [](const std::string& v) { return avro::Datum::Bytes(v); };
@@ -147,10 +135,10 @@ Result<avro::Datum> EntryDatum(const ManifestEntry& e, const std::vector<NestedF
       MapDatum(f.nan_value_counts, longs),
       MapDatum(f.lower_bounds, bytes),
       MapDatum(f.upper_bounds, bytes),
-      f.key_metadata ? Present(avro::Datum::Bytes(*f.key_metadata)) : Absent(),
+      f.key_metadata ? AvroPresent(avro::Datum::Bytes(*f.key_metadata)) : AvroNull(),
       ListDatum(f.split_offsets),
       ListDatum(f.equality_ids),
-      f.sort_order_id ? Present(avro::Datum::Long(*f.sort_order_id)) : Absent(),
+      f.sort_order_id ? AvroPresent(avro::Datum::Long(*f.sort_order_id)) : AvroNull(),
   };
   return avro::Datum::Record({
       avro::Datum::Long(static_cast<int32_t>(e.status)),
@@ -348,9 +336,7 @@ Result<DataFile> ReadDataFile(const AvroRecord& r, const std::vector<NestedField
 Result<std::vector<ManifestEntry>> ReadManifest(std::span<const uint8_t> bytes, const ManifestFile& manifest,
                                                 const TableMetadata& metadata) {
   FRAZIL_ASSIGN_OR_RETURN(avro::ContainerFile file, avro::ReadContainer(bytes));
-  const PartitionSpec* spec = nullptr;
-  for (const auto& s : metadata.partition_specs)
-    if (s.spec_id == manifest.partition_spec_id) spec = &s;
+  const PartitionSpec* spec = metadata.SpecById(manifest.partition_spec_id);
   if (!spec)
     return Status::Corruption("manifest " + manifest.manifest_path + " uses unknown partition spec " +
                               std::to_string(manifest.partition_spec_id));

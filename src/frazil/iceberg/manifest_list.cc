@@ -10,57 +10,45 @@ namespace {
 
 using nlohmann::json;
 
-json Required(const char* name, json type, int32_t id) {
-  return {{"name", name}, {"type", std::move(type)}, {"field-id", id}};
-}
-
-json Optional(const char* name, json type, int32_t id) {
-  return {{"name", name},
-          {"type", json::array({"null", std::move(type)})},
-          {"default", nullptr},
-          {"field-id", id}};
-}
-
 const avro::SchemaPtr& ManifestFileSchema() {
   static const avro::SchemaPtr schema = [] {
     json summary = {{"type", "record"},
                     {"name", "r508"},
                     {"fields", json::array({
-                                   Required("contains_null", "boolean", 509),
-                                   Optional("contains_nan", "boolean", 518),
-                                   Optional("lower_bound", "bytes", 510),
-                                   Optional("upper_bound", "bytes", 511),
+                                   AvroRequiredField("contains_null", "boolean", 509),
+                                   AvroOptionalField("contains_nan", "boolean", 518),
+                                   AvroOptionalField("lower_bound", "bytes", 510),
+                                   AvroOptionalField("upper_bound", "bytes", 511),
                                })}};
-    json j = {{"type", "record"},
-              {"name", "manifest_file"},
-              {"fields",
-               json::array({
-                   Required("manifest_path", "string", 500),
-                   Required("manifest_length", "long", 501),
-                   Required("partition_spec_id", "int", 502),
-                   Required("content", "int", 517),
-                   Required("sequence_number", "long", 515),
-                   Required("min_sequence_number", "long", 516),
-                   Required("added_snapshot_id", "long", 503),
-                   Required("added_files_count", "int", 504),
-                   Required("existing_files_count", "int", 505),
-                   Required("deleted_files_count", "int", 506),
-                   Required("added_rows_count", "long", 512),
-                   Required("existing_rows_count", "long", 513),
-                   Required("deleted_rows_count", "long", 514),
-                   Optional("partitions", {{"type", "array"}, {"items", summary}, {"element-id", 508}}, 507),
-                   Optional("key_metadata", "bytes", 519),
-               })}};
+    json j = {
+        {"type", "record"},
+        {"name", "manifest_file"},
+        {"fields", json::array({
+                       AvroRequiredField("manifest_path", "string", 500),
+                       AvroRequiredField("manifest_length", "long", 501),
+                       AvroRequiredField("partition_spec_id", "int", 502),
+                       AvroRequiredField("content", "int", 517),
+                       AvroRequiredField("sequence_number", "long", 515),
+                       AvroRequiredField("min_sequence_number", "long", 516),
+                       AvroRequiredField("added_snapshot_id", "long", 503),
+                       AvroRequiredField("added_files_count", "int", 504),
+                       AvroRequiredField("existing_files_count", "int", 505),
+                       AvroRequiredField("deleted_files_count", "int", 506),
+                       AvroRequiredField("added_rows_count", "long", 512),
+                       AvroRequiredField("existing_rows_count", "long", 513),
+                       AvroRequiredField("deleted_rows_count", "long", 514),
+                       AvroOptionalField("partitions",
+                                         {{"type", "array"}, {"items", summary}, {"element-id", 508}}, 507),
+                       AvroOptionalField("key_metadata", "bytes", 519),
+                   })}};
     auto parsed = avro::ParseSchema(j.dump());
     return parsed.ok() ? std::move(parsed).value() : nullptr;  // a fixed, valid schema
   }();
   return schema;
 }
 
-avro::Datum Absent() { return avro::Datum::Union(0, avro::Datum::Null()); }
-avro::Datum Present(avro::Datum v) { return avro::Datum::Union(1, std::move(v)); }
 avro::Datum OptionalBytes(const std::optional<std::string>& v) {
-  return v ? Present(avro::Datum::Bytes(*v)) : Absent();
+  return v ? AvroPresent(avro::Datum::Bytes(*v)) : AvroNull();
 }
 
 }  // namespace
@@ -85,7 +73,7 @@ Result<std::vector<uint8_t>> WriteManifestList(std::vector<ManifestFile> manifes
     for (const auto& p : m.partitions) {
       parts.push_back(avro::Datum::Record({
           avro::Datum::Bool(p.contains_null),
-          p.contains_nan ? Present(avro::Datum::Bool(*p.contains_nan)) : Absent(),
+          p.contains_nan ? AvroPresent(avro::Datum::Bool(*p.contains_nan)) : AvroNull(),
           OptionalBytes(p.lower_bound),
           OptionalBytes(p.upper_bound),
       }));
@@ -104,7 +92,7 @@ Result<std::vector<uint8_t>> WriteManifestList(std::vector<ManifestFile> manifes
         avro::Datum::Long(m.added_rows_count),
         avro::Datum::Long(m.existing_rows_count),
         avro::Datum::Long(m.deleted_rows_count),
-        Present(avro::Datum::Array(std::move(parts))),
+        AvroPresent(avro::Datum::Array(std::move(parts))),
         OptionalBytes(m.key_metadata),
     });
     FRAZIL_RETURN_IF_ERROR(writer.Append(rec));

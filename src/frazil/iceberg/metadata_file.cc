@@ -1,8 +1,8 @@
 #include "frazil/iceberg/metadata_file.h"
 
-#include <chrono>
 #include <cstdio>
 
+#include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
 
 namespace frazil::iceberg {

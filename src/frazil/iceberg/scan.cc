@@ -9,17 +9,11 @@
 namespace frazil::iceberg {
 namespace {
 
-const PartitionSpec* SpecById(const TableMetadata& m, int32_t id) {
-  for (const auto& s : m.partition_specs)
-    if (s.spec_id == id) return &s;
-  return nullptr;
-}
-
 // Reads the entries of one manifest that pass `filter` and `keep`.
 template <typename Keep>
 Status CollectFiles(FileIO* io, const TableMetadata& m, const ManifestFile& manifest, const RowFilter& filter,
                     Keep keep, std::vector<ScanTask>* out) {
-  const PartitionSpec* spec = SpecById(m, manifest.partition_spec_id);
+  const PartitionSpec* spec = m.SpecById(manifest.partition_spec_id);
   if (!spec)
     return Status::Corruption("manifest " + manifest.manifest_path + " uses unknown partition spec " +
                               std::to_string(manifest.partition_spec_id));

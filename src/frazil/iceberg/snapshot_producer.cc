@@ -1,8 +1,8 @@
 #include "frazil/iceberg/snapshot_producer.h"
 
 #include <algorithm>
-#include <chrono>
 
+#include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/manifest_list.h"
@@ -10,21 +10,6 @@
 #include "frazil/iceberg/scan.h"
 
 namespace frazil::iceberg {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-const PartitionSpec* SpecById(const TableMetadata& m, int32_t id) {
-  for (const auto& s : m.partition_specs)
-    if (s.spec_id == id) return &s;
-  return nullptr;
-}
-
-}  // namespace
 
 SnapshotProducer::SnapshotProducer(FileIO* io) : io_(io), snapshot_id_(RandomPositiveId()) {}
 
@@ -64,7 +49,7 @@ Result<std::vector<ManifestFile>> SnapshotProducer::WriteAddedManifests(const Ta
   }
   std::vector<ManifestFile> out;
   for (const auto& [spec_id, entries] : by_spec) {
-    const PartitionSpec* spec = SpecById(base, spec_id);
+    const PartitionSpec* spec = base.SpecById(spec_id);
     if (!spec)
       return Status::InvalidArgument("data file uses unknown partition spec " + std::to_string(spec_id));
     FRAZIL_ASSIGN_OR_RETURN(ManifestFile m, WriteManifestFile(base, *spec, entries));
@@ -137,7 +122,7 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
   FRAZIL_ASSIGN_OR_RETURN(std::vector<ManifestFile> manifests, NewManifests(base, current));
 
   int64_t sequence_number = base.format_version >= 2 ? base.last_sequence_number + 1 : 0;
-  int64_t now = std::max(NowMs(), base.last_updated_ms);
+  int64_t now = std::max(WallClockMs(), base.last_updated_ms);
   std::string list_path = base.location + "/metadata/snap-" + std::to_string(snapshot_id_) + "-" +
                           std::to_string(attempt_) + "-" + RandomUuid() + ".avro";
   FRAZIL_ASSIGN_OR_RETURN(
@@ -190,7 +175,7 @@ Result<std::vector<ManifestFile>> FastAppend::NewManifests(const TableMetadata& 
   // The new files' manifest is independent of the base (sequence numbers
   // and snapshot id are inherited), so a retry reuses it.
   bool reusable = !added_manifests_.empty();
-  for (const auto& m : added_manifests_) reusable &= SpecById(base, m.partition_spec_id) != nullptr;
+  for (const auto& m : added_manifests_) reusable &= base.SpecById(m.partition_spec_id) != nullptr;
   if (!reusable) {
     FRAZIL_ASSIGN_OR_RETURN(added_manifests_, WriteAddedManifests(base, files_));
   }
@@ -230,7 +215,7 @@ Result<std::vector<ManifestFile>> FastAppend::MergeSmallManifests(const TableMet
       }
       drop[i] = true;
     }
-    const PartitionSpec* spec = SpecById(base, spec_id);
+    const PartitionSpec* spec = base.SpecById(spec_id);
     if (!spec) return Status::Corruption("manifest uses unknown partition spec " + std::to_string(spec_id));
     FRAZIL_ASSIGN_OR_RETURN(ManifestFile m, WriteManifestFile(base, *spec, entries));
     merged.push_back(std::move(m));
@@ -272,7 +257,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
       for (const auto& filter : delete_filters_) {
         if (filter.FileMatchesAll(e.file, *schema)) {
           by_filter = true;
-        } else if (const PartitionSpec* spec = SpecById(base, e.file.spec_id);
+        } else if (const PartitionSpec* spec = base.SpecById(e.file.spec_id);
                    spec && filter.FileMightMatch(e.file, *spec, *schema)) {
           return Status::InvalidArgument("cannot delete " + e.file.file_path +
                                          " whole: only some of its rows match the filter");
@@ -301,7 +286,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
       }
       rewritten.push_back(std::move(e));
     }
-    const PartitionSpec* spec = SpecById(base, manifest.partition_spec_id);
+    const PartitionSpec* spec = base.SpecById(manifest.partition_spec_id);
     if (!spec) return Status::Corruption("manifest uses unknown partition spec");
     FRAZIL_ASSIGN_OR_RETURN(ManifestFile m, WriteManifestFile(base, *spec, rewritten));
     out.push_back(std::move(m));

@@ -122,6 +122,12 @@ const Snapshot* TableMetadata::CurrentSnapshot() const {
   return current_snapshot_id ? SnapshotById(*current_snapshot_id) : nullptr;
 }
 
+const PartitionSpec* TableMetadata::SpecById(int32_t spec_id) const {
+  for (const auto& s : partition_specs)
+    if (s.spec_id == spec_id) return &s;
+  return nullptr;
+}
+
 Result<TableMetadata> TableMetadataFromJson(const json& j) {
   if (!j.is_object()) return Status::InvalidArgument("table metadata must be a JSON object");
   TableMetadata m;

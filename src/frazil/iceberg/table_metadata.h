@@ -80,6 +80,7 @@ struct TableMetadata {
   const Schema* CurrentSchema() const;
   const Snapshot* SnapshotById(int64_t id) const;
   const Snapshot* CurrentSnapshot() const;
+  const PartitionSpec* SpecById(int32_t spec_id) const;
 };
 
 // Parses and checks the invariants a reader relies on: the current schema,

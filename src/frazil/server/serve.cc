@@ -4,15 +4,19 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <vector>
 
+#include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/crc32c.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
+#include "frazil/objstore/object_store_file_io.h"
 #include "frazil/server/http_server.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::server {
+namespace fs = std::filesystem;
 namespace {
 
 struct OpenWal {
@@ -22,7 +26,6 @@ struct OpenWal {
 
 // Topic WALs live in WAL_ROOT/<namespace>/<topic>/; recover every one.
 Result<std::vector<OpenWal>> OpenTopicWals(const ServeConfig& config) {
-  namespace fs = std::filesystem;
   std::vector<OpenWal> wals;
   const std::string root = config.WalRoot();
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(root));
@@ -80,10 +83,36 @@ int RunServe(const ServeConfig& config) {
   std::vector<OpenWal> wals = std::move(wals_or).value();
   FRAZIL_LOG_INFO("{} topic WAL(s) open", wals.size());
 
+  // Standalone: the embedded SQL catalog `frazil` on DATA_DIR/catalog.db
+  // with the warehouse under DATA_DIR, readable by PyIceberg's SqlCatalog.
+  catalog::SqlCatalogOptions catalog_options;
+  catalog_options.name = "frazil";
+  catalog_options.db_path = config.data_dir + "/catalog.db";
+  catalog_options.warehouse =
+      "file://" + fs::absolute(config.data_dir + "/warehouse").lexically_normal().string();
+  if (auto st = fsutil::CreateDirs(config.data_dir + "/warehouse"); !st.ok()) {
+    FRAZIL_LOG_ERROR("warehouse directory: {}", st.ToString());
+    return 1;
+  }
+  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, objstore::NewLocalFileIO());
+  if (!catalog_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<catalog::SqlCatalog> table_catalog = std::move(catalog_or).value();
+  FRAZIL_LOG_INFO("catalog {} on {}, warehouse {}", catalog_options.name, catalog_options.db_path,
+                  catalog_options.warehouse);
+
   HttpServer http;
-  http.Get("/healthz", [&wals] {
-    return HttpResponse{200, "application/json",
-                        "{\"status\":\"ok\",\"wals\":" + std::to_string(wals.size()) + "}\n"};
+  nlohmann::json health = {{"status", "ok"},
+                           {"catalog",
+                            {{"name", catalog_options.name},
+                             {"uri", catalog_options.db_path},
+                             {"warehouse", catalog_options.warehouse}}}};
+  http.Get("/healthz", [&wals, &health] {
+    nlohmann::json h = health;
+    h["wals"] = wals.size();
+    return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());

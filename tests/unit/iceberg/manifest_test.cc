@@ -132,7 +132,8 @@ TEST(ManifestTest, ExistingEntriesNeedExplicitIds) {
 }
 
 TEST(BoundTruncationTest, StringsKeepSixteenCodePointsAndRoundUp) {
-  const Type& str = *Primitive(TypeId::kString);
+  TypePtr str_type = Primitive(TypeId::kString);
+  const Type& str = *str_type;
   std::string s = "ééééééééééééééééé";  // 17 two-byte code points
   EXPECT_EQ(TruncateLowerBound(str, s), s.substr(0, 32));
   auto up = TruncateUpperBound(str, s);
@@ -144,7 +145,8 @@ TEST(BoundTruncationTest, StringsKeepSixteenCodePointsAndRoundUp) {
 }
 
 TEST(BoundTruncationTest, BinaryRoundsUpPastTrailingFF) {
-  const Type& bin = *Primitive(TypeId::kBinary);
+  TypePtr bin_type = Primitive(TypeId::kBinary);
+  const Type& bin = *bin_type;
   std::string b(20, '\x01');
   b[15] = '\xff';
   EXPECT_EQ(TruncateLowerBound(bin, b), b.substr(0, 16));
