@@ -26,8 +26,8 @@ TEST(LocalObjectStoreTest, CreateIsAllOrNothingAndNeverOverwrites) {
   EXPECT_TRUE(store->List(dir.Sub("a/")).value().empty());             // the temporary file is hidden
   ASSERT_TRUE(w->Append(Bytes("world")).ok());
   ASSERT_TRUE(w->Commit().ok());
-  EXPECT_EQ(store->Get(key).value(),
-            std::vector<uint8_t>(Bytes("hello world").begin(), Bytes("hello world").end()));
+  auto got = store->Get(key).value();
+  EXPECT_EQ(std::string(got.begin(), got.end()), "hello world");
 
   Status again = store->PutIfAbsent(key, Bytes("other"));
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
