@@ -74,12 +74,20 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(root, {"data_dir", "listen", "http", "log_level", "wal"}, ""); !st.ok())
+  if (auto st = CheckKeys(
+          root, {"data_dir", "listen", "http", "log_level", "auto_create_topics", "max_message_bytes", "wal"},
+          "");
+      !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
                             std::pair{"http", &config->http}, std::pair{"log_level", &config->log_level}}) {
     if (auto st = Read(root, key, "", field); !st.ok()) return in_file(st);
   }
+  if (auto st = Read(root, "auto_create_topics", "", &config->auto_create_topics); !st.ok())
+    return in_file(st);
+  if (auto st = Read(root, "max_message_bytes", "", &config->max_message_bytes); !st.ok()) return in_file(st);
+  if (config->max_message_bytes == 0 || config->max_message_bytes > (64u << 20))
+    return in_file(Status::InvalidArgument("max_message_bytes must be between 1 and 67108864"));
   if (YAML::Node w = root["wal"]) {
     if (!w.IsMap()) return in_file(Status::InvalidArgument("'wal' must be a mapping"));
     const std::string where = "wal.";

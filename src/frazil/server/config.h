@@ -34,6 +34,8 @@ struct ServeConfig {
   std::string listen = "127.0.0.1:6650";
   std::string http = "127.0.0.1:9040";
   std::string log_level = "info";
+  bool auto_create_topics = true;         // a producer's first use creates its topic
+  uint64_t max_message_bytes = 5u << 20;  // larger payloads are refused (INVALID_ARGUMENT)
   WalConfig wal;
 
   std::string WalRoot() const { return data_dir + "/wal"; }

@@ -1,12 +1,16 @@
 #include "frazil/server/serve.h"
 
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <vector>
 
+#include "frazil/broker/broker.h"
+#include "frazil/broker/grpc_services.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/crc32c.h"
 #include "frazil/common/fs_util.h"
@@ -19,32 +23,11 @@ namespace frazil::server {
 namespace fs = std::filesystem;
 namespace {
 
-struct OpenWal {
-  std::string topic;  // "/namespace/name"
-  std::unique_ptr<wal::WriteAheadLog> log;
-};
-
-// Topic WALs live in WAL_ROOT/<namespace>/<topic>/; recover every one.
-Result<std::vector<OpenWal>> OpenTopicWals(const ServeConfig& config) {
-  std::vector<OpenWal> wals;
-  const std::string root = config.WalRoot();
-  FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(root));
-  FRAZIL_ASSIGN_OR_RETURN(auto namespaces, fsutil::ListDir(root));
-  for (const auto& ns : namespaces) {
-    if (!fs::is_directory(root + "/" + ns)) continue;
-    FRAZIL_ASSIGN_OR_RETURN(auto topics, fsutil::ListDir(root + "/" + ns));
-    for (const auto& topic : topics) {
-      const std::string dir = root + "/" + ns + "/" + topic;
-      if (!fs::is_directory(dir)) continue;
-      auto log = wal::WriteAheadLog::Open(config.wal.ToOptions(dir));
-      if (!log.ok()) return log.status();
-      const auto& r = (*log)->recovery_report();
-      FRAZIL_LOG_INFO("opened WAL {} for /{}/{}: {} segment(s), offsets [{}, {}), sync={}", dir, ns, topic,
-                      r.segments, r.first_offset, r.next_offset, wal::SyncModeName(config.wal.sync_mode));
-      wals.push_back(OpenWal{"/" + ns + "/" + topic, std::move(log).value()});
-    }
-  }
-  return wals;
+// The address clients are told to connect to: the listen address, with a
+// wildcard host replaced by loopback.
+std::string AdvertisedUrl(const HostPort& listen) {
+  std::string host = listen.host == "0.0.0.0" || listen.host.empty() ? "127.0.0.1" : listen.host;
+  return "http://" + host + ":" + std::to_string(listen.port);
 }
 
 }  // namespace
@@ -75,13 +58,20 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
                   crc32c::IsHardwareAccelerated() ? "hardware (SSE4.2)" : "software");
 
-  auto wals_or = OpenTopicWals(config);
-  if (!wals_or.ok()) {
-    FRAZIL_LOG_ERROR("cannot open WAL: {}", wals_or.status().ToString());
+  broker::BrokerOptions broker_options;
+  broker_options.data_dir = config.data_dir;
+  broker_options.wal_options = [&config](const std::string& dir) { return config.wal.ToOptions(dir); };
+  broker_options.key_of = broker::StoredRoutingKey;
+  broker_options.max_message_bytes = config.max_message_bytes;
+  broker_options.auto_create_topics = config.auto_create_topics;
+  auto broker_or = broker::Broker::Open(broker_options);
+  if (!broker_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
     return 1;
   }
-  std::vector<OpenWal> wals = std::move(wals_or).value();
-  FRAZIL_LOG_INFO("{} topic WAL(s) open", wals.size());
+  std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
+  FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
+                  wal::SyncModeName(config.wal.sync_mode));
 
   // Standalone: the embedded SQL catalog `frazil` on DATA_DIR/catalog.db
   // with the warehouse under DATA_DIR, readable by PyIceberg's SqlCatalog.
@@ -109,9 +99,9 @@ int RunServe(const ServeConfig& config) {
                             {{"name", catalog_options.name},
                              {"uri", catalog_options.db_path},
                              {"warehouse", catalog_options.warehouse}}}};
-  http.Get("/healthz", [&wals, &health] {
+  http.Get("/healthz", [&message_broker, &health] {
     nlohmann::json h = health;
-    h["wals"] = wals.size();
+    h["wals"] = message_broker->Topics().size();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
   if (auto st = http.Start(*http_addr); !st.ok()) {
@@ -119,24 +109,36 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   FRAZIL_LOG_INFO("HTTP listening on {}", http_addr->ToString());
-  FRAZIL_LOG_INFO("Danube protocol address {} is reserved; the broker that serves it is not built yet",
-                  listen_addr->ToString());
+
+  // The Danube protocol.
+  std::string url = AdvertisedUrl(*listen_addr);
+  auto services = broker::MakeDanubeServices(message_broker.get(), url);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
+  // A port in use must fail, not be shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes + (1 << 20)));
+  for (auto& svc : services) builder.RegisterService(svc.get());
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server || bound_port == 0) {
+    FRAZIL_LOG_ERROR("cannot listen on {} (Danube protocol): address in use or not available",
+                     listen_addr->ToString());
+    http.Stop();
+    return 1;
+  }
+  FRAZIL_LOG_INFO("Danube protocol listening on {} (advertised as {})", listen_addr->ToString(), url);
 
   int sig = 0;
   sigwait(&signals, &sig);
   FRAZIL_LOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   http.Stop();
-  int rc = 0;
-  for (auto& w : wals) {
-    auto st = w.log->Close();
-    if (st.ok()) {
-      auto stats = w.log->Stats();
-      FRAZIL_LOG_INFO("WAL synced and closed: {} (next offset {})", w.log->options().dir, stats.next_offset);
-    } else {
-      FRAZIL_LOG_ERROR("closing WAL {}: {}", w.log->options().dir, st.ToString());
-      rc = 1;
-    }
-  }
+  // Stop taking requests, let in-flight ones finish (streams end as the
+  // broker closes its subscriptions), then persist cursors and close WALs.
+  std::thread stopper(
+      [&] { grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); });
+  int rc = message_broker->Shutdown().ok() ? 0 : 1;
+  stopper.join();
   FRAZIL_LOG_INFO("shutdown complete");
   return rc;
 }

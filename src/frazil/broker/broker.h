@@ -1,0 +1,136 @@
+// The broker's state: topics (each a WAL plus subscriptions), producers and
+// consumers by id, and the metadata store that keeps topics and
+// subscription cursors across restarts. Protocol-independent: the gRPC
+// services translate requests into these calls.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frazil/broker/cursor_store.h"
+#include "frazil/broker/subscription.h"
+#include "frazil/common/status.h"
+#include "frazil/wal/write_ahead_log.h"
+
+namespace frazil::broker {
+
+struct BrokerOptions {
+  std::string data_dir;
+  bool auto_create_topics = true;
+  uint64_t max_message_bytes = 5u << 20;  // payload limit; larger messages are refused
+  size_t consumer_window = 1000;          // unacknowledged messages per consumer
+  // A producer or consumer without a health check, send or stream for this
+  // long is removed.
+  std::chrono::milliseconds client_timeout{30000};
+  std::chrono::milliseconds cursor_flush_interval{100};
+  // WAL options for a topic stored in `dir`.
+  std::function<wal::WalOptions(const std::string& dir)> wal_options;
+  // The routing key of a stored message (KeyShared dispatch).
+  Subscription::KeyOf key_of;
+};
+
+struct TopicInfo {
+  std::string name;
+  bool reliable = false;
+  wal::WalStats wal;
+  struct Sub {
+    std::string name;
+    SubscriptionType type;
+    uint64_t cursor;
+    size_t consumers;
+  };
+  std::vector<Sub> subscriptions;
+};
+
+class Broker {
+ public:
+  static Result<std::unique_ptr<Broker>> Open(BrokerOptions options);
+  ~Broker();
+
+  // Producers: the same (topic, name) gets the same id back (clients
+  // reconnect with their name). Exclusive access refuses other names.
+  Result<uint64_t> CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
+                                  bool reliable);
+  // Appends a stored message (see docs/formats/wal.md) and waits for its
+  // acknowledgement per the WAL's sync mode; returns the topic offset.
+  Result<uint64_t> Publish(uint64_t producer_id, std::span<const uint8_t> stored, size_t payload_bytes);
+  Result<std::string> ProducerTopic(uint64_t producer_id);
+
+  // Consumers: the same (topic, subscription, consumer name) gets the same id.
+  Result<uint64_t> Subscribe(const std::string& topic, const std::string& subscription,
+                             const std::string& consumer, SubscriptionType type,
+                             std::vector<std::string> key_filters);
+  struct ConsumerRef {
+    std::string topic;
+    std::string subscription;
+    std::shared_ptr<Subscription> sub;
+  };
+  Result<ConsumerRef> Consumer(uint64_t consumer_id);
+  Result<std::shared_ptr<Subscription>> FindSubscription(const std::string& topic,
+                                                         const std::string& subscription);
+
+  // Liveness: health checks and traffic keep clients alive.
+  bool Touch(bool producer, uint64_t id);
+  void SetStreaming(uint64_t consumer_id, bool streaming);
+
+  bool TopicExists(const std::string& topic);
+  // The partitions of `topic` (itself if it is a plain topic).
+  std::vector<std::string> Partitions(const std::string& topic);
+  std::vector<TopicInfo> Topics();
+
+  // Stops accepting, persists cursors, closes subscriptions and WALs.
+  Status Shutdown();
+  bool shutting_down() const { return shutting_down_.load(); }
+
+ private:
+  struct Topic {
+    std::string name;
+    bool reliable = false;
+    std::unique_ptr<wal::WriteAheadLog> wal;
+    uint64_t listener = 0;
+    std::map<std::string, std::shared_ptr<Subscription>> subscriptions;
+  };
+  struct ProducerState {
+    std::string topic, name;
+    bool exclusive;
+    std::chrono::steady_clock::time_point seen;
+  };
+  struct ConsumerState {
+    std::string topic, subscription, name;
+    bool streaming = false;
+    std::chrono::steady_clock::time_point seen;
+  };
+
+  explicit Broker(BrokerOptions options) : options_(std::move(options)) {}
+  Status Recover();
+  Result<Topic*> OpenTopic(const std::string& name, bool reliable, bool create);  // mu_ held
+  void Janitor();
+  Status FlushCursors();
+
+  BrokerOptions options_;
+  std::unique_ptr<CursorStore> store_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Topic>> topics_;
+  std::map<uint64_t, ProducerState> producers_;
+  std::map<uint64_t, ConsumerState> consumers_;
+  std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store
+  std::map<std::string, uint64_t> saved_cursors_;
+  uint64_t next_id_ = 1;
+  std::atomic<bool> shutting_down_{false};
+  std::mutex janitor_mu_;
+  std::condition_variable janitor_cv_;
+  bool janitor_stop_ = false;
+  std::thread janitor_;
+};
+
+}  // namespace frazil::broker

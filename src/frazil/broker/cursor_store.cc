@@ -1,0 +1,141 @@
+#include "frazil/broker/cursor_store.h"
+
+#include <sqlite3.h>
+
+namespace frazil::broker {
+namespace {
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IoError(std::string("metadata store: ") + m);
+  }
+  return Status::Ok();
+}
+
+Status Error(sqlite3* db, const char* what) {
+  return Status::IoError(std::string("metadata store ") + what + ": " + sqlite3_errmsg(db));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CursorStore>> CursorStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return Status::IoError("cannot open metadata store " + path + ": " + m);
+  }
+  std::unique_ptr<CursorStore> s(new CursorStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  FRAZIL_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
+  FRAZIL_RETURN_IF_ERROR(
+      Exec(db,
+           "CREATE TABLE IF NOT EXISTS subscriptions (topic TEXT NOT NULL, subscription TEXT NOT "
+           "NULL, type INTEGER NOT NULL, cursor INTEGER NOT NULL, PRIMARY KEY (topic, "
+           "subscription))"));
+  FRAZIL_RETURN_IF_ERROR(
+      Exec(db,
+           "CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY NOT NULL, reliable INTEGER "
+           "NOT NULL)"));
+  return s;
+}
+
+CursorStore::~CursorStore() { sqlite3_close_v2(db_); }
+
+Result<std::vector<SubscriptionRecord>> CursorStore::LoadAll() {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT topic, subscription, type, cursor FROM subscriptions", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return Error(db_, "read");
+  std::vector<SubscriptionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    SubscriptionRecord r;
+    r.topic = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    r.subscription = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    r.type = sqlite3_column_int(st, 2);
+    r.cursor = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+    out.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "read");
+  return out;
+}
+
+Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
+  if (records.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  FRAZIL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(
+          db_,
+          "INSERT INTO subscriptions (topic, subscription, type, cursor) VALUES (?1, ?2, ?3, ?4) "
+          "ON CONFLICT (topic, subscription) DO UPDATE SET type = ?3, cursor = ?4",
+          -1, &st, nullptr) != SQLITE_OK) {
+    (void)Exec(db_, "ROLLBACK");
+    return Error(db_, "write");
+  }
+  for (const auto& r : records) {
+    sqlite3_bind_text(st, 1, r.topic.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r.subscription.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, r.type);
+    sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(r.cursor));
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      Status e = Error(db_, "write");
+      sqlite3_finalize(st);
+      (void)Exec(db_, "ROLLBACK");
+      return e;
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return Exec(db_, "COMMIT");
+}
+
+Status CursorStore::Remove(const std::string& topic, const std::string& subscription) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM subscriptions WHERE topic = ?1 AND subscription = ?2", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return Error(db_, "delete");
+  sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, subscription.c_str(), -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "delete");
+}
+
+Result<std::vector<std::pair<std::string, bool>>> CursorStore::LoadTopics() {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT topic, reliable FROM topics", -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "read");
+  std::vector<std::pair<std::string, bool>> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                     sqlite3_column_int(st, 1) != 0);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "read");
+  return out;
+}
+
+Status CursorStore::SaveTopic(const std::string& topic, bool reliable) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO topics (topic, reliable) VALUES (?1, ?2)", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return Error(db_, "write");
+  sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 2, reliable ? 1 : 0);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "write");
+}
+
+}  // namespace frazil::broker

@@ -1,0 +1,221 @@
+#include "frazil/broker/grpc_services.h"
+
+#include <atomic>
+#include <chrono>
+
+#include "frazil/broker/topic_name.h"
+#include "frazil/common/clock.h"
+#include "frazil/common/logging.h"
+
+namespace frazil::broker {
+
+std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms) {
+  danube::StreamMessage m = sent;
+  m.clear_request_id();
+  m.clear_subscription_name();
+  m.clear_msg_id();
+  m.mutable_msg_id()->set_producer_id(producer_id);
+  if (m.publish_time() == 0) m.set_publish_time(now_ms);
+  return m.SerializeAsString();
+}
+
+std::string StoredRoutingKey(const std::vector<uint8_t>& stored) {
+  danube::StreamMessage m;
+  if (!m.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) return "";
+  return m.has_routing_key() ? m.routing_key() : "";
+}
+
+grpc::Status ToGrpc(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return grpc::Status::OK;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+      return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
+    case StatusCode::kNotFound:
+      return {grpc::StatusCode::NOT_FOUND, s.message()};
+    case StatusCode::kAlreadyExists:
+      return {grpc::StatusCode::ALREADY_EXISTS, s.message()};
+    case StatusCode::kUnavailable:
+    case StatusCode::kClosed:
+    case StatusCode::kWalFull:
+      return {grpc::StatusCode::UNAVAILABLE, s.message()};
+    default:
+      return {grpc::StatusCode::INTERNAL, s.ToString()};
+  }
+}
+
+namespace {
+
+class ProducerServiceImpl final : public danube::ProducerService::Service {
+ public:
+  explicit ProducerServiceImpl(Broker* b) : broker_(b) {}
+
+  grpc::Status CreateProducer(grpc::ServerContext*, const danube::ProducerRequest* req,
+                              danube::ProducerResponse* resp) override {
+    auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
+                                      req->producer_access_mode() == danube::Exclusive,
+                                      req->dispatch_strategy() == danube::Reliable);
+    if (!id.ok()) return ToGrpc(id.status());
+    resp->set_request_id(req->request_id());
+    resp->set_producer_id(*id);
+    resp->set_producer_name(req->producer_name());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SendMessage(grpc::ServerContext*, const danube::StreamMessage* req,
+                           danube::MessageResponse* resp) override {
+    if (!req->has_msg_id())
+      return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
+    uint64_t producer_id = req->msg_id().producer_id();
+    std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
+    auto offset = broker_->Publish(
+        producer_id, {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()}, req->payload().size());
+    if (!offset.ok()) return ToGrpc(offset.status());
+    resp->set_request_id(req->request_id());
+    return grpc::Status::OK;
+  }
+
+ private:
+  Broker* broker_;
+};
+
+class ConsumerServiceImpl final : public danube::ConsumerService::Service {
+ public:
+  ConsumerServiceImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
+
+  grpc::Status Subscribe(grpc::ServerContext*, const danube::ConsumerRequest* req,
+                         danube::ConsumerResponse* resp) override {
+    if (req->subscription_type() < 0 || req->subscription_type() > 3)
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "unknown subscription type " + std::to_string(req->subscription_type())};
+    std::vector<std::string> filters(req->key_filters().begin(), req->key_filters().end());
+    auto id = broker_->Subscribe(req->topic_name(), req->subscription(), req->consumer_name(),
+                                 static_cast<SubscriptionType>(req->subscription_type()), std::move(filters));
+    if (!id.ok()) return ToGrpc(id.status());
+    resp->set_request_id(req->request_id());
+    resp->set_consumer_id(*id);
+    resp->set_consumer_name(req->consumer_name());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReceiveMessages(grpc::ServerContext* ctx, const danube::ReceiveRequest* req,
+                               grpc::ServerWriter<danube::StreamMessage>* writer) override {
+    uint64_t id = req->consumer_id();
+    auto ref = broker_->Consumer(id);
+    if (!ref.ok()) return ToGrpc(ref.status());
+    auto sub = ref->sub;
+    sub->Attach(id);
+    broker_->SetStreaming(id, true);
+    grpc::Status result = grpc::Status::OK;
+    while (!ctx->IsCancelled() && !broker_->shutting_down()) {
+      auto next = sub->Next(id, std::chrono::milliseconds(200));
+      if (!next.ok()) {
+        if (next.status().code() != StatusCode::kClosed) result = ToGrpc(next.status());
+        break;
+      }
+      if (!next.value()) continue;
+      const Delivery& d = *next.value();
+      danube::StreamMessage m;
+      if (!m.ParseFromArray(d.payload->data(), static_cast<int>(d.payload->size()))) {
+        FRAZIL_LOG_ERROR("topic {}: record at offset {} is not a stored message; skipped", ref->topic,
+                         d.offset);
+        (void)sub->Ack(d.offset);
+        continue;
+      }
+      m.set_request_id(++request_ids_);
+      auto* mid = m.mutable_msg_id();
+      mid->set_topic_name(ref->topic);
+      mid->set_broker_addr(url_);
+      mid->set_topic_offset(d.offset);
+      m.set_subscription_name(ref->subscription);
+      if (!writer->Write(m)) break;  // the client went away; Detach redelivers
+    }
+    sub->Detach(id);
+    broker_->SetStreaming(id, false);
+    return result;
+  }
+
+  grpc::Status Ack(grpc::ServerContext*, const danube::AckRequest* req, danube::AckResponse* resp) override {
+    auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
+    if (!sub.ok()) return ToGrpc(sub.status());
+    if (Status s = (*sub)->Ack(req->msg_id().topic_offset()); !s.ok()) return ToGrpc(s);
+    resp->set_request_id(req->request_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Nack(grpc::ServerContext*, const danube::NackRequest* req,
+                    danube::NackResponse* resp) override {
+    auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
+    if (!sub.ok()) return ToGrpc(sub.status());
+    auto delay = std::chrono::milliseconds(req->has_delay_ms() ? req->delay_ms() : 0);
+    if (Status s = (*sub)->Nack(req->msg_id().topic_offset(), delay); !s.ok()) return ToGrpc(s);
+    resp->set_request_id(req->request_id());
+    return grpc::Status::OK;
+  }
+
+ private:
+  Broker* broker_;
+  std::string url_;
+  std::atomic<uint64_t> request_ids_{0};
+};
+
+class DiscoveryImpl final : public danube::Discovery::Service {
+ public:
+  DiscoveryImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
+
+  grpc::Status TopicLookup(grpc::ServerContext*, const danube::TopicLookupRequest* req,
+                           danube::TopicLookupResponse* resp) override {
+    if (auto t = ParseTopicName(req->topic()); !t.ok()) return ToGrpc(t.status());
+    // A single broker serves every topic: clients connect here.
+    resp->set_request_id(req->request_id());
+    resp->set_response_type(danube::TopicLookupResponse::Connect);
+    resp->set_connect_url(url_);
+    resp->set_broker_url(url_);
+    resp->set_proxy(false);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status TopicPartitions(grpc::ServerContext*, const danube::TopicLookupRequest* req,
+                               danube::TopicPartitionsResponse* resp) override {
+    if (auto t = ParseTopicName(req->topic()); !t.ok()) return ToGrpc(t.status());
+    auto parts = broker_->Partitions(req->topic());
+    // A topic not created yet is a plain topic (Subscribe creates it).
+    if (parts.empty()) parts.push_back(req->topic());
+    resp->set_request_id(req->request_id());
+    for (auto& p : parts) resp->add_partitions(p);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Broker* broker_;
+  std::string url_;
+};
+
+class HealthCheckImpl final : public danube::HealthCheck::Service {
+ public:
+  explicit HealthCheckImpl(Broker* b) : broker_(b) {}
+  grpc::Status HealthCheck(grpc::ServerContext*, const danube::HealthCheckRequest* req,
+                           danube::HealthCheckResponse* resp) override {
+    bool known = broker_->Touch(req->client() == danube::HealthCheckRequest::Producer, req->id());
+    resp->set_status(known && !broker_->shutting_down() ? danube::HealthCheckResponse::OK
+                                                        : danube::HealthCheckResponse::CLOSE);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Broker* broker_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<ProducerServiceImpl>(broker));
+  out.push_back(std::make_unique<ConsumerServiceImpl>(broker, broker_url));
+  out.push_back(std::make_unique<DiscoveryImpl>(broker, broker_url));
+  out.push_back(std::make_unique<HealthCheckImpl>(broker));
+  return out;
+}
+
+}  // namespace frazil::broker

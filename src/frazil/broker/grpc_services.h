@@ -1,0 +1,31 @@
+// The Danube protocol's gRPC services on top of the Broker: request
+// checking, message ids, the consumer stream loop and the mapping of
+// errors to gRPC status codes that Danube's clients act on (they retry
+// UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED, and give up on the
+// rest).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "danube_api.grpc.pb.h"
+#include "frazil/broker/broker.h"
+
+namespace frazil::broker {
+
+// The WAL record of a message: the producer's StreamMessage without its
+// request id, subscription name and message id (but its producer id).
+std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms);
+// The routing key of a stored message ("" when it has none).
+std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
+
+grpc::Status ToGrpc(const Status& s);
+
+// Registers the four services. `broker_url` is what lookups advertise and
+// message ids carry (e.g. "http://127.0.0.1:6650").
+std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url);
+
+}  // namespace frazil::broker
