@@ -296,9 +296,11 @@ void Broker::Janitor() {
           }
         }
         for (auto it = consumers_.begin(); it != consumers_.end();) {
-          if (!it->second.streaming && it->second.seen < cutoff) {
-            FRAZIL_LOG_INFO("consumer {} of {} on {} timed out", it->second.name, it->second.subscription,
-                            it->second.topic);
+          // Heartbeats (health checks) keep a consumer; an open stream alone
+          // does not, since a client may drop a stream without cancelling it.
+          if (it->second.seen < cutoff) {
+            FRAZIL_LOG_INFO("consumer {} of {} on {} timed out; its unacknowledged messages go to others",
+                            it->second.name, it->second.subscription, it->second.topic);
             gone.emplace_back(topics_.at(it->second.topic)->subscriptions.at(it->second.subscription),
                               it->first);
             it = consumers_.erase(it);

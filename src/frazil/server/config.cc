@@ -74,9 +74,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(
-          root, {"data_dir", "listen", "http", "log_level", "auto_create_topics", "max_message_bytes", "wal"},
-          "");
+  if (auto st = CheckKeys(root,
+                          {"data_dir", "listen", "http", "log_level", "auto_create_topics",
+                           "max_message_bytes", "client_timeout_ms", "wal"},
+                          "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
@@ -86,6 +87,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (auto st = Read(root, "auto_create_topics", "", &config->auto_create_topics); !st.ok())
     return in_file(st);
   if (auto st = Read(root, "max_message_bytes", "", &config->max_message_bytes); !st.ok()) return in_file(st);
+  if (auto st = Read(root, "client_timeout_ms", "", &config->client_timeout_ms); !st.ok()) return in_file(st);
+  if (config->client_timeout_ms < 1000)
+    return in_file(
+        Status::InvalidArgument("client_timeout_ms must be at least 1000 (clients heartbeat every 5 s)"));
   if (config->max_message_bytes == 0 || config->max_message_bytes > (64u << 20))
     return in_file(Status::InvalidArgument("max_message_bytes must be between 1 and 67108864"));
   if (YAML::Node w = root["wal"]) {

@@ -36,6 +36,7 @@ struct ServeConfig {
   std::string log_level = "info";
   bool auto_create_topics = true;         // a producer's first use creates its topic
   uint64_t max_message_bytes = 5u << 20;  // larger payloads are refused (INVALID_ARGUMENT)
+  uint64_t client_timeout_ms = 15000;     // producers and consumers without a heartbeat this long are removed
   WalConfig wal;
 
   std::string WalRoot() const { return data_dir + "/wal"; }

@@ -64,6 +64,7 @@ int RunServe(const ServeConfig& config) {
   broker_options.key_of = broker::StoredRoutingKey;
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;
+  broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);
   auto broker_or = broker::Broker::Open(broker_options);
   if (!broker_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
