@@ -315,10 +315,18 @@ void Broker::Janitor() {
   }
 }
 
+void Broker::StopAccepting() {
+  shutting_down_ = true;
+  std::lock_guard lock(mu_);
+  for (auto& [name, t] : topics_)
+    for (auto& [sname, s] : t->subscriptions) s->Close();
+}
+
 Status Broker::Shutdown() {
-  if (shutting_down_.exchange(true)) return Status::Ok();
+  StopAccepting();
   {
     std::lock_guard lock(janitor_mu_);
+    if (janitor_stop_) return Status::Ok();  // already shut down
     janitor_stop_ = true;
     janitor_cv_.notify_all();
   }

@@ -88,6 +88,9 @@ class Broker {
   std::vector<std::string> Partitions(const std::string& topic);
   std::vector<TopicInfo> Topics();
 
+  // Refuses new work and ends every consumer stream (the first step of a
+  // graceful shutdown, so the RPC server can drain).
+  void StopAccepting();
   // Stops accepting, persists cursors, closes subscriptions and WALs.
   Status Shutdown();
   bool shutting_down() const { return shutting_down_.load(); }

@@ -134,12 +134,12 @@ int RunServe(const ServeConfig& config) {
   sigwait(&signals, &sig);
   FRAZIL_LOG_INFO("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   http.Stop();
-  // Stop taking requests, let in-flight ones finish (streams end as the
-  // broker closes its subscriptions), then persist cursors and close WALs.
-  std::thread stopper(
-      [&] { grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); });
+  // Refuse new work and end the consumer streams, let in-flight requests
+  // (sends waiting for their WAL acknowledgement, acks) finish, then persist
+  // cursors and sync and close the WALs.
+  message_broker->StopAccepting();
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   int rc = message_broker->Shutdown().ok() ? 0 : 1;
-  stopper.join();
   FRAZIL_LOG_INFO("shutdown complete");
   return rc;
 }

@@ -1,0 +1,186 @@
+// Subscription dispatch on a real WAL: cursor, redelivery after nack delay
+// and after a consumer leaves, the in-flight window, exclusivity, failover
+// and key ownership.
+#include "frazil/broker/subscription.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "../testing/temp_dir.h"
+#include "frazil/broker/topic_name.h"
+
+namespace frazil::broker {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SubscriptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    wal::WalOptions o;
+    o.dir = dir_.Sub("wal");
+    o.sync_mode = wal::SyncMode::kNone;
+    wal_ = wal::WriteAheadLog::Open(o).value();
+  }
+  void TearDown() override { (void)wal_->Close(); }
+
+  // Payload "key:n"; the key is what KeyShared routes by.
+  void Append(const std::string& key, int n) {
+    std::string p = key + ":" + std::to_string(n);
+    ASSERT_TRUE(wal_->AppendAndWait({reinterpret_cast<const uint8_t*>(p.data()), p.size()}).ok());
+  }
+  std::unique_ptr<Subscription> Make(SubscriptionType type, size_t window = 100, uint64_t cursor = 0) {
+    return std::make_unique<Subscription>("/t/t", "s", type, true, wal_.get(), cursor, window,
+                                          [](const std::vector<uint8_t>& p) {
+                                            std::string s(p.begin(), p.end());
+                                            return s.substr(0, s.find(':'));
+                                          });
+  }
+  static std::optional<uint64_t> Offset(Subscription* s, uint64_t consumer,
+                                        std::chrono::milliseconds wait = 50ms) {
+    auto d = s->Next(consumer, wait);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    if (!d.ok() || !d.value()) return std::nullopt;
+    return d.value()->offset;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<wal::WriteAheadLog> wal_;
+};
+
+TEST_F(SubscriptionTest, CursorAdvancesWithAcksInOrder) {
+  for (int i = 0; i < 5; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kExclusive);
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(Offset(s.get(), 1), i);
+  EXPECT_EQ(Offset(s.get(), 1), std::nullopt);
+  EXPECT_EQ(s->cursor(), 0u);
+  ASSERT_TRUE(s->Ack(1).ok());
+  EXPECT_EQ(s->cursor(), 0u);  // 0 is still unacknowledged
+  ASSERT_TRUE(s->Ack(0).ok());
+  EXPECT_EQ(s->cursor(), 2u);
+  for (uint64_t i = 2; i < 5; ++i) ASSERT_TRUE(s->Ack(i).ok());
+  EXPECT_EQ(s->cursor(), 5u);
+  EXPECT_EQ(s->unacked(), 0u);
+}
+
+TEST_F(SubscriptionTest, ResumesAtAPersistedCursor) {
+  for (int i = 0; i < 5; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kExclusive, 100, 3);
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  EXPECT_EQ(Offset(s.get(), 1), 3u);
+  EXPECT_EQ(Offset(s.get(), 1), 4u);
+}
+
+TEST_F(SubscriptionTest, NackRedeliversAfterTheDelayAndDetachRedeliversToOthers) {
+  for (int i = 0; i < 3; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kShared);
+  ASSERT_TRUE(s->AddConsumer(1, "a", {}).ok());
+  ASSERT_TRUE(s->AddConsumer(2, "b", {}).ok());
+  s->Attach(1);
+  s->Attach(2);
+  EXPECT_EQ(Offset(s.get(), 1), 0u);
+  EXPECT_EQ(Offset(s.get(), 1), 1u);
+  ASSERT_TRUE(s->Nack(0, 150ms).ok());
+  EXPECT_EQ(Offset(s.get(), 2), 2u);            // not 0: its delay has not passed
+  EXPECT_EQ(Offset(s.get(), 2), std::nullopt);  // still not
+  EXPECT_EQ(Offset(s.get(), 2, 500ms), 0u);     // now it has
+  s->Detach(1);                                 // consumer 1 leaves holding offset 1
+  EXPECT_EQ(Offset(s.get(), 2), 1u);
+  EXPECT_EQ(s->cursor(), 0u);
+}
+
+TEST_F(SubscriptionTest, WindowBoundsWhatAConsumerHolds) {
+  for (int i = 0; i < 10; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kExclusive, 3);
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  for (uint64_t i = 0; i < 3; ++i) EXPECT_EQ(Offset(s.get(), 1), i);
+  EXPECT_EQ(Offset(s.get(), 1), std::nullopt);  // window full
+  ASSERT_TRUE(s->Ack(0).ok());
+  EXPECT_EQ(Offset(s.get(), 1), 3u);
+}
+
+TEST_F(SubscriptionTest, ExclusiveRefusesASecondConsumerName) {
+  auto s = Make(SubscriptionType::kExclusive);
+  ASSERT_TRUE(s->AddConsumer(1, "owner", {}).ok());
+  EXPECT_TRUE(s->AddConsumer(1, "owner", {}).ok());
+  EXPECT_EQ(s->AddConsumer(2, "other", {}).code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(SubscriptionTest, FailoverServesOnlyTheActiveConsumer) {
+  for (int i = 0; i < 4; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kFailover);
+  ASSERT_TRUE(s->AddConsumer(1, "first", {}).ok());
+  ASSERT_TRUE(s->AddConsumer(2, "second", {}).ok());
+  s->Attach(1);
+  s->Attach(2);
+  EXPECT_EQ(Offset(s.get(), 2), std::nullopt);
+  EXPECT_EQ(Offset(s.get(), 1), 0u);
+  s->Detach(1);
+  EXPECT_EQ(Offset(s.get(), 2), 0u);  // takes over, starting with what the first did not ack
+  EXPECT_EQ(Offset(s.get(), 2), 1u);
+}
+
+TEST_F(SubscriptionTest, KeySharedGivesEachKeyToOneConsumerInOrder) {
+  for (int n = 0; n < 20; ++n)
+    for (const char* k : {"a", "b", "c", "d", "e", "f"}) Append(k, n);
+  auto s = Make(SubscriptionType::kKeyShared, 1000);
+  ASSERT_TRUE(s->AddConsumer(1, "x", {}).ok());
+  ASSERT_TRUE(s->AddConsumer(2, "y", {}).ok());
+  s->Attach(1);
+  s->Attach(2);
+  std::map<std::string, uint64_t> owner;
+  std::map<std::string, std::vector<int>> order;
+  for (int round = 0; round < 400; ++round) {
+    for (uint64_t c : {1u, 2u}) {
+      auto d = s->Next(c, 1ms);
+      ASSERT_TRUE(d.ok());
+      if (!d.value()) continue;
+      std::string p(d.value()->payload->begin(), d.value()->payload->end());
+      std::string key = p.substr(0, 1);
+      EXPECT_EQ(owner.emplace(key, c).first->second, c) << key;
+      order[key].push_back(std::stoi(p.substr(2)));
+      ASSERT_TRUE(s->Ack(d.value()->offset).ok());
+    }
+  }
+  std::set<uint64_t> owners;
+  for (const auto& [k, v] : order) {
+    EXPECT_EQ(v.size(), 20u) << k;
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end())) << k;
+    owners.insert(owner[k]);
+  }
+  EXPECT_EQ(owners.size(), 2u);
+}
+
+TEST_F(SubscriptionTest, KeyFiltersRestrictWhatAConsumerTakes) {
+  Append("orders-1", 0);
+  Append("users-1", 1);
+  auto s = Make(SubscriptionType::kKeyShared);
+  ASSERT_TRUE(s->AddConsumer(1, "orders", {"orders-*"}).ok());
+  s->Attach(1);
+  EXPECT_EQ(Offset(s.get(), 1), 0u);
+  EXPECT_EQ(Offset(s.get(), 1), std::nullopt);  // nobody takes users-1 yet
+  ASSERT_TRUE(s->AddConsumer(2, "users", {"users-*"}).ok());
+  s->Attach(2);
+  EXPECT_EQ(Offset(s.get(), 2, 200ms), 1u);
+}
+
+TEST(TopicNameTest, ParsesAndRejects) {
+  auto t = ParseTopicName("/default/orders-part-3");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->ns, "default");
+  EXPECT_EQ(t->PartitionedParent(), "/default/orders");
+  EXPECT_EQ(ParseTopicName("/default/orders")->PartitionedParent(), std::nullopt);
+  for (const char* bad : {"", "/", "//", "/a", "/a/", "a/b", "/a/b/c", "/a/b c", "/a/b.c", "/a/\xc3\xa9"})
+    EXPECT_EQ(ParseTopicName(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  EXPECT_EQ(PartitionName("/a/b", 2), "/a/b-part-2");
+}
+
+}  // namespace
+}  // namespace frazil::broker
