@@ -4,6 +4,7 @@ with the SDK's own generated protobuf stubs."""
 import asyncio
 import signal
 import socket
+import time
 
 import grpc
 import pytest
@@ -81,9 +82,10 @@ def test_produce_consume_exclusive_reliable(broker):
         c, q = await consumer(client, "/default/basic", "s1", "c1")
         for i in range(20):
             if i % 2:
-                await p.send_with_key(f"m{i}".encode(), {"i": str(i)}, f"key-{i % 3}")
+                mid = await p.send_with_key(f"m{i}".encode(), {"i": str(i)}, f"key-{i % 3}")
             else:
-                await p.send(f"m{i}".encode(), {"i": str(i)})
+                mid = await p.send(f"m{i}".encode(), {"i": str(i)})
+            assert mid == i  # the message id a send returns is the topic offset
         got = await drain(q, 20)
         for i, m in enumerate(got):
             assert m.payload == f"m{i}".encode()
@@ -331,12 +333,15 @@ def test_bad_input_gets_clear_errors_and_broker_keeps_serving(broker):
         consumers.Subscribe(pb.ConsumerRequest(request_id=1, topic_name="/default/x", consumer_name="b",
                                                subscription="s", subscription_type=pb.ConsumerRequest.Exclusive))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "is shared, not exclusive" in e.value.details()
-    consumers.Subscribe(pb.ConsumerRequest(request_id=1, topic_name="/default/x", consumer_name="a", subscription="e",
-                                           subscription_type=pb.ConsumerRequest.Exclusive))
+    holder = consumers.Subscribe(pb.ConsumerRequest(request_id=1, topic_name="/default/x", consumer_name="a",
+                                                    subscription="e", subscription_type=pb.ConsumerRequest.Exclusive))
+    stream = consumers.ReceiveMessages(pb.ReceiveRequest(request_id=2, consumer_id=holder.consumer_id))
+    time.sleep(0.3)  # the holder's stream is open
     with pytest.raises(grpc.RpcError) as e:
         consumers.Subscribe(pb.ConsumerRequest(request_id=1, topic_name="/default/x", consumer_name="b",
                                                subscription="e", subscription_type=pb.ConsumerRequest.Exclusive))
-    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS and "is exclusive" in e.value.details()
+    stream.cancel()
     # garbage bytes on the port
     with socket.create_connection(("127.0.0.1", broker.listen_port)) as s:
         s.sendall(b"\x00\x01garbage that is not HTTP/2\r\n\r\n" * 50)
@@ -366,3 +371,31 @@ def test_unknown_topic_is_not_found_without_auto_create(start_broker, tmp_path):
         pb_grpc.ProducerServiceStub(ch).CreateProducer(
             pb.ProducerRequest(request_id=1, producer_name="p", topic_name="/default/missing"))
     assert e.value.code() == grpc.StatusCode.NOT_FOUND and "does not exist" in e.value.details()
+
+
+def test_cli_produce_and_consume(broker):
+    from conftest import run_frazil
+    addr = url(broker)
+    rc, out = run_frazil("produce", "-s", addr, "-t", "/default/cli", "-m", "hello", "-c", "3", "-i", "0",
+                         "-a", "k1:v1,k2:v2", "-k", "rk", "--reliable")
+    assert rc == 0, out
+    assert out.splitlines() == [f"sent to /default/cli at offset {i}" for i in range(3)]
+    rc, out = run_frazil("consume", "-s", addr, "-t", "/default/cli", "-m", "cli-sub", "--from", "earliest",
+                         "-c", "3", "--sub-type", "exclusive")
+    assert rc == 0, out
+    assert out.splitlines() == [f"offset={i} payload=hello attributes=k1:v1,k2:v2 key=rk" for i in range(3)]
+    # the subscription's cursor moved: a second run from the same subscription sees only new messages
+    rc, out = run_frazil("produce", "-s", addr, "-t", "/default/cli", "-m", "later", "-i", "0", "--reliable")
+    assert rc == 0, out
+    rc, out = run_frazil("consume", "-s", addr, "-t", "/default/cli", "-m", "cli-sub", "-c", "1",
+                         "--sub-type", "exclusive")
+    assert rc == 0 and out.splitlines() == ["offset=3 payload=later attributes="], out
+    # partitions, and a bad topic
+    rc, out = run_frazil("produce", "-s", addr, "-t", "/default/cli-parts", "-m", "x", "-c", "4", "-i", "0",
+                         "--partitions", "2")
+    assert rc == 0 and {l.split(" at ")[0] for l in out.splitlines()} == {
+        "sent to /default/cli-parts-part-0", "sent to /default/cli-parts-part-1"}, out
+    rc, out = run_frazil("produce", "-s", addr, "-t", "nope", "-m", "x")
+    assert rc == 2 and "invalid topic name" in out
+    rc, out = run_frazil("consume", "-s", addr, "-t", "/default/cli", "-m", "s", "--sub-type", "bogus")
+    assert rc == 2 and "--sub-type" in out

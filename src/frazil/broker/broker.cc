@@ -145,7 +145,7 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, std::span<const uint8_t> 
 
 Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& subscription,
                                    const std::string& consumer, SubscriptionType type,
-                                   std::vector<std::string> key_filters) {
+                                   std::vector<std::string> key_filters, bool from_earliest) {
   if (shutting_down_) return Status::Unavailable("broker is shutting down");
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   if (subscription.empty()) return Status::InvalidArgument("subscription name is empty");
@@ -155,9 +155,10 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   auto& sub = t->subscriptions[subscription];
   bool created = false;
   if (!sub) {
+    auto stats = t->wal->Stats();
     sub = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
-                                         t->wal->Stats().next_offset, options_.consumer_window,
-                                         options_.key_of);
+                                         from_earliest ? stats.low_water_offset : stats.next_offset,
+                                         options_.consumer_window, options_.key_of, from_earliest);
     created = true;
   } else if (sub->type() != type) {
     return Status::InvalidArgument("subscription " + subscription + " on " + topic + " is " +
@@ -170,11 +171,13 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
     }
   }
   uint64_t id = next_id_++;
-  Status added = sub->AddConsumer(id, consumer, std::move(key_filters));
+  std::vector<uint64_t> displaced;
+  Status added = sub->AddConsumer(id, consumer, std::move(key_filters), &displaced);
   if (!added.ok()) {
     if (created) t->subscriptions.erase(subscription);
     return added;
   }
+  for (uint64_t old : displaced) consumers_.erase(old);
   consumers_[id] = ConsumerState{topic, subscription, consumer, false, Clock::now()};
   if (created && t->reliable) {
     SubscriptionRecord rec{topic, subscription, static_cast<int32_t>(type), sub->cursor()};

@@ -67,9 +67,13 @@ class Broker {
   Result<std::string> ProducerTopic(uint64_t producer_id);
 
   // Consumers: the same (topic, subscription, consumer name) gets the same id.
+  // A new subscription starts at the end of the topic, or with
+  // `from_earliest` at the oldest message the WAL holds.
+  // A new subscription starts at the end of the topic, or with
+  // `from_earliest` at the oldest message the WAL holds.
   Result<uint64_t> Subscribe(const std::string& topic, const std::string& subscription,
                              const std::string& consumer, SubscriptionType type,
-                             std::vector<std::string> key_filters);
+                             std::vector<std::string> key_filters, bool from_earliest = false);
   struct ConsumerRef {
     std::string topic;
     std::string subscription;

@@ -72,7 +72,9 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
     auto offset = broker_->Publish(
         producer_id, {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()}, req->payload().size());
     if (!offset.ok()) return ToGrpc(offset.status());
-    resp->set_request_id(req->request_id());
+    // The message id a Danube client's send() returns is this field: it
+    // carries the topic offset the message was given.
+    resp->set_request_id(*offset);
     return grpc::Status::OK;
   }
 
@@ -84,14 +86,26 @@ class ConsumerServiceImpl final : public danube::ConsumerService::Service {
  public:
   ConsumerServiceImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
 
-  grpc::Status Subscribe(grpc::ServerContext*, const danube::ConsumerRequest* req,
+  grpc::Status Subscribe(grpc::ServerContext* ctx, const danube::ConsumerRequest* req,
                          danube::ConsumerResponse* resp) override {
     if (req->subscription_type() < 0 || req->subscription_type() > 3)
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "unknown subscription type " + std::to_string(req->subscription_type())};
     std::vector<std::string> filters(req->key_filters().begin(), req->key_filters().end());
+    // Frazil's own clients may ask a new subscription to start at the oldest
+    // message; Danube clients start at the end.
+    bool earliest = false;
+    auto pos = ctx->client_metadata().find(kInitialPositionHeader);
+    if (pos != ctx->client_metadata().end()) {
+      std::string v(pos->second.data(), pos->second.size());
+      if (v != "earliest" && v != "latest")
+        return {grpc::StatusCode::INVALID_ARGUMENT,
+                std::string(kInitialPositionHeader) + " must be earliest or latest"};
+      earliest = v == "earliest";
+    }
     auto id = broker_->Subscribe(req->topic_name(), req->subscription(), req->consumer_name(),
-                                 static_cast<SubscriptionType>(req->subscription_type()), std::move(filters));
+                                 static_cast<SubscriptionType>(req->subscription_type()), std::move(filters),
+                                 earliest);
     if (!id.ok()) return ToGrpc(id.status());
     resp->set_request_id(req->request_id());
     resp->set_consumer_id(*id);

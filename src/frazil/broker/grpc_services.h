@@ -24,6 +24,10 @@ std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
 
 grpc::Status ToGrpc(const Status& s);
 
+// Request metadata by which Frazil's own consumers choose where a new
+// subscription starts: "earliest" or "latest" (the default).
+inline constexpr const char* kInitialPositionHeader = "x-frazil-initial-position";
+
 // Registers the four services. `broker_url` is what lookups advertise and
 // message ids carry (e.g. "http://127.0.0.1:6650").
 std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url);

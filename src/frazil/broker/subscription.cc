@@ -21,7 +21,8 @@ const char* SubscriptionTypeName(SubscriptionType t) {
 }
 
 Subscription::Subscription(std::string topic, std::string name, SubscriptionType type, bool reliable,
-                           wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of)
+                           wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of,
+                           bool from_cursor)
     : topic_(std::move(topic)),
       name_(std::move(name)),
       type_(type),
@@ -31,8 +32,8 @@ Subscription::Subscription(std::string topic, std::string name, SubscriptionType
       wal_(wal),
       reader_(wal->NewReader()) {
   auto stats = wal_->Stats();
-  uint64_t start =
-      reliable_ ? std::clamp(cursor, stats.low_water_offset, stats.next_offset) : stats.next_offset;
+  uint64_t start = (reliable_ || from_cursor) ? std::clamp(cursor, stats.low_water_offset, stats.next_offset)
+                                              : stats.next_offset;
   if (!reader_->Seek(start).ok()) (void)reader_->Seek(stats.low_water_offset);
 }
 
@@ -50,13 +51,21 @@ void Subscription::Notify() {
 }
 
 Status Subscription::AddConsumer(uint64_t consumer_id, const std::string& consumer_name,
-                                 std::vector<std::string> key_filters) {
+                                 std::vector<std::string> key_filters, std::vector<uint64_t>* displaced) {
   std::lock_guard lock(mu_);
   if (type_ == SubscriptionType::kExclusive) {
     for (const auto& [id, c] : consumers_)
-      if (id != consumer_id && c.name != consumer_name)
+      if (id != consumer_id && c.name != consumer_name && c.attached)
         return Status::AlreadyExists("subscription " + name_ + " on " + topic_ +
                                      " is exclusive and consumer '" + c.name + "' holds it");
+    for (auto it = consumers_.begin(); it != consumers_.end();) {
+      if (it->first != consumer_id && it->second.name != consumer_name) {
+        if (displaced) displaced->push_back(it->first);
+        it = consumers_.erase(it);  // not attached: holds nothing in flight
+      } else {
+        ++it;
+      }
+    }
   }
   auto& c = consumers_[consumer_id];
   c.name = consumer_name;

@@ -44,20 +44,23 @@ class Subscription {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `cursor`: where a reliable subscription resumes (clamped to what the WAL
-  // still holds); ignored for non-reliable ones, which start at the tail.
+  // `cursor`: where the subscription starts (clamped to what the WAL still
+  // holds). Non-reliable subscriptions start at the tail unless `from_cursor`.
   using KeyOf = std::function<std::string(const std::vector<uint8_t>& payload)>;
   Subscription(std::string topic, std::string name, SubscriptionType type, bool reliable,
-               wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of);
+               wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of,
+               bool from_cursor = false);
   ~Subscription();
 
   const std::string& name() const { return name_; }
   SubscriptionType type() const { return type_; }
   bool reliable() const { return reliable_; }
 
-  // Registers a consumer; Exclusive refuses a second consumer name.
+  // Registers a consumer. Exclusive refuses a second consumer name while the
+  // holder's stream is open; a holder without a stream is displaced (its id
+  // goes to `displaced`), so a restarted client under a new name takes over.
   Status AddConsumer(uint64_t consumer_id, const std::string& consumer_name,
-                     std::vector<std::string> key_filters);
+                     std::vector<std::string> key_filters, std::vector<uint64_t>* displaced = nullptr);
   void RemoveConsumer(uint64_t consumer_id);
   bool HasConsumer(uint64_t consumer_id);
   // The consumer's stream opened / went away (its unacknowledged messages

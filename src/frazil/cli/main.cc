@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "frazil/cli/client_commands.h"
 #include "frazil/common/logging.h"
 #include "frazil/server/config.h"
 #include "frazil/server/serve.h"
@@ -28,7 +29,36 @@ int main(int argc, char** argv) {
   serve->add_option("--http", http, "HTTP address for /healthz and /metrics (default " + defaults.http + ")");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
 
+  frazil::cli::ProduceArgs pa;
+  auto* produce = app.add_subcommand("produce", "Send messages to a topic (Danube protocol)");
+  produce->add_option("-s,--service-addr", pa.server, "Broker address (default " + pa.server + ")");
+  produce->add_option("-t,--topic", pa.topic, "Topic, /namespace/name")->required();
+  produce->add_option("-m,--message", pa.message, "Message payload");
+  produce->add_option("-f,--file", pa.file, "Read the payload from this file");
+  produce->add_option("-c,--count", pa.count, "Number of messages (default 1)");
+  produce->add_option("-i,--interval", pa.interval_ms,
+                      "Milliseconds between messages (default 500; 0 allowed)");
+  produce->add_option("-a,--attributes", pa.attributes, "Attributes k1:v1,k2:v2");
+  produce->add_option("-k,--routing-key", pa.routing_key, "Routing key");
+  produce->add_option("--partitions", pa.partitions, "Partition the topic into N partitions");
+  produce->add_flag("--reliable", pa.reliable, "Reliable dispatch (acknowledged, redelivered, cursors kept)");
+  produce->add_option("-n,--producer-name", pa.producer_name, "Producer name (default frazil-cli-PID)");
+
+  frazil::cli::ConsumeArgs ca;
+  auto* consume = app.add_subcommand("consume", "Receive and acknowledge messages (Danube protocol)");
+  consume->add_option("-s,--service-addr", ca.server, "Broker address (default " + ca.server + ")");
+  consume->add_option("-t,--topic", ca.topic, "Topic, /namespace/name")->required();
+  consume->add_option("-m,--subscription", ca.subscription, "Subscription name")->required();
+  consume->add_option("--sub-type", ca.sub_type, "exclusive, shared (default), failover or key_shared");
+  consume->add_option("-c,--count", ca.max_messages,
+                      "Stop after this many messages (default: run until killed)");
+  consume->add_option("--from", ca.from, "Where a new subscription starts: earliest or latest (default)");
+  consume->add_option("-n,--consumer-name", ca.consumer_name, "Consumer name (default frazil-cli-PID)");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (produce->parsed()) return frazil::cli::RunProduce(pa);
+  if (consume->parsed()) return frazil::cli::RunConsume(ca);
 
   if (serve->parsed()) {
     frazil::server::ServeConfig config;

@@ -110,7 +110,14 @@ TEST_F(SubscriptionTest, ExclusiveRefusesASecondConsumerName) {
   auto s = Make(SubscriptionType::kExclusive);
   ASSERT_TRUE(s->AddConsumer(1, "owner", {}).ok());
   EXPECT_TRUE(s->AddConsumer(1, "owner", {}).ok());
+  s->Attach(1);
   EXPECT_EQ(s->AddConsumer(2, "other", {}).code(), StatusCode::kAlreadyExists);
+  // Once the holder's stream is gone, a new consumer takes over.
+  s->Detach(1);
+  std::vector<uint64_t> displaced;
+  EXPECT_TRUE(s->AddConsumer(2, "other", {}, &displaced).ok());
+  EXPECT_EQ(displaced, std::vector<uint64_t>{1});
+  EXPECT_FALSE(s->HasConsumer(1));
 }
 
 TEST_F(SubscriptionTest, FailoverServesOnlyTheActiveConsumer) {
