@@ -33,11 +33,12 @@ def http_get(port: int, path: str, timeout: float = 2.0):
 class Broker:
     """One `frazil serve` process with its log captured to a file."""
 
-    def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(), http_port=None):
+    def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(), http_port=None,
+                 listen_port=None):
         self.data_dir = data_dir
         self.log_path = log_path
         self.http_port = http_port or free_port()
-        self.listen_port = free_port()
+        self.listen_port = listen_port or free_port()
         args = [FRAZIL_BIN, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{self.listen_port}"]
         if http_port is not False:
             args += ["--http", f"127.0.0.1:{self.http_port}"]
@@ -83,9 +84,9 @@ class Broker:
 def start_broker(tmp_path):
     brokers = []
 
-    def start(data_dir=None, extra_args=(), http_port=None):
+    def start(data_dir=None, extra_args=(), http_port=None, listen_port=None):
         d = data_dir or tmp_path / "data"
-        b = Broker(d, tmp_path / f"frazil-{len(brokers)}.log", extra_args, http_port)
+        b = Broker(d, tmp_path / f"frazil-{len(brokers)}.log", extra_args, http_port, listen_port)
         brokers.append(b)
         return b
 

@@ -399,3 +399,41 @@ def test_cli_produce_and_consume(broker):
     assert rc == 2 and "invalid topic name" in out
     rc, out = run_frazil("consume", "-s", addr, "-t", "/default/cli", "-m", "s", "--sub-type", "bogus")
     assert rc == 2 and "--sub-type" in out
+
+
+def test_non_reliable_dispatch_is_best_effort(broker):
+    async def main():
+        client = await client_for(broker)
+        p = await producer(client, "/default/live", reliable=False)
+        await p.send(b"before anyone listens", None)
+        c, q = await consumer(client, "/default/live", "s", "c", SubType.SHARED)
+        for i in range(5):
+            await p.send(f"live {i}".encode(), None)
+        got = await drain(q, 5)
+        assert [m.payload for m in got] == [f"live {i}".encode() for i in range(5)]  # not the earlier one
+        await c.nack(got[0], delay_ms=0)  # no redelivery without reliable dispatch
+        assert await nothing_more(q) is None
+        await c.close()
+    run(main())
+
+
+def test_same_producer_reconnects_after_broker_restart(start_broker, tmp_path):
+    data = tmp_path / "data"
+    b = start_broker(data_dir=data)
+    b.wait_healthy()
+    port = b.listen_port
+
+    async def main():
+        client = await DanubeClientBuilder().service_url(f"http://127.0.0.1:{port}").build()
+        p = await producer(client, "/default/reconnect")
+        assert await p.send(b"one", None) == 0
+        assert b.stop(signal.SIGTERM) == 0
+        restarted = start_broker(data_dir=data, listen_port=port)
+        restarted.wait_healthy()
+        # the same producer object: its send fails over to a lookup and a new CreateProducer
+        assert await p.send(b"two", None) == 1
+        c, q = await consumer(client, "/default/reconnect", "after", "c")
+        assert await p.send(b"three", None) == 2
+        assert (await drain(q, 1))[0].payload == b"three"
+        await c.close()
+    run(main(), timeout=120)

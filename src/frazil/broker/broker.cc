@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "frazil/broker/topic_name.h"
+#include "frazil/common/clock.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 
@@ -15,6 +16,9 @@ using Clock = std::chrono::steady_clock;
 std::string SubKey(const std::string& topic, const std::string& sub) { return topic + '\0' + sub; }
 
 }  // namespace
+
+Broker::Broker(BrokerOptions options)
+    : options_(std::move(options)), next_id_((static_cast<uint64_t>(WallClockMs()) << 12) | 1) {}
 
 Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   if (!options.wal_options || !options.key_of)
@@ -122,7 +126,8 @@ Result<std::string> Broker::ProducerTopic(uint64_t producer_id) {
   return it->second.topic;
 }
 
-Result<uint64_t> Broker::Publish(uint64_t producer_id, std::span<const uint8_t> stored,
+Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
+                                 const std::string& producer_name, std::span<const uint8_t> stored,
                                  size_t payload_bytes) {
   if (shutting_down_) return Status::Unavailable("broker is shutting down");
   if (payload_bytes > options_.max_message_bytes)
@@ -133,7 +138,21 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, std::span<const uint8_t> 
   {
     std::lock_guard lock(mu_);
     auto it = producers_.find(producer_id);
+    if (it == producers_.end() && !topic.empty() && !producer_name.empty() && ParseTopicName(topic).ok()) {
+      // A client of this broker before a restart: take it back.
+      bool clash = false;
+      for (const auto& [id, p] : producers_)
+        clash |= p.topic == topic && (p.exclusive && p.name != producer_name);
+      if (clash) return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
+      auto t = OpenTopic(topic, false, options_.auto_create_topics);
+      if (!t.ok()) return t.status();
+      it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now()}).first;
+      FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
+    }
     if (it == producers_.end()) return Status::NotFound("unknown producer id " + std::to_string(producer_id));
+    if (!topic.empty() && topic != it->second.topic)
+      return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
+                                     it->second.topic + ", not " + topic);
     it->second.seen = Clock::now();
     wal = topics_.at(it->second.topic)->wal.get();
   }

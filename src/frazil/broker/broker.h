@@ -63,7 +63,12 @@ class Broker {
                                   bool reliable);
   // Appends a stored message (see docs/formats/wal.md) and waits for its
   // acknowledgement per the WAL's sync mode; returns the topic offset.
-  Result<uint64_t> Publish(uint64_t producer_id, std::span<const uint8_t> stored, size_t payload_bytes);
+  // A producer id this broker does not know (it restarted since) is taken
+  // back under the same id when the message names its topic and producer,
+  // so clients keep sending across restarts; a message naming another
+  // topic than its producer's is refused.
+  Result<uint64_t> Publish(uint64_t producer_id, const std::string& topic, const std::string& producer_name,
+                           std::span<const uint8_t> stored, size_t payload_bytes);
   Result<std::string> ProducerTopic(uint64_t producer_id);
 
   // Consumers: the same (topic, subscription, consumer name) gets the same id.
@@ -118,7 +123,7 @@ class Broker {
     std::chrono::steady_clock::time_point seen;
   };
 
-  explicit Broker(BrokerOptions options) : options_(std::move(options)) {}
+  explicit Broker(BrokerOptions options);
   Status Recover();
   Result<Topic*> OpenTopic(const std::string& name, bool reliable, bool create);  // mu_ held
   void Janitor();
@@ -132,7 +137,9 @@ class Broker {
   std::map<uint64_t, ConsumerState> consumers_;
   std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store
   std::map<std::string, uint64_t> saved_cursors_;
-  uint64_t next_id_ = 1;
+  // Ids start from the clock so that ids handed out before a restart are
+  // never given to someone else after it.
+  uint64_t next_id_;
   std::atomic<bool> shutting_down_{false};
   std::mutex janitor_mu_;
   std::condition_variable janitor_cv_;

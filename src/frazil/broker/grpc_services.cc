@@ -69,8 +69,9 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
       return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
     uint64_t producer_id = req->msg_id().producer_id();
     std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
-    auto offset = broker_->Publish(
-        producer_id, {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()}, req->payload().size());
+    auto offset = broker_->Publish(producer_id, req->msg_id().topic_name(), req->producer_name(),
+                                   {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()},
+                                   req->payload().size());
     if (!offset.ok()) return ToGrpc(offset.status());
     // The message id a Danube client's send() returns is this field: it
     // carries the topic offset the message was given.
