@@ -144,6 +144,16 @@ std::optional<uint64_t> Subscription::KeyOwner(const std::string& key) const {
   return owner;
 }
 
+uint64_t Subscription::SharedTarget(uint64_t fallback) const {
+  auto has_room = [this](const Consumer& c) { return c.attached && c.in_flight + c.queued.size() < window_; };
+  auto it = consumers_.upper_bound(rr_last_);
+  for (size_t n = 0; n < consumers_.size(); ++n, ++it) {
+    if (it == consumers_.end()) it = consumers_.begin();
+    if (has_room(it->second)) return it->first;
+  }
+  return fallback;
+}
+
 void Subscription::Deliver(uint64_t consumer_id, const Delivery& d) {
   if (!reliable_) return;
   pending_[d.offset] = Pending{consumer_id, d.payload};
@@ -161,7 +171,8 @@ Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::ch
     Consumer& me = cit->second;
     auto now = Clock::now();
     std::optional<Clock::time_point> wake;
-    if (Active(consumer_id) && me.in_flight < window_) {
+    // What was routed to this consumer already counts against its window.
+    if (Active(consumer_id) && (!me.queued.empty() || me.in_flight < window_)) {
       // 1. Messages routed to this consumer (KeyShared).
       if (!me.queued.empty()) {
         Delivery d = std::move(me.queued.front());
@@ -205,6 +216,16 @@ Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::ch
             consumers_[*owner].queued.push_back(std::move(d));
             cv_.notify_all();
             if (consumers_[*owner].queued.size() >= window_) break;  // bound what waits per consumer
+            continue;
+          }
+        } else if (type_ == SubscriptionType::kShared) {
+          // Round robin: the next attached consumer (after the last one
+          // served) with room in its window gets the message.
+          uint64_t target = SharedTarget(consumer_id);
+          rr_last_ = target;
+          if (target != consumer_id) {
+            consumers_[target].queued.push_back(std::move(d));
+            cv_.notify_all();
             continue;
           }
         }

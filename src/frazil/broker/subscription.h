@@ -103,6 +103,8 @@ class Subscription {
   bool Active(uint64_t consumer_id) const;
   std::optional<uint64_t> KeyOwner(const std::string& key) const;
   void Deliver(uint64_t consumer_id, const Delivery& d);
+  // Shared: the consumer whose turn it is, or `fallback` if none has room.
+  uint64_t SharedTarget(uint64_t fallback) const;
 
   const std::string topic_, name_;
   const SubscriptionType type_;
@@ -116,6 +118,7 @@ class Subscription {
   std::condition_variable cv_;
   bool closed_ = false;
   uint64_t attach_counter_ = 0;
+  uint64_t rr_last_ = 0;  // Shared: the consumer served last
   std::map<uint64_t, Consumer> consumers_;
   std::map<uint64_t, Pending> pending_;    // sent, not acknowledged
   std::map<uint64_t, Waiting> redeliver_;  // to send again once due

@@ -85,14 +85,31 @@ TEST_F(SubscriptionTest, NackRedeliversAfterTheDelayAndDetachRedeliversToOthers)
   s->Attach(1);
   s->Attach(2);
   EXPECT_EQ(Offset(s.get(), 1), 0u);
-  EXPECT_EQ(Offset(s.get(), 1), 1u);
+  EXPECT_EQ(Offset(s.get(), 1), 2u);  // round robin: offset 1 was dealt to consumer 2
   ASSERT_TRUE(s->Nack(0, 150ms).ok());
-  EXPECT_EQ(Offset(s.get(), 2), 2u);            // not 0: its delay has not passed
-  EXPECT_EQ(Offset(s.get(), 2), std::nullopt);  // still not
-  EXPECT_EQ(Offset(s.get(), 2, 500ms), 0u);     // now it has
-  s->Detach(1);                                 // consumer 1 leaves holding offset 1
   EXPECT_EQ(Offset(s.get(), 2), 1u);
+  EXPECT_EQ(Offset(s.get(), 2), std::nullopt);  // not 0: its delay has not passed
+  EXPECT_EQ(Offset(s.get(), 2, 500ms), 0u);     // now it has
+  s->Detach(1);                                 // consumer 1 leaves holding offset 2
+  EXPECT_EQ(Offset(s.get(), 2), 2u);
   EXPECT_EQ(s->cursor(), 0u);
+}
+
+TEST_F(SubscriptionTest, SharedDealsRoundRobin) {
+  for (int i = 0; i < 9; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kShared);
+  for (uint64_t c : {1u, 2u, 3u}) {
+    ASSERT_TRUE(s->AddConsumer(c, "c" + std::to_string(c), {}).ok());
+    s->Attach(c);
+  }
+  // Consumer 1 asks first, but the messages are dealt in turn.
+  std::map<uint64_t, std::vector<uint64_t>> got;
+  for (int round = 0; round < 3; ++round)
+    for (uint64_t c : {1u, 1u, 1u, 2u, 3u})
+      if (auto o = Offset(s.get(), c, 1ms)) got[c].push_back(*o);
+  EXPECT_EQ(got[1].size(), 3u);
+  EXPECT_EQ(got[2].size(), 3u);
+  EXPECT_EQ(got[3].size(), 3u);
 }
 
 TEST_F(SubscriptionTest, WindowBoundsWhatAConsumerHolds) {
