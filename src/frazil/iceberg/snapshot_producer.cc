@@ -113,6 +113,7 @@ std::map<std::string, std::string> SnapshotProducer::Summary(const TableMetadata
 Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
   ++attempt_;
   counters_ = {};
+  if (validation_) FRAZIL_RETURN_IF_ERROR(validation_(base));
   while (base.SnapshotById(snapshot_id_)) snapshot_id_ = RandomPositiveId();
 
   std::vector<ManifestFile> current;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -29,6 +30,12 @@ class SnapshotProducer {
   void SetSummary(const std::string& key, const std::string& value) { extra_summary_[key] = value; }
   // Table properties set in the same atomic commit.
   void SetProperty(const std::string& key, const std::string& value) { properties_[key] = value; }
+  // Checked against every base the change is applied to (the first and each
+  // one reloaded after a conflict); an error stops the commit. Writers use it
+  // to refuse a base that already holds what they are about to add.
+  void SetValidation(std::function<Status(const TableMetadata& base)> check) {
+    validation_ = std::move(check);
+  }
 
   // The metadata to commit on top of `base`. Writes files through FileIO.
   Result<TableMetadata> Apply(const TableMetadata& base);
@@ -70,6 +77,7 @@ class SnapshotProducer {
   int attempt_ = 0;
   std::map<std::string, std::string> extra_summary_;
   std::map<std::string, std::string> properties_;
+  std::function<Status(const TableMetadata&)> validation_;
   std::vector<std::string> written_;
   std::set<std::string> last_used_;  // files the last Apply's metadata references
   struct Counters {

@@ -1,0 +1,102 @@
+#include "frazil/storage/envelope.h"
+
+#include <map>
+
+#include "danube_api.pb.h"
+
+namespace frazil::storage {
+
+using iceberg::NestedField;
+using iceberg::Primitive;
+using iceberg::TypeId;
+
+iceberg::Schema EnvelopeSchema() {
+  iceberg::Schema s;
+  s.fields = {
+      {kOffset, "offset", true, Primitive(TypeId::kLong), "position of the message in its topic"},
+      {kPublishTime, "publish_time", true, Primitive(TypeId::kTimestampTz), ""},
+      {kProducerName, "producer_name", false, Primitive(TypeId::kString), ""},
+      {kProducerId, "producer_id", false, Primitive(TypeId::kLong), ""},
+      {kRoutingKey, "routing_key", false, Primitive(TypeId::kString), ""},
+      {kAttributes, "attributes", false,
+       iceberg::MapOf(10, Primitive(TypeId::kString), 11, false, Primitive(TypeId::kString)), ""},
+      {kPayload, "payload", false, Primitive(TypeId::kBinary), ""},
+      {kSchemaId, "schema_id", false, Primitive(TypeId::kLong), ""},
+      {kSchemaVersion, "schema_version", false, Primitive(TypeId::kInt), ""},
+  };
+  s.identifier_field_ids = {kOffset};
+  return s;
+}
+
+iceberg::PartitionSpec EnvelopePartitionSpec() {
+  iceberg::PartitionSpec spec;
+  spec.fields.push_back(
+      {kPublishTime, 1000, "publish_time_day", iceberg::Transform{iceberg::TransformKind::kDay, 0}});
+  return spec;
+}
+
+iceberg::SortOrder EnvelopeSortOrder() {
+  iceberg::SortOrder o;
+  o.order_id = 1;
+  o.fields.push_back({"identity", kOffset, "asc", "nulls-first"});
+  return o;
+}
+
+namespace {
+
+void Optional(parquet::ValueVector* v, bool present, size_t rows_before) {
+  if (present && v->is_null.empty()) return;
+  if (v->is_null.empty()) v->is_null.assign(rows_before, 0);
+  v->is_null.push_back(present ? 0 : 1);
+}
+
+}  // namespace
+
+Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records) {
+  std::map<int64_t, EnvelopeBatch> by_day;
+  constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
+  danube::StreamMessage m;
+  for (const auto& r : records) {
+    if (!m.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size())))
+      return Status::Corruption("WAL record at offset " + std::to_string(r.offset) +
+                                " is not a stored message");
+    auto micros = static_cast<int64_t>(m.publish_time()) * 1000;
+    int64_t day = micros >= 0 ? micros / kMicrosPerDay : -((-micros + kMicrosPerDay - 1) / kMicrosPerDay);
+    auto [it, fresh] = by_day.try_emplace(day);
+    EnvelopeBatch& b = it->second;
+    if (fresh) {
+      b.day = day;
+      b.first_offset = r.offset;
+      b.rows.columns.resize(9);
+      b.rows.columns[kAttributes - 1].offsets.push_back(0);
+    }
+    b.last_offset = r.offset;
+    auto& c = b.rows.columns;
+    size_t n = b.rows.num_rows;
+    c[kOffset - 1].values.ints.push_back(static_cast<int64_t>(r.offset));
+    c[kPublishTime - 1].values.ints.push_back(micros);
+    c[kProducerName - 1].values.bytes.push_back(m.producer_name());
+    c[kProducerId - 1].values.ints.push_back(static_cast<int64_t>(m.msg_id().producer_id()));
+    Optional(&c[kRoutingKey - 1].values, m.has_routing_key(), n);
+    c[kRoutingKey - 1].values.bytes.push_back(m.has_routing_key() ? m.routing_key() : "");
+    // Attributes sorted by key, so files do not depend on hash order.
+    std::map<std::string, std::string> attrs(m.attributes().begin(), m.attributes().end());
+    auto& a = c[kAttributes - 1];
+    for (const auto& [k, v] : attrs) {
+      a.keys.bytes.push_back(k);
+      a.values.bytes.push_back(v);
+    }
+    a.offsets.push_back(static_cast<int32_t>(a.values.bytes.size()));
+    c[kPayload - 1].values.bytes.push_back(m.payload());
+    Optional(&c[kSchemaId - 1].values, m.has_schema_id(), n);
+    c[kSchemaId - 1].values.ints.push_back(m.has_schema_id() ? static_cast<int64_t>(m.schema_id()) : 0);
+    Optional(&c[kSchemaVersion - 1].values, m.has_schema_version(), n);
+    c[kSchemaVersion - 1].values.ints.push_back(m.has_schema_version() ? m.schema_version() : 0);
+    b.rows.num_rows = n + 1;
+  }
+  std::vector<EnvelopeBatch> out;
+  for (auto& [day, b] : by_day) out.push_back(std::move(b));
+  return out;
+}
+
+}  // namespace frazil::storage

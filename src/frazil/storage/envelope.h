@@ -1,0 +1,43 @@
+// The table schema every topic's Iceberg table has (the message envelope),
+// with fixed field ids, partitioned by day of publish_time and sorted by
+// offset; and the conversion of stored WAL records into its rows.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "frazil/common/status.h"
+#include "frazil/iceberg/metadata_file.h"
+#include "frazil/parquet/column_data.h"
+#include "frazil/wal/wal_reader.h"
+
+namespace frazil::storage {
+
+// Field ids of the envelope columns (never reused or renumbered).
+enum EnvelopeField : int32_t {
+  kOffset = 1,
+  kPublishTime = 2,  // timestamptz, microseconds
+  kProducerName = 3,
+  kProducerId = 4,
+  kRoutingKey = 5,
+  kAttributes = 6,  // map<string, string>: key 10, value 11
+  kPayload = 7,
+  kSchemaId = 8,
+  kSchemaVersion = 9,
+};
+
+iceberg::Schema EnvelopeSchema();
+iceberg::PartitionSpec EnvelopePartitionSpec();  // day(publish_time), field 1000
+iceberg::SortOrder EnvelopeSortOrder();          // offset ascending
+
+// Rows of one partition (a day of publish_time), in offset order.
+struct EnvelopeBatch {
+  int64_t day = 0;  // days since 1970-01-01
+  parquet::RowBatch rows;
+  uint64_t first_offset = 0, last_offset = 0;
+};
+
+// Splits WAL records (stored danube.StreamMessage) into per-day batches.
+Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records);
+
+}  // namespace frazil::storage

@@ -1,0 +1,111 @@
+#include "frazil/storage/topic_writer.h"
+
+#include <chrono>
+
+#include "frazil/catalog/table_commit.h"
+#include "frazil/common/random_id.h"
+#include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/storage/envelope.h"
+#include "frazil/wal/wal_reader.h"
+
+namespace frazil::storage {
+
+Result<uint64_t> CommittedOffset(const iceberg::TableMetadata& m) {
+  auto it = m.properties.find(kCommittedOffsetProperty);
+  if (it == m.properties.end()) return uint64_t{0};
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(it->second, &used);
+    if (used == it->second.size()) return v;
+  } catch (...) {
+  }
+  return Status::Corruption(std::string("table property ") + kCommittedOffsetProperty +
+                            " is not a number: '" + it->second + "'");
+}
+
+Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog, catalog::TableIdentifier id,
+                                                       wal::WriteAheadLog* wal, WriterConfig config) {
+  Status ns = catalog->CreateNamespace(id.ns, {});
+  if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
+  auto table = catalog->LoadTable(id);
+  if (!table.ok() && table.status().code() == StatusCode::kNotFound) {
+    catalog::CreateTableRequest req;
+    req.schema = EnvelopeSchema();
+    req.spec = EnvelopePartitionSpec();
+    req.sort_order = EnvelopeSortOrder();
+    req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name}};
+    table = catalog->CreateTable(id, std::move(req));
+    if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+  }
+  if (!table.ok()) return table.status();
+  std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
+  FRAZIL_ASSIGN_OR_RETURN(w->committed_, CommittedOffset(table->metadata));
+  return w;
+}
+
+Result<size_t> TopicWriter::CommitBatch() {
+  FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
+  FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
+  auto reader = wal_->NewReader();
+  Status seek = reader->Seek(committed_);
+  if (!seek.ok())
+    return seek.WithContext("topic table " + id_.ToString() + " is committed up to offset " +
+                            std::to_string(committed_) + ", which the WAL no longer holds");
+  std::vector<wal::WalRecord> records;
+  uint64_t bytes = 0;
+  while (records.size() < config_.max_rows && bytes < config_.max_bytes) {
+    FRAZIL_ASSIGN_OR_RETURN(auto rec, reader->TryNext());
+    if (!rec) break;
+    bytes += rec->payload.size();
+    records.push_back(std::move(*rec));
+  }
+  if (records.empty()) return size_t{0};
+  const uint64_t start = committed_, end = records.back().offset + 1;
+
+  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records));
+  const iceberg::Schema* schema = table.metadata.CurrentSchema();
+  iceberg::FastAppend append(catalog_->io());
+  std::vector<std::string> written;
+  auto discard = [&] {
+    for (const auto& f : written) (void)catalog_->io()->Delete(f);
+  };
+  for (const auto& b : batches) {
+    auto ymd = std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(b.day)));
+    char day[16];
+    std::snprintf(day, sizeof day, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    std::string path = table.metadata.location + "/data/publish_time_day=" + day + "/" +
+                       std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet";
+    iceberg::Value v;
+    v.l = b.day;
+    auto file =
+        iceberg::WriteDataFile(catalog_->io(), path, *schema, table.metadata.default_spec_id, {v}, {&b.rows});
+    if (!file.ok()) {
+      discard();
+      return file.status().WithContext("topic table " + id_.ToString());
+    }
+    written.push_back(path);
+    append.AddFile(std::move(file).value());
+  }
+  append.SetSummary(kOffsetsSummary, std::to_string(start) + "-" + std::to_string(end - 1));
+  append.SetProperty(kCommittedOffsetProperty, std::to_string(end));
+  append.SetValidation([start, this](const iceberg::TableMetadata& base) -> Status {
+    FRAZIL_ASSIGN_OR_RETURN(uint64_t at, CommittedOffset(base));
+    if (at != start)
+      return Status::CommitConflict("topic table " + id_.ToString() + " is committed up to " +
+                                    std::to_string(at) + ", not " + std::to_string(start) +
+                                    ": another writer committed these offsets");
+    return Status::Ok();
+  });
+  auto committed = catalog::CommitWithRetry(catalog_, id_, &append, std::move(table));
+  if (!committed.ok()) {
+    // Unknown outcome: keep the files (the next call re-reads the table).
+    if (committed.status().code() != StatusCode::kCommitStateUnknown) discard();
+    return committed.status();
+  }
+  committed_ = end;
+  return records.size();
+}
+
+}  // namespace frazil::storage

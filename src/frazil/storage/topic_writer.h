@@ -1,0 +1,57 @@
+// Commits a topic's WAL into the topic's Iceberg table, exactly once: each
+// commit appends the data files of one batch of records and, in the same
+// atomic commit, sets the table property `frazil.committed-offset` (the
+// offset after the last committed record), which snapshot expiry cannot
+// remove. A writer starts from that property and refuses to commit on a
+// base that has moved past its batch, so no offset is written twice.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "frazil/catalog/catalog.h"
+#include "frazil/common/status.h"
+#include "frazil/wal/write_ahead_log.h"
+
+namespace frazil::storage {
+
+inline constexpr const char* kCommittedOffsetProperty = "frazil.committed-offset";
+inline constexpr const char* kOffsetsSummary = "frazil.offsets";
+
+struct WriterConfig {
+  size_t max_rows = 100000;          // a batch is cut at this many records
+  uint64_t max_bytes = 64ull << 20;  // or this many bytes of stored messages
+};
+
+class TopicWriter {
+ public:
+  // Creates the topic's table `id` (namespace = Danube namespace, table =
+  // topic name) on first use, with the location the catalog derives.
+  static Result<std::unique_ptr<TopicWriter>> Open(catalog::Catalog* catalog, catalog::TableIdentifier id,
+                                                   wal::WriteAheadLog* wal, WriterConfig config = {});
+
+  // Re-reads the table's committed offset (settling any earlier unknown
+  // outcome), then writes and commits the next batch of records, if any.
+  // Returns the number of records committed.
+  Result<size_t> CommitBatch();
+
+  uint64_t committed_offset() const { return committed_; }
+  const catalog::TableIdentifier& table() const { return id_; }
+
+ private:
+  TopicWriter(catalog::Catalog* catalog, catalog::TableIdentifier id, wal::WriteAheadLog* wal,
+              WriterConfig config)
+      : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(config) {}
+
+  catalog::Catalog* catalog_;
+  catalog::TableIdentifier id_;
+  wal::WriteAheadLog* wal_;
+  WriterConfig config_;
+  uint64_t committed_ = 0;
+};
+
+// The committed offset a table records (0 for a table never written).
+Result<uint64_t> CommittedOffset(const iceberg::TableMetadata& m);
+
+}  // namespace frazil::storage
