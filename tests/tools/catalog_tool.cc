@@ -16,6 +16,7 @@
 //   delete-where ID --range FID:MIN:MAX...    delete-file ID PATH    compact ID
 //   expire ID [--older-than MS] [--retain-last N]
 //   remove-orphans ID --older-than MS [--dry-run]
+//   topic-commit ID --wal DIR [--max-rows N]   # commit a topic WAL with TopicWriter
 //
 // Row values: numbers for int, long, date, timestamps (micros); strings for
 // string and (as hex) for binary, fixed and uuid; objects for maps; arrays
@@ -35,6 +36,8 @@
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/storage/topic_writer.h"
+#include "frazil/wal/write_ahead_log.h"
 #include "hex.h"
 
 using frazil::tools::Hex;
@@ -521,6 +524,19 @@ int Run(const std::string& db, const std::string& warehouse, const std::string& 
     out = Must(iceberg::RemoveOrphanFiles(cat->io(), t.metadata, t.metadata_location, older,
                                           HasFlag(args, "--dry-run")),
                "remove orphans");
+  } else if (cmd == "topic-commit") {
+    wal::WalOptions o;
+    o.dir = Flag(args, "--wal").value_or("");
+    if (o.dir.empty()) Fail("topic-commit needs --wal DIR");
+    auto log = Must(wal::WriteAheadLog::Open(o), "open WAL");
+    storage::WriterConfig config;
+    config.max_rows = std::stoul(Flag(args, "--max-rows").value_or("100000"));
+    auto writer =
+        Must(storage::TopicWriter::Open(cat.get(), table_id(1), log.get(), config), "open topic writer");
+    int batches = 0;
+    while (Must(writer->CommitBatch(), "commit batch") > 0) ++batches;
+    Must(log->Close(), "close WAL");
+    out = {{"committed_offset", writer->committed_offset()}, {"batches", batches}};
   } else {
     Fail("unknown command " + cmd);
   }
