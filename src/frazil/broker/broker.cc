@@ -17,6 +17,11 @@ std::string SubKey(const std::string& topic, const std::string& sub) { return to
 
 }  // namespace
 
+Broker::Topic::~Topic() {
+  // The committer reads the WAL: it stops first.
+  if (committer) committer->Stop(false);
+}
+
 Broker::Broker(BrokerOptions options)
     : options_(std::move(options)), next_id_((static_cast<uint64_t>(WallClockMs()) << 12) | 1) {}
 
@@ -57,7 +62,7 @@ Status Broker::Recover() {
     Topic* t = it->second.get();
     auto sub = std::make_shared<Subscription>(r.topic, r.subscription, static_cast<SubscriptionType>(r.type),
                                               t->reliable, t->wal.get(), r.cursor, options_.consumer_window,
-                                              options_.key_of);
+                                              options_.key_of, false, TableOf(*t));
     t->subscriptions[r.subscription] = sub;
     saved_cursors_[SubKey(r.topic, r.subscription)] = r.cursor;
     FRAZIL_LOG_INFO("subscription {} on {} ({}) resumes at offset {}", r.subscription, r.topic,
@@ -71,22 +76,36 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
   if (it != topics_.end()) return it->second.get();
   if (!create) return Status::NotFound("topic " + name + " does not exist");
   FRAZIL_ASSIGN_OR_RETURN(TopicName tn, ParseTopicName(name));
-  auto t = std::make_unique<Topic>();
+  auto t = std::make_shared<Topic>();
   t->name = name;
   t->reliable = reliable;
-  auto wal =
-      wal::WriteAheadLog::Open(options_.wal_options(options_.data_dir + "/wal/" + tn.ns + "/" + tn.name));
+  t->table = catalog::TableIdentifier{{tn.ns}, tn.name};
+  wal::WalOptions wal_options = options_.wal_options(options_.data_dir + "/wal/" + tn.ns + "/" + tn.name);
+  if (options_.catalog) {
+    // A WAL started afresh (first use, or lost) continues after what the
+    // table already holds, so offsets are never given out twice.
+    auto table = options_.catalog->LoadTable(t->table);
+    if (table.ok()) {
+      auto committed = storage::CommittedOffset(table->metadata);
+      if (committed.ok()) wal_options.initial_offset = *committed;
+    }
+  }
+  auto wal = wal::WriteAheadLog::Open(std::move(wal_options));
   if (!wal.ok()) return wal.status().WithContext("topic " + name);
   t->wal = std::move(wal).value();
+  if (options_.catalog)
+    t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(),
+                                                             options_.committer);
   Topic* raw = t.get();
   t->listener = t->wal->AddListener([this, raw](uint64_t) {
-    // Runs on the WAL's writer thread: only wake the subscriptions.
+    // Runs on the WAL's writer thread: only wake the subscriptions and the committer.
     std::vector<std::shared_ptr<Subscription>> subs;
     {
       std::lock_guard lock(mu_);
       for (auto& [n, s] : raw->subscriptions) subs.push_back(s);
     }
     for (auto& s : subs) s->Notify();
+    if (raw->committer) raw->committer->Wake();
   });
   FRAZIL_RETURN_IF_ERROR(store_->SaveTopic(name, reliable));
   auto r = t->wal->recovery_report();
@@ -134,7 +153,7 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
     return Status::InvalidArgument("message of " + std::to_string(payload_bytes) +
                                    " bytes is over the limit of " +
                                    std::to_string(options_.max_message_bytes));
-  wal::WriteAheadLog* wal = nullptr;
+  std::shared_ptr<Topic> target;
   {
     std::lock_guard lock(mu_);
     auto it = producers_.find(producer_id);
@@ -154,11 +173,23 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
       return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
                                      it->second.topic + ", not " + topic);
     it->second.seen = Clock::now();
-    wal = topics_.at(it->second.topic)->wal.get();
+    target = topics_.at(it->second.topic);
   }
-  auto offset = wal->AppendAndWait(stored);
-  if (!offset.ok() && offset.status().code() == StatusCode::kWalFull)
-    return Status::Unavailable("storage full: " + offset.status().message());
+  auto offset = target->wal->AppendAndWait(stored);
+  if (!offset.ok() && offset.status().code() == StatusCode::kWalFull) {
+    // Backpressure: what is acknowledged stays in the WAL until committed.
+    std::string why = "topic " + target->name + ": " + offset.status().message();
+    if (target->committer) {
+      auto st = target->committer->status();
+      if (!st.error.empty())
+        return Status::ResourceExhausted("storage unavailable: " + why + "; commits to table " +
+                                         target->table.ToString() + " are failing: " + st.error);
+      return Status::ResourceExhausted("storage full: " + why + "; commits to table " +
+                                       target->table.ToString() + " are behind (committed up to offset " +
+                                       std::to_string(st.committed_offset) + ")");
+    }
+    return Status::ResourceExhausted("storage full: " + why);
+  }
   return offset;
 }
 
@@ -174,10 +205,11 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   auto& sub = t->subscriptions[subscription];
   bool created = false;
   if (!sub) {
+    // Earliest is the oldest message the topic holds, in its table or WAL.
     auto stats = t->wal->Stats();
     sub = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
-                                         from_earliest ? stats.low_water_offset : stats.next_offset,
-                                         options_.consumer_window, options_.key_of, from_earliest);
+                                         from_earliest ? 0 : stats.next_offset, options_.consumer_window,
+                                         options_.key_of, from_earliest, TableOf(*t));
     created = true;
   } else if (sub->type() != type) {
     return Status::InvalidArgument("subscription " + subscription + " on " + topic + " is " +
@@ -262,19 +294,74 @@ std::vector<std::string> Broker::Partitions(const std::string& topic) {
   return out;
 }
 
+storage::TopicTable Broker::TableOf(const Topic& t) const {
+  return storage::TopicTable{options_.catalog, t.table, options_.reader};
+}
+
+TopicInfo Broker::InfoLocked(const Topic& t) {
+  TopicInfo info;
+  info.name = t.name;
+  info.reliable = t.reliable;
+  info.wal = t.wal->Stats();
+  info.has_table = t.committer != nullptr;
+  info.table = t.table;
+  if (t.committer) info.storage = t.committer->status();
+  for (const auto& [sname, s] : t.subscriptions) {
+    size_t n = 0;
+    for (const auto& [id, c] : consumers_) n += c.topic == t.name && c.subscription == sname;
+    info.subscriptions.push_back({sname, s->type(), s->cursor(), n});
+  }
+  return info;
+}
+
 std::vector<TopicInfo> Broker::Topics() {
   std::lock_guard lock(mu_);
   std::vector<TopicInfo> out;
-  for (const auto& [name, t] : topics_) {
-    TopicInfo info{name, t->reliable, t->wal->Stats(), {}};
-    for (const auto& [sname, s] : t->subscriptions) {
-      size_t n = 0;
-      for (const auto& [id, c] : consumers_) n += c.topic == name && c.subscription == sname;
-      info.subscriptions.push_back({sname, s->type(), s->cursor(), n});
-    }
-    out.push_back(std::move(info));
-  }
+  for (const auto& [name, t] : topics_) out.push_back(InfoLocked(*t));
   return out;
+}
+
+Result<TopicInfo> Broker::DescribeTopic(const std::string& topic) {
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+  return InfoLocked(*it->second);
+}
+
+Status Broker::DeleteTopic(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  std::shared_ptr<Topic> t;
+  {
+    std::lock_guard lock(mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+    topics_.erase(it);
+    for (auto p = producers_.begin(); p != producers_.end();)
+      p = p->second.topic == topic ? producers_.erase(p) : std::next(p);
+    for (auto c = consumers_.begin(); c != consumers_.end();)
+      c = c->second.topic == topic ? consumers_.erase(c) : std::next(c);
+    for (auto& [sname, s] : t->subscriptions) {
+      s->Close();
+      saved_cursors_.erase(SubKey(topic, sname));
+    }
+    t->subscriptions.clear();
+  }
+  // Stop writing before anything is removed; sends in flight fail with Closed.
+  if (t->committer) t->committer->Stop(false);
+  t->wal->RemoveListener(t->listener);
+  Status first = t->wal->Close();
+  const std::string wal_dir = t->wal->options().dir;
+  if (Status s = store_->RemoveTopic(topic); !s.ok() && first.ok()) first = s;
+  if (options_.catalog) {
+    Status dropped = storage::DropTopicTable(options_.catalog, t->table);
+    if (!dropped.ok() && first.ok()) first = dropped;
+  }
+  std::error_code ec;
+  fs::remove_all(wal_dir, ec);
+  if (ec && first.ok()) first = Status::IoError("removing WAL directory " + wal_dir + ": " + ec.message());
+  FRAZIL_LOG_INFO("topic {} deleted (table {}, WAL {})", topic, t->table.ToString(), wal_dir);
+  return first;
 }
 
 Status Broker::FlushCursors() {
@@ -355,6 +442,12 @@ Status Broker::Shutdown() {
   if (janitor_.joinable()) janitor_.join();
   Status first = FlushCursors();
   std::lock_guard lock(mu_);
+  // Commit what the WALs hold, briefly; whatever is left is committed on the next start.
+  const auto flush_until = Clock::now() + std::chrono::seconds(3);
+  for (auto& [name, t] : topics_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(flush_until - Clock::now());
+    if (t->committer) t->committer->Stop(true, std::max(left, std::chrono::milliseconds(0)));
+  }
   for (auto& [name, t] : topics_) {
     for (auto& [sname, s] : t->subscriptions) s->Close();
     t->wal->RemoveListener(t->listener);

@@ -19,7 +19,10 @@
 
 #include "frazil/broker/cursor_store.h"
 #include "frazil/broker/subscription.h"
+#include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
+#include "frazil/storage/topic_committer.h"
+#include "frazil/storage/topic_reader.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::broker {
@@ -37,16 +40,24 @@ struct BrokerOptions {
   std::function<wal::WalOptions(const std::string& dir)> wal_options;
   // The routing key of a stored message (KeyShared dispatch).
   Subscription::KeyOf key_of;
+  // Iceberg storage: every topic /ns/t is committed into table ns.t of this
+  // catalog and replayed from it. Null: topics live in their WALs only.
+  catalog::Catalog* catalog = nullptr;
+  storage::CommitterConfig committer;
+  storage::ReaderConfig reader;
 };
 
 struct TopicInfo {
   std::string name;
   bool reliable = false;
   wal::WalStats wal;
+  bool has_table = false;  // committed to an Iceberg table
+  catalog::TableIdentifier table;
+  storage::CommitterStatus storage;
   struct Sub {
     std::string name;
     SubscriptionType type;
-    uint64_t cursor;
+    uint64_t cursor;  // first offset not yet acknowledged
     size_t consumers;
   };
   std::vector<Sub> subscriptions;
@@ -96,6 +107,11 @@ class Broker {
   // The partitions of `topic` (itself if it is a plain topic).
   std::vector<std::string> Partitions(const std::string& topic);
   std::vector<TopicInfo> Topics();
+  Result<TopicInfo> DescribeTopic(const std::string& topic);
+  // Removes a topic for good: its producers, consumers and subscriptions,
+  // its table (dropped from the catalog with every file under its
+  // location) and its WAL. A topic created later under the name starts empty.
+  Status DeleteTopic(const std::string& topic);
 
   // Refuses new work and ends every consumer stream (the first step of a
   // graceful shutdown, so the RPC server can drain).
@@ -111,6 +127,9 @@ class Broker {
     std::unique_ptr<wal::WriteAheadLog> wal;
     uint64_t listener = 0;
     std::map<std::string, std::shared_ptr<Subscription>> subscriptions;
+    catalog::TableIdentifier table;
+    std::unique_ptr<storage::TopicCommitter> committer;  // null without a catalog
+    ~Topic();
   };
   struct ProducerState {
     std::string topic, name;
@@ -126,13 +145,16 @@ class Broker {
   explicit Broker(BrokerOptions options);
   Status Recover();
   Result<Topic*> OpenTopic(const std::string& name, bool reliable, bool create);  // mu_ held
+  storage::TopicTable TableOf(const Topic& t) const;
+  TopicInfo InfoLocked(const Topic& t);  // mu_ held
   void Janitor();
   Status FlushCursors();
 
   BrokerOptions options_;
   std::unique_ptr<CursorStore> store_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Topic>> topics_;
+  // Shared so a send in flight keeps its topic's WAL alive through a delete.
+  std::map<std::string, std::shared_ptr<Topic>> topics_;
   std::map<uint64_t, ProducerState> producers_;
   std::map<uint64_t, ConsumerState> consumers_;
   std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store

@@ -97,6 +97,20 @@ Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
   return Exec(db_, "COMMIT");
 }
 
+Status CursorStore::RemoveTopic(const std::string& topic) {
+  std::lock_guard lock(mu_);
+  for (const char* sql :
+       {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1"}) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return Error(db_, "delete topic");
+    sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error(db_, "delete topic");
+  }
+  return Status::Ok();
+}
+
 Status CursorStore::Remove(const std::string& topic, const std::string& subscription) {
   std::lock_guard lock(mu_);
   sqlite3_stmt* st = nullptr;

@@ -31,6 +31,8 @@ class CursorStore {
   // Inserts or updates many records in one transaction.
   Status Save(const std::vector<SubscriptionRecord>& records);
   Status Remove(const std::string& topic, const std::string& subscription);
+  // Forgets a topic and all its subscriptions.
+  Status RemoveTopic(const std::string& topic);
 
   // Topics and their dispatch strategy (reliable or not), fixed at creation.
   Result<std::vector<std::pair<std::string, bool>>> LoadTopics();

@@ -38,8 +38,11 @@ grpc::Status ToGrpc(const Status& s) {
       return {grpc::StatusCode::ALREADY_EXISTS, s.message()};
     case StatusCode::kUnavailable:
     case StatusCode::kClosed:
-    case StatusCode::kWalFull:
       return {grpc::StatusCode::UNAVAILABLE, s.message()};
+    case StatusCode::kWalFull:
+    case StatusCode::kResourceExhausted:
+      // Retryable for Danube clients: they back off and send again.
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message()};
     default:
       return {grpc::StatusCode::INTERNAL, s.ToString()};
   }

@@ -22,7 +22,7 @@ const char* SubscriptionTypeName(SubscriptionType t) {
 
 Subscription::Subscription(std::string topic, std::string name, SubscriptionType type, bool reliable,
                            wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of,
-                           bool from_cursor)
+                           bool from_cursor, storage::TopicTable table)
     : topic_(std::move(topic)),
       name_(std::move(name)),
       type_(type),
@@ -30,11 +30,9 @@ Subscription::Subscription(std::string topic, std::string name, SubscriptionType
       window_(std::max<size_t>(1, window)),
       key_of_(std::move(key_of)),
       wal_(wal),
-      reader_(wal->NewReader()) {
+      reader_(std::make_unique<storage::TopicReader>(wal, std::move(table))) {
   auto stats = wal_->Stats();
-  uint64_t start = (reliable_ || from_cursor) ? std::clamp(cursor, stats.low_water_offset, stats.next_offset)
-                                              : stats.next_offset;
-  if (!reader_->Seek(start).ok()) (void)reader_->Seek(stats.low_water_offset);
+  reader_->Seek((reliable_ || from_cursor) ? std::min(cursor, stats.next_offset) : stats.next_offset);
 }
 
 Subscription::~Subscription() { Close(); }

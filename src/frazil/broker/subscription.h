@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "frazil/common/status.h"
+#include "frazil/storage/topic_reader.h"
 #include "frazil/wal/wal_reader.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -44,12 +45,13 @@ class Subscription {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `cursor`: where the subscription starts (clamped to what the WAL still
-  // holds). Non-reliable subscriptions start at the tail unless `from_cursor`.
+  // `cursor`: where the subscription starts (at most the end of the WAL;
+  // history below the WAL is read from `table`, or skipped without one).
+  // Non-reliable subscriptions start at the tail unless `from_cursor`.
   using KeyOf = std::function<std::string(const std::vector<uint8_t>& payload)>;
   Subscription(std::string topic, std::string name, SubscriptionType type, bool reliable,
                wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of,
-               bool from_cursor = false);
+               bool from_cursor = false, storage::TopicTable table = {});
   ~Subscription();
 
   const std::string& name() const { return name_; }
@@ -112,7 +114,7 @@ class Subscription {
   const size_t window_;
   const KeyOf key_of_;
   wal::WriteAheadLog* wal_;
-  std::unique_ptr<wal::WalReader> reader_;
+  std::unique_ptr<storage::TopicReader> reader_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "frazil/cli/admin_commands.h"
 #include "frazil/cli/client_commands.h"
 #include "frazil/common/logging.h"
 #include "frazil/server/config.h"
@@ -55,7 +56,36 @@ int main(int argc, char** argv) {
   consume->add_option("--from", ca.from, "Where a new subscription starts: earliest or latest (default)");
   consume->add_option("-n,--consumer-name", ca.consumer_name, "Consumer name (default frazil-cli-PID)");
 
-  CLI11_PARSE(app, argc, argv);
+  frazil::cli::TopicsArgs ta;
+  auto* topics =
+      app.add_subcommand("topics", "List, describe and delete topics (the broker's HTTP admin API)");
+  topics->require_subcommand(1);
+  auto add_common = [&ta](CLI::App* cmd) {
+    cmd->add_option("--http", ta.http, "The broker's HTTP address (default " + ta.http + ")");
+    cmd->add_flag("--json", ta.json, "Print the admin API's JSON");
+  };
+  auto* topics_list = topics->add_subcommand("list", "List topics with their WAL range and committed offset");
+  add_common(topics_list);
+  auto* topics_describe = topics->add_subcommand(
+      "describe",
+      "WAL range and size, table snapshot and committed offset, subscriptions with cursor and lag");
+  topics_describe->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  add_common(topics_describe);
+  auto* topics_delete =
+      topics->add_subcommand("delete", "Delete a topic: its table and files, WAL and subscriptions");
+  topics_delete->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  add_common(topics_delete);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a success; any usage error exits 2, as the commands do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (topics_list->parsed()) return frazil::cli::RunTopicsList(ta);
+  if (topics_describe->parsed()) return frazil::cli::RunTopicsDescribe(ta);
+  if (topics_delete->parsed()) return frazil::cli::RunTopicsDelete(ta);
 
   if (produce->parsed()) return frazil::cli::RunProduce(pa);
   if (consume->parsed()) return frazil::cli::RunConsume(ca);

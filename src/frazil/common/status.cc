@@ -32,6 +32,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "CommitConflict";
     case StatusCode::kCommitStateUnknown:
       return "CommitStateUnknown";
+    case StatusCode::kResourceExhausted:
+      return "ResourceExhausted";
   }
   return "Unknown";
 }

@@ -26,6 +26,9 @@ enum class StatusCode {
   // A commit's outcome is not known (timeout, lost connection): the new
   // metadata may or may not be current, so nothing it wrote may be deleted.
   kCommitStateUnknown,
+  // Temporarily out of room (e.g. a WAL full because its table cannot be
+  // committed); the same request may succeed later.
+  kResourceExhausted,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -48,6 +51,7 @@ class [[nodiscard]] Status {
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status CommitConflict(std::string m) { return {StatusCode::kCommitConflict, std::move(m)}; }
   static Status CommitStateUnknown(std::string m) { return {StatusCode::kCommitStateUnknown, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, ENOSPC).
   static Status IoErrorFromErrno(std::string_view what, std::string_view path, int err);
 

@@ -76,7 +76,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
   if (auto st = CheckKeys(root,
                           {"data_dir", "listen", "http", "log_level", "auto_create_topics",
-                           "max_message_bytes", "client_timeout_ms", "wal"},
+                           "max_message_bytes", "client_timeout_ms", "wal", "storage"},
                           "");
       !st.ok())
     return in_file(st);
@@ -128,6 +128,37 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           std::pair{"max_record_bytes", &wc.max_record_bytes}}) {
       if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
     }
+  }
+  if (YAML::Node s = root["storage"]) {
+    if (!s.IsMap()) return in_file(Status::InvalidArgument("'storage' must be a mapping"));
+    const std::string where = "storage.";
+    StorageConfig& sc = config->storage;
+    const std::pair<const char*, uint64_t*> numbers[] = {
+        {"flush_interval_ms", &sc.flush_interval_ms},
+        {"max_rows", &sc.max_rows},
+        {"max_bytes", &sc.max_bytes},
+        {"memory_cap_bytes", &sc.memory_cap_bytes},
+        {"wal_retain_records", &sc.wal_retain_records},
+        {"commit_max_backoff_ms", &sc.commit_max_backoff_ms},
+        {"maintenance_interval_ms", &sc.maintenance_interval_ms},
+        {"snapshot_max_age_ms", &sc.snapshot_max_age_ms},
+        {"snapshot_min_keep", &sc.snapshot_min_keep},
+        {"orphan_min_age_ms", &sc.orphan_min_age_ms},
+        {"reader_prefetch_files", &sc.reader_prefetch_files},
+    };
+    std::set<std::string> keys{"enabled"};
+    for (const auto& [key, field] : numbers) keys.insert(key);
+    if (auto st = CheckKeys(s, keys, where); !st.ok()) return in_file(st);
+    if (auto st = Read(s, "enabled", where, &sc.enabled); !st.ok()) return in_file(st);
+    for (const auto& [key, field] : numbers)
+      if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
+    if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||
+        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0)
+      return in_file(Status::InvalidArgument(
+          "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, commit_max_backoff_ms and "
+          "reader_prefetch_files must be positive"));
+    if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
+      return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
   }
   return Status::Ok();
 }

@@ -29,6 +29,22 @@ struct WalConfig {
   wal::WalOptions ToOptions(const std::string& dir) const;
 };
 
+// Iceberg storage of topics (see config/frazil.yaml for each key).
+struct StorageConfig {
+  bool enabled = true;
+  uint64_t flush_interval_ms = 1000;
+  uint64_t max_rows = 100000;
+  uint64_t max_bytes = 64ull << 20;
+  uint64_t memory_cap_bytes = 256ull << 20;
+  uint64_t wal_retain_records = 100000;
+  uint64_t commit_max_backoff_ms = 5000;
+  uint64_t maintenance_interval_ms = 60000;
+  uint64_t snapshot_max_age_ms = 600000;
+  uint64_t snapshot_min_keep = 10;
+  uint64_t orphan_min_age_ms = 86400000;
+  uint64_t reader_prefetch_files = 2;
+};
+
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
@@ -38,6 +54,7 @@ struct ServeConfig {
   uint64_t max_message_bytes = 5u << 20;  // larger payloads are refused (INVALID_ARGUMENT)
   uint64_t client_timeout_ms = 15000;     // producers and consumers without a heartbeat this long are removed
   WalConfig wal;
+  StorageConfig storage;
 
   std::string WalRoot() const { return data_dir + "/wal"; }
 };

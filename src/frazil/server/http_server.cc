@@ -24,6 +24,28 @@ void HttpServer::Get(const std::string& path, std::function<HttpResponse()> hand
   });
 }
 
+namespace {
+
+httplib::Server::Handler Adapt(HttpServer::PatternHandler handler) {
+  return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::string> groups;
+    for (size_t i = 1; i < req.matches.size(); ++i) groups.push_back(req.matches[i].str());
+    HttpResponse r = handler(groups);
+    res.status = r.status;
+    res.set_content(r.body, r.content_type);
+  };
+}
+
+}  // namespace
+
+void HttpServer::Get(const std::string& pattern, PatternHandler handler) {
+  server_->Get(pattern, Adapt(std::move(handler)));
+}
+
+void HttpServer::Delete(const std::string& pattern, PatternHandler handler) {
+  server_->Delete(pattern, Adapt(std::move(handler)));
+}
+
 Status HttpServer::Start(const HostPort& address) {
   if (!server_->bind_to_port(address.host, address.port)) {
     return Status::Unavailable("cannot listen for HTTP on " + address.ToString() +

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "frazil/common/status.h"
 #include "frazil/server/config.h"
@@ -28,6 +29,10 @@ class HttpServer {
 
   // Registers a GET handler; call before Start.
   void Get(const std::string& path, std::function<HttpResponse()> handler);
+  // Handlers for a path regex; `groups` are its capture groups.
+  using PatternHandler = std::function<HttpResponse(const std::vector<std::string>& groups)>;
+  void Get(const std::string& pattern, PatternHandler handler);
+  void Delete(const std::string& pattern, PatternHandler handler);
 
   // Binds and starts serving on a background thread.
   Status Start(const HostPort& address);

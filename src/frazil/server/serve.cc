@@ -16,6 +16,7 @@
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/server/admin_api.h"
 #include "frazil/server/http_server.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -58,22 +59,6 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
                   crc32c::IsHardwareAccelerated() ? "hardware (SSE4.2)" : "software");
 
-  broker::BrokerOptions broker_options;
-  broker_options.data_dir = config.data_dir;
-  broker_options.wal_options = [&config](const std::string& dir) { return config.wal.ToOptions(dir); };
-  broker_options.key_of = broker::StoredRoutingKey;
-  broker_options.max_message_bytes = config.max_message_bytes;
-  broker_options.auto_create_topics = config.auto_create_topics;
-  broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);
-  auto broker_or = broker::Broker::Open(broker_options);
-  if (!broker_or.ok()) {
-    FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
-    return 1;
-  }
-  std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
-  FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
-                  wal::SyncModeName(config.wal.sync_mode));
-
   // Standalone: the embedded SQL catalog `frazil` on DATA_DIR/catalog.db
   // with the warehouse under DATA_DIR, readable by PyIceberg's SqlCatalog.
   catalog::SqlCatalogOptions catalog_options;
@@ -94,6 +79,41 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("catalog {} on {}, warehouse {}", catalog_options.name, catalog_options.db_path,
                   catalog_options.warehouse);
 
+  broker::BrokerOptions broker_options;
+  broker_options.data_dir = config.data_dir;
+  broker_options.wal_options = [&config](const std::string& dir) { return config.wal.ToOptions(dir); };
+  broker_options.key_of = broker::StoredRoutingKey;
+  broker_options.max_message_bytes = config.max_message_bytes;
+  broker_options.auto_create_topics = config.auto_create_topics;
+  broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);
+  const StorageConfig& sc = config.storage;
+  if (sc.enabled) {
+    broker_options.catalog = table_catalog.get();
+    storage::CommitterConfig& cc = broker_options.committer;
+    cc.writer.max_rows = sc.max_rows;
+    cc.writer.max_bytes = sc.max_bytes;
+    cc.writer.memory_cap_bytes = sc.memory_cap_bytes;
+    cc.flush_interval = std::chrono::milliseconds(sc.flush_interval_ms);
+    cc.max_backoff = std::chrono::milliseconds(sc.commit_max_backoff_ms);
+    cc.wal_retain_records = sc.wal_retain_records;
+    cc.maintenance.interval_ms = static_cast<int64_t>(sc.maintenance_interval_ms);
+    cc.maintenance.snapshot_max_age_ms = static_cast<int64_t>(sc.snapshot_max_age_ms);
+    cc.maintenance.snapshot_min_keep = static_cast<int>(sc.snapshot_min_keep);
+    cc.maintenance.orphan_min_age_ms = static_cast<int64_t>(sc.orphan_min_age_ms);
+    broker_options.reader.prefetch_files = sc.reader_prefetch_files;
+  } else {
+    FRAZIL_LOG_WARN(
+        "storage.enabled is false: topics live in their WALs only, nothing is committed to tables");
+  }
+  auto broker_or = broker::Broker::Open(broker_options);
+  if (!broker_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
+  FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
+                  wal::SyncModeName(config.wal.sync_mode));
+
   HttpServer http;
   nlohmann::json health = {{"status", "ok"},
                            {"catalog",
@@ -105,6 +125,7 @@ int RunServe(const ServeConfig& config) {
     h["wals"] = message_broker->Topics().size();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
+  RegisterAdminApi(&http, message_broker.get());
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
     return 1;

@@ -99,4 +99,56 @@ Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRec
   return out;
 }
 
+std::vector<int32_t> EnvelopeFieldIds() {
+  return {kOffset,     kPublishTime, kProducerName, kProducerId,   kRoutingKey,
+          kAttributes, kPayload,     kSchemaId,     kSchemaVersion};
+}
+
+Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, std::vector<wal::WalRecord>* out) {
+  const auto& c = rows.columns;
+  if (c.size() != 9) return Status::InvalidArgument("topic table rows need the 9 envelope columns");
+  const auto& offset = c[kOffset - 1].values;
+  const auto& attrs = c[kAttributes - 1];
+  if (offset.ints.size() != rows.num_rows || attrs.offsets.size() != rows.num_rows + 1)
+    return Status::Corruption("topic table rows: column sizes do not match the row count");
+  danube::StreamMessage m;
+  for (size_t i = 0; i < rows.num_rows; ++i) {
+    if (offset.IsNull(i) || offset.ints[i] < 0)
+      return Status::Corruption("topic table row without a valid offset");
+    auto off = static_cast<uint64_t>(offset.ints[i]);
+    if (off < from) continue;
+    m.Clear();
+    m.mutable_msg_id()->set_producer_id(static_cast<uint64_t>(c[kProducerId - 1].values.ints[i]));
+    auto payload = c[kPayload - 1].values.bytes[i];
+    m.set_payload(payload.data(), payload.size());
+    m.set_publish_time(static_cast<uint64_t>(c[kPublishTime - 1].values.ints[i] / 1000));
+    auto producer = c[kProducerName - 1].values.bytes[i];
+    m.set_producer_name(producer.data(), producer.size());
+    if (!attrs.is_null.empty() && attrs.is_null[i]) {
+      // a null map reads as no attributes
+    } else {
+      auto* map = m.mutable_attributes();
+      for (int32_t j = attrs.offsets[i]; j < attrs.offsets[i + 1]; ++j) {
+        auto k = attrs.keys.bytes[static_cast<size_t>(j)];
+        auto v = attrs.values.bytes[static_cast<size_t>(j)];
+        (*map)[std::string(k)] = std::string(v);
+      }
+    }
+    if (!c[kSchemaId - 1].values.IsNull(i))
+      m.set_schema_id(static_cast<uint64_t>(c[kSchemaId - 1].values.ints[i]));
+    if (!c[kSchemaVersion - 1].values.IsNull(i))
+      m.set_schema_version(static_cast<uint32_t>(c[kSchemaVersion - 1].values.ints[i]));
+    if (!c[kRoutingKey - 1].values.IsNull(i)) {
+      auto key = c[kRoutingKey - 1].values.bytes[i];
+      m.set_routing_key(key.data(), key.size());
+    }
+    wal::WalRecord r;
+    r.offset = off;
+    r.payload.resize(m.ByteSizeLong());
+    m.SerializeToArray(r.payload.data(), static_cast<int>(r.payload.size()));
+    out->push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
 }  // namespace frazil::storage

@@ -40,4 +40,12 @@ struct EnvelopeBatch {
 // Splits WAL records (stored danube.StreamMessage) into per-day batches.
 Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records);
 
+// The envelope field ids in the column order EnvelopeRecords expects.
+std::vector<int32_t> EnvelopeFieldIds();
+
+// The inverse: rows of a topic table (columns in EnvelopeFieldIds order)
+// back into stored messages, field for field what the WAL held. Rows with an
+// offset below `from` are skipped.
+Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, std::vector<wal::WalRecord>* out);
+
 }  // namespace frazil::storage

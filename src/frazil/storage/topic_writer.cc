@@ -34,30 +34,41 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
     req.schema = EnvelopeSchema();
     req.spec = EnvelopePartitionSpec();
     req.sort_order = EnvelopeSortOrder();
-    req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name}};
+    // One commit a second rewrites the metadata file each time: keep a
+    // bounded log of previous versions and delete the ones that fall off.
+    req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
+                      {"write.metadata.delete-after-commit.enabled", "true"},
+                      {"write.metadata.previous-versions-max", "50"}};
     table = catalog->CreateTable(id, std::move(req));
     if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
   }
   if (!table.ok()) return table.status();
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
   FRAZIL_ASSIGN_OR_RETURN(w->committed_, CommittedOffset(table->metadata));
+  w->snapshot_id_ = table->metadata.current_snapshot_id.value_or(-1);
   return w;
 }
 
 Result<size_t> TopicWriter::CommitBatch() {
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
   FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
+  snapshot_id_ = table.metadata.current_snapshot_id.value_or(-1);
   auto reader = wal_->NewReader();
   Status seek = reader->Seek(committed_);
   if (!seek.ok())
     return seek.WithContext("topic table " + id_.ToString() + " is committed up to offset " +
                             std::to_string(committed_) + ", which the WAL no longer holds");
   std::vector<wal::WalRecord> records;
-  uint64_t bytes = 0;
-  while (records.size() < config_.max_rows && bytes < config_.max_bytes) {
+  uint64_t bytes = 0, memory = 0;
+  while (records.size() < config_.max_rows) {
     FRAZIL_ASSIGN_OR_RETURN(auto rec, reader->TryNext());
     if (!rec) break;
-    bytes += rec->payload.size();
+    uint64_t size = rec->payload.size(), need = BatchMemoryPerRecord(size);
+    // Flush before exceeding (a single record always goes, alone).
+    if (!records.empty() && (bytes + size > config_.max_bytes || memory + need > config_.memory_cap_bytes))
+      break;
+    bytes += size;
+    memory += need;
     records.push_back(std::move(*rec));
   }
   if (records.empty()) return size_t{0};
@@ -105,6 +116,7 @@ Result<size_t> TopicWriter::CommitBatch() {
     return committed.status();
   }
   committed_ = end;
+  snapshot_id_ = committed->metadata.current_snapshot_id.value_or(-1);
   return records.size();
 }
 

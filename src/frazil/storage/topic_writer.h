@@ -22,7 +22,14 @@ inline constexpr const char* kOffsetsSummary = "frazil.offsets";
 struct WriterConfig {
   size_t max_rows = 100000;          // a batch is cut at this many records
   uint64_t max_bytes = 64ull << 20;  // or this many bytes of stored messages
+  // What a batch may take in memory (records, their column copy and the
+  // encoded pages, estimated per record): the batch is cut before the
+  // record that would pass it, so one topic's writer stays under the cap.
+  uint64_t memory_cap_bytes = 256ull << 20;
 };
+
+// Memory a record of `stored_bytes` takes while its batch is written.
+inline uint64_t BatchMemoryPerRecord(uint64_t stored_bytes) { return 3 * stored_bytes + 256; }
 
 class TopicWriter {
  public:
@@ -37,6 +44,8 @@ class TopicWriter {
   Result<size_t> CommitBatch();
 
   uint64_t committed_offset() const { return committed_; }
+  // The table's current snapshot after the last load or commit (-1: none).
+  int64_t snapshot_id() const { return snapshot_id_; }
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
@@ -49,6 +58,7 @@ class TopicWriter {
   wal::WriteAheadLog* wal_;
   WriterConfig config_;
   uint64_t committed_ = 0;
+  int64_t snapshot_id_ = -1;
 };
 
 // The committed offset a table records (0 for a table never written).

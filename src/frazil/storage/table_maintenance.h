@@ -1,0 +1,43 @@
+// Scheduled upkeep of a topic table committed to once a second: expire old
+// snapshots (and the manifest lists and manifests only they used) so the
+// metadata file stays the same size, and remove orphan files that crashed
+// or failed commits left behind. The metadata log itself is bounded by the
+// table properties TopicWriter sets at creation.
+#pragma once
+
+#include <cstdint>
+
+#include "frazil/catalog/catalog.h"
+#include "frazil/common/status.h"
+
+namespace frazil::storage {
+
+struct MaintenanceConfig {
+  int64_t interval_ms = 60000;           // how often the committer runs upkeep
+  int64_t snapshot_max_age_ms = 600000;  // snapshots older than this expire...
+  int snapshot_min_keep = 10;            // ...except the newest this many
+  int64_t orphan_min_age_ms = 86400000;  // younger unreferenced files may be a commit in flight
+};
+
+struct ExpiryReport {
+  size_t snapshots_expired = 0;
+  size_t files_deleted = 0;
+};
+
+// Expires snapshots per `config` in one catalog commit, then deletes the
+// files no remaining snapshot uses. A conflicting commit is an error the
+// next run retries; a failed delete is logged and left for orphan removal.
+Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                          const MaintenanceConfig& config);
+
+// Deletes unreferenced files under the table location older than
+// `orphan_min_age_ms`; returns how many.
+Result<size_t> RemoveTopicOrphans(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                  const MaintenanceConfig& config);
+
+// Drops the table with its files: everything it references and anything
+// else under its location (orphans of failed commits). A table that does
+// not exist is not an error.
+Status DropTopicTable(catalog::Catalog* catalog, const catalog::TableIdentifier& id);
+
+}  // namespace frazil::storage

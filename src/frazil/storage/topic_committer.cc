@@ -1,0 +1,171 @@
+#include "frazil/storage/topic_committer.h"
+
+#include <algorithm>
+
+#include "frazil/common/logging.h"
+
+namespace frazil::storage {
+
+using Clock = std::chrono::steady_clock;
+
+TopicCommitter::TopicCommitter(catalog::Catalog* catalog, catalog::TableIdentifier id,
+                               wal::WriteAheadLog* wal, CommitterConfig config)
+    : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(std::move(config)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+TopicCommitter::~TopicCommitter() { Stop(false); }
+
+void TopicCommitter::Wake() {
+  std::lock_guard lock(mu_);
+  woken_ = true;
+  cv_.notify_all();
+}
+
+void TopicCommitter::Stop(bool flush, std::chrono::milliseconds deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stop_) {
+      stop_ = true;
+      flush_on_stop_ = flush;
+      stop_deadline_ = Clock::now() + deadline;
+    }
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+CommitterStatus TopicCommitter::status() {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+bool TopicCommitter::WaitUntil(Clock::time_point until, bool wakeable) {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, until, [this, wakeable] { return stop_ || (wakeable && woken_); });
+  woken_ = false;
+  return !stop_;
+}
+
+void TopicCommitter::Fail(const Status& st) {
+  std::lock_guard lock(mu_);
+  std::string text = st.ToString();
+  // Log a failure once, not once per retry.
+  if (status_.error != text)
+    FRAZIL_LOG_WARN("topic table {}: commit failed, retrying with backoff (the WAL keeps the data): {}",
+                    id_.ToString(), text);
+  status_.error = std::move(text);
+}
+
+void TopicCommitter::Committed() {
+  std::lock_guard lock(mu_);
+  if (!status_.error.empty()) FRAZIL_LOG_INFO("topic table {}: commits resumed", id_.ToString());
+  status_.error.clear();
+  status_.table_open = true;
+  status_.snapshot_id = writer_->snapshot_id();
+  status_.committed_offset = writer_->committed_offset();
+}
+
+void TopicCommitter::Maintain(bool orphans) {
+  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance);
+  if (!expired.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
+  } else if (expired->snapshots_expired > 0) {
+    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s)", id_.ToString(),
+                     expired->snapshots_expired, expired->files_deleted);
+  }
+  if (!orphans) return;
+  auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance);
+  if (!removed.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: orphan removal: {}", id_.ToString(), removed.status().ToString());
+  } else if (*removed > 0) {
+    FRAZIL_LOG_INFO("topic table {}: removed {} orphan file(s)", id_.ToString(), *removed);
+  }
+}
+
+void TopicCommitter::Loop() {
+  std::chrono::milliseconds backoff{0};
+  std::optional<Clock::time_point> pending_since;
+  Clock::time_point next_maintenance = Clock::now();
+  const auto orphan_every =
+      std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
+  std::optional<Clock::time_point> next_orphans;  // first pass: right after the table opens
+  auto retry_after_failure = [&](const Status& st) {
+    Fail(st);
+    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(100), config_.max_backoff);
+    // New records do not cut a backoff short.
+    return WaitUntil(Clock::now() + backoff, /*wakeable=*/false);
+  };
+  for (;;) {
+    bool stopping, flush;
+    Clock::time_point deadline;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stop_, flush = flush_on_stop_, deadline = stop_deadline_;
+    }
+    if (stopping && (!flush || !writer_ || Clock::now() > deadline)) return;
+
+    if (!writer_) {
+      auto w = TopicWriter::Open(catalog_, id_, wal_, config_.writer);
+      if (!w.ok()) {
+        retry_after_failure(w.status().WithContext("opening the topic table"));
+        continue;
+      }
+      writer_ = std::move(w).value();
+      if (writer_->committed_offset() > wal_->Stats().next_offset)
+        FRAZIL_LOG_ERROR(
+            "topic table {} is committed up to offset {} but the WAL ends at {}: the WAL lost "
+            "records the table has; new messages will not be committed until the WAL passes it",
+            id_.ToString(), writer_->committed_offset(), wal_->Stats().next_offset);
+      Committed();
+      backoff = std::chrono::milliseconds(0);
+    }
+
+    // Upkeep runs on this thread, between commits, so it never races the
+    // writer's own files.
+    if (!stopping && config_.maintenance.interval_ms > 0 && Clock::now() >= next_maintenance) {
+      bool orphans = !next_orphans || Clock::now() >= *next_orphans;
+      Maintain(orphans);
+      if (orphans) next_orphans = Clock::now() + orphan_every;
+      next_maintenance = Clock::now() + std::chrono::milliseconds(config_.maintenance.interval_ms);
+    }
+    const uint64_t visible = wal_->Stats().visible_end;
+    const uint64_t committed = writer_->committed_offset();
+    if (visible <= committed) {
+      pending_since.reset();
+      if (stopping) return;
+      auto wake = Clock::now() + config_.flush_interval;
+      if (config_.maintenance.interval_ms > 0) wake = std::min(wake, next_maintenance);
+      WaitUntil(wake);
+      continue;
+    }
+    if (!pending_since) pending_since = Clock::now();
+    const bool full = visible - committed >= config_.writer.max_rows;
+    if (!stopping && !full && Clock::now() < *pending_since + config_.flush_interval) {
+      WaitUntil(*pending_since + config_.flush_interval);
+      continue;
+    }
+    auto n = writer_->CommitBatch();
+    if (!n.ok()) {
+      if (stopping) return;  // the WAL keeps it for the next start
+      retry_after_failure(n.status());
+      continue;
+    }
+    backoff = std::chrono::milliseconds(0);
+    pending_since.reset();
+    Committed();
+    {
+      std::lock_guard lock(mu_);
+      ++status_.commits;
+    }
+    uint64_t now_committed = writer_->committed_offset();
+    uint64_t keep_from =
+        now_committed > config_.wal_retain_records ? now_committed - config_.wal_retain_records : 0;
+    auto reclaimed = wal_->Reclaim(keep_from);
+    if (!reclaimed.ok())
+      FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below {}: {}", id_.ToString(), keep_from,
+                      reclaimed.status().ToString());
+  }
+}
+
+}  // namespace frazil::storage

@@ -1,0 +1,141 @@
+#include "frazil/storage/topic_reader.h"
+
+#include "frazil/common/logging.h"
+
+namespace frazil::storage {
+
+TopicReader::TopicReader(wal::WriteAheadLog* wal, TopicTable table)
+    : wal_(wal), table_(std::move(table)), wal_reader_(wal->NewReader()) {
+  if (table_.catalog) history_ = std::make_unique<TableHistory>(table_.catalog, table_.id);
+  if (table_.config.prefetch_files == 0) table_.config.prefetch_files = 1;
+  Seek(wal->Stats().low_water_offset);
+}
+
+TopicReader::~TopicReader() { DropPrefetch(); }
+
+void TopicReader::DropPrefetch() {
+  for (auto& [file, read] : prefetch_)
+    if (read.valid()) read.wait();
+  prefetch_.clear();
+}
+
+void TopicReader::Seek(uint64_t offset) {
+  DropPrefetch();
+  buffer_.clear();
+  position_ = offset;
+  in_wal_ = wal_reader_->Seek(offset).ok();
+  if (!in_wal_ && !history_) {
+    // Without a table, what the WAL reclaimed is gone: start at its oldest.
+    position_ = wal_->Stats().low_water_offset;
+    in_wal_ = wal_reader_->Seek(position_).ok();
+  }
+}
+
+Result<std::optional<wal::WalRecord>> TopicReader::TryNext() {
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (in_wal_) {
+      auto rec = wal_reader_->TryNext();
+      if (rec.ok()) {
+        if (rec.value()) position_ = rec.value()->offset + 1;
+        return rec;
+      }
+      if (rec.status().code() != StatusCode::kOutOfRange) return rec.status();
+      // Reclaimed under this reader: the table has it now.
+      if (!history_) {
+        Seek(wal_->Stats().low_water_offset);
+        continue;
+      }
+      in_wal_ = false;
+      continue;
+    }
+    auto rec = NextFromTable();
+    if (!rec.ok() || rec.value()) return rec;
+    // Past what the table holds: continue in the WAL.
+    if (wal_reader_->Seek(position_).ok()) {
+      in_wal_ = true;
+      continue;
+    }
+    if (!history_) {
+      Seek(wal_->Stats().low_water_offset);
+      continue;
+    }
+  }
+  return Status::Internal("topic " + table_.id.ToString() + ": offset " + std::to_string(position_) +
+                          " is neither in the WAL (low-water mark " +
+                          std::to_string(wal_->Stats().low_water_offset) +
+                          ") nor in the table (committed up to " +
+                          std::to_string(history_ ? history_->committed_end() : 0) + ")");
+}
+
+Result<std::optional<wal::WalRecord>> TopicReader::NextFromTable() {
+  if (!history_) return std::optional<wal::WalRecord>();
+  if (buffer_.empty()) {
+    if (position_ >= history_->committed_end()) {
+      // The table may have moved on since it was last loaded.
+      if (wal_->Stats().low_water_offset <= position_) return std::optional<wal::WalRecord>();
+      FRAZIL_RETURN_IF_ERROR(
+          history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
+      if (position_ >= history_->committed_end()) return std::optional<wal::WalRecord>();
+    }
+    FRAZIL_RETURN_IF_ERROR(FillBuffer());
+    if (buffer_.empty()) return std::optional<wal::WalRecord>();
+  }
+  wal::WalRecord r = std::move(buffer_.front());
+  buffer_.pop_front();
+  if (r.offset != position_)
+    return Status::Corruption("topic table " + table_.id.ToString() + " has no record at offset " +
+                              std::to_string(position_) + " (next: " + std::to_string(r.offset) + ")");
+  position_ = r.offset + 1;
+  return std::optional<wal::WalRecord>(std::move(r));
+}
+
+Status TopicReader::FillBuffer() {
+  auto file = history_->RangeAt(position_);
+  if (!file || (!prefetch_.empty() && prefetch_.front().first.last < position_)) DropPrefetch();
+  if (!file) {
+    FRAZIL_RETURN_IF_ERROR(
+        history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
+    file = history_->RangeAt(position_);
+    if (!file) {
+      if (position_ >= history_->committed_end()) return Status::Ok();
+      return Status::Corruption("topic table " + table_.id.ToString() + " is committed up to " +
+                                std::to_string(history_->committed_end()) +
+                                " but no data file holds offset " + std::to_string(position_));
+    }
+  }
+  if (file->first > position_) {
+    // Only the start of the history may be missing (e.g. retention).
+    auto first = history_->first_offset();
+    if (!first || *first != file->first)
+      return Status::Corruption("topic table " + table_.id.ToString() + " has no data file for offsets " +
+                                std::to_string(position_) + " to " + std::to_string(file->first - 1));
+    FRAZIL_LOG_INFO("topic table {}: history starts at offset {}, reading from there", table_.id.ToString(),
+                    file->first);
+    position_ = file->first;
+  }
+  // Queue reads of this file and the next ones, each on its own thread.
+  uint64_t next = prefetch_.empty() ? position_ : prefetch_.back().first.last + 1;
+  while (prefetch_.size() < table_.config.prefetch_files && next < history_->committed_end()) {
+    auto f = history_->RangeAt(next);
+    if (!f || f->first > next) break;
+    uint64_t from = next;
+    prefetch_.emplace_back(
+        *f, std::async(std::launch::async, [io = history_->io(), schema = history_->schema(), f = *f, from] {
+          return TableHistory::ReadRange(io, schema, f, from);
+        }));
+    next = f->last + 1;
+  }
+  if (prefetch_.empty()) return Status::Ok();
+  auto [f, read] = std::move(prefetch_.front());
+  prefetch_.pop_front();
+  auto records = read.get();
+  if (!records.ok()) return records.status().WithContext("reading topic table " + table_.id.ToString());
+  for (auto& r : *records)
+    if (r.offset >= position_) buffer_.push_back(std::move(r));
+  if (buffer_.empty() || buffer_.front().offset != position_)
+    return Status::Corruption("topic table " + table_.id.ToString() + ": data file " + f.files.front().path +
+                              " does not hold offset " + std::to_string(position_) + " its bounds cover");
+  return Status::Ok();
+}
+
+}  // namespace frazil::storage
