@@ -1,21 +1,26 @@
-"""Issue 6 groundwork: messages produced through the Danube SDK into
-`frazil serve` are committed from the topic WAL into the topic's Iceberg
-table by TopicWriter (driven by catalog_tool), and PyIceberg (SqlCatalog
-`frazil` on DATA_DIR/catalog.db) and DuckDB read them back."""
+"""Messages produced through the Danube SDK into `frazil serve` are
+committed from the topic WAL into the topic's Iceberg table by the broker's
+commit loop, and PyIceberg (SqlCatalog `frazil` on DATA_DIR/catalog.db) and
+DuckDB read them back; a second writer (catalog_tool) finds nothing left to
+commit."""
 import asyncio
 import json
 import subprocess
+import time
 
 import duckdb
 from danube import DanubeClientBuilder, DispatchStrategy
 from pyiceberg.catalog.sql import SqlCatalog
 
+from conftest import http_get
 from test_iceberg_tables import TOOL
 
 
 def test_produced_messages_become_table_rows(start_broker, tmp_path):
     data = tmp_path / "data"
-    b = start_broker(data_dir=data)
+    config = tmp_path / "frazil.yaml"
+    config.write_text("storage:\n  max_rows: 200\n  flush_interval_ms: 200\n")
+    b = start_broker(data_dir=data, extra_args=["--config", str(config)])
     health = b.wait_healthy()
     total = 500
 
@@ -30,14 +35,22 @@ def test_produced_messages_become_table_rows(start_broker, tmp_path):
             else:
                 await p.send(f"order {i}".encode(), {"n": str(i)})
     asyncio.run(produce())
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        status, body = http_get(b.http_port, "/admin/topics/default/orders")
+        if json.loads(body)["table"]["committed_offset"] == total:
+            break
+        time.sleep(0.1)
+    assert json.loads(body)["table"]["committed_offset"] == total, body
     assert b.stop() == 0
 
+    # Another writer on the same WAL and table has nothing left to commit.
     warehouse = health["catalog"]["warehouse"]
     out = subprocess.run([TOOL, "--db", str(data / "catalog.db"), "--warehouse", warehouse, "topic-commit",
                           "default.orders", "--wal", str(data / "wal" / "default" / "orders"), "--max-rows", "200"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"committed_offset": total, "batches": 3}
+    assert json.loads(out.stdout) == {"committed_offset": total, "batches": 0}
 
     table = SqlCatalog("frazil", uri=f"sqlite:///{data / 'catalog.db'}", warehouse=warehouse).load_table(
         "default.orders")
@@ -49,7 +62,12 @@ def test_produced_messages_become_table_rows(start_broker, tmp_path):
         assert rows[i]["attributes"] == [("n", str(i))]
         assert rows[i]["routing_key"] == (f"customer-{i % 7}" if i % 2 else None)
         assert rows[i]["producer_name"] == "shop"
-    assert [s.summary["frazil.offsets"] for s in table.snapshots()] == ["0-199", "200-399", "400-499"]
+    # Commits cover consecutive offset ranges of at most max_rows records.
+    ranges = [tuple(map(int, s.summary["frazil.offsets"].split("-"))) for s in table.snapshots()]
+    assert ranges[0][0] == 0 and ranges[-1][1] == total - 1
+    for (a, b_), (c, _) in zip(ranges, ranges[1:]):
+        assert c == b_ + 1
+    assert all(hi - lo + 1 <= 200 for lo, hi in ranges)
     assert table.properties["frazil.committed-offset"] == str(total)
 
     files = [f.file.file_path.removeprefix("file://") for f in table.scan().plan_files()]
