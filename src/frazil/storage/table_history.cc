@@ -37,8 +37,22 @@ Status TableHistory::Refresh(uint64_t from) {
   iceberg::RowFilter filter;
   filter.And({kOffset, static_cast<int64_t>(from), std::nullopt});
   std::vector<iceberg::ScanTask> tasks;
-  auto lineage = iceberg::Ancestors(m, current->snapshot_id);
-  if (snapshot_id_ >= 0 && std::find(lineage.begin(), lineage.end(), snapshot_id_) != lineage.end()) {
+  // New appends are followed by lineage; any other operation since the
+  // last snapshot seen (a compaction replaced files) means planning afresh.
+  bool appends_only = false;
+  if (snapshot_id_ >= 0) {
+    for (int64_t sid : iceberg::Ancestors(m, current->snapshot_id)) {
+      if (sid == snapshot_id_) {
+        appends_only = true;
+        break;
+      }
+      const iceberg::Snapshot* s = m.SnapshotById(sid);
+      if (!s) break;
+      auto op = s->summary.find("operation");
+      if (op == s->summary.end() || op->second != "append") break;
+    }
+  }
+  if (appends_only) {
     FRAZIL_ASSIGN_OR_RETURN(tasks, iceberg::PlanAppends(io(), m, snapshot_id_, current->snapshot_id, filter));
   } else {
     // First look, or the snapshot last seen has expired: plan from scratch.

@@ -42,6 +42,13 @@ class TableHistory {
   // that snapshot has expired). Files wholly below `from` are forgotten.
   Status Refresh(uint64_t from);
 
+  // Forgets what was planned: the next Refresh plans from scratch (a
+  // file planned earlier is gone, e.g. compacted and expired).
+  void Invalidate() {
+    files_.clear();
+    snapshot_id_ = -1;
+  }
+
   // The offset after the last committed record, as of the last Refresh.
   uint64_t committed_end() const { return committed_end_; }
   int64_t snapshot_id() const { return snapshot_id_; }

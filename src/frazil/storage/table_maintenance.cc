@@ -1,10 +1,109 @@
 #include "frazil/storage/table_maintenance.h"
 
+#include <algorithm>
+#include <map>
+
+#include "frazil/catalog/table_commit.h"
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
+#include "frazil/common/random_id.h"
 #include "frazil/iceberg/maintenance.h"
+#include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/scan.h"
+#include "frazil/iceberg/snapshot_producer.h"
+#include "frazil/storage/envelope.h"
 
 namespace frazil::storage {
+namespace {
+
+int64_t OffsetLowerBound(const iceberg::DataFile& f) {
+  auto it = f.lower_bounds.find(kOffset);
+  if (it == f.lower_bounds.end() || it->second.size() != 8) return INT64_MAX;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(it->second[static_cast<size_t>(i)]);
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                           const MaintenanceConfig& config) {
+  CompactionReport report;
+  if (config.compact_min_files < 2) return report;
+  FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable t, catalog->LoadTable(id));
+  const iceberg::Snapshot* current = t.metadata.CurrentSnapshot();
+  const iceberg::Schema* schema = t.metadata.CurrentSchema();
+  if (!current || !schema) return report;
+  FRAZIL_ASSIGN_OR_RETURN(auto tasks, iceberg::PlanFiles(catalog->io(), t.metadata, *current));
+  // Per partition (day) and spec, files in offset order.
+  std::map<std::pair<int32_t, int64_t>, std::vector<iceberg::DataFile>> parts;
+  for (auto& task : tasks) {
+    if (task.file.partition.size() != 1 || !task.file.partition[0]) continue;
+    parts[{task.file.spec_id, task.file.partition[0]->l}].push_back(std::move(task.file));
+  }
+  const int64_t small = config.compact_target_bytes / 2;
+  iceberg::RewriteFiles rewrite(catalog->io(), iceberg::RewriteFiles::Kind::kReplace);
+  std::vector<std::string> written;
+  auto discard = [&] {
+    for (const auto& f : written) (void)catalog->io()->Delete(f);
+  };
+  for (auto& [key, files] : parts) {
+    std::sort(files.begin(), files.end(),
+              [](const auto& a, const auto& b) { return OffsetLowerBound(a) < OffsetLowerBound(b); });
+    // Runs of consecutive small files, each cut at the target size.
+    std::vector<std::vector<const iceberg::DataFile*>> runs(1);
+    int64_t run_bytes = 0;
+    for (const auto& f : files) {
+      if (f.file_size_in_bytes >= small) {  // a large file ends the run
+        if (!runs.back().empty()) runs.emplace_back(), run_bytes = 0;
+        continue;
+      }
+      if (run_bytes + f.file_size_in_bytes > config.compact_target_bytes && !runs.back().empty())
+        runs.emplace_back(), run_bytes = 0;
+      runs.back().push_back(&f);
+      run_bytes += f.file_size_in_bytes;
+    }
+    for (const auto& run : runs) {
+      if (run.size() < config.compact_min_files) continue;
+      std::vector<parquet::RowBatch> batches;
+      for (const auto* f : run) {
+        FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(catalog->io(), f->file_path,
+                                                                           *schema, EnvelopeFieldIds()));
+        for (size_t g = 0; g < reader->num_row_groups(); ++g) {
+          FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch b, reader->ReadRowGroup(g));
+          batches.push_back(std::move(b));
+        }
+      }
+      std::vector<const parquet::RowBatch*> ptrs;
+      for (const auto& b : batches) ptrs.push_back(&b);
+      int64_t first = OffsetLowerBound(*run.front());
+      const std::string& sample = run.front()->file_path;
+      std::string path =
+          sample.substr(0, sample.rfind('/')) + "/" + std::to_string(first) + "-" + RandomUuid() + ".parquet";
+      iceberg::Value day;
+      day.l = key.second;
+      auto file = iceberg::WriteDataFile(catalog->io(), path, *schema, key.first, {day}, ptrs);
+      if (!file.ok()) {
+        discard();
+        return file.status().WithContext("compacting " + id.ToString());
+      }
+      written.push_back(path);
+      rewrite.AddFile(std::move(file).value());
+      for (const auto* f : run) rewrite.DeleteFile(f->file_path);
+      report.files_removed += run.size();
+      report.files_added += 1;
+    }
+  }
+  if (report.files_added == 0) return report;
+  rewrite.SetSummary("frazil.compacted", std::to_string(report.files_removed) + " files into " +
+                                             std::to_string(report.files_added));
+  auto committed = catalog::CommitWithRetry(catalog, id, &rewrite, std::move(t));
+  if (!committed.ok()) {
+    if (committed.status().code() != StatusCode::kCommitStateUnknown) discard();
+    return committed.status().WithContext("compacting " + id.ToString());
+  }
+  return report;
+}
 
 Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
                                           const MaintenanceConfig& config) {

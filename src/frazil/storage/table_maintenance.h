@@ -17,7 +17,23 @@ struct MaintenanceConfig {
   int64_t snapshot_max_age_ms = 600000;  // snapshots older than this expire...
   int snapshot_min_keep = 10;            // ...except the newest this many
   int64_t orphan_min_age_ms = 86400000;  // younger unreferenced files may be a commit in flight
+  // Compaction: a run of at least `compact_min_files` consecutive small
+  // data files of one partition is rewritten as files of up to
+  // `compact_target_bytes` (0 files: never compact).
+  size_t compact_min_files = 16;
+  int64_t compact_target_bytes = 64ll << 20;
 };
+
+struct CompactionReport {
+  size_t files_removed = 0;
+  size_t files_added = 0;
+};
+
+// Merges runs of small data files (one commit a second makes 86,400 a day)
+// so that planning and engines reading the table stay fast. One "replace"
+// snapshot with summary `frazil.compacted`; rows and offsets are unchanged.
+Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                           const MaintenanceConfig& config);
 
 struct ExpiryReport {
   size_t snapshots_expired = 0;

@@ -67,6 +67,13 @@ void TopicCommitter::Committed() {
 }
 
 void TopicCommitter::Maintain(bool orphans) {
+  auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
+  if (!compacted.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
+  } else if (compacted->files_added > 0) {
+    FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
+                     compacted->files_removed, compacted->files_added);
+  }
   auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance);
   if (!expired.ok()) {
     FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());

@@ -89,7 +89,7 @@ Result<std::optional<wal::WalRecord>> TopicReader::NextFromTable() {
   return std::optional<wal::WalRecord>(std::move(r));
 }
 
-Status TopicReader::FillBuffer() {
+Status TopicReader::FillBuffer(bool replanned) {
   auto file = history_->RangeAt(position_);
   if (!file || (!prefetch_.empty() && prefetch_.front().first.last < position_)) DropPrefetch();
   if (!file) {
@@ -129,6 +129,14 @@ Status TopicReader::FillBuffer() {
   auto [f, read] = std::move(prefetch_.front());
   prefetch_.pop_front();
   auto records = read.get();
+  if (!records.ok() && records.status().code() == StatusCode::kNotFound && !replanned) {
+    // Compacted away since it was planned: plan again from the current snapshot.
+    DropPrefetch();
+    history_->Invalidate();
+    FRAZIL_RETURN_IF_ERROR(
+        history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
+    return FillBuffer(/*replanned=*/true);
+  }
   if (!records.ok()) return records.status().WithContext("reading topic table " + table_.id.ToString());
   for (auto& r : *records)
     if (r.offset >= position_) buffer_.push_back(std::move(r));

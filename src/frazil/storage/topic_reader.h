@@ -51,7 +51,7 @@ class TopicReader {
  private:
   using FileRead = std::future<Result<std::vector<wal::WalRecord>>>;
   Result<std::optional<wal::WalRecord>> NextFromTable();
-  Status FillBuffer();
+  Status FillBuffer(bool replanned = false);
   void DropPrefetch();
 
   wal::WriteAheadLog* wal_;

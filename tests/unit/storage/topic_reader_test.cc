@@ -14,6 +14,7 @@
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
+#include "frazil/iceberg/scan.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/storage/table_maintenance.h"
 #include "frazil/storage/topic_committer.h"
@@ -172,6 +173,44 @@ TEST_F(TopicReaderTest, CommitterCommitsReclaimsAndKeepsTheTableSmall) {
   TopicReader r(wal_.get(), Table());
   r.Seek(0);
   ReadAll(&r, 0);
+}
+
+TEST_F(TopicReaderTest, CompactionKeepsEveryRowAndReadersFollowIt) {
+  Produce(100);
+  Produce(40, /*interleave_days=*/true);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{7, 1 << 30}).value();
+  while (w->CommitBatch().value() > 0) {
+  }
+  ASSERT_GT(wal_->Reclaim(140).value().low_water_offset, 50u);
+  // A reader in the middle of the history, holding a plan of the small files.
+  TopicReader r(wal_.get(), Table());
+  r.Seek(0);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(r.TryNext().value()->offset, static_cast<uint64_t>(i));
+
+  auto table = [&] { return catalog_->LoadTable(id_).value(); };
+  size_t before = iceberg::PlanFiles(catalog_->io(), table().metadata, *table().metadata.CurrentSnapshot())
+                      .value()
+                      .size();
+  MaintenanceConfig m;
+  m.compact_min_files = 4;
+  auto report = CompactTopicFiles(catalog_.get(), id_, m).value();
+  EXPECT_GE(report.files_removed, 10u);
+  auto t = table();
+  EXPECT_EQ(t.metadata.CurrentSnapshot()->summary.at("operation"), "replace");
+  size_t after = iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value().size();
+  EXPECT_EQ(after, before - report.files_removed + report.files_added);
+  EXPECT_EQ(t.metadata.properties.at(kCommittedOffsetProperty), "140");
+  // Expire the old snapshots: the small files are deleted under the reader.
+  m.snapshot_max_age_ms = 0;
+  m.snapshot_min_keep = 1;
+  EXPECT_GE(ExpireTopicSnapshots(catalog_.get(), id_, m).value().files_deleted, report.files_removed);
+  Produce(10);
+  ReadAll(&r, 20);
+  TopicReader fresh(wal_.get(), Table());
+  fresh.Seek(0);
+  ReadAll(&fresh, 0);
+  // Nothing left to compact.
+  EXPECT_EQ(CompactTopicFiles(catalog_.get(), id_, m).value().files_added, 0u);
 }
 
 TEST_F(TopicReaderTest, DroppedTopicTableLeavesNoFile) {
