@@ -168,6 +168,10 @@ void TopicCommitter::Loop() {
     uint64_t now_committed = writer_->committed_offset();
     uint64_t keep_from =
         now_committed > config_.wal_retain_records ? now_committed - config_.wal_retain_records : 0;
+    // The margin never holds more than half the WAL's cap, so large
+    // messages cannot fill the WAL with history the table already has.
+    const uint64_t cap = wal_->options().max_total_bytes;
+    if (cap > 0 && wal_->Stats().total_bytes > cap / 2) keep_from = now_committed;
     auto reclaimed = wal_->Reclaim(keep_from);
     if (!reclaimed.ok())
       FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below {}: {}", id_.ToString(), keep_from,
