@@ -184,9 +184,11 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
       if (!st.error.empty())
         return Status::ResourceExhausted("storage unavailable: " + why + "; commits to table " +
                                          target->table.ToString() + " are failing: " + st.error);
-      return Status::ResourceExhausted("storage full: " + why + "; commits to table " +
-                                       target->table.ToString() + " are behind (committed up to offset " +
-                                       std::to_string(st.committed_offset) + ")");
+      // No failure reported yet (a commit may be stuck waiting on the
+      // catalog): the table is not taking the WAL's records either way.
+      return Status::ResourceExhausted(
+          "storage unavailable: " + why + "; commits to table " + target->table.ToString() +
+          " are not keeping up (committed up to offset " + std::to_string(st.committed_offset) + ")");
     }
     return Status::ResourceExhausted("storage full: " + why);
   }
