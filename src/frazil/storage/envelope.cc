@@ -3,6 +3,7 @@
 #include <map>
 
 #include "danube_api.pb.h"
+#include "frazil/iceberg/bounds.h"
 
 namespace frazil::storage {
 
@@ -97,6 +98,15 @@ Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRec
   std::vector<EnvelopeBatch> out;
   for (auto& [day, b] : by_day) out.push_back(std::move(b));
   return out;
+}
+
+std::optional<int64_t> OffsetBound(const iceberg::DataFile& file, bool upper) {
+  const auto& bounds = upper ? file.upper_bounds : file.lower_bounds;
+  auto it = bounds.find(kOffset);
+  if (it == bounds.end()) return std::nullopt;
+  auto v = iceberg::FromBound(*iceberg::Primitive(iceberg::TypeId::kLong), it->second);
+  if (!v.ok()) return std::nullopt;
+  return v->l;
 }
 
 std::vector<int32_t> EnvelopeFieldIds() {

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "frazil/common/status.h"
+#include "frazil/iceberg/data_file.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/parquet/column_data.h"
 #include "frazil/wal/wal_reader.h"
@@ -39,6 +41,10 @@ struct EnvelopeBatch {
 
 // Splits WAL records (stored danube.StreamMessage) into per-day batches.
 Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records);
+
+// The offset column's lower or upper bound of a data file (manifest
+// metrics), or nullopt when the file has none.
+std::optional<int64_t> OffsetBound(const iceberg::DataFile& file, bool upper);
 
 // The envelope field ids in the column order EnvelopeRecords expects.
 std::vector<int32_t> EnvelopeFieldIds();

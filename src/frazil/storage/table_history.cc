@@ -8,19 +8,6 @@
 #include "frazil/storage/topic_writer.h"
 
 namespace frazil::storage {
-namespace {
-
-// A long column bound in Iceberg's single-value binary form (8 bytes, little endian).
-std::optional<int64_t> LongBound(const std::map<int32_t, std::string>& bounds, int32_t field_id) {
-  auto it = bounds.find(field_id);
-  if (it == bounds.end() || it->second.size() != 8) return std::nullopt;
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(it->second[static_cast<size_t>(i)]);
-  return static_cast<int64_t>(v);
-}
-
-}  // namespace
-
 Status TableHistory::Refresh(uint64_t from) {
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable t, catalog_->LoadTable(id_));
   const iceberg::TableMetadata& m = t.metadata;
@@ -60,8 +47,8 @@ Status TableHistory::Refresh(uint64_t from) {
     FRAZIL_ASSIGN_OR_RETURN(tasks, iceberg::PlanFiles(io(), m, *current, filter));
   }
   for (const auto& task : tasks) {
-    auto lo = LongBound(task.file.lower_bounds, kOffset);
-    auto hi = LongBound(task.file.upper_bounds, kOffset);
+    auto lo = OffsetBound(task.file, /*upper=*/false);
+    auto hi = OffsetBound(task.file, /*upper=*/true);
     if (!lo || !hi || *lo < 0 || *hi < *lo)
       return Status::Corruption("topic table " + id_.ToString() + ": data file " + task.file.file_path +
                                 " has no usable offset bounds");

@@ -16,13 +16,7 @@
 namespace frazil::storage {
 namespace {
 
-int64_t OffsetLowerBound(const iceberg::DataFile& f) {
-  auto it = f.lower_bounds.find(kOffset);
-  if (it == f.lower_bounds.end() || it->second.size() != 8) return INT64_MAX;
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(it->second[static_cast<size_t>(i)]);
-  return static_cast<int64_t>(v);
-}
+int64_t OffsetLowerBound(const iceberg::DataFile& f) { return OffsetBound(f, false).value_or(INT64_MAX); }
 
 }  // namespace
 
