@@ -108,7 +108,9 @@ void TopicCommitter::Loop() {
     Clock::time_point deadline;
     {
       std::lock_guard lock(mu_);
-      stopping = stop_, flush = flush_on_stop_, deadline = stop_deadline_;
+      stopping = stop_, deadline = stop_deadline_;
+      // A failing table gets no last attempt: it would only hold up shutdown.
+      flush = flush_on_stop_ && status_.error.empty();
     }
     if (stopping && (!flush || !writer_ || Clock::now() > deadline)) return;
 
