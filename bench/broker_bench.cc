@@ -1,20 +1,45 @@
 // Load generator for `frazil serve`, speaking the Danube protocol with the
 // same generated stubs the broker serves.
 //
-//   build/bench/broker_bench [--seconds S] [--rate R]
+//   build/bench/broker_bench [--seconds S] [--rate R] [--payload-bytes B]
+//                            [--producers 1,16] [--sync always,none]
+//                            [--storage default|on|off|both] [--rounds K]
+//                            [--set SECTION.KEY=VALUE]... [--config-extra YAML]
+//                            [--no-e2e] [--replay N] [--replay-producers P]
+//                            [--dir DIR]
 //
-// For WAL sync modes `always` and `none`, it starts a broker on loopback and
-// measures:
+// Default (issue 5): for WAL sync modes `always` and `none`, it starts a
+// broker on loopback and measures
 //   1. produce throughput and ack latency (p50/p99/p99.9) of 1 KiB messages
 //      from 1 and from 16 concurrent producers (one channel and one topic
 //      each, each sending its next message when the last is acknowledged);
 //   2. end-to-end latency from send to a consumer's receipt at a fixed rate.
 // Reference, in the same run: the disk's latency for a 4 KiB write plus
 // fdatasync, which bounds an `always` acknowledgement from below.
+//
+// --storage on|off|both (issue 6) writes `storage: {enabled: ...}` into the
+// spawned broker's config; `both` runs, for each sync mode and round, a
+// broker without and then one with the Iceberg writer and prints what
+// committing costs in produce throughput. With storage on, it also reports
+// how much of what was produced was committed when the timed window ended
+// and how long the rest took.
+//
+// --replay N (issue 6) produces N messages into one topic of a broker whose
+// WAL keeps nothing that has been committed (1 MiB segments,
+// storage.wal_retain_records 0), waits until the table holds all N and the
+// WAL's low-water mark has moved, then replays the topic from the earliest
+// message through gRPC (x-frazil-initial-position: earliest, every message
+// acknowledged) and times it. Reference in the same run: pyarrow reading the
+// table's data files (bench/storage_replay_pyarrow.py), and the same replay
+// served from the WAL by a broker without storage (--storage on: only the
+// table and pyarrow; off: only the WAL). The helper runs under
+// $FRAZIL_PYTHON, by default the checkout's .venv/bin/python.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,10 +47,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,11 +65,31 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
 
 double Pct(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// CPU seconds this process (the load generator) has used so far.
+double OwnCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 int FreePort() {
@@ -70,33 +120,126 @@ double FsyncLatencyUs(const std::string& dir) {
   return Pct(lat, 0.5);
 }
 
+// A plain HTTP/1.1 GET on loopback; returns status and body.
+std::optional<std::pair<int, std::string>> HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string resp;
+  char buf[16384];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
+  close(fd);
+  auto sp = resp.find(' ');
+  auto body = resp.find("\r\n\r\n");
+  if (sp == std::string::npos || body == std::string::npos) return std::nullopt;
+  return std::pair{std::atoi(resp.c_str() + sp + 1), resp.substr(body + 4)};
+}
+
+// The broker's config: `section.key: value` pairs plus raw text appended.
+struct BrokerConfig {
+  std::map<std::string, std::map<std::string, std::string>> sections;
+  std::string extra;
+
+  void Set(const std::string& section, const std::string& key, const std::string& value) {
+    sections[section][key] = value;
+  }
+  std::string Yaml() const {
+    std::ostringstream out;
+    out << "log_level: warn\n";
+    for (const auto& [section, keys] : sections) {
+      out << section << ":\n";
+      for (const auto& [k, v] : keys) out << "  " << k << ": " << v << "\n";
+    }
+    if (!extra.empty()) out << extra << (extra.back() == '\n' ? "" : "\n");
+    return out.str();
+  }
+};
+
 struct Broker {
   pid_t pid = -1;
   std::string target;
-  ~Broker() {
+  int http_port = 0;
+  std::string dir;
+  std::string data;
+
+  void Stop() {
     if (pid > 0) {
       kill(pid, SIGTERM);
       waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+  ~Broker() { Stop(); }
+
+  // CPU seconds (user + system, all threads) the broker has used so far.
+  double CpuSeconds() const {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto rp = s.rfind(')');
+    if (rp == std::string::npos) return 0;
+    std::istringstream in(s.substr(rp + 2));
+    std::vector<std::string> fields;
+    for (std::string x; in >> x;) fields.push_back(x);
+    if (fields.size() < 13) return 0;  // fields[0] is stat field 3 (state); utime 14, stime 15
+    return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
+  std::optional<Json> Describe(const std::string& topic) const {  // topic "/ns/t"
+    auto r = HttpGet(http_port, "/admin/topics" + topic);
+    if (!r || r->first != 200) return std::nullopt;
+    try {
+      return Json::parse(r->second);
+    } catch (const Json::exception&) {
+      return std::nullopt;
     }
   }
 };
 
-void Start(Broker* b, const std::string& dir, const std::string& sync_mode) {
+void Start(Broker* b, const std::string& dir, const BrokerConfig& config) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/bench.yaml") << "log_level: warn\nwal:\n  sync_mode: " << sync_mode << "\n";
-  int port = FreePort(), http = FreePort();
+  b->dir = dir;
+  b->data = dir + "/data";
+  std::ofstream(dir + "/bench.yaml") << config.Yaml();
+  int port = FreePort();
+  b->http_port = FreePort();
   b->target = "127.0.0.1:" + std::to_string(port);
   b->pid = fork();
   if (b->pid == 0) {
-    std::string listen = b->target, h = "127.0.0.1:" + std::to_string(http), cfg = dir + "/bench.yaml",
-                data = dir + "/data";
-    execl(FRAZIL_BINARY, FRAZIL_BINARY, "serve", "--config", cfg.c_str(), "--data-dir", data.c_str(),
+    std::string listen = b->target, h = "127.0.0.1:" + std::to_string(b->http_port),
+                cfg = dir + "/bench.yaml", log = dir + "/broker.log";
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execl(FRAZIL_BINARY, FRAZIL_BINARY, "serve", "--config", cfg.c_str(), "--data-dir", b->data.c_str(),
           "--listen", listen.c_str(), "--http", h.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   auto ch = grpc::CreateChannel(b->target, grpc::InsecureChannelCredentials());
-  ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  bool up = ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  int status = 0;
+  if (!up || waitpid(b->pid, &status, WNOHANG) == b->pid) {
+    std::fprintf(stderr, "broker did not start; config:\n%s--- %s/broker.log:\n", config.Yaml().c_str(),
+                 dir.c_str());
+    std::ifstream log(dir + "/broker.log");
+    std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(log), {}).c_str());
+    std::exit(1);
+  }
 }
 
 uint64_t CreateProducer(danube::ProducerService::Stub* stub, const std::string& topic,
@@ -107,28 +250,51 @@ uint64_t CreateProducer(danube::ProducerService::Stub* stub, const std::string& 
   req.set_dispatch_strategy(danube::Reliable);
   danube::ProducerResponse resp;
   grpc::ClientContext ctx;
-  if (!stub->CreateProducer(&ctx, req, &resp).ok()) {
-    std::fprintf(stderr, "CreateProducer failed\n");
+  if (auto st = stub->CreateProducer(&ctx, req, &resp); !st.ok()) {
+    std::fprintf(stderr, "CreateProducer %s failed: %s\n", topic.c_str(), st.error_message().c_str());
     std::exit(1);
   }
   return resp.producer_id();
 }
 
-void Throughput(const Broker& b, int producers, double seconds, const char* mode) {
-  std::string payload(1024, 'p');
+std::string Payload(size_t bytes) {
+  std::string payload(bytes, 'p');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return payload;
+}
+
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& target, int n) {
+  grpc::ChannelArguments args;
+  args.SetInt("bench-channel", n);  // a separate connection per producer
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+struct ThroughputResult {
+  std::string sync;
+  std::string storage;
+  int producers = 0;
+  double msgs_per_s = 0;
+  double p50 = 0, p99 = 0;
+  double cpu_us_per_msg = 0;
+};
+
+ThroughputResult Throughput(const Broker& b, int producers, double seconds, size_t payload_bytes,
+                            const std::string& mode, const std::string& storage, int round) {
+  std::string payload = Payload(payload_bytes);
   std::vector<std::vector<double>> lat(producers);
   std::atomic<bool> go{false};
+  std::atomic<int> ready{0};
   std::vector<std::thread> threads;
   std::atomic<int64_t> sent{0};
+  std::vector<std::string> topics;
+  for (int p = 0; p < producers; ++p)
+    topics.push_back("/bench/t" + std::to_string(producers) + "-" + std::to_string(p) + "-r" +
+                     std::to_string(round));
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
-      grpc::ChannelArguments args;
-      args.SetInt("bench-channel", p);  // a separate connection per producer
-      auto ch = grpc::CreateCustomChannel(b.target, grpc::InsecureChannelCredentials(), args);
-      auto stub = danube::ProducerService::NewStub(ch);
-      std::string topic = "/bench/t" + std::to_string(producers) + "-" + std::to_string(p);
-      uint64_t id = CreateProducer(stub.get(), topic, "p" + std::to_string(p));
+      auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
+      uint64_t id = CreateProducer(stub.get(), topics[p], "p" + std::to_string(p));
+      ready++;
       while (!go) std::this_thread::yield();
       auto end = Clock::now() + std::chrono::duration<double>(seconds);
       danube::StreamMessage m;
@@ -138,25 +304,76 @@ void Throughput(const Broker& b, int producers, double seconds, const char* mode
         danube::MessageResponse resp;
         grpc::ClientContext ctx;
         auto t0 = Clock::now();
-        if (!stub->SendMessage(&ctx, m, &resp).ok()) break;
+        if (auto st = stub->SendMessage(&ctx, m, &resp); !st.ok()) {
+          std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
+          break;
+        }
         lat[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         sent++;
       }
     });
   }
+  while (ready < producers) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  double cpu0 = b.CpuSeconds();
   auto t0 = Clock::now();
   go = true;
   for (auto& t : threads) t.join();
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto t1 = Clock::now();
+  double secs = Seconds(t0, t1);
+  double cpu = b.CpuSeconds() - cpu0;
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  ThroughputResult r{mode,
+                     storage,
+                     producers,
+                     sent / secs,
+                     Pct(all, 0.5),
+                     Pct(all, 0.99),
+                     sent ? cpu * 1e6 / static_cast<double>(sent) : 0};
   std::printf(
-      "sync=%-6s producers=%-2d  %8.0f msg/s  %6.1f MB/s   ack p50 %7.1f us  p99 %7.1f us  p99.9 %7.1f us\n",
-      mode, producers, sent / secs, sent * 1024.0 / secs / 1e6, Pct(all, 0.5), Pct(all, 0.99),
-      Pct(all, 0.999));
+      "sync=%-6s storage=%-7s producers=%-2d  %8.0f msg/s  %6.1f MB/s   ack p50 %7.1f us  p99 %7.1f us  "
+      "p99.9 %7.1f us   broker cpu %5.1f%% of a core, %5.1f us/msg\n",
+      mode.c_str(), storage.c_str(), producers, r.msgs_per_s,
+      sent * static_cast<double>(payload_bytes) / secs / 1e6, r.p50, r.p99, Pct(all, 0.999), cpu / secs * 100,
+      r.cpu_us_per_msg);
+  if (storage == "on") {
+    // How far the writer was behind when the window ended, and how long it
+    // took to catch up.
+    auto progress = [&](uint64_t* committed, uint64_t* next, std::string* error) {
+      *committed = *next = 0;
+      for (const auto& t : topics) {
+        auto d = b.Describe(t);
+        if (!d) return false;
+        *committed += (*d)["table"].value("committed_offset", uint64_t{0});
+        *next += (*d)["wal"].value("next_offset", uint64_t{0});
+        if (!(*d)["table"]["error"].is_null()) *error = (*d)["table"]["error"].dump();
+      }
+      return true;
+    };
+    uint64_t committed = 0, next = 0;
+    std::string error;
+    if (!progress(&committed, &next, &error)) {
+      std::printf("    (admin describe failed)\n");
+    } else {
+      uint64_t at_end = committed;
+      auto deadline = Clock::now() + std::chrono::seconds(60);
+      while (committed < next && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        progress(&committed, &next, &error);
+      }
+      std::printf(
+          "    committed when the window ended: %llu of %llu (%.1f%%); all committed %.2f s later%s%s\n",
+          static_cast<unsigned long long>(at_end), static_cast<unsigned long long>(next),
+          next ? 100.0 * static_cast<double>(at_end) / static_cast<double>(next) : 0.0,
+          Seconds(t1, Clock::now()), committed < next ? " (NOT within 60 s)" : "",
+          error.empty() ? "" : (" table error: " + error).c_str());
+    }
+  }
+  std::fflush(stdout);
+  return r;
 }
 
-void EndToEnd(const Broker& b, double seconds, int rate, const char* mode) {
+void EndToEnd(const Broker& b, double seconds, int rate, size_t payload_bytes, const std::string& mode) {
   auto ch = grpc::CreateChannel(b.target, grpc::InsecureChannelCredentials());
   auto prod = danube::ProducerService::NewStub(ch);
   auto cons = danube::ConsumerService::NewStub(ch);
@@ -191,7 +408,7 @@ void EndToEnd(const Broker& b, double seconds, int rate, const char* mode) {
     }
     rctx.TryCancel();
   });
-  std::string payload(1024, 'e');
+  std::string payload(payload_bytes, 'e');
   auto start = Clock::now();
   for (int64_t i = 0; i < total; ++i) {
     std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000 / rate));
@@ -206,7 +423,276 @@ void EndToEnd(const Broker& b, double seconds, int rate, const char* mode) {
   }
   reader.join();
   std::printf("sync=%-6s end-to-end at %d msg/s (%zu messages): p50 %7.1f us  p99 %7.1f us  p99.9 %7.1f us\n",
-              mode, rate, lat.size(), Pct(lat, 0.5), Pct(lat, 0.99), Pct(lat, 0.999));
+              mode.c_str(), rate, lat.size(), Pct(lat, 0.5), Pct(lat, 0.99), Pct(lat, 0.999));
+  std::fflush(stdout);
+}
+
+// Acknowledgements sent without waiting for each answer, at most `cap` in
+// flight, so that acking keeps pace with the stream.
+class AsyncAcker {
+ public:
+  AsyncAcker(danube::ConsumerService::Stub* stub, size_t cap) : stub_(stub), cap_(cap) {}
+  ~AsyncAcker() { Drain(); }
+
+  void Ack(const danube::MsgID& id, const std::string& subscription) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return in_flight_ < cap_; });
+      ++in_flight_;
+    }
+    auto* call = new Call;
+    *call->req.mutable_msg_id() = id;
+    call->req.set_subscription_name(subscription);
+    stub_->async()->Ack(&call->ctx, &call->req, &call->resp, [this, call](grpc::Status st) {
+      if (!st.ok()) failed_++;
+      delete call;
+      std::lock_guard lock(mu_);
+      --in_flight_;
+      cv_.notify_all();
+    });
+  }
+  void Drain() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+  int failed() const { return failed_; }
+
+ private:
+  struct Call {
+    grpc::ClientContext ctx;
+    danube::AckRequest req;
+    danube::AckResponse resp;
+  };
+  danube::ConsumerService::Stub* stub_;
+  const size_t cap_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t in_flight_ = 0;
+  std::atomic<int> failed_{0};
+};
+
+struct ReplayResult {
+  double msgs_per_s = 0;
+  double mb_per_s = 0;
+};
+
+// Produces n messages into `topic` from `producers` threads, as fast as acks come back.
+void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producers, size_t payload_bytes) {
+  std::string payload = Payload(payload_bytes);
+  std::atomic<int64_t> next{0};
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
+      uint64_t id = CreateProducer(stub.get(), topic, "replay-p" + std::to_string(p));
+      danube::StreamMessage m;
+      m.mutable_msg_id()->set_producer_id(id);
+      m.set_payload(payload);
+      while (next++ < n) {
+        danube::MessageResponse resp;
+        grpc::ClientContext ctx;
+        if (auto st = stub->SendMessage(&ctx, m, &resp); !st.ok()) {
+          std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
+          std::exit(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = Seconds(t0, Clock::now());
+  std::printf("  produced %lld messages of %zu bytes in %.2f s (%.0f msg/s, %d producers)\n",
+              static_cast<long long>(n), payload_bytes, secs, static_cast<double>(n) / secs, producers);
+  std::fflush(stdout);
+}
+
+ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
+  auto ch = OwnChannel(b.target, 1000);
+  auto cons = danube::ConsumerService::NewStub(ch);
+  AsyncAcker acker(cons.get(), 512);
+  danube::ConsumerRequest creq;
+  creq.set_topic_name(topic);
+  creq.set_consumer_name("replayer");
+  creq.set_subscription("replay");
+  creq.set_subscription_type(danube::ConsumerRequest::Exclusive);
+  danube::ConsumerResponse cresp;
+  double broker_cpu0 = b.CpuSeconds(), own_cpu0 = OwnCpuSeconds();
+  auto t0 = Clock::now();
+  grpc::ClientContext sctx;
+  sctx.AddMetadata("x-frazil-initial-position", "earliest");
+  if (auto st = cons->Subscribe(&sctx, creq, &cresp); !st.ok()) {
+    std::fprintf(stderr, "Subscribe: %s\n", st.error_message().c_str());
+    std::exit(1);
+  }
+  grpc::ClientContext rctx;
+  danube::ReceiveRequest rreq;
+  rreq.set_consumer_id(cresp.consumer_id());
+  auto stream = cons->ReceiveMessages(&rctx, rreq);
+  std::vector<bool> seen(static_cast<size_t>(n), false);
+  int64_t got = 0, distinct = 0, out_of_range = 0;
+  uint64_t bytes = 0, expected_next = 0, out_of_order = 0;
+  Clock::time_point first{};
+  danube::StreamMessage m;
+  while (got < n && stream->Read(&m)) {
+    if (got == 0) first = Clock::now();
+    ++got;
+    uint64_t off = m.msg_id().topic_offset();
+    if (off < static_cast<uint64_t>(n)) {
+      if (!seen[off]) ++distinct;
+      seen[off] = true;
+    } else {
+      ++out_of_range;
+    }
+    if (off != expected_next) ++out_of_order;
+    expected_next = off + 1;
+    bytes += m.payload().size();
+    acker.Ack(m.msg_id(), "replay");
+  }
+  auto t1 = Clock::now();
+  double broker_cpu = b.CpuSeconds() - broker_cpu0, own_cpu = OwnCpuSeconds() - own_cpu0;
+  acker.Drain();
+  rctx.TryCancel();
+  double secs = Seconds(t0, t1);
+  ReplayResult r{static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6};
+  std::printf(
+      "  replay through gRPC: %lld messages (%lld distinct offsets, %lld out of range, %llu out of order) "
+      "in %.3f s: %.0f msg/s, %.1f MB/s of payload; first message after %.1f ms; %d acks failed\n",
+      static_cast<long long>(got), static_cast<long long>(distinct), static_cast<long long>(out_of_range),
+      static_cast<unsigned long long>(out_of_order), secs, r.msgs_per_s, r.mb_per_s,
+      got ? std::chrono::duration<double, std::milli>(first - t0).count() : 0.0, acker.failed());
+  std::printf(
+      "  cpu during the replay: broker %.2f s (%.0f%% of a core), consumer %.2f s (%.0f%% of a core)\n",
+      broker_cpu, broker_cpu / secs * 100, own_cpu, own_cpu / secs * 100);
+  // The acknowledgements landed: the cursor is at the end.
+  if (auto d = b.Describe(topic)) {
+    for (const auto& s : (*d)["subscriptions"])
+      if (s.value("name", "") == "replay")
+        std::printf("  subscription cursor after the acks: %llu (lag %llu)\n",
+                    static_cast<unsigned long long>(s.value("cursor", uint64_t{0})),
+                    static_cast<unsigned long long>(s.value("lag", uint64_t{0})));
+  }
+  std::fflush(stdout);
+  return r;
+}
+
+// storage: "both" (table, pyarrow and WAL replays), "on" (table and pyarrow),
+// "off" (WAL only) or "default" (WAL only, no storage key in the config).
+void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::string& sync, int64_t n,
+                 int producers, size_t payload_bytes, const std::string& storage) {
+  const std::string topic = "/bench/replay";
+  ReplayResult table;
+  if (storage == "both" || storage == "on") {
+    // 1. From the table.
+    std::printf("replay of %lld messages, storage on (history in the Iceberg table), sync=%s\n",
+                static_cast<long long>(n), sync.c_str());
+    BrokerConfig cfg = base;
+    cfg.Set("wal", "sync_mode", sync);
+    cfg.Set("wal", "segment_bytes", "1048576");
+    cfg.Set("storage", "enabled", "true");
+    cfg.Set("storage", "wal_retain_records", "0");
+    std::string data;
+    {
+      Broker b;
+      Start(&b, dir + "/replay-table", cfg);
+      data = b.data;
+      ProduceN(b, topic, n, producers, payload_bytes);
+      auto t0 = Clock::now();
+      auto deadline = t0 + std::chrono::seconds(300);
+      Json d;
+      for (;;) {
+        if (auto got = b.Describe(topic)) {
+          d = *got;
+          if (d["table"].value("committed_offset", uint64_t{0}) == static_cast<uint64_t>(n) &&
+              d["wal"].value("low_water_offset", uint64_t{0}) > 0)
+            break;
+        }
+        if (Clock::now() > deadline) {
+          std::fprintf(stderr,
+                       "table did not reach %lld committed with a moved low-water mark in 300 s: %s\n",
+                       static_cast<long long>(n), d.dump().c_str());
+          std::exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      std::printf(
+          "  table committed_offset %llu and wal low_water_offset %llu (%llu segments, %llu bytes left) "
+          "%.2f s after the last ack\n",
+          static_cast<unsigned long long>(d["table"].value("committed_offset", uint64_t{0})),
+          static_cast<unsigned long long>(d["wal"].value("low_water_offset", uint64_t{0})),
+          static_cast<unsigned long long>(d["wal"].value("segments", uint64_t{0})),
+          static_cast<unsigned long long>(d["wal"].value("bytes", uint64_t{0})), Seconds(t0, Clock::now()));
+      table = Replay(b, topic, n);
+      b.Stop();
+    }
+    // 2. Reference: pyarrow reading the table's data files (broker stopped).
+    const char* py = std::getenv("FRAZIL_PYTHON");
+    std::string cmd = std::string(py ? py : FRAZIL_SOURCE_DIR "/.venv/bin/python") +
+                      " " FRAZIL_SOURCE_DIR "/bench/storage_replay_pyarrow.py --data-dir " + data +
+                      " --table bench.replay";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (size_t k; (k = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
+      ::pclose(p);
+    }
+    try {
+      Json j = Json::parse(out);
+      double rows = j["rows"], payload = j["payload_bytes"];
+      std::printf(
+          "  reference, pyarrow.parquet.read_table over the snapshot's %d files (%.1f MB on disk), best of "
+          "%d:\n",
+          j["files"].get<int>(), j["file_bytes"].get<double>() / 1e6, j["repeat"].get<int>());
+      for (const char* k : {"threads", "1thread"}) {
+        double s = j[std::string("seconds_") + k];
+        std::printf(
+            "    use_threads=%-5s %.3f s: %.0f rows/s, %.1f MB/s of payload; gRPC replay is %.2fx slower\n",
+            std::string(k) == "threads" ? "True" : "False", s, rows / s, payload / s / 1e6,
+            (rows / s) / table.msgs_per_s);
+      }
+    } catch (const Json::exception& e) {
+      std::printf("  pyarrow reference failed (%s): %s\n", e.what(), out.c_str());
+    }
+  }
+  if (storage == "on") return;
+  // 3. Reference: the same replay served from the WAL (no storage).
+  std::printf("replay of %lld messages from the WAL (storage off), sync=%s\n", static_cast<long long>(n),
+              sync.c_str());
+  BrokerConfig wcfg = base;
+  wcfg.Set("wal", "sync_mode", sync);
+  if (storage != "default") wcfg.Set("storage", "enabled", "false");
+  {
+    Broker b;
+    Start(&b, dir + "/replay-wal", wcfg);
+    ProduceN(b, topic, n, producers, payload_bytes);
+    ReplayResult wal = Replay(b, topic, n);
+    if (table.msgs_per_s > 0)
+      std::printf("  table replay / WAL replay: %.2fx\n", table.msgs_per_s / wal.msgs_per_s);
+  }
+  std::fflush(stdout);
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: broker_bench [--seconds S] [--rate R] [--payload-bytes B] [--producers 1,16]\n"
+               "                    [--sync always,none] [--storage default|on|off|both] [--rounds K]\n"
+               "                    [--set SECTION.KEY=VALUE]... [--config-extra YAML] [--no-e2e]\n"
+               "                    [--replay N] [--replay-producers P] [--dir DIR]\n");
+  return 2;
 }
 
 }  // namespace
@@ -214,26 +700,101 @@ void EndToEnd(const Broker& b, double seconds, int rate, const char* mode) {
 int main(int argc, char** argv) {
   double seconds = 5;
   int rate = 1000;
+  size_t payload_bytes = 1024;
+  std::vector<int> producer_counts = {1, 16};
+  std::vector<std::string> syncs = {"always", "none"};
+  std::string storage = "default";
+  bool storage_given = false;
+  int rounds = 1;
+  bool e2e = true;
+  int64_t replay = 0;
+  int replay_producers = 4;
+  std::string dir = "/tmp/frazil-broker-bench";
+  BrokerConfig base;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc)
+    bool has = i + 1 < argc;
+    if (a == "--seconds" && has) {
       seconds = std::atof(argv[++i]);
-    else if (a == "--rate" && i + 1 < argc)
+    } else if (a == "--rate" && has) {
       rate = std::atoi(argv[++i]);
-    else {
-      std::fprintf(stderr, "usage: broker_bench [--seconds S] [--rate R]\n");
-      return 2;
+    } else if (a == "--payload-bytes" && has) {
+      payload_bytes = static_cast<size_t>(std::atoll(argv[++i]));
+    } else if (a == "--producers" && has) {
+      producer_counts.clear();
+      for (const auto& s : Split(argv[++i])) producer_counts.push_back(std::atoi(s.c_str()));
+    } else if (a == "--sync" && has) {
+      syncs = Split(argv[++i]);
+    } else if (a == "--storage" && has) {
+      storage = argv[++i];
+      storage_given = true;
+      if (storage != "default" && storage != "on" && storage != "off" && storage != "both") return Usage();
+    } else if (a == "--rounds" && has) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--set" && has) {
+      std::string kv = argv[++i];
+      auto dot = kv.find('.'), eq = kv.find('=');
+      if (dot == std::string::npos || eq == std::string::npos || dot > eq) return Usage();
+      base.Set(kv.substr(0, dot), kv.substr(dot + 1, eq - dot - 1), kv.substr(eq + 1));
+    } else if (a == "--config-extra" && has) {
+      base.extra += std::string(argv[++i]) + "\n";
+    } else if (a == "--no-e2e") {
+      e2e = false;
+    } else if (a == "--replay" && has) {
+      replay = std::atoll(argv[++i]);
+    } else if (a == "--replay-producers" && has) {
+      replay_producers = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--dir" && has) {
+      dir = argv[++i];
+    } else {
+      return Usage();
     }
   }
-  std::string dir = "/tmp/frazil-broker-bench";
   std::filesystem::create_directories(dir);
+  if (replay > 0) {
+    if (!storage_given) storage = "both";
+    for (const auto& mode : syncs)
+      ReplayBench(dir, base, mode, replay, replay_producers, payload_bytes, storage);
+    return 0;
+  }
   std::printf("reference: 4 KiB write + fdatasync on this disk: p50 %.1f us\n", FsyncLatencyUs(dir));
-  for (const char* mode : {"always", "none"}) {
-    Broker b;
-    Start(&b, dir + "/" + mode, mode);
-    Throughput(b, 1, seconds, mode);
-    Throughput(b, 16, seconds, mode);
-    EndToEnd(b, seconds, rate, mode);
+  std::vector<std::string> storages;
+  if (storage == "both")
+    storages = {"off", "on"};
+  else
+    storages = {storage};
+  std::vector<ThroughputResult> results;
+  for (const auto& mode : syncs) {
+    for (int round = 0; round < rounds; ++round) {
+      for (const auto& st : storages) {
+        BrokerConfig cfg = base;
+        cfg.Set("wal", "sync_mode", mode);
+        if (st != "default") cfg.Set("storage", "enabled", st == "on" ? "true" : "false");
+        Broker b;
+        Start(&b, dir + "/" + mode + "-" + st, cfg);
+        for (int p : producer_counts)
+          results.push_back(Throughput(b, p, seconds, payload_bytes, mode, st, round));
+        if (e2e) EndToEnd(b, seconds, rate, payload_bytes, mode);
+      }
+    }
+  }
+  if (storage == "both") {
+    std::printf("\ncost of committing (median over %d round%s): 1 - on/off\n", rounds, rounds > 1 ? "s" : "");
+    for (const auto& mode : syncs) {
+      for (int p : producer_counts) {
+        std::vector<double> off, on, off_cpu, on_cpu;
+        for (const auto& r : results) {
+          if (r.sync != mode || r.producers != p) continue;
+          (r.storage == "on" ? on : off).push_back(r.msgs_per_s);
+          (r.storage == "on" ? on_cpu : off_cpu).push_back(r.cpu_us_per_msg);
+        }
+        double mo = Median(off), mn = Median(on);
+        std::printf(
+            "sync=%-6s producers=%-2d  off %8.0f msg/s  on %8.0f msg/s  cost %5.1f%%   broker cpu/msg off "
+            "%5.1f us  on %5.1f us\n",
+            mode.c_str(), p, mo, mn, mo > 0 ? (1 - mn / mo) * 100 : 0.0, Median(off_cpu), Median(on_cpu));
+      }
+    }
   }
   return 0;
 }
