@@ -97,7 +97,7 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
     t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(),
                                                              options_.committer);
   Topic* raw = t.get();
-  t->listener = t->wal->AddListener([this, raw](uint64_t) {
+  t->listener = t->wal->AddListener([this, raw](uint64_t visible_end) {
     // Runs on the WAL's writer thread: only wake the subscriptions and the committer.
     std::vector<std::shared_ptr<Subscription>> subs;
     {
@@ -105,7 +105,7 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
       for (auto& [n, s] : raw->subscriptions) subs.push_back(s);
     }
     for (auto& s : subs) s->Notify();
-    if (raw->committer) raw->committer->Wake();
+    if (raw->committer) raw->committer->Wake(visible_end);
   });
   FRAZIL_RETURN_IF_ERROR(store_->SaveTopic(name, reliable));
   auto r = t->wal->recovery_report();

@@ -1,6 +1,7 @@
 #include "frazil/storage/topic_committer.h"
 
 #include <algorithm>
+#include <random>
 
 #include "frazil/common/logging.h"
 
@@ -16,7 +17,9 @@ TopicCommitter::TopicCommitter(catalog::Catalog* catalog, catalog::TableIdentifi
 
 TopicCommitter::~TopicCommitter() { Stop(false); }
 
-void TopicCommitter::Wake() {
+void TopicCommitter::Wake(uint64_t visible_end) {
+  // Runs once per WAL write: only the append the loop waits for takes the lock.
+  if (visible_end < wake_at_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(mu_);
   woken_ = true;
   cv_.notify_all();
@@ -93,6 +96,8 @@ void TopicCommitter::Maintain(bool orphans) {
 void TopicCommitter::Loop() {
   std::chrono::milliseconds backoff{0};
   std::optional<Clock::time_point> pending_since;
+  Clock::time_point flush_at;
+  std::mt19937_64 rng(std::random_device{}());
   Clock::time_point next_maintenance = Clock::now();
   const auto orphan_every =
       std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
@@ -138,20 +143,35 @@ void TopicCommitter::Loop() {
       if (orphans) next_orphans = Clock::now() + orphan_every;
       next_maintenance = Clock::now() + std::chrono::milliseconds(config_.maintenance.interval_ms);
     }
-    const uint64_t visible = wal_->Stats().visible_end;
+    wake_at_.store(UINT64_MAX, std::memory_order_release);
     const uint64_t committed = writer_->committed_offset();
+    const uint64_t full_at = committed + config_.writer.max_rows;
+    uint64_t visible = wal_->Stats().visible_end;
     if (visible <= committed) {
       pending_since.reset();
       if (stopping) return;
+      // Woken by the first new record; re-checked after arming, so a record
+      // that arrived in between is not missed.
+      wake_at_.store(committed + 1, std::memory_order_release);
+      if (wal_->Stats().visible_end > committed) continue;
       auto wake = Clock::now() + config_.flush_interval;
       if (config_.maintenance.interval_ms > 0) wake = std::min(wake, next_maintenance);
       WaitUntil(wake);
       continue;
     }
-    if (!pending_since) pending_since = Clock::now();
-    const bool full = visible - committed >= config_.writer.max_rows;
-    if (!stopping && !full && Clock::now() < *pending_since + config_.flush_interval) {
-      WaitUntil(*pending_since + config_.flush_interval);
+    if (!pending_since) {
+      // Topics started together would commit in step forever: each waits a
+      // random 75-100% of the interval, so their commits spread out.
+      pending_since = Clock::now();
+      std::uniform_real_distribution<double> jitter(0.75, 1.0);
+      flush_at =
+          *pending_since + std::chrono::duration_cast<Clock::duration>(config_.flush_interval * jitter(rng));
+    }
+    if (!stopping && visible < full_at && Clock::now() < flush_at) {
+      // Until the flush time, or until a full batch is there.
+      wake_at_.store(full_at, std::memory_order_release);
+      if (wal_->Stats().visible_end >= full_at) continue;
+      WaitUntil(flush_at);
       continue;
     }
     auto n = writer_->CommitBatch();

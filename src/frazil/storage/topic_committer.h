@@ -7,6 +7,7 @@
 // its cap; `status().error` says why commits are not happening.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -50,8 +51,9 @@ class TopicCommitter {
   TopicCommitter(const TopicCommitter&) = delete;
   TopicCommitter& operator=(const TopicCommitter&) = delete;
 
-  // New records are visible in the WAL (cheap; called on the WAL's thread).
-  void Wake();
+  // Records below `visible_end` are visible in the WAL (called on the
+  // WAL's thread for every write; lock-free unless the loop waits for them).
+  void Wake(uint64_t visible_end);
   // Stops the loop. With `flush`, first commits what the WAL holds (one
   // attempt per batch, bounded by `deadline`).
   void Stop(bool flush, std::chrono::milliseconds deadline = std::chrono::seconds(5));
@@ -73,6 +75,8 @@ class TopicCommitter {
   const CommitterConfig config_;
   std::unique_ptr<TopicWriter> writer_;  // loop thread only
 
+  // The visible end at which Wake interrupts the loop's wait (max: never).
+  std::atomic<uint64_t> wake_at_{UINT64_MAX};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, flush_on_stop_ = false, woken_ = false;

@@ -152,7 +152,7 @@ TEST_F(TopicReaderTest, CommitterCommitsReclaimsAndKeepsTheTableSmall) {
   TopicCommitter committer(catalog_.get(), id_, wal_.get(), config);
   for (int round = 0; round < 8; ++round) {
     Produce(25);
-    committer.Wake();
+    committer.Wake(wal_->Stats().visible_end);
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
