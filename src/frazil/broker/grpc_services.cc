@@ -86,7 +86,13 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
   Broker* broker_;
 };
 
-class ConsumerServiceImpl final : public danube::ConsumerService::Service {
+// Ack and Nack are one unary call per message and never block, so they run
+// on gRPC's callback API, inline on its completion threads, instead of
+// being handed to the synchronous server's thread pool.
+using ConsumerServiceBase = danube::ConsumerService::WithCallbackMethod_Ack<
+    danube::ConsumerService::WithCallbackMethod_Nack<danube::ConsumerService::Service>>;
+
+class ConsumerServiceImpl final : public ConsumerServiceBase {
  public:
   ConsumerServiceImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
 
@@ -154,7 +160,22 @@ class ConsumerServiceImpl final : public danube::ConsumerService::Service {
     return result;
   }
 
-  grpc::Status Ack(grpc::ServerContext*, const danube::AckRequest* req, danube::AckResponse* resp) override {
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const danube::AckRequest* req,
+                                danube::AckResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(DoAck(req, resp));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const danube::NackRequest* req,
+                                 danube::NackResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(DoNack(req, resp));
+    return reactor;
+  }
+
+ private:
+  grpc::Status DoAck(const danube::AckRequest* req, danube::AckResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
     if (!sub.ok()) return ToGrpc(sub.status());
     if (Status s = (*sub)->Ack(req->msg_id().topic_offset()); !s.ok()) return ToGrpc(s);
@@ -162,8 +183,7 @@ class ConsumerServiceImpl final : public danube::ConsumerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Nack(grpc::ServerContext*, const danube::NackRequest* req,
-                    danube::NackResponse* resp) override {
+  grpc::Status DoNack(const danube::NackRequest* req, danube::NackResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
     if (!sub.ok()) return ToGrpc(sub.status());
     auto delay = std::chrono::milliseconds(req->has_delay_ms() ? req->delay_ms() : 0);
@@ -172,7 +192,6 @@ class ConsumerServiceImpl final : public danube::ConsumerService::Service {
     return grpc::Status::OK;
   }
 
- private:
   Broker* broker_;
   std::string url_;
   std::atomic<uint64_t> request_ids_{0};
