@@ -129,7 +129,7 @@ void TopicCommitter::Loop() {
       if (writer_->committed_offset() > wal_->Stats().next_offset)
         FRAZIL_LOG_ERROR(
             "topic table {} is committed up to offset {} but the WAL ends at {}: the WAL lost "
-            "records the table has; new messages will not be committed until the WAL passes it",
+            "records the table has; messages the WAL takes below that offset will not reach the table",
             id_.ToString(), writer_->committed_offset(), wal_->Stats().next_offset);
       Committed();
       backoff = std::chrono::milliseconds(0);

@@ -175,6 +175,23 @@ TEST_F(TopicReaderTest, CommitterCommitsReclaimsAndKeepsTheTableSmall) {
   ReadAll(&r, 0);
 }
 
+TEST_F(TopicReaderTest, CommitterCommitsAFullBatchBeforeTheFlushInterval) {
+  CommitterConfig config;
+  config.writer.max_rows = 10;
+  config.flush_interval = std::chrono::seconds(60);  // only full batches commit within the test
+  config.maintenance.interval_ms = 0;
+  TopicCommitter committer(catalog_.get(), id_, wal_.get(), config);
+  Produce(25);
+  committer.Wake(wal_->Stats().visible_end);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (committer.status().committed_offset < 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(committer.status().committed_offset, 20u);  // two full batches; the last 5 wait for the interval
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(committer.status().committed_offset, 20u);
+  committer.Stop(false);
+}
+
 TEST_F(TopicReaderTest, CompactionKeepsEveryRowAndReadersFollowIt) {
   Produce(100);
   Produce(40, /*interleave_days=*/true);

@@ -111,6 +111,42 @@ TEST_F(TopicWriterTest, CommitsEachOffsetOnceAcrossBatchesAndReopens) {
   EXPECT_GT(std::stoi(m.snapshots[0].summary.at("added-data-files")), 1);
 }
 
+TEST_F(TopicWriterTest, BatchesAreCutBeforeTheByteLimitOrMemoryCapWouldBePassed) {
+  Produce(40);
+  std::vector<uint64_t> sizes;
+  auto reader = wal_->NewReader();
+  while (auto rec = reader->TryNext().value()) sizes.push_back(rec->payload.size());
+  ASSERT_EQ(sizes.size(), 40u);
+  // How many records from `first` fit under both limits (at least one).
+  auto fitting = [&](size_t first, uint64_t max_bytes, uint64_t cap) {
+    size_t n = 0;
+    uint64_t bytes = 0, memory = 0;
+    for (size_t i = first; i < sizes.size(); ++i, ++n) {
+      if (n > 0 && (bytes + sizes[i] > max_bytes || memory + BatchMemoryPerRecord(sizes[i]) > cap)) break;
+      bytes += sizes[i];
+      memory += BatchMemoryPerRecord(sizes[i]);
+    }
+    return n;
+  };
+  const uint64_t cap = 4 * BatchMemoryPerRecord(sizes[0]) + 10;
+  auto by_memory =
+      TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{1000, 1 << 30, cap}).value();
+  size_t n = by_memory->CommitBatch().value();
+  EXPECT_EQ(n, fitting(0, 1 << 30, cap));
+  EXPECT_GE(n, 3u);
+  EXPECT_LE(n, 4u);
+  // A byte limit of two and a half records.
+  const uint64_t max_bytes = sizes[n] + sizes[n + 1] + sizes[n + 2] / 2;
+  auto by_bytes =
+      TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{1000, max_bytes, 1 << 30}).value();
+  EXPECT_EQ(by_bytes->CommitBatch().value(), 2u);
+  // A record larger than the cap still goes, alone.
+  auto tiny = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{1000, 1, 1}).value();
+  EXPECT_EQ(tiny->CommitBatch().value(), 1u);
+  EXPECT_EQ(tiny->committed_offset(), n + 3);
+  EXPECT_EQ(Rows().size(), n + 3);
+}
+
 TEST_F(TopicWriterTest, TwoWritersNeverCommitTheSameOffsets) {
   Produce(400);
   auto cat_a = OpenCatalog(), cat_b = OpenCatalog();
