@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,6 +156,7 @@ class Broker {
   std::mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
   std::map<std::string, std::shared_ptr<Topic>> topics_;
+  std::set<std::string> deleting_;  // topics whose delete is in progress
   std::map<uint64_t, ProducerState> producers_;
   std::map<uint64_t, ConsumerState> consumers_;
   std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store

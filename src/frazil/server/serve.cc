@@ -56,6 +56,13 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_ERROR("data directory: {}", st.ToString());
     return 1;
   }
+  // Before anything else is opened: a second broker on the same data
+  // directory would recover and commit the same WALs.
+  auto data_lock = fsutil::DirLock::Acquire(config.data_dir);
+  if (!data_lock.ok()) {
+    FRAZIL_LOG_ERROR("{}", data_lock.status().message());
+    return 1;
+  }
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
                   crc32c::IsHardwareAccelerated() ? "hardware (SSE4.2)" : "software");
 
