@@ -25,6 +25,29 @@ std::string StoredRoutingKey(const std::vector<uint8_t>& stored) {
   return m.has_routing_key() ? m.routing_key() : "";
 }
 
+namespace {
+
+const char* StatusCodeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return "error";
+  }
+}
+
+}  // namespace
+
 grpc::Status ToGrpc(const Status& s) {
   switch (s.code()) {
     case StatusCode::kOk:
@@ -157,6 +180,11 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
     }
     sub->Detach(id);
     broker_->SetStreaming(id, false);
+    // The client sees only the status; the operator needs to know too.
+    if (!result.ok())
+      FRAZIL_LOG_WARN("topic {}: stream of consumer '{}' (id {}) of subscription '{}' ended with {}: {}",
+                      ref->topic, ref->consumer, id, ref->subscription, StatusCodeName(result.error_code()),
+                      result.error_message());
     return result;
   }
 

@@ -232,9 +232,13 @@ int RunConsume(const ConsumeArgs& a) {
       req.set_consumer_id(subs[i].second);
       auto stream = consumers->ReceiveMessages(contexts[i].get(), req);
       danube::StreamMessage m;
+      bool enough = false;  // this reader stopped the stream itself
       while (stream->Read(&m)) {
         int64_t n = ++received;
-        if (a.max_messages > 0 && n > a.max_messages) break;
+        if (a.max_messages > 0 && n > a.max_messages) {
+          enough = true;
+          break;
+        }
         {
           std::lock_guard lock(out_mu);
           std::cout << "offset=" << m.msg_id().topic_offset() << " payload=" << m.payload() << " attributes=";
@@ -255,15 +259,25 @@ int RunConsume(const ConsumeArgs& a) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         (void)consumers->Ack(&ctx, ack, &ack_resp);
-        if (a.max_messages > 0 && n >= a.max_messages) break;
+        if (a.max_messages > 0 && n >= a.max_messages) {
+          enough = true;
+          break;
+        }
       }
-      done = true;
-      for (auto& c : contexts) c->TryCancel();
+      // A stream the broker ended carries its final status: read it before
+      // cancelling anything, or the cancellation replaces it.
+      if (enough) contexts[i]->TryCancel();
       grpc::Status s = stream->Finish();
-      if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+      // Another reader ended first (and cancelled this stream) if `done` was set.
+      bool ours = enough || done.exchange(true);
+      for (size_t k = 0; k < contexts.size(); ++k)
+        if (k != i) contexts[k]->TryCancel();
+      // CANCELLED is this process ending the streams; anything else is the
+      // broker's error.
+      if (!s.ok() && !(s.error_code() == grpc::StatusCode::CANCELLED && ours)) {
         std::lock_guard lock(out_mu);
         std::cerr << "frazil consume: stream from " << subs[i].first << " ended: " << s.error_message()
-                  << "\n";
+                  << " (gRPC status " << s.error_code() << ")\n";
         rc = 1;
       }
     });

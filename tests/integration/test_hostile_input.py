@@ -1,0 +1,151 @@
+"""Issue 11, hostile input at the protocol boundary: a real `frazil serve`,
+driven by the `frazil` CLI, the Danube Python SDK and raw gRPC calls (with
+hand-encoded requests where the SDK's own messages cannot carry the bytes).
+
+- item 3: `frazil consume` reports a stream's final error and exits 1; the
+  broker logs the error it returned, naming topic, subscription, consumer
+- item 10: names, keys and attributes must be UTF-8 without NUL
+  (INVALID_ARGUMENT naming the field, never INTERNAL)
+- item 14: a payload over max_message_bytes gets our INVALID_ARGUMENT (not
+  gRPC's retryable RESOURCE_EXHAUSTED): the SDK fails fast
+- item 15: publish times Iceberg readers cannot represent are refused
+- item 17: a wildcard listen address advertises the host name, or --advertise
+"""
+import asyncio
+import json
+import pathlib
+import socket
+import subprocess
+import time
+
+import grpc
+import pytest
+from danube import DanubeClientBuilder, DispatchStrategy
+from danube.proto import DanubeApi_pb2 as pb
+from danube.proto import DanubeApi_pb2_grpc as pb_grpc
+from pyiceberg.catalog.sql import SqlCatalog
+
+from conftest import FRAZIL_BIN, free_port, http_get
+
+EARLIEST = ("x-frazil-initial-position", "earliest")
+MAX_PUBLISH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+
+
+def config_args(tmp_path, text):
+    path = tmp_path / "frazil.yaml"
+    path.write_text(text)
+    return ["--config", str(path)]
+
+
+def admin(b, path):
+    status, body = http_get(b.http_port, path)
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def poll(fn, timeout, what):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not true after {timeout}s (last: {last!r})")
+
+
+def open_catalog(data_dir: pathlib.Path) -> SqlCatalog:
+    return SqlCatalog("frazil", uri=f"sqlite:///{data_dir / 'catalog.db'}",
+                      warehouse=f"file://{data_dir.resolve()}/warehouse")
+
+
+# Hand-encoded protobuf, for bytes the SDK's messages refuse to carry.
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field_bytes(num, data):
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+def field_varint(num, v):
+    return varint(num << 3) + varint(v)
+
+
+def raw_call(port, method, request, response_type, metadata=None):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        call = ch.unary_unary(method, request_serializer=lambda b: b,
+                              response_deserializer=response_type.FromString)
+        return call(request, timeout=10, metadata=metadata)
+
+
+def expect_invalid(fn, *words):
+    with pytest.raises(grpc.RpcError) as e:
+        fn()
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (e.value.code(), e.value.details())
+    for w in words:
+        assert w in e.value.details(), (w, e.value.details())
+    return e.value.details()
+
+
+def create_producer(port, topic, name):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        return pb_grpc.ProducerServiceStub(ch).CreateProducer(
+            pb.ProducerRequest(request_id=1, producer_name=name, topic_name=topic,
+                               dispatch_strategy=pb.Reliable), timeout=10).producer_id
+
+
+def send(port, msg):
+    with grpc.insecure_channel(f"127.0.0.1:{port}",
+                               options=[("grpc.max_send_message_length", -1)]) as ch:
+        return pb_grpc.ProducerServiceStub(ch).SendMessage(msg, timeout=30).request_id
+
+
+# ---------------------------------------------------------------- item 3
+
+DAMAGE = """\
+wal:
+  sync_mode: none
+  segment_bytes: 4096
+storage:
+  wal_retain_records: 0
+  flush_interval_ms: 100
+  max_rows: 50
+  maintenance_interval_ms: 0
+"""
+
+
+def test_consume_reports_the_stream_error_and_exits_nonzero(start_broker, tmp_path):
+    data = tmp_path / "data"
+    b = start_broker(data_dir=data, extra_args=config_args(tmp_path, DAMAGE))
+    b.wait_healthy()
+    topic = "/default/damaged"
+    server = f"127.0.0.1:{b.listen_port}"
+    rc = subprocess.run([FRAZIL_BIN, "produce", "-s", server, "-t", topic, "-m", "x" * 200, "-c", "300",
+                         "-i", "0", "--reliable"], capture_output=True, timeout=60)
+    assert rc.returncode == 0, rc.stderr
+    # history below the WAL's low-water mark is only in the table
+    poll(lambda: admin(b, "/admin/topics" + topic)["wal"]["low_water_offset"] >= 100, 30, "WAL reclaimed")
+    files = list((data / "warehouse" / "default" / "damaged" / "data").rglob("*.parquet"))
+    assert files
+    for f in files:
+        f.write_bytes(b"not a parquet file" * 10)
+
+    p = subprocess.run([FRAZIL_BIN, "consume", "-s", server, "-t", topic, "-m", "replay", "-n", "reader",
+                        "--from", "earliest", "-c", "300"], capture_output=True, timeout=30)
+    err = p.stderr.decode()
+    assert p.returncode == 1, (p.returncode, err, p.stdout.decode()[-500:])
+    assert "frazil consume: stream from /default/damaged ended" in err, err
+    assert "INTERNAL" in err or "gRPC status 13" in err, err
+    log = b.log()
+    warn = [line for line in log.splitlines() if "stream of consumer 'reader'" in line]
+    assert warn, log[-3000:]
+    assert "warn" in warn[0] and "subscription 'replay'" in warn[0] and topic in warn[0], warn[0]
