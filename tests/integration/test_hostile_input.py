@@ -149,3 +149,74 @@ def test_consume_reports_the_stream_error_and_exits_nonzero(start_broker, tmp_pa
     warn = [line for line in log.splitlines() if "stream of consumer 'reader'" in line]
     assert warn, log[-3000:]
     assert "warn" in warn[0] and "subscription 'replay'" in warn[0] and topic in warn[0], warn[0]
+
+
+# ---------------------------------------------------------------- item 10
+
+def test_names_keys_and_attributes_must_be_utf8_without_nul(start_broker, tmp_path):
+    b = start_broker()
+    b.wait_healthy()
+    port = b.listen_port
+    topic = "/default/names"
+
+    def subscribe(sub, consumer="c", filters=()):
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            return pb_grpc.ConsumerServiceStub(ch).Subscribe(
+                pb.ConsumerRequest(request_id=1, topic_name=topic, consumer_name=consumer, subscription=sub,
+                                   subscription_type=pb.ConsumerRequest.Shared, key_filters=list(filters)),
+                metadata=[EARLIEST], timeout=10)
+
+    # NUL: the SDK's messages carry it (it is valid UTF-8); the broker refuses it
+    expect_invalid(lambda: subscribe("s\0evil"), "subscription", "NUL")
+    expect_invalid(lambda: subscribe("s", consumer="c\0"), "consumer_name", "NUL")
+    expect_invalid(lambda: subscribe("s", filters=["k\0*"]), "key_filters", "NUL")
+    expect_invalid(lambda: create_producer(port, topic, "p\0x"), "producer_name", "NUL")
+    expect_invalid(lambda: subscribe("s" * 257), "subscription", "over the limit")
+    assert subscribe("s").consumer_id > 0
+    assert subscribe("caf\u00e9 \u20ac").consumer_id > 0  # UTF-8 beyond ASCII is fine
+
+    pid = create_producer(port, topic, "p")
+
+    def message(**kw):
+        m = pb.StreamMessage(request_id=2, msg_id=pb.MsgID(producer_id=pid, topic_name=topic), payload=b"\0\xff ok",
+                             producer_name="p")
+        for k, v in kw.items():
+            if k == "attributes":
+                m.attributes.update(v)
+            else:
+                setattr(m, k, v)
+        return m
+
+    expect_invalid(lambda: send(port, message(producer_name="p\0x")), "producer_name", "NUL")
+    expect_invalid(lambda: send(port, message(routing_key="k\0")), "routing_key", "NUL")
+    expect_invalid(lambda: send(port, message(attributes={"a\0b": "v"})), "attribute key", "NUL")
+    expect_invalid(lambda: send(port, message(attributes={"a": "v\0"})), "value of attribute 'a'", "NUL")
+    # payloads stay arbitrary bytes
+    assert send(port, message(attributes={"a": "v"}, routing_key="k")) == 0
+
+    # invalid UTF-8: hand-encoded, as the SDK cannot send it; INVALID_ARGUMENT, not INTERNAL
+    req = field_varint(1, 1) + field_bytes(2, b"p\xffx") + field_bytes(3, topic.encode())
+    expect_invalid(lambda: raw_call(port, "/danube.ProducerService/CreateProducer", req, pb.ProducerResponse),
+                   "producer_name", "UTF-8")
+    req = (field_varint(1, 1) + field_bytes(2, topic.encode()) + field_bytes(3, b"c") +
+           field_bytes(4, b"s\xc0\xaf") + field_varint(5, 1))
+    expect_invalid(lambda: raw_call(port, "/danube.ConsumerService/Subscribe", req, pb.ConsumerResponse,
+                                    metadata=[EARLIEST]), "subscription", "UTF-8")
+    msg_id = field_varint(1, pid) + field_bytes(2, topic.encode())
+    base = field_varint(1, 3) + field_bytes(2, msg_id) + field_bytes(3, b"payload")
+    expect_invalid(lambda: raw_call(port, "/danube.ProducerService/SendMessage",
+                                    base + field_bytes(5, b"p") + field_bytes(10, b"\xed\xa0\x80"),
+                                    pb.MessageResponse), "routing_key", "UTF-8")
+    entry = field_bytes(1, b"a") + field_bytes(2, b"\xff")
+    expect_invalid(lambda: raw_call(port, "/danube.ProducerService/SendMessage",
+                                    base + field_bytes(5, b"p") + field_bytes(7, entry), pb.MessageResponse),
+                   "value of attribute 'a'", "UTF-8")
+    details = expect_invalid(lambda: raw_call(port, "/danube.Discovery/TopicLookup",
+                                              field_varint(1, 1) + field_bytes(2, b"/default/t\xff"),
+                                              pb.TopicLookupResponse), "invalid topic name")
+    assert "\\xff" in details, details
+
+    # what was refused never reached the metadata store: only "s" and the UTF-8 name, byte for byte
+    subs = sorted(s["name"] for s in admin(b, "/admin/topics" + topic)["subscriptions"])
+    assert subs == ["caf\u00e9 \u20ac", "s"], subs
+    assert b.stop() == 0

@@ -73,12 +73,38 @@ grpc::Status ToGrpc(const Status& s) {
 
 namespace {
 
+grpc::Status Invalid(const Status& s) { return {grpc::StatusCode::INVALID_ARGUMENT, s.message()}; }
+
+// Checks a sent message before it is stored (see "Names and keys" and
+// "Sizes" in docs/formats/danube-protocol.md).
+Status CheckSent(const danube::StreamMessage& m) {
+  FRAZIL_RETURN_IF_ERROR(CheckText("producer_name", m.producer_name(), kMaxNameBytes));
+  if (m.has_routing_key()) FRAZIL_RETURN_IF_ERROR(CheckText("routing_key", m.routing_key(), kMaxKeyBytes));
+  for (const auto& [k, v] : m.attributes()) {
+    FRAZIL_RETURN_IF_ERROR(CheckText("attribute key", k, kMaxKeyBytes));
+    FRAZIL_RETURN_IF_ERROR(CheckText("value of attribute '" + k + "'", v, kMaxAttributeBytes));
+  }
+  const auto& topic = m.msg_id().topic_name();
+  if (!topic.empty()) FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  return Status::Ok();
+}
+
+// An Ack or Nack that names no known subscription: INVALID_ARGUMENT if the
+// names are not even valid (checked only then, to keep acks cheap).
+grpc::Status UnknownSubscription(const Status& s, const std::string& topic, const std::string& subscription) {
+  if (auto t = ParseTopicName(topic); !t.ok()) return Invalid(t.status());
+  if (auto c = CheckText("subscription_name", subscription, kMaxNameBytes); !c.ok()) return Invalid(c);
+  return ToGrpc(s);
+}
+
 class ProducerServiceImpl final : public danube::ProducerService::Service {
  public:
   explicit ProducerServiceImpl(Broker* b) : broker_(b) {}
 
   grpc::Status CreateProducer(grpc::ServerContext*, const danube::ProducerRequest* req,
                               danube::ProducerResponse* resp) override {
+    if (auto st = CheckText("producer_name", req->producer_name(), kMaxNameBytes); !st.ok())
+      return Invalid(st);
     auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
                                       req->producer_access_mode() == danube::Exclusive,
                                       req->dispatch_strategy() == danube::Reliable);
@@ -93,6 +119,7 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
                            danube::MessageResponse* resp) override {
     if (!req->has_msg_id())
       return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
+    if (auto st = CheckSent(*req); !st.ok()) return Invalid(st);
     uint64_t producer_id = req->msg_id().producer_id();
     std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
     auto offset = broker_->Publish(producer_id, req->msg_id().topic_name(), req->producer_name(),
@@ -124,6 +151,11 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
     if (req->subscription_type() < 0 || req->subscription_type() > 3)
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "unknown subscription type " + std::to_string(req->subscription_type())};
+    if (auto st = CheckText("consumer_name", req->consumer_name(), kMaxNameBytes); !st.ok())
+      return Invalid(st);
+    if (auto st = CheckText("subscription", req->subscription(), kMaxNameBytes); !st.ok()) return Invalid(st);
+    for (const auto& f : req->key_filters())
+      if (auto st = CheckText("key_filters", f, kMaxKeyBytes); !st.ok()) return Invalid(st);
     std::vector<std::string> filters(req->key_filters().begin(), req->key_filters().end());
     // Frazil's own clients may ask a new subscription to start at the oldest
     // message; Danube clients start at the end.
@@ -205,7 +237,8 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
  private:
   grpc::Status DoAck(const danube::AckRequest* req, danube::AckResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
-    if (!sub.ok()) return ToGrpc(sub.status());
+    if (!sub.ok())
+      return UnknownSubscription(sub.status(), req->msg_id().topic_name(), req->subscription_name());
     if (Status s = (*sub)->Ack(req->msg_id().topic_offset()); !s.ok()) return ToGrpc(s);
     resp->set_request_id(req->request_id());
     return grpc::Status::OK;
@@ -213,7 +246,8 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
 
   grpc::Status DoNack(const danube::NackRequest* req, danube::NackResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
-    if (!sub.ok()) return ToGrpc(sub.status());
+    if (!sub.ok())
+      return UnknownSubscription(sub.status(), req->msg_id().topic_name(), req->subscription_name());
     auto delay = std::chrono::milliseconds(req->has_delay_ms() ? req->delay_ms() : 0);
     if (Status s = (*sub)->Nack(req->msg_id().topic_offset(), delay); !s.ok()) return ToGrpc(s);
     resp->set_request_id(req->request_id());
