@@ -12,6 +12,7 @@ hand-encoded requests where the SDK's own messages cannot carry the bytes).
 - item 17: a wildcard listen address advertises the host name, or --advertise
 """
 import asyncio
+import datetime
 import json
 import pathlib
 import socket
@@ -219,4 +220,37 @@ def test_names_keys_and_attributes_must_be_utf8_without_nul(start_broker, tmp_pa
     # what was refused never reached the metadata store: only "s" and the UTF-8 name, byte for byte
     subs = sorted(s["name"] for s in admin(b, "/admin/topics" + topic)["subscriptions"])
     assert subs == ["caf\u00e9 \u20ac", "s"], subs
+    assert b.stop() == 0
+
+
+# ---------------------------------------------------------------- item 15
+
+def test_publish_times_outside_what_iceberg_readers_represent_are_refused(start_broker, tmp_path):
+    data = tmp_path / "data"
+    b = start_broker(data_dir=data, extra_args=config_args(tmp_path, "storage:\n  flush_interval_ms: 100\n"))
+    b.wait_healthy()
+    topic = "/default/times"
+    pid = create_producer(b.listen_port, topic, "p")
+
+    def msg(t):
+        return pb.StreamMessage(request_id=1, msg_id=pb.MsgID(producer_id=pid), payload=b"%d" % t,
+                                publish_time=t, producer_name="p")
+
+    for t in (MAX_PUBLISH_MS + 1, 2 ** 53, 2 ** 63 - 1, 2 ** 64 - 1):
+        expect_invalid(lambda: send(b.listen_port, msg(t)), "publish_time", "9999-12-31")
+    before = int(time.time() * 1000)
+    accepted = [0, 1, 1_700_000_000_000, MAX_PUBLISH_MS]
+    offsets = [send(b.listen_port, msg(t)) for t in accepted]
+    assert offsets == [0, 1, 2, 3]
+
+    cat = open_catalog(data)
+    poll(lambda: int(cat.load_table("default.times").properties.get("frazil.committed-offset", 0)) == 4
+         if "times" in [t[1] for t in cat.list_tables("default")] else False, 30, "committed")
+    table = cat.load_table("default.times")
+    rows = table.scan().to_arrow().sort_by("offset").to_pylist()  # PyIceberg reads every partition
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    got = [(r["publish_time"] - epoch) // datetime.timedelta(milliseconds=1) for r in rows]
+    assert got[1:] == [1, 1_700_000_000_000, MAX_PUBLISH_MS], got
+    assert before <= got[0] <= int(time.time() * 1000) + 1000, got  # 0 means "now"
+    assert [r["payload"] for r in rows] == [b"0", b"1", b"1700000000000", b"%d" % MAX_PUBLISH_MS]
     assert b.stop() == 0

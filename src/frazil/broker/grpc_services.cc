@@ -78,6 +78,10 @@ grpc::Status Invalid(const Status& s) { return {grpc::StatusCode::INVALID_ARGUME
 // Checks a sent message before it is stored (see "Names and keys" and
 // "Sizes" in docs/formats/danube-protocol.md).
 Status CheckSent(const danube::StreamMessage& m) {
+  if (m.publish_time() > kMaxPublishTimeMs)
+    return Status::InvalidArgument(
+        "publish_time " + std::to_string(m.publish_time()) + " ms is after 9999-12-31T23:59:59.999Z (" +
+        std::to_string(kMaxPublishTimeMs) + " ms), the last time Iceberg readers can represent");
   FRAZIL_RETURN_IF_ERROR(CheckText("producer_name", m.producer_name(), kMaxNameBytes));
   if (m.has_routing_key()) FRAZIL_RETURN_IF_ERROR(CheckText("routing_key", m.routing_key(), kMaxKeyBytes));
   for (const auto& [k, v] : m.attributes()) {

@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,12 @@ std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t prod
 std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
 
 grpc::Status ToGrpc(const Status& s);
+
+// The latest publish time (ms since the epoch) a producer may set:
+// 9999-12-31T23:59:59.999Z. Iceberg stores it as a timestamptz in
+// microseconds, and readers that turn it into a date (PyIceberg, Java's
+// java.time, Spark) need years 0001-9999; 0 means "now".
+inline constexpr uint64_t kMaxPublishTimeMs = 253402300799999ull;
 
 // Request metadata by which Frazil's own consumers choose where a new
 // subscription starts: "earliest" or "latest" (the default).
