@@ -223,6 +223,48 @@ def test_names_keys_and_attributes_must_be_utf8_without_nul(start_broker, tmp_pa
     assert b.stop() == 0
 
 
+# ---------------------------------------------------------------- item 14
+
+def test_oversize_payload_is_refused_by_our_limit_and_the_sdk_does_not_retry(start_broker, tmp_path):
+    b = start_broker()
+    b.wait_healthy()
+    topic = "/default/big"
+
+    async def main():
+        client = await DanubeClientBuilder().service_url(f"http://127.0.0.1:{b.listen_port}").build()
+        p = (client.new_producer().with_topic(topic).with_name("big")
+             .with_dispatch_strategy(DispatchStrategy.RELIABLE).build())
+        await p.create()
+        assert await p.send(b"x" * (5 << 20), None) == 0  # exactly the limit
+        t0 = time.monotonic()
+        with pytest.raises(Exception) as e:
+            await asyncio.wait_for(p.send(b"y" * (7 << 20), None), 60)
+        took = time.monotonic() - t0
+        assert not isinstance(e.value, asyncio.TimeoutError), "the SDK kept retrying a 7 MiB send for 60 s"
+        assert took < 10, took
+        assert "over the limit" in str(e.value), repr(e.value)
+        assert await p.send(b"small", None) == 1
+
+    asyncio.run(main())
+
+    pid = create_producer(b.listen_port, topic, "raw")
+    for size in (6 << 20, 40 << 20):
+        expect_invalid(lambda: send(b.listen_port, pb.StreamMessage(
+            request_id=1, msg_id=pb.MsgID(producer_id=pid), payload=b"z" * size)), "over the limit")
+    # the envelope (names, keys, attributes) is bounded too
+    expect_invalid(lambda: send(b.listen_port, pb.StreamMessage(
+        request_id=1, msg_id=pb.MsgID(producer_id=pid), payload=b"z",
+        attributes={f"k{i}": "v" * 60000 for i in range(20)})), "names, keys and attributes", "over the limit")
+    # beyond gRPC's own ceiling (64 MiB) gRPC refuses it; the broker stays up
+    with pytest.raises(grpc.RpcError) as e:
+        send(b.listen_port, pb.StreamMessage(request_id=1, msg_id=pb.MsgID(producer_id=pid),
+                                             payload=b"w" * (80 << 20)))
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e.value
+    assert send(b.listen_port, pb.StreamMessage(request_id=1, msg_id=pb.MsgID(producer_id=pid),
+                                                payload=b"after")) == 2
+    assert b.stop() == 0
+
+
 # ---------------------------------------------------------------- item 15
 
 def test_publish_times_outside_what_iceberg_readers_represent_are_refused(start_broker, tmp_path):

@@ -77,7 +77,10 @@ grpc::Status Invalid(const Status& s) { return {grpc::StatusCode::INVALID_ARGUME
 
 // Checks a sent message before it is stored (see "Names and keys" and
 // "Sizes" in docs/formats/danube-protocol.md).
-Status CheckSent(const danube::StreamMessage& m) {
+Status CheckSent(const danube::StreamMessage& m, uint64_t max_message_bytes) {
+  if (m.payload().size() > max_message_bytes)
+    return Status::InvalidArgument("message of " + std::to_string(m.payload().size()) +
+                                   " bytes is over the limit of " + std::to_string(max_message_bytes));
   if (m.publish_time() > kMaxPublishTimeMs)
     return Status::InvalidArgument(
         "publish_time " + std::to_string(m.publish_time()) + " ms is after 9999-12-31T23:59:59.999Z (" +
@@ -90,6 +93,11 @@ Status CheckSent(const danube::StreamMessage& m) {
   }
   const auto& topic = m.msg_id().topic_name();
   if (!topic.empty()) FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  uint64_t envelope = m.ByteSizeLong() - m.payload().size();
+  if (envelope > kMaxEnvelopeBytes)
+    return Status::InvalidArgument("the message's names, keys and attributes take " +
+                                   std::to_string(envelope) + " bytes, over the limit of " +
+                                   std::to_string(kMaxEnvelopeBytes));
   return Status::Ok();
 }
 
@@ -103,7 +111,8 @@ grpc::Status UnknownSubscription(const Status& s, const std::string& topic, cons
 
 class ProducerServiceImpl final : public danube::ProducerService::Service {
  public:
-  explicit ProducerServiceImpl(Broker* b) : broker_(b) {}
+  ProducerServiceImpl(Broker* b, uint64_t max_message_bytes)
+      : broker_(b), max_message_bytes_(max_message_bytes) {}
 
   grpc::Status CreateProducer(grpc::ServerContext*, const danube::ProducerRequest* req,
                               danube::ProducerResponse* resp) override {
@@ -123,7 +132,7 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
                            danube::MessageResponse* resp) override {
     if (!req->has_msg_id())
       return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
-    if (auto st = CheckSent(*req); !st.ok()) return Invalid(st);
+    if (auto st = CheckSent(*req, max_message_bytes_); !st.ok()) return Invalid(st);
     uint64_t producer_id = req->msg_id().producer_id();
     std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
     auto offset = broker_->Publish(producer_id, req->msg_id().topic_name(), req->producer_name(),
@@ -138,6 +147,7 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
 
  private:
   Broker* broker_;
+  uint64_t max_message_bytes_;
 };
 
 // Ack and Nack are one unary call per message and never block, so they run
@@ -312,11 +322,11 @@ class HealthCheckImpl final : public danube::HealthCheck::Service {
 
 }  // namespace
 
-std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url) {
+std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, DanubeServiceOptions options) {
   std::vector<std::unique_ptr<grpc::Service>> out;
-  out.push_back(std::make_unique<ProducerServiceImpl>(broker));
-  out.push_back(std::make_unique<ConsumerServiceImpl>(broker, broker_url));
-  out.push_back(std::make_unique<DiscoveryImpl>(broker, broker_url));
+  out.push_back(std::make_unique<ProducerServiceImpl>(broker, options.max_message_bytes));
+  out.push_back(std::make_unique<ConsumerServiceImpl>(broker, options.advertised_url));
+  out.push_back(std::make_unique<DiscoveryImpl>(broker, options.advertised_url));
   out.push_back(std::make_unique<HealthCheckImpl>(broker));
   return out;
 }

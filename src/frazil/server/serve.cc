@@ -136,13 +136,15 @@ int RunServe(const ServeConfig& config) {
 
   // The Danube protocol.
   std::string url = AdvertisedUrl(*listen_addr);
-  auto services = broker::MakeDanubeServices(message_broker.get(), url);
+  auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
   // A port in use must fail, not be shared.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes + (1 << 20)));
+  // Far above our own limit, which answers first (INVALID_ARGUMENT, not
+  // retried by clients); beyond this, gRPC refuses the message itself.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(broker::GrpcReceiveLimit(config.max_message_bytes)));
   for (auto& svc : services) builder.RegisterService(svc.get());
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || bound_port == 0) {
