@@ -296,3 +296,70 @@ def test_publish_times_outside_what_iceberg_readers_represent_are_refused(start_
     assert before <= got[0] <= int(time.time() * 1000) + 1000, got  # 0 means "now"
     assert [r["payload"] for r in rows] == [b"0", b"1", b"1700000000000", b"%d" % MAX_PUBLISH_MS]
     assert b.stop() == 0
+
+
+# ---------------------------------------------------------------- item 17
+
+def serve_on(tmp_path, name, *args):
+    port, http = free_port(), free_port()
+    log = open(tmp_path / f"{name}.log", "wb")
+    proc = subprocess.Popen([FRAZIL_BIN, "serve", "--data-dir", str(tmp_path / name), "--listen",
+                             f"0.0.0.0:{port}", "--http", f"127.0.0.1:{http}", *args],
+                            stdout=log, stderr=subprocess.STDOUT)
+    poll(lambda: proc.poll() is not None or _up(http), 10, "broker up")
+    assert proc.poll() is None, (tmp_path / f"{name}.log").read_text()
+    return proc, port
+
+
+def _up(http):
+    try:
+        return http_get(http, "/healthz", timeout=0.5)[0] == 200
+    except Exception:  # noqa: BLE001 - not listening yet
+        return False
+
+
+def lookup(port, topic="/default/t"):
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        return pb_grpc.DiscoveryStub(ch).TopicLookup(pb.TopicLookupRequest(request_id=1, topic=topic), timeout=10)
+
+
+def test_wildcard_listen_advertises_the_host_name_or_the_advertised_address(tmp_path):
+    procs = []
+    try:
+        proc, port = serve_on(tmp_path, "plain")
+        procs.append(proc)
+        r = lookup(port)
+        assert r.connect_url == f"http://{socket.gethostname()}:{port}", r
+        assert r.broker_url == r.connect_url
+
+        proc, port = serve_on(tmp_path, "flag", "--advertise", "broker.example.net:7001")
+        procs.append(proc)
+        r = lookup(port)
+        assert (r.connect_url, r.broker_url) == ("http://broker.example.net:7001",) * 2, r
+        # message ids carry it too
+        pid = create_producer(port, "/default/t", "p")
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            c = pb_grpc.ConsumerServiceStub(ch)
+            cid = c.Subscribe(pb.ConsumerRequest(request_id=1, topic_name="/default/t", consumer_name="c",
+                                                 subscription="s"), metadata=[EARLIEST], timeout=10).consumer_id
+            send(port, pb.StreamMessage(request_id=2, msg_id=pb.MsgID(producer_id=pid), payload=b"m"))
+            stream = c.ReceiveMessages(pb.ReceiveRequest(request_id=3, consumer_id=cid), timeout=10)
+            m = next(stream)
+            stream.cancel()
+        assert m.msg_id.broker_addr == "http://broker.example.net:7001", m
+
+        cfg = tmp_path / "adv.yaml"
+        cfg.write_text("advertised_address: '[2001:db8::5]:6650'\n")
+        proc, port = serve_on(tmp_path, "config", "--config", str(cfg))
+        procs.append(proc)
+        assert lookup(port).connect_url == "http://[2001:db8::5]:6650"
+
+        bad = subprocess.run([FRAZIL_BIN, "serve", "--data-dir", str(tmp_path / "bad"), "--listen",
+                              f"0.0.0.0:{free_port()}", "--http", f"127.0.0.1:{free_port()}",
+                              "--advertise", "0.0.0.0:1"], capture_output=True, timeout=10)
+        assert bad.returncode == 2, bad
+        assert b"--advertise" in bad.stdout + bad.stderr
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -24,11 +25,10 @@ namespace frazil::server {
 namespace fs = std::filesystem;
 namespace {
 
-// The address clients are told to connect to: the listen address, with a
-// wildcard host replaced by loopback.
-std::string AdvertisedUrl(const HostPort& listen) {
-  std::string host = listen.host == "0.0.0.0" || listen.host.empty() ? "127.0.0.1" : listen.host;
-  return "http://" + host + ":" + std::to_string(listen.port);
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
 }
 
 }  // namespace
@@ -50,6 +50,11 @@ int RunServe(const ServeConfig& config) {
   auto listen_addr = ParseHostPort(config.listen);
   if (!listen_addr.ok()) {
     FRAZIL_LOG_ERROR("--listen: {}", listen_addr.status().message());
+    return 2;
+  }
+  auto url_or = AdvertisedUrl(config.advertised_address, *listen_addr, HostName());
+  if (!url_or.ok()) {
+    FRAZIL_LOG_ERROR("--advertise: {}", url_or.status().message());
     return 2;
   }
   if (auto st = fsutil::CreateDirs(config.data_dir); !st.ok()) {
@@ -135,7 +140,7 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("HTTP listening on {}", http_addr->ToString());
 
   // The Danube protocol.
-  std::string url = AdvertisedUrl(*listen_addr);
+  const std::string& url = *url_or;
   auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
   grpc::ServerBuilder builder;
   int bound_port = 0;
