@@ -212,6 +212,10 @@ def test_names_keys_and_attributes_must_be_utf8_without_nul(start_broker, tmp_pa
     expect_invalid(lambda: raw_call(port, "/danube.ProducerService/SendMessage",
                                     base + field_bytes(5, b"p") + field_bytes(7, entry), pb.MessageResponse),
                    "value of attribute 'a'", "UTF-8")
+    entry = field_bytes(1, b"k\xff") + field_bytes(2, b"v")
+    expect_invalid(lambda: raw_call(port, "/danube.ProducerService/SendMessage",
+                                    base + field_bytes(5, b"p") + field_bytes(7, entry), pb.MessageResponse),
+                   "attribute key", "UTF-8")
     details = expect_invalid(lambda: raw_call(port, "/danube.Discovery/TopicLookup",
                                               field_varint(1, 1) + field_bytes(2, b"/default/t\xff"),
                                               pb.TopicLookupResponse), "invalid topic name")

@@ -9,13 +9,18 @@
 
 namespace frazil::broker {
 
-std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms) {
-  danube::StreamMessage m = sent;
-  m.clear_request_id();
-  m.clear_subscription_name();
-  m.clear_msg_id();
+std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms) {
+  danube::StreamMessage m;
   m.mutable_msg_id()->set_producer_id(producer_id);
-  if (m.publish_time() == 0) m.set_publish_time(now_ms);
+  m.set_payload(sent.payload());
+  m.set_publish_time(sent.publish_time() != 0 ? sent.publish_time() : now_ms);
+  m.set_producer_name(sent.producer_name());
+  // A key sent twice keeps its last value, as a map's decoding does.
+  auto* attributes = m.mutable_attributes();
+  for (const auto& a : sent.attributes()) (*attributes)[a.key()] = a.value();
+  if (sent.has_schema_id()) m.set_schema_id(sent.schema_id());
+  if (sent.has_schema_version()) m.set_schema_version(sent.schema_version());
+  if (sent.has_routing_key()) m.set_routing_key(sent.routing_key());
   return m.SerializeAsString();
 }
 
@@ -77,7 +82,7 @@ grpc::Status Invalid(const Status& s) { return {grpc::StatusCode::INVALID_ARGUME
 
 // Checks a sent message before it is stored (see "Names and keys" and
 // "Sizes" in docs/formats/danube-protocol.md).
-Status CheckSent(const danube::StreamMessage& m, uint64_t max_message_bytes) {
+Status CheckSent(const danube::SentMessage& m, uint64_t max_message_bytes) {
   if (m.payload().size() > max_message_bytes)
     return Status::InvalidArgument("message of " + std::to_string(m.payload().size()) +
                                    " bytes is over the limit of " + std::to_string(max_message_bytes));
@@ -87,9 +92,9 @@ Status CheckSent(const danube::StreamMessage& m, uint64_t max_message_bytes) {
         std::to_string(kMaxPublishTimeMs) + " ms), the last time Iceberg readers can represent");
   FRAZIL_RETURN_IF_ERROR(CheckText("producer_name", m.producer_name(), kMaxNameBytes));
   if (m.has_routing_key()) FRAZIL_RETURN_IF_ERROR(CheckText("routing_key", m.routing_key(), kMaxKeyBytes));
-  for (const auto& [k, v] : m.attributes()) {
-    FRAZIL_RETURN_IF_ERROR(CheckText("attribute key", k, kMaxKeyBytes));
-    FRAZIL_RETURN_IF_ERROR(CheckText("value of attribute '" + k + "'", v, kMaxAttributeBytes));
+  for (const auto& a : m.attributes()) {
+    FRAZIL_RETURN_IF_ERROR(CheckText("attribute key", a.key(), kMaxKeyBytes));
+    FRAZIL_RETURN_IF_ERROR(CheckText("value of attribute '" + a.key() + "'", a.value(), kMaxAttributeBytes));
   }
   const auto& topic = m.msg_id().topic_name();
   if (!topic.empty()) FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
@@ -128,7 +133,7 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status SendMessage(grpc::ServerContext*, const danube::StreamMessage* req,
+  grpc::Status SendMessage(grpc::ServerContext*, const danube::SentMessage* req,
                            danube::MessageResponse* resp) override {
     if (!req->has_msg_id())
       return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};

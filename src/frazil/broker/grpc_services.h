@@ -18,9 +18,10 @@
 
 namespace frazil::broker {
 
-// The WAL record of a message: the producer's StreamMessage without its
-// request id, subscription name and message id (but its producer id).
-std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms);
+// The WAL record of a message: a StreamMessage with what the producer sent
+// but its request id, subscription name and message id (its producer id
+// instead); a publish time of 0 becomes `now_ms`.
+std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms);
 // The routing key of a stored message ("" when it has none).
 std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
 

@@ -134,7 +134,7 @@ int RunProduce(const ProduceArgs& a) {
   for (int64_t i = 0; i < a.count; ++i) {
     size_t p =
         a.routing_key.empty() ? static_cast<size_t>(i) % topics.size() : Fnv1a(a.routing_key) % topics.size();
-    danube::StreamMessage m;
+    danube::SentMessage m;
     m.set_request_id(static_cast<uint64_t>(i) + 2);
     m.mutable_msg_id()->set_producer_id(ids[p]);
     m.mutable_msg_id()->set_topic_name(topics[p]);
@@ -143,7 +143,11 @@ int RunProduce(const ProduceArgs& a) {
                                                  std::chrono::system_clock::now().time_since_epoch())
                                                  .count()));
     m.set_producer_name(name);
-    for (const auto& [k, v] : attributes) (*m.mutable_attributes())[k] = v;
+    for (const auto& [k, v] : attributes) {
+      auto* attribute = m.add_attributes();
+      attribute->set_key(k);
+      attribute->set_value(v);
+    }
     if (!a.routing_key.empty()) m.set_routing_key(a.routing_key);
     danube::MessageResponse resp;
     grpc::ClientContext ctx;
