@@ -263,7 +263,8 @@ Result<Broker::ConsumerRef> Broker::Consumer(uint64_t consumer_id) {
   auto it = consumers_.find(consumer_id);
   if (it == consumers_.end()) return Status::NotFound("unknown consumer id " + std::to_string(consumer_id));
   auto& t = topics_.at(it->second.topic);
-  return ConsumerRef{it->second.topic, it->second.subscription, t->subscriptions.at(it->second.subscription)};
+  return ConsumerRef{it->second.topic, it->second.subscription, t->subscriptions.at(it->second.subscription),
+                     it->second.name};
 }
 
 Result<std::shared_ptr<Subscription>> Broker::FindSubscription(const std::string& topic,

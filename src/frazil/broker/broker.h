@@ -95,6 +95,7 @@ class Broker {
     std::string topic;
     std::string subscription;
     std::shared_ptr<Subscription> sub;
+    std::string consumer;  // the consumer's name
   };
   Result<ConsumerRef> Consumer(uint64_t consumer_id);
   Result<std::shared_ptr<Subscription>> FindSubscription(const std::string& topic,

@@ -16,6 +16,12 @@ struct HostPort {
 
 Result<HostPort> ParseHostPort(const std::string& text);
 
+// The URL clients are told to connect to: `advertised` if set, else the
+// listen address, with a wildcard host (0.0.0.0, ::, empty) replaced by
+// `host_name` (the machine's host name).
+Result<std::string> AdvertisedUrl(const std::string& advertised, const HostPort& listen,
+                                  const std::string& host_name);
+
 struct WalConfig {
   wal::SyncMode sync_mode = wal::SyncMode::kAlways;
   uint64_t sync_interval_ms = 10;
@@ -50,6 +56,9 @@ struct StorageConfig {
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
+  // HOST:PORT clients are told to connect to (lookups, message ids); empty:
+  // the listen address, or the host name when it listens on a wildcard.
+  std::string advertised_address;
   std::string http = "127.0.0.1:9040";
   std::string log_level = "info";
   bool auto_create_topics = true;         // a producer's first use creates its topic
