@@ -42,6 +42,7 @@ struct StorageConfig {
   uint64_t max_rows = 100000;
   uint64_t max_bytes = 64ull << 20;
   uint64_t memory_cap_bytes = 256ull << 20;
+  uint64_t max_days_per_commit = 32;
   uint64_t wal_retain_records = 100000;
   uint64_t commit_max_backoff_ms = 5000;
   uint64_t maintenance_interval_ms = 60000;

@@ -103,6 +103,7 @@ int RunServe(const ServeConfig& config) {
     broker_options.catalog = table_catalog.get();
     storage::CommitterConfig& cc = broker_options.committer;
     cc.writer.max_rows = sc.max_rows;
+    cc.writer.max_days = static_cast<size_t>(sc.max_days_per_commit);
     cc.writer.max_bytes = sc.max_bytes;
     cc.writer.memory_cap_bytes = sc.memory_cap_bytes;
     cc.flush_interval = std::chrono::milliseconds(sc.flush_interval_ms);

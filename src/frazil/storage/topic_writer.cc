@@ -107,9 +107,11 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     records.push_back(std::move(*rec));
   }
   if (records.empty()) return size_t{0};
+  size_t used = 0;
+  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records, config_.max_days, &used));
+  records.resize(used);
   const uint64_t start = committed_, end = records.back().offset + 1;
 
-  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records));
   const iceberg::Schema* current = table.metadata.CurrentSchema();
   if (!current) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
   // Only the envelope columns: other engines may have added their own.
