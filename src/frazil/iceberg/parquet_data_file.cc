@@ -265,6 +265,13 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const s
   return r;
 }
 
+int64_t DataFileReader::RowGroupFirstRow(size_t index) const {
+  int64_t first = 0;
+  const auto& groups = reader_->metadata().row_groups;
+  for (size_t g = 0; g < index && g < groups.size(); ++g) first += groups[g].num_rows;
+  return first;
+}
+
 Result<parquet::RowBatch> DataFileReader::ReadRowGroup(size_t index) {
   std::vector<size_t> present;
   for (const auto& idx : file_index_)
