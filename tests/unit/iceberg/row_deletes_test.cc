@@ -205,5 +205,55 @@ TEST_F(RowDeletesTest, DeletionVectorsAndOtherFormatsAreRefusedByName) {
   EXPECT_NE(loaded.status().ToString().find("AVRO"), std::string::npos) << loaded.status().ToString();
 }
 
+TEST_F(RowDeletesTest, AppendsCarryDeleteManifestsAndMaintenanceCountsThem) {
+  DataFile a = Data("a.parquet", 0, 0, 10);
+  m_ = CommitRowDelta(io_.get(), m_, {a}, {}, "append");
+  auto pos = WritePositionDeletes(io_.get(), Path("pos.parquet"), {{a.file_path, 3}}, 0, Day(0));
+  m_ = CommitRowDelta(io_.get(), m_, {}, {pos}, "delete");
+  std::string delete_manifest;
+  for (const auto& mf : ReadSnapshotManifests(io_.get(), *m_.CurrentSnapshot()).value())
+    if (mf.content != FileContent::kData) delete_manifest = mf.manifest_path;
+  ASSERT_FALSE(delete_manifest.empty());
+
+  // Our append keeps the delete manifest, and says so in its summary.
+  FastAppend append(io_.get());
+  append.AddFile(Data("b.parquet", 0, 10, 10));
+  auto appended = append.Apply(m_);
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  m_ = std::move(appended).value();
+  EXPECT_EQ(m_.CurrentSnapshot()->summary.at("total-delete-files"), "1");
+  auto tasks = PlanFiles(io_.get(), m_, *m_.CurrentSnapshot()).value();
+  ASSERT_EQ(tasks.size(), 2u);
+  for (const auto& t : tasks) EXPECT_EQ(t.deletes.size(), t.file.file_path == a.file_path ? 1u : 0u);
+
+  // Referenced: orphan removal keeps the delete file and its manifest.
+  auto orphans = RemoveOrphanFiles(io_.get(), m_, m_.location + "/metadata/v1.metadata.json", INT64_MAX,
+                                   /*dry_run=*/true);
+  ASSERT_TRUE(orphans.ok()) << orphans.status().ToString();
+  for (const auto& f : *orphans) {
+    EXPECT_NE(f, pos.file_path);
+    EXPECT_NE(f, delete_manifest);
+  }
+
+  // Another engine rewrites the deletes away (a snapshot without the
+  // delete manifest); expiring the older snapshots then removes the
+  // delete file and the manifest that listed it.
+  std::vector<ManifestFile> keep;
+  for (const auto& mf : ReadSnapshotManifests(io_.get(), *m_.CurrentSnapshot()).value())
+    if (mf.content == FileContent::kData) keep.push_back(mf);
+  TableMetadata before = CommitRowDelta(io_.get(), m_, {}, {}, "replace", keep);
+  ASSERT_TRUE(PlanFiles(io_.get(), before, *before.CurrentSnapshot()).value()[0].deletes.empty());
+  ExpireOptions o;
+  o.older_than_ms = before.last_updated_ms + 1;
+  o.retain_last = 1;
+  TableMetadata after = ExpireSnapshots(before, o, nullptr).value();
+  auto removed = FilesRemovedByExpiry(io_.get(), before, after);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  std::set<std::string> gone(removed->begin(), removed->end());
+  EXPECT_TRUE(gone.count(pos.file_path));
+  EXPECT_TRUE(gone.count(delete_manifest));
+  EXPECT_FALSE(gone.count(a.file_path));
+}
+
 }  // namespace
 }  // namespace frazil::iceberg
