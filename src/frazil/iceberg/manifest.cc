@@ -70,6 +70,7 @@ Result<json> ManifestEntrySchema(const std::vector<NestedField>& partition_type)
       List("split_offsets", 132, 133, "long"),
       List("equality_ids", 135, 136, "int"),
       AvroOptionalField("sort_order_id", "int", 140),
+      AvroOptionalField("referenced_data_file", "string", 143),
   });
   return json{
       {"type", "record"},
@@ -139,6 +140,7 @@ Result<avro::Datum> EntryDatum(const ManifestEntry& e, const std::vector<NestedF
       ListDatum(f.split_offsets),
       ListDatum(f.equality_ids),
       f.sort_order_id ? AvroPresent(avro::Datum::Long(*f.sort_order_id)) : AvroNull(),
+      f.referenced_data_file ? AvroPresent(avro::Datum::Bytes(*f.referenced_data_file)) : AvroNull(),
   };
   return avro::Datum::Record({
       avro::Datum::Long(static_cast<int32_t>(e.status)),

@@ -120,10 +120,14 @@ TEST_F(RowDeletesTest, PlanningAppliesEachDeleteToTheFilesInItsScope) {
   auto pos_other = WritePositionDeletes(io_.get(), Path("pos-other.parquet"),
                                         {{Path("zy.parquet"), 0}, {Path("zz.parquet"), 0}}, 0, Day(0),
                                         /*path_bounds=*/true);
+  // Names `b` by referenced_data_file (as Java's file-scoped deletes do), filed under day 0.
+  auto pos_b =
+      WritePositionDeletes(io_.get(), Path("pos-b.parquet"), {{JavaForm(b.file_path), 1}}, 0, Day(0));
+  pos_b.referenced_data_file = JavaForm(b.file_path);
   auto eq_day1 = WriteStringEqualityDeletes(io_.get(), Path("eq-day1.parquet"), 3, "key", {"k1"}, 0, Day(1));
   auto eq_day0 = WriteStringEqualityDeletes(io_.get(), Path("eq-day0.parquet"), 3, "key", {"k2"}, 0, Day(0));
   auto eq_global = WriteStringEqualityDeletes(io_.get(), Path("eq-global.parquet"), 3, "key", {"k0"}, 1, {});
-  m_ = CommitRowDelta(io_.get(), m_, {c}, {pos_day0, pos_a, pos_other, eq_day1, eq_day0, eq_global});
+  m_ = CommitRowDelta(io_.get(), m_, {c}, {pos_day0, pos_a, pos_other, pos_b, eq_day1, eq_day0, eq_global});
   // Sequence number 3: appended after the deletes, which do not touch it.
   DataFile d = Data("d.parquet", 0, 30, 10);
   m_ = CommitRowDelta(io_.get(), m_, {d}, {}, "append");
@@ -134,7 +138,7 @@ TEST_F(RowDeletesTest, PlanningAppliesEachDeleteToTheFilesInItsScope) {
   auto by_file = DeletesByFile(*tasks);
   EXPECT_EQ(by_file["a.parquet"],
             (Names{"pos-day0.parquet", "pos-a.parquet", "eq-day0.parquet", "eq-global.parquet"}));
-  EXPECT_EQ(by_file["b.parquet"], (Names{"eq-day1.parquet", "eq-global.parquet"}));
+  EXPECT_EQ(by_file["b.parquet"], (Names{"pos-b.parquet", "eq-day1.parquet", "eq-global.parquet"}));
   // Same sequence number: position deletes apply, equality deletes do not.
   EXPECT_EQ(by_file["c.parquet"], (Names{"pos-day0.parquet"}));
   EXPECT_EQ(by_file["d.parquet"], Names{});
@@ -150,11 +154,12 @@ TEST_F(RowDeletesTest, PlanningAppliesEachDeleteToTheFilesInItsScope) {
   EXPECT_EQ(DeletesByFile(*later), (std::map<std::string, Names>{{"d.parquet", {}}}));
 
   // Applying them: a (0-9) loses 2 and 7 by position, k2 (2, 5, 8) and k0
-  // (0, 3, 6) by equality; 9 has a null key, which no delete names.
+  // (0, 3, 6) by equality; 9 has a null key, which no delete names. b
+  // (10-19) loses 11 by position, k1 and k0 by equality.
   std::map<std::string, std::vector<int64_t>> live;
   for (const auto& t : *tasks) live[t.file.file_path] = LiveOffsets(t);
   EXPECT_EQ(live[a.file_path], (std::vector<int64_t>{1, 4, 9}));
-  EXPECT_EQ(live[b.file_path], (std::vector<int64_t>{11, 14, 17, 19}));
+  EXPECT_EQ(live[b.file_path], (std::vector<int64_t>{14, 17, 19}));
   EXPECT_EQ(live[c.file_path], (std::vector<int64_t>{20, 22, 23, 24, 25, 26, 27, 28, 29}));
   EXPECT_EQ(live[d.file_path].size(), 10u);
 }
