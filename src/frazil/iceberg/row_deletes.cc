@@ -260,4 +260,13 @@ parquet::RowBatch RemoveRows(const parquet::RowBatch& batch, const std::vector<p
   return out;
 }
 
+Result<parquet::RowBatch> ReadLiveRows(DataFileReader* reader, size_t index, const RowDeletes& deletes) {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch batch, reader->ReadRowGroup(index));
+  if (deletes.empty()) return batch;
+  FRAZIL_ASSIGN_OR_RETURN(auto deleted,
+                          deletes.DeletedRows(batch, reader->RowGroupFirstRow(index), reader->fields()));
+  if (std::find(deleted.begin(), deleted.end(), 1) == deleted.end()) return batch;
+  return RemoveRows(batch, reader->fields(), deleted);
+}
+
 }  // namespace frazil::iceberg

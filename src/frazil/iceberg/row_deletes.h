@@ -19,6 +19,7 @@
 
 #include "frazil/common/status.h"
 #include "frazil/iceberg/file_io.h"
+#include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/parquet/column_data.h"
 #include "frazil/parquet/schema.h"
@@ -77,5 +78,9 @@ Result<RowDeletes> LoadRowDeletes(FileIO* io, const ScanTask& task);
 // shapes (DataFileReader::fields()).
 parquet::RowBatch RemoveRows(const parquet::RowBatch& batch, const std::vector<parquet::FieldSchema>& fields,
                              const std::vector<uint8_t>& deleted);
+
+// Row group `index` of `reader` without the rows `deletes` removes: the
+// three calls above in one (ReadRowGroup, DeletedRows, RemoveRows).
+Result<parquet::RowBatch> ReadLiveRows(DataFileReader* reader, size_t index, const RowDeletes& deletes);
 
 }  // namespace frazil::iceberg
