@@ -89,8 +89,8 @@ void Optional(parquet::ValueVector* v, bool present, size_t rows_before) {
 
 }  // namespace
 
-Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records, size_t max_days,
-                                                   size_t* used) {
+Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records,
+                                                   size_t max_days, size_t* used) {
   std::map<int64_t, EnvelopeBatch> by_day;
   constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
   danube::StreamMessage m;
