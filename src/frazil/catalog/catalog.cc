@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/scan.h"
 
@@ -79,7 +80,7 @@ Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {
   }
   // Files under the location that no metadata names (orphans of failed
   // commits) belong to the table too.
-  auto listed = io->List(m.location + "/");
+  auto listed = io->List(iceberg::JoinLocation(m.location, ""));
   if (listed.ok()) {
     for (const auto& f : listed.value()) {
       Status s = io->Delete(f.location);

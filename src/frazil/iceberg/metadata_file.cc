@@ -4,6 +4,7 @@
 
 #include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 
 namespace frazil::iceberg {
 
@@ -75,7 +76,8 @@ std::string NextMetadataFileLocation(const std::string& table_location,
   if (previous) next = MetadataFileVersion(*previous).value_or(0) + 1;
   char version[32];
   std::snprintf(version, sizeof version, "%05lld", static_cast<long long>(next));
-  return table_location + "/metadata/" + version + "-" + RandomUuid() + ".metadata.json";
+  return JoinLocation(table_location,
+                      std::string("metadata/") + version + "-" + RandomUuid() + ".metadata.json");
 }
 
 Result<TableMetadata> ReadMetadataFile(FileIO* io, const std::string& location) {

@@ -4,6 +4,7 @@
 
 #include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/manifest_list.h"
 #include "frazil/iceberg/metadata_file.h"
@@ -29,8 +30,8 @@ Result<ManifestFile> SnapshotProducer::WriteManifestFile(const TableMetadata& ba
                                                          const std::vector<ManifestEntry>& entries) {
   ManifestFile m;
   FRAZIL_ASSIGN_OR_RETURN(auto bytes, WriteManifest(base, spec, entries, snapshot_id_, &m));
-  std::string path =
-      base.location + "/metadata/" + RandomUuid() + "-m" + std::to_string(written_.size()) + ".avro";
+  std::string path = JoinLocation(
+      base.location, "metadata/" + RandomUuid() + "-m" + std::to_string(written_.size()) + ".avro");
   FRAZIL_RETURN_IF_ERROR(io_->WriteNew(path, bytes));
   written_.push_back(path);
   m.manifest_path = path;
@@ -124,8 +125,9 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
 
   int64_t sequence_number = base.format_version >= 2 ? base.last_sequence_number + 1 : 0;
   int64_t now = std::max(WallClockMs(), base.last_updated_ms);
-  std::string list_path = base.location + "/metadata/snap-" + std::to_string(snapshot_id_) + "-" +
-                          std::to_string(attempt_) + "-" + RandomUuid() + ".avro";
+  std::string list_path =
+      JoinLocation(base.location, "metadata/snap-" + std::to_string(snapshot_id_) + "-" +
+                                      std::to_string(attempt_) + "-" + RandomUuid() + ".avro");
   FRAZIL_ASSIGN_OR_RETURN(
       auto list_bytes, WriteManifestList(manifests, snapshot_id_, base.current_snapshot_id, sequence_number,
                                          base.format_version));
@@ -253,7 +255,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
     bool touched = false;
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
-      bool by_path = delete_paths_.count(e.file.file_path) > 0;
+      bool by_path = delete_paths_.count(CanonicalLocation(e.file.file_path)) > 0;
       bool by_filter = false;
       for (const auto& filter : delete_filters_) {
         if (filter.FileMatchesAll(e.file, *schema)) {
@@ -266,7 +268,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
       }
       if (by_path || by_filter) {
         touched = true;
-        found.insert(e.file.file_path);
+        found.insert(CanonicalLocation(e.file.file_path));
       }
     }
     if (!touched) {
@@ -278,7 +280,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
     std::vector<ManifestEntry> rewritten;
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
-      if (found.count(e.file.file_path)) {
+      if (found.count(CanonicalLocation(e.file.file_path))) {
         CountDeleted(e.file);
         e.status = EntryStatus::kDeleted;
         e.snapshot_id = snapshot_id();

@@ -15,6 +15,7 @@
 #include "frazil/iceberg/data_file.h"
 #include "frazil/iceberg/expression.h"
 #include "frazil/iceberg/file_io.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/table_metadata.h"
 
 namespace frazil::iceberg {
@@ -117,7 +118,8 @@ class RewriteFiles : public SnapshotProducer {
   enum class Kind { kReplace, kDelete };
   RewriteFiles(FileIO* io, Kind kind) : SnapshotProducer(io), kind_(kind) {}
 
-  void DeleteFile(const std::string& path) { delete_paths_.insert(path); }
+  // Any spelling of the file's location (iceberg/location.h) matches.
+  void DeleteFile(const std::string& path) { delete_paths_.insert(CanonicalLocation(path)); }
   void DeleteWhere(RowFilter filter) { delete_filters_.push_back(std::move(filter)); }
   void AddFile(DataFile f) { added_.push_back(std::move(f)); }
 
@@ -128,7 +130,7 @@ class RewriteFiles : public SnapshotProducer {
 
  private:
   Kind kind_;
-  std::set<std::string> delete_paths_;
+  std::set<std::string> delete_paths_;  // canonical locations
   std::vector<RowFilter> delete_filters_;
   std::vector<DataFile> added_;
   std::vector<ManifestFile> added_manifests_;

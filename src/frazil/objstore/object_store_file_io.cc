@@ -1,5 +1,7 @@
 #include "frazil/objstore/object_store_file_io.h"
 
+#include "frazil/iceberg/location.h"
+
 namespace frazil::objstore {
 namespace {
 
@@ -40,16 +42,12 @@ class ObjectOutputSink final : public parquet::OutputSink {
 ObjectStoreFileIO::ObjectStoreFileIO(std::unique_ptr<ObjectStore> local) : local_(std::move(local)) {}
 
 Result<ObjectStoreFileIO::Target> ObjectStoreFileIO::Resolve(const std::string& location) {
-  if (location.starts_with("file://")) {
-    std::string path = location.substr(7);
-    if (!path.starts_with("/")) return Status::InvalidArgument("file location must be absolute: " + location);
-    return Target{local_.get(), path, "file://"};
-  }
-  if (location.starts_with("/")) return Target{local_.get(), location, ""};
-  auto colon = location.find("://");
-  std::string scheme = colon == std::string::npos ? "" : location.substr(0, colon);
-  return Status::InvalidArgument("no object store configured for location " + location +
-                                 (scheme.empty() ? "" : " (scheme " + scheme + ")"));
+  // Every spelling of a local file (`/p`, `file:/p`, `file:///p`,
+  // `file://localhost/p`) resolves to the same key; see iceberg/location.h.
+  FRAZIL_ASSIGN_OR_RETURN(iceberg::ParsedLocation parsed, iceberg::ParseLocation(location));
+  if (parsed.local()) return Target{local_.get(), parsed.path, parsed.spelled_prefix};
+  return Status::InvalidArgument("no object store configured for location " + location + " (scheme " +
+                                 parsed.scheme + ")");
 }
 
 Result<std::vector<uint8_t>> ObjectStoreFileIO::Read(const std::string& location) {
@@ -84,7 +82,7 @@ Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::List(const std::string
   FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key));
   std::vector<iceberg::FileInfo> out;
   out.reserve(objects.size());
-  for (auto& o : objects) out.push_back({t.scheme_prefix + o.key, o.size, o.modified_ms});
+  for (auto& o : objects) out.push_back({t.spelled_prefix + o.key, o.size, o.modified_ms});
   return out;
 }
 

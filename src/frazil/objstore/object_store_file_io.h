@@ -1,5 +1,7 @@
 // Iceberg's FileIO on top of object stores, chosen by location scheme:
-// `file://` (and bare absolute paths) go to the local store.
+// local files in any spelling (`file:/p`, `file:///p`, `file://localhost/p`,
+// bare `/p`; iceberg/location.h) go to the local store. Listings name files
+// the way their prefix was spelled.
 #pragma once
 
 #include <memory>
@@ -24,7 +26,7 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
   struct Target {
     ObjectStore* store;
     std::string key;
-    std::string scheme_prefix;  // put back in front of listed keys
+    std::string spelled_prefix;  // put back in front of listed keys
   };
   Result<Target> Resolve(const std::string& location);
 

@@ -7,6 +7,7 @@
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/maintenance.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
@@ -142,7 +143,7 @@ Status DropTopicTable(catalog::Catalog* catalog, const catalog::TableIdentifier&
   auto t = catalog->LoadTable(id);
   if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
   FRAZIL_RETURN_IF_ERROR(catalog->DropTable(id, /*purge=*/true));
-  FRAZIL_ASSIGN_OR_RETURN(auto left, catalog->io()->List(t->metadata.location + "/"));
+  FRAZIL_ASSIGN_OR_RETURN(auto left, catalog->io()->List(iceberg::JoinLocation(t->metadata.location, "")));
   for (const auto& f : left) FRAZIL_RETURN_IF_ERROR(catalog->io()->Delete(f.location));
   return Status::Ok();
 }

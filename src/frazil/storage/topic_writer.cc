@@ -4,6 +4,7 @@
 
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
@@ -86,8 +87,9 @@ Result<size_t> TopicWriter::CommitBatch() {
     char day[16];
     std::snprintf(day, sizeof day, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-    std::string path = table.metadata.location + "/data/publish_time_day=" + day + "/" +
-                       std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet";
+    std::string path = iceberg::JoinLocation(
+        table.metadata.location, std::string("data/publish_time_day=") + day + "/" +
+                                     std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet");
     iceberg::Value v;
     v.l = b.day;
     auto file =
