@@ -67,6 +67,16 @@ Result<std::vector<ManifestEntry>> SnapshotProducer::ReadEntries(const TableMeta
   return entries;
 }
 
+Result<bool> SnapshotProducer::HasLiveEntries(const TableMetadata& base, const ManifestFile& manifest) {
+  if (manifest.added_files_count > 0 || manifest.existing_files_count > 0) return true;
+  if (manifest.deleted_files_count > 0) return false;
+  // All counts zero: an empty manifest, or a v1 list that omitted the
+  // (then optional) counts. Only the entries can tell.
+  FRAZIL_ASSIGN_OR_RETURN(auto entries, ReadEntries(base, manifest));
+  return std::any_of(entries.begin(), entries.end(),
+                     [](const ManifestEntry& e) { return e.status != EntryStatus::kDeleted; });
+}
+
 std::map<std::string, std::string> SnapshotProducer::Summary(const TableMetadata& base,
                                                              const std::vector<ManifestFile>& manifests) {
   std::map<std::string, std::string> s = extra_summary_;
@@ -119,7 +129,14 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
 
   std::vector<ManifestFile> current;
   if (const Snapshot* parent = base.CurrentSnapshot()) {
-    FRAZIL_ASSIGN_OR_RETURN(current, ReadSnapshotManifests(io_, *parent));
+    FRAZIL_ASSIGN_OR_RETURN(auto parent_manifests, ReadSnapshotManifests(io_, *parent));
+    // A DELETED entry belongs to the snapshot that deleted it only: a
+    // parent manifest with no live (ADDED or EXISTING) entry is not carried,
+    // so tables that already hold such manifests shed them on this commit.
+    for (auto& m : parent_manifests) {
+      FRAZIL_ASSIGN_OR_RETURN(bool live, HasLiveEntries(base, m));
+      if (live) current.push_back(std::move(m));
+    }
   }
   FRAZIL_ASSIGN_OR_RETURN(std::vector<ManifestFile> manifests, NewManifests(base, current));
 

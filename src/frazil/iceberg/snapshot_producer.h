@@ -52,8 +52,10 @@ class SnapshotProducer {
 
  protected:
   virtual std::string Operation() const = 0;
-  // The new snapshot's manifests given base's current ones; adds to the
-  // summary counters.
+  // The new snapshot's manifests given base's current ones (those with a
+  // live entry: manifests of only DELETED entries are never carried); adds
+  // to the summary counters. Manifests a producer rewrites keep no DELETED
+  // entry of an earlier snapshot.
   virtual Result<std::vector<ManifestFile>> NewManifests(const TableMetadata& base,
                                                          const std::vector<ManifestFile>& current) = 0;
 
@@ -64,6 +66,8 @@ class SnapshotProducer {
   Result<std::vector<ManifestFile>> WriteAddedManifests(const TableMetadata& base,
                                                         const std::vector<DataFile>& files);
   Result<std::vector<ManifestEntry>> ReadEntries(const TableMetadata& base, const ManifestFile& manifest);
+  // False for a manifest whose entries are all DELETED (or that has none).
+  Result<bool> HasLiveEntries(const TableMetadata& base, const ManifestFile& manifest);
 
   void CountAdded(const DataFile& f);
   void CountDeleted(const DataFile& f);
