@@ -46,11 +46,15 @@ Result<TableMetadata> NewTableMetadata(Schema schema, PartitionSpec spec, SortOr
   m.current_schema_id = schema.schema_id;
   m.last_partition_id = spec.LastFieldId();
   m.default_spec_id = spec.spec_id;
+  // As Java numbers a new table's order: 0 when unsorted, else 1; the
+  // unsorted order is always there too (see EnsureUnsortedSortOrder).
+  sort_order.order_id = sort_order.fields.empty() ? kUnsortedOrderId : kUnsortedOrderId + 1;
   m.default_sort_order_id = sort_order.order_id;
   m.properties = std::move(properties);
   m.schemas.push_back(std::move(schema));
   m.partition_specs.push_back(std::move(spec));
   m.sort_orders.push_back(std::move(sort_order));
+  EnsureUnsortedSortOrder(&m);
   // Round-trip through the JSON checks so a bad schema, spec or order is
   // refused here rather than by the next reader.
   FRAZIL_ASSIGN_OR_RETURN(TableMetadata checked, TableMetadataFromJson(TableMetadataToJson(m)));

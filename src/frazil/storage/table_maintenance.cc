@@ -19,6 +19,22 @@ namespace {
 
 int64_t OffsetLowerBound(const iceberg::DataFile& f) { return OffsetBound(f, false).value_or(INT64_MAX); }
 
+// True if the offsets of `batches`, in order, never go down and are never
+// null: only then may the compacted file claim the offset sort order.
+bool InOffsetOrder(const std::vector<parquet::RowBatch>& batches) {
+  int64_t last = INT64_MIN;
+  for (const auto& b : batches) {
+    if (b.columns.empty()) return false;
+    const auto& offsets = b.columns[kOffset - 1].values;
+    if (offsets.ints.size() < b.num_rows) return false;
+    for (size_t i = 0; i < b.num_rows; ++i) {
+      if (offsets.IsNull(i) || offsets.ints[i] < last) return false;
+      last = offsets.ints[i];
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
@@ -37,6 +53,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
     parts[{task.file.spec_id, task.file.partition[0]->l}].push_back(std::move(task.file));
   }
   const int64_t small = config.compact_target_bytes / 2;
+  const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(t.metadata, EnvelopeSortOrder());
   iceberg::RewriteFiles rewrite(catalog->io(), iceberg::RewriteFiles::Kind::kReplace);
   std::vector<std::string> written;
   auto discard = [&] {
@@ -83,6 +100,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
         return file.status().WithContext("compacting " + id.ToString());
       }
       written.push_back(path);
+      if (InOffsetOrder(batches)) file->sort_order_id = offset_order;
       rewrite.AddFile(std::move(file).value());
       for (const auto* f : run) rewrite.DeleteFile(f->file_path);
       report.files_removed += run.size();

@@ -82,6 +82,9 @@ Result<size_t> TopicWriter::CommitBatch() {
   auto discard = [&] {
     for (const auto& f : written) (void)catalog_->io()->Delete(f);
   };
+  // WAL records come in offset order, so every file follows the table's
+  // offset sort order (when the table still has it).
+  const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(table.metadata, EnvelopeSortOrder());
   for (const auto& b : batches) {
     auto ymd = std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(b.day)));
     char day[16];
@@ -99,6 +102,7 @@ Result<size_t> TopicWriter::CommitBatch() {
       return file.status().WithContext("topic table " + id_.ToString());
     }
     written.push_back(path);
+    file->sort_order_id = offset_order;
     append.AddFile(std::move(file).value());
   }
   append.SetSummary(kOffsetsSummary, std::to_string(start) + "-" + std::to_string(end - 1));
