@@ -79,8 +79,8 @@ Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {
     if (!s.ok() && first_error.ok()) first_error = s;
   }
   // Files under the location that no metadata names (orphans of failed
-  // commits) belong to the table too.
-  auto listed = io->List(iceberg::JoinLocation(m.location, ""));
+  // commits, checksum sidecars, temporary files) belong to the table too.
+  auto listed = io->ListIncludingHidden(iceberg::JoinLocation(m.location, ""));
   if (listed.ok()) {
     for (const auto& f : listed.value()) {
       Status s = io->Delete(f.location);

@@ -103,4 +103,18 @@ bool LocationUnder(std::string_view location, std::string_view dir) {
   return l.starts_with(d);
 }
 
+std::string ChecksumSidecar(std::string_view location) {
+  size_t slash = location.rfind('/');
+  size_t name = slash == std::string_view::npos ? 0 : slash + 1;
+  return std::string(location.substr(0, name)) + "." + std::string(location.substr(name)) + ".crc";
+}
+
+std::optional<std::string> SidecarOwner(std::string_view location) {
+  size_t slash = location.rfind('/');
+  size_t name = slash == std::string_view::npos ? 0 : slash + 1;
+  std::string_view base = location.substr(name);
+  if (base.size() <= 5 || base.front() != '.' || !base.ends_with(".crc")) return std::nullopt;
+  return std::string(location.substr(0, name)) + std::string(base.substr(1, base.size() - 5));
+}
+
 }  // namespace frazil::iceberg

@@ -6,6 +6,7 @@
 // removal must never take one for an orphan of the other).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,12 @@ std::string JoinLocation(std::string_view base, std::string_view relative);
 // True if `location` is `dir` or lies under it (compared canonically, on
 // whole path segments: `/t2/x` is not under `/t`).
 bool LocationUnder(std::string_view location, std::string_view dir);
+
+// Hadoop's checksum sidecar of a file: `dir/.name.crc` for `dir/name`
+// (Spark and other Java engines on local files write one next to each file).
+std::string ChecksumSidecar(std::string_view location);
+// For a sidecar `dir/.name.crc`, the file it belongs to (`dir/name`);
+// nullopt for any other name.
+std::optional<std::string> SidecarOwner(std::string_view location);
 
 }  // namespace frazil::iceberg

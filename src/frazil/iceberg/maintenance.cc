@@ -157,10 +157,14 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetada
   // only canonical forms are compared, or live files would be deleted.
   std::unordered_set<std::string> ref;
   for (const auto& f : referenced) ref.insert(CanonicalLocation(f));
-  FRAZIL_ASSIGN_OR_RETURN(auto listed, io->List(JoinLocation(m.location, "")));
+  // Hidden files too: Hadoop's checksum sidecars (`.name.crc`) live as
+  // long as the file they belong to; anything else hidden (temporary files
+  // of writes in flight, or left by a crashed writer) is unreferenced.
+  FRAZIL_ASSIGN_OR_RETURN(auto listed, io->ListIncludingHidden(JoinLocation(m.location, "")));
   std::vector<std::string> out;
   for (const auto& f : listed) {
     if (f.modified_ms >= older_than_ms || ref.count(CanonicalLocation(f.location))) continue;
+    if (auto owner = SidecarOwner(f.location); owner && ref.count(CanonicalLocation(*owner))) continue;
     if (!dry_run) FRAZIL_RETURN_IF_ERROR(io->Delete(f.location));
     out.push_back(f.location);
   }

@@ -41,8 +41,10 @@ Result<std::vector<std::string>> ReferencedFiles(FileIO* io, const TableMetadata
                                                  const std::string& metadata_location);
 
 // Deletes (unless `dry_run`) files under the table location that nothing
-// references (whatever spelling metadata and listing use) and that were last modified before `older_than_ms`
-// (younger ones may belong to a commit in flight). Returns what was (or would be) deleted.
+// references (whatever spelling metadata and listing use; a checksum
+// sidecar `.name.crc` counts as referenced when `name` is; other hidden
+// files, e.g. temporary files a crashed writer left, never are) and that were last modified before
+// `older_than_ms` (younger ones may belong to a commit in flight). Returns what was (or would be) deleted.
 Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetadata& m,
                                                    const std::string& metadata_location,
                                                    int64_t older_than_ms, bool dry_run = false);

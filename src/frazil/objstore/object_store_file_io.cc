@@ -74,16 +74,30 @@ Result<std::unique_ptr<parquet::OutputSink>> ObjectStoreFileIO::NewOutput(const 
 
 Status ObjectStoreFileIO::Delete(const std::string& location) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
-  return t.store->Delete(t.key);
+  FRAZIL_RETURN_IF_ERROR(t.store->Delete(t.key));
+  // Hadoop's local filesystem writes `.name.crc` beside each file; it would
+  // outlive the file otherwise. (A sidecar has no sidecar of its own.)
+  if (t.store == local_.get() && !iceberg::SidecarOwner(t.key))
+    return t.store->Delete(iceberg::ChecksumSidecar(t.key));
+  return Status::Ok();
 }
 
-Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::List(const std::string& prefix) {
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::ListObjects(const std::string& prefix,
+                                                                      bool include_hidden) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(prefix));
-  FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key));
+  FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key, include_hidden));
   std::vector<iceberg::FileInfo> out;
   out.reserve(objects.size());
   for (auto& o : objects) out.push_back({t.spelled_prefix + o.key, o.size, o.modified_ms});
   return out;
+}
+
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::List(const std::string& prefix) {
+  return ListObjects(prefix, false);
+}
+
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::ListIncludingHidden(const std::string& prefix) {
+  return ListObjects(prefix, true);
 }
 
 std::unique_ptr<iceberg::FileIO> NewLocalFileIO() {

@@ -21,6 +21,7 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override;
   Status Delete(const std::string& location) override;
   Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override;
+  Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override;
 
  private:
   struct Target {
@@ -29,6 +30,7 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
     std::string spelled_prefix;  // put back in front of listed keys
   };
   Result<Target> Resolve(const std::string& location);
+  Result<std::vector<iceberg::FileInfo>> ListObjects(const std::string& prefix, bool include_hidden);
 
   std::unique_ptr<ObjectStore> local_;
 };

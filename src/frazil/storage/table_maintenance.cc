@@ -161,7 +161,8 @@ Status DropTopicTable(catalog::Catalog* catalog, const catalog::TableIdentifier&
   auto t = catalog->LoadTable(id);
   if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
   FRAZIL_RETURN_IF_ERROR(catalog->DropTable(id, /*purge=*/true));
-  FRAZIL_ASSIGN_OR_RETURN(auto left, catalog->io()->List(iceberg::JoinLocation(t->metadata.location, "")));
+  FRAZIL_ASSIGN_OR_RETURN(
+      auto left, catalog->io()->ListIncludingHidden(iceberg::JoinLocation(t->metadata.location, "")));
   for (const auto& f : left) FRAZIL_RETURN_IF_ERROR(catalog->io()->Delete(f.location));
   return Status::Ok();
 }

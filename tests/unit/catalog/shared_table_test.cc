@@ -157,7 +157,10 @@ TEST_F(SharedTableTest, TableWhoseLocationIsSpelledFileColonSlashWorks) {
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_TRUE(removed->empty());
   EXPECT_EQ(FilesOnDisk(), before);
-  // Drop with purge removes everything under the location.
+  // Drop with purge removes everything under the location, checksum
+  // sidecars and temporary files included.
+  std::ofstream(iceberg::ChecksumSidecar(iceberg::ParseLocation(files->at(0).file.file_path)->path)) << "crc";
+  std::ofstream(dir_.Sub("warehouse/ns/t/data/.x.parquet.1234.tmp")) << "partial";
   ASSERT_TRUE(catalog_->DropTable(id_, /*purge=*/true).ok());
   EXPECT_TRUE(FilesOnDisk().empty());
 }
@@ -188,6 +191,91 @@ TEST_F(SharedTableTest, ExpiryKeepsADataFileARetainedSnapshotSpellsDifferently) 
   replace.AddFile(File(0, 9, "file://"));
   auto c = CommitWithRetry(catalog_.get(), id_, &replace);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
+}
+
+// Makes `path` (with its contents) look `age_ms` old.
+void Age(const std::string& path, int64_t age_ms) {
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::milliseconds(age_ms));
+}
+
+TEST_F(SharedTableTest, DeletingAFileDeletesItsChecksumSidecar) {
+  ASSERT_NO_FATAL_FAILURE(Open("file://"));
+  auto io = catalog_->io();
+  std::string path = dir_.Sub("warehouse/ns/t/data/a.parquet");
+  std::string crc = dir_.Sub("warehouse/ns/t/data/.a.parquet.crc");
+  ASSERT_EQ(iceberg::ChecksumSidecar("file:" + path), "file:" + crc);
+  ASSERT_EQ(iceberg::SidecarOwner(crc), path);
+  ASSERT_EQ(iceberg::SidecarOwner(path), std::nullopt);
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path) << "rows";
+  std::ofstream(crc) << "crc";
+  ASSERT_TRUE(io->Delete("file:" + path).ok());
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(crc));
+  // A file without a sidecar, or already gone, deletes fine.
+  std::ofstream(path) << "rows";
+  EXPECT_TRUE(io->Delete(path).ok());
+  EXPECT_TRUE(io->Delete(path).ok());
+
+  // Files expiry deletes take their sidecars along.
+  DataFile f = File(0, 9, "file:");
+  std::string data = iceberg::ParseLocation(f.file_path)->path;
+  std::ofstream(iceberg::ChecksumSidecar(data)) << "crc";
+  ASSERT_NO_FATAL_FAILURE(Append(f));
+  iceberg::RewriteFiles del(io, iceberg::RewriteFiles::Kind::kDelete);
+  del.DeleteFile(f.file_path);
+  ASSERT_TRUE(CommitWithRetry(catalog_.get(), id_, &del).ok());
+  ASSERT_NO_FATAL_FAILURE(Append(File(10, 19, "file:")));
+  auto before = catalog_->LoadTable(id_).value();
+  iceberg::ExpireOptions options;
+  options.older_than_ms = WallClockMs() + 3600 * 1000;
+  options.retain_last = 1;
+  auto after =
+      catalog_->CommitTable(before, iceberg::ExpireSnapshots(before.metadata, options, nullptr).value());
+  ASSERT_TRUE(after.ok());
+  auto gone = iceberg::FilesRemovedByExpiry(io, before.metadata, after->metadata).value();
+  for (const auto& g : gone) ASSERT_TRUE(io->Delete(g).ok());
+  EXPECT_FALSE(fs::exists(data));
+  EXPECT_FALSE(fs::exists(iceberg::ChecksumSidecar(data)));
+}
+
+TEST_F(SharedTableTest, OrphanRemovalJudgesHiddenFiles) {
+  ASSERT_NO_FATAL_FAILURE(Open("file://"));
+  DataFile live = File(0, 9, "file:");
+  std::string live_path = iceberg::ParseLocation(live.file_path)->path;
+  ASSERT_NO_FATAL_FAILURE(Append(live));
+  auto t = catalog_->LoadTable(id_).value();
+  std::string metadata_path = iceberg::ParseLocation(t.metadata_location)->path;
+  const int64_t kOld = 2 * 3600 * 1000;
+  auto put = [&](const std::string& rel, int64_t age_ms) {
+    std::string p = dir_.Sub("warehouse/ns/t/" + rel);
+    std::ofstream(p) << "x";
+    Age(p, age_ms);
+    return p;
+  };
+  std::string live_crc = iceberg::ChecksumSidecar(live_path);
+  std::ofstream(live_crc) << "crc";
+  Age(live_crc, kOld);
+  std::string metadata_crc = iceberg::ChecksumSidecar(metadata_path);
+  std::ofstream(metadata_crc) << "crc";
+  Age(metadata_crc, kOld);
+  std::string lone_crc = put("data/.gone.parquet.crc", kOld);      // its file is gone
+  std::string young_crc = put("data/.young.parquet.crc", 0);       // may be a write in flight
+  std::string orphan = put("data/orphan.parquet", kOld);           // an orphan...
+  std::string orphan_crc = put("data/.orphan.parquet.crc", kOld);  // ...and its sidecar
+  std::string stale_tmp = put("data/.b.parquet.0f0f.tmp", kOld);   // a crashed writer's
+  std::string young_tmp = put("data/.c.parquet.0f0f.tmp", 0);      // a write in flight
+
+  auto removed = iceberg::RemoveOrphanFiles(catalog_->io(), t.metadata, t.metadata_location,
+                                            WallClockMs() - 3600 * 1000);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  for (const auto& p : {live_path, live_crc, metadata_path, metadata_crc, young_crc, young_tmp})
+    EXPECT_TRUE(fs::exists(p)) << p << " was removed";
+  for (const auto& p : {lone_crc, orphan, orphan_crc, stale_tmp})
+    EXPECT_FALSE(fs::exists(p)) << p << " was kept";
+  std::set<std::string> reported;
+  for (const auto& r : *removed) reported.insert(iceberg::ParseLocation(r)->path);
+  EXPECT_EQ(reported, (std::set<std::string>{lone_crc, orphan, orphan_crc, stale_tmp}));
 }
 
 }  // namespace
