@@ -1,10 +1,13 @@
 #include "frazil/storage/topic_writer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "frazil/catalog/table_commit.h"
+#include "frazil/common/logging.h"
 #include "frazil/common/random_id.h"
 #include "frazil/iceberg/location.h"
+#include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
@@ -31,17 +34,49 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
   auto table = catalog->LoadTable(id);
   if (!table.ok() && table.status().code() == StatusCode::kNotFound) {
-    catalog::CreateTableRequest req;
-    req.schema = EnvelopeSchema();
-    req.spec = EnvelopePartitionSpec();
-    req.sort_order = EnvelopeSortOrder();
-    // One commit a second rewrites the metadata file each time: keep a
-    // bounded log of previous versions and delete the ones that fall off.
-    req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
-                      {"write.metadata.delete-after-commit.enabled", "true"},
-                      {"write.metadata.previous-versions-max", "50"}};
-    table = catalog->CreateTable(id, std::move(req));
-    if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+    // The catalog does not know the table. If its location still holds
+    // metadata (the catalog's entry was lost: a deleted or replaced catalog
+    // database), the table is registered again: its committed data and
+    // offset are kept, never taken for orphans or given out again.
+    auto location = catalog->DefaultTableLocation(id);
+    if (!location.ok()) return location.status();
+    auto latest = iceberg::FindLatestMetadataFile(catalog->io(), *location);
+    if (!latest.ok()) return latest.status().WithContext("looking for metadata under " + *location);
+    if (*latest) {
+      table = catalog->RegisterTable(id, **latest);
+      if (table.ok()) {
+        FRAZIL_LOG_WARN(
+            "topic table {} was not in the catalog, but its location holds its metadata: registered it again "
+            "from {} (snapshot {}, committed offset {})",
+            id.ToString(), **latest, table->metadata.current_snapshot_id.value_or(-1),
+            table->metadata.properties.count(kCommittedOffsetProperty)
+                ? table->metadata.properties.at(kCommittedOffsetProperty)
+                : "0");
+      } else if (table.status().code() == StatusCode::kAlreadyExists) {
+        table = catalog->LoadTable(id);
+      }
+    } else {
+      catalog::CreateTableRequest req;
+      req.schema = EnvelopeSchema();
+      req.spec = EnvelopePartitionSpec();
+      req.sort_order = EnvelopeSortOrder();
+      // One commit a second rewrites the metadata file each time: keep a
+      // bounded log of previous versions and delete the ones that fall off.
+      req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
+                        {"write.metadata.delete-after-commit.enabled", "true"},
+                        {"write.metadata.previous-versions-max", "50"}};
+      // A WAL that no longer starts at 0 (the table was dropped by someone
+      // else while the broker ran): the new table starts where the WAL does,
+      // so commits can go on; what the dropped table held is gone.
+      const uint64_t low = wal->Stats().low_water_offset;
+      if (low > 0) {
+        req.properties[kCommittedOffsetProperty] = std::to_string(low);
+        FRAZIL_LOG_WARN("topic table {} does not exist: creating it at offset {}, where the WAL starts",
+                        id.ToString(), low);
+      }
+      table = catalog->CreateTable(id, std::move(req));
+      if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+    }
   }
   if (!table.ok()) return table.status();
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
@@ -50,7 +85,8 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   return w;
 }
 
-Result<size_t> TopicWriter::CommitBatch() {
+Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
+  const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
   FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
   snapshot_id_ = table.metadata.current_snapshot_id.value_or(-1);
@@ -66,17 +102,24 @@ Result<size_t> TopicWriter::CommitBatch() {
     if (!rec) break;
     uint64_t size = rec->payload.size(), need = BatchMemoryPerRecord(size);
     // Flush before exceeding (a single record always goes, alone).
-    if (!records.empty() && (bytes + size > config_.max_bytes || memory + need > config_.memory_cap_bytes))
-      break;
+    if (!records.empty() && (bytes + size > byte_limit || memory + need > config_.memory_cap_bytes)) break;
     bytes += size;
     memory += need;
     records.push_back(std::move(*rec));
   }
   if (records.empty()) return size_t{0};
+  size_t used = 0;
+  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records, config_.max_days, &used));
+  records.resize(used);
   const uint64_t start = committed_, end = records.back().offset + 1;
 
-  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records));
-  const iceberg::Schema* schema = table.metadata.CurrentSchema();
+  const iceberg::Schema* current = table.metadata.CurrentSchema();
+  if (!current) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
+  // Only the envelope columns: other engines may have added their own.
+  auto schema = EnvelopeWriteSchema(*current);
+  if (!schema.ok()) return schema.status().WithContext("topic table " + id_.ToString());
+  auto spec_id = EnvelopeSpecId(table.metadata);
+  if (!spec_id.ok()) return spec_id.status().WithContext("topic table " + id_.ToString());
   iceberg::FastAppend append(catalog_->io());
   std::vector<std::string> written;
   auto discard = [&] {
@@ -95,8 +138,7 @@ Result<size_t> TopicWriter::CommitBatch() {
                                      std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet");
     iceberg::Value v;
     v.l = b.day;
-    auto file =
-        iceberg::WriteDataFile(catalog_->io(), path, *schema, table.metadata.default_spec_id, {v}, {&b.rows});
+    auto file = iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows});
     if (!file.ok()) {
       discard();
       return file.status().WithContext("topic table " + id_.ToString());

@@ -26,6 +26,10 @@ struct WriterConfig {
   // encoded pages, estimated per record): the batch is cut before the
   // record that would pass it, so one topic's writer stays under the cap.
   uint64_t memory_cap_bytes = 256ull << 20;
+  // Days of publish_time one commit may span (a file each): client-set
+  // publish times spread over many days cannot make one commit write
+  // thousands of files; the rest goes in the next commits.
+  size_t max_days = 32;
 };
 
 // Memory a record of `stored_bytes` takes while its batch is written.
@@ -40,8 +44,10 @@ class TopicWriter {
 
   // Re-reads the table's committed offset (settling any earlier unknown
   // outcome), then writes and commits the next batch of records, if any.
-  // Returns the number of records committed.
-  Result<size_t> CommitBatch();
+  // Returns the number of records committed. `max_bytes`, when not 0, cuts
+  // the batch smaller than the configured limit (a single record still
+  // goes): the committer shrinks batches while the disk is full.
+  Result<size_t> CommitBatch(uint64_t max_bytes = 0);
 
   uint64_t committed_offset() const { return committed_; }
   // The table's current snapshot after the last load or commit (-1: none).
