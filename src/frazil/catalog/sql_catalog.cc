@@ -450,6 +450,9 @@ Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifie
 
 Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) {
   iceberg::TableMetadata next = updated;
+  // Tables created before the unsorted order was always written get it on
+  // their next commit (Java engines need it; see table_metadata.h).
+  iceberg::EnsureUnsortedSortOrder(&next);
   std::vector<std::string> dropped =
       iceberg::AppendMetadataLog(&next, base.metadata_location, base.metadata.last_updated_ms);
   std::string location = iceberg::NextMetadataFileLocation(next.location, base.metadata_location);
