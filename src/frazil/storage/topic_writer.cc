@@ -79,6 +79,16 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
     }
   }
   if (!table.ok()) return table.status();
+  // Tables made before the unsorted order (id 0) was always present cannot
+  // take a sorted rewrite from Spark until they get it.
+  auto repaired = catalog::RepairTableMetadata(catalog, id);
+  if (!repaired.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: adding the unsorted sort order: {}", id.ToString(),
+                    repaired.status().ToString());
+  } else if (*repaired) {
+    auto reloaded = catalog->LoadTable(id);
+    if (reloaded.ok()) table = std::move(reloaded);
+  }
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
   FRAZIL_ASSIGN_OR_RETURN(w->committed_, CommittedOffset(table->metadata));
   w->snapshot_id_ = table->metadata.current_snapshot_id.value_or(-1);
