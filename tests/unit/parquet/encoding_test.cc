@@ -57,6 +57,19 @@ TEST(RleBitPacked, RejectsOverrunsAndBadWidths) {
   EXPECT_FALSE(RleBitPackedDecode(wide, 3, 8, &out).ok());
 }
 
+// parquet-mr (Spark) writes dictionary indexes of a one-entry dictionary at
+// bit width 0 as bit-packed runs with no payload bytes.
+TEST(RleBitPacked, WidthZeroLiteralRunsHaveNoPayload) {
+  std::vector<uint8_t> buf = {(2 << 1) | 1};  // a literal run of 2 groups (16 values), width 0
+  std::vector<uint64_t> out;
+  ASSERT_TRUE(RleBitPackedDecode(buf, 0, 13, &out).ok());
+  EXPECT_EQ(out, std::vector<uint64_t>(13, 0));
+  buf = {(2 << 1) | 1, (3 << 1) | 1};
+  ASSERT_TRUE(RleBitPackedDecode(buf, 0, 40, &out).ok());
+  EXPECT_EQ(out, std::vector<uint64_t>(40, 0));
+  EXPECT_FALSE(RleBitPackedDecode(buf, 0, 41, &out).ok());  // 40 values are all there is
+}
+
 TEST(PackBits, MatchesBitByBitPackingAtEveryWidth) {
   std::mt19937_64 rng(7);
   for (int width = 0; width <= 64; ++width) {

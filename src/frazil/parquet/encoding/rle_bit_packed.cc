@@ -91,8 +91,18 @@ Status RleBitPackedDecode(std::span<const uint8_t> data, int bit_width, size_t n
     }
     if (header & 1) {
       uint64_t groups = header >> 1;
-      if (groups == 0 || groups > in.remaining())
-        return Status::Corruption("RLE/bit-packed: bad literal run length");
+      if (groups == 0) return Status::Corruption("RLE/bit-packed: bad literal run length");
+      if (bit_width == 0) {
+        // Width 0 (a one-entry dictionary, as parquet-mr writes for a column
+        // holding one value): the run has no payload, every value is 0.
+        const uint64_t take = std::min<uint64_t>(groups * 8, n - filled);
+        std::fill(out->begin() + static_cast<long>(filled), out->begin() + static_cast<long>(filled + take),
+                  0);
+        filled += take;
+        continue;
+      }
+      if (groups > in.remaining() / static_cast<size_t>(bit_width))
+        return Status::Corruption("RLE/bit-packed: literal run past the end of the data");
       const uint8_t* packed = in.Take(groups * static_cast<size_t>(bit_width));
       if (packed == nullptr)
         return Status::Corruption("RLE/bit-packed: literal run past the end of the data");
