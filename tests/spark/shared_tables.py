@@ -17,6 +17,7 @@ warning and error log lines.
 """
 import asyncio
 import collections
+import importlib
 import logging
 import os
 import pathlib
@@ -49,22 +50,29 @@ class _SdkErrors(logging.Handler):
 
 
 SDK_ERRORS = _SdkErrors()
-_sdk_log = logging.getLogger("danube")
+# A logger outside logging's tree (no parent), so pytest's log capture does
+# not repeat the SDK's retries thousands of times in a failure report.
+_sdk_log = logging.Logger("danube-sdk")
 _sdk_log.addHandler(SDK_ERRORS)
-_sdk_log.propagate = False
+for _m in ("consumer", "topic_consumer", "producer", "topic_producer", "health_check"):
+    _mod = importlib.import_module(f"danube.{_m}")
+    if isinstance(getattr(_mod, "logger", None), logging.Logger):
+        _mod.logger = _sdk_log
 SHARED_CONFIG = """\
 wal:
   sync_mode: none
   segment_bytes: 65536
 storage:
-  flush_interval_ms: 200
+  # a file every 0.5 s and a compaction about every 5 s: Spark's rewrites
+  # (2-3 s) can win some of their races with the broker's compaction.
+  flush_interval_ms: 500
   wal_retain_records: 0
-  # Frazil's own upkeep runs during every operation: compaction of runs of 4
+  # Frazil's own upkeep runs during every operation: compaction of runs of 10
   # small files, expiry of snapshots older than 4 s (the newest 3 stay).
   maintenance_interval_ms: 2000
   snapshot_max_age_ms: 4000
   snapshot_min_keep: 3
-  compact_min_files: 4
+  compact_min_files: 10
   compact_target_bytes: 4194304
   # 8 days: the orphan the tests plant 7 days in the past is the other
   # engine's to remove, not Frazil's.
@@ -89,9 +97,16 @@ class Producer:
         self.lock = threading.Lock()
         self.sent = {}  # offset -> payload
         self.errors = []
+        self.crash = None  # what ended the thread, if not stop()
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.thread = threading.Thread(target=self._main, daemon=True)
         self.thread.start()
+
+    def _main(self):
+        try:
+            asyncio.run(self._run())
+        except BaseException as e:  # noqa: BLE001  (reported by the checks)
+            self.crash = f"{type(e).__name__}: {e}"
 
     async def _run(self):
         p = ts.RawProducer(self.broker.listen_port, self.topic, OWN_PRODUCER)
@@ -156,9 +171,18 @@ def log_mark(broker) -> int:
     return len(broker.log())
 
 
-def new_problem_lines(broker, mark, limit=25):
-    lines = [ln for ln in broker.log()[mark:].splitlines()
-             if any(w in ln.lower() for w in ("error", "warn", "fail"))]
+def new_problem_lines(broker, mark, ident=None, limit=16):
+    """The broker's warning/error lines since mark (about `ident` only, when
+    given), each distinct text once with its count."""
+    counts = collections.OrderedDict()
+    for ln in broker.log()[mark:].splitlines():
+        if not any(w in ln.lower() for w in ("error", "warn", "fail")):
+            continue
+        if ident and ident not in ln and "/" + ident.replace(".", "/") not in ln:
+            continue
+        text = ln.split(" ", 2)[2] if ln[:2] == "20" and ln.count(" ") >= 2 else ln  # without the time
+        counts[text] = counts.get(text, 0) + 1
+    lines = [f"{t}{f'  (x{n})' if n > 1 else ''}" for t, n in counts.items()]
     if len(lines) > limit:
         lines = lines[:limit // 2] + [f"... {len(lines) - limit} more ..."] + lines[-limit // 2:]
     return "\n".join(lines) or "(none)"
@@ -207,6 +231,20 @@ def check_table_rows(t: Topic, foreign_name, foreign_rows):
     if problems:
         return f"(a) table {t.ident} (committed {committed}, {len(own)} own rows): " + "; ".join(problems)
     return None
+
+
+def check_producer_progress(t: Topic, more=50, timeout=15):
+    """The producer is still being acknowledged (else (b) and (c) prove nothing)."""
+    start = t.producer.max_acked()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if t.producer.crash:
+            return f"producer thread ended: {t.producer.crash}"
+        if t.producer.max_acked() >= start + more:
+            return None
+        time.sleep(0.1)
+    return f"(b) producer: fewer than {more} sends acknowledged in {timeout}s (highest {t.producer.max_acked()}, " \
+           f"errors {t.producer.errors[-3:]})"
 
 
 def check_keeps_committing(t: Topic, timeout=25):
@@ -284,7 +322,7 @@ def check_invariants(t: Topic, what, mark, foreign_name="", foreign_rows=0):
     failures = []
     d_deadline = time.monotonic() + 15
     alive = t.broker.proc.poll() is None
-    for check in (lambda: check_keeps_committing(t), lambda: check_table_rows(t, foreign_name, foreign_rows),
+    for check in (lambda: check_producer_progress(t), lambda: check_keeps_committing(t), lambda: check_table_rows(t, foreign_name, foreign_rows),
                   lambda: check_replay(t), lambda: check_broker(t, d_deadline)):
         try:
             f = check()
@@ -297,7 +335,7 @@ def check_invariants(t: Topic, what, mark, foreign_name="", foreign_rows=0):
     if t.producer.errors:
         failures.append(f"producer errors ({len(t.producer.errors)}): {t.producer.errors[:3]}")
     assert not failures, f"after {what}:\n  " + "\n  ".join(failures) + \
-        f"\nbroker warnings/errors since the operation:\n{new_problem_lines(t.broker, mark)}"
+        f"\nbroker warnings/errors about {t.ident} since the operation:\n{new_problem_lines(t.broker, mark, t.ident)}"
 
 
 def stale_sidecars(root: pathlib.Path):
@@ -309,13 +347,39 @@ def stale_sidecars(root: pathlib.Path):
     return sorted(out)
 
 
-def plant_old_orphan(t: Topic) -> pathlib.Path:
+def plant_old_orphan(t: Topic, tag) -> pathlib.Path:
     """A file under the table's data directory that no snapshot references,
     last modified 7 days ago."""
     d = t.table_dir() / "data"
     d.mkdir(parents=True, exist_ok=True)
-    p = d / "planted-orphan-00000.parquet"
+    p = d / f"planted-orphan-{tag}.parquet"
     p.write_bytes(b"PAR1 not referenced by any snapshot PAR1")
     week_ago = time.time() - 7 * 86400
     os.utime(p, (week_ago, week_ago))
     return p
+
+
+def local_path(location: str) -> pathlib.Path:
+    """A local location in any form engines write: file:///p, file:/p, /p."""
+    for prefix in ("file://", "file:"):
+        if location.startswith(prefix):
+            location = location[len(prefix):]
+            break
+    return pathlib.Path(location)
+
+
+def referenced_files(table):
+    """Every file the table's current metadata reaches: its metadata file,
+    the manifest lists of all its snapshots, their manifests, and the data
+    and delete files of the current snapshot."""
+    refs = [table.metadata_location]
+    io = table.io
+    for s in table.snapshots():
+        refs.append(s.manifest_list)
+    snap = table.current_snapshot()
+    if snap is not None:
+        for m in snap.manifests(io):
+            refs.append(m.manifest_path)
+            for e in m.fetch_manifest_entry(io, discard_deleted=True):
+                refs.append(e.data_file.file_path)
+    return refs
