@@ -192,6 +192,9 @@ Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
     }
     return Status::ResourceExhausted("storage full: " + why);
   }
+  if (!offset.ok() && offset.status().code() == StatusCode::kResourceExhausted)
+    return Status::ResourceExhausted("storage full: topic " + target->name + ": " +
+                                     offset.status().message());
   return offset;
 }
 

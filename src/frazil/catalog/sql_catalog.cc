@@ -50,6 +50,7 @@ class Stmt {
     int primary = rc_ & 0xff;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(m);
     if (primary == SQLITE_CONSTRAINT) return Status::AlreadyExists(m);
+    if (primary == SQLITE_FULL) return Status::ResourceExhausted(m);  // retryable once space is freed
     return Status::IoError(m);
   }
 

@@ -1,5 +1,6 @@
 #include "frazil/common/status.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace frazil {
@@ -46,6 +47,9 @@ Status Status::IoErrorFromErrno(std::string_view what, std::string_view path, in
   }
   m += ": ";
   m += std::strerror(err);
+  // Out of space is temporary: the same write succeeds once space is freed,
+  // so callers (and clients) may retry it.
+  if (err == ENOSPC || err == EDQUOT) return Status::ResourceExhausted(std::move(m));
   return Status::IoError(std::move(m));
 }
 

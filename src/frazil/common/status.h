@@ -52,7 +52,8 @@ class [[nodiscard]] Status {
   static Status CommitConflict(std::string m) { return {StatusCode::kCommitConflict, std::move(m)}; }
   static Status CommitStateUnknown(std::string m) { return {StatusCode::kCommitStateUnknown, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
-  // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, ENOSPC).
+  // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, EIO);
+  // ENOSPC and EDQUOT are kResourceExhausted (retryable once space is freed).
   static Status IoErrorFromErrno(std::string_view what, std::string_view path, int err);
 
   bool ok() const { return code_ == StatusCode::kOk; }

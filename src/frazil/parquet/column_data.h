@@ -83,4 +83,9 @@ struct RowBatch {
   std::vector<ColumnData> columns;  // in FileSchema order (or projection order, from the reader)
 };
 
+// Appends row `row` of `src` to `dst` (both shaped by `fields`, one per
+// column), nulls and nested values included: for reordering rows, e.g.
+// sorting a data file's rows by a column.
+void AppendRow(const std::vector<FieldSchema>& fields, const RowBatch& src, size_t row, RowBatch* dst);
+
 }  // namespace frazil::parquet

@@ -1,5 +1,6 @@
 #include "frazil/storage/envelope.h"
 
+#include <algorithm>
 #include <map>
 
 #include "danube_api.pb.h"
@@ -27,6 +28,41 @@ iceberg::Schema EnvelopeSchema() {
   };
   s.identifier_field_ids = {kOffset};
   return s;
+}
+
+Result<iceberg::Schema> EnvelopeWriteSchema(const iceberg::Schema& current) {
+  iceberg::Schema want = EnvelopeSchema(), out;
+  out.schema_id = current.schema_id;
+  out.identifier_field_ids = {kOffset};
+  for (const auto& w : want.fields) {
+    auto it = std::find_if(current.fields.begin(), current.fields.end(),
+                           [&](const NestedField& f) { return f.id == w.id; });
+    if (it == current.fields.end())
+      return Status::InvalidArgument("topic table has no column with field id " + std::to_string(w.id) +
+                                     " (" + w.name +
+                                     "): another engine dropped it, and the broker cannot write rows");
+    // Promotions Iceberg allows (int to long) still take the broker's values.
+    bool same = it->type->id == w.type->id || (w.type->id == TypeId::kInt && it->type->id == TypeId::kLong);
+    if (w.type->id == TypeId::kMap)
+      same = it->type->id == TypeId::kMap && it->type->children.size() == 2 &&
+             it->type->children[0].id == 10 && it->type->children[1].id == 11 &&
+             it->type->children[0].type->id == TypeId::kString &&
+             it->type->children[1].type->id == TypeId::kString;
+    if (!same)
+      return Status::InvalidArgument("topic table column " + it->name + " (field id " + std::to_string(w.id) +
+                                     ") has a type the broker cannot write");
+    out.fields.push_back(*it);
+  }
+  return out;
+}
+
+Result<int32_t> EnvelopeSpecId(const iceberg::TableMetadata& m) {
+  for (const auto& spec : m.partition_specs) {
+    if (spec.fields.size() != 1) continue;
+    const auto& f = spec.fields[0];
+    if (f.source_id == kPublishTime && f.transform.kind == iceberg::TransformKind::kDay) return spec.spec_id;
+  }
+  return Status::InvalidArgument("topic table has no day(publish_time) partition spec to write with");
 }
 
 iceberg::PartitionSpec EnvelopePartitionSpec() {
@@ -114,7 +150,8 @@ std::vector<int32_t> EnvelopeFieldIds() {
           kAttributes, kPayload,     kSchemaId,     kSchemaVersion};
 }
 
-Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, std::vector<wal::WalRecord>* out) {
+Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, uint64_t end,
+                       std::vector<wal::WalRecord>* out, size_t* foreign, const std::vector<bool>* deleted) {
   const auto& c = rows.columns;
   if (c.size() != 9) return Status::InvalidArgument("topic table rows need the 9 envelope columns");
   const auto& offset = c[kOffset - 1].values;
@@ -123,8 +160,13 @@ Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, std::vector
     return Status::Corruption("topic table rows: column sizes do not match the row count");
   danube::StreamMessage m;
   for (size_t i = 0; i < rows.num_rows; ++i) {
-    if (offset.IsNull(i) || offset.ints[i] < 0)
-      return Status::Corruption("topic table row without a valid offset");
+    if (deleted && i < deleted->size() && (*deleted)[i]) continue;
+    // Offset is a required column; a null can only come from a broken file.
+    if (offset.IsNull(i)) return Status::Corruption("topic table row without an offset");
+    if (offset.ints[i] < 0 || static_cast<uint64_t>(offset.ints[i]) >= end) {
+      if (foreign) ++*foreign;
+      continue;
+    }
     auto off = static_cast<uint64_t>(offset.ints[i]);
     if (off < from) continue;
     m.Clear();

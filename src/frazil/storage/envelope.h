@@ -10,6 +10,7 @@
 #include "frazil/common/status.h"
 #include "frazil/iceberg/data_file.h"
 #include "frazil/iceberg/metadata_file.h"
+#include "frazil/iceberg/table_metadata.h"
 #include "frazil/parquet/column_data.h"
 #include "frazil/wal/wal_reader.h"
 
@@ -32,6 +33,15 @@ iceberg::Schema EnvelopeSchema();
 iceberg::PartitionSpec EnvelopePartitionSpec();  // day(publish_time), field 1000
 iceberg::SortOrder EnvelopeSortOrder();          // offset ascending
 
+// The envelope columns of a topic table's current schema, in field-id
+// order: what the broker writes when other engines have added columns
+// (files without a column read as null there). An error names an envelope
+// column that was dropped or changed to a type the broker cannot write.
+Result<iceberg::Schema> EnvelopeWriteSchema(const iceberg::Schema& current);
+// The id of the table's day(publish_time) partition spec, which the
+// broker writes with whatever spec other engines made the default.
+Result<int32_t> EnvelopeSpecId(const iceberg::TableMetadata& m);
+
 // Rows of one partition (a day of publish_time), in offset order.
 struct EnvelopeBatch {
   int64_t day = 0;  // days since 1970-01-01
@@ -50,8 +60,13 @@ std::optional<int64_t> OffsetBound(const iceberg::DataFile& file, bool upper);
 std::vector<int32_t> EnvelopeFieldIds();
 
 // The inverse: rows of a topic table (columns in EnvelopeFieldIds order)
-// back into stored messages, field for field what the WAL held. Rows with an
-// offset below `from` are skipped.
-Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, std::vector<wal::WalRecord>* out);
+// back into stored messages, field for field what the WAL held. Only rows
+// with an offset in [from, end) are taken; rows outside [0, end) are not
+// the broker's (see "Ownership" in docs/formats/topic-tables.md) and are
+// counted in `foreign`. `deleted`, if given, marks rows (by index in
+// `rows`) that delete files remove.
+Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, uint64_t end,
+                       std::vector<wal::WalRecord>* out, size_t* foreign = nullptr,
+                       const std::vector<bool>* deleted = nullptr);
 
 }  // namespace frazil::storage

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "frazil/common/logging.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/storage/envelope.h"
@@ -13,11 +14,12 @@ Status TableHistory::Refresh(uint64_t from) {
   const iceberg::TableMetadata& m = t.metadata;
   FRAZIL_ASSIGN_OR_RETURN(committed_end_, CommittedOffset(m));
   if (const iceberg::Schema* s = m.CurrentSchema()) schema_ = *s;
-  for (auto it = files_.begin(); it != files_.end() && it->first < from;) it = files_.erase(it);
+  for (auto it = files_.begin(); it != files_.end();)
+    it = it->second.last < from ? files_.erase(it) : std::next(it);
+  Index();
   const iceberg::Snapshot* current = m.CurrentSnapshot();
   if (!current) {
-    files_.clear();
-    snapshot_id_ = -1;
+    Invalidate();
     return Status::Ok();
   }
   if (current->snapshot_id == snapshot_id_) return Status::Ok();
@@ -47,29 +49,54 @@ Status TableHistory::Refresh(uint64_t from) {
     FRAZIL_ASSIGN_OR_RETURN(tasks, iceberg::PlanFiles(io(), m, *current, filter));
   }
   for (const auto& task : tasks) {
-    auto lo = OffsetBound(task.file, /*upper=*/false);
-    auto hi = OffsetBound(task.file, /*upper=*/true);
-    if (!lo || !hi || *lo < 0 || *hi < *lo)
-      return Status::Corruption("topic table " + id_.ToString() + ": data file " + task.file.file_path +
-                                " has no usable offset bounds");
-    if (static_cast<uint64_t>(*hi) < from) continue;
-    files_[static_cast<uint64_t>(*hi)] = HistoryFile{task.file.file_path, static_cast<uint64_t>(*lo),
-                                                     static_cast<uint64_t>(*hi), task.file.record_count};
+    // Bounds cut to the broker's offsets [0, committed): a file another
+    // engine wrote or rewrote may hold rows outside, which replay skips.
+    // A file without offset metrics may hold any offset.
+    int64_t lo = OffsetBound(task.file, /*upper=*/false).value_or(0);
+    int64_t hi = OffsetBound(task.file, /*upper=*/true).value_or(INT64_MAX);
+    lo = std::max<int64_t>(lo, 0);
+    if (committed_end_ == 0 || hi < lo || static_cast<uint64_t>(lo) >= committed_end_) {
+      if (foreign_files_.insert(task.file.file_path).second)
+        FRAZIL_LOG_WARN(
+            "topic table {} (snapshot {}): data file {} holds no offset the broker committed "
+            "(offsets {} to {}, committed up to {}): its {} row(s) are not replayed",
+            id_.ToString(), current->snapshot_id, task.file.file_path,
+            OffsetBound(task.file, false).value_or(-1), OffsetBound(task.file, true).value_or(-1),
+            committed_end_, task.file.record_count);
+      continue;
+    }
+    uint64_t first = static_cast<uint64_t>(lo);
+    uint64_t last = std::min(static_cast<uint64_t>(hi), committed_end_ - 1);
+    if (last < from) continue;
+    files_[task.file.file_path] = HistoryFile{task.file.file_path, first, last, task.file.record_count};
   }
   snapshot_id_ = current->snapshot_id;
+  Index();
   return Status::Ok();
 }
 
+void TableHistory::Index() {
+  by_first_.clear();
+  for (const auto& [path, f] : files_) by_first_.push_back(&f);
+  std::sort(by_first_.begin(), by_first_.end(), [](const HistoryFile* a, const HistoryFile* b) {
+    return a->first != b->first ? a->first < b->first : a->last < b->last;
+  });
+}
+
 std::optional<HistoryRange> TableHistory::RangeAt(uint64_t offset) const {
-  auto it = files_.lower_bound(offset);  // the first file ending at or after `offset`
-  if (it == files_.end()) return std::nullopt;
-  HistoryRange r{it->second.first, it->second.last, {it->second}};
-  // Files are keyed by their last offset; any that starts inside the range
-  // interleaves with it.
-  for (++it; it != files_.end() && it->second.first <= r.last; ++it) {
-    r.first = std::min(r.first, it->second.first);
-    r.last = it->second.last;
-    r.files.push_back(it->second);
+  // Among the files reaching `offset`, the one starting first opens the
+  // range; every file starting inside the range so far joins it.
+  std::optional<HistoryRange> r;
+  for (const HistoryFile* f : by_first_) {
+    if (f->last < offset) continue;
+    if (!r) {
+      r = HistoryRange{f->first, f->last, {*f}};
+    } else if (f->first <= r->last) {
+      r->last = std::max(r->last, f->last);
+      r->files.push_back(*f);
+    } else {
+      break;
+    }
   }
   return r;
 }
@@ -80,22 +107,34 @@ std::optional<uint64_t> TableHistory::first_offset() const {
   return first;
 }
 
-Result<std::vector<wal::WalRecord>> TableHistory::ReadRange(iceberg::FileIO* io,
-                                                            const iceberg::Schema& schema,
-                                                            const HistoryRange& range, uint64_t from) {
-  std::vector<wal::WalRecord> out;
+Result<TableHistory::RangeRecords> TableHistory::ReadRange(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                                           const HistoryRange& range, uint64_t from,
+                                                           uint64_t end) {
+  RangeRecords out;
+  auto& recs = out.records;
+  bool ordered = true;
   for (const auto& file : range.files) {
     FRAZIL_ASSIGN_OR_RETURN(auto reader,
                             iceberg::DataFileReader::Open(io, file.path, schema, EnvelopeFieldIds()));
-    out.reserve(out.size() + static_cast<size_t>(std::max<int64_t>(0, file.records)));
+    recs.reserve(recs.size() + static_cast<size_t>(std::max<int64_t>(0, file.records)));
     for (size_t rg : reader->SelectRowGroups(kOffset, static_cast<int64_t>(from), INT64_MAX)) {
       FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch rows, reader->ReadRowGroup(rg));
-      Status st = EnvelopeRecords(rows, from, &out);
+      const size_t before = recs.size();
+      Status st = EnvelopeRecords(rows, from, end, &recs, &out.foreign);
       if (!st.ok()) return st.WithContext("data file " + file.path);
+      for (size_t i = std::max<size_t>(before, 1); i < recs.size() && ordered; ++i)
+        ordered = recs[i - 1].offset < recs[i].offset;
     }
   }
-  if (range.files.size() > 1)
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  if (!ordered || range.files.size() > 1) {
+    std::stable_sort(recs.begin(), recs.end(),
+                     [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    // One row per offset: the first read (files in the order planned).
+    auto last = std::unique(recs.begin(), recs.end(),
+                            [](const auto& a, const auto& b) { return a.offset == b.offset; });
+    out.duplicates = static_cast<size_t>(recs.end() - last);
+    recs.erase(last, recs.end());
+  }
   return out;
 }
 

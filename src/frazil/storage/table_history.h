@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,16 +18,18 @@
 
 namespace frazil::storage {
 
-// One data file of a topic table: the offsets [first, last] it holds.
+// One data file of a topic table: the broker's offsets [first, last] it
+// may hold (its offset bounds cut to [0, committed offset); rows outside
+// are other engines' and never replayed).
 struct HistoryFile {
   std::string path;
   uint64_t first = 0, last = 0;
   int64_t records = 0;
 };
 
-// Files whose offset ranges interleave (a batch split by day of a
-// client-set publish time) are read together: a range is the smallest set
-// of files holding every offset of [first, last].
+// Files whose offset ranges overlap (a batch split by day of a client-set
+// publish time, or files another engine rewrote) are read together: a range
+// is the smallest set of files holding every offset of [first, last].
 struct HistoryRange {
   uint64_t first = 0, last = 0;
   std::vector<HistoryFile> files;
@@ -46,6 +49,7 @@ class TableHistory {
   // file planned earlier is gone, e.g. compacted and expired).
   void Invalidate() {
     files_.clear();
+    by_first_.clear();
     snapshot_id_ = -1;
   }
 
@@ -54,13 +58,23 @@ class TableHistory {
   int64_t snapshot_id() const { return snapshot_id_; }
   // The range holding `offset`, else the first range after it.
   std::optional<HistoryRange> RangeAt(uint64_t offset) const;
+  // Data files planned whose offsets are all outside [0, committed offset):
+  // rows other engines wrote, which replay ignores (each named once in the log).
+  size_t foreign_files() const { return foreign_files_.size(); }
   // The oldest offset any known file holds.
   std::optional<uint64_t> first_offset() const;
 
-  // Reads a range's records from `from` on, in offset order, skipping row
-  // groups wholly below it by their statistics.
-  static Result<std::vector<wal::WalRecord>> ReadRange(iceberg::FileIO* io, const iceberg::Schema& schema,
-                                                       const HistoryRange& range, uint64_t from);
+  // What a range holds of the broker's offsets [from, end), in offset order.
+  struct RangeRecords {
+    std::vector<wal::WalRecord> records;
+    size_t foreign = 0;     // rows at offsets outside [0, end): not the broker's
+    size_t duplicates = 0;  // further rows at an offset already taken
+  };
+  // Reads a range from `from` on, skipping row groups wholly below it by
+  // their statistics. The rows of a file need not be in offset order
+  // (another engine may have sorted it by something else).
+  static Result<RangeRecords> ReadRange(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                        const HistoryRange& range, uint64_t from, uint64_t end);
 
   iceberg::FileIO* io() const { return catalog_->io(); }
   const iceberg::Schema& schema() const { return schema_; }
@@ -72,7 +86,10 @@ class TableHistory {
   iceberg::Schema schema_;
   uint64_t committed_end_ = 0;
   int64_t snapshot_id_ = -1;
-  std::map<uint64_t, HistoryFile> files_;  // by last offset
+  std::map<std::string, HistoryFile> files_;  // by path
+  std::vector<const HistoryFile*> by_first_;  // files_ ordered by first offset
+  std::set<std::string> foreign_files_;       // logged once each
+  void Index();
 };
 
 }  // namespace frazil::storage

@@ -12,11 +12,49 @@
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
+#include "frazil/storage/topic_writer.h"
 
 namespace frazil::storage {
 namespace {
 
 int64_t OffsetLowerBound(const iceberg::DataFile& f) { return OffsetBound(f, false).value_or(INT64_MAX); }
+
+}  // namespace
+
+namespace {
+
+// Reads the files of a run (every column of the current schema, so what
+// other engines added is kept) and returns their rows in offset order.
+Result<parquet::RowBatch> ReadSortedByOffset(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                             const std::vector<const iceberg::DataFile*>& run) {
+  std::vector<int32_t> ids;
+  size_t offset_col = 0;
+  for (const auto& f : schema.fields) {
+    if (f.id == kOffset) offset_col = ids.size();
+    ids.push_back(f.id);
+  }
+  std::vector<parquet::RowBatch> batches;
+  std::vector<parquet::FieldSchema> fields;
+  for (const auto* f : run) {
+    FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids));
+    fields = reader->fields();
+    for (size_t g = 0; g < reader->num_row_groups(); ++g) {
+      FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch b, reader->ReadRowGroup(g));
+      batches.push_back(std::move(b));
+    }
+  }
+  std::vector<std::pair<size_t, size_t>> order;  // (batch, row)
+  for (size_t b = 0; b < batches.size(); ++b)
+    for (size_t r = 0; r < batches[b].num_rows; ++r) order.emplace_back(b, r);
+  auto offset_of = [&](const std::pair<size_t, size_t>& at) {
+    return batches[at.first].columns[offset_col].values.ints[at.second];
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const auto& a, const auto& b) { return offset_of(a) < offset_of(b); });
+  parquet::RowBatch out;
+  for (const auto& [b, r] : order) parquet::AppendRow(fields, batches[b], r, &out);
+  return out;
+}
 
 }  // namespace
 
@@ -28,11 +66,17 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
   const iceberg::Snapshot* current = t.metadata.CurrentSnapshot();
   const iceberg::Schema* schema = t.metadata.CurrentSchema();
   if (!current || !schema) return report;
+  FRAZIL_ASSIGN_OR_RETURN(const uint64_t committed_end, CommittedOffset(t.metadata));
   FRAZIL_ASSIGN_OR_RETURN(auto tasks, iceberg::PlanFiles(catalog->io(), t.metadata, *current));
-  // Per partition (day) and spec, files in offset order.
+  // Per partition (day) and spec, files in offset order. Only files whose
+  // rows are all the broker's (offsets inside [0, committed)) are merged:
+  // rows other engines wrote stay in their own files, so they can never
+  // stretch the offset range of a file the broker replays.
   std::map<std::pair<int32_t, int64_t>, std::vector<iceberg::DataFile>> parts;
   for (auto& task : tasks) {
     if (task.file.partition.size() != 1 || !task.file.partition[0]) continue;
+    auto lo = OffsetBound(task.file, false), hi = OffsetBound(task.file, true);
+    if (!lo || !hi || *lo < 0 || static_cast<uint64_t>(*hi) >= committed_end) continue;
     parts[{task.file.spec_id, task.file.partition[0]->l}].push_back(std::move(task.file));
   }
   const int64_t small = config.compact_target_bytes / 2;
@@ -59,24 +103,19 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
     }
     for (const auto& run : runs) {
       if (run.size() < config.compact_min_files) continue;
-      std::vector<parquet::RowBatch> batches;
-      for (const auto* f : run) {
-        FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(catalog->io(), f->file_path,
-                                                                           *schema, EnvelopeFieldIds()));
-        for (size_t g = 0; g < reader->num_row_groups(); ++g) {
-          FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch b, reader->ReadRowGroup(g));
-          batches.push_back(std::move(b));
-        }
+      // Sorted by offset: the table's sort order, which engines may rely on.
+      auto rows = ReadSortedByOffset(catalog->io(), *schema, run);
+      if (!rows.ok()) {
+        discard();
+        return rows.status().WithContext("compacting " + id.ToString());
       }
-      std::vector<const parquet::RowBatch*> ptrs;
-      for (const auto& b : batches) ptrs.push_back(&b);
       int64_t first = OffsetLowerBound(*run.front());
       const std::string& sample = run.front()->file_path;
       std::string path =
           sample.substr(0, sample.rfind('/')) + "/" + std::to_string(first) + "-" + RandomUuid() + ".parquet";
       iceberg::Value day;
       day.l = key.second;
-      auto file = iceberg::WriteDataFile(catalog->io(), path, *schema, key.first, {day}, ptrs);
+      auto file = iceberg::WriteDataFile(catalog->io(), path, *schema, key.first, {day}, {&*rows});
       if (!file.ok()) {
         discard();
         return file.status().WithContext("compacting " + id.ToString());

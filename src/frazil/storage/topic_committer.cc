@@ -95,6 +95,7 @@ void TopicCommitter::Maintain(bool orphans) {
 
 void TopicCommitter::Loop() {
   std::chrono::milliseconds backoff{0};
+  uint64_t shrunk_bytes = 0;  // batch byte limit while the disk is full (0: the configured one)
   std::optional<Clock::time_point> pending_since;
   Clock::time_point flush_at;
   std::mt19937_64 rng(std::random_device{}());
@@ -174,12 +175,19 @@ void TopicCommitter::Loop() {
       WaitUntil(flush_at);
       continue;
     }
-    auto n = writer_->CommitBatch();
+    auto n = writer_->CommitBatch(shrunk_bytes);
     if (!n.ok()) {
       if (stopping) return;  // the WAL keeps it for the next start
+      if (n.status().code() == StatusCode::kResourceExhausted) {
+        // Out of space: a smaller batch may fit where this one did not, and
+        // every commit lets the WAL give space back.
+        shrunk_bytes = std::max<uint64_t>((shrunk_bytes ? shrunk_bytes : config_.writer.max_bytes) / 4, 1);
+      }
       retry_after_failure(n.status());
       continue;
     }
+    // Grow back towards the configured size once commits go through.
+    if (shrunk_bytes > 0) shrunk_bytes = shrunk_bytes * 4 >= config_.writer.max_bytes ? 0 : shrunk_bytes * 4;
     backoff = std::chrono::milliseconds(0);
     pending_since.reset();
     Committed();

@@ -69,7 +69,7 @@ Result<std::optional<wal::WalRecord>> TopicReader::TryNext() {
 
 Result<std::optional<wal::WalRecord>> TopicReader::NextFromTable() {
   if (!history_) return std::optional<wal::WalRecord>();
-  if (buffer_.empty()) {
+  while (buffer_.empty()) {
     if (position_ >= history_->committed_end()) {
       // The table may have moved on since it was last loaded.
       if (wal_->Stats().low_water_offset <= position_) return std::optional<wal::WalRecord>();
@@ -78,15 +78,29 @@ Result<std::optional<wal::WalRecord>> TopicReader::NextFromTable() {
       if (position_ >= history_->committed_end()) return std::optional<wal::WalRecord>();
     }
     FRAZIL_RETURN_IF_ERROR(FillBuffer());
-    if (buffer_.empty()) return std::optional<wal::WalRecord>();
   }
   wal::WalRecord r = std::move(buffer_.front());
   buffer_.pop_front();
-  if (r.offset != position_)
-    return Status::Corruption("topic table " + table_.id.ToString() + " has no record at offset " +
-                              std::to_string(position_) + " (next: " + std::to_string(r.offset) + ")");
+  if (r.offset > position_) SkipTo(r.offset);
   position_ = r.offset + 1;
   return std::optional<wal::WalRecord>(std::move(r));
+}
+
+void TopicReader::SkipTo(uint64_t offset) {
+  // Offsets the broker committed that no row holds any more: deleted by
+  // another engine (a DELETE, or an expiry of the oldest data), or lost.
+  // Replay goes on, as a consumer of a compacted log would, and says so.
+  auto first = history_->first_offset();
+  if (first && offset <= *first && position_ < *first) {
+    FRAZIL_LOG_INFO("topic table {}: history starts at offset {}, reading from there", table_.id.ToString(),
+                    offset);
+  } else {
+    FRAZIL_LOG_WARN(
+        "topic table {} (snapshot {}): no row holds offsets {} to {} (deleted by another engine?); "
+        "replay skips them",
+        table_.id.ToString(), history_->snapshot_id(), position_, offset - 1);
+  }
+  position_ = offset;
 }
 
 Status TopicReader::FillBuffer(bool replanned) {
@@ -97,39 +111,30 @@ Status TopicReader::FillBuffer(bool replanned) {
         history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
     file = history_->RangeAt(position_);
     if (!file) {
-      if (position_ >= history_->committed_end()) return Status::Ok();
-      return Status::Corruption("topic table " + table_.id.ToString() + " is committed up to " +
-                                std::to_string(history_->committed_end()) +
-                                " but no data file holds offset " + std::to_string(position_));
+      // No file holds anything from here to the committed offset.
+      if (position_ < history_->committed_end()) SkipTo(history_->committed_end());
+      return Status::Ok();
     }
   }
-  if (file->first > position_) {
-    // Only the start of the history may be missing (e.g. retention).
-    auto first = history_->first_offset();
-    if (!first || *first != file->first)
-      return Status::Corruption("topic table " + table_.id.ToString() + " has no data file for offsets " +
-                                std::to_string(position_) + " to " + std::to_string(file->first - 1));
-    FRAZIL_LOG_INFO("topic table {}: history starts at offset {}, reading from there", table_.id.ToString(),
-                    file->first);
-    position_ = file->first;
-  }
-  // Queue reads of this file and the next ones, each on its own thread.
+  // Queue reads of this range and the next ones, each on its own thread.
   uint64_t next = prefetch_.empty() ? position_ : prefetch_.back().first.last + 1;
-  while (prefetch_.size() < table_.config.prefetch_files && next < history_->committed_end()) {
+  const uint64_t end = history_->committed_end();
+  while (prefetch_.size() < table_.config.prefetch_files && next < end) {
     auto f = history_->RangeAt(next);
-    if (!f || f->first > next) break;
-    uint64_t from = next;
+    if (!f) break;
+    uint64_t from = std::max(next, f->first);
     prefetch_.emplace_back(
-        *f, std::async(std::launch::async, [io = history_->io(), schema = history_->schema(), f = *f, from] {
-          return TableHistory::ReadRange(io, schema, f, from);
+        *f,
+        std::async(std::launch::async, [io = history_->io(), schema = history_->schema(), f = *f, from, end] {
+          return TableHistory::ReadRange(io, schema, f, from, end);
         }));
     next = f->last + 1;
   }
   if (prefetch_.empty()) return Status::Ok();
   auto [f, read] = std::move(prefetch_.front());
   prefetch_.pop_front();
-  auto records = read.get();
-  if (!records.ok() && records.status().code() == StatusCode::kNotFound && !replanned) {
+  auto got = read.get();
+  if (!got.ok() && got.status().code() == StatusCode::kNotFound && !replanned) {
     // Compacted away since it was planned: plan again from the current snapshot.
     DropPrefetch();
     history_->Invalidate();
@@ -137,12 +142,19 @@ Status TopicReader::FillBuffer(bool replanned) {
         history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
     return FillBuffer(/*replanned=*/true);
   }
-  if (!records.ok()) return records.status().WithContext("reading topic table " + table_.id.ToString());
-  for (auto& r : *records)
+  if (!got.ok()) return got.status().WithContext("reading topic table " + table_.id.ToString());
+  if (got->foreign > 0 || got->duplicates > 0) {
+    std::string files;
+    for (const auto& hf : f.files) files += (files.empty() ? "" : ", ") + hf.path;
+    FRAZIL_LOG_WARN(
+        "topic table {} (snapshot {}): skipped {} row(s) at offsets the broker did not commit and {} "
+        "further row(s) at offsets already read, in {}",
+        table_.id.ToString(), history_->snapshot_id(), got->foreign, got->duplicates, files);
+  }
+  for (auto& r : got->records)
     if (r.offset >= position_) buffer_.push_back(std::move(r));
-  if (buffer_.empty() || buffer_.front().offset != position_)
-    return Status::Corruption("topic table " + table_.id.ToString() + ": data file " + f.files.front().path +
-                              " does not hold offset " + std::to_string(position_) + " its bounds cover");
+  // Nothing of the broker's left in the range: go on after it.
+  if (buffer_.empty() && position_ <= f.last) SkipTo(f.last + 1);
   return Status::Ok();
 }
 

@@ -49,9 +49,11 @@ class TopicReader {
   uint64_t position() const { return position_; }
 
  private:
-  using FileRead = std::future<Result<std::vector<wal::WalRecord>>>;
+  using FileRead = std::future<Result<TableHistory::RangeRecords>>;
   Result<std::optional<wal::WalRecord>> NextFromTable();
   Status FillBuffer(bool replanned = false);
+  // Moves past offsets the table does not hold, and logs it.
+  void SkipTo(uint64_t offset);
   void DropPrefetch();
 
   wal::WriteAheadLog* wal_;

@@ -1,5 +1,6 @@
 #include "frazil/storage/topic_writer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "frazil/catalog/table_commit.h"
@@ -49,7 +50,8 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   return w;
 }
 
-Result<size_t> TopicWriter::CommitBatch() {
+Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
+  const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
   FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
   snapshot_id_ = table.metadata.current_snapshot_id.value_or(-1);
@@ -65,8 +67,7 @@ Result<size_t> TopicWriter::CommitBatch() {
     if (!rec) break;
     uint64_t size = rec->payload.size(), need = BatchMemoryPerRecord(size);
     // Flush before exceeding (a single record always goes, alone).
-    if (!records.empty() && (bytes + size > config_.max_bytes || memory + need > config_.memory_cap_bytes))
-      break;
+    if (!records.empty() && (bytes + size > byte_limit || memory + need > config_.memory_cap_bytes)) break;
     bytes += size;
     memory += need;
     records.push_back(std::move(*rec));
@@ -75,7 +76,13 @@ Result<size_t> TopicWriter::CommitBatch() {
   const uint64_t start = committed_, end = records.back().offset + 1;
 
   FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records));
-  const iceberg::Schema* schema = table.metadata.CurrentSchema();
+  const iceberg::Schema* current = table.metadata.CurrentSchema();
+  if (!current) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
+  // Only the envelope columns: other engines may have added their own.
+  auto schema = EnvelopeWriteSchema(*current);
+  if (!schema.ok()) return schema.status().WithContext("topic table " + id_.ToString());
+  auto spec_id = EnvelopeSpecId(table.metadata);
+  if (!spec_id.ok()) return spec_id.status().WithContext("topic table " + id_.ToString());
   iceberg::FastAppend append(catalog_->io());
   std::vector<std::string> written;
   auto discard = [&] {
@@ -90,8 +97,7 @@ Result<size_t> TopicWriter::CommitBatch() {
                        std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet";
     iceberg::Value v;
     v.l = b.day;
-    auto file =
-        iceberg::WriteDataFile(catalog_->io(), path, *schema, table.metadata.default_spec_id, {v}, {&b.rows});
+    auto file = iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows});
     if (!file.ok()) {
       discard();
       return file.status().WithContext("topic table " + id_.ToString());

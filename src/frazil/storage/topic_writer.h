@@ -40,8 +40,10 @@ class TopicWriter {
 
   // Re-reads the table's committed offset (settling any earlier unknown
   // outcome), then writes and commits the next batch of records, if any.
-  // Returns the number of records committed.
-  Result<size_t> CommitBatch();
+  // Returns the number of records committed. `max_bytes`, when not 0, cuts
+  // the batch smaller than the configured limit (a single record still
+  // goes): the committer shrinks batches while the disk is full.
+  Result<size_t> CommitBatch(uint64_t max_bytes = 0);
 
   uint64_t committed_offset() const { return committed_; }
   // The table's current snapshot after the last load or commit (-1: none).

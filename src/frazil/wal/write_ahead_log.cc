@@ -311,7 +311,11 @@ void WriteAheadLog::WriterLoop() {
     const bool dirty = written_end_ > durable_end_;
     if (options_.sync_mode == SyncMode::kPeriodic && dirty)
       deadline = std::min(deadline, next_periodic_sync_);
-    if (active_records_ > 0) deadline = std::min(deadline, active_created_ + options_.segment_max_age);
+    // Only a segment that is open can age out: after a roll failed (no
+    // space for the next segment) the next append creates one, and until
+    // then there is nothing to wake up for.
+    if (active_file_ && active_records_ > 0)
+      deadline = std::min(deadline, active_created_ + options_.segment_max_age);
     writer_cv_.wait_until(lk, deadline, [&] { return !pending_.empty() || !sync_waiters_.empty() || stop_; });
     if (gather_target_ > 1 && !pending_.empty() && pending_.size() < gather_target_ && !stop_) {
       // The previous group's appenders are being woken and will append

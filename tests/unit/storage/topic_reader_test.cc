@@ -14,8 +14,12 @@
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
+#include "frazil/catalog/table_commit.h"
+#include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
+#include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/storage/envelope.h"
 #include "frazil/storage/table_maintenance.h"
 #include "frazil/storage/topic_committer.h"
 #include "frazil/storage/topic_writer.h"
@@ -61,6 +65,50 @@ class TopicReaderTest : public ::testing::Test {
   }
 
   TopicTable Table() { return TopicTable{catalog_.get(), id_, ReaderConfig{2}}; }
+
+  // A data file as another engine would write it: rows at `offsets` (in
+  // that order), day 0 of the test's publish times.
+  iceberg::DataFile ForeignFile(const std::vector<int64_t>& offsets, const std::string& payload_prefix) {
+    std::vector<wal::WalRecord> recs;
+    for (int64_t o : offsets) {
+      danube::StreamMessage m;
+      m.set_payload(payload_prefix + std::to_string(o));
+      m.set_publish_time(1700000000000);
+      wal::WalRecord r;
+      r.offset = static_cast<uint64_t>(o);  // negative offsets wrap; the row keeps the int64
+      std::string b = m.SerializeAsString();
+      r.payload.assign(b.begin(), b.end());
+      recs.push_back(std::move(r));
+    }
+    auto batches = EnvelopeBatches(recs).value();
+    EXPECT_EQ(batches.size(), 1u);
+    auto& rows = batches[0].rows;
+    // EnvelopeBatches keeps the WAL order; write the offsets as given.
+    for (size_t i = 0; i < offsets.size(); ++i) rows.columns[kOffset - 1].values.ints[i] = offsets[i];
+    auto t = catalog_->LoadTable(id_).value();
+    iceberg::Value day;
+    day.l = batches[0].day;
+    std::string path = t.metadata.location + "/data/foreign-" + std::to_string(foreign_files_++) + ".parquet";
+    return iceberg::WriteDataFile(catalog_->io(), path, *t.metadata.CurrentSchema(), 0, {day}, {&rows})
+        .value();
+  }
+  size_t foreign_files_ = 0;
+
+  // Every record the reader returns until caught up.
+  std::vector<wal::WalRecord> Drain(TopicReader* r) {
+    std::vector<wal::WalRecord> out;
+    for (;;) {
+      auto rec = r->TryNext();
+      EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+      if (!rec.ok() || !rec.value()) return out;
+      out.push_back(std::move(*rec.value()));
+    }
+  }
+  std::string PayloadOf(const wal::WalRecord& r) {
+    danube::StreamMessage m;
+    EXPECT_TRUE(m.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size())));
+    return m.payload();
+  }
 
   // Reads until caught up; every record must be the next offset and the
   // message stored (equal field by field: map entries may serialize in
@@ -247,6 +295,136 @@ TEST_F(TopicReaderTest, DroppedTopicTableLeavesNoFile) {
     for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) files += e.is_regular_file();
   EXPECT_EQ(files, 0u);
   EXPECT_TRUE(DropTopicTable(catalog_.get(), id_).ok());  // already gone: fine
+}
+
+}  // namespace
+}  // namespace frazil::storage
+
+namespace frazil::storage {
+namespace {
+
+// Another engine appends rows at offsets the broker never committed (far
+// ahead, negative) and a duplicate of a committed offset, rewrites one of the
+// broker's files with a foreign row mixed in and its rows in descending
+// order, and deletes offsets 45..49: replay delivers each committed offset
+// that still has a row exactly once, in order, skips the deleted ones, and
+// never delivers a foreign row; the broker's compaction keeps foreign rows in
+// their own files and writes its files sorted by offset.
+TEST_F(TopicReaderTest, RowsOtherEnginesWroteNeverBreakTheOffsetSequence) {
+  Produce(60);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{20, 1 << 30}).value();
+  while (w->CommitBatch().value() > 0) {
+  }
+  auto table = [&] { return catalog_->LoadTable(id_).value(); };
+  auto files = [&] {
+    auto t = table();
+    std::map<int64_t, iceberg::DataFile> by_first;
+    for (auto& task : iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value())
+      by_first[OffsetBound(task.file, false).value()] = task.file;
+    return by_first;
+  };
+  {
+    iceberg::FastAppend append(catalog_->io());
+    append.AddFile(ForeignFile({900000000, 5, -3}, "foreign-"));
+    ASSERT_TRUE(catalog::CommitWithRetry(catalog_.get(), id_, &append).ok());
+  }
+  {
+    auto f = files();
+    std::vector<int64_t> mixed = {900000001};
+    for (int64_t o = 39; o >= 20; --o) mixed.push_back(o);
+    iceberg::RewriteFiles rewrite(catalog_->io(), iceberg::RewriteFiles::Kind::kReplace);
+    rewrite.DeleteFile(f.at(20).file_path);
+    rewrite.AddFile(ForeignFile(mixed, "payload-"));
+    rewrite.DeleteFile(f.at(40).file_path);
+    std::vector<int64_t> kept;
+    for (int64_t o = 40; o < 60; ++o)
+      if (o < 45 || o > 49) kept.push_back(o);
+    rewrite.AddFile(ForeignFile(kept, "payload-"));
+    ASSERT_TRUE(catalog::CommitWithRetry(catalog_.get(), id_, &rewrite).ok());
+  }
+  EXPECT_EQ(table().metadata.properties.at(kCommittedOffsetProperty), "60");
+  ASSERT_GE(wal_->Reclaim(60).value().low_water_offset, 40u);
+  Produce(10);  // 60..69 only in the WAL
+
+  auto check = [&](TopicReader* r) {
+    std::vector<wal::WalRecord> got = Drain(r);
+    std::vector<uint64_t> offsets;
+    for (const auto& rec : got) offsets.push_back(rec.offset);
+    std::vector<uint64_t> want;
+    for (uint64_t o = 0; o < 70; ++o)
+      if (o < 45 || o > 49) want.push_back(o);
+    ASSERT_EQ(offsets, want);
+    for (const auto& rec : got) {
+      if (rec.offset == 5) continue;  // two rows hold offset 5: either may be delivered, once
+      EXPECT_EQ(PayloadOf(rec), "payload-" + std::to_string(rec.offset));
+    }
+  };
+  TopicReader r(wal_.get(), Table());
+  r.Seek(0);
+  check(&r);
+
+  // The broker's compaction: foreign rows stay in their files, merged files
+  // are sorted by offset, and replay is unchanged.
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  Produce(0);
+  w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{3, 1 << 30}).value();
+  while (w->CommitBatch().value() > 0) {
+  }
+  auto report = CompactTopicFiles(catalog_.get(), id_, m).value();
+  EXPECT_GE(report.files_removed, 2u);
+  bool foreign_kept = false;
+  for (const auto& [first, f] : files()) {
+    auto hi = OffsetBound(f, true).value();
+    if (hi >= 900000000) foreign_kept = true;
+    if (hi >= 70 || first < 0) continue;  // another engine's file, left as it is
+    auto reader =
+        iceberg::DataFileReader::Open(catalog_->io(), f.file_path, EnvelopeSchema(), EnvelopeFieldIds())
+            .value();
+    int64_t prev = -1;
+    for (size_t g = 0; g < reader->num_row_groups(); ++g) {
+      auto rows = reader->ReadRowGroup(g).value();
+      for (size_t i = 0; i < rows.num_rows; ++i) {
+        int64_t o = rows.columns[kOffset - 1].values.ints[i];
+        EXPECT_GT(o, prev) << f.file_path;
+        prev = o;
+      }
+    }
+  }
+  EXPECT_TRUE(foreign_kept);
+  TopicReader again(wal_.get(), Table());
+  again.Seek(0);
+  check(&again);
+}
+
+// Another engine adds a column (and makes it the current schema): the broker
+// keeps committing its envelope columns, its compaction keeps the other
+// engine's values, and replay reads everything.
+TEST_F(TopicReaderTest, CommitsContinueAfterAnotherEngineAddsAColumn) {
+  Produce(30);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{10, 1 << 30}).value();
+  ASSERT_EQ(w->CommitBatch().value(), 10u);
+  {
+    auto base = catalog_->LoadTable(id_).value();
+    auto updated = base.metadata;
+    auto wider =
+        iceberg::AddOptionalColumn(*updated.CurrentSchema(), "note",
+                                   iceberg::Primitive(iceberg::TypeId::kString), &updated.last_column_id)
+            .value();
+    updated.current_schema_id = wider.schema_id;
+    updated.schemas.push_back(std::move(wider));
+    ASSERT_TRUE(catalog_->CommitTable(base, updated).ok());
+  }
+  while (w->CommitBatch().value() > 0) {
+  }
+  EXPECT_EQ(w->committed_offset(), 30u);
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  EXPECT_GE(CompactTopicFiles(catalog_.get(), id_, m).value().files_removed, 2u);
+  ASSERT_GE(wal_->Reclaim(30).value().low_water_offset, 10u);
+  TopicReader r(wal_.get(), Table());
+  r.Seek(0);
+  ReadAll(&r, 0);
 }
 
 }  // namespace
