@@ -322,7 +322,7 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
       ready++;
       while (!go) std::this_thread::yield();
       auto end = Clock::now() + std::chrono::duration<double>(seconds);
-      danube::StreamMessage m;
+      danube::SentMessage m;
       m.mutable_msg_id()->set_producer_id(id);
       m.set_payload(payload);
       PayloadVariator vary(static_cast<uint64_t>(p) + 1);
@@ -439,11 +439,13 @@ void EndToEnd(const Broker& b, double seconds, int rate, size_t payload_bytes, c
   auto start = Clock::now();
   for (int64_t i = 0; i < total; ++i) {
     std::this_thread::sleep_until(start + std::chrono::microseconds(i * 1000000 / rate));
-    danube::StreamMessage m;
+    danube::SentMessage m;
     m.mutable_msg_id()->set_producer_id(pid);
     m.set_payload(payload);
-    (*m.mutable_attributes())["t_us"] = std::to_string(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count());
+    auto* sent_at = m.add_attributes();
+    sent_at->set_key("t_us");
+    sent_at->set_value(std::to_string(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count()));
     danube::MessageResponse resp;
     grpc::ClientContext ctx;
     (void)prod->SendMessage(&ctx, m, &resp);
@@ -513,7 +515,7 @@ void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producer
     threads.emplace_back([&, p] {
       auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
       uint64_t id = CreateProducer(stub.get(), topic, "replay-p" + std::to_string(p));
-      danube::StreamMessage m;
+      danube::SentMessage m;
       m.mutable_msg_id()->set_producer_id(id);
       m.set_payload(payload);
       PayloadVariator vary(static_cast<uint64_t>(p) + 1);

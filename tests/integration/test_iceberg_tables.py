@@ -125,6 +125,11 @@ def test_pyiceberg_reads_our_table_and_snapshots(fz):
     for e in entries:
         m = e["readable_metrics"]["offset"]
         assert m["null_value_count"] == 0 and m["lower_bound"] <= m["upper_bound"]
+        # Counts for top-level columns only, as Java writes them: the
+        # attribute map's key (5) and value (6) have none (issue 11, item 4).
+        counts, nulls = dict(e["data_file"]["value_counts"]), dict(e["data_file"]["null_value_counts"])
+        assert counts[1] == e["data_file"]["record_count"] and nulls[1] == 0
+        assert not {5, 6} & (counts.keys() | nulls.keys()), counts
 
 
 def test_pyiceberg_appends_then_frazil_appends_after(fz):

@@ -17,6 +17,10 @@
 //   expire ID [--older-than MS] [--retain-last N]
 //   remove-orphans ID --older-than MS [--dry-run]
 //   topic-commit ID --wal DIR [--max-rows N]   # commit a topic WAL with TopicWriter
+//   add-deletes ID DELETES.json   # register delete files (as Spark's or Flink's row deltas do)
+//     DELETES.json: [{"path", "content": "position"|"equality", "record_count",
+//                     "partition": [...], "equality_ids": [...], "spec_id"}]
+//   Scans with --rows apply row-level deletes; files list the deletes planned for them.
 //
 // Row values: numbers for int, long, date, timestamps (micros); strings for
 // string and (as hex) for binary, fixed and uuid; objects for maps; arrays
@@ -33,6 +37,7 @@
 #include "frazil/common/random_id.h"
 #include "frazil/iceberg/maintenance.h"
 #include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/row_deletes.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
@@ -175,6 +180,23 @@ void BatchToRows(const iceberg::Schema& schema, const std::vector<parquet::Field
   }
 }
 
+// Adds delete files, as a row delta of another engine does (operation
+// "delete"): the current manifests carried, one new delete manifest.
+class AddDeleteFiles : public iceberg::SnapshotProducer {
+ public:
+  using SnapshotProducer::SnapshotProducer;
+  std::vector<iceberg::DataFile> files;
+
+ protected:
+  std::string Operation() const override { return "delete"; }
+  Result<std::vector<iceberg::ManifestFile>> NewManifests(
+      const iceberg::TableMetadata& base, const std::vector<iceberg::ManifestFile>& current) override {
+    FRAZIL_ASSIGN_OR_RETURN(auto out, WriteAddedManifests(base, files));
+    out.insert(out.end(), current.begin(), current.end());
+    return out;
+  }
+};
+
 json PartitionJson(const iceberg::DataFile& f) {
   json p = json::array();
   for (const auto& v : f.partition) {
@@ -291,16 +313,25 @@ json TasksJson(catalog::Catalog* cat, const iceberg::TableMetadata& m,
   std::vector<int32_t> ids;
   for (const auto& f : schema.fields) ids.push_back(f.id);
   for (const auto& t : tasks) {
+    json deletes = json::array();
+    for (const auto& d : t.deletes) deletes.push_back(d.file_path);
     files.push_back({{"path", t.file.file_path},
                      {"record_count", t.file.record_count},
                      {"partition", PartitionJson(t.file)},
                      {"sequence_number", t.data_sequence_number},
-                     {"snapshot_id", t.added_snapshot_id}});
+                     {"snapshot_id", t.added_snapshot_id},
+                     {"deletes", deletes}});
     if (!with_rows) continue;
+    auto row_deletes = Must(iceberg::LoadRowDeletes(cat->io(), t), "load deletes");
     auto reader =
         Must(iceberg::DataFileReader::Open(cat->io(), t.file.file_path, schema, ids), "open data file");
     for (size_t g = 0; g < reader->num_row_groups(); ++g) {
       auto batch = Must(reader->ReadRowGroup(g), "read data file");
+      if (!row_deletes.empty()) {
+        auto deleted = Must(row_deletes.DeletedRows(batch, reader->RowGroupFirstRow(g), reader->fields()),
+                            "apply deletes");
+        batch = iceberg::RemoveRows(batch, reader->fields(), deleted);
+      }
       BatchToRows(schema, reader->fields(), ids, batch, &rows);
     }
   }
@@ -457,6 +488,33 @@ int Run(const std::string& db, const std::string& warehouse, const std::string& 
     }
     out = TasksJson(cat.get(), t.metadata, tasks, HasFlag(args, "--rows"));
     out["snapshot_id"] = snapshot_id;
+  } else if (cmd == "add-deletes") {
+    auto id = table_id(1);
+    auto t = Must(cat->LoadTable(id), "load table");
+    AddDeleteFiles add(cat->io());
+    for (const auto& d : ReadJsonFile(arg(2))) {
+      iceberg::DataFile f;
+      f.content = d.at("content") == "equality" ? iceberg::FileContent::kEqualityDeletes
+                                                : iceberg::FileContent::kPositionDeletes;
+      f.file_path = d.at("path");
+      f.spec_id = d.value("spec_id", t.metadata.default_spec_id);
+      for (const auto& v : d.value("partition", json::array())) {
+        if (v.is_null()) {
+          f.partition.emplace_back();
+        } else {
+          iceberg::Value value;
+          value.l = v.get<int64_t>();
+          f.partition.emplace_back(value);
+        }
+      }
+      f.record_count = d.at("record_count");
+      f.file_size_in_bytes =
+          static_cast<int64_t>(Must(cat->io()->Read(f.file_path), "read delete file").size());
+      f.equality_ids = d.value("equality_ids", std::vector<int32_t>{});
+      add.files.push_back(std::move(f));
+    }
+    auto committed = Must(catalog::CommitWithRetry(cat.get(), id, &add, t), "commit deletes");
+    out = {{"snapshot_id", add.snapshot_id()}, {"summary", committed.metadata.CurrentSnapshot()->summary}};
   } else if (cmd == "snapshots") {
     auto t = Must(cat->LoadTable(table_id(1)), "load table");
     out = json::array();

@@ -48,12 +48,26 @@ Status Broker::Recover() {
   for (const auto& ns : namespaces) {
     if (!fs::is_directory(root + "/" + ns)) continue;
     FRAZIL_ASSIGN_OR_RETURN(auto names, fsutil::ListDir(root + "/" + ns));
-    for (const auto& name : names)
-      if (fs::is_directory(root + "/" + ns + "/" + name)) reliable.emplace("/" + ns + "/" + name, false);
+    for (const auto& name : names) {
+      const std::string dir = root + "/" + ns + "/" + name;
+      if (!fs::is_directory(dir)) continue;
+      if (name.starts_with(".deleted-")) {
+        // A topic delete that did not finish before a crash.
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        FRAZIL_LOG_INFO("removed {} left by an unfinished topic delete{}", dir,
+                        ec ? ": " + ec.message() : "");
+        continue;
+      }
+      reliable.emplace("/" + ns + "/" + name, false);
+    }
   }
   for (const auto& [name, rel] : reliable) {
+    // One damaged topic does not stop the others: it stays closed (its
+    // files untouched) and every request for it gets the error.
     auto t = OpenTopic(name, rel, true);
-    if (!t.ok()) return t.status();
+    if (!t.ok())
+      FRAZIL_LOG_ERROR("topic {} cannot be opened and stays unavailable: {}", name, t.status().ToString());
   }
   FRAZIL_ASSIGN_OR_RETURN(auto subs, store_->LoadAll());
   for (const auto& r : subs) {
@@ -74,6 +88,8 @@ Status Broker::Recover() {
 Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable, bool create) {
   auto it = topics_.find(name);
   if (it != topics_.end()) return it->second.get();
+  // Retryable: once the delete has finished the name starts afresh.
+  if (deleting_.count(name)) return Status::Unavailable("topic " + name + " is being deleted; try again");
   if (!create) return Status::NotFound("topic " + name + " does not exist");
   FRAZIL_ASSIGN_OR_RETURN(TopicName tn, ParseTopicName(name));
   auto t = std::make_shared<Topic>();
@@ -87,7 +103,7 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
     auto table = options_.catalog->LoadTable(t->table);
     if (table.ok()) {
       auto committed = storage::CommittedOffset(table->metadata);
-      if (committed.ok()) wal_options.initial_offset = *committed;
+      if (committed.ok()) wal_options.initial_offset = wal_options.stored_below = *committed;
     }
   }
   auto wal = wal::WriteAheadLog::Open(std::move(wal_options));
@@ -247,7 +263,8 @@ Result<Broker::ConsumerRef> Broker::Consumer(uint64_t consumer_id) {
   auto it = consumers_.find(consumer_id);
   if (it == consumers_.end()) return Status::NotFound("unknown consumer id " + std::to_string(consumer_id));
   auto& t = topics_.at(it->second.topic);
-  return ConsumerRef{it->second.topic, it->second.subscription, t->subscriptions.at(it->second.subscription)};
+  return ConsumerRef{it->second.topic, it->second.subscription, t->subscriptions.at(it->second.subscription),
+                     it->second.name};
 }
 
 Result<std::shared_ptr<Subscription>> Broker::FindSubscription(const std::string& topic,
@@ -342,6 +359,9 @@ Status Broker::DeleteTopic(const std::string& topic) {
     if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
     t = it->second;
     topics_.erase(it);
+    // Until the delete is done, nobody opens the name again: a new topic
+    // must not share the WAL directory or table the delete is removing.
+    deleting_.insert(topic);
     for (auto p = producers_.begin(); p != producers_.end();)
       p = p->second.topic == topic ? producers_.erase(p) : std::next(p);
     for (auto c = consumers_.begin(); c != consumers_.end();)
@@ -357,14 +377,25 @@ Status Broker::DeleteTopic(const std::string& topic) {
   t->wal->RemoveListener(t->listener);
   Status first = t->wal->Close();
   const std::string wal_dir = t->wal->options().dir;
+  // The WAL directory leaves its name first (a crash later leaves only a
+  // hidden directory, removed at the next start), then the rest goes.
+  const std::string trash = fs::path(wal_dir).parent_path().string() + "/.deleted-" +
+                            fs::path(wal_dir).filename().string() + "-" + std::to_string(WallClockMs());
+  std::error_code ec;
+  fs::rename(wal_dir, trash, ec);
+  if (ec && first.ok())
+    first = Status::IoError("moving WAL directory " + wal_dir + " aside: " + ec.message());
   if (Status s = store_->RemoveTopic(topic); !s.ok() && first.ok()) first = s;
   if (options_.catalog) {
     Status dropped = storage::DropTopicTable(options_.catalog, t->table);
     if (!dropped.ok() && first.ok()) first = dropped;
   }
-  std::error_code ec;
-  fs::remove_all(wal_dir, ec);
-  if (ec && first.ok()) first = Status::IoError("removing WAL directory " + wal_dir + ": " + ec.message());
+  if (!ec) fs::remove_all(trash, ec);
+  if (ec && first.ok()) first = Status::IoError("removing WAL directory " + trash + ": " + ec.message());
+  {
+    std::lock_guard lock(mu_);
+    deleting_.erase(topic);
+  }
   FRAZIL_LOG_INFO("topic {} deleted (table {}, WAL {})", topic, t->table.ToString(), wal_dir);
   return first;
 }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +95,7 @@ class Broker {
     std::string topic;
     std::string subscription;
     std::shared_ptr<Subscription> sub;
+    std::string consumer;  // the consumer's name
   };
   Result<ConsumerRef> Consumer(uint64_t consumer_id);
   Result<std::shared_ptr<Subscription>> FindSubscription(const std::string& topic,
@@ -155,6 +157,7 @@ class Broker {
   std::mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
   std::map<std::string, std::shared_ptr<Topic>> topics_;
+  std::set<std::string> deleting_;  // topics whose delete is in progress
   std::map<uint64_t, ProducerState> producers_;
   std::map<uint64_t, ConsumerState> consumers_;
   std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store

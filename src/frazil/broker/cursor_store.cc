@@ -15,6 +15,17 @@ Status Exec(sqlite3* db, const char* sql) {
   return Status::Ok();
 }
 
+// Text is bound and read by length, so names compare byte for byte (a
+// C-string bind would cut "s\0x" to "s").
+void BindText(sqlite3_stmt* st, int index, const std::string& text) {
+  sqlite3_bind_text(st, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+std::string ColumnText(sqlite3_stmt* st, int column) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, column));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, column))) : std::string();
+}
+
 Status Error(sqlite3* db, const char* what) {
   return Status::IoError(std::string("metadata store ") + what + ": " + sqlite3_errmsg(db));
 }
@@ -56,8 +67,8 @@ Result<std::vector<SubscriptionRecord>> CursorStore::LoadAll() {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     SubscriptionRecord r;
-    r.topic = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    r.subscription = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    r.topic = ColumnText(st, 0);
+    r.subscription = ColumnText(st, 1);
     r.type = sqlite3_column_int(st, 2);
     r.cursor = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
     out.push_back(std::move(r));
@@ -81,8 +92,8 @@ Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
     return Error(db_, "write");
   }
   for (const auto& r : records) {
-    sqlite3_bind_text(st, 1, r.topic.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, r.subscription.c_str(), -1, SQLITE_TRANSIENT);
+    BindText(st, 1, r.topic);
+    BindText(st, 2, r.subscription);
     sqlite3_bind_int(st, 3, r.type);
     sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(r.cursor));
     if (sqlite3_step(st) != SQLITE_DONE) {
@@ -103,7 +114,7 @@ Status CursorStore::RemoveTopic(const std::string& topic) {
        {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1"}) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return Error(db_, "delete topic");
-    sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+    BindText(st, 1, topic);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return Error(db_, "delete topic");
@@ -117,8 +128,8 @@ Status CursorStore::Remove(const std::string& topic, const std::string& subscrip
   if (sqlite3_prepare_v2(db_, "DELETE FROM subscriptions WHERE topic = ?1 AND subscription = ?2", -1, &st,
                          nullptr) != SQLITE_OK)
     return Error(db_, "delete");
-  sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, subscription.c_str(), -1, SQLITE_TRANSIENT);
+  BindText(st, 1, topic);
+  BindText(st, 2, subscription);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "delete");
@@ -132,8 +143,7 @@ Result<std::vector<std::pair<std::string, bool>>> CursorStore::LoadTopics() {
   std::vector<std::pair<std::string, bool>> out;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
-                     sqlite3_column_int(st, 1) != 0);
+    out.emplace_back(ColumnText(st, 0), sqlite3_column_int(st, 1) != 0);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return Error(db_, "read");
   return out;
@@ -145,7 +155,7 @@ Status CursorStore::SaveTopic(const std::string& topic, bool reliable) {
   if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO topics (topic, reliable) VALUES (?1, ?2)", -1, &st,
                          nullptr) != SQLITE_OK)
     return Error(db_, "write");
-  sqlite3_bind_text(st, 1, topic.c_str(), -1, SQLITE_TRANSIENT);
+  BindText(st, 1, topic);
   sqlite3_bind_int(st, 2, reliable ? 1 : 0);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);

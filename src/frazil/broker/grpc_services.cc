@@ -9,13 +9,18 @@
 
 namespace frazil::broker {
 
-std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms) {
-  danube::StreamMessage m = sent;
-  m.clear_request_id();
-  m.clear_subscription_name();
-  m.clear_msg_id();
+std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms) {
+  danube::StreamMessage m;
   m.mutable_msg_id()->set_producer_id(producer_id);
-  if (m.publish_time() == 0) m.set_publish_time(now_ms);
+  m.set_payload(sent.payload());
+  m.set_publish_time(sent.publish_time() != 0 ? sent.publish_time() : now_ms);
+  m.set_producer_name(sent.producer_name());
+  // A key sent twice keeps its last value, as a map's decoding does.
+  auto* attributes = m.mutable_attributes();
+  for (const auto& a : sent.attributes()) (*attributes)[a.key()] = a.value();
+  if (sent.has_schema_id()) m.set_schema_id(sent.schema_id());
+  if (sent.has_schema_version()) m.set_schema_version(sent.schema_version());
+  if (sent.has_routing_key()) m.set_routing_key(sent.routing_key());
   return m.SerializeAsString();
 }
 
@@ -24,6 +29,29 @@ std::string StoredRoutingKey(const std::vector<uint8_t>& stored) {
   if (!m.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) return "";
   return m.has_routing_key() ? m.routing_key() : "";
 }
+
+namespace {
+
+const char* StatusCodeName(grpc::StatusCode c) {
+  switch (c) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return "error";
+  }
+}
+
+}  // namespace
 
 grpc::Status ToGrpc(const Status& s) {
   switch (s.code()) {
@@ -50,12 +78,51 @@ grpc::Status ToGrpc(const Status& s) {
 
 namespace {
 
+grpc::Status Invalid(const Status& s) { return {grpc::StatusCode::INVALID_ARGUMENT, s.message()}; }
+
+// Checks a sent message before it is stored (see "Names and keys" and
+// "Sizes" in docs/formats/danube-protocol.md).
+Status CheckSent(const danube::SentMessage& m, uint64_t max_message_bytes) {
+  if (m.payload().size() > max_message_bytes)
+    return Status::InvalidArgument("message of " + std::to_string(m.payload().size()) +
+                                   " bytes is over the limit of " + std::to_string(max_message_bytes));
+  if (m.publish_time() > kMaxPublishTimeMs)
+    return Status::InvalidArgument(
+        "publish_time " + std::to_string(m.publish_time()) + " ms is after 9999-12-31T23:59:59.999Z (" +
+        std::to_string(kMaxPublishTimeMs) + " ms), the last time Iceberg readers can represent");
+  FRAZIL_RETURN_IF_ERROR(CheckText("producer_name", m.producer_name(), kMaxNameBytes));
+  if (m.has_routing_key()) FRAZIL_RETURN_IF_ERROR(CheckText("routing_key", m.routing_key(), kMaxKeyBytes));
+  for (const auto& a : m.attributes()) {
+    FRAZIL_RETURN_IF_ERROR(CheckText("attribute key", a.key(), kMaxKeyBytes));
+    FRAZIL_RETURN_IF_ERROR(CheckText("value of attribute '" + a.key() + "'", a.value(), kMaxAttributeBytes));
+  }
+  const auto& topic = m.msg_id().topic_name();
+  if (!topic.empty()) FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  uint64_t envelope = m.ByteSizeLong() - m.payload().size();
+  if (envelope > kMaxEnvelopeBytes)
+    return Status::InvalidArgument("the message's names, keys and attributes take " +
+                                   std::to_string(envelope) + " bytes, over the limit of " +
+                                   std::to_string(kMaxEnvelopeBytes));
+  return Status::Ok();
+}
+
+// An Ack or Nack that names no known subscription: INVALID_ARGUMENT if the
+// names are not even valid (checked only then, to keep acks cheap).
+grpc::Status UnknownSubscription(const Status& s, const std::string& topic, const std::string& subscription) {
+  if (auto t = ParseTopicName(topic); !t.ok()) return Invalid(t.status());
+  if (auto c = CheckText("subscription_name", subscription, kMaxNameBytes); !c.ok()) return Invalid(c);
+  return ToGrpc(s);
+}
+
 class ProducerServiceImpl final : public danube::ProducerService::Service {
  public:
-  explicit ProducerServiceImpl(Broker* b) : broker_(b) {}
+  ProducerServiceImpl(Broker* b, uint64_t max_message_bytes)
+      : broker_(b), max_message_bytes_(max_message_bytes) {}
 
   grpc::Status CreateProducer(grpc::ServerContext*, const danube::ProducerRequest* req,
                               danube::ProducerResponse* resp) override {
+    if (auto st = CheckText("producer_name", req->producer_name(), kMaxNameBytes); !st.ok())
+      return Invalid(st);
     auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
                                       req->producer_access_mode() == danube::Exclusive,
                                       req->dispatch_strategy() == danube::Reliable);
@@ -66,10 +133,11 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status SendMessage(grpc::ServerContext*, const danube::StreamMessage* req,
+  grpc::Status SendMessage(grpc::ServerContext*, const danube::SentMessage* req,
                            danube::MessageResponse* resp) override {
     if (!req->has_msg_id())
       return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
+    if (auto st = CheckSent(*req, max_message_bytes_); !st.ok()) return Invalid(st);
     uint64_t producer_id = req->msg_id().producer_id();
     std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
     auto offset = broker_->Publish(producer_id, req->msg_id().topic_name(), req->producer_name(),
@@ -84,6 +152,7 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
 
  private:
   Broker* broker_;
+  uint64_t max_message_bytes_;
 };
 
 // Ack and Nack are one unary call per message and never block, so they run
@@ -101,6 +170,11 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
     if (req->subscription_type() < 0 || req->subscription_type() > 3)
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "unknown subscription type " + std::to_string(req->subscription_type())};
+    if (auto st = CheckText("consumer_name", req->consumer_name(), kMaxNameBytes); !st.ok())
+      return Invalid(st);
+    if (auto st = CheckText("subscription", req->subscription(), kMaxNameBytes); !st.ok()) return Invalid(st);
+    for (const auto& f : req->key_filters())
+      if (auto st = CheckText("key_filters", f, kMaxKeyBytes); !st.ok()) return Invalid(st);
     std::vector<std::string> filters(req->key_filters().begin(), req->key_filters().end());
     // Frazil's own clients may ask a new subscription to start at the oldest
     // message; Danube clients start at the end.
@@ -157,6 +231,11 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
     }
     sub->Detach(id);
     broker_->SetStreaming(id, false);
+    // The client sees only the status; the operator needs to know too.
+    if (!result.ok())
+      FRAZIL_LOG_WARN("topic {}: stream of consumer '{}' (id {}) of subscription '{}' ended with {}: {}",
+                      ref->topic, ref->consumer, id, ref->subscription, StatusCodeName(result.error_code()),
+                      result.error_message());
     return result;
   }
 
@@ -177,7 +256,8 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
  private:
   grpc::Status DoAck(const danube::AckRequest* req, danube::AckResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
-    if (!sub.ok()) return ToGrpc(sub.status());
+    if (!sub.ok())
+      return UnknownSubscription(sub.status(), req->msg_id().topic_name(), req->subscription_name());
     if (Status s = (*sub)->Ack(req->msg_id().topic_offset()); !s.ok()) return ToGrpc(s);
     resp->set_request_id(req->request_id());
     return grpc::Status::OK;
@@ -185,7 +265,8 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
 
   grpc::Status DoNack(const danube::NackRequest* req, danube::NackResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
-    if (!sub.ok()) return ToGrpc(sub.status());
+    if (!sub.ok())
+      return UnknownSubscription(sub.status(), req->msg_id().topic_name(), req->subscription_name());
     auto delay = std::chrono::milliseconds(req->has_delay_ms() ? req->delay_ms() : 0);
     if (Status s = (*sub)->Nack(req->msg_id().topic_offset(), delay); !s.ok()) return ToGrpc(s);
     resp->set_request_id(req->request_id());
@@ -246,11 +327,11 @@ class HealthCheckImpl final : public danube::HealthCheck::Service {
 
 }  // namespace
 
-std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url) {
+std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, DanubeServiceOptions options) {
   std::vector<std::unique_ptr<grpc::Service>> out;
-  out.push_back(std::make_unique<ProducerServiceImpl>(broker));
-  out.push_back(std::make_unique<ConsumerServiceImpl>(broker, broker_url));
-  out.push_back(std::make_unique<DiscoveryImpl>(broker, broker_url));
+  out.push_back(std::make_unique<ProducerServiceImpl>(broker, options.max_message_bytes));
+  out.push_back(std::make_unique<ConsumerServiceImpl>(broker, options.advertised_url));
+  out.push_back(std::make_unique<DiscoveryImpl>(broker, options.advertised_url));
   out.push_back(std::make_unique<HealthCheckImpl>(broker));
   return out;
 }

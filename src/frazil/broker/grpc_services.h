@@ -7,6 +7,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,20 +18,46 @@
 
 namespace frazil::broker {
 
-// The WAL record of a message: the producer's StreamMessage without its
-// request id, subscription name and message id (but its producer id).
-std::string EncodeStoredMessage(const danube::StreamMessage& sent, uint64_t producer_id, uint64_t now_ms);
+// The WAL record of a message: a StreamMessage with what the producer sent
+// but its request id, subscription name and message id (its producer id
+// instead); a publish time of 0 becomes `now_ms`.
+std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms);
 // The routing key of a stored message ("" when it has none).
 std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
 
 grpc::Status ToGrpc(const Status& s);
 
+// Everything of a sent message but its payload (names, keys, attributes)
+// may take at most this much; larger ones are refused (INVALID_ARGUMENT).
+inline constexpr uint64_t kMaxEnvelopeBytes = 1u << 20;
+
+// The latest publish time (ms since the epoch) a producer may set:
+// 9999-12-31T23:59:59.999Z. Iceberg stores it as a timestamptz in
+// microseconds, and readers that turn it into a date (PyIceberg, Java's
+// java.time, Spark) need years 0001-9999; 0 means "now".
+inline constexpr uint64_t kMaxPublishTimeMs = 253402300799999ull;
+
+// gRPC's own receive limit: well above our message limit, so that an
+// oversize message gets our INVALID_ARGUMENT, which Danube clients do not
+// retry, instead of gRPC's RESOURCE_EXHAUSTED, which they do. Larger
+// messages are still cut off by gRPC as they arrive.
+inline uint64_t GrpcReceiveLimit(uint64_t max_message_bytes) {
+  return std::max<uint64_t>(64u << 20, 2 * (max_message_bytes + kMaxEnvelopeBytes));
+}
+
+// The Danube services' settings.
+struct DanubeServiceOptions {
+  // What lookups advertise and message ids carry (e.g. "http://10.0.0.5:6650").
+  std::string advertised_url;
+  // Largest payload accepted.
+  uint64_t max_message_bytes = 5u << 20;
+};
+
 // Request metadata by which Frazil's own consumers choose where a new
 // subscription starts: "earliest" or "latest" (the default).
 inline constexpr const char* kInitialPositionHeader = "x-frazil-initial-position";
 
-// Registers the four services. `broker_url` is what lookups advertise and
-// message ids carry (e.g. "http://127.0.0.1:6650").
-std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, std::string broker_url);
+// The four services.
+std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, DanubeServiceOptions options);
 
 }  // namespace frazil::broker

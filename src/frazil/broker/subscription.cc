@@ -193,8 +193,12 @@ Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::ch
         Deliver(consumer_id, d);
         return std::optional<Delivery>(std::move(d));
       }
-      // 3. The next record of the log.
+      // 3. The next record of the log. KeyShared: while a window's worth of
+      // messages waits for keys no attached consumer takes, the log is not
+      // read further, so memory stays bounded (such keys hold the
+      // subscription back until a consumer for them attaches).
       for (;;) {
+        if (type_ == SubscriptionType::kKeyShared && redeliver_.size() >= window_) break;
         auto rec = reader_->TryNext();
         if (!rec.ok()) {
           if (rec.status().code() == StatusCode::kClosed) return rec.status();
@@ -206,8 +210,10 @@ Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::ch
         if (reliable_) unacked_.insert(d.offset);
         if (type_ == SubscriptionType::kKeyShared) {
           auto owner = KeyOwner(key_of_(*d.payload));
-          if (!owner) {  // no consumer takes this key now: keep it for later
-            redeliver_[d.offset] = Waiting{now, d.payload};
+          if (!owner) {
+            // Non-reliable: delivered at most once, to whoever takes it now.
+            if (!reliable_) continue;
+            redeliver_[d.offset] = Waiting{now, d.payload};  // no consumer takes this key now: keep it
             continue;
           }
           if (*owner != consumer_id) {

@@ -2,8 +2,10 @@
 // of a partitioned topic `/ns/t` is the topic `/ns/t-part-N`.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "frazil/common/status.h"
 
@@ -20,5 +22,21 @@ struct TopicName {
 
 Result<TopicName> ParseTopicName(const std::string& text);
 std::string PartitionName(const std::string& topic, int partition);
+
+// Limits on the text clients send besides topic names (see
+// docs/formats/danube-protocol.md, "Names and keys").
+inline constexpr size_t kMaxNameBytes = 256;         // producer, consumer, subscription names
+inline constexpr size_t kMaxKeyBytes = 1024;         // routing keys, key filters, attribute keys
+inline constexpr size_t kMaxAttributeBytes = 65536;  // one attribute value
+
+// Producer, consumer and subscription names, routing keys, key filters and
+// attribute keys and values must be valid UTF-8 without NUL and at most
+// `max_bytes` long: they are stored in SQLite and as Iceberg strings, and
+// compared as text. InvalidArgument names `field` (never echoes the bytes).
+Status CheckText(std::string_view field, std::string_view value, size_t max_bytes);
+
+// `s` with bytes outside printable ASCII written as \xNN, cut at `max`
+// bytes: for error messages that quote what a client sent.
+std::string Printable(std::string_view s, size_t max = 120);
 
 }  // namespace frazil::broker

@@ -66,7 +66,15 @@ class Catalog {
   virtual Status UpdateNamespaceProperties(const Namespace& ns, const Properties& set,
                                            const std::vector<std::string>& remove) = 0;
 
+  // Refuses a location that already holds table metadata the catalog does
+  // not know (a table whose entry was lost): RegisterTable it instead.
   virtual Result<LoadedTable> CreateTable(const TableIdentifier& id, CreateTableRequest request) = 0;
+  // Makes an existing metadata file the table `id` (AlreadyExists if the
+  // catalog has `id`).
+  virtual Result<LoadedTable> RegisterTable(const TableIdentifier& id,
+                                            const std::string& metadata_location) = 0;
+  // The location CreateTable gives `id` when the request names none.
+  virtual Result<std::string> DefaultTableLocation(const TableIdentifier& id) = 0;
   virtual Result<LoadedTable> LoadTable(const TableIdentifier& id) = 0;
   virtual Result<std::vector<TableIdentifier>> ListTables(const Namespace& ns) = 0;
   // With `purge`, every file of the table is deleted as well.

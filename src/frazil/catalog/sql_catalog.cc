@@ -312,6 +312,13 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
       FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(id));
     }
   }
+  // A table the catalog forgot (its entry lost, or dropped without purge)
+  // still owns its files: a new table there would take them for orphans.
+  FRAZIL_ASSIGN_OR_RETURN(auto existing_metadata, iceberg::FindLatestMetadataFile(io_.get(), location));
+  if (existing_metadata)
+    return Status::AlreadyExists("location " + location + " of new table " + id.ToString() +
+                                 " already holds table metadata (" + *existing_metadata +
+                                 ") the catalog does not know: register that table, or remove its files");
   FRAZIL_ASSIGN_OR_RETURN(
       iceberg::TableMetadata metadata,
       iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
@@ -332,6 +339,32 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
       return Status::AlreadyExists("table " + id.ToString() + " already exists");
     return st;
   }
+  return LoadedTable{id, metadata_location, std::move(metadata)};
+}
+
+Result<std::string> SqlCatalog::DefaultTableLocation(const TableIdentifier& id) {
+  std::lock_guard lock(mu_);
+  return DefaultLocation(id);
+}
+
+Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
+                                              const std::string& metadata_location) {
+  for (const auto& part : id.ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
+  FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
+  FRAZIL_ASSIGN_OR_RETURN(iceberg::TableMetadata metadata,
+                          iceberg::ReadMetadataFile(io_.get(), metadata_location));
+  std::lock_guard lock(mu_);
+  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
+  if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
+  Stmt s(db_,
+         "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
+         "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name).Bind(4, metadata_location);
+  Status st = s.Run();
+  if (!st.ok() && st.code() == StatusCode::kAlreadyExists)
+    return Status::AlreadyExists("table " + id.ToString() + " already exists");
+  FRAZIL_RETURN_IF_ERROR(st);
   return LoadedTable{id, metadata_location, std::move(metadata)};
 }
 

@@ -39,6 +39,8 @@ class SqlCatalog final : public Catalog {
                                    const std::vector<std::string>& remove) override;
 
   Result<LoadedTable> CreateTable(const TableIdentifier& id, CreateTableRequest request) override;
+  Result<LoadedTable> RegisterTable(const TableIdentifier& id, const std::string& metadata_location) override;
+  Result<std::string> DefaultTableLocation(const TableIdentifier& id) override;
   Result<LoadedTable> LoadTable(const TableIdentifier& id) override;
   Result<std::vector<TableIdentifier>> ListTables(const Namespace& ns) override;
   Status DropTable(const TableIdentifier& id, bool purge) override;

@@ -134,7 +134,7 @@ int RunProduce(const ProduceArgs& a) {
   for (int64_t i = 0; i < a.count; ++i) {
     size_t p =
         a.routing_key.empty() ? static_cast<size_t>(i) % topics.size() : Fnv1a(a.routing_key) % topics.size();
-    danube::StreamMessage m;
+    danube::SentMessage m;
     m.set_request_id(static_cast<uint64_t>(i) + 2);
     m.mutable_msg_id()->set_producer_id(ids[p]);
     m.mutable_msg_id()->set_topic_name(topics[p]);
@@ -143,7 +143,11 @@ int RunProduce(const ProduceArgs& a) {
                                                  std::chrono::system_clock::now().time_since_epoch())
                                                  .count()));
     m.set_producer_name(name);
-    for (const auto& [k, v] : attributes) (*m.mutable_attributes())[k] = v;
+    for (const auto& [k, v] : attributes) {
+      auto* attribute = m.add_attributes();
+      attribute->set_key(k);
+      attribute->set_value(v);
+    }
     if (!a.routing_key.empty()) m.set_routing_key(a.routing_key);
     danube::MessageResponse resp;
     grpc::ClientContext ctx;
@@ -232,9 +236,13 @@ int RunConsume(const ConsumeArgs& a) {
       req.set_consumer_id(subs[i].second);
       auto stream = consumers->ReceiveMessages(contexts[i].get(), req);
       danube::StreamMessage m;
+      bool enough = false;  // this reader stopped the stream itself
       while (stream->Read(&m)) {
         int64_t n = ++received;
-        if (a.max_messages > 0 && n > a.max_messages) break;
+        if (a.max_messages > 0 && n > a.max_messages) {
+          enough = true;
+          break;
+        }
         {
           std::lock_guard lock(out_mu);
           std::cout << "offset=" << m.msg_id().topic_offset() << " payload=" << m.payload() << " attributes=";
@@ -255,15 +263,25 @@ int RunConsume(const ConsumeArgs& a) {
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         (void)consumers->Ack(&ctx, ack, &ack_resp);
-        if (a.max_messages > 0 && n >= a.max_messages) break;
+        if (a.max_messages > 0 && n >= a.max_messages) {
+          enough = true;
+          break;
+        }
       }
-      done = true;
-      for (auto& c : contexts) c->TryCancel();
+      // A stream the broker ended carries its final status: read it before
+      // cancelling anything, or the cancellation replaces it.
+      if (enough) contexts[i]->TryCancel();
       grpc::Status s = stream->Finish();
-      if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+      // Another reader ended first (and cancelled this stream) if `done` was set.
+      bool ours = enough || done.exchange(true);
+      for (size_t k = 0; k < contexts.size(); ++k)
+        if (k != i) contexts[k]->TryCancel();
+      // CANCELLED is this process ending the streams; anything else is the
+      // broker's error.
+      if (!s.ok() && !(s.error_code() == grpc::StatusCode::CANCELLED && ours)) {
         std::lock_guard lock(out_mu);
         std::cerr << "frazil consume: stream from " << subs[i].first << " ended: " << s.error_message()
-                  << "\n";
+                  << " (gRPC status " << s.error_code() << ")\n";
         rc = 1;
       }
     });

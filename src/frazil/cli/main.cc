@@ -21,12 +21,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   frazil::server::ServeConfig defaults;
-  std::string config_file, data_dir, listen, http, log_level;
+  std::string config_file, data_dir, listen, advertise, http, log_level;
   auto* serve = app.add_subcommand("serve", "Run a broker (standalone with embedded defaults)");
   serve->add_option("--config", config_file, "YAML configuration file (see config/frazil.yaml)");
   serve->add_option("--data-dir", data_dir, "Data directory (default " + defaults.data_dir + ")");
   serve->add_option("--listen", listen,
                     "Danube protocol address HOST:PORT (default " + defaults.listen + ")");
+  serve->add_option("--advertise", advertise,
+                    "HOST:PORT clients are told to connect to (default: the --listen address; for a wildcard "
+                    "listen address, this machine's host name)");
   serve->add_option("--http", http, "HTTP address for /healthz and /metrics (default " + defaults.http + ")");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
 
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
     }
     if (!data_dir.empty()) config.data_dir = data_dir;
     if (!listen.empty()) config.listen = listen;
+    if (!advertise.empty()) config.advertised_address = advertise;
     if (!http.empty()) config.http = http;
     if (!log_level.empty()) config.log_level = log_level;
     if (auto st = frazil::SetLogLevel(config.log_level); !st.ok()) {

@@ -27,4 +27,20 @@ Status WriteAll(int fd, std::span<const uint8_t> data, const std::string& path);
 // Reads a whole file.
 Result<std::vector<uint8_t>> ReadFile(const std::string& path);
 
+// An exclusive lock on a directory (flock on `dir/LOCK`, which holds the
+// owner's pid), held until destroyed or the process exits: two processes
+// never work on the same data directory.
+class DirLock {
+ public:
+  // Unavailable, naming the holder's pid, when another process holds it.
+  static Result<DirLock> Acquire(const std::string& dir);
+  DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DirLock& operator=(DirLock&&) = delete;
+  ~DirLock();
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 }  // namespace frazil::fsutil

@@ -37,6 +37,9 @@ struct DataFile {
   std::vector<int64_t> split_offsets;
   std::vector<int32_t> equality_ids;
   std::optional<int32_t> sort_order_id;
+  // Delete files only: the one data file a position delete file (or v3
+  // deletion vector) applies to, when the writer recorded it (field 143).
+  std::optional<std::string> referenced_data_file;
 };
 
 struct ManifestEntry {

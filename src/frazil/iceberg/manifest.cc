@@ -70,6 +70,7 @@ Result<json> ManifestEntrySchema(const std::vector<NestedField>& partition_type)
       List("split_offsets", 132, 133, "long"),
       List("equality_ids", 135, 136, "int"),
       AvroOptionalField("sort_order_id", "int", 140),
+      AvroOptionalField("referenced_data_file", "string", 143),
   });
   return json{
       {"type", "record"},
@@ -139,6 +140,7 @@ Result<avro::Datum> EntryDatum(const ManifestEntry& e, const std::vector<NestedF
       ListDatum(f.split_offsets),
       ListDatum(f.equality_ids),
       f.sort_order_id ? AvroPresent(avro::Datum::Long(*f.sort_order_id)) : AvroNull(),
+      f.referenced_data_file ? AvroPresent(avro::Datum::Bytes(*f.referenced_data_file)) : AvroNull(),
   };
   return avro::Datum::Record({
       avro::Datum::Long(static_cast<int32_t>(e.status)),
@@ -194,6 +196,12 @@ Result<std::vector<uint8_t>> WriteManifest(const TableMetadata& metadata, const 
                                            const std::vector<ManifestEntry>& entries, int64_t snapshot_id,
                                            ManifestFile* summary) {
   FRAZIL_ASSIGN_OR_RETURN(auto partition_type, PartitionType(spec, metadata));
+  // A manifest holds data files or delete files, never both (spec,
+  // "Manifests": its content is data or deletes).
+  const bool deletes = !entries.empty() && entries.front().file.content != FileContent::kData;
+  for (const auto& e : entries)
+    if ((e.file.content != FileContent::kData) != deletes)
+      return Status::InvalidArgument("a manifest cannot mix data and delete files: " + e.file.file_path);
   FRAZIL_ASSIGN_OR_RETURN(json schema_json, ManifestEntrySchema(partition_type));
   FRAZIL_ASSIGN_OR_RETURN(avro::SchemaPtr schema, avro::ParseSchema(schema_json.dump()));
   const Schema* table_schema = metadata.CurrentSchema();
@@ -206,20 +214,19 @@ Result<std::vector<uint8_t>> WriteManifest(const TableMetadata& metadata, const 
       {"partition-spec", PartitionSpecToJson(spec)["fields"].dump()},
       {"partition-spec-id", std::to_string(spec.spec_id)},
       {"format-version", std::to_string(metadata.format_version)},
-      {"content", "data"},
+      {"content", deletes ? "deletes" : "data"},
   };
   avro::ContainerWriter writer(schema, options);
 
   ManifestFile m;
   m.partition_spec_id = spec.spec_id;
+  m.content = deletes ? FileContent::kPositionDeletes : FileContent::kData;  // the list's "deletes"
   m.added_snapshot_id = snapshot_id;
   m.partitions.assign(partition_type.size(), PartitionFieldSummary{});
   std::vector<std::optional<Value>> lo(partition_type.size()), hi(partition_type.size());
   int64_t min_seq = INT64_MAX;
   bool inherits_seq = false;
   for (const auto& e : entries) {
-    if (e.file.content != FileContent::kData)
-      return Status::InvalidArgument("delete files are not supported in data manifests: " + e.file.file_path);
     if (e.status != EntryStatus::kAdded && (!e.snapshot_id || !e.sequence_number || !e.file_sequence_number))
       return Status::InvalidArgument("existing or deleted manifest entry for " + e.file.file_path +
                                      " needs explicit snapshot id and sequence numbers");
@@ -328,6 +335,7 @@ Result<DataFile> ReadDataFile(const AvroRecord& r, const std::vector<NestedField
   f.split_offsets = ReadList<int64_t>(r, 132);
   f.equality_ids = ReadList<int32_t>(r, 135);
   if (auto s = r.OptionalLong(140)) f.sort_order_id = static_cast<int32_t>(*s);
+  f.referenced_data_file = r.OptionalBytes(143);
   return f;
 }
 

@@ -78,6 +78,20 @@ std::string NextMetadataFileLocation(const std::string& table_location,
   return table_location + "/metadata/" + version + "-" + RandomUuid() + ".metadata.json";
 }
 
+Result<std::optional<std::string>> FindLatestMetadataFile(FileIO* io, const std::string& table_location) {
+  FRAZIL_ASSIGN_OR_RETURN(auto files, io->List(table_location + "/metadata/"));
+  std::optional<std::string> best;
+  int64_t best_version = -1, best_ms = 0;
+  for (const auto& f : files) {
+    auto v = MetadataFileVersion(f.location);
+    auto slash = f.location.rfind('/');
+    if (!v || f.location.compare(slash + 1, 1, ".") == 0) continue;  // hidden: a temporary or sidecar file
+    if (*v > best_version || (*v == best_version && f.modified_ms > best_ms))
+      best = f.location, best_version = *v, best_ms = f.modified_ms;
+  }
+  return best;
+}
+
 Result<TableMetadata> ReadMetadataFile(FileIO* io, const std::string& location) {
   FRAZIL_ASSIGN_OR_RETURN(auto bytes, io->Read(location));
   nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);

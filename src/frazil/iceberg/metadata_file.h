@@ -26,6 +26,11 @@ std::optional<int64_t> MetadataFileVersion(const std::string& location);
 std::string NextMetadataFileLocation(const std::string& table_location,
                                      const std::optional<std::string>& previous);
 
+// The newest metadata file under a table location (highest version; among
+// equal versions, the last written), or nullopt when there is none: a
+// table whose catalog entry was lost can be registered again from it.
+Result<std::optional<std::string>> FindLatestMetadataFile(FileIO* io, const std::string& table_location);
+
 Result<TableMetadata> ReadMetadataFile(FileIO* io, const std::string& location);
 Status WriteMetadataFile(FileIO* io, const std::string& location, const TableMetadata& metadata);
 

@@ -202,12 +202,14 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const std::string& locat
   f.file_size_in_bytes = static_cast<int64_t>(written.file_size);
   f.split_offsets = written.split_offsets;
   for (const auto& c : written.columns) {
+    f.column_sizes[c.field_id] += c.column_size;
+    // Counts and bounds for top-level primitives only, as Java Iceberg
+    // writes them: a leaf inside a map or list has one Parquet level entry
+    // per empty or null collection, which is no value of the column, so
+    // its counts would be wrong; and nothing prunes on nested values.
+    if (!IsTopLevelPrimitive(schema, c.field_id)) continue;
     f.value_counts[c.field_id] = c.value_count;
     f.null_value_counts[c.field_id] = c.null_count;
-    f.column_sizes[c.field_id] += c.column_size;
-    // Bounds for top-level primitives only: nothing prunes on values
-    // nested in lists and maps.
-    if (!IsTopLevelPrimitive(schema, c.field_id)) continue;
     const NestedField* field = schema.FindField(c.field_id);
     if (!field) continue;
     if (c.lower_bound) {
@@ -261,6 +263,13 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const s
     r->file_index_.push_back(idx);
   }
   return r;
+}
+
+int64_t DataFileReader::RowGroupFirstRow(size_t index) const {
+  int64_t first = 0;
+  const auto& groups = reader_->metadata().row_groups;
+  for (size_t g = 0; g < index && g < groups.size(); ++g) first += groups[g].num_rows;
+  return first;
 }
 
 Result<parquet::RowBatch> DataFileReader::ReadRowGroup(size_t index) {

@@ -56,6 +56,9 @@ class DataFileReader {
     return reader_->SelectRowGroups(field_id, lo, hi);
   }
   Result<parquet::RowBatch> ReadRowGroup(size_t index);
+  // The position in the file of row group `index`'s first row: rows count
+  // from 0 over the whole file, as position delete files name them.
+  int64_t RowGroupFirstRow(size_t index) const;
   // The Parquet shape of each projected column.
   const std::vector<parquet::FieldSchema>& fields() const { return fields_; }
 

@@ -1,13 +1,156 @@
 #include "frazil/iceberg/scan.h"
 
 #include <algorithm>
+#include <cstring>
+#include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/manifest_list.h"
+#include "frazil/iceberg/row_deletes.h"
 
 namespace frazil::iceberg {
 namespace {
+
+// A manifest with only DELETED entries lists nothing live.
+bool OnlyDeletions(const ManifestFile& m) {
+  return m.added_files_count + m.existing_files_count == 0 && m.manifest_length > 0 &&
+         m.deleted_files_count > 0;
+}
+
+bool Unpartitioned(const PartitionSpec& spec) {
+  for (const auto& f : spec.fields)
+    if (f.transform.kind != TransformKind::kVoid) return false;
+  return true;
+}
+
+// Spec id and partition values as one comparable string.
+std::string PartitionKey(int32_t spec_id, const PartitionValues& values) {
+  std::string key(reinterpret_cast<const char*>(&spec_id), sizeof spec_id);
+  for (const auto& v : values) {
+    if (!v) {
+      key.push_back('\0');
+      continue;
+    }
+    key.push_back('\1');
+    key.append(reinterpret_cast<const char*>(&v->l), sizeof v->l);
+    auto n = static_cast<uint32_t>(v->s.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key.append(v->s);
+    key.append(reinterpret_cast<const char*>(&v->decimal), sizeof v->decimal);
+  }
+  return key;
+}
+
+// The live delete files of a snapshot, indexed by the data files they may
+// apply to (spec, "Scan Planning"):
+// - a position delete file (or deletion vector) applies to data files with
+//   a data sequence number <= its own; in the same spec and partition, or,
+//   when it names its one data file (referenced_data_file, or equal
+//   file_path bounds), to that file only;
+// - an equality delete file applies to data files with a data sequence
+//   number < its own, in the same spec and partition, or to all data files
+//   when its spec is unpartitioned (a global delete).
+class DeleteIndex {
+ public:
+  Status Add(FileIO* io, const TableMetadata& m, const ManifestFile& manifest) {
+    const PartitionSpec* spec = m.SpecById(manifest.partition_spec_id);
+    if (!spec)
+      return Status::Corruption("delete manifest " + manifest.manifest_path +
+                                " uses unknown partition spec " + std::to_string(manifest.partition_spec_id));
+    FRAZIL_ASSIGN_OR_RETURN(auto bytes, io->Read(manifest.manifest_path));
+    auto entries = ReadManifest(bytes, manifest, m);
+    if (!entries.ok()) return entries.status().WithContext("delete manifest " + manifest.manifest_path);
+    for (auto& e : entries.value()) {
+      if (e.status == EntryStatus::kDeleted) continue;
+      Entry entry{std::move(e.file), *e.sequence_number};
+      const DataFile& f = entry.file;
+      if (f.content == FileContent::kPositionDeletes) {
+        if (auto path = ReferencedPath(f)) {
+          by_path_[std::string(ComparableLocation(*path))].push_back(std::move(entry));
+        } else {
+          by_partition_[PartitionKey(f.spec_id, f.partition)].push_back(std::move(entry));
+        }
+      } else if (f.content == FileContent::kEqualityDeletes) {
+        if (Unpartitioned(*spec))
+          global_.push_back(std::move(entry));
+        else
+          by_partition_[PartitionKey(f.spec_id, f.partition)].push_back(std::move(entry));
+      } else {
+        return Status::Corruption("delete manifest " + manifest.manifest_path + " lists data file " +
+                                  f.file_path);
+      }
+      ++count_;
+    }
+    return Status::Ok();
+  }
+
+  void Attach(ScanTask* task) const {
+    if (count_ == 0) return;
+    const int64_t seq = task->data_sequence_number;
+    const std::string& path = task->file.file_path;
+    if (auto it = by_path_.find(std::string(ComparableLocation(path))); it != by_path_.end())
+      for (const auto& d : it->second)
+        if (seq <= d.seq) task->deletes.push_back(d.file);
+    if (auto it = by_partition_.find(PartitionKey(task->file.spec_id, task->file.partition));
+        it != by_partition_.end()) {
+      for (const auto& d : it->second) {
+        if (d.file.content == FileContent::kPositionDeletes ? seq <= d.seq && PathInBounds(d.file, path)
+                                                            : seq < d.seq)
+          task->deletes.push_back(d.file);
+      }
+    }
+    for (const auto& d : global_)
+      if (seq < d.seq) task->deletes.push_back(d.file);
+  }
+
+ private:
+  struct Entry {
+    DataFile file;
+    int64_t seq;  // data sequence number
+  };
+
+  static std::optional<std::string> ReferencedPath(const DataFile& f) {
+    if (f.referenced_data_file) return f.referenced_data_file;
+    auto lo = f.lower_bounds.find(kDeleteFilePathFieldId);
+    auto hi = f.upper_bounds.find(kDeleteFilePathFieldId);
+    // Equal bounds are the whole path: a truncated upper bound is rounded up.
+    if (lo != f.lower_bounds.end() && hi != f.upper_bounds.end() && lo->second == hi->second)
+      return lo->second;
+    return std::nullopt;
+  }
+
+  // Whether the delete file's file_path bounds admit `path`, written in
+  // any of the forms engines use for a local file.
+  static bool PathInBounds(const DataFile& f, const std::string& path) {
+    auto lo = f.lower_bounds.find(kDeleteFilePathFieldId);
+    auto hi = f.upper_bounds.find(kDeleteFilePathFieldId);
+    auto in = [&](const std::string& p) {
+      return (lo == f.lower_bounds.end() || lo->second <= p) &&
+             (hi == f.upper_bounds.end() || p <= hi->second);
+    };
+    if (in(path)) return true;
+    std::string bare(ComparableLocation(path));
+    if (bare.empty() || bare[0] != '/') return false;
+    return in(bare) || in("file:" + bare) || in("file://" + bare);
+  }
+
+  size_t count_ = 0;
+  std::unordered_map<std::string, std::vector<Entry>> by_path_;
+  std::unordered_map<std::string, std::vector<Entry>> by_partition_;
+  std::vector<Entry> global_;
+};
+
+Result<DeleteIndex> LoadDeleteIndex(FileIO* io, const TableMetadata& m,
+                                    const std::vector<ManifestFile>& manifests) {
+  DeleteIndex index;
+  for (const auto& manifest : manifests) {
+    if (manifest.content == FileContent::kData || OnlyDeletions(manifest)) continue;
+    FRAZIL_RETURN_IF_ERROR(index.Add(io, m, manifest));
+  }
+  return index;
+}
 
 // Reads the entries of one manifest that pass `filter` and `keep`.
 template <typename Keep>
@@ -27,7 +170,7 @@ Status CollectFiles(FileIO* io, const TableMetadata& m, const ManifestFile& mani
   for (auto& e : entries.value()) {
     if (e.file.content != FileContent::kData || !keep(e)) continue;
     if (!filter.empty() && !filter.FileMightMatch(e.file, *spec, *schema)) continue;
-    out->push_back(ScanTask{std::move(e.file), *e.snapshot_id, *e.sequence_number});
+    out->push_back(ScanTask{std::move(e.file), *e.snapshot_id, *e.sequence_number, {}});
   }
   return Status::Ok();
 }
@@ -78,19 +221,14 @@ Result<std::vector<ScanTask>> PlanFiles(FileIO* io, const TableMetadata& m, cons
   FRAZIL_ASSIGN_OR_RETURN(auto manifests, ReadSnapshotManifests(io, snapshot));
   std::vector<ScanTask> out;
   for (const auto& manifest : manifests) {
-    if (manifest.content != FileContent::kData) {
-      if (manifest.added_files_count + manifest.existing_files_count > 0)
-        return Status::InvalidArgument(
-            "table has delete files (row-level deletes), which Frazil cannot read");
-      continue;
-    }
-    if (manifest.added_files_count + manifest.existing_files_count == 0 && manifest.manifest_length > 0 &&
-        manifest.deleted_files_count > 0)
-      continue;  // only deletions: nothing live
+    if (manifest.content != FileContent::kData || OnlyDeletions(manifest)) continue;
     FRAZIL_RETURN_IF_ERROR(CollectFiles(
         io, m, manifest, filter, [](const ManifestEntry& e) { return e.status != EntryStatus::kDeleted; },
         &out));
   }
+  if (out.empty()) return out;
+  FRAZIL_ASSIGN_OR_RETURN(DeleteIndex deletes, LoadDeleteIndex(io, m, manifests));
+  for (auto& task : out) deletes.Attach(&task);
   return out;
 }
 
@@ -129,6 +267,12 @@ Result<std::vector<ScanTask>> PlanAppends(FileIO* io, const TableMetadata& m,
           &out));
     }
   }
+  // The rows of those files as `to_inclusive` has them: its deletes apply
+  // (only a non-append snapshot in the range can have added some).
+  if (out.empty()) return out;
+  FRAZIL_ASSIGN_OR_RETURN(auto last, ReadSnapshotManifests(io, *m.SnapshotById(to_inclusive)));
+  FRAZIL_ASSIGN_OR_RETURN(DeleteIndex deletes, LoadDeleteIndex(io, m, last));
+  for (auto& task : out) deletes.Attach(&task);
   return out;
 }
 

@@ -79,19 +79,30 @@ std::map<std::string, std::string> SnapshotProducer::Summary(const TableMetadata
   put("deleted-data-files", counters_.deleted_files);
   put("deleted-records", counters_.deleted_records);
   put("removed-files-size", counters_.deleted_size);
-  int64_t total_files = 0, total_records = 0;
+  int64_t total_files = 0, total_records = 0, total_delete_files = 0;
   for (const auto& m : manifests) {
-    if (m.content != FileContent::kData) continue;
+    if (m.content != FileContent::kData) {
+      total_delete_files += m.added_files_count + m.existing_files_count;
+      continue;
+    }
     total_files += m.added_files_count + m.existing_files_count;
     total_records += m.added_rows_count + m.existing_rows_count;
   }
   s["total-data-files"] = std::to_string(total_files);
   s["total-records"] = std::to_string(total_records);
-  s["total-delete-files"] = "0";
-  s["total-position-deletes"] = "0";
-  s["total-equality-deletes"] = "0";
-  // The total size follows from the parent's, when the parent recorded it.
+  s["total-delete-files"] = std::to_string(total_delete_files);
   const Snapshot* parent = base.CurrentSnapshot();
+  // Our producers never add or remove delete files (other engines do), so
+  // the position and equality delete totals are the parent's; a manifest
+  // list does not tell the two kinds apart.
+  for (const char* key : {"total-position-deletes", "total-equality-deletes"}) {
+    if (total_delete_files == 0) {
+      s[key] = "0";
+    } else if (parent) {
+      if (auto it = parent->summary.find(key); it != parent->summary.end()) s[key] = it->second;
+    }
+  }
+  // The total size follows from the parent's, when the parent recorded it.
   int64_t parent_size = 0;
   bool known = true;
   if (parent) {

@@ -26,6 +26,27 @@ Result<HostPort> ParseHostPort(const std::string& text) {
   return hp;
 }
 
+Result<std::string> AdvertisedUrl(const std::string& advertised, const HostPort& listen,
+                                  const std::string& host_name) {
+  HostPort hp = listen;
+  if (!advertised.empty()) {
+    auto parsed = ParseHostPort(advertised);
+    if (!parsed.ok()) return parsed.status().WithContext("advertised address");
+    hp = *parsed;
+    if (hp.host.empty() || hp.host == "0.0.0.0" || hp.host == "::" || hp.port == 0)
+      return Status::InvalidArgument("advertised address '" + advertised +
+                                     "' must name a host and port clients can connect to");
+  } else if (hp.host.empty() || hp.host == "0.0.0.0" || hp.host == "::") {
+    if (host_name.empty())
+      return Status::InvalidArgument(
+          "listening on a wildcard address and the host name is unknown: set --advertise");
+    hp.host = host_name;
+  }
+  // An IPv6 literal goes in brackets in a URL.
+  std::string host = hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host;
+  return "http://" + host + ":" + std::to_string(hp.port);
+}
+
 wal::WalOptions WalConfig::ToOptions(const std::string& dir) const {
   wal::WalOptions o;
   o.dir = dir;
@@ -75,12 +96,13 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
   if (auto st = CheckKeys(root,
-                          {"data_dir", "listen", "http", "log_level", "auto_create_topics",
-                           "max_message_bytes", "client_timeout_ms", "wal", "storage"},
+                          {"data_dir", "listen", "advertised_address", "http", "log_level",
+                           "auto_create_topics", "max_message_bytes", "client_timeout_ms", "wal", "storage"},
                           "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
+                            std::pair{"advertised_address", &config->advertised_address},
                             std::pair{"http", &config->http}, std::pair{"log_level", &config->log_level}}) {
     if (auto st = Read(root, key, "", field); !st.ok()) return in_file(st);
   }
@@ -138,6 +160,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"max_rows", &sc.max_rows},
         {"max_bytes", &sc.max_bytes},
         {"memory_cap_bytes", &sc.memory_cap_bytes},
+        {"max_days_per_commit", &sc.max_days_per_commit},
         {"wal_retain_records", &sc.wal_retain_records},
         {"commit_max_backoff_ms", &sc.commit_max_backoff_ms},
         {"maintenance_interval_ms", &sc.maintenance_interval_ms},
@@ -155,10 +178,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     for (const auto& [key, field] : numbers)
       if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
     if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||
-        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0)
+        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0 || sc.max_days_per_commit == 0)
       return in_file(Status::InvalidArgument(
-          "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, commit_max_backoff_ms and "
-          "reader_prefetch_files must be positive"));
+          "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, max_days_per_commit, "
+          "commit_max_backoff_ms and reader_prefetch_files must be positive"));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
   }

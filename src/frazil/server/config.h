@@ -16,6 +16,12 @@ struct HostPort {
 
 Result<HostPort> ParseHostPort(const std::string& text);
 
+// The URL clients are told to connect to: `advertised` if set, else the
+// listen address, with a wildcard host (0.0.0.0, ::, empty) replaced by
+// `host_name` (the machine's host name).
+Result<std::string> AdvertisedUrl(const std::string& advertised, const HostPort& listen,
+                                  const std::string& host_name);
+
 struct WalConfig {
   wal::SyncMode sync_mode = wal::SyncMode::kAlways;
   uint64_t sync_interval_ms = 10;
@@ -36,6 +42,7 @@ struct StorageConfig {
   uint64_t max_rows = 100000;
   uint64_t max_bytes = 64ull << 20;
   uint64_t memory_cap_bytes = 256ull << 20;
+  uint64_t max_days_per_commit = 32;
   uint64_t wal_retain_records = 100000;
   uint64_t commit_max_backoff_ms = 5000;
   uint64_t maintenance_interval_ms = 60000;
@@ -50,6 +57,9 @@ struct StorageConfig {
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
+  // HOST:PORT clients are told to connect to (lookups, message ids); empty:
+  // the listen address, or the host name when it listens on a wildcard.
+  std::string advertised_address;
   std::string http = "127.0.0.1:9040";
   std::string log_level = "info";
   bool auto_create_topics = true;         // a producer's first use creates its topic

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -24,11 +25,10 @@ namespace frazil::server {
 namespace fs = std::filesystem;
 namespace {
 
-// The address clients are told to connect to: the listen address, with a
-// wildcard host replaced by loopback.
-std::string AdvertisedUrl(const HostPort& listen) {
-  std::string host = listen.host == "0.0.0.0" || listen.host.empty() ? "127.0.0.1" : listen.host;
-  return "http://" + host + ":" + std::to_string(listen.port);
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
 }
 
 }  // namespace
@@ -52,8 +52,20 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_ERROR("--listen: {}", listen_addr.status().message());
     return 2;
   }
+  auto url_or = AdvertisedUrl(config.advertised_address, *listen_addr, HostName());
+  if (!url_or.ok()) {
+    FRAZIL_LOG_ERROR("--advertise: {}", url_or.status().message());
+    return 2;
+  }
   if (auto st = fsutil::CreateDirs(config.data_dir); !st.ok()) {
     FRAZIL_LOG_ERROR("data directory: {}", st.ToString());
+    return 1;
+  }
+  // Before anything else is opened: a second broker on the same data
+  // directory would recover and commit the same WALs.
+  auto data_lock = fsutil::DirLock::Acquire(config.data_dir);
+  if (!data_lock.ok()) {
+    FRAZIL_LOG_ERROR("{}", data_lock.status().message());
     return 1;
   }
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
@@ -91,6 +103,7 @@ int RunServe(const ServeConfig& config) {
     broker_options.catalog = table_catalog.get();
     storage::CommitterConfig& cc = broker_options.committer;
     cc.writer.max_rows = sc.max_rows;
+    cc.writer.max_days = static_cast<size_t>(sc.max_days_per_commit);
     cc.writer.max_bytes = sc.max_bytes;
     cc.writer.memory_cap_bytes = sc.memory_cap_bytes;
     cc.flush_interval = std::chrono::milliseconds(sc.flush_interval_ms);
@@ -135,14 +148,16 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("HTTP listening on {}", http_addr->ToString());
 
   // The Danube protocol.
-  std::string url = AdvertisedUrl(*listen_addr);
-  auto services = broker::MakeDanubeServices(message_broker.get(), url);
+  const std::string& url = *url_or;
+  auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
   // A port in use must fail, not be shared.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes + (1 << 20)));
+  // Far above our own limit, which answers first (INVALID_ARGUMENT, not
+  // retried by clients); beyond this, gRPC refuses the message itself.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(broker::GrpcReceiveLimit(config.max_message_bytes)));
   for (auto& svc : services) builder.RegisterService(svc.get());
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || bound_port == 0) {

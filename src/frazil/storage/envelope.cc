@@ -89,7 +89,8 @@ void Optional(parquet::ValueVector* v, bool present, size_t rows_before) {
 
 }  // namespace
 
-Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records) {
+Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records,
+                                                   size_t max_days, size_t* used) {
   std::map<int64_t, EnvelopeBatch> by_day;
   constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
   danube::StreamMessage m;
@@ -99,8 +100,10 @@ Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRec
                                 " is not a stored message");
     auto micros = static_cast<int64_t>(m.publish_time()) * 1000;
     int64_t day = micros >= 0 ? micros / kMicrosPerDay : -((-micros + kMicrosPerDay - 1) / kMicrosPerDay);
+    if (max_days > 0 && by_day.size() >= max_days && !by_day.count(day)) break;  // the rest: a later batch
     auto [it, fresh] = by_day.try_emplace(day);
     EnvelopeBatch& b = it->second;
+    if (used) ++*used;
     if (fresh) {
       b.day = day;
       b.first_offset = r.offset;

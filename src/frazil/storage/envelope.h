@@ -50,7 +50,11 @@ struct EnvelopeBatch {
 };
 
 // Splits WAL records (stored danube.StreamMessage) into per-day batches.
-Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records);
+// With `max_days`, stops before the first record that would add a day
+// beyond that many (a commit writes one file per day); `used` counts the
+// records taken, a prefix of `records`.
+Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRecord>& records,
+                                                   size_t max_days = 0, size_t* used = nullptr);
 
 // The offset column's lower or upper bound of a data file (manifest
 // metrics), or nullopt when the file has none.

@@ -4,6 +4,7 @@
 
 #include "frazil/common/logging.h"
 #include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/row_deletes.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/storage/envelope.h"
 #include "frazil/storage/topic_writer.h"
@@ -68,7 +69,9 @@ Status TableHistory::Refresh(uint64_t from) {
     uint64_t first = static_cast<uint64_t>(lo);
     uint64_t last = std::min(static_cast<uint64_t>(hi), committed_end_ - 1);
     if (last < from) continue;
-    files_[task.file.file_path] = HistoryFile{task.file.file_path, first, last, task.file.record_count};
+    HistoryFile hf{task.file.file_path, first, last, task.file.record_count, nullptr};
+    if (!task.deletes.empty()) hf.with_deletes = std::make_shared<const iceberg::ScanTask>(task);
+    files_[task.file.file_path] = std::move(hf);
   }
   snapshot_id_ = current->snapshot_id;
   Index();
@@ -117,8 +120,19 @@ Result<TableHistory::RangeRecords> TableHistory::ReadRange(iceberg::FileIO* io, 
     FRAZIL_ASSIGN_OR_RETURN(auto reader,
                             iceberg::DataFileReader::Open(io, file.path, schema, EnvelopeFieldIds()));
     recs.reserve(recs.size() + static_cast<size_t>(std::max<int64_t>(0, file.records)));
+    // Rows another engine deleted (position or equality delete files) are
+    // not replayed: their offsets read as gaps.
+    iceberg::RowDeletes deletes;
+    if (file.with_deletes) {
+      auto loaded = iceberg::LoadRowDeletes(io, *file.with_deletes);
+      if (!loaded.ok()) return loaded.status().WithContext("delete files of data file " + file.path);
+      deletes = std::move(loaded).value();
+    }
     for (size_t rg : reader->SelectRowGroups(kOffset, static_cast<int64_t>(from), INT64_MAX)) {
-      FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch rows, reader->ReadRowGroup(rg));
+      auto read =
+          deletes.empty() ? reader->ReadRowGroup(rg) : iceberg::ReadLiveRows(reader.get(), rg, deletes);
+      if (!read.ok()) return read.status().WithContext("data file " + file.path);
+      parquet::RowBatch rows = std::move(read).value();
       const size_t before = recs.size();
       Status st = EnvelopeRecords(rows, from, end, &recs, &out.foreign);
       if (!st.ok()) return st.WithContext("data file " + file.path);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
+#include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/schema.h"
 #include "frazil/wal/wal_reader.h"
 
@@ -25,6 +27,9 @@ struct HistoryFile {
   std::string path;
   uint64_t first = 0, last = 0;
   int64_t records = 0;
+  // Its planning task when delete files (another engine's DELETE) apply to
+  // it; null when none do.
+  std::shared_ptr<const iceberg::ScanTask> with_deletes;
 };
 
 // Files whose offset ranges overlap (a batch split by day of a client-set

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/clock.h"
@@ -9,6 +10,7 @@
 #include "frazil/common/random_id.h"
 #include "frazil/iceberg/maintenance.h"
 #include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/row_deletes.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
@@ -18,6 +20,21 @@ namespace frazil::storage {
 namespace {
 
 int64_t OffsetLowerBound(const iceberg::DataFile& f) { return OffsetBound(f, false).value_or(INT64_MAX); }
+
+// Whether rows of the task's file are deleted. Planning gives a file every
+// position delete file of its partition that may name it; reading them
+// tells whether one does. Deletes that cannot be read count as deleting.
+Result<bool> HasRowDeletes(iceberg::FileIO* io, const iceberg::ScanTask& task) {
+  if (task.deletes.empty()) return false;
+  for (const auto& d : task.deletes)
+    if (d.content != iceberg::FileContent::kPositionDeletes) return true;
+  auto deletes = iceberg::LoadRowDeletes(io, task);
+  if (!deletes.ok()) {
+    if (deletes.status().code() == StatusCode::kInvalidArgument) return true;  // e.g. a deletion vector
+    return deletes.status();
+  }
+  return !deletes->positions().empty();
+}
 
 }  // namespace
 
@@ -73,7 +90,15 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
   // rows other engines wrote stay in their own files, so they can never
   // stretch the offset range of a file the broker replays.
   std::map<std::pair<int32_t, int64_t>, std::vector<iceberg::DataFile>> parts;
+  // Files with row-level deletes (written by other engines) are never
+  // rewritten: the new file would get a newer sequence number, so equality
+  // deletes would stop applying to its rows and position deletes would
+  // name rows of a file that is gone. Such a file ends a run, like a large
+  // one, so merged files stay in offset order.
+  std::set<std::string> with_deletes;
   for (auto& task : tasks) {
+    FRAZIL_ASSIGN_OR_RETURN(bool deleted, HasRowDeletes(catalog->io(), task));
+    if (deleted) with_deletes.insert(task.file.file_path);
     if (task.file.partition.size() != 1 || !task.file.partition[0]) continue;
     auto lo = OffsetBound(task.file, false), hi = OffsetBound(task.file, true);
     if (!lo || !hi || *lo < 0 || static_cast<uint64_t>(*hi) >= committed_end) continue;
@@ -92,7 +117,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
     std::vector<std::vector<const iceberg::DataFile*>> runs(1);
     int64_t run_bytes = 0;
     for (const auto& f : files) {
-      if (f.file_size_in_bytes >= small) {  // a large file ends the run
+      if (f.file_size_in_bytes >= small || with_deletes.count(f.file_path)) {  // ends the run
         if (!runs.back().empty()) runs.emplace_back(), run_bytes = 0;
         continue;
       }

@@ -178,6 +178,9 @@ void TopicCommitter::Loop() {
     auto n = writer_->CommitBatch(shrunk_bytes);
     if (!n.ok()) {
       if (stopping) return;  // the WAL keeps it for the next start
+      // Dropped under the broker (by another engine): open it afresh, which
+      // re-registers or re-creates it.
+      if (n.status().code() == StatusCode::kNotFound) writer_.reset();
       if (n.status().code() == StatusCode::kResourceExhausted) {
         // Out of space: a smaller batch may fit where this one did not, and
         // every commit lets the WAL give space back.

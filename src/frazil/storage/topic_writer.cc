@@ -4,7 +4,9 @@
 #include <chrono>
 
 #include "frazil/catalog/table_commit.h"
+#include "frazil/common/logging.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
@@ -31,17 +33,49 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
   auto table = catalog->LoadTable(id);
   if (!table.ok() && table.status().code() == StatusCode::kNotFound) {
-    catalog::CreateTableRequest req;
-    req.schema = EnvelopeSchema();
-    req.spec = EnvelopePartitionSpec();
-    req.sort_order = EnvelopeSortOrder();
-    // One commit a second rewrites the metadata file each time: keep a
-    // bounded log of previous versions and delete the ones that fall off.
-    req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
-                      {"write.metadata.delete-after-commit.enabled", "true"},
-                      {"write.metadata.previous-versions-max", "50"}};
-    table = catalog->CreateTable(id, std::move(req));
-    if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+    // The catalog does not know the table. If its location still holds
+    // metadata (the catalog's entry was lost: a deleted or replaced catalog
+    // database), the table is registered again: its committed data and
+    // offset are kept, never taken for orphans or given out again.
+    auto location = catalog->DefaultTableLocation(id);
+    if (!location.ok()) return location.status();
+    auto latest = iceberg::FindLatestMetadataFile(catalog->io(), *location);
+    if (!latest.ok()) return latest.status().WithContext("looking for metadata under " + *location);
+    if (*latest) {
+      table = catalog->RegisterTable(id, **latest);
+      if (table.ok()) {
+        FRAZIL_LOG_WARN(
+            "topic table {} was not in the catalog, but its location holds its metadata: registered it again "
+            "from {} (snapshot {}, committed offset {})",
+            id.ToString(), **latest, table->metadata.current_snapshot_id.value_or(-1),
+            table->metadata.properties.count(kCommittedOffsetProperty)
+                ? table->metadata.properties.at(kCommittedOffsetProperty)
+                : "0");
+      } else if (table.status().code() == StatusCode::kAlreadyExists) {
+        table = catalog->LoadTable(id);
+      }
+    } else {
+      catalog::CreateTableRequest req;
+      req.schema = EnvelopeSchema();
+      req.spec = EnvelopePartitionSpec();
+      req.sort_order = EnvelopeSortOrder();
+      // One commit a second rewrites the metadata file each time: keep a
+      // bounded log of previous versions and delete the ones that fall off.
+      req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
+                        {"write.metadata.delete-after-commit.enabled", "true"},
+                        {"write.metadata.previous-versions-max", "50"}};
+      // A WAL that no longer starts at 0 (the table was dropped by someone
+      // else while the broker ran): the new table starts where the WAL does,
+      // so commits can go on; what the dropped table held is gone.
+      const uint64_t low = wal->Stats().low_water_offset;
+      if (low > 0) {
+        req.properties[kCommittedOffsetProperty] = std::to_string(low);
+        FRAZIL_LOG_WARN("topic table {} does not exist: creating it at offset {}, where the WAL starts",
+                        id.ToString(), low);
+      }
+      table = catalog->CreateTable(id, std::move(req));
+      if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+    }
   }
   if (!table.ok()) return table.status();
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
@@ -73,9 +107,11 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     records.push_back(std::move(*rec));
   }
   if (records.empty()) return size_t{0};
+  size_t used = 0;
+  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records, config_.max_days, &used));
+  records.resize(used);
   const uint64_t start = committed_, end = records.back().offset + 1;
 
-  FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records));
   const iceberg::Schema* current = table.metadata.CurrentSchema();
   if (!current) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
   // Only the envelope columns: other engines may have added their own.

@@ -26,6 +26,10 @@ struct WriterConfig {
   // encoded pages, estimated per record): the batch is cut before the
   // record that would pass it, so one topic's writer stays under the cap.
   uint64_t memory_cap_bytes = 256ull << 20;
+  // Days of publish_time one commit may span (a file each): client-set
+  // publish times spread over many days cannot make one commit write
+  // thousands of files; the rest goes in the next commits.
+  size_t max_days = 32;
 };
 
 // Memory a record of `stored_bytes` takes while its batch is written.

@@ -40,6 +40,12 @@ struct WalOptions {
   uint32_t max_record_bytes = 8u << 20;   // larger payloads are refused
   uint32_t index_interval_bytes = 4096;   // one index entry per this many bytes of segment
   uint64_t initial_offset = 0;            // first offset of a log that has no segments yet
+  // Records below this offset are also held elsewhere (a topic's table).
+  // Recovery then removes a damaged sealed segment whose records are all
+  // below it (instead of refusing to open), and a log that ends before it
+  // (its tail was lost after it was committed) continues at it, so offsets
+  // the table holds are never given out again.
+  uint64_t stored_below = 0;
   RecoveryMode recovery_mode = RecoveryMode::kStrict;
   // File operations of the append path; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;

@@ -58,11 +58,32 @@ Status WriteAheadLog::Recover() {
     return fs_->SyncDir(dir);
   };
 
+  // A sealed segment that cannot be read, whose records are all held
+  // elsewhere (the next segment starts at or below `stored_below`), is
+  // removed with every segment before it instead of failing the open.
+  auto drop_stored = [&](size_t i, const Status& why) -> Status {
+    if (i + 1 >= files.size() || files[i + 1].first > options_.stored_below) return why;
+    FRAZIL_LOG_ERROR(
+        "WAL recovery: {}; every record of it (below offset {}) is in the topic's table, so it is removed "
+        "with the {} segment(s) before it",
+        why.message(), files[i + 1].first, i);
+    for (size_t j = 0; j <= i; ++j) FRAZIL_RETURN_IF_ERROR(fs_->Remove(files[j].second));
+    FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
+    segments_.clear();
+    total_bytes_ = 0;
+    recovery_.records = 0;
+    return Status::Ok();
+  };
+
   for (size_t i = 0; i < files.size(); ++i) {
     const auto& [base, path] = files[i];
     const bool last = i + 1 == files.size();
     FRAZIL_ASSIGN_OR_RETURN(auto data, fsutil::ReadFile(path));
     auto scan_or = ScanSegment(data, options_.max_record_bytes, options_.index_interval_bytes);
+    if (!scan_or.ok() && !last) {
+      FRAZIL_RETURN_IF_ERROR(drop_stored(i, scan_or.status().WithContext("WAL segment " + path)));
+      continue;
+    }
     if (!scan_or.ok()) {
       // A crash while a segment was being created can leave a short or
       // zero-filled header in the newest file; such a file holds no records.
@@ -78,6 +99,12 @@ Status WriteAheadLog::Recover() {
     }
     SegmentScan& scan = scan_or.value();
     if (scan.base_offset != base) {
+      if (!last) {
+        FRAZIL_RETURN_IF_ERROR(
+            drop_stored(i, Status::Corruption("WAL segment " + path + ": header says base offset " +
+                                              std::to_string(scan.base_offset))));
+        continue;
+      }
       return Status::Corruption("WAL segment " + path + ": header says base offset " +
                                 std::to_string(scan.base_offset) + " but the file name says " +
                                 std::to_string(base));
@@ -91,6 +118,11 @@ Status WriteAheadLog::Recover() {
       std::string where = path + " at byte " + std::to_string(scan.bad_position);
       bool may_truncate = options_.recovery_mode == RecoveryMode::kTruncateAtCorruption ||
                           (last && scan.tail == SegmentTail::kTorn);
+      if (!last && files[i + 1].first <= options_.stored_below) {
+        FRAZIL_RETURN_IF_ERROR(
+            drop_stored(i, Status::Corruption("WAL segment " + where + ": " + scan.bad_reason)));
+        continue;
+      }
       if (!may_truncate) {
         if (scan.tail == SegmentTail::kCorruptMiddle) {
           return Status::Corruption(
@@ -134,8 +166,21 @@ Status WriteAheadLog::Recover() {
     if (files.size() == i + 1) break;  // files may have shrunk
   }
 
+  if (!segments_.empty() && segments_.back()->end_offset < options_.stored_below) {
+    // Everything the log holds is also held elsewhere, which has more (the
+    // tail was lost or truncated after it was committed): start after it.
+    FRAZIL_LOG_WARN(
+        "WAL {} ends at offset {} but its records up to {} are stored elsewhere (the topic's table): "
+        "continuing at {}",
+        dir, segments_.back()->end_offset, options_.stored_below, options_.stored_below);
+    for (const auto& seg : segments_) FRAZIL_RETURN_IF_ERROR(fs_->Remove(seg->path));
+    FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
+    segments_.clear();
+    total_bytes_ = 0;
+    recovery_.records = 0;
+  }
   if (segments_.empty()) {
-    FRAZIL_RETURN_IF_ERROR(CreateSegment(options_.initial_offset));
+    FRAZIL_RETURN_IF_ERROR(CreateSegment(std::max(options_.initial_offset, options_.stored_below)));
   } else {
     const auto& tail = segments_.back();
     FRAZIL_ASSIGN_OR_RETURN(active_file_, fs_->OpenAppendable(tail->path, /*create=*/false));

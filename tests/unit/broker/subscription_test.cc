@@ -195,6 +195,28 @@ TEST_F(SubscriptionTest, KeyFiltersRestrictWhatAConsumerTakes) {
   EXPECT_EQ(Offset(s.get(), 2, 200ms), 1u);
 }
 
+// A KeyShared consumer whose filter takes none of the keys: the messages
+// wait, but no more than a window of them is held; once a consumer for the
+// keys attaches, every message arrives, in order.
+TEST_F(SubscriptionTest, KeySharedHoldsAtMostAWindowOfUnroutableMessages) {
+  for (int n = 0; n < 500; ++n) Append("other", n);
+  auto s = Make(SubscriptionType::kKeyShared, 50);
+  ASSERT_TRUE(s->AddConsumer(1, "picky", {"wanted-*"}).ok());
+  s->Attach(1);
+  for (int i = 0; i < 20; ++i) EXPECT_FALSE(Offset(s.get(), 1, 1ms).has_value());
+  EXPECT_LE(s->unacked(), 50u);
+  EXPECT_EQ(s->cursor(), 0u);
+  ASSERT_TRUE(s->AddConsumer(2, "all", {}).ok());
+  s->Attach(2);
+  for (uint64_t want = 0; want < 500; ++want) {
+    auto got = Offset(s.get(), 2);
+    ASSERT_TRUE(got.has_value()) << want;
+    ASSERT_EQ(*got, want);
+    ASSERT_TRUE(s->Ack(*got).ok());
+  }
+  EXPECT_EQ(s->cursor(), 500u);
+}
+
 TEST(TopicNameTest, ParsesAndRejects) {
   auto t = ParseTopicName("/default/orders-part-3");
   ASSERT_TRUE(t.ok());

@@ -162,6 +162,12 @@ class UnknownOutcomeCatalog : public Catalog {
   Result<LoadedTable> CreateTable(const TableIdentifier& id, CreateTableRequest r) override {
     return real_->CreateTable(id, std::move(r));
   }
+  Result<LoadedTable> RegisterTable(const TableIdentifier& id, const std::string& m) override {
+    return real_->RegisterTable(id, m);
+  }
+  Result<std::string> DefaultTableLocation(const TableIdentifier& id) override {
+    return real_->DefaultTableLocation(id);
+  }
   Result<LoadedTable> LoadTable(const TableIdentifier& id) override {
     if (outage_) return Status::Unavailable("catalog unreachable");
     return real_->LoadTable(id);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "../testing/row_deltas.h"
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
@@ -425,6 +426,35 @@ TEST_F(TopicReaderTest, CommitsContinueAfterAnotherEngineAddsAColumn) {
   TopicReader r(wal_.get(), Table());
   r.Seek(0);
   ReadAll(&r, 0);
+}
+
+// Another engine deletes rows with a position delete file (Spark's
+// merge-on-read DELETE): replay skips exactly those offsets.
+TEST_F(TopicReaderTest, RowsRemovedByPositionDeletesAreNotReplayed) {
+  Produce(40);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{20, 1 << 30}).value();
+  while (w->CommitBatch().value() > 0) {
+  }
+  auto base = catalog_->LoadTable(id_).value();
+  auto tasks = iceberg::PlanFiles(catalog_->io(), base.metadata, *base.metadata.CurrentSnapshot()).value();
+  ASSERT_EQ(tasks.size(), 2u);
+  const auto& first = OffsetBound(tasks[0].file, false).value() == 0 ? tasks[0].file : tasks[1].file;
+  // Rows 3 and 4 of the file holding offsets 0..19, its path in Java's form.
+  std::string java_path = "file:" + first.file_path.substr(std::string("file://").size());
+  auto deletes =
+      frazil::testing::WritePositionDeletes(catalog_->io(), base.metadata.location + "/data/pos.parquet",
+                                            {{java_path, 3}, {java_path, 4}}, first.spec_id, first.partition);
+  auto updated = frazil::testing::CommitRowDelta(catalog_->io(), base.metadata, {}, {deletes}, "delete");
+  ASSERT_TRUE(catalog_->CommitTable(base, updated).ok());
+  ASSERT_GE(wal_->Reclaim(40).value().low_water_offset, 20u);
+  TopicReader r(wal_.get(), Table());
+  r.Seek(0);
+  std::vector<uint64_t> got;
+  for (const auto& rec : Drain(&r)) got.push_back(rec.offset);
+  std::vector<uint64_t> want;
+  for (uint64_t o = 0; o < 40; ++o)
+    if (o != 3 && o != 4) want.push_back(o);
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace

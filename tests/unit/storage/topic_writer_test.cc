@@ -84,6 +84,22 @@ class TopicWriterTest : public ::testing::Test {
   int produced_ = 0;
 };
 
+// Publish times spread over many days: each commit writes at most
+// max_days files (one per day), and every record is still committed once.
+TEST_F(TopicWriterTest, ACommitSpansAtMostMaxDaysOfPublishTime) {
+  Produce(200);  // an hour apart: 9 days
+  WriterConfig config;
+  config.max_days = 3;
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), config).value();
+  int commits = 0;
+  while (w->CommitBatch().value() > 0) ++commits;
+  EXPECT_GE(commits, 3);
+  EXPECT_EQ(Rows().size(), 200u);
+  auto t = catalog_->LoadTable(id_).value();
+  for (const auto& snap : t.metadata.snapshots)
+    EXPECT_LE(std::stoi(snap.summary.at("added-data-files")), 3) << snap.snapshot_id;
+}
+
 TEST_F(TopicWriterTest, CommitsEachOffsetOnceAcrossBatchesAndReopens) {
   Produce(50);
   auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{20, 1 << 30}).value();

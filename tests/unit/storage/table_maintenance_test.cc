@@ -1,0 +1,88 @@
+// Upkeep of topic tables that other engines changed: compaction never
+// rewrites a data file with row-level deletes applying to it.
+#include "frazil/storage/table_maintenance.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "../testing/row_deltas.h"
+#include "../testing/temp_dir.h"
+#include "danube_api.pb.h"
+#include "frazil/catalog/sql_catalog.h"
+#include "frazil/iceberg/scan.h"
+#include "frazil/objstore/object_store_file_io.h"
+#include "frazil/storage/envelope.h"
+#include "frazil/storage/topic_writer.h"
+
+namespace frazil::storage {
+namespace {
+
+TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
+  frazil::testing::TempDir dir;
+  wal::WalOptions o;
+  o.dir = dir.Sub("wal");
+  o.sync_mode = wal::SyncMode::kNone;
+  auto wal = wal::WriteAheadLog::Open(o).value();
+  catalog::SqlCatalogOptions c;
+  c.db_path = dir.Sub("catalog.db");
+  c.warehouse = "file://" + dir.Sub("warehouse");
+  auto catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
+  catalog::TableIdentifier id{{"ns"}, "events"};
+  for (int i = 0; i < 40; ++i) {
+    danube::StreamMessage m;
+    m.set_payload("payload-" + std::to_string(i));
+    m.set_publish_time(1700000000000 + static_cast<uint64_t>(i));  // one day
+    m.set_producer_name("p");
+    std::string s = m.SerializeAsString();
+    ASSERT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
+  }
+  {
+    auto w = TopicWriter::Open(catalog.get(), id, wal.get(), WriterConfig{5, 1 << 30}).value();
+    while (w->CommitBatch().value() > 0) {
+    }
+  }
+  auto files = [&] {
+    auto t = catalog->LoadTable(id).value();
+    auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
+    std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
+      return OffsetBound(a.file, false) < OffsetBound(b.file, false);
+    });
+    return tasks;
+  };
+  auto before = files();
+  ASSERT_EQ(before.size(), 8u);  // offsets 0-4, 5-9, ...
+
+  // Another engine deletes offset 16 (row 1 of the file of offsets 15-19).
+  const iceberg::DataFile& target = before[3].file;
+  ASSERT_EQ(OffsetBound(target, false), 15);
+  auto base = catalog->LoadTable(id).value();
+  auto pos =
+      frazil::testing::WritePositionDeletes(catalog->io(), base.metadata.location + "/data/pos.parquet",
+                                            {{target.file_path, 1}}, target.spec_id, target.partition);
+  ASSERT_TRUE(catalog
+                  ->CommitTable(base, frazil::testing::CommitRowDelta(catalog->io(), base.metadata, {}, {pos},
+                                                                      "delete"))
+                  .ok());
+
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  auto report = CompactTopicFiles(catalog.get(), id, m);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  // The files before and after it are merged (3 and 4 into 2); it stays,
+  // still with its delete.
+  EXPECT_EQ(report->files_removed, 7u);
+  EXPECT_EQ(report->files_added, 2u);
+  auto after = files();
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[1].file.file_path, target.file_path);
+  ASSERT_EQ(after[1].deletes.size(), 1u);
+  EXPECT_EQ(after[1].deletes[0].file_path, pos.file_path);
+  EXPECT_EQ(OffsetBound(after[0].file, true), 14);
+  EXPECT_EQ(OffsetBound(after[2].file, false), 20);
+  EXPECT_TRUE(after[0].deletes.empty() && after[2].deletes.empty());
+  (void)wal->Close();
+}
+
+}  // namespace
+}  // namespace frazil::storage
