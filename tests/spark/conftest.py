@@ -18,3 +18,14 @@ from frazil_integration_conftest import FRAZIL_BIN, REPO, Broker, free_port, htt
 # test_topic_storage's helpers (producers, subscriptions, catalog access) are imported by module name.
 if str(_INTEGRATION) not in sys.path:
     sys.path.append(str(_INTEGRATION))
+
+
+def pytest_runtest_makereport(item, call):
+    """Stops the tests' producer threads before pytest formats a failure:
+    CPython 3.11's ast.parse (pytest reads the failing source with it) can
+    fail with "AST constructor recursion depth mismatch" while other threads
+    run Python code."""
+    if call.when == "call":
+        import shared_tables
+
+        shared_tables.stop_all_producers()

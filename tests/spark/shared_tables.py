@@ -88,6 +88,14 @@ def start_shared_broker(tmp: pathlib.Path) -> Broker:
     return b
 
 
+_PRODUCERS = []
+
+
+def stop_all_producers():
+    while _PRODUCERS:
+        _PRODUCERS.pop().stop()
+
+
 class Producer:
     """Sends to one topic from a thread of its own until stopped: 10 sends at
     a time, then a short pause. Keeps every acknowledged offset's payload."""
@@ -101,6 +109,7 @@ class Producer:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._main, daemon=True)
         self.thread.start()
+        _PRODUCERS.append(self)
 
     def _main(self):
         try:
