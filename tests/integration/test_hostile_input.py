@@ -26,6 +26,7 @@ from danube.proto import DanubeApi_pb2 as pb
 from danube.proto import DanubeApi_pb2_grpc as pb_grpc
 from pyiceberg.catalog.sql import SqlCatalog
 
+from test_topic_storage import poll
 from conftest import FRAZIL_BIN, free_port, http_get
 
 EARLIEST = ("x-frazil-initial-position", "earliest")
@@ -42,17 +43,6 @@ def admin(b, path):
     status, body = http_get(b.http_port, path)
     assert status == 200, (status, body)
     return json.loads(body)
-
-
-def poll(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not true after {timeout}s (last: {last!r})")
 
 
 def open_catalog(data_dir: pathlib.Path) -> SqlCatalog:

@@ -115,7 +115,9 @@ def test_recovers_torn_tail_of_a_topic_wal(start_broker, tmp_path):
     assert seg.stat().st_size == good_len  # the torn bytes were cut, nothing else
 
 
-def test_corruption_inside_the_log_stops_startup(start_broker, tmp_path):
+def test_corruption_inside_the_log_keeps_that_topic_closed_and_the_broker_up(start_broker, tmp_path):
+    """Damage the table does not cover: the topic stays unavailable with the
+    file and byte named, its files untouched; other topics work."""
     data = tmp_path / "data"
     payloads = [b"a" * 10, b"b" * 10, b"c" * 10]
     d, seg, _ = _write_topic_wal(data, payloads)
@@ -126,11 +128,17 @@ def test_corruption_inside_the_log_stops_startup(start_broker, tmp_path):
     before = seg.read_bytes()
 
     b = start_broker(data_dir=data)
-    code = b.proc.wait(timeout=10)
-    assert code != 0
+    b.wait_healthy()
     log = b.log()
     assert str(seg) in log
     assert f"at byte {second}" in log
+    assert "stays unavailable" in log
+    url = f"http://127.0.0.1:{b.listen_port}"
+    code, out = run_frazil("produce", "-s", url, "-t", "/default/demo", "-m", "x", timeout=30)
+    assert code != 0 and f"at byte {second}" in out, out
+    code, out = run_frazil("produce", "-s", url, "-t", "/default/other", "-m", "x", timeout=30)
+    assert code == 0, out
+    assert b.stop() == 0
     assert seg.read_bytes() == before  # nothing modified
 
 

@@ -69,6 +69,11 @@ def test_produced_messages_become_table_rows(start_broker, tmp_path):
         assert c == b_ + 1
     assert all(hi - lo + 1 <= 200 for lo, hi in ranges)
     assert table.properties["frazil.committed-offset"] == str(total)
+    # Sort orders as Java engines expect them: the unsorted order 0 is listed
+    # besides the default offset order 1, which the data files record.
+    assert table.metadata.default_sort_order_id == 1
+    assert {o.order_id: len(o.fields) for o in table.metadata.sort_orders} == {0: 0, 1: 1}
+    assert {f.file.sort_order_id for f in table.scan().plan_files()} == {1}
 
     files = [f.file.file_path.removeprefix("file://") for f in table.scan().plan_files()]
     con = duckdb.connect()

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/scan.h"
 
@@ -78,8 +79,8 @@ Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {
     if (!s.ok() && first_error.ok()) first_error = s;
   }
   // Files under the location that no metadata names (orphans of failed
-  // commits) belong to the table too.
-  auto listed = io->List(m.location + "/");
+  // commits, checksum sidecars, temporary files) belong to the table too.
+  auto listed = io->ListIncludingHidden(iceberg::JoinLocation(m.location, ""));
   if (listed.ok()) {
     for (const auto& f : listed.value()) {
       Status s = io->Delete(f.location);

@@ -327,12 +327,7 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata));
 
   std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
-         "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
-  FRAZIL_RETURN_IF_ERROR(s.prepared());
-  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name).Bind(4, metadata_location);
-  Status st = s.Run();
+  Status st = InsertTable(id, metadata_location);
   if (!st.ok()) {
     (void)io_->Delete(metadata_location);  // never became visible
     if (st.code() == StatusCode::kAlreadyExists)
@@ -340,6 +335,15 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
     return st;
   }
   return LoadedTable{id, metadata_location, std::move(metadata)};
+}
+
+Status SqlCatalog::InsertTable(const TableIdentifier& id, const std::string& metadata_location) {
+  Stmt s(db_,
+         "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
+         "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
+  FRAZIL_RETURN_IF_ERROR(s.prepared());
+  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name).Bind(4, metadata_location);
+  return s.Run();
 }
 
 Result<std::string> SqlCatalog::DefaultTableLocation(const TableIdentifier& id) {
@@ -356,13 +360,8 @@ Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
   std::lock_guard lock(mu_);
   FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
   if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
-  Stmt s(db_,
-         "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
-         "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
-  FRAZIL_RETURN_IF_ERROR(s.prepared());
-  s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name).Bind(4, metadata_location);
-  Status st = s.Run();
-  if (!st.ok() && st.code() == StatusCode::kAlreadyExists)
+  Status st = InsertTable(id, metadata_location);
+  if (st.code() == StatusCode::kAlreadyExists)
     return Status::AlreadyExists("table " + id.ToString() + " already exists");
   FRAZIL_RETURN_IF_ERROR(st);
   return LoadedTable{id, metadata_location, std::move(metadata)};
@@ -451,6 +450,9 @@ Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifie
 
 Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) {
   iceberg::TableMetadata next = updated;
+  // Tables created before the unsorted order was always written get it on
+  // their next commit (Java engines need it; see table_metadata.h).
+  iceberg::EnsureUnsortedSortOrder(&next);
   std::vector<std::string> dropped =
       iceberg::AppendMetadataLog(&next, base.metadata_location, base.metadata.last_updated_ms);
   std::string location = iceberg::NextMetadataFileLocation(next.location, base.metadata_location);

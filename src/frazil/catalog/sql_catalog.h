@@ -54,6 +54,7 @@ class SqlCatalog final : public Catalog {
   Status PutNamespaceProperty(const std::string& ns, const std::string& key, const std::string& value);
   Result<std::optional<std::string>> MetadataLocation(const TableIdentifier& id);
   Result<std::string> DefaultLocation(const TableIdentifier& id);
+  Status InsertTable(const TableIdentifier& id, const std::string& metadata_location);  // mu_ held
 
   SqlCatalogOptions options_;
   std::unique_ptr<iceberg::FileIO> io_;

@@ -91,4 +91,24 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
   }
 }
 
+Result<bool> RepairTableMetadata(Catalog* catalog, const TableIdentifier& id,
+                                 std::optional<CommitRetryPolicy> policy) {
+  for (int attempt = 0;; ++attempt) {
+    FRAZIL_ASSIGN_OR_RETURN(LoadedTable base, catalog->LoadTable(id));
+    iceberg::TableMetadata next = base.metadata;
+    if (!iceberg::EnsureUnsortedSortOrder(&next)) return false;
+    next.last_updated_ms = std::max(WallClockMs(), base.metadata.last_updated_ms);
+    auto committed = catalog->CommitTable(base, next);
+    if (committed.ok()) return true;
+    CommitRetryPolicy p = policy ? *policy : CommitRetryPolicy::FromTable(base.metadata);
+    StatusCode code = committed.status().code();
+    bool retry = code == StatusCode::kCommitConflict || code == StatusCode::kUnavailable ||
+                 code == StatusCode::kCommitStateUnknown;  // re-reading settles it: the loop reloads
+    if (!retry || attempt >= p.num_retries)
+      return committed.status().WithContext("repairing the metadata of " + id.ToString());
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(p.max_wait_ms, p.min_wait_ms << std::min(attempt, 20))));
+  }
+}
+
 }  // namespace frazil::catalog

@@ -35,4 +35,14 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
                                     std::optional<CommitRetryPolicy> policy = std::nullopt,
                                     CommitStats* stats = nullptr);
 
+// Brings an existing table's metadata up to what Java engines expect of a
+// table Frazil writes: today, the unsorted sort order (id 0) among its sort
+// orders (Spark's sorted `rewrite_data_files` fails without it). Commits a
+// metadata-only change when something is missing, retrying conflicts as
+// CommitWithRetry does; true if it committed. Every commit through
+// SqlCatalog::CommitTable adds the same, so this is for tables that may not
+// be committed to soon (e.g. called when a topic's table is opened).
+Result<bool> RepairTableMetadata(Catalog* catalog, const TableIdentifier& id,
+                                 std::optional<CommitRetryPolicy> policy = std::nullopt);
+
 }  // namespace frazil::catalog

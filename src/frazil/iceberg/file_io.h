@@ -37,10 +37,16 @@ class FileIO {
   virtual Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) = 0;
 
   // Deletes a file; deleting a missing file is not an error (deletes are
-  // retried by maintenance).
+  // retried by maintenance). Where Java engines write Hadoop checksum
+  // sidecars (local files: `dir/.name.crc` for `dir/name`), the file's
+  // sidecar goes too, if there is one.
   virtual Status Delete(const std::string& location) = 0;
-  // Every file whose location starts with `prefix`, recursively.
+  // Every file whose location starts with `prefix`, recursively, except
+  // hidden ones (name starting with '.').
   virtual Result<std::vector<FileInfo>> List(const std::string& prefix) = 0;
+  // The same with hidden files: checksum sidecars (`.name.crc`) and the
+  // temporary files of writes in flight (or left by a crashed writer).
+  virtual Result<std::vector<FileInfo>> ListIncludingHidden(const std::string& prefix) = 0;
 };
 
 }  // namespace frazil::iceberg

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "frazil/common/clock.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/scan.h"
@@ -13,18 +14,26 @@
 namespace frazil::iceberg {
 namespace {
 
+// Files by canonical location (iceberg/location.h), each with one spelling
+// as the metadata wrote it (any spelling reaches the file).
+using LocationSet = std::unordered_map<std::string, std::string>;
+
+void Add(LocationSet* set, const std::string& location) {
+  set->emplace(CanonicalLocation(location), location);
+}
+
 // What a set of snapshots references, reading each manifest once.
 struct Reachable {
-  std::unordered_set<std::string> lists, manifests, live_data, any_data;
+  LocationSet lists, manifests, live_data, any_data;
 };
 
 Status CollectReachable(FileIO* io, const TableMetadata& m, const std::vector<const Snapshot*>& snapshots,
                         std::unordered_map<std::string, std::vector<ManifestEntry>>* cache, Reachable* out) {
   for (const Snapshot* s : snapshots) {
-    out->lists.insert(s->manifest_list);
+    Add(&out->lists, s->manifest_list);
     FRAZIL_ASSIGN_OR_RETURN(auto manifests, ReadSnapshotManifests(io, *s));
     for (const auto& mf : manifests) {
-      if (!out->manifests.insert(mf.manifest_path).second) continue;
+      if (!out->manifests.emplace(CanonicalLocation(mf.manifest_path), mf.manifest_path).second) continue;
       auto it = cache->find(mf.manifest_path);
       if (it == cache->end()) {
         FRAZIL_ASSIGN_OR_RETURN(auto bytes, io->Read(mf.manifest_path));
@@ -33,8 +42,8 @@ Status CollectReachable(FileIO* io, const TableMetadata& m, const std::vector<co
         it = cache->emplace(mf.manifest_path, std::move(entries).value()).first;
       }
       for (const auto& e : it->second) {
-        out->any_data.insert(e.file.file_path);
-        if (e.status != EntryStatus::kDeleted) out->live_data.insert(e.file.file_path);
+        Add(&out->any_data, e.file.file_path);
+        if (e.status != EntryStatus::kDeleted) Add(&out->live_data, e.file.file_path);
       }
     }
   }
@@ -108,17 +117,17 @@ Result<std::vector<std::string>> FilesRemovedByExpiry(FileIO* io, const TableMet
   FRAZIL_RETURN_IF_ERROR(CollectReachable(io, before, retained, &cache, &kept));
   FRAZIL_RETURN_IF_ERROR(CollectReachable(io, before, expired, &cache, &gone));
   std::vector<std::string> out;
-  for (const auto& f : gone.lists)
-    if (!kept.lists.count(f)) out.push_back(f);
-  for (const auto& f : gone.manifests)
-    if (!kept.manifests.count(f)) out.push_back(f);
+  for (const auto& [key, f] : gone.lists)
+    if (!kept.lists.count(key)) out.push_back(f);
+  for (const auto& [key, f] : gone.manifests)
+    if (!kept.manifests.count(key)) out.push_back(f);
   // A data file goes once no retained snapshot has it live. Files that a
   // retained manifest lists as DELETED were live only in expired snapshots.
-  std::unordered_set<std::string> candidates = gone.any_data;
-  for (const auto& f : kept.any_data)
-    if (!kept.live_data.count(f)) candidates.insert(f);
-  for (const auto& f : candidates)
-    if (!kept.live_data.count(f)) out.push_back(f);
+  LocationSet candidates = gone.any_data;
+  for (const auto& [key, f] : kept.any_data)
+    if (!kept.live_data.count(key)) candidates.emplace(key, f);
+  for (const auto& [key, f] : candidates)
+    if (!kept.live_data.count(key)) out.push_back(f);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -128,26 +137,34 @@ Result<std::vector<std::string>> ReferencedFiles(FileIO* io, const TableMetadata
   std::unordered_map<std::string, std::vector<ManifestEntry>> cache;
   Reachable r;
   FRAZIL_RETURN_IF_ERROR(CollectReachable(io, m, AllSnapshots(m), &cache, &r));
-  std::set<std::string> out(r.lists.begin(), r.lists.end());
-  out.insert(r.manifests.begin(), r.manifests.end());
-  out.insert(r.any_data.begin(), r.any_data.end());
-  out.insert(metadata_location);
-  for (const auto& e : m.metadata_log) out.insert(e.metadata_file);
-  return std::vector<std::string>(out.begin(), out.end());
+  LocationSet all = r.lists;
+  all.insert(r.manifests.begin(), r.manifests.end());
+  all.insert(r.any_data.begin(), r.any_data.end());
+  Add(&all, metadata_location);
+  for (const auto& e : m.metadata_log) Add(&all, e.metadata_file);
+  std::vector<std::string> out;
+  out.reserve(all.size());
+  for (auto& [key, f] : all) out.push_back(std::move(f));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetadata& m,
                                                    const std::string& metadata_location,
                                                    int64_t older_than_ms, bool dry_run) {
   FRAZIL_ASSIGN_OR_RETURN(auto referenced, ReferencedFiles(io, m, metadata_location));
-  std::unordered_set<std::string> ref(referenced.begin(), referenced.end());
-  FRAZIL_ASSIGN_OR_RETURN(auto listed, io->List(m.location + "/"));
+  // Metadata may spell a file `file:/x` while the listing says `file:///x`:
+  // only canonical forms are compared, or live files would be deleted.
+  std::unordered_set<std::string> ref;
+  for (const auto& f : referenced) ref.insert(CanonicalLocation(f));
+  // Hidden files too: Hadoop's checksum sidecars (`.name.crc`) live as
+  // long as the file they belong to; anything else hidden (temporary files
+  // of writes in flight, or left by a crashed writer) is unreferenced.
+  FRAZIL_ASSIGN_OR_RETURN(auto listed, io->ListIncludingHidden(JoinLocation(m.location, "")));
   std::vector<std::string> out;
   for (const auto& f : listed) {
-    if (ref.count(f.location) || f.modified_ms >= older_than_ms) continue;
-    // The same file may be named with and without the scheme.
-    if (f.location.starts_with("file://") && ref.count(f.location.substr(7))) continue;
-    if (!f.location.starts_with("file://") && ref.count("file://" + f.location)) continue;
+    if (f.modified_ms >= older_than_ms || ref.count(CanonicalLocation(f.location))) continue;
+    if (auto owner = SidecarOwner(f.location); owner && ref.count(CanonicalLocation(*owner))) continue;
     if (!dry_run) FRAZIL_RETURN_IF_ERROR(io->Delete(f.location));
     out.push_back(f.location);
   }

@@ -35,14 +35,16 @@ Result<std::vector<std::string>> FilesRemovedByExpiry(FileIO* io, const TableMet
                                                       const TableMetadata& after);
 
 // Every file the table's metadata references: metadata files (current and
-// log), manifest lists, manifests and data files of all snapshots.
+// log), manifest lists, manifests and data files of all snapshots; one
+// spelling per file (locations are compared canonically, iceberg/location.h).
 Result<std::vector<std::string>> ReferencedFiles(FileIO* io, const TableMetadata& m,
                                                  const std::string& metadata_location);
 
 // Deletes (unless `dry_run`) files under the table location that nothing
-// references and that were last modified before `older_than_ms` (younger
-// ones may belong to a commit in flight). Returns what was (or would be)
-// deleted.
+// references (whatever spelling metadata and listing use; a checksum
+// sidecar `.name.crc` counts as referenced when `name` is; other hidden
+// files, e.g. temporary files a crashed writer left, never are) and that were last modified before
+// `older_than_ms` (younger ones may belong to a commit in flight). Returns what was (or would be) deleted.
 Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetadata& m,
                                                    const std::string& metadata_location,
                                                    int64_t older_than_ms, bool dry_run = false);

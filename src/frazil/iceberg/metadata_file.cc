@@ -4,6 +4,7 @@
 
 #include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 
 namespace frazil::iceberg {
 
@@ -45,11 +46,15 @@ Result<TableMetadata> NewTableMetadata(Schema schema, PartitionSpec spec, SortOr
   m.current_schema_id = schema.schema_id;
   m.last_partition_id = spec.LastFieldId();
   m.default_spec_id = spec.spec_id;
+  // As Java numbers a new table's order: 0 when unsorted, else 1; the
+  // unsorted order is always there too (see EnsureUnsortedSortOrder).
+  sort_order.order_id = sort_order.fields.empty() ? kUnsortedOrderId : kUnsortedOrderId + 1;
   m.default_sort_order_id = sort_order.order_id;
   m.properties = std::move(properties);
   m.schemas.push_back(std::move(schema));
   m.partition_specs.push_back(std::move(spec));
   m.sort_orders.push_back(std::move(sort_order));
+  EnsureUnsortedSortOrder(&m);
   // Round-trip through the JSON checks so a bad schema, spec or order is
   // refused here rather than by the next reader.
   FRAZIL_ASSIGN_OR_RETURN(TableMetadata checked, TableMetadataFromJson(TableMetadataToJson(m)));
@@ -75,11 +80,12 @@ std::string NextMetadataFileLocation(const std::string& table_location,
   if (previous) next = MetadataFileVersion(*previous).value_or(0) + 1;
   char version[32];
   std::snprintf(version, sizeof version, "%05lld", static_cast<long long>(next));
-  return table_location + "/metadata/" + version + "-" + RandomUuid() + ".metadata.json";
+  return JoinLocation(table_location,
+                      std::string("metadata/") + version + "-" + RandomUuid() + ".metadata.json");
 }
 
 Result<std::optional<std::string>> FindLatestMetadataFile(FileIO* io, const std::string& table_location) {
-  FRAZIL_ASSIGN_OR_RETURN(auto files, io->List(table_location + "/metadata/"));
+  FRAZIL_ASSIGN_OR_RETURN(auto files, io->List(JoinLocation(table_location, "metadata/")));
   std::optional<std::string> best;
   int64_t best_version = -1, best_ms = 0;
   for (const auto& f : files) {

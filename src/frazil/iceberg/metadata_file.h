@@ -14,7 +14,8 @@ namespace frazil::iceberg {
 
 // A new table's metadata (format v2): ids checked, a fresh table uuid, no
 // snapshots yet. An unpartitioned spec has no fields; an unsorted order no
-// fields.
+// fields. `sort_order` becomes the default with id 1 (0 if unsorted), and
+// the unsorted order 0 is always among the sort orders.
 Result<TableMetadata> NewTableMetadata(Schema schema, PartitionSpec spec, SortOrder sort_order,
                                        const std::string& location,
                                        std::map<std::string, std::string> properties);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "frazil/iceberg/location.h"
 #include "frazil/parquet/file_reader.h"
 
 namespace frazil::iceberg {
@@ -106,7 +107,7 @@ Status LoadPositions(FileIO* io, const DataFile& f, std::string_view data_path, 
       if (paths.IsNull(i) || pos.IsNull(i))
         return Status::Corruption("position delete file " + f.file_path + " has a null file_path or pos");
       std::string_view p = paths.bytes[i];
-      if (p == data_path || ComparableLocation(p) == ComparableLocation(data_path))
+      if (p == data_path || SameLocation(p, data_path))  // Java engines write `file:/p`
         out->push_back(pos.ints[i]);
     }
   }
@@ -144,13 +145,6 @@ Status LoadEqualityKeys(FileIO* io, const DataFile& f, std::unordered_set<std::s
 }
 
 }  // namespace
-
-std::string_view ComparableLocation(std::string_view location) {
-  if (location.starts_with("file:///")) return location.substr(7);
-  if (location.starts_with("file://localhost/")) return location.substr(16);
-  if (location.starts_with("file:/") && !location.starts_with("file://")) return location.substr(5);
-  return location;
-}
 
 bool RowDeletes::PositionDeleted(int64_t pos) const {
   return std::binary_search(positions_.begin(), positions_.end(), pos);

@@ -30,11 +30,6 @@ namespace frazil::iceberg {
 inline constexpr int32_t kDeleteFilePathFieldId = 2147483546;
 inline constexpr int32_t kDeletePosFieldId = 2147483545;
 
-// A file location in the form used to compare data file paths: Java
-// engines (Hadoop FileIO) write `file:/p` where Frazil writes `file:///p`;
-// both (and `file://localhost/p`) compare as `/p`. Other schemes are kept.
-std::string_view ComparableLocation(std::string_view location);
-
 class RowDeletes {
  public:
   bool empty() const { return positions_.empty() && groups_.empty(); }
@@ -70,7 +65,7 @@ class RowDeletes {
 
 // Reads the delete files of `task` (each once) and keeps what applies to
 // its data file: the positions of position deletes whose file_path is the
-// data file's (compared with ComparableLocation), and the tuples of
+// data file's (compared with SameLocation, iceberg/location.h), and the tuples of
 // equality deletes.
 Result<RowDeletes> LoadRowDeletes(FileIO* io, const ScanTask& task);
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/manifest_list.h"
 #include "frazil/iceberg/row_deletes.h"
@@ -68,7 +69,7 @@ class DeleteIndex {
       const DataFile& f = entry.file;
       if (f.content == FileContent::kPositionDeletes) {
         if (auto path = ReferencedPath(f)) {
-          by_path_[std::string(ComparableLocation(*path))].push_back(std::move(entry));
+          by_path_[CanonicalLocation(*path)].push_back(std::move(entry));
         } else {
           by_partition_[PartitionKey(f.spec_id, f.partition)].push_back(std::move(entry));
         }
@@ -90,7 +91,7 @@ class DeleteIndex {
     if (count_ == 0) return;
     const int64_t seq = task->data_sequence_number;
     const std::string& path = task->file.file_path;
-    if (auto it = by_path_.find(std::string(ComparableLocation(path))); it != by_path_.end())
+    if (auto it = by_path_.find(CanonicalLocation(path)); it != by_path_.end())
       for (const auto& d : it->second)
         if (seq <= d.seq) task->deletes.push_back(d.file);
     if (auto it = by_partition_.find(PartitionKey(task->file.spec_id, task->file.partition));
@@ -131,8 +132,9 @@ class DeleteIndex {
              (hi == f.upper_bounds.end() || p <= hi->second);
     };
     if (in(path)) return true;
-    std::string bare(ComparableLocation(path));
-    if (bare.empty() || bare[0] != '/') return false;
+    auto parsed = ParseLocation(path);
+    if (!parsed.ok() || !parsed->local()) return false;
+    const std::string& bare = parsed->path;
     return in(bare) || in("file:" + bare) || in("file://" + bare);
   }
 

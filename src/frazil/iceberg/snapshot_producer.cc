@@ -4,6 +4,7 @@
 
 #include "frazil/common/clock.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
 #include "frazil/iceberg/manifest_list.h"
 #include "frazil/iceberg/metadata_file.h"
@@ -29,8 +30,8 @@ Result<ManifestFile> SnapshotProducer::WriteManifestFile(const TableMetadata& ba
                                                          const std::vector<ManifestEntry>& entries) {
   ManifestFile m;
   FRAZIL_ASSIGN_OR_RETURN(auto bytes, WriteManifest(base, spec, entries, snapshot_id_, &m));
-  std::string path =
-      base.location + "/metadata/" + RandomUuid() + "-m" + std::to_string(written_.size()) + ".avro";
+  std::string path = JoinLocation(
+      base.location, "metadata/" + RandomUuid() + "-m" + std::to_string(written_.size()) + ".avro");
   FRAZIL_RETURN_IF_ERROR(io_->WriteNew(path, bytes));
   written_.push_back(path);
   m.manifest_path = path;
@@ -64,6 +65,16 @@ Result<std::vector<ManifestEntry>> SnapshotProducer::ReadEntries(const TableMeta
   auto entries = ReadManifest(bytes, manifest, base);
   if (!entries.ok()) return entries.status().WithContext("manifest " + manifest.manifest_path);
   return entries;
+}
+
+Result<bool> SnapshotProducer::HasLiveEntries(const TableMetadata& base, const ManifestFile& manifest) {
+  if (manifest.added_files_count > 0 || manifest.existing_files_count > 0) return true;
+  if (manifest.deleted_files_count > 0) return false;
+  // All counts zero: an empty manifest, or a v1 list that omitted the
+  // (then optional) counts. Only the entries can tell.
+  FRAZIL_ASSIGN_OR_RETURN(auto entries, ReadEntries(base, manifest));
+  return std::any_of(entries.begin(), entries.end(),
+                     [](const ManifestEntry& e) { return e.status != EntryStatus::kDeleted; });
 }
 
 std::map<std::string, std::string> SnapshotProducer::Summary(const TableMetadata& base,
@@ -129,14 +140,22 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
 
   std::vector<ManifestFile> current;
   if (const Snapshot* parent = base.CurrentSnapshot()) {
-    FRAZIL_ASSIGN_OR_RETURN(current, ReadSnapshotManifests(io_, *parent));
+    FRAZIL_ASSIGN_OR_RETURN(auto parent_manifests, ReadSnapshotManifests(io_, *parent));
+    // A DELETED entry belongs to the snapshot that deleted it only: a
+    // parent manifest with no live (ADDED or EXISTING) entry is not carried,
+    // so tables that already hold such manifests shed them on this commit.
+    for (auto& m : parent_manifests) {
+      FRAZIL_ASSIGN_OR_RETURN(bool live, HasLiveEntries(base, m));
+      if (live) current.push_back(std::move(m));
+    }
   }
   FRAZIL_ASSIGN_OR_RETURN(std::vector<ManifestFile> manifests, NewManifests(base, current));
 
   int64_t sequence_number = base.format_version >= 2 ? base.last_sequence_number + 1 : 0;
   int64_t now = std::max(WallClockMs(), base.last_updated_ms);
-  std::string list_path = base.location + "/metadata/snap-" + std::to_string(snapshot_id_) + "-" +
-                          std::to_string(attempt_) + "-" + RandomUuid() + ".avro";
+  std::string list_path =
+      JoinLocation(base.location, "metadata/snap-" + std::to_string(snapshot_id_) + "-" +
+                                      std::to_string(attempt_) + "-" + RandomUuid() + ".avro");
   FRAZIL_ASSIGN_OR_RETURN(
       auto list_bytes, WriteManifestList(manifests, snapshot_id_, base.current_snapshot_id, sequence_number,
                                          base.format_version));
@@ -264,7 +283,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
     bool touched = false;
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
-      bool by_path = delete_paths_.count(e.file.file_path) > 0;
+      bool by_path = delete_paths_.count(CanonicalLocation(e.file.file_path)) > 0;
       bool by_filter = false;
       for (const auto& filter : delete_filters_) {
         if (filter.FileMatchesAll(e.file, *schema)) {
@@ -277,7 +296,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
       }
       if (by_path || by_filter) {
         touched = true;
-        found.insert(e.file.file_path);
+        found.insert(CanonicalLocation(e.file.file_path));
       }
     }
     if (!touched) {
@@ -289,7 +308,7 @@ Result<std::vector<ManifestFile>> RewriteFiles::NewManifests(const TableMetadata
     std::vector<ManifestEntry> rewritten;
     for (auto& e : entries) {
       if (e.status == EntryStatus::kDeleted) continue;
-      if (found.count(e.file.file_path)) {
+      if (found.count(CanonicalLocation(e.file.file_path))) {
         CountDeleted(e.file);
         e.status = EntryStatus::kDeleted;
         e.snapshot_id = snapshot_id();

@@ -15,6 +15,7 @@
 #include "frazil/iceberg/data_file.h"
 #include "frazil/iceberg/expression.h"
 #include "frazil/iceberg/file_io.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/table_metadata.h"
 
 namespace frazil::iceberg {
@@ -51,8 +52,10 @@ class SnapshotProducer {
 
  protected:
   virtual std::string Operation() const = 0;
-  // The new snapshot's manifests given base's current ones; adds to the
-  // summary counters.
+  // The new snapshot's manifests given base's current ones (those with a
+  // live entry: manifests of only DELETED entries are never carried); adds
+  // to the summary counters. Manifests a producer rewrites keep no DELETED
+  // entry of an earlier snapshot.
   virtual Result<std::vector<ManifestFile>> NewManifests(const TableMetadata& base,
                                                          const std::vector<ManifestFile>& current) = 0;
 
@@ -63,6 +66,8 @@ class SnapshotProducer {
   Result<std::vector<ManifestFile>> WriteAddedManifests(const TableMetadata& base,
                                                         const std::vector<DataFile>& files);
   Result<std::vector<ManifestEntry>> ReadEntries(const TableMetadata& base, const ManifestFile& manifest);
+  // False for a manifest whose entries are all DELETED (or that has none).
+  Result<bool> HasLiveEntries(const TableMetadata& base, const ManifestFile& manifest);
 
   void CountAdded(const DataFile& f);
   void CountDeleted(const DataFile& f);
@@ -117,7 +122,8 @@ class RewriteFiles : public SnapshotProducer {
   enum class Kind { kReplace, kDelete };
   RewriteFiles(FileIO* io, Kind kind) : SnapshotProducer(io), kind_(kind) {}
 
-  void DeleteFile(const std::string& path) { delete_paths_.insert(path); }
+  // Any spelling of the file's location (iceberg/location.h) matches.
+  void DeleteFile(const std::string& path) { delete_paths_.insert(CanonicalLocation(path)); }
   void DeleteWhere(RowFilter filter) { delete_filters_.push_back(std::move(filter)); }
   void AddFile(DataFile f) { added_.push_back(std::move(f)); }
 
@@ -128,7 +134,7 @@ class RewriteFiles : public SnapshotProducer {
 
  private:
   Kind kind_;
-  std::set<std::string> delete_paths_;
+  std::set<std::string> delete_paths_;  // canonical locations
   std::vector<RowFilter> delete_filters_;
   std::vector<DataFile> added_;
   std::vector<ManifestFile> added_manifests_;

@@ -128,6 +128,19 @@ const PartitionSpec* TableMetadata::SpecById(int32_t spec_id) const {
   return nullptr;
 }
 
+bool EnsureUnsortedSortOrder(TableMetadata* m) {
+  for (const auto& o : m->sort_orders)
+    if (o.order_id == kUnsortedOrderId) return false;
+  m->sort_orders.insert(m->sort_orders.begin(), SortOrder{kUnsortedOrderId, {}});
+  return true;
+}
+
+std::optional<int32_t> FindSortOrderId(const TableMetadata& m, const SortOrder& order) {
+  for (const auto& o : m.sort_orders)
+    if (o.fields == order.fields) return o.order_id;
+  return std::nullopt;
+}
+
 Result<TableMetadata> TableMetadataFromJson(const json& j) {
   if (!j.is_object()) return Status::InvalidArgument("table metadata must be a JSON object");
   TableMetadata m;

@@ -28,6 +28,11 @@ struct SortOrder {
   std::vector<SortField> fields;
 };
 
+inline bool operator==(const SortField& a, const SortField& b) {
+  return a.transform == b.transform && a.source_id == b.source_id && a.direction == b.direction &&
+         a.null_order == b.null_order;
+}
+
 struct Snapshot {
   int64_t snapshot_id = 0;
   std::optional<int64_t> parent_snapshot_id;
@@ -82,6 +87,19 @@ struct TableMetadata {
   const Snapshot* CurrentSnapshot() const;
   const PartitionSpec* SpecById(int32_t spec_id) const;
 };
+
+// Order id 0 is the unsorted order (spec). Java engines expect it among a
+// table's sort orders even when the default is another order: Spark's
+// `rewrite_data_files` with a sort order matching none of the table's
+// writes with `output-sort-order-id` 0 and fails if the table lacks it.
+inline constexpr int32_t kUnsortedOrderId = 0;
+
+// Adds the unsorted order (id 0) to `m` if it has none; true if it did.
+bool EnsureUnsortedSortOrder(TableMetadata* m);
+
+// The id of the table's sort order with the same fields as `order` (ids
+// ignored), if there is one.
+std::optional<int32_t> FindSortOrderId(const TableMetadata& m, const SortOrder& order);
 
 // Parses and checks the invariants a reader relies on: the current schema,
 // default spec and sort order exist; refs point at known snapshots; `main`

@@ -74,6 +74,7 @@ int64_t ModifiedMs(const struct stat& st) {
 
 class LocalObjectStore final : public ObjectStore {
  public:
+  using ObjectStore::List;
   Result<std::vector<uint8_t>> Get(const std::string& key) override {
     FRAZIL_RETURN_IF_ERROR(CheckKey(key));
     return fsutil::ReadFile(key);
@@ -130,7 +131,7 @@ class LocalObjectStore final : public ObjectStore {
     return Status::Ok();
   }
 
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix) override {
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) override {
     // The prefix names a directory, or a directory plus a name prefix.
     fs::path dir = prefix.ends_with("/") ? fs::path(prefix) : fs::path(prefix).parent_path();
     std::vector<ObjectInfo> out;
@@ -140,7 +141,8 @@ class LocalObjectStore final : public ObjectStore {
          it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;
       std::string key = it->path().string();
-      if (!key.starts_with(prefix) || it->path().filename().string().starts_with(".")) continue;
+      if (!key.starts_with(prefix)) continue;
+      if (!include_hidden && it->path().filename().string().starts_with(".")) continue;
       struct stat st;
       if (::stat(key.c_str(), &st) != 0) continue;  // deleted while listing
       out.push_back(ObjectInfo{key, static_cast<uint64_t>(st.st_size), ModifiedMs(st)});

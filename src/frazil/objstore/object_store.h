@@ -40,7 +40,11 @@ class ObjectStore {
   virtual Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) = 0;
   // Missing keys are not an error.
   virtual Status Delete(const std::string& key) = 0;
-  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
+  // Objects under `prefix`; with `include_hidden`, also those whose name
+  // starts with '.' (for the local store: temporary files of writes in
+  // flight, and sidecars other writers put there).
+  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) = 0;
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix) { return List(prefix, false); }
 
   // Convenience: a whole object in one call.
   Status PutIfAbsent(const std::string& key, std::span<const uint8_t> data);

@@ -1,5 +1,7 @@
 #include "frazil/objstore/object_store_file_io.h"
 
+#include "frazil/iceberg/location.h"
+
 namespace frazil::objstore {
 namespace {
 
@@ -40,16 +42,12 @@ class ObjectOutputSink final : public parquet::OutputSink {
 ObjectStoreFileIO::ObjectStoreFileIO(std::unique_ptr<ObjectStore> local) : local_(std::move(local)) {}
 
 Result<ObjectStoreFileIO::Target> ObjectStoreFileIO::Resolve(const std::string& location) {
-  if (location.starts_with("file://")) {
-    std::string path = location.substr(7);
-    if (!path.starts_with("/")) return Status::InvalidArgument("file location must be absolute: " + location);
-    return Target{local_.get(), path, "file://"};
-  }
-  if (location.starts_with("/")) return Target{local_.get(), location, ""};
-  auto colon = location.find("://");
-  std::string scheme = colon == std::string::npos ? "" : location.substr(0, colon);
-  return Status::InvalidArgument("no object store configured for location " + location +
-                                 (scheme.empty() ? "" : " (scheme " + scheme + ")"));
+  // Every spelling of a local file (`/p`, `file:/p`, `file:///p`,
+  // `file://localhost/p`) resolves to the same key; see iceberg/location.h.
+  FRAZIL_ASSIGN_OR_RETURN(iceberg::ParsedLocation parsed, iceberg::ParseLocation(location));
+  if (parsed.local()) return Target{local_.get(), parsed.path, parsed.spelled_prefix};
+  return Status::InvalidArgument("no object store configured for location " + location + " (scheme " +
+                                 parsed.scheme + ")");
 }
 
 Result<std::vector<uint8_t>> ObjectStoreFileIO::Read(const std::string& location) {
@@ -76,16 +74,30 @@ Result<std::unique_ptr<parquet::OutputSink>> ObjectStoreFileIO::NewOutput(const 
 
 Status ObjectStoreFileIO::Delete(const std::string& location) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
-  return t.store->Delete(t.key);
+  FRAZIL_RETURN_IF_ERROR(t.store->Delete(t.key));
+  // Hadoop's local filesystem writes `.name.crc` beside each file; it would
+  // outlive the file otherwise. (A sidecar has no sidecar of its own.)
+  if (t.store == local_.get() && !iceberg::SidecarOwner(t.key))
+    return t.store->Delete(iceberg::ChecksumSidecar(t.key));
+  return Status::Ok();
+}
+
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::ListObjects(const std::string& prefix,
+                                                                      bool include_hidden) {
+  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(prefix));
+  FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key, include_hidden));
+  std::vector<iceberg::FileInfo> out;
+  out.reserve(objects.size());
+  for (auto& o : objects) out.push_back({t.spelled_prefix + o.key, o.size, o.modified_ms});
+  return out;
 }
 
 Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::List(const std::string& prefix) {
-  FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(prefix));
-  FRAZIL_ASSIGN_OR_RETURN(auto objects, t.store->List(t.key));
-  std::vector<iceberg::FileInfo> out;
-  out.reserve(objects.size());
-  for (auto& o : objects) out.push_back({t.scheme_prefix + o.key, o.size, o.modified_ms});
-  return out;
+  return ListObjects(prefix, false);
+}
+
+Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::ListIncludingHidden(const std::string& prefix) {
+  return ListObjects(prefix, true);
 }
 
 std::unique_ptr<iceberg::FileIO> NewLocalFileIO() {

@@ -1,5 +1,7 @@
 // Iceberg's FileIO on top of object stores, chosen by location scheme:
-// `file://` (and bare absolute paths) go to the local store.
+// local files in any spelling (`file:/p`, `file:///p`, `file://localhost/p`,
+// bare `/p`; iceberg/location.h) go to the local store. Listings name files
+// the way their prefix was spelled.
 #pragma once
 
 #include <memory>
@@ -19,14 +21,16 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override;
   Status Delete(const std::string& location) override;
   Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override;
+  Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override;
 
  private:
   struct Target {
     ObjectStore* store;
     std::string key;
-    std::string scheme_prefix;  // put back in front of listed keys
+    std::string spelled_prefix;  // put back in front of listed keys
   };
   Result<Target> Resolve(const std::string& location);
+  Result<std::vector<iceberg::FileInfo>> ListObjects(const std::string& prefix, bool include_hidden);
 
   std::unique_ptr<ObjectStore> local_;
 };

@@ -8,6 +8,7 @@
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/maintenance.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/row_deletes.h"
@@ -105,6 +106,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
     parts[{task.file.spec_id, task.file.partition[0]->l}].push_back(std::move(task.file));
   }
   const int64_t small = config.compact_target_bytes / 2;
+  const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(t.metadata, EnvelopeSortOrder());
   iceberg::RewriteFiles rewrite(catalog->io(), iceberg::RewriteFiles::Kind::kReplace);
   std::vector<std::string> written;
   auto discard = [&] {
@@ -146,6 +148,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
         return file.status().WithContext("compacting " + id.ToString());
       }
       written.push_back(path);
+      file->sort_order_id = offset_order;  // the rows were sorted by offset
       rewrite.AddFile(std::move(file).value());
       for (const auto* f : run) rewrite.DeleteFile(f->file_path);
       report.files_removed += run.size();
@@ -206,7 +209,8 @@ Status DropTopicTable(catalog::Catalog* catalog, const catalog::TableIdentifier&
   auto t = catalog->LoadTable(id);
   if (!t.ok()) return t.status().code() == StatusCode::kNotFound ? Status::Ok() : t.status();
   FRAZIL_RETURN_IF_ERROR(catalog->DropTable(id, /*purge=*/true));
-  FRAZIL_ASSIGN_OR_RETURN(auto left, catalog->io()->List(t->metadata.location + "/"));
+  FRAZIL_ASSIGN_OR_RETURN(
+      auto left, catalog->io()->ListIncludingHidden(iceberg::JoinLocation(t->metadata.location, "")));
   for (const auto& f : left) FRAZIL_RETURN_IF_ERROR(catalog->io()->Delete(f.location));
   return Status::Ok();
 }

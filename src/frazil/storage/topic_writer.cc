@@ -6,6 +6,7 @@
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/logging.h"
 #include "frazil/common/random_id.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -78,6 +79,16 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
     }
   }
   if (!table.ok()) return table.status();
+  // Tables made before the unsorted order (id 0) was always present cannot
+  // take a sorted rewrite from Spark until they get it.
+  auto repaired = catalog::RepairTableMetadata(catalog, id);
+  if (!repaired.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: adding the unsorted sort order: {}", id.ToString(),
+                    repaired.status().ToString());
+  } else if (*repaired) {
+    auto reloaded = catalog->LoadTable(id);
+    if (reloaded.ok()) table = std::move(reloaded);
+  }
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
   FRAZIL_ASSIGN_OR_RETURN(w->committed_, CommittedOffset(table->metadata));
   w->snapshot_id_ = table->metadata.current_snapshot_id.value_or(-1);
@@ -124,13 +135,17 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   auto discard = [&] {
     for (const auto& f : written) (void)catalog_->io()->Delete(f);
   };
+  // WAL records come in offset order, so every file follows the table's
+  // offset sort order (when the table still has it).
+  const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(table.metadata, EnvelopeSortOrder());
   for (const auto& b : batches) {
     auto ymd = std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(b.day)));
     char day[16];
     std::snprintf(day, sizeof day, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-    std::string path = table.metadata.location + "/data/publish_time_day=" + day + "/" +
-                       std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet";
+    std::string path = iceberg::JoinLocation(
+        table.metadata.location, std::string("data/publish_time_day=") + day + "/" +
+                                     std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet");
     iceberg::Value v;
     v.l = b.day;
     auto file = iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows});
@@ -139,6 +154,7 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
       return file.status().WithContext("topic table " + id_.ToString());
     }
     written.push_back(path);
+    file->sort_order_id = offset_order;
     append.AddFile(std::move(file).value());
   }
   append.SetSummary(kOffsetsSummary, std::to_string(start) + "-" + std::to_string(end - 1));

@@ -265,6 +265,12 @@ TEST_F(TopicReaderTest, CompactionKeepsEveryRowAndReadersFollowIt) {
   EXPECT_EQ(t.metadata.CurrentSnapshot()->summary.at("operation"), "replace");
   size_t after = iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value().size();
   EXPECT_EQ(after, before - report.files_removed + report.files_added);
+  // Written and compacted files are in offset order and say so.
+  auto offset_order = iceberg::FindSortOrderId(t.metadata, EnvelopeSortOrder());
+  ASSERT_TRUE(offset_order.has_value());
+  for (const auto& task :
+       iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value())
+    EXPECT_EQ(task.file.sort_order_id, offset_order) << task.file.file_path;
   EXPECT_EQ(t.metadata.properties.at(kCommittedOffsetProperty), "140");
   // Expire the old snapshots: the small files are deleted under the reader.
   m.snapshot_max_age_ms = 0;
