@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(build unit crash asan fuzz integration)
+all_stages=(build unit crash asan fuzz integration spark)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
@@ -52,6 +52,15 @@ stage_fuzz() {
 stage_integration() {
   scripts/setup-venv.sh &&
     FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q tests/integration
+}
+
+# A second engine that writes (issue 11): Spark with the Iceberg runtime and
+# PyIceberg on the broker's catalog while it produces. setup-spark.sh
+# installs pyspark and the jars (quick once done) and prints the jar paths.
+stage_spark() {
+  local jars
+  jars=$(scripts/setup-spark.sh | tail -n 1) &&
+    FRAZIL_SPARK_JARS="$jars" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q tests/spark
 }
 
 declare -A result duration
