@@ -133,6 +133,9 @@ def test_corruption_inside_the_log_keeps_that_topic_closed_and_the_broker_up(sta
     assert str(seg) in log
     assert f"at byte {second}" in log
     assert "stays unavailable" in log
+    status, body = http_get(b.http_port, "/healthz")
+    unavailable = json.loads(body)["unavailable_topics"]
+    assert list(unavailable) == ["/default/demo"] and f"at byte {second}" in unavailable["/default/demo"], body
     url = f"http://127.0.0.1:{b.listen_port}"
     code, out = run_frazil("produce", "-s", url, "-t", "/default/demo", "-m", "x", timeout=30)
     assert code != 0 and f"at byte {second}" in out, out

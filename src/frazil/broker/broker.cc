@@ -66,8 +66,10 @@ Status Broker::Recover() {
     // One damaged topic does not stop the others: it stays closed (its
     // files untouched) and every request for it gets the error.
     auto t = OpenTopic(name, rel, true);
-    if (!t.ok())
+    if (!t.ok()) {
       FRAZIL_LOG_ERROR("topic {} cannot be opened and stays unavailable: {}", name, t.status().ToString());
+      unavailable_[name] = t.status().ToString();
+    }
   }
   FRAZIL_ASSIGN_OR_RETURN(auto subs, store_->LoadAll());
   for (const auto& r : subs) {
@@ -128,6 +130,7 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
   FRAZIL_LOG_INFO("opened WAL {} for {}: {} segment(s), offsets [{}, {}), {} dispatch", t->wal->options().dir,
                   name, r.segments, r.first_offset, r.next_offset, reliable ? "reliable" : "non-reliable");
   topics_[name] = std::move(t);
+  unavailable_.erase(name);
   return raw;
 }
 
@@ -298,6 +301,11 @@ void Broker::SetStreaming(uint64_t consumer_id, bool streaming) {
   if (it == consumers_.end()) return;
   it->second.streaming = streaming;
   it->second.seen = Clock::now();
+}
+
+std::map<std::string, std::string> Broker::UnavailableTopics() {
+  std::lock_guard lock(mu_);
+  return unavailable_;
 }
 
 bool Broker::TopicExists(const std::string& topic) {

@@ -106,6 +106,9 @@ class Broker {
   void SetStreaming(uint64_t consumer_id, bool streaming);
 
   bool TopicExists(const std::string& topic);
+  // Topics found on disk that could not be opened (e.g. a damaged WAL), with
+  // why; they stay closed while the others are served.
+  std::map<std::string, std::string> UnavailableTopics();
   // The partitions of `topic` (itself if it is a plain topic).
   std::vector<std::string> Partitions(const std::string& topic);
   std::vector<TopicInfo> Topics();
@@ -157,7 +160,8 @@ class Broker {
   std::mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
   std::map<std::string, std::shared_ptr<Topic>> topics_;
-  std::set<std::string> deleting_;  // topics whose delete is in progress
+  std::set<std::string> deleting_;                  // topics whose delete is in progress
+  std::map<std::string, std::string> unavailable_;  // topic -> why it could not be opened
   std::map<uint64_t, ProducerState> producers_;
   std::map<uint64_t, ConsumerState> consumers_;
   std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store

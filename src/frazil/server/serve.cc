@@ -138,6 +138,9 @@ int RunServe(const ServeConfig& config) {
   http.Get("/healthz", [&message_broker, &health] {
     nlohmann::json h = health;
     h["wals"] = message_broker->Topics().size();
+    // Topics that could not be opened at start (damaged WAL): the broker
+    // serves the others, and says which ones it does not.
+    h["unavailable_topics"] = message_broker->UnavailableTopics();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
   RegisterAdminApi(&http, message_broker.get());
