@@ -15,8 +15,6 @@ stubs, PyIceberg on the broker's catalog.
 """
 import asyncio
 import os
-import pathlib
-import shutil
 import subprocess
 import time
 import uuid
@@ -26,7 +24,7 @@ import pytest
 from danube.proto import DanubeApi_pb2 as pb
 from danube.proto import DanubeApi_pb2_grpc as pb_grpc
 
-from test_topic_storage import (EARLIEST, RawProducer, admin, config_args, open_catalog, poll, run,
+from test_topic_storage import (EARLIEST, RawProducer, admin, config_args, open_catalog, run,
                                 wait_committed)
 
 QUICK = """wal:

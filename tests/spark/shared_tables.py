@@ -176,6 +176,23 @@ class Topic:
                              f"(producer errors: {self.producer.errors[:3]})\n{self.broker.log()[-3000:]}")
 
 
+def topic_factory(broker):
+    """For a `topic` fixture: yields make(name) -> a started Topic on
+    `broker`; stops every topic's producer afterwards."""
+    topics = []
+    cat = ts.open_catalog(broker.data_dir)
+
+    def make(name):
+        t = Topic(broker, cat, name)
+        topics.append(t)
+        t.wait_started()
+        return t
+
+    yield make
+    for t in topics:
+        t.producer.stop()
+
+
 def log_mark(broker) -> int:
     return len(broker.log())
 

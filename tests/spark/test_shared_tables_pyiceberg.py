@@ -14,7 +14,6 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.types import StringType
 
 import shared_tables as st
-import test_topic_storage as ts
 
 FOREIGN = "pyiceberg-foreign"
 
@@ -29,18 +28,7 @@ def broker(tmp_path_factory):
 
 @pytest.fixture
 def topic(broker):
-    topics = []
-    cat = ts.open_catalog(broker.data_dir)
-
-    def make(name):
-        t = st.Topic(broker, cat, name)
-        topics.append(t)
-        t.wait_started()
-        return t
-
-    yield make
-    for t in topics:
-        t.producer.stop()
+    yield from st.topic_factory(broker)
 
 
 def retry_conflicts(t, fn, what, attempts=6):

@@ -71,19 +71,8 @@ def spark(broker):
 
 
 @pytest.fixture
-def topic(broker, request):
-    topics = []
-    cat = ts.open_catalog(broker.data_dir)
-
-    def make(name):
-        t = st.Topic(broker, cat, name)
-        topics.append(t)
-        t.wait_started()
-        return t
-
-    yield make
-    for t in topics:
-        t.producer.stop()
+def topic(broker):
+    yield from st.topic_factory(broker)
 
 
 def retry_conflicts(fn, what, attempts=6):

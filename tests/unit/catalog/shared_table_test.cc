@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "../testing/catalog_fixture.h"
 #include "../testing/temp_dir.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/catalog/table_commit.h"
@@ -24,12 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using iceberg::DataFile;
-
-iceberg::Schema TestSchema() {
-  iceberg::Schema s;
-  s.fields.push_back({1, "offset", true, iceberg::Primitive(iceberg::TypeId::kLong), ""});
-  return s;
-}
 
 // Re-spells every live data file of the parent as `file:/...`, the way a
 // Java engine rewriting the manifests would record them.
@@ -64,15 +59,11 @@ class SharedTableTest : public ::testing::Test {
   // `warehouse_prefix` is how the warehouse location is spelled ("file://"
   // as Frazil writes it, "file:" as Spark's JDBC catalog does).
   void Open(const std::string& warehouse_prefix) {
-    SqlCatalogOptions o;
-    o.db_path = dir_.Sub("catalog.db");
-    o.warehouse = warehouse_prefix + dir_.Sub("warehouse");
-    auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
+    catalog_ = testing::OpenTestCatalog(dir_, warehouse_prefix);
+    ASSERT_TRUE(catalog_);
     ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}).ok());
     CreateTableRequest req;
-    req.schema = TestSchema();
+    req.schema = testing::OffsetSchema();
     auto t = catalog_->CreateTable(id_, std::move(req));
     ASSERT_TRUE(t.ok()) << t.status().ToString();
   }
@@ -80,18 +71,11 @@ class SharedTableTest : public ::testing::Test {
   // A data file that exists on disk, recorded with `spelling` ("file:",
   // "file://" or "") in front of its path.
   DataFile File(int64_t lo, int64_t hi, const std::string& spelling) {
-    std::string path = dir_.Sub("warehouse/ns/t/data/" + RandomUuid() + ".parquet");
+    DataFile f = testing::OffsetFile(dir_, lo, hi, spelling);
+    std::string path = f.file_path.substr(spelling.size());
     fs::create_directories(fs::path(path).parent_path());
     std::ofstream(path) << "rows";
-    DataFile f;
-    f.file_path = spelling + path;
-    f.record_count = hi - lo + 1;
     f.file_size_in_bytes = 4;
-    auto le = [](int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
-    f.lower_bounds[1] = le(lo);
-    f.upper_bounds[1] = le(hi);
-    f.null_value_counts[1] = 0;
-    f.value_counts[1] = f.record_count;
     return f;
   }
 

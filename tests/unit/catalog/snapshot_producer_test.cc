@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../testing/catalog_fixture.h"
 #include "../testing/temp_dir.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/catalog/table_commit.h"
@@ -21,30 +22,17 @@ using iceberg::DataFile;
 class SnapshotProducerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SqlCatalogOptions o;
-    o.db_path = dir_.Sub("catalog.db");
-    o.warehouse = "file://" + dir_.Sub("warehouse");
-    auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
+    catalog_ = testing::OpenTestCatalog(dir_);
+    ASSERT_TRUE(catalog_);
     ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}).ok());
     CreateTableRequest req;
-    req.schema.fields.push_back({1, "offset", true, iceberg::Primitive(iceberg::TypeId::kLong), ""});
+    req.schema = testing::OffsetSchema();
     ASSERT_TRUE(catalog_->CreateTable(id_, std::move(req)).ok());
   }
 
   // A data file entry for offsets [lo, hi] (planning and committing do not
   // open it).
-  DataFile File(int64_t lo, int64_t hi) {
-    DataFile f;
-    f.file_path = "file://" + dir_.Sub("warehouse/ns/t/data/" + RandomUuid() + ".parquet");
-    f.record_count = hi - lo + 1;
-    f.file_size_in_bytes = 100;
-    auto le = [](int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
-    f.lower_bounds[1] = le(lo);
-    f.upper_bounds[1] = le(hi);
-    return f;
-  }
+  DataFile File(int64_t lo, int64_t hi) { return testing::OffsetFile(dir_, lo, hi); }
 
   std::vector<iceberg::ScanTask> Files() {
     auto m = catalog_->LoadTable(id_).value().metadata;

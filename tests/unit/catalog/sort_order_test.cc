@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "../testing/catalog_fixture.h"
 #include "../testing/temp_dir.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/catalog/table_commit.h"
@@ -31,12 +32,8 @@ const iceberg::SortOrder* OrderById(const iceberg::TableMetadata& m, int32_t id)
 class SortOrderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SqlCatalogOptions o;
-    o.db_path = dir_.Sub("catalog.db");
-    o.warehouse = "file://" + dir_.Sub("warehouse");
-    auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    catalog_ = std::move(c).value();
+    catalog_ = testing::OpenTestCatalog(dir_);
+    ASSERT_TRUE(catalog_);
     ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}).ok());
     CreateTableRequest req;
     req.schema = Schema();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "../testing/catalog_fixture.h"
 #include "../testing/temp_dir.h"
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/random_id.h"
@@ -21,46 +22,22 @@ namespace {
 namespace fs = std::filesystem;
 using iceberg::DataFile;
 
-iceberg::Schema TestSchema() {
-  iceberg::Schema s;
-  s.fields.push_back({1, "offset", true, iceberg::Primitive(iceberg::TypeId::kLong), ""});
-  return s;
-}
-
 class SqlCatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     catalog_ = Open();
     ASSERT_TRUE(catalog_->CreateNamespace({"ns"}, {}).ok());
     CreateTableRequest req;
-    req.schema = TestSchema();
+    req.schema = testing::OffsetSchema();
     auto t = catalog_->CreateTable(id_, std::move(req));
     ASSERT_TRUE(t.ok()) << t.status().ToString();
   }
 
-  std::unique_ptr<SqlCatalog> Open() {
-    SqlCatalogOptions o;
-    o.db_path = dir_.Sub("catalog.db");
-    o.warehouse = "file://" + dir_.Sub("warehouse");
-    auto c = SqlCatalog::Open(o, objstore::NewLocalFileIO());
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    return std::move(c).value();
-  }
+  std::unique_ptr<SqlCatalog> Open() { return testing::OpenTestCatalog(dir_); }
 
   // A data file entry for offsets [lo, hi]; the file itself need not exist
   // for planning and committing.
-  DataFile File(int64_t lo, int64_t hi) {
-    DataFile f;
-    f.file_path = "file://" + dir_.Sub("warehouse/ns/t/data/" + RandomUuid() + ".parquet");
-    f.record_count = hi - lo + 1;
-    f.file_size_in_bytes = 100;
-    auto le = [](int64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
-    f.lower_bounds[1] = le(lo);
-    f.upper_bounds[1] = le(hi);
-    f.null_value_counts[1] = 0;
-    f.value_counts[1] = f.record_count;
-    return f;
-  }
+  DataFile File(int64_t lo, int64_t hi) { return testing::OffsetFile(dir_, lo, hi); }
 
   size_t MetadataFiles() {
     size_t n = 0;
@@ -265,7 +242,7 @@ TEST_F(SqlCatalogTest, ManyAppendsMergeManifestsAndKeepSequenceNumbers) {
 
 TEST_F(SqlCatalogTest, RejectsBadNamesAndMissingNamespaces) {
   CreateTableRequest req;
-  req.schema = TestSchema();
+  req.schema = testing::OffsetSchema();
   EXPECT_EQ(catalog_->CreateTable({{"missing"}, "t"}, req).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(catalog_->CreateTable({{"ns"}, "a.b"}, req).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(catalog_->CreateTable({{"ns"}, ""}, req).status().code(), StatusCode::kInvalidArgument);
