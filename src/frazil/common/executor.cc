@@ -1,0 +1,234 @@
+#include "frazil/common/executor.h"
+
+#include <pthread.h>
+
+namespace frazil {
+namespace {
+
+thread_local const Executor* current_executor = nullptr;
+
+}  // namespace
+
+Executor::Executor(std::string name, size_t threads) : name_(std::move(name)) {
+  if (threads == 0) threads = 1;
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, i] {
+      std::string n = (name_ + "-" + std::to_string(i)).substr(0, 15);  // the kernel's limit
+      pthread_setname_np(pthread_self(), n.c_str());
+      current_executor = this;
+      Work();
+    });
+  }
+}
+
+Executor::~Executor() { Shutdown(); }
+
+bool Executor::InWorker() const { return current_executor == this; }
+
+void Executor::Post(std::function<void()> fn) {
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return;
+    ready_.push_back(std::move(fn));
+  }
+  cv_.NotifyOne();
+}
+
+uint64_t Executor::PostAt(Clock::time_point when, std::function<void()> fn) {
+  uint64_t id;
+  bool earliest;
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return 0;
+    id = next_timer_++;
+    timers_.emplace(std::make_pair(when, id), std::move(fn));
+    timer_due_[id] = when;
+    earliest = timers_.begin()->first.second == id;
+  }
+  // Only a new earliest deadline changes how long a worker sleeps.
+  if (earliest) cv_.NotifyOne();
+  return id;
+}
+
+bool Executor::Cancel(uint64_t timer_id) {
+  MutexLock lock(&mu_);
+  auto it = timer_due_.find(timer_id);
+  if (it == timer_due_.end()) return false;
+  timers_.erase({it->second, timer_id});
+  timer_due_.erase(it);
+  return true;
+}
+
+size_t Executor::queue_depth() const {
+  MutexLock lock(&mu_);
+  return ready_.size();
+}
+
+size_t Executor::timers() const {
+  MutexLock lock(&mu_);
+  return timers_.size();
+}
+
+void Executor::Work() {
+  MutexLock lock(&mu_);
+  for (;;) {
+    auto now = Clock::now();
+    // Due timers join the ready queue in deadline order.
+    while (!timers_.empty() && timers_.begin()->first.first <= now) {
+      auto node = timers_.extract(timers_.begin());
+      timer_due_.erase(node.key().second);
+      ready_.push_back(std::move(node.mapped()));
+    }
+    if (!ready_.empty()) {
+      auto fn = std::move(ready_.front());
+      ready_.pop_front();
+      // Another worker may take the rest.
+      if (!ready_.empty()) cv_.NotifyOne();
+      lock.Unlock();
+      fn();
+      fn = nullptr;  // destroy captures outside the lock too
+      completed_.fetch_add(1, std::memory_order_relaxed);
+      lock.Lock();
+      continue;
+    }
+    if (stop_) return;
+    if (timers_.empty()) {
+      cv_.Wait(lock);
+    } else {
+      cv_.WaitUntil(lock, timers_.begin()->first.first);
+    }
+  }
+}
+
+void Executor::Shutdown() {
+  {
+    MutexLock lock(&mu_);
+    if (stop_ && threads_.empty()) return;
+    stop_ = true;
+    timers_.clear();
+    timer_due_.clear();
+  }
+  cv_.NotifyAll();
+  for (auto& t : threads_) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // shut down from its own worker: cannot join itself
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+}
+
+struct SerialTask::State : std::enable_shared_from_this<SerialTask::State> {
+  Executor* executor;
+  std::function<void()> fn;
+  Mutex mu;
+  CondVar idle;
+  bool stopped GUARDED_BY(mu) = false;
+  bool running GUARDED_BY(mu) = false;
+  bool again GUARDED_BY(mu) = false;  // scheduled to run now, while running or queued
+  bool queued GUARDED_BY(mu) = false;  // posted to the ready queue
+  uint64_t timer GUARDED_BY(mu) = 0;   // pending timer id
+  Clock::time_point timer_at GUARDED_BY(mu);
+  std::thread::id runner GUARDED_BY(mu);
+
+  void Run() {
+    {
+      MutexLock lock(&mu);
+      queued = false;
+      if (stopped || running) return;  // a run in progress re-runs itself
+      running = true;
+      again = false;
+      runner = std::this_thread::get_id();
+    }
+    for (;;) {
+      fn();
+      MutexLock lock(&mu);
+      if (again && !stopped) {
+        // Scheduled during the run: go again, but through the queue so one
+        // busy object cannot hold a worker forever.
+        again = false;
+        running = false;
+        runner = {};
+        if (!queued) {
+          queued = true;
+          executor->Post([self = shared_from_this()] { self->Run(); });
+        }
+        idle.NotifyAll();
+        return;
+      }
+      running = false;
+      runner = {};
+      idle.NotifyAll();
+      return;
+    }
+  }
+
+  void PostNow() REQUIRES(mu) {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    if (queued) return;
+    queued = true;
+    executor->Post([self = shared_from_this()] { self->Run(); });
+  }
+};
+
+SerialTask::SerialTask(Executor* executor, std::function<void()> fn) : state_(std::make_shared<State>()) {
+  state_->executor = executor;
+  state_->fn = std::move(fn);
+}
+
+SerialTask::~SerialTask() { Stop(); }
+
+void SerialTask::Schedule() {
+  MutexLock lock(&state_->mu);
+  if (state_->timer) {
+    state_->executor->Cancel(state_->timer);
+    state_->timer = 0;
+  }
+  state_->PostNow();
+}
+
+void SerialTask::ScheduleAt(Clock::time_point when) {
+  if (when <= Clock::now()) return Schedule();
+  MutexLock lock(&state_->mu);
+  State& s = *state_;
+  if (s.stopped || s.queued || s.again) return;  // runs sooner anyway
+  if (s.timer) {
+    if (s.timer_at <= when) return;
+    // Executor::Cancel takes only the executor's lock, never ours back.
+    if (!s.executor->Cancel(s.timer)) return;  // firing now
+  }
+  s.timer_at = when;
+  s.timer = s.executor->PostAt(when, [w = std::weak_ptr<State>(state_)] {
+    auto self = w.lock();
+    if (!self) return;
+    {
+      MutexLock l(&self->mu);
+      self->timer = 0;
+      self->PostNow();
+    }
+  });
+}
+
+void SerialTask::Stop() {
+  MutexLock lock(&state_->mu);
+  State& s = *state_;
+  s.stopped = true;
+  if (s.timer) {
+    s.executor->Cancel(s.timer);
+    s.timer = 0;
+  }
+  if (s.runner == std::this_thread::get_id()) return;  // stopping from inside the function
+  while (s.running) s.idle.Wait(lock);
+}
+
+bool SerialTask::running() const {
+  MutexLock lock(&state_->mu);
+  return state_->running;
+}
+
+}  // namespace frazil

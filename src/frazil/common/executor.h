@@ -1,0 +1,100 @@
+// Shared thread pools. The broker runs a fixed number of threads whatever
+// the number of topics and consumers: per-object work (a WAL's group
+// commit, a topic's commit loop, a subscription's history prefetch) is a
+// SerialTask on one of a few Executors, scheduled when there is something
+// to do, so an idle object costs no thread and no wake-up.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frazil/common/mutex.h"
+
+namespace frazil {
+
+class Executor {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts `threads` (at least 1) worker threads named `name`.
+  Executor(std::string name, size_t threads);
+  // Stops: functions already queued run; timers not yet due are dropped.
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  void Post(std::function<void()> fn) EXCLUDES(mu_);
+  // Runs `fn` on a worker once `when` has passed. Returns an id for Cancel.
+  uint64_t PostAt(Clock::time_point when, std::function<void()> fn) EXCLUDES(mu_);
+  // True if the timer was removed before it ran.
+  bool Cancel(uint64_t timer_id) EXCLUDES(mu_);
+
+  // Finishes queued functions and joins the workers. Idempotent; later
+  // Posts are dropped.
+  void Shutdown() EXCLUDES(mu_);
+
+  const std::string& name() const { return name_; }
+  size_t threads() const { return threads_.size(); }
+  // Functions ready to run but not yet started (a measure of saturation).
+  size_t queue_depth() const EXCLUDES(mu_);
+  size_t timers() const EXCLUDES(mu_);
+  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+
+  // True on one of this executor's worker threads.
+  bool InWorker() const;
+
+ private:
+  void Work();
+
+  const std::string name_;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<std::function<void()>> ready_ GUARDED_BY(mu_);
+  // (due, id) -> fn: the earliest due first.
+  std::map<std::pair<Clock::time_point, uint64_t>, std::function<void()>> timers_ GUARDED_BY(mu_);
+  std::map<uint64_t, Clock::time_point> timer_due_ GUARDED_BY(mu_);
+  uint64_t next_timer_ GUARDED_BY(mu_) = 1;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> completed_{0};
+  std::vector<std::thread> threads_;
+};
+
+// A function that runs on an executor when scheduled: never two runs at
+// once, a schedule during a run makes it run again after, and several
+// schedules before a run coalesce into one (the earliest time wins). This
+// is how an object gets "a thread" only while it has work.
+class SerialTask {
+ public:
+  using Clock = Executor::Clock;
+
+  SerialTask(Executor* executor, std::function<void()> fn);
+  // Cancels what is scheduled and waits for a run in progress (must not be
+  // called from inside the function).
+  ~SerialTask();
+  SerialTask(const SerialTask&) = delete;
+  SerialTask& operator=(const SerialTask&) = delete;
+
+  // Run as soon as a worker is free.
+  void Schedule();
+  // Run at `when` unless already scheduled earlier.
+  void ScheduleAt(Clock::time_point when);
+  void ScheduleAfter(std::chrono::nanoseconds delay) { ScheduleAt(Clock::now() + delay); }
+  // No further runs; waits for a run in progress unless called from it.
+  void Stop();
+
+  bool running() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace frazil
