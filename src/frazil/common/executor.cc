@@ -126,7 +126,7 @@ struct SerialTask::State : std::enable_shared_from_this<SerialTask::State> {
   CondVar idle;
   bool stopped GUARDED_BY(mu) = false;
   bool running GUARDED_BY(mu) = false;
-  bool again GUARDED_BY(mu) = false;  // scheduled to run now, while running or queued
+  bool again GUARDED_BY(mu) = false;   // scheduled to run now, while running or queued
   bool queued GUARDED_BY(mu) = false;  // posted to the ready queue
   uint64_t timer GUARDED_BY(mu) = 0;   // pending timer id
   Clock::time_point timer_at GUARDED_BY(mu);
@@ -194,8 +194,8 @@ void SerialTask::Schedule() {
 
 void SerialTask::ScheduleAt(Clock::time_point when) {
   if (when <= Clock::now()) return Schedule();
-  MutexLock lock(&state_->mu);
   State& s = *state_;
+  MutexLock lock(&s.mu);
   if (s.stopped || s.queued || s.again) return;  // runs sooner anyway
   if (s.timer) {
     if (s.timer_at <= when) return;
@@ -215,8 +215,8 @@ void SerialTask::ScheduleAt(Clock::time_point when) {
 }
 
 void SerialTask::Stop() {
-  MutexLock lock(&state_->mu);
   State& s = *state_;
+  MutexLock lock(&s.mu);
   s.stopped = true;
   if (s.timer) {
     s.executor->Cancel(s.timer);

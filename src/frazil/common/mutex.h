@@ -33,7 +33,7 @@ class CAPABILITY("mutex") Mutex {
 // Holds `mu` for its scope; Unlock/Lock let a scope drop it around I/O.
 class SCOPED_CAPABILITY MutexLock {
  public:
-  explicit MutexLock(Mutex* mu) ACQUIRE(mu) : mu_(mu), lock_(mu->mu_) {}
+  explicit MutexLock(Mutex* mu) ACQUIRE(mu) : lock_(mu->mu_) {}
   ~MutexLock() RELEASE() {}
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
@@ -43,7 +43,6 @@ class SCOPED_CAPABILITY MutexLock {
 
  private:
   friend class CondVar;
-  Mutex* mu_;
   std::unique_lock<std::mutex> lock_;
 };
 
