@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "frazil/broker/broker_metrics.h"
 #include "frazil/broker/cursor_store.h"
 #include "frazil/broker/subscription.h"
 #include "frazil/catalog/catalog.h"
@@ -55,11 +56,14 @@ struct TopicInfo {
   bool has_table = false;  // committed to an Iceberg table
   catalog::TableIdentifier table;
   storage::CommitterStatus storage;
+  TopicCounterValues counters;
   struct Sub {
     std::string name;
     SubscriptionType type;
     uint64_t cursor;  // first offset not yet acknowledged
     size_t consumers;
+    uint64_t backlog = 0;  // messages not yet acknowledged (end of topic - cursor)
+    size_t unacked = 0;    // sent or waiting to be sent again, not acknowledged
   };
   std::vector<Sub> subscriptions;
 };
@@ -124,6 +128,7 @@ class Broker {
   // Stops accepting, persists cursors, closes subscriptions and WALs.
   Status Shutdown();
   bool shutting_down() const { return shutting_down_.load(); }
+  BrokerMetrics& metrics() { return metrics_; }
 
  private:
   struct Topic {
@@ -156,6 +161,7 @@ class Broker {
   Status FlushCursors();
 
   BrokerOptions options_;
+  BrokerMetrics metrics_;
   std::unique_ptr<CursorStore> store_;
   std::mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.

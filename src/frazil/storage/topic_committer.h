@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "frazil/catalog/catalog.h"
+#include "frazil/common/histogram.h"
 #include "frazil/storage/table_maintenance.h"
 #include "frazil/storage/topic_writer.h"
 #include "frazil/wal/write_ahead_log.h"
@@ -38,7 +39,13 @@ struct CommitterStatus {
   int64_t snapshot_id = -1;
   uint64_t committed_offset = 0;  // offset after the last committed record
   uint64_t commits = 0;
-  std::string error;  // the last failure, empty once a commit succeeds again
+  std::string error;                          // the last failure, empty once a commit succeeds again
+  uint64_t failures = 0;                      // failed commit attempts since start
+  double lag_seconds = 0;                     // age of the oldest record visible in the WAL and not committed
+  uint64_t snapshots = 0;                     // snapshots in the table's metadata
+  uint64_t data_files = 0;                    // data files in the current snapshot
+  uint64_t compactions = 0, expirations = 0;  // upkeep runs that changed the table
+  LatencyHistogram::Snapshot commit_latency;  // one table commit (files written + catalog commit)
 };
 
 class TopicCommitter {

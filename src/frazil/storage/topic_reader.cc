@@ -159,3 +159,12 @@ Status TopicReader::FillBuffer(bool replanned) {
 }
 
 }  // namespace frazil::storage
+
+namespace frazil::storage {
+
+ReplayCounters& GlobalReplayCounters() {
+  static ReplayCounters counters;
+  return counters;
+}
+
+}  // namespace frazil::storage

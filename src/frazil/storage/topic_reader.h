@@ -7,6 +7,7 @@
 // under a slow reader, it goes back to the table.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <future>
@@ -24,6 +25,17 @@ namespace frazil::storage {
 struct ReaderConfig {
   size_t prefetch_files = 2;  // data files read ahead of the consumer (at least 1)
 };
+
+// Replay surprises in tables other engines changed (issue 11), counted for
+// /metrics across every reader of the process.
+struct ReplayCounters {
+  std::atomic<uint64_t> foreign_rows{0};     // rows outside the broker's offsets, not delivered
+  std::atomic<uint64_t> duplicate_rows{0};   // second rows at an offset, not delivered
+  std::atomic<uint64_t> missing_offsets{0};  // committed offsets no row holds, skipped
+  std::atomic<uint64_t> rows_read{0};        // rows read from data files
+  std::atomic<uint64_t> files_read{0};
+};
+ReplayCounters& GlobalReplayCounters();
 
 // Where a topic's history lives (catalog null: the WAL only).
 struct TopicTable {

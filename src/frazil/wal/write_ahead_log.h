@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "frazil/common/histogram.h"
 #include "frazil/common/status.h"
 #include "frazil/wal/log_file.h"
 #include "frazil/wal/segment_index.h"
@@ -63,6 +64,8 @@ struct WalStats {
   uint64_t batches = 0;
   uint64_t syncs = 0;
   uint64_t append_errors = 0;
+  uint64_t bytes_written = 0;  // record bytes appended since open
+  LatencyHistogram::Snapshot fsync_latency;
 };
 
 struct ReclaimResult {
