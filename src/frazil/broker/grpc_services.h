@@ -26,6 +26,12 @@ std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t produc
 std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
 
 grpc::Status ToGrpc(const Status& s);
+// INVALID_ARGUMENT with the status's message.
+grpc::Status Invalid(const Status& s);
+const char* StatusCodeName(grpc::StatusCode c);
+// An Ack or Nack that names no known subscription: INVALID_ARGUMENT if the
+// names are not even valid (checked only then, to keep acks cheap).
+grpc::Status UnknownSubscription(const Status& s, const std::string& topic, const std::string& subscription);
 
 // Everything of a sent message but its payload (names, keys, attributes)
 // may take at most this much; larger ones are refused (INVALID_ARGUMENT).
@@ -56,6 +62,9 @@ struct DanubeServiceOptions {
 // Request metadata by which Frazil's own consumers choose where a new
 // subscription starts: "earliest" or "latest" (the default).
 inline constexpr const char* kInitialPositionHeader = "x-frazil-initial-position";
+
+// The ConsumerService (consumer_service.cc).
+std::unique_ptr<grpc::Service> MakeConsumerService(Broker* broker, std::string advertised_url);
 
 // The four services.
 std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, DanubeServiceOptions options);
