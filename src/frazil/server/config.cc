@@ -95,11 +95,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(root,
-                          {"data_dir", "listen", "advertised_address", "http", "log_level",
-                           "auto_create_topics", "max_message_bytes", "client_timeout_ms", "http_limits", "wal",
-                           "storage"},
-                          "");
+  if (auto st =
+          CheckKeys(root,
+                    {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
+                     "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage"},
+                    "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
@@ -121,7 +121,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     const std::string where = "http_limits.";
     HttpLimitsConfig& hc = config->http_limits;
     const std::pair<const char*, uint64_t*> numbers[] = {
-        {"max_connections", &hc.max_connections},     {"idle_timeout_ms", &hc.idle_timeout_ms},
+        {"max_connections", &hc.max_connections},       {"idle_timeout_ms", &hc.idle_timeout_ms},
         {"request_timeout_ms", &hc.request_timeout_ms}, {"max_header_bytes", &hc.max_header_bytes},
         {"max_body_bytes", &hc.max_body_bytes},
     };

@@ -90,22 +90,38 @@ std::string ErrorResponse(int status, std::string_view message, bool head, bool 
 
 const char* HttpReason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
   }
 }
 
@@ -169,7 +185,8 @@ Status HttpServer::Start(const HostPort& address) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   std::string port = std::to_string(address.port);
-  int gai = ::getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints, &found);
+  int gai =
+      ::getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints, &found);
   if (gai != 0) {
     return Status::Unavailable("cannot listen for HTTP on " + address.ToString() + ": " + gai_strerror(gai));
   }
@@ -424,7 +441,8 @@ void HttpServer::ProcessInput(Connection& c) {
       std::string name = Lower(h.substr(0, colon));
       std::string_view value = Trim(h.substr(colon + 1));
       if (name == "content-length") {
-        if (value.empty() || value.size() > 15 || value.find_first_not_of("0123456789") != std::string::npos) {
+        if (value.empty() || value.size() > 15 ||
+            value.find_first_not_of("0123456789") != std::string::npos) {
           malformed = true;
           break;
         }

@@ -49,12 +49,12 @@ struct HttpServerOptions {
 
 // Counters of the server itself, for /metrics.
 struct HttpServerStats {
-  uint64_t connections = 0;           // open now
-  uint64_t accepted = 0;              // since start
-  uint64_t rejected = 0;              // over max_connections, answered 503
-  uint64_t timed_out = 0;             // closed for idle_timeout or request_timeout
-  uint64_t requests = 0;              // responses sent (any status)
-  uint64_t bad_requests = 0;          // answered 400, 405, 411, 413, 431, 501
+  uint64_t connections = 0;   // open now
+  uint64_t accepted = 0;      // since start
+  uint64_t rejected = 0;      // over max_connections, answered 503
+  uint64_t timed_out = 0;     // closed for idle_timeout or request_timeout
+  uint64_t requests = 0;      // responses sent (any status)
+  uint64_t bad_requests = 0;  // answered 400, 405, 411, 413, 431, 501
 };
 
 class HttpServer {

@@ -174,16 +174,18 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
   PerTopic(w, topics, "frazil_topic_acks_total", Type::kCounter, "Acknowledgements received from consumers.",
            [](const TI& t) { return t.counters.acks; });
   PerTopic(w, topics, "frazil_topic_nacks_total", Type::kCounter,
-           "Negative acknowledgements received from consumers.", [](const TI& t) { return t.counters.nacks; });
+           "Negative acknowledgements received from consumers.",
+           [](const TI& t) { return t.counters.nacks; });
 
   // WAL.
-  PerTopic(w, topics, "frazil_wal_next_offset", Type::kGauge, "Offset the next message of the topic will get.",
-           [](const TI& t) { return t.wal.next_offset; });
+  PerTopic(w, topics, "frazil_wal_next_offset", Type::kGauge,
+           "Offset the next message of the topic will get.", [](const TI& t) { return t.wal.next_offset; });
   PerTopic(w, topics, "frazil_wal_low_water_offset", Type::kGauge, "First offset the WAL still holds.",
            [](const TI& t) { return t.wal.low_water_offset; });
   PerTopic(w, topics, "frazil_wal_segments", Type::kGauge, "WAL segment files.",
            [](const TI& t) { return static_cast<uint64_t>(t.wal.segment_count); });
-  PerTopic(w, topics, "frazil_wal_size_bytes", Type::kGauge, "Bytes of the WAL's segment files and queued appends.",
+  PerTopic(w, topics, "frazil_wal_size_bytes", Type::kGauge,
+           "Bytes of the WAL's segment files and queued appends.",
            [](const TI& t) { return t.wal.total_bytes; });
   PerTopic(w, topics, "frazil_wal_appends_total", Type::kCounter, "Records appended to the WAL since start.",
            [](const TI& t) { return t.wal.appends; });
@@ -212,8 +214,8 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       w, topics, "frazil_storage_commits_total", Type::kCounter, "Table commits since start.",
       [](const TI& t) { return t.storage.commits; }, table);
   PerTopic(
-      w, topics, "frazil_storage_commit_failures_total", Type::kCounter, "Failed commit attempts since start.",
-      [](const TI& t) { return t.storage.failures; }, table);
+      w, topics, "frazil_storage_commit_failures_total", Type::kCounter,
+      "Failed commit attempts since start.", [](const TI& t) { return t.storage.failures; }, table);
   PerTopic(
       w, topics, "frazil_storage_commit_failing", Type::kGauge,
       "1 while the last commit attempt failed (the error is in /admin/topics), else 0.",
@@ -232,8 +234,9 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       w, topics, "frazil_storage_compactions_total", Type::kCounter, "Compactions that rewrote data files.",
       [](const TI& t) { return t.storage.compactions; }, table);
   PerTopic(
-      w, topics, "frazil_storage_expirations_total", Type::kCounter, "Snapshot expirations that removed snapshots.",
-      [](const TI& t) { return t.storage.expirations; }, table);
+      w, topics, "frazil_storage_expirations_total", Type::kCounter,
+      "Snapshot expirations that removed snapshots.", [](const TI& t) { return t.storage.expirations; },
+      table);
   LatencyHistogram::Snapshot commit;
   for (const auto& t : topics)
     if (t.has_table) Add(&commit, t.storage.commit_latency);
@@ -250,7 +253,8 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
                   "Messages sent (or waiting to be sent again) and not acknowledged.",
                   [](const Sub& s) { return static_cast<uint64_t>(s.unacked); });
   PerSubscription(w, topics, "frazil_subscription_cursor_offset", Type::kGauge,
-                  "First offset the subscription has not acknowledged.", [](const Sub& s) { return s.cursor; });
+                  "First offset the subscription has not acknowledged.",
+                  [](const Sub& s) { return s.cursor; });
   PerSubscription(w, topics, "frazil_subscription_consumers", Type::kGauge, "Consumers attached.",
                   [](const Sub& s) { return static_cast<uint64_t>(s.consumers); });
 }
@@ -275,12 +279,14 @@ void RenderReplay(ExpositionWriter& w) {
   counter("frazil_replay_files_read_total", "Data files read to replay history to consumers.", r.files_read);
   counter("frazil_replay_rows_read_total", "Rows read from data files to replay history.", r.rows_read);
   counter("frazil_replay_foreign_rows_total",
-          "Rows found in a topic's table outside the broker's offsets (written by another engine), not delivered.",
+          "Rows found in a topic's table outside the broker's offsets (written by another engine), not "
+          "delivered.",
           r.foreign_rows);
   counter("frazil_replay_duplicate_rows_total",
           "Second rows found at an offset of a topic's table, not delivered.", r.duplicate_rows);
   counter("frazil_replay_missing_offsets_total",
-          "Committed offsets no row of the table holds (deleted by another engine), skipped.", r.missing_offsets);
+          "Committed offsets no row of the table holds (deleted by another engine), skipped.",
+          r.missing_offsets);
 }
 
 void RenderExecutors(ExpositionWriter& w, const std::vector<const Executor*>& executors) {
@@ -350,7 +356,7 @@ void RenderProcess(ExpositionWriter& w) {
       for (std::string x; fields >> x;) f.push_back(x);
       if (f.size() > 19) {
         cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;  // utime + stime
-        double since_boot = std::stod(f[19]) / ticks;                  // starttime
+        double since_boot = std::stod(f[19]) / ticks;                 // starttime
         std::ifstream proc_stat("/proc/stat");
         std::string line;
         while (std::getline(proc_stat, line)) {
@@ -372,8 +378,8 @@ void RenderProcess(ExpositionWriter& w) {
   one("frazil_process_max_fds", Type::kGauge, "Limit on open file descriptors (RLIMIT_NOFILE).",
       lim.rlim_cur == RLIM_INFINITY ? INFINITY : static_cast<double>(lim.rlim_cur));
   one("frazil_process_cpu_seconds_total", Type::kCounter, "User and system CPU time used.", cpu_seconds);
-  one("frazil_process_start_time_seconds", Type::kGauge, "Start time of the process, in seconds since the epoch.",
-      start_time);
+  one("frazil_process_start_time_seconds", Type::kGauge,
+      "Start time of the process, in seconds since the epoch.", start_time);
   one("frazil_process_uptime_seconds", Type::kGauge, "Seconds since the process started.",
       start_time > 0 ? now - start_time : 0);
 }
