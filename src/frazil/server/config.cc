@@ -95,10 +95,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(root,
-                          {"data_dir", "listen", "advertised_address", "http", "log_level",
-                           "auto_create_topics", "max_message_bytes", "client_timeout_ms", "wal", "storage"},
-                          "");
+  if (auto st =
+          CheckKeys(root,
+                    {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
+                     "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage"},
+                    "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
@@ -115,6 +116,26 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         Status::InvalidArgument("client_timeout_ms must be at least 1000 (clients heartbeat every 5 s)"));
   if (config->max_message_bytes == 0 || config->max_message_bytes > (64u << 20))
     return in_file(Status::InvalidArgument("max_message_bytes must be between 1 and 67108864"));
+  if (YAML::Node h = root["http_limits"]) {
+    if (!h.IsMap()) return in_file(Status::InvalidArgument("'http_limits' must be a mapping"));
+    const std::string where = "http_limits.";
+    HttpLimitsConfig& hc = config->http_limits;
+    const std::pair<const char*, uint64_t*> numbers[] = {
+        {"max_connections", &hc.max_connections},       {"idle_timeout_ms", &hc.idle_timeout_ms},
+        {"request_timeout_ms", &hc.request_timeout_ms}, {"max_header_bytes", &hc.max_header_bytes},
+        {"max_body_bytes", &hc.max_body_bytes},
+    };
+    std::set<std::string> keys;
+    for (const auto& [key, field] : numbers) keys.insert(key);
+    if (auto st = CheckKeys(h, keys, where); !st.ok()) return in_file(st);
+    for (const auto& [key, field] : numbers)
+      if (auto st = Read(h, key, where, field); !st.ok()) return in_file(st);
+    if (hc.max_connections == 0 || hc.idle_timeout_ms == 0 || hc.request_timeout_ms == 0)
+      return in_file(Status::InvalidArgument(
+          "http_limits.max_connections, idle_timeout_ms and request_timeout_ms must be positive"));
+    if (hc.max_header_bytes < 1024)
+      return in_file(Status::InvalidArgument("http_limits.max_header_bytes must be at least 1024"));
+  }
   if (YAML::Node w = root["wal"]) {
     if (!w.IsMap()) return in_file(Status::InvalidArgument("'wal' must be a mapping"));
     const std::string where = "wal.";

@@ -54,6 +54,15 @@ struct StorageConfig {
   uint64_t reader_prefetch_files = 2;
 };
 
+// Limits of the HTTP endpoint (see config/frazil.yaml, `http_limits`).
+struct HttpLimitsConfig {
+  uint64_t max_connections = 1024;
+  uint64_t idle_timeout_ms = 5000;
+  uint64_t request_timeout_ms = 10000;
+  uint64_t max_header_bytes = 16384;
+  uint64_t max_body_bytes = 1048576;
+};
+
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
@@ -61,6 +70,7 @@ struct ServeConfig {
   // the listen address, or the host name when it listens on a wildcard.
   std::string advertised_address;
   std::string http = "127.0.0.1:9040";
+  HttpLimitsConfig http_limits;
   std::string log_level = "info";
   bool auto_create_topics = true;         // a producer's first use creates its topic
   uint64_t max_message_bytes = 5u << 20;  // larger payloads are refused (INVALID_ARGUMENT)

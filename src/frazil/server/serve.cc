@@ -19,6 +19,7 @@
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/server/admin_api.h"
 #include "frazil/server/http_server.h"
+#include "frazil/server/metrics.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::server {
@@ -129,7 +130,13 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
                   wal::SyncModeName(config.wal.sync_mode));
 
-  HttpServer http;
+  HttpServerOptions http_options;
+  http_options.max_connections = config.http_limits.max_connections;
+  http_options.idle_timeout = std::chrono::milliseconds(config.http_limits.idle_timeout_ms);
+  http_options.request_timeout = std::chrono::milliseconds(config.http_limits.request_timeout_ms);
+  http_options.max_header_bytes = config.http_limits.max_header_bytes;
+  http_options.max_body_bytes = config.http_limits.max_body_bytes;
+  HttpServer http(http_options);
   nlohmann::json health = {{"status", "ok"},
                            {"catalog",
                             {{"name", catalog_options.name},
@@ -144,6 +151,10 @@ int RunServe(const ServeConfig& config) {
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
   RegisterAdminApi(&http, message_broker.get());
+  // The process's shared executors (WAL, commit, upkeep, prefetch) go in
+  // this list for /metrics; the HTTP server's own is always rendered.
+  std::vector<const Executor*> shared_executors;
+  RegisterMetrics(&http, message_broker.get(), shared_executors);
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
     return 1;

@@ -1,0 +1,46 @@
+#include "frazil/server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace frazil::server {
+namespace {
+
+std::string WriteYaml(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / ("frazil-config-test-" + name + ".yaml");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(ConfigHttpLimits, ShippedFileMatchesTheEmbeddedDefaults) {
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &config).ok());
+  HttpLimitsConfig defaults;
+  EXPECT_EQ(config.http_limits.max_connections, defaults.max_connections);
+  EXPECT_EQ(config.http_limits.idle_timeout_ms, defaults.idle_timeout_ms);
+  EXPECT_EQ(config.http_limits.request_timeout_ms, defaults.request_timeout_ms);
+  EXPECT_EQ(config.http_limits.max_header_bytes, defaults.max_header_bytes);
+  EXPECT_EQ(config.http_limits.max_body_bytes, defaults.max_body_bytes);
+}
+
+TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
+  ServeConfig config;
+  ASSERT_TRUE(
+      LoadConfigFile(WriteYaml("ok", "http_limits:\n  max_connections: 7\n  idle_timeout_ms: 250\n"), &config)
+          .ok());
+  EXPECT_EQ(config.http_limits.max_connections, 7u);
+  EXPECT_EQ(config.http_limits.idle_timeout_ms, 250u);
+  EXPECT_EQ(config.http_limits.request_timeout_ms, HttpLimitsConfig{}.request_timeout_ms);
+
+  Status typo = LoadConfigFile(WriteYaml("typo", "http_limits:\n  max_conections: 7\n"), &config);
+  EXPECT_FALSE(typo.ok());
+  EXPECT_NE(typo.message().find("http_limits.max_conections"), std::string::npos) << typo.ToString();
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("zero", "http_limits:\n  max_connections: 0\n"), &config).ok());
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("small", "http_limits:\n  max_header_bytes: 100\n"), &config).ok());
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("scalar", "http_limits: 5\n"), &config).ok());
+}
+
+}  // namespace
+}  // namespace frazil::server
