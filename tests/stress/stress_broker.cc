@@ -29,7 +29,7 @@ Result<std::unique_ptr<RunningBroker>> StartBroker(const StressBrokerOptions& op
     wal::WalOptions w;
     w.dir = wal_dir;
     w.sync_mode = sync_mode;
-    w.segment_bytes = 64 << 10;  // segments roll and are trimmed after commits
+    w.segment_bytes = 8 << 10;  // segments roll and are trimmed after commits
     return w;
   };
   bo.key_of = broker::StoredRoutingKey;
