@@ -136,6 +136,13 @@ Status Broker::Recover() {
       topics.emplace("/" + ns + "/" + name, ToOpen{});
     }
   }
+  // WALs the store did not list (first start over them): recorded in one
+  // transaction, not one per topic as each opens.
+  std::vector<std::pair<std::string, bool>> unknown;
+  for (auto& [name, o] : topics)
+    if (!o.known) unknown.emplace_back(name, o.reliable);
+  FRAZIL_RETURN_IF_ERROR(store_->SaveTopics(unknown));
+  for (auto& [name, o] : topics) o.known = true;
   FRAZIL_ASSIGN_OR_RETURN(auto subs, store_->LoadAll());
   for (auto& r : subs) {
     auto it = topics.find(r.topic);
