@@ -72,7 +72,7 @@ struct BrokerOptions {
   BrokerExecutors executors;
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
-  size_t recovery_parallelism = 8;
+  size_t recovery_parallelism = 4;
 };
 
 struct TopicInfo {

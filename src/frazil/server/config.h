@@ -62,7 +62,7 @@ struct ExecutorConfig {
   uint64_t upkeep_threads = 1;    // table upkeep, cursor flush, client timeouts
   uint64_t prefetch_threads = 2;  // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;       // requests that may block (opening a topic)
-  uint64_t recovery_threads = 8;  // topics opened at once at startup (threads live only then)
+  uint64_t recovery_threads = 4;  // topics opened at once at startup (threads live only then)
 };
 
 struct ServeConfig {
