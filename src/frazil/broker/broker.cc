@@ -1,11 +1,14 @@
 #include "frazil/broker/broker.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <future>
 
 #include "frazil/broker/topic_name.h"
 #include "frazil/common/clock.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
+#include "frazil/storage/stored_message.h"
 
 namespace frazil::broker {
 namespace {
@@ -15,33 +18,104 @@ using Clock = std::chrono::steady_clock;
 
 std::string SubKey(const std::string& topic, const std::string& sub) { return topic + '\0' + sub; }
 
-}  // namespace
-
-Broker::Topic::~Topic() {
-  // The committer reads the WAL: it stops first.
-  if (committer) committer->Stop(false);
+// The routing key of a stored record, for KeyShared dispatch.
+// MERGE(lead): goes away once Subscription reads the decoded message's key
+// itself (dispatch helper); only kept so Subscription's constructor compiles.
+std::string StoredKey(const std::vector<uint8_t>& record) {
+  auto m = storage::DecodeStoredMessage(record);
+  return m.ok() && m->routing_key ? *m->routing_key : std::string();
 }
 
+}  // namespace
+
+void Broker::Topic::SetWakeLocked() {
+  auto w = std::make_shared<std::vector<std::shared_ptr<Subscription>>>();
+  w->reserve(subscriptions.size());
+  for (const auto& [n, s] : subscriptions) w->push_back(s);
+  wake = std::move(w);
+}
+
+Status Broker::Topic::Close(bool flush, std::chrono::milliseconds deadline) {
+  {
+    MutexLock lock(&mu);
+    if (close_state != 0) {
+      while (close_state != 2) close_cv.Wait(lock);
+      return close_status;
+    }
+    close_state = 1;
+  }
+  // The committer reads the WAL: it stops first.
+  if (committer) committer->Stop(flush, deadline);
+  Status st;
+  if (wal) {
+    if (listener != 0) wal->RemoveListener(listener);
+    st = wal->Close();
+  }
+  MutexLock lock(&mu);
+  close_state = 2;
+  close_status = st;
+  close_cv.NotifyAll();
+  return st;
+}
+
+Broker::Topic::~Topic() { (void)Close(false, std::chrono::milliseconds(0)); }
+
 Broker::Broker(BrokerOptions options)
-    : options_(std::move(options)), next_id_((static_cast<uint64_t>(WallClockMs()) << 12) | 1) {}
+    : options_(std::move(options)), next_id_((static_cast<uint64_t>(WallClockMs()) << 12) | 1) {
+  upkeep_ = options_.executors.upkeep;
+  if (!upkeep_) {
+    own_upkeep_ = std::make_unique<Executor>("broker-upkeep", 1);
+    upkeep_ = own_upkeep_.get();
+  }
+  rpc_ = options_.executors.rpc;
+  if (!rpc_) {
+    own_rpc_ = std::make_unique<Executor>("broker-rpc", 1);
+    rpc_ = own_rpc_.get();
+  }
+  // MERGE(lead): connect the shared executors to the components once their
+  // fields exist (WAL and storage helpers):
+  //   options_.committer.commit_executor = options_.executors.commit;
+  //   options_.committer.upkeep_executor = upkeep_;
+  //   options_.reader.prefetch_executor = options_.executors.prefetch;
+  // and in OpenTopic: wal_options.executor = options_.executors.wal;
+}
 
 Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
-  if (!options.wal_options || !options.key_of)
-    return Status::InvalidArgument("broker needs WAL options and key_of");
+  if (!options.wal_options) return Status::InvalidArgument("broker needs WAL options");
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(options.data_dir + "/wal"));
   std::unique_ptr<Broker> b(new Broker(std::move(options)));
   FRAZIL_ASSIGN_OR_RETURN(b->store_, CursorStore::Open(b->options_.data_dir + "/metadata.db"));
   FRAZIL_RETURN_IF_ERROR(b->Recover());
-  b->janitor_ = std::thread([p = b.get()] { p->Janitor(); });
+  b->last_sweep_ = Clock::now();
+  b->janitor_ = std::make_unique<SerialTask>(b->upkeep_, [p = b.get()] { p->Janitor(); });
+  b->janitor_->ScheduleAfter(b->options_.cursor_flush_interval);
   return b;
 }
 
-Broker::~Broker() { (void)Shutdown(); }
+Broker::~Broker() {
+  (void)Shutdown();
+  // Work posted by the broker's own executors may reference it.
+  if (own_rpc_) own_rpc_->Shutdown();
+  if (own_upkeep_) own_upkeep_->Shutdown();
+}
+
+std::vector<Executor*> Broker::Executors() const {
+  std::vector<Executor*> out;
+  for (Executor* e :
+       {options_.executors.wal, options_.executors.commit, upkeep_, options_.executors.prefetch, rpc_})
+    if (e && std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+  return out;
+}
 
 Status Broker::Recover() {
-  std::lock_guard lock(mu_);
-  FRAZIL_ASSIGN_OR_RETURN(auto topics, store_->LoadTopics());
-  std::map<std::string, bool> reliable(topics.begin(), topics.end());
+  FRAZIL_ASSIGN_OR_RETURN(auto stored_topics, store_->LoadTopics());
+  struct ToOpen {
+    bool reliable = false;
+    bool known = false;  // in the metadata store already
+    std::vector<SubscriptionRecord> subs;
+  };
+  std::map<std::string, ToOpen> topics;
+  for (const auto& [name, rel] : stored_topics) topics[name] = ToOpen{rel, true, {}};
   // Every topic WAL on disk, whether or not the store knew it.
   std::string root = options_.data_dir + "/wal";
   FRAZIL_ASSIGN_OR_RETURN(auto namespaces, fsutil::ListDir(root));
@@ -59,46 +133,131 @@ Status Broker::Recover() {
                         ec ? ": " + ec.message() : "");
         continue;
       }
-      reliable.emplace("/" + ns + "/" + name, false);
+      topics.emplace("/" + ns + "/" + name, ToOpen{});
     }
   }
-  for (const auto& [name, rel] : reliable) {
-    // One damaged topic does not stop the others: it stays closed (its
-    // files untouched) and every request for it gets the error.
-    auto t = OpenTopic(name, rel, true);
-    if (!t.ok()) {
-      FRAZIL_LOG_ERROR("topic {} cannot be opened and stays unavailable: {}", name, t.status().ToString());
-      unavailable_[name] = t.status().ToString();
-    }
-  }
+  // WALs the store did not list (first start over them): recorded in one
+  // transaction, not one per topic as each opens.
+  std::vector<std::pair<std::string, bool>> unknown;
+  for (auto& [name, o] : topics)
+    if (!o.known) unknown.emplace_back(name, o.reliable);
+  FRAZIL_RETURN_IF_ERROR(store_->SaveTopics(unknown));
+  for (auto& [name, o] : topics) o.known = true;
   FRAZIL_ASSIGN_OR_RETURN(auto subs, store_->LoadAll());
-  for (const auto& r : subs) {
-    auto it = topics_.find(r.topic);
-    if (it == topics_.end()) continue;
-    Topic* t = it->second.get();
-    auto sub = std::make_shared<Subscription>(r.topic, r.subscription, static_cast<SubscriptionType>(r.type),
-                                              t->reliable, t->wal.get(), r.cursor, options_.consumer_window,
-                                              options_.key_of, false, TableOf(*t));
-    t->subscriptions[r.subscription] = sub;
-    saved_cursors_[SubKey(r.topic, r.subscription)] = r.cursor;
-    FRAZIL_LOG_INFO("subscription {} on {} ({}) resumes at offset {}", r.subscription, r.topic,
-                    SubscriptionTypeName(static_cast<SubscriptionType>(r.type)), r.cursor);
+  for (auto& r : subs) {
+    auto it = topics.find(r.topic);
+    if (it != topics.end()) it->second.subs.push_back(std::move(r));
   }
+  // Topics open in parallel: each is mostly waiting on its WAL files and the
+  // catalog, and thousands of topics must not take minutes to restart.
+  const auto started = Clock::now();
+  {
+    Executor pool("topic-recovery",
+                  std::max<size_t>(1, std::min(options_.recovery_parallelism, topics.size())));
+    for (auto& entry : topics) {
+      pool.Post([this, &entry] {
+        const std::string& name = entry.first;
+        ToOpen& o = entry.second;
+        // One damaged topic does not stop the others: it stays closed (its
+        // files untouched) and every request for it gets the error.
+        auto t = GetTopic(name, o.reliable, true, o.known);
+        if (!t.ok()) {
+          FRAZIL_LOG_ERROR("topic {} cannot be opened and stays unavailable: {}", name,
+                           t.status().ToString());
+          MutexLock lock(&mu_);
+          unavailable_[name] = t.status().ToString();
+          return;
+        }
+        for (const auto& r : o.subs) {
+          // Created with no lock held: positioning a reader may read the table.
+          auto sub = std::make_shared<Subscription>(
+              r.topic, r.subscription, static_cast<SubscriptionType>(r.type), (*t)->reliable, (*t)->wal.get(),
+              r.cursor, options_.consumer_window, StoredKey, false, TableOf(**t));
+          {
+            MutexLock lock(&(*t)->mu);
+            (*t)->subscriptions[r.subscription] = sub;
+            (*t)->SetWakeLocked();
+          }
+          {
+            MutexLock lock(&mu_);
+            saved_cursors_[SubKey(r.topic, r.subscription)] = r.cursor;
+          }
+          FRAZIL_LOG_INFO("subscription {} on {} ({}) resumes at offset {}", r.subscription, r.topic,
+                          SubscriptionTypeName(static_cast<SubscriptionType>(r.type)), r.cursor);
+        }
+      });
+    }
+    pool.Shutdown();  // runs everything queued, then joins
+  }
+  if (!topics.empty())
+    FRAZIL_LOG_INFO("recovered {} topic(s) in {} ms ({} at once)", topics.size(),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(),
+                    options_.recovery_parallelism);
   return Status::Ok();
 }
 
-Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable, bool create) {
-  auto it = topics_.find(name);
-  if (it != topics_.end()) return it->second.get();
-  // Retryable: once the delete has finished the name starts afresh.
-  if (deleting_.count(name)) return Status::Unavailable("topic " + name + " is being deleted; try again");
-  if (!create) return Status::NotFound("topic " + name + " does not exist");
+Result<std::shared_ptr<Broker::Topic>> Broker::GetTopic(const std::string& name, bool reliable, bool create,
+                                                        bool known) {
+  std::shared_ptr<Opening> op;
+  bool opener = false;
+  {
+    MutexLock lock(&mu_);
+    if (auto it = topics_.find(name); it != topics_.end()) return it->second;
+    // Retryable: once the delete has finished the name starts afresh.
+    if (deleting_.count(name)) return Status::Unavailable("topic " + name + " is being deleted; try again");
+    if (closed_) return Status::Unavailable("broker is shutting down");
+    if (auto it = opening_.find(name); it != opening_.end()) {
+      op = it->second;
+    } else {
+      if (!create) return Status::NotFound("topic " + name + " does not exist");
+      op = std::make_shared<Opening>();
+      opening_[name] = op;
+      opener = true;
+    }
+  }
+  if (!opener) {
+    // Someone else is opening it: wait for that open and share its outcome.
+    MutexLock lock(&op->mu);
+    while (!op->done) op->cv.Wait(lock);
+    if (!op->status.ok()) return op->status;
+    return op->topic;
+  }
+  auto opened = OpenTopic(name, reliable, known);  // I/O: no lock held
+  Status status = opened.status();
+  std::shared_ptr<Topic> topic = opened.ok() ? *opened : nullptr;
+  std::shared_ptr<Topic> discard;
+  {
+    MutexLock lock(&mu_);
+    opening_.erase(name);
+    if (topic && closed_) {
+      // Shut down while this open ran: the topic is closed again, not served.
+      discard = std::move(topic);
+      status = Status::Unavailable("broker is shutting down");
+    } else if (topic) {
+      topics_[name] = topic;
+      unavailable_.erase(name);
+    }
+  }
+  if (discard) (void)discard->Close(false, std::chrono::milliseconds(0));
+  {
+    MutexLock lock(&op->mu);
+    op->done = true;
+    op->status = status;
+    op->topic = topic;
+    op->cv.NotifyAll();
+  }
+  if (!status.ok()) return status;
+  return topic;
+}
+
+Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name, bool reliable, bool known) {
   FRAZIL_ASSIGN_OR_RETURN(TopicName tn, ParseTopicName(name));
   auto t = std::make_shared<Topic>();
   t->name = name;
   t->reliable = reliable;
   t->table = catalog::TableIdentifier{{tn.ns}, tn.name};
   wal::WalOptions wal_options = options_.wal_options(options_.data_dir + "/wal/" + tn.ns + "/" + tn.name);
+  // MERGE(lead): wal_options.executor = options_.executors.wal;
   if (options_.catalog) {
     // A WAL started afresh (first use, or lost) continues after what the
     // table already holds, so offsets are never given out twice.
@@ -115,23 +274,24 @@ Result<Broker::Topic*> Broker::OpenTopic(const std::string& name, bool reliable,
     t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(),
                                                              options_.committer);
   Topic* raw = t.get();
-  t->listener = t->wal->AddListener([this, raw](uint64_t visible_end) {
-    // Runs on the WAL's writer thread: only wake the subscriptions and the committer.
-    std::vector<std::shared_ptr<Subscription>> subs;
+  // Runs on the WAL's thread after the producers of a batch are
+  // acknowledged: wakes the subscriptions and the committer. It takes only
+  // the topic's own lock, briefly, never the broker's.
+  t->listener = t->wal->AddListener([raw](uint64_t visible_end) {
+    std::shared_ptr<const std::vector<std::shared_ptr<Subscription>>> wake;
     {
-      std::lock_guard lock(mu_);
-      for (auto& [n, s] : raw->subscriptions) subs.push_back(s);
+      MutexLock lock(&raw->mu);
+      wake = raw->wake;
     }
-    for (auto& s : subs) s->Notify();
+    if (wake)
+      for (const auto& s : *wake) s->Notify();
     if (raw->committer) raw->committer->Wake(visible_end);
   });
-  FRAZIL_RETURN_IF_ERROR(store_->SaveTopic(name, reliable));
+  if (!known) FRAZIL_RETURN_IF_ERROR(store_->SaveTopic(name, reliable));
   auto r = t->wal->recovery_report();
   FRAZIL_LOG_INFO("opened WAL {} for {}: {} segment(s), offsets [{}, {}), {} dispatch", t->wal->options().dir,
                   name, r.segments, r.first_offset, r.next_offset, reliable ? "reliable" : "non-reliable");
-  topics_[name] = std::move(t);
-  unavailable_.erase(name);
-  return raw;
+  return t;
 }
 
 Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
@@ -139,9 +299,10 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
   if (shutting_down_) return Status::Unavailable("broker is shutting down");
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   if (name.empty()) return Status::InvalidArgument("producer name is empty");
-  std::lock_guard lock(mu_);
-  FRAZIL_ASSIGN_OR_RETURN(Topic * t, OpenTopic(topic, reliable, options_.auto_create_topics));
-  (void)t;
+  FRAZIL_ASSIGN_OR_RETURN(auto t, GetTopic(topic, reliable, options_.auto_create_topics));
+  MutexLock lock(&mu_);
+  if (auto it = topics_.find(topic); it == topics_.end() || it->second != t)
+    return Status::Unavailable("topic " + topic + " is being deleted; try again");
   for (auto& [id, p] : producers_) {
     if (p.topic != topic) continue;
     if (p.name == name) {
@@ -158,63 +319,150 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
 }
 
 Result<std::string> Broker::ProducerTopic(uint64_t producer_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = producers_.find(producer_id);
   if (it == producers_.end()) return Status::NotFound("unknown producer id " + std::to_string(producer_id));
   return it->second.topic;
 }
 
-Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
-                                 const std::string& producer_name, std::span<const uint8_t> stored,
-                                 size_t payload_bytes) {
-  if (shutting_down_) return Status::Unavailable("broker is shutting down");
-  if (payload_bytes > options_.max_message_bytes)
-    return Status::InvalidArgument("message of " + std::to_string(payload_bytes) +
-                                   " bytes is over the limit of " +
-                                   std::to_string(options_.max_message_bytes));
-  std::shared_ptr<Topic> target;
+Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_id, const std::string& topic,
+                                                              const std::string& producer_name,
+                                                              bool* would_open) {
+  bool take_back = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = producers_.find(producer_id);
-    if (it == producers_.end() && !topic.empty() && !producer_name.empty() && ParseTopicName(topic).ok()) {
-      // A client of this broker before a restart: take it back.
-      bool clash = false;
-      for (const auto& [id, p] : producers_)
-        clash |= p.topic == topic && (p.exclusive && p.name != producer_name);
-      if (clash) return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
-      auto t = OpenTopic(topic, false, options_.auto_create_topics);
-      if (!t.ok()) return t.status();
-      it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now()}).first;
-      FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
+    if (it != producers_.end()) {
+      if (!topic.empty() && topic != it->second.topic)
+        return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
+                                       it->second.topic + ", not " + topic);
+      it->second.seen = Clock::now();
+      auto t = topics_.find(it->second.topic);
+      if (t == topics_.end()) return Status::Unavailable("topic " + it->second.topic + " is not open");
+      return t->second;
     }
-    if (it == producers_.end()) return Status::NotFound("unknown producer id " + std::to_string(producer_id));
-    if (!topic.empty() && topic != it->second.topic)
-      return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
-                                     it->second.topic + ", not " + topic);
-    it->second.seen = Clock::now();
-    target = topics_.at(it->second.topic);
+    take_back = !topic.empty() && !producer_name.empty() && ParseTopicName(topic).ok();
+    if (!take_back) return Status::NotFound("unknown producer id " + std::to_string(producer_id));
+    if (!topics_.count(topic) && would_open) {
+      // Opening its topic is I/O: the caller moves to a thread that may block.
+      *would_open = true;
+      return Status::Unavailable("topic " + topic + " must be opened first");
+    }
   }
-  auto offset = target->wal->AppendAndWait(stored);
-  if (!offset.ok() && offset.status().code() == StatusCode::kWalFull) {
+  // A client of this broker before a restart: take it back. Opening its
+  // topic (if need be) runs with no lock held.
+  FRAZIL_ASSIGN_OR_RETURN(auto t, GetTopic(topic, false, options_.auto_create_topics));
+  MutexLock lock(&mu_);
+  auto it = producers_.find(producer_id);
+  if (it == producers_.end()) {
+    for (const auto& [id, p] : producers_)
+      if (p.topic == topic && p.exclusive && p.name != producer_name)
+        return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
+    if (auto cur = topics_.find(topic); cur == topics_.end() || cur->second != t)
+      return Status::Unavailable("topic " + topic + " is being deleted; try again");
+    it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now()}).first;
+    FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
+  } else if (it->second.topic != topic) {
+    return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
+                                   it->second.topic + ", not " + topic);
+  }
+  it->second.seen = Clock::now();
+  return t;
+}
+
+// One send in flight. Whichever of Append's return (the offset) and the
+// WAL's callback (the outcome) comes second finishes it.
+struct Broker::PublishCall {
+  std::atomic<int> arrived{0};
+  uint64_t offset = 0;
+  Status status;
+  const Topic* topic = nullptr;  // alive while its WAL runs callbacks
+  std::shared_ptr<TopicCounters> counters;
+  size_t payload_bytes = 0;
+  PublishCallback done;
+};
+
+void Broker::FinishPublish(PublishCall& call) {
+  if (!call.status.ok()) {
+    call.done(AppendError(*call.topic, call.status));
+    return;
+  }
+  call.counters->messages_in.fetch_add(1, std::memory_order_relaxed);
+  call.counters->bytes_in.fetch_add(call.payload_bytes, std::memory_order_relaxed);
+  call.done(call.offset);
+}
+
+Status Broker::AppendError(const Topic& t, const Status& st) {
+  if (st.code() == StatusCode::kWalFull) {
     // Backpressure: what is acknowledged stays in the WAL until committed.
-    std::string why = "topic " + target->name + ": " + offset.status().message();
-    if (target->committer) {
-      auto st = target->committer->status();
-      if (!st.error.empty())
+    std::string why = "topic " + t.name + ": " + st.message();
+    if (t.committer) {
+      auto cs = t.committer->status();
+      if (!cs.error.empty())
         return Status::ResourceExhausted("storage unavailable: " + why + "; commits to table " +
-                                         target->table.ToString() + " are failing: " + st.error);
+                                         t.table.ToString() + " are failing: " + cs.error);
       // No failure reported yet (a commit may be stuck waiting on the
       // catalog): the table is not taking the WAL's records either way.
-      return Status::ResourceExhausted(
-          "storage unavailable: " + why + "; commits to table " + target->table.ToString() +
-          " are not keeping up (committed up to offset " + std::to_string(st.committed_offset) + ")");
+      return Status::ResourceExhausted("storage unavailable: " + why + "; commits to table " +
+                                       t.table.ToString() + " are not keeping up (committed up to offset " +
+                                       std::to_string(cs.committed_offset) + ")");
     }
     return Status::ResourceExhausted("storage full: " + why);
   }
-  if (!offset.ok() && offset.status().code() == StatusCode::kResourceExhausted)
-    return Status::ResourceExhausted("storage full: topic " + target->name + ": " +
-                                     offset.status().message());
-  return offset;
+  if (st.code() == StatusCode::kResourceExhausted)
+    return Status::ResourceExhausted("storage full: topic " + t.name + ": " + st.message());
+  return st;
+}
+
+void Broker::PublishAsync(uint64_t producer_id, const std::string& topic, const std::string& producer_name,
+                          std::span<const uint8_t> stored, size_t payload_bytes, PublishCallback done) {
+  if (shutting_down_) return done(Status::Unavailable("broker is shutting down"));
+  if (payload_bytes > options_.max_message_bytes)
+    return done(Status::InvalidArgument("message of " + std::to_string(payload_bytes) +
+                                        " bytes is over the limit of " +
+                                        std::to_string(options_.max_message_bytes)));
+  bool would_open = false;
+  auto target = ProducerTarget(producer_id, topic, producer_name, rpc_->InWorker() ? nullptr : &would_open);
+  if (would_open) {
+    // A producer taken back after a restart whose topic is not open yet
+    // (rare): its open, WAL recovery and catalog load, runs on the rpc
+    // executor instead of the caller's (gRPC's) thread.
+    rpc_->Post([this, producer_id, topic, producer_name,
+                record = std::vector<uint8_t>(stored.begin(), stored.end()), payload_bytes,
+                done = std::move(done)]() mutable {
+      PublishAsync(producer_id, topic, producer_name, record, payload_bytes, std::move(done));
+    });
+    return;
+  }
+  if (!target.ok()) return done(target.status());
+  const std::shared_ptr<Topic>& t = *target;
+  auto call = std::make_shared<PublishCall>();
+  call->topic = t.get();
+  call->counters = t->counters;
+  call->payload_bytes = payload_bytes;
+  call->done = std::move(done);
+  auto appended = t->wal->Append(stored, [call](const Status& st) {
+    call->status = st;
+    if (call->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) FinishPublish(*call);
+  });
+  if (!appended.ok()) {
+    // Refused at once: the WAL never calls back.
+    call->status = appended.status();
+    FinishPublish(*call);
+    return;
+  }
+  call->offset = *appended;
+  if (call->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) FinishPublish(*call);
+}
+
+Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
+                                 const std::string& producer_name, std::span<const uint8_t> stored,
+                                 size_t payload_bytes) {
+  std::promise<Result<uint64_t>> promise;
+  auto future = promise.get_future();
+  PublishAsync(producer_id, topic, producer_name, stored, payload_bytes,
+               [&promise](Result<uint64_t> r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& subscription,
@@ -224,36 +472,79 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   if (subscription.empty()) return Status::InvalidArgument("subscription name is empty");
   if (consumer.empty()) return Status::InvalidArgument("consumer name is empty");
-  std::lock_guard lock(mu_);
-  FRAZIL_ASSIGN_OR_RETURN(Topic * t, OpenTopic(topic, false, options_.auto_create_topics));
-  auto& sub = t->subscriptions[subscription];
+  FRAZIL_ASSIGN_OR_RETURN(auto t, GetTopic(topic, false, options_.auto_create_topics));
+  const Status deleted = Status::Unavailable("topic " + topic + " is being deleted; try again");
+  std::shared_ptr<Subscription> sub;
+  {
+    MutexLock lock(&t->mu);
+    if (t->closed) return deleted;
+    if (auto it = t->subscriptions.find(subscription); it != t->subscriptions.end()) sub = it->second;
+  }
   bool created = false;
   if (!sub) {
     // Earliest is the oldest message the topic holds, in its table or WAL.
-    auto stats = t->wal->Stats();
-    sub = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
-                                         from_earliest ? 0 : stats.next_offset, options_.consumer_window,
-                                         options_.key_of, from_earliest, TableOf(*t));
-    created = true;
-  } else if (sub->type() != type) {
+    // Built with no lock held: positioning its reader may read the table.
+    auto fresh = std::make_shared<Subscription>(
+        topic, subscription, type, t->reliable, t->wal.get(), from_earliest ? 0 : t->wal->Stats().next_offset,
+        options_.consumer_window, StoredKey, from_earliest, TableOf(*t));
+    MutexLock lock(&t->mu);
+    if (t->closed) return deleted;
+    auto& slot = t->subscriptions[subscription];
+    if (!slot) {
+      slot = fresh;
+      created = true;
+      t->SetWakeLocked();
+    }
+    sub = slot;
+  }
+  if (sub->type() != type)
     return Status::InvalidArgument("subscription " + subscription + " on " + topic + " is " +
                                    SubscriptionTypeName(sub->type()) + ", not " + SubscriptionTypeName(type));
-  }
-  for (auto& [id, c] : consumers_) {
-    if (c.topic == topic && c.subscription == subscription && c.name == consumer) {
-      c.seen = Clock::now();
-      return id;
+  uint64_t id;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [cid, c] : consumers_) {
+      if (c.topic == topic && c.subscription == subscription && c.name == consumer) {
+        c.seen = Clock::now();
+        return cid;
+      }
     }
+    id = next_id_++;
   }
-  uint64_t id = next_id_++;
   std::vector<uint64_t> displaced;
   Status added = sub->AddConsumer(id, consumer, std::move(key_filters), &displaced);
   if (!added.ok()) {
-    if (created) t->subscriptions.erase(subscription);
+    if (created) {
+      {
+        MutexLock lock(&t->mu);
+        if (auto it = t->subscriptions.find(subscription);
+            it != t->subscriptions.end() && it->second == sub) {
+          t->subscriptions.erase(it);
+          t->SetWakeLocked();
+        }
+      }
+      sub->Close();
+    }
     return added;
   }
-  for (uint64_t old : displaced) consumers_.erase(old);
-  consumers_[id] = ConsumerState{topic, subscription, consumer, false, Clock::now()};
+  // Registered unless the topic went away or the same consumer registered
+  // concurrently (then that one's id is the answer).
+  bool gone = false;
+  std::optional<uint64_t> other;
+  {
+    MutexLock lock(&mu_);
+    auto tit = topics_.find(topic);
+    gone = tit == topics_.end() || tit->second != t;
+    for (auto& [cid, c] : consumers_)
+      if (!gone && c.topic == topic && c.subscription == subscription && c.name == consumer) other = cid;
+    if (!gone && !other) {
+      for (uint64_t old : displaced) consumers_.erase(old);
+      consumers_[id] = ConsumerState{topic, subscription, consumer, false, Clock::now()};
+    }
+  }
+  if (gone || other) sub->RemoveConsumer(id);
+  if (gone) return deleted;
+  if (other) return *other;
   if (created && t->reliable) {
     SubscriptionRecord rec{topic, subscription, static_cast<int32_t>(type), sub->cursor()};
     FRAZIL_RETURN_IF_ERROR(store_->Save({rec}));
@@ -262,27 +553,36 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
 }
 
 Result<Broker::ConsumerRef> Broker::Consumer(uint64_t consumer_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = consumers_.find(consumer_id);
   if (it == consumers_.end()) return Status::NotFound("unknown consumer id " + std::to_string(consumer_id));
-  auto& t = topics_.at(it->second.topic);
-  return ConsumerRef{it->second.topic, it->second.subscription, t->subscriptions.at(it->second.subscription),
-                     it->second.name};
+  auto t = topics_.find(it->second.topic);
+  if (t == topics_.end()) return Status::NotFound("topic " + it->second.topic + " does not exist");
+  MutexLock topic_lock(&t->second->mu);  // order: mu_ -> Topic::mu
+  auto s = t->second->subscriptions.find(it->second.subscription);
+  if (s == t->second->subscriptions.end())
+    return Status::NotFound("subscription " + it->second.subscription + " does not exist");
+  return ConsumerRef{it->second.topic, it->second.subscription, s->second, it->second.name};
 }
 
 Result<std::shared_ptr<Subscription>> Broker::FindSubscription(const std::string& topic,
                                                                const std::string& subscription) {
-  std::lock_guard lock(mu_);
-  auto t = topics_.find(topic);
-  if (t == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
-  auto s = t->second->subscriptions.find(subscription);
-  if (s == t->second->subscriptions.end())
+  std::shared_ptr<Topic> t;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+  }
+  MutexLock lock(&t->mu);
+  auto s = t->subscriptions.find(subscription);
+  if (s == t->subscriptions.end())
     return Status::NotFound("subscription " + subscription + " on " + topic + " does not exist");
   return s->second;
 }
 
 bool Broker::Touch(bool producer, uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (producer) {
     auto it = producers_.find(id);
     if (it == producers_.end()) return false;
@@ -296,7 +596,7 @@ bool Broker::Touch(bool producer, uint64_t id) {
 }
 
 void Broker::SetStreaming(uint64_t consumer_id, bool streaming) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = consumers_.find(consumer_id);
   if (it == consumers_.end()) return;
   it->second.streaming = streaming;
@@ -304,17 +604,17 @@ void Broker::SetStreaming(uint64_t consumer_id, bool streaming) {
 }
 
 std::map<std::string, std::string> Broker::UnavailableTopics() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return unavailable_;
 }
 
 bool Broker::TopicExists(const std::string& topic) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return topics_.count(topic) > 0;
 }
 
 std::vector<std::string> Broker::Partitions(const std::string& topic) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (topics_.count(topic)) return {topic};
   std::vector<std::string> out;
   for (const auto& [name, t] : topics_) {
@@ -324,11 +624,24 @@ std::vector<std::string> Broker::Partitions(const std::string& topic) {
   return out;
 }
 
+std::shared_ptr<TopicCounters> Broker::Counters(const std::string& topic) {
+  MutexLock lock(&mu_);
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : it->second->counters;
+}
+
 storage::TopicTable Broker::TableOf(const Topic& t) const {
   return storage::TopicTable{options_.catalog, t.table, options_.reader};
 }
 
-TopicInfo Broker::InfoLocked(const Topic& t) {
+std::map<std::string, size_t> Broker::ConsumerCounts(const std::string& topic) {
+  std::map<std::string, size_t> out;
+  for (const auto& [id, c] : consumers_)
+    if (c.topic == topic) out[c.subscription]++;
+  return out;
+}
+
+TopicInfo Broker::Info(Topic& t, const std::map<std::string, size_t>& consumers) {
   TopicInfo info;
   info.name = t.name;
   info.reliable = t.reliable;
@@ -336,33 +649,58 @@ TopicInfo Broker::InfoLocked(const Topic& t) {
   info.has_table = t.committer != nullptr;
   info.table = t.table;
   if (t.committer) info.storage = t.committer->status();
-  for (const auto& [sname, s] : t.subscriptions) {
-    size_t n = 0;
-    for (const auto& [id, c] : consumers_) n += c.topic == t.name && c.subscription == sname;
-    info.subscriptions.push_back({sname, s->type(), s->cursor(), n});
+  info.counters = t.counters->Read();
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    MutexLock lock(&t.mu);
+    for (const auto& [sname, s] : t.subscriptions) subs.push_back(s);
+  }
+  // Subscriptions are asked with no broker or topic lock held.
+  for (const auto& s : subs) {
+    auto n = consumers.find(s->name());
+    uint64_t cursor = s->cursor();
+    TopicInfo::Sub sub{s->name(), s->type(), cursor, n == consumers.end() ? 0 : n->second};
+    sub.backlog = info.wal.next_offset > cursor ? info.wal.next_offset - cursor : 0;
+    sub.unacked = s->unacked();
+    info.subscriptions.push_back(std::move(sub));
   }
   return info;
 }
 
 std::vector<TopicInfo> Broker::Topics() {
-  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::shared_ptr<Topic>, std::map<std::string, size_t>>> topics;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [name, t] : topics_) topics.emplace_back(t, std::map<std::string, size_t>{});
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < topics.size(); ++i) index[topics[i].first->name] = i;
+    for (const auto& [id, c] : consumers_)
+      if (auto it = index.find(c.topic); it != index.end()) topics[it->second].second[c.subscription]++;
+  }
   std::vector<TopicInfo> out;
-  for (const auto& [name, t] : topics_) out.push_back(InfoLocked(*t));
+  out.reserve(topics.size());
+  for (auto& [t, counts] : topics) out.push_back(Info(*t, counts));
   return out;
 }
 
 Result<TopicInfo> Broker::DescribeTopic(const std::string& topic) {
-  std::lock_guard lock(mu_);
-  auto it = topics_.find(topic);
-  if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
-  return InfoLocked(*it->second);
+  std::shared_ptr<Topic> t;
+  std::map<std::string, size_t> counts;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+    counts = ConsumerCounts(topic);
+  }
+  return Info(*t, counts);
 }
 
 Status Broker::DeleteTopic(const std::string& topic) {
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   std::shared_ptr<Topic> t;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = topics_.find(topic);
     if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
     t = it->second;
@@ -374,16 +712,20 @@ Status Broker::DeleteTopic(const std::string& topic) {
       p = p->second.topic == topic ? producers_.erase(p) : std::next(p);
     for (auto c = consumers_.begin(); c != consumers_.end();)
       c = c->second.topic == topic ? consumers_.erase(c) : std::next(c);
-    for (auto& [sname, s] : t->subscriptions) {
-      s->Close();
-      saved_cursors_.erase(SubKey(topic, sname));
-    }
-    t->subscriptions.clear();
+    for (auto s = saved_cursors_.lower_bound(topic + '\0');
+         s != saved_cursors_.end() && s->first.starts_with(topic + '\0');)
+      s = saved_cursors_.erase(s);
   }
+  std::map<std::string, std::shared_ptr<Subscription>> subs;
+  {
+    MutexLock lock(&t->mu);
+    t->closed = true;
+    subs.swap(t->subscriptions);
+    t->wake.reset();
+  }
+  for (auto& [sname, s] : subs) s->Close();
   // Stop writing before anything is removed; sends in flight fail with Closed.
-  if (t->committer) t->committer->Stop(false);
-  t->wal->RemoveListener(t->listener);
-  Status first = t->wal->Close();
+  Status first = t->Close(false, std::chrono::milliseconds(0));
   const std::string wal_dir = t->wal->options().dir;
   // The WAL directory leaves its name first (a crash later leaves only a
   // hidden directory, removed at the next start), then the rest goes.
@@ -401,7 +743,7 @@ Status Broker::DeleteTopic(const std::string& topic) {
   if (!ec) fs::remove_all(trash, ec);
   if (ec && first.ok()) first = Status::IoError("removing WAL directory " + trash + ": " + ec.message());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     deleting_.erase(topic);
   }
   FRAZIL_LOG_INFO("topic {} deleted (table {}, WAL {})", topic, t->table.ToString(), wal_dir);
@@ -409,93 +751,140 @@ Status Broker::DeleteTopic(const std::string& topic) {
 }
 
 Status Broker::FlushCursors() {
-  std::vector<SubscriptionRecord> changed;
+  struct Entry {
+    std::shared_ptr<Topic> topic;
+    std::shared_ptr<Subscription> sub;
+  };
+  std::vector<Entry> entries;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& [name, t] : topics_) {
       if (!t->reliable) continue;
-      for (const auto& [sname, s] : t->subscriptions) {
-        uint64_t c = s->cursor();
-        auto& saved = saved_cursors_[SubKey(name, sname)];
-        if (saved == c && c != 0) continue;
-        saved = c;
-        changed.push_back({name, sname, static_cast<int32_t>(s->type()), c});
-      }
+      MutexLock topic_lock(&t->mu);  // order: mu_ -> Topic::mu
+      for (const auto& [sname, s] : t->subscriptions) entries.push_back({t, s});
     }
   }
-  return store_->Save(changed);
+  // Cursors are read with no broker lock held.
+  std::vector<SubscriptionRecord> current;
+  current.reserve(entries.size());
+  for (const auto& e : entries)
+    current.push_back({e.topic->name, e.sub->name(), static_cast<int32_t>(e.sub->type()), e.sub->cursor()});
+  std::vector<SubscriptionRecord> changed;
+  {
+    MutexLock lock(&mu_);
+    for (size_t i = 0; i < current.size(); ++i) {
+      // A topic deleted since: its rows are gone from the store and stay gone.
+      if (auto t = topics_.find(current[i].topic); t == topics_.end() || t->second != entries[i].topic)
+        continue;
+      auto& saved = saved_cursors_[SubKey(current[i].topic, current[i].subscription)];
+      if (saved == current[i].cursor && current[i].cursor != 0) continue;
+      saved = current[i].cursor;
+      changed.push_back(current[i]);
+    }
+  }
+  if (changed.empty()) return Status::Ok();
+  Status st = store_->Save(changed);  // SQLite: no lock held
+  std::vector<SubscriptionRecord> stale;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& r : changed) {
+      // Not saved: written again next time.
+      if (!st.ok()) saved_cursors_.erase(SubKey(r.topic, r.subscription));
+      // Deleted while this flush wrote: its row must not outlive it.
+      if (!topics_.count(r.topic) || deleting_.count(r.topic)) stale.push_back(r);
+    }
+  }
+  for (const auto& r : stale) (void)store_->Remove(r.topic, r.subscription);
+  return st;
 }
 
 void Broker::Janitor() {
-  auto last_sweep = Clock::now();
-  std::unique_lock lock(janitor_mu_);
-  while (!janitor_stop_) {
-    janitor_cv_.wait_for(lock, options_.cursor_flush_interval);
-    if (janitor_stop_) break;
-    lock.unlock();
-    if (Status s = FlushCursors(); !s.ok()) FRAZIL_LOG_WARN("persisting cursors: {}", s.ToString());
-    if (Clock::now() - last_sweep > std::chrono::seconds(1)) {
-      last_sweep = Clock::now();
-      std::vector<std::pair<std::shared_ptr<Subscription>, uint64_t>> gone;
-      {
-        std::lock_guard g(mu_);
-        auto cutoff = Clock::now() - options_.client_timeout;
-        for (auto it = producers_.begin(); it != producers_.end();) {
-          if (it->second.seen < cutoff) {
-            FRAZIL_LOG_INFO("producer {} on {} timed out", it->second.name, it->second.topic);
-            it = producers_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        for (auto it = consumers_.begin(); it != consumers_.end();) {
-          // Heartbeats (health checks) keep a consumer; an open stream alone
-          // does not, since a client may drop a stream without cancelling it.
-          if (it->second.seen < cutoff) {
-            FRAZIL_LOG_INFO("consumer {} of {} on {} timed out; its unacknowledged messages go to others",
-                            it->second.name, it->second.subscription, it->second.topic);
-            gone.emplace_back(topics_.at(it->second.topic)->subscriptions.at(it->second.subscription),
-                              it->first);
-            it = consumers_.erase(it);
-          } else {
-            ++it;
-          }
+  if (Status s = FlushCursors(); !s.ok()) FRAZIL_LOG_WARN("persisting cursors: {}", s.ToString());
+  if (Clock::now() - last_sweep_ > std::chrono::seconds(1)) {
+    last_sweep_ = Clock::now();
+    struct Gone {
+      std::shared_ptr<Topic> topic;
+      std::string subscription;
+      uint64_t id;
+    };
+    std::vector<Gone> gone;
+    {
+      MutexLock lock(&mu_);
+      auto cutoff = Clock::now() - options_.client_timeout;
+      for (auto it = producers_.begin(); it != producers_.end();) {
+        if (it->second.seen < cutoff) {
+          FRAZIL_LOG_INFO("producer {} on {} timed out", it->second.name, it->second.topic);
+          it = producers_.erase(it);
+        } else {
+          ++it;
         }
       }
-      for (auto& [sub, id] : gone) sub->RemoveConsumer(id);
+      for (auto it = consumers_.begin(); it != consumers_.end();) {
+        // Heartbeats (health checks) keep a consumer; an open stream alone
+        // does not, since a client may drop a stream without cancelling it.
+        if (it->second.seen < cutoff) {
+          FRAZIL_LOG_INFO("consumer {} of {} on {} timed out; its unacknowledged messages go to others",
+                          it->second.name, it->second.subscription, it->second.topic);
+          if (auto t = topics_.find(it->second.topic); t != topics_.end())
+            gone.push_back({t->second, it->second.subscription, it->first});
+          it = consumers_.erase(it);
+        } else {
+          ++it;
+        }
+      }
     }
-    lock.lock();
+    for (auto& g : gone) {
+      std::shared_ptr<Subscription> sub;
+      {
+        MutexLock lock(&g.topic->mu);
+        if (auto s = g.topic->subscriptions.find(g.subscription); s != g.topic->subscriptions.end())
+          sub = s->second;
+      }
+      if (sub) sub->RemoveConsumer(g.id);
+    }
   }
+  if (!shutting_down_) janitor_->ScheduleAfter(options_.cursor_flush_interval);
 }
 
 void Broker::StopAccepting() {
   shutting_down_ = true;
-  std::lock_guard lock(mu_);
-  for (auto& [name, t] : topics_)
-    for (auto& [sname, s] : t->subscriptions) s->Close();
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [name, t] : topics_) {
+      MutexLock topic_lock(&t->mu);
+      for (auto& [sname, s] : t->subscriptions) subs.push_back(s);
+    }
+  }
+  for (auto& s : subs) s->Close();
 }
 
 Status Broker::Shutdown() {
   StopAccepting();
   {
-    std::lock_guard lock(janitor_mu_);
-    if (janitor_stop_) return Status::Ok();  // already shut down
-    janitor_stop_ = true;
-    janitor_cv_.notify_all();
+    MutexLock lock(&mu_);
+    if (closed_) return Status::Ok();  // already shut down
+    closed_ = true;
   }
-  if (janitor_.joinable()) janitor_.join();
+  if (janitor_) janitor_->Stop();
   Status first = FlushCursors();
-  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [name, t] : topics_) topics.push_back(t);
+  }
   // Commit what the WALs hold, briefly; whatever is left is committed on the next start.
   const auto flush_until = Clock::now() + std::chrono::seconds(3);
-  for (auto& [name, t] : topics_) {
+  for (auto& t : topics) {
+    std::vector<std::shared_ptr<Subscription>> subs;
+    {
+      MutexLock lock(&t->mu);
+      t->closed = true;
+      for (auto& [sname, s] : t->subscriptions) subs.push_back(s);
+    }
+    for (auto& s : subs) s->Close();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(flush_until - Clock::now());
-    if (t->committer) t->committer->Stop(true, std::max(left, std::chrono::milliseconds(0)));
-  }
-  for (auto& [name, t] : topics_) {
-    for (auto& [sname, s] : t->subscriptions) s->Close();
-    t->wal->RemoveListener(t->listener);
-    Status s = t->wal->Close();
+    Status s = t->Close(true, std::max(left, std::chrono::milliseconds(0)));
     if (s.ok()) {
       FRAZIL_LOG_INFO("WAL synced and closed: {} (next offset {})", t->wal->options().dir,
                       t->wal->Stats().next_offset);

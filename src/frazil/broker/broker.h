@@ -2,32 +2,56 @@
 // consumers by id, and the metadata store that keeps topics and
 // subscription cursors across restarts. Protocol-independent: the gRPC
 // services translate requests into these calls.
+//
+// Locking (docs/concurrency.md). No lock here is held across I/O (WAL
+// recovery, catalog loads, SQLite, fsync) or while calling into a
+// Subscription, a WAL or a committer, and no callback runs under one:
+//   Broker::mu_      topics, producers, consumers, ids, saved cursors;
+//   Topic::mu        a topic's subscriptions (taken after Broker::mu_ when
+//                    both are needed; the WAL listener takes only this one);
+//   Opening::mu      one topic open in progress (never nested).
+// Order: Broker::mu_ -> Topic::mu. Opening a topic runs with no lock held:
+// a placeholder in `opening_` makes concurrent opens of one name wait for
+// the first. Flushing cursors reads them with no lock held and writes
+// SQLite with no lock held. Shutdown and DeleteTopic collect what to stop
+// under the lock and stop it after releasing it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "frazil/broker/broker_metrics.h"
 #include "frazil/broker/cursor_store.h"
 #include "frazil/broker/subscription.h"
 #include "frazil/catalog/catalog.h"
+#include "frazil/common/executor.h"
+#include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
 #include "frazil/storage/topic_committer.h"
 #include "frazil/storage/topic_reader.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::broker {
+
+// The shared thread pools (server/serve.cc creates them from the
+// `executors.*` configuration keys). Null ones: the broker starts what it
+// needs itself (upkeep, rpc: one thread each), the components theirs.
+struct BrokerExecutors {
+  Executor* wal = nullptr;       // WAL group commit (wal::WalOptions::executor)
+  Executor* commit = nullptr;    // table commits (storage::CommitterConfig::commit_executor)
+  Executor* upkeep = nullptr;    // table upkeep, cursor flush, client timeouts
+  Executor* prefetch = nullptr;  // history prefetch (storage::ReaderConfig::prefetch_executor)
+  Executor* rpc = nullptr;       // request handlers that may block (opening a topic)
+};
 
 struct BrokerOptions {
   std::string data_dir;
@@ -40,13 +64,15 @@ struct BrokerOptions {
   std::chrono::milliseconds cursor_flush_interval{100};
   // WAL options for a topic stored in `dir`.
   std::function<wal::WalOptions(const std::string& dir)> wal_options;
-  // The routing key of a stored message (KeyShared dispatch).
-  Subscription::KeyOf key_of;
   // Iceberg storage: every topic /ns/t is committed into table ns.t of this
   // catalog and replayed from it. Null: topics live in their WALs only.
   catalog::Catalog* catalog = nullptr;
   storage::CommitterConfig committer;
   storage::ReaderConfig reader;
+  BrokerExecutors executors;
+  // Topics opened at once when the broker starts (each open is WAL
+  // recovery and a catalog load, mostly waiting on I/O).
+  size_t recovery_parallelism = 4;
 };
 
 struct TopicInfo {
@@ -75,71 +101,116 @@ class Broker {
 
   // Producers: the same (topic, name) gets the same id back (clients
   // reconnect with their name). Exclusive access refuses other names.
+  // May open (create) the topic: WAL recovery and a catalog load.
   Result<uint64_t> CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
-                                  bool reliable);
-  // Appends a stored message (see docs/formats/wal.md) and waits for its
-  // acknowledgement per the WAL's sync mode; returns the topic offset.
-  // A producer id this broker does not know (it restarted since) is taken
-  // back under the same id when the message names its topic and producer,
-  // so clients keep sending across restarts; a message naming another
-  // topic than its producer's is refused.
+                                  bool reliable) EXCLUDES(mu_);
+
+  // Appends a stored message (docs/formats/stored-record.md); `done` gets
+  // the topic offset once the WAL acknowledges it (per its sync mode), or
+  // why not. `done` runs exactly once: on the WAL's thread in the usual
+  // case, before any WAL listener work; on the caller's thread when the
+  // message is refused at once. A producer id this broker does not know (it
+  // restarted since) is taken back under the same id when the message names
+  // its topic and producer, so clients keep sending across restarts; a
+  // message naming another topic than its producer's is refused.
+  using PublishCallback = std::function<void(Result<uint64_t>)>;
+  void PublishAsync(uint64_t producer_id, const std::string& topic, const std::string& producer_name,
+                    std::span<const uint8_t> stored, size_t payload_bytes, PublishCallback done)
+      EXCLUDES(mu_);
+  // PublishAsync and wait (tests, tools).
   Result<uint64_t> Publish(uint64_t producer_id, const std::string& topic, const std::string& producer_name,
-                           std::span<const uint8_t> stored, size_t payload_bytes);
-  Result<std::string> ProducerTopic(uint64_t producer_id);
+                           std::span<const uint8_t> stored, size_t payload_bytes) EXCLUDES(mu_);
+  Result<std::string> ProducerTopic(uint64_t producer_id) EXCLUDES(mu_);
 
   // Consumers: the same (topic, subscription, consumer name) gets the same id.
   // A new subscription starts at the end of the topic, or with
-  // `from_earliest` at the oldest message the WAL holds.
-  // A new subscription starts at the end of the topic, or with
-  // `from_earliest` at the oldest message the WAL holds.
+  // `from_earliest` at the oldest message the topic holds.
   Result<uint64_t> Subscribe(const std::string& topic, const std::string& subscription,
                              const std::string& consumer, SubscriptionType type,
-                             std::vector<std::string> key_filters, bool from_earliest = false);
+                             std::vector<std::string> key_filters, bool from_earliest = false) EXCLUDES(mu_);
   struct ConsumerRef {
     std::string topic;
     std::string subscription;
     std::shared_ptr<Subscription> sub;
     std::string consumer;  // the consumer's name
   };
-  Result<ConsumerRef> Consumer(uint64_t consumer_id);
+  Result<ConsumerRef> Consumer(uint64_t consumer_id) EXCLUDES(mu_);
   Result<std::shared_ptr<Subscription>> FindSubscription(const std::string& topic,
-                                                         const std::string& subscription);
+                                                         const std::string& subscription) EXCLUDES(mu_);
 
   // Liveness: health checks and traffic keep clients alive.
-  bool Touch(bool producer, uint64_t id);
-  void SetStreaming(uint64_t consumer_id, bool streaming);
+  bool Touch(bool producer, uint64_t id) EXCLUDES(mu_);
+  void SetStreaming(uint64_t consumer_id, bool streaming) EXCLUDES(mu_);
 
-  bool TopicExists(const std::string& topic);
+  bool TopicExists(const std::string& topic) EXCLUDES(mu_);
   // Topics found on disk that could not be opened (e.g. a damaged WAL), with
   // why; they stay closed while the others are served.
-  std::map<std::string, std::string> UnavailableTopics();
+  std::map<std::string, std::string> UnavailableTopics() EXCLUDES(mu_);
   // The partitions of `topic` (itself if it is a plain topic).
-  std::vector<std::string> Partitions(const std::string& topic);
-  std::vector<TopicInfo> Topics();
-  Result<TopicInfo> DescribeTopic(const std::string& topic);
+  std::vector<std::string> Partitions(const std::string& topic) EXCLUDES(mu_);
+  std::vector<TopicInfo> Topics() EXCLUDES(mu_);
+  Result<TopicInfo> DescribeTopic(const std::string& topic) EXCLUDES(mu_);
   // Removes a topic for good: its producers, consumers and subscriptions,
   // its table (dropped from the catalog with every file under its
   // location) and its WAL. A topic created later under the name starts empty.
-  Status DeleteTopic(const std::string& topic);
+  Status DeleteTopic(const std::string& topic) EXCLUDES(mu_);
+
+  // A topic's message counters (null if the topic is not open). The
+  // dispatch path keeps the pointer and counts deliveries, acks and nacks;
+  // the produce path counts acknowledged sends.
+  std::shared_ptr<TopicCounters> Counters(const std::string& topic) EXCLUDES(mu_);
 
   // Refuses new work and ends every consumer stream (the first step of a
   // graceful shutdown, so the RPC server can drain).
-  void StopAccepting();
+  void StopAccepting() EXCLUDES(mu_);
   // Stops accepting, persists cursors, closes subscriptions and WALs.
-  Status Shutdown();
+  Status Shutdown() EXCLUDES(mu_);
   bool shutting_down() const { return shutting_down_.load(); }
   BrokerMetrics& metrics() { return metrics_; }
+  // Every executor the broker runs work on (configured or its own), for
+  // /metrics queue depths.
+  std::vector<Executor*> Executors() const;
+  // For handlers that may block (opening a topic): never null.
+  Executor* rpc_executor() const { return rpc_; }
 
  private:
+  friend class BrokerTestPeer;
+
   struct Topic {
     std::string name;
     bool reliable = false;
-    std::unique_ptr<wal::WriteAheadLog> wal;
-    uint64_t listener = 0;
-    std::map<std::string, std::shared_ptr<Subscription>> subscriptions;
     catalog::TableIdentifier table;
+    std::unique_ptr<wal::WriteAheadLog> wal;
     std::unique_ptr<storage::TopicCommitter> committer;  // null without a catalog
+    uint64_t listener = 0;
+    const std::shared_ptr<TopicCounters> counters = std::make_shared<TopicCounters>();
+    // The fields above are set before the topic is published in topics_
+    // and not changed after.
+    Mutex mu;
+    std::map<std::string, std::shared_ptr<Subscription>> subscriptions GUARDED_BY(mu);
+    // What the WAL listener wakes: the subscriptions, replaced (never
+    // changed in place) whenever they change.
+    std::shared_ptr<const std::vector<std::shared_ptr<Subscription>>> wake GUARDED_BY(mu);
+    bool closed GUARDED_BY(mu) = false;  // deleted or shut down: no new subscriptions
+    // Close: 0 open, 1 closing (by one caller, no lock held), 2 closed.
+    int close_state GUARDED_BY(mu) = 0;
+    Status close_status GUARDED_BY(mu);
+    CondVar close_cv;
+
+    void SetWakeLocked() REQUIRES(mu);
+    // Stops the committer (with `flush`, after committing what the WAL holds
+    // until `deadline`), detaches the listener and closes the WAL. The first
+    // caller does it with no lock held; concurrent callers wait for it.
+    Status Close(bool flush, std::chrono::milliseconds deadline) EXCLUDES(mu);
     ~Topic();
+  };
+  // A topic open in progress: later opens of the name wait for this one.
+  struct Opening {
+    Mutex mu;
+    CondVar cv;
+    bool done GUARDED_BY(mu) = false;
+    Status status GUARDED_BY(mu);
+    std::shared_ptr<Topic> topic GUARDED_BY(mu);
   };
   struct ProducerState {
     std::string topic, name;
@@ -151,35 +222,54 @@ class Broker {
     bool streaming = false;
     std::chrono::steady_clock::time_point seen;
   };
+  struct PublishCall;
 
   explicit Broker(BrokerOptions options);
-  Status Recover();
-  Result<Topic*> OpenTopic(const std::string& name, bool reliable, bool create);  // mu_ held
+  Status Recover() EXCLUDES(mu_);
+  // The open topic `name`, opening it (with no lock held) if needed. `known`:
+  // the metadata store already lists it.
+  Result<std::shared_ptr<Topic>> GetTopic(const std::string& name, bool reliable, bool create,
+                                          bool known = false) EXCLUDES(mu_);
+  // The I/O of opening a topic: WAL recovery, catalog load, store update.
+  Result<std::shared_ptr<Topic>> OpenTopic(const std::string& name, bool reliable, bool known);
+  // The topic a producer's message goes to; may take the producer back and
+  // open its topic, unless `would_open` is given: then it is set instead.
+  Result<std::shared_ptr<Topic>> ProducerTarget(uint64_t producer_id, const std::string& topic,
+                                                const std::string& producer_name, bool* would_open)
+      EXCLUDES(mu_);
+  static void FinishPublish(PublishCall& call);
+  static Status AppendError(const Topic& t, const Status& st);
   storage::TopicTable TableOf(const Topic& t) const;
-  TopicInfo InfoLocked(const Topic& t);  // mu_ held
-  void Janitor();
-  Status FlushCursors();
+  TopicInfo Info(Topic& t, const std::map<std::string, size_t>& consumers) EXCLUDES(mu_);
+  std::map<std::string, size_t> ConsumerCounts(const std::string& topic) REQUIRES(mu_);
+  // Cursor flush and client timeouts, every cursor_flush_interval on the upkeep executor.
+  void Janitor() EXCLUDES(mu_);
+  Status FlushCursors() EXCLUDES(mu_);
 
   BrokerOptions options_;
+  // Executors the broker started itself (options without them). Declared
+  // first: destroyed after everything that posts to them.
+  std::unique_ptr<Executor> own_upkeep_, own_rpc_;
+  Executor* upkeep_ = nullptr;
+  Executor* rpc_ = nullptr;
   BrokerMetrics metrics_;
   std::unique_ptr<CursorStore> store_;
-  std::mutex mu_;
+  Mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
-  std::map<std::string, std::shared_ptr<Topic>> topics_;
-  std::set<std::string> deleting_;                  // topics whose delete is in progress
-  std::map<std::string, std::string> unavailable_;  // topic -> why it could not be opened
-  std::map<uint64_t, ProducerState> producers_;
-  std::map<uint64_t, ConsumerState> consumers_;
-  std::map<std::string, int32_t> saved_types_;  // "topic\0sub" -> type, from the store
-  std::map<std::string, uint64_t> saved_cursors_;
+  std::map<std::string, std::shared_ptr<Topic>> topics_ GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<Opening>> opening_ GUARDED_BY(mu_);
+  std::set<std::string> deleting_ GUARDED_BY(mu_);                  // topics whose delete is in progress
+  std::map<std::string, std::string> unavailable_ GUARDED_BY(mu_);  // topic -> why it could not be opened
+  std::map<uint64_t, ProducerState> producers_ GUARDED_BY(mu_);
+  std::map<uint64_t, ConsumerState> consumers_ GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> saved_cursors_ GUARDED_BY(mu_);  // "topic\0sub" -> persisted cursor
   // Ids start from the clock so that ids handed out before a restart are
   // never given to someone else after it.
-  uint64_t next_id_;
+  uint64_t next_id_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;  // Shutdown has begun: no topic opens any more
   std::atomic<bool> shutting_down_{false};
-  std::mutex janitor_mu_;
-  std::condition_variable janitor_cv_;
-  bool janitor_stop_ = false;
-  std::thread janitor_;
+  std::chrono::steady_clock::time_point last_sweep_;  // janitor task only
+  std::unique_ptr<SerialTask> janitor_;
 };
 
 }  // namespace frazil::broker

@@ -58,7 +58,7 @@ Result<std::unique_ptr<CursorStore>> CursorStore::Open(const std::string& path) 
 CursorStore::~CursorStore() { sqlite3_close_v2(db_); }
 
 Result<std::vector<SubscriptionRecord>> CursorStore::LoadAll() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT topic, subscription, type, cursor FROM subscriptions", -1, &st,
                          nullptr) != SQLITE_OK)
@@ -80,7 +80,7 @@ Result<std::vector<SubscriptionRecord>> CursorStore::LoadAll() {
 
 Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
   if (records.empty()) return Status::Ok();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   FRAZIL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(
@@ -109,7 +109,7 @@ Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
 }
 
 Status CursorStore::RemoveTopic(const std::string& topic) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (const char* sql :
        {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1"}) {
     sqlite3_stmt* st = nullptr;
@@ -123,7 +123,7 @@ Status CursorStore::RemoveTopic(const std::string& topic) {
 }
 
 Status CursorStore::Remove(const std::string& topic, const std::string& subscription) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "DELETE FROM subscriptions WHERE topic = ?1 AND subscription = ?2", -1, &st,
                          nullptr) != SQLITE_OK)
@@ -136,7 +136,7 @@ Status CursorStore::Remove(const std::string& topic, const std::string& subscrip
 }
 
 Result<std::vector<std::pair<std::string, bool>>> CursorStore::LoadTopics() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT topic, reliable FROM topics", -1, &st, nullptr) != SQLITE_OK)
     return Error(db_, "read");
@@ -150,16 +150,33 @@ Result<std::vector<std::pair<std::string, bool>>> CursorStore::LoadTopics() {
 }
 
 Status CursorStore::SaveTopic(const std::string& topic, bool reliable) {
-  std::lock_guard lock(mu_);
+  return SaveTopics({{topic, reliable}});
+}
+
+Status CursorStore::SaveTopics(const std::vector<std::pair<std::string, bool>>& topics) {
+  if (topics.empty()) return Status::Ok();
+  MutexLock lock(&mu_);
+  FRAZIL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO topics (topic, reliable) VALUES (?1, ?2)", -1, &st,
-                         nullptr) != SQLITE_OK)
-    return Error(db_, "write");
-  BindText(st, 1, topic);
-  sqlite3_bind_int(st, 2, reliable ? 1 : 0);
-  int rc = sqlite3_step(st);
+                         nullptr) != SQLITE_OK) {
+    Status e = Error(db_, "write");
+    (void)Exec(db_, "ROLLBACK");
+    return e;
+  }
+  for (const auto& [topic, reliable] : topics) {
+    BindText(st, 1, topic);
+    sqlite3_bind_int(st, 2, reliable ? 1 : 0);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      Status e = Error(db_, "write");
+      sqlite3_finalize(st);
+      (void)Exec(db_, "ROLLBACK");
+      return e;
+    }
+    sqlite3_reset(st);
+  }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "write");
+  return Exec(db_, "COMMIT");
 }
 
 }  // namespace frazil::broker

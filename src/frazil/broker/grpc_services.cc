@@ -2,51 +2,77 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 
 #include "frazil/broker/topic_name.h"
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
+#include "frazil/storage/stored_message.h"
 
 namespace frazil::broker {
 
-std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms) {
-  danube::StreamMessage m;
-  m.mutable_msg_id()->set_producer_id(producer_id);
-  m.set_payload(sent.payload());
-  m.set_publish_time(sent.publish_time() != 0 ? sent.publish_time() : now_ms);
-  m.set_producer_name(sent.producer_name());
-  // A key sent twice keeps its last value, as a map's decoding does.
-  auto* attributes = m.mutable_attributes();
-  for (const auto& a : sent.attributes()) (*attributes)[a.key()] = a.value();
-  if (sent.has_schema_id()) m.set_schema_id(sent.schema_id());
-  if (sent.has_schema_version()) m.set_schema_version(sent.schema_version());
-  if (sent.has_routing_key()) m.set_routing_key(sent.routing_key());
-  return m.SerializeAsString();
-}
-
-std::string StoredRoutingKey(const std::vector<uint8_t>& stored) {
-  danube::StreamMessage m;
-  if (!m.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) return "";
-  return m.has_routing_key() ? m.routing_key() : "";
+storage::StoredMessage StoredFromSent(const danube::SentMessage& sent, uint64_t producer_id,
+                                      uint64_t now_ms) {
+  storage::StoredMessage m;
+  m.producer_id = producer_id;
+  m.publish_time_ms = static_cast<int64_t>(sent.publish_time() != 0 ? sent.publish_time() : now_ms);
+  m.producer_name = sent.producer_name();
+  if (sent.has_routing_key()) m.routing_key = sent.routing_key();
+  // A key sent twice keeps its last value, as a map's decoding does; the
+  // stored attributes are unique and sorted by key.
+  std::map<std::string, std::string> attributes;
+  for (const auto& a : sent.attributes()) attributes[a.key()] = a.value();
+  m.attributes.assign(std::make_move_iterator(attributes.begin()), std::make_move_iterator(attributes.end()));
+  m.payload = sent.payload();
+  if (sent.has_schema_id()) m.schema_id = sent.schema_id();
+  if (sent.has_schema_version()) m.schema_version = sent.schema_version();
+  return m;
 }
 
 const char* StatusCodeName(grpc::StatusCode c) {
   switch (c) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
     case grpc::StatusCode::INVALID_ARGUMENT:
       return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
     case grpc::StatusCode::NOT_FOUND:
       return "NOT_FOUND";
     case grpc::StatusCode::ALREADY_EXISTS:
       return "ALREADY_EXISTS";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
     case grpc::StatusCode::INTERNAL:
       return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
     default:
-      return "error";
+      return "UNKNOWN";
   }
+}
+
+grpc::Status Counted(Broker* broker, grpc::Status s) {
+  if (!s.ok()) broker->metrics().CountError(StatusCodeName(s.error_code()));
+  return s;
 }
 
 grpc::Status ToGrpc(const Status& s) {
@@ -114,40 +140,68 @@ grpc::Status UnknownSubscription(const Status& s, const std::string& topic, cons
 
 namespace {
 
-class ProducerServiceImpl final : public danube::ProducerService::Service {
+// All on gRPC's callback API: no thread waits for a WAL acknowledgement or
+// a topic open. A send is finished from the WAL's acknowledgement callback;
+// a producer whose topic must be opened first (WAL recovery, catalog load)
+// is created on the broker's rpc executor, not on gRPC's threads.
+class ProducerServiceImpl final : public danube::ProducerService::CallbackService {
  public:
   ProducerServiceImpl(Broker* b, uint64_t max_message_bytes)
       : broker_(b), max_message_bytes_(max_message_bytes) {}
 
-  grpc::Status CreateProducer(grpc::ServerContext*, const danube::ProducerRequest* req,
-                              danube::ProducerResponse* resp) override {
-    if (auto st = CheckText("producer_name", req->producer_name(), kMaxNameBytes); !st.ok())
-      return Invalid(st);
-    auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
-                                      req->producer_access_mode() == danube::Exclusive,
-                                      req->dispatch_strategy() == danube::Reliable);
-    if (!id.ok()) return ToGrpc(id.status());
-    resp->set_request_id(req->request_id());
-    resp->set_producer_id(*id);
-    resp->set_producer_name(req->producer_name());
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* CreateProducer(grpc::CallbackServerContext* ctx,
+                                           const danube::ProducerRequest* req,
+                                           danube::ProducerResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    if (auto st = CheckText("producer_name", req->producer_name(), kMaxNameBytes); !st.ok()) {
+      reactor->Finish(Counted(broker_, Invalid(st)));
+      return reactor;
+    }
+    auto create = [this, reactor, req, resp] {
+      auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
+                                        req->producer_access_mode() == danube::Exclusive,
+                                        req->dispatch_strategy() == danube::Reliable);
+      if (!id.ok()) return reactor->Finish(Counted(broker_, ToGrpc(id.status())));
+      resp->set_request_id(req->request_id());
+      resp->set_producer_id(*id);
+      resp->set_producer_name(req->producer_name());
+      reactor->Finish(grpc::Status::OK);
+    };
+    if (broker_->TopicExists(req->topic_name()))
+      create();  // no I/O: the topic is open
+    else
+      broker_->rpc_executor()->Post(std::move(create));
+    return reactor;
   }
 
-  grpc::Status SendMessage(grpc::ServerContext*, const danube::SentMessage* req,
-                           danube::MessageResponse* resp) override {
-    if (!req->has_msg_id())
-      return {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"};
-    if (auto st = CheckSent(*req, max_message_bytes_); !st.ok()) return Invalid(st);
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx, const danube::SentMessage* req,
+                                        danube::MessageResponse* resp) override {
+    const auto received = std::chrono::steady_clock::now();
+    auto* reactor = ctx->DefaultReactor();
+    if (!req->has_msg_id()) {
+      reactor->Finish(
+          Counted(broker_, {grpc::StatusCode::INVALID_ARGUMENT, "message has no msg_id (producer id)"}));
+      return reactor;
+    }
+    if (auto st = CheckSent(*req, max_message_bytes_); !st.ok()) {
+      reactor->Finish(Counted(broker_, Invalid(st)));
+      return reactor;
+    }
     uint64_t producer_id = req->msg_id().producer_id();
-    std::string stored = EncodeStoredMessage(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
-    auto offset = broker_->Publish(producer_id, req->msg_id().topic_name(), req->producer_name(),
-                                   {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()},
-                                   req->payload().size());
-    if (!offset.ok()) return ToGrpc(offset.status());
-    // The message id a Danube client's send() returns is this field: it
-    // carries the topic offset the message was given.
-    resp->set_request_id(*offset);
-    return grpc::Status::OK;
+    std::vector<uint8_t> stored =
+        storage::EncodeStoredMessage(StoredFromSent(*req, producer_id, static_cast<uint64_t>(WallClockMs())));
+    broker_->PublishAsync(
+        producer_id, req->msg_id().topic_name(), req->producer_name(), stored, req->payload().size(),
+        [this, reactor, resp, received](Result<uint64_t> offset) {
+          if (!offset.ok()) return reactor->Finish(Counted(broker_, ToGrpc(offset.status())));
+          // The message id a Danube client's send() returns is this
+          // field: it carries the topic offset the message was given.
+          resp->set_request_id(*offset);
+          broker_->metrics().produce_latency.Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+          reactor->Finish(grpc::Status::OK);
+        });
+    return reactor;
   }
 
  private:
@@ -155,31 +209,44 @@ class ProducerServiceImpl final : public danube::ProducerService::Service {
   uint64_t max_message_bytes_;
 };
 
-class DiscoveryImpl final : public danube::Discovery::Service {
+// Lookups and health checks hold no lock across I/O: answered inline.
+class DiscoveryImpl final : public danube::Discovery::CallbackService {
  public:
   DiscoveryImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
 
-  grpc::Status TopicLookup(grpc::ServerContext*, const danube::TopicLookupRequest* req,
-                           danube::TopicLookupResponse* resp) override {
-    if (auto t = ParseTopicName(req->topic()); !t.ok()) return ToGrpc(t.status());
+  grpc::ServerUnaryReactor* TopicLookup(grpc::CallbackServerContext* ctx,
+                                        const danube::TopicLookupRequest* req,
+                                        danube::TopicLookupResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    if (auto t = ParseTopicName(req->topic()); !t.ok()) {
+      reactor->Finish(Counted(broker_, ToGrpc(t.status())));
+      return reactor;
+    }
     // A single broker serves every topic: clients connect here.
     resp->set_request_id(req->request_id());
     resp->set_response_type(danube::TopicLookupResponse::Connect);
     resp->set_connect_url(url_);
     resp->set_broker_url(url_);
     resp->set_proxy(false);
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
-  grpc::Status TopicPartitions(grpc::ServerContext*, const danube::TopicLookupRequest* req,
-                               danube::TopicPartitionsResponse* resp) override {
-    if (auto t = ParseTopicName(req->topic()); !t.ok()) return ToGrpc(t.status());
+  grpc::ServerUnaryReactor* TopicPartitions(grpc::CallbackServerContext* ctx,
+                                            const danube::TopicLookupRequest* req,
+                                            danube::TopicPartitionsResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    if (auto t = ParseTopicName(req->topic()); !t.ok()) {
+      reactor->Finish(Counted(broker_, ToGrpc(t.status())));
+      return reactor;
+    }
     auto parts = broker_->Partitions(req->topic());
     // A topic not created yet is a plain topic (Subscribe creates it).
     if (parts.empty()) parts.push_back(req->topic());
     resp->set_request_id(req->request_id());
     for (auto& p : parts) resp->add_partitions(p);
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
  private:
@@ -187,15 +254,18 @@ class DiscoveryImpl final : public danube::Discovery::Service {
   std::string url_;
 };
 
-class HealthCheckImpl final : public danube::HealthCheck::Service {
+class HealthCheckImpl final : public danube::HealthCheck::CallbackService {
  public:
   explicit HealthCheckImpl(Broker* b) : broker_(b) {}
-  grpc::Status HealthCheck(grpc::ServerContext*, const danube::HealthCheckRequest* req,
-                           danube::HealthCheckResponse* resp) override {
+  grpc::ServerUnaryReactor* HealthCheck(grpc::CallbackServerContext* ctx,
+                                        const danube::HealthCheckRequest* req,
+                                        danube::HealthCheckResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
     bool known = broker_->Touch(req->client() == danube::HealthCheckRequest::Producer, req->id());
     resp->set_status(known && !broker_->shutting_down() ? danube::HealthCheckResponse::OK
                                                         : danube::HealthCheckResponse::CLOSE);
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
  private:

@@ -15,20 +15,24 @@
 
 #include "danube_api.grpc.pb.h"
 #include "frazil/broker/broker.h"
+#include "frazil/storage/stored_message.h"
 
 namespace frazil::broker {
 
-// The WAL record of a message: a StreamMessage with what the producer sent
-// but its request id, subscription name and message id (its producer id
-// instead); a publish time of 0 becomes `now_ms`.
-std::string EncodeStoredMessage(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms);
-// The routing key of a stored message ("" when it has none).
-std::string StoredRoutingKey(const std::vector<uint8_t>& stored);
+// The stored record of a sent message (docs/formats/stored-record.md):
+// what the producer sent but its request id and message id (its producer id
+// instead); a publish time of 0 becomes `now_ms`; an attribute sent twice
+// keeps its last value.
+storage::StoredMessage StoredFromSent(const danube::SentMessage& sent, uint64_t producer_id, uint64_t now_ms);
 
 grpc::Status ToGrpc(const Status& s);
 // INVALID_ARGUMENT with the status's message.
 grpc::Status Invalid(const Status& s);
+// The gRPC code's name ("RESOURCE_EXHAUSTED"), as errors are counted in /metrics.
 const char* StatusCodeName(grpc::StatusCode c);
+// Counts a non-OK status in the broker's errors by kind and returns it:
+// every error status a service returns to a client goes through this.
+grpc::Status Counted(Broker* broker, grpc::Status s);
 // An Ack or Nack that names no known subscription: INVALID_ARGUMENT if the
 // names are not even valid (checked only then, to keep acks cheap).
 grpc::Status UnknownSubscription(const Status& s, const std::string& topic, const std::string& subscription);

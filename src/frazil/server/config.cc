@@ -98,7 +98,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (auto st =
           CheckKeys(root,
                     {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
-                     "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage"},
+                     "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage", "executors"},
                     "");
       !st.ok())
     return in_file(st);
@@ -205,6 +205,25 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           "commit_max_backoff_ms and reader_prefetch_files must be positive"));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
+  }
+  if (YAML::Node e = root["executors"]) {
+    if (!e.IsMap()) return in_file(Status::InvalidArgument("'executors' must be a mapping"));
+    const std::string where = "executors.";
+    ExecutorConfig& ec = config->executors;
+    const std::pair<const char*, uint64_t*> threads[] = {
+        {"wal_threads", &ec.wal_threads},       {"commit_threads", &ec.commit_threads},
+        {"upkeep_threads", &ec.upkeep_threads}, {"prefetch_threads", &ec.prefetch_threads},
+        {"rpc_threads", &ec.rpc_threads},       {"recovery_threads", &ec.recovery_threads},
+    };
+    std::set<std::string> keys;
+    for (const auto& [key, field] : threads) keys.insert(key);
+    if (auto st = CheckKeys(e, keys, where); !st.ok()) return in_file(st);
+    for (const auto& [key, field] : threads) {
+      if (auto st = Read(e, key, where, field); !st.ok()) return in_file(st);
+      if (*field == 0 || *field > 256)
+        return in_file(
+            Status::InvalidArgument("executors." + std::string(key) + " must be between 1 and 256"));
+    }
   }
   return Status::Ok();
 }

@@ -63,6 +63,17 @@ struct HttpLimitsConfig {
   uint64_t max_body_bytes = 1048576;
 };
 
+// Shared thread pools: the broker's thread count depends on these, not on
+// the number of topics or consumers (see config/frazil.yaml).
+struct ExecutorConfig {
+  uint64_t wal_threads = 2;       // WAL group commit (write + fdatasync) of every topic
+  uint64_t commit_threads = 2;    // table commits of every topic
+  uint64_t upkeep_threads = 1;    // table upkeep, cursor flush, client timeouts
+  uint64_t prefetch_threads = 2;  // history replay: data files read ahead of consumers
+  uint64_t rpc_threads = 2;       // requests that may block (opening a topic)
+  uint64_t recovery_threads = 4;  // topics opened at once at startup (threads live only then)
+};
+
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
@@ -77,6 +88,7 @@ struct ServeConfig {
   uint64_t client_timeout_ms = 15000;     // producers and consumers without a heartbeat this long are removed
   WalConfig wal;
   StorageConfig storage;
+  ExecutorConfig executors;
 
   std::string WalRoot() const { return data_dir + "/wal"; }
 };

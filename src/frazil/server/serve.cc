@@ -2,8 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,7 @@
 #include "frazil/broker/grpc_services.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/crc32c.h"
+#include "frazil/common/executor.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 #include "frazil/objstore/object_store_file_io.h"
@@ -30,6 +34,29 @@ std::string HostName() {
   char name[256] = {};
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
   return name;
+}
+
+// Each topic holds its active WAL segment open (and SQLite, sockets and
+// Parquet reads need more): thousands of topics need more descriptors than
+// the usual soft limit of 1024, so the soft limit goes up to the hard one.
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    FRAZIL_LOG_WARN("getrlimit(RLIMIT_NOFILE): {}", strerror(errno));
+    return;
+  }
+  const rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      FRAZIL_LOG_WARN("cannot raise the open file limit from {} to {}: {}", before, lim.rlim_max,
+                      strerror(errno));
+      return;
+    }
+  }
+  auto show = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
+  FRAZIL_LOG_INFO("open file limit: {} (was {}, hard limit {}); each topic keeps about one file open",
+                  show(lim.rlim_cur), show(before), show(lim.rlim_max));
 }
 
 }  // namespace
@@ -69,6 +96,7 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_ERROR("{}", data_lock.status().message());
     return 1;
   }
+  RaiseFileLimit();
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
                   crc32c::IsHardwareAccelerated() ? "hardware (SSE4.2)" : "software");
 
@@ -92,10 +120,23 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("catalog {} on {}, warehouse {}", catalog_options.name, catalog_options.db_path,
                   catalog_options.warehouse);
 
+  // The shared thread pools (executors.* in config/frazil.yaml). Declared
+  // before the broker and the RPC server: they outlive both.
+  const ExecutorConfig& ex = config.executors;
+  Executor wal_executor("wal", ex.wal_threads);
+  Executor commit_executor("commit", ex.commit_threads);
+  Executor upkeep_executor("upkeep", ex.upkeep_threads);
+  Executor prefetch_executor("prefetch", ex.prefetch_threads);
+  Executor rpc_executor("rpc", ex.rpc_threads);
+  FRAZIL_LOG_INFO("executors: wal {}, commit {}, upkeep {}, prefetch {}, rpc {} thread(s)", ex.wal_threads,
+                  ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads, ex.rpc_threads);
+
   broker::BrokerOptions broker_options;
   broker_options.data_dir = config.data_dir;
   broker_options.wal_options = [&config](const std::string& dir) { return config.wal.ToOptions(dir); };
-  broker_options.key_of = broker::StoredRoutingKey;
+  broker_options.executors = {&wal_executor, &commit_executor, &upkeep_executor, &prefetch_executor,
+                              &rpc_executor};
+  broker_options.recovery_parallelism = ex.recovery_threads;
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;
   broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);
@@ -173,6 +214,12 @@ int RunServe(const ServeConfig& config) {
   // retried by clients); beyond this, gRPC refuses the message itself.
   builder.SetMaxReceiveMessageSize(static_cast<int>(broker::GrpcReceiveLimit(config.max_message_bytes)));
   for (auto& svc : services) builder.RegisterService(svc.get());
+  // Threads: the services run on gRPC's callback API, whose handlers run on
+  // gRPC's own internal executor (sized by gRPC from the core count; gRPC
+  // 1.51 has no public setting for it) and never block: anything that may
+  // do I/O is handed to our rpc executor. Methods still on the synchronous
+  // API (until every service is converted) are served by gRPC's sync pool,
+  // one thread per call in progress.
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || bound_port == 0) {
     FRAZIL_LOG_ERROR("cannot listen on {} (Danube protocol): address in use or not available",
@@ -191,6 +238,9 @@ int RunServe(const ServeConfig& config) {
   // cursors and sync and close the WALs.
   message_broker->StopAccepting();
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // Requests handed to the rpc executor finish (against a broker that
+  // refuses new work) before the broker closes.
+  rpc_executor.Shutdown();
   int rc = message_broker->Shutdown().ok() ? 0 : 1;
   FRAZIL_LOG_INFO("shutdown complete");
   return rc;
