@@ -78,7 +78,8 @@ Status Broker::Recover() {
     Topic* t = it->second.get();
     auto sub = std::make_shared<Subscription>(r.topic, r.subscription, static_cast<SubscriptionType>(r.type),
                                               t->reliable, t->wal.get(), r.cursor, options_.consumer_window,
-                                              options_.key_of, false, TableOf(*t));
+                                              false, TableOf(*t));
+    sub->SetMetrics(nullptr, &metrics_.ack_latency);
     t->subscriptions[r.subscription] = sub;
     saved_cursors_[SubKey(r.topic, r.subscription)] = r.cursor;
     FRAZIL_LOG_INFO("subscription {} on {} ({}) resumes at offset {}", r.subscription, r.topic,
@@ -233,7 +234,8 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
     auto stats = t->wal->Stats();
     sub = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
                                          from_earliest ? 0 : stats.next_offset, options_.consumer_window,
-                                         options_.key_of, from_earliest, TableOf(*t));
+                                         from_earliest, TableOf(*t));
+    sub->SetMetrics(nullptr, &metrics_.ack_latency);
     created = true;
   } else if (sub->type() != type) {
     return Status::InvalidArgument("subscription " + subscription + " on " + topic + " is " +
