@@ -187,7 +187,7 @@ TEST_F(DispatchTest, AckAndAttachCompleteWhileTheReaderIsStuckInACatalogLoad) {
   // The failed load reaches the consumer as an error, not as silence.
   Register(s.get(), 1, &r);
   Result<std::optional<Delivery>> got = std::optional<Delivery>();
-  for (int i = 0; i < 100 && got.ok(); ++i) {
+  for (int i = 0; i < 500 && got.ok(); ++i) {
     got = s->Poll(1);
     if (got.ok()) std::this_thread::sleep_for(10ms);
   }
