@@ -19,6 +19,9 @@ namespace {
 
 class ConsumerServiceImpl;
 
+// Coalesced writes are flushed at least every this many bytes.
+constexpr size_t kMaxUnflushedBytes = 64 << 10;
+
 // One ReceiveMessages stream. gRPC deletes nothing: the stream deletes
 // itself once gRPC has called OnDone and no wake-up is running in it.
 class MessageStream final : public grpc::ServerWriteReactor<danube::StreamMessage> {
@@ -99,7 +102,8 @@ class MessageStream final : public grpc::ServerWriteReactor<danube::StreamMessag
   std::optional<grpc::Status> end_ GUARDED_BY(mu_);  // how the stream is to end
   grpc::Status result_;                              // set before Finish, read in OnDone
   std::optional<Delivery> lookahead_ GUARDED_BY(mu_);
-  danube::StreamMessage msg_;  // the write in flight (touched only by the running Pump)
+  danube::StreamMessage msg_;   // the write in flight (touched only by the running Pump)
+  size_t unflushed_bytes_ = 0;  // written with a buffer hint since the last flush (Pump only)
 };
 
 class ConsumerServiceImpl final : public danube::ConsumerService::CallbackService {
@@ -312,13 +316,19 @@ void MessageStream::Pump() {
       running_ = false;
       return;
     }
-    // Another message ready: this one may wait in gRPC's buffer for it.
-    // An error here comes back on the next Poll.
+    // Another message ready: this one may wait in gRPC's buffer for it,
+    // up to a bound, so that a long run of messages (a replay) still
+    // reaches the client in pieces. An error here comes back on the next Poll.
     std::optional<Delivery> next;
     if (auto peek = ref_.sub->Poll(id_); peek.ok()) next = std::move(peek).value();
     Build(*d);
     grpc::WriteOptions options;
-    if (next) options.set_buffer_hint();
+    unflushed_bytes_ += msg_.ByteSizeLong();
+    if (next && unflushed_bytes_ < kMaxUnflushedBytes) {
+      options.set_buffer_hint();
+    } else {
+      unflushed_bytes_ = 0;
+    }
     {
       MutexLock lock(&mu_);
       lookahead_ = std::move(next);

@@ -13,6 +13,7 @@ namespace {
 // Records one fill reads before routing them: bounds what a fill holds
 // beyond the consumers' windows.
 constexpr size_t kMaxFillBatch = 512;
+constexpr size_t kFirstFillChunk = 16;
 
 }  // namespace
 
@@ -374,8 +375,12 @@ bool Subscription::WantFillLocked() {
 void Subscription::Fill() {
   MutexLock lock(&mu_);
   fill_scheduled_ = false;
+  // Small first reads, so the first messages go out at once; larger ones
+  // after, to spend less on locking per record.
+  size_t chunk = kFirstFillChunk;
   while (!closed_) {
-    size_t budget = FillBudgetLocked();
+    size_t budget = std::min(FillBudgetLocked(), chunk);
+    chunk = std::min(chunk * 2, kMaxFillBatch);
     if (budget == 0 || caught_up_seq_ == notify_seq_) break;
     const uint64_t seq = notify_seq_;
     filling_ = true;
