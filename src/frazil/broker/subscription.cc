@@ -65,6 +65,8 @@ Subscription::~Subscription() {
   // schedules anything once stopped.
   timer_task_->Stop();
   fill_task_->Stop();
+  // Before the state below it (declared later, destroyed first) goes.
+  reader_.reset();
 }
 
 Result<Delivery> Subscription::ToDelivery(wal::WalRecord record) {
