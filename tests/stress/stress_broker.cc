@@ -32,7 +32,6 @@ Result<std::unique_ptr<RunningBroker>> StartBroker(const StressBrokerOptions& op
     w.segment_bytes = 8 << 10;  // segments roll and are trimmed after commits
     return w;
   };
-  bo.key_of = broker::StoredRoutingKey;
   bo.catalog = rb->catalog_.get();
   storage::CommitterConfig& cc = bo.committer;
   cc.flush_interval = std::chrono::milliseconds(200);

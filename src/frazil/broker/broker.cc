@@ -18,13 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 std::string SubKey(const std::string& topic, const std::string& sub) { return topic + '\0' + sub; }
 
-// The routing key of a stored record, for KeyShared dispatch.
-// MERGE(lead): goes away once Subscription reads the decoded message's key
-// itself (dispatch helper); only kept so Subscription's constructor compiles.
-std::string StoredKey(const std::vector<uint8_t>& record) {
-  auto m = storage::DecodeStoredMessage(record);
-  return m.ok() && m->routing_key ? *m->routing_key : std::string();
-}
 
 }  // namespace
 
@@ -172,7 +165,8 @@ Status Broker::Recover() {
           // Created with no lock held: positioning a reader may read the table.
           auto sub = std::make_shared<Subscription>(
               r.topic, r.subscription, static_cast<SubscriptionType>(r.type), (*t)->reliable, (*t)->wal.get(),
-              r.cursor, options_.consumer_window, StoredKey, false, TableOf(**t));
+              r.cursor, options_.consumer_window, false, TableOf(**t));
+          sub->SetMetrics((*t)->counters, &metrics_.ack_latency);
           {
             MutexLock lock(&(*t)->mu);
             (*t)->subscriptions[r.subscription] = sub;
@@ -486,7 +480,8 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
     // Built with no lock held: positioning its reader may read the table.
     auto fresh = std::make_shared<Subscription>(
         topic, subscription, type, t->reliable, t->wal.get(), from_earliest ? 0 : t->wal->Stats().next_offset,
-        options_.consumer_window, StoredKey, from_earliest, TableOf(*t));
+        options_.consumer_window, from_earliest, TableOf(*t));
+    fresh->SetMetrics(t->counters, &metrics_.ack_latency);
     MutexLock lock(&t->mu);
     if (t->closed) return deleted;
     auto& slot = t->subscriptions[subscription];

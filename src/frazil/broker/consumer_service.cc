@@ -1,28 +1,153 @@
 // The ConsumerService of the Danube protocol: Subscribe, the
 // ReceiveMessages stream that delivers a subscription's messages to one
-// consumer, and Ack/Nack.
+// consumer, and Ack/Nack, all on gRPC's callback API: no thread per stream
+// and no polling. A stream is woken by its subscription (ready callback)
+// when a message may be ready, writes while messages are ready (coalescing
+// with buffer hints) and sleeps otherwise.
 #include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "frazil/broker/grpc_services.h"
 #include "frazil/broker/topic_name.h"
+#include "frazil/common/executor.h"
 #include "frazil/common/logging.h"
+#include "frazil/common/mutex.h"
 
 namespace frazil::broker {
 namespace {
 
-// Ack and Nack are one unary call per message and never block, so they run
-// on gRPC's callback API, inline on its completion threads, instead of
-// being handed to the synchronous server's thread pool.
-using ConsumerServiceBase = danube::ConsumerService::WithCallbackMethod_Ack<
-    danube::ConsumerService::WithCallbackMethod_Nack<danube::ConsumerService::Service>>;
+class ConsumerServiceImpl;
 
-class ConsumerServiceImpl final : public ConsumerServiceBase {
+// Coalesced writes are flushed at least every this many bytes.
+constexpr size_t kMaxUnflushedBytes = 64 << 10;
+
+// One ReceiveMessages stream. gRPC deletes nothing: the stream deletes
+// itself once gRPC has called OnDone and no wake-up is running in it.
+class MessageStream final : public grpc::ServerWriteReactor<danube::StreamMessage> {
  public:
-  ConsumerServiceImpl(Broker* b, std::string url) : broker_(b), url_(std::move(url)) {}
+  MessageStream(ConsumerServiceImpl* service, Executor* executor, uint64_t consumer_id)
+      : service_(service), executor_(executor), id_(consumer_id), handle_(std::make_shared<Handle>(this)) {}
 
-  grpc::Status Subscribe(grpc::ServerContext* ctx, const danube::ConsumerRequest* req,
-                         danube::ConsumerResponse* resp) override {
+  // Attaches to the subscription and writes what is ready.
+  void Start();
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // What the subscription's ready callback holds: the stream while it
+  // lives. Enter/Exit bracket every call into the stream from outside
+  // gRPC's reactions, so it is never deleted while one runs (even if gRPC
+  // runs OnDone inline from a Finish such a call makes).
+  struct Handle {
+    explicit Handle(MessageStream* s) : stream(s) {}
+    Mutex mu;
+    MessageStream* stream GUARDED_BY(mu);
+    int entered GUARDED_BY(mu) = 0;
+    bool done GUARDED_BY(mu) = false;    // OnDone ran
+    bool posted GUARDED_BY(mu) = false;  // a wake-up is queued on the executor
+
+    MessageStream* Enter() EXCLUDES(mu) {
+      MutexLock lock(&mu);
+      if (done || !stream) return nullptr;
+      ++entered;
+      return stream;
+    }
+    void Exit() EXCLUDES(mu) {
+      MessageStream* dead = nullptr;
+      {
+        MutexLock lock(&mu);
+        if (--entered == 0 && done) std::swap(dead, stream);
+      }
+      delete dead;
+    }
+    // OnDone: true if the caller deletes the stream now.
+    bool MarkDone() EXCLUDES(mu) {
+      MutexLock lock(&mu);
+      done = true;
+      if (entered > 0) return false;
+      stream = nullptr;
+      return true;
+    }
+  };
+
+  // The subscription's ready callback: cheap, any thread, maybe under
+  // other components' locks, so the work goes to the executor.
+  static void Wake(const std::shared_ptr<Handle>& h, Executor* executor);
+  // Pump, if the stream is still there. Takes the handle by value: the
+  // stream (which holds it too) may be deleted on the way out.
+  static void RunPump(std::shared_ptr<Handle> h);
+  // Writes while messages are ready and no write is in flight; finishes
+  // the stream once it is to end. Runs in one thread at a time.
+  void Pump() EXCLUDES(mu_);
+  void EndWith(grpc::Status s) EXCLUDES(mu_);
+  void Build(const Delivery& d);
+
+  ConsumerServiceImpl* const service_;
+  Executor* const executor_;
+  const uint64_t id_;
+  const std::shared_ptr<Handle> handle_;
+  // Set by Start, read-only after.
+  Broker::ConsumerRef ref_;
+  bool attached_ = false;
+  uint64_t registration_ = 0;
+
+  Mutex mu_;
+  bool running_ GUARDED_BY(mu_) = false;  // a thread is in Pump's loop
+  bool again_ GUARDED_BY(mu_) = false;    // woken while running: look again
+  bool writing_ GUARDED_BY(mu_) = false;  // a write is in flight
+  bool finished_ GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> end_ GUARDED_BY(mu_);  // how the stream is to end
+  grpc::Status result_;                              // set before Finish, read in OnDone
+  std::optional<Delivery> lookahead_ GUARDED_BY(mu_);
+  danube::StreamMessage msg_;   // the write in flight (touched only by the running Pump)
+  size_t unflushed_bytes_ = 0;  // written with a buffer hint since the last flush (Pump only)
+};
+
+class ConsumerServiceImpl final : public danube::ConsumerService::CallbackService {
+ public:
+  ConsumerServiceImpl(Broker* b, std::string url, Executor* executor)
+      : broker_(b), url_(std::move(url)), executor_(executor) {}
+
+  // Synchronous in the broker (it may open the topic: WAL recovery, catalog
+  // load); runs inline on gRPC's callback thread.
+  grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx, const danube::ConsumerRequest* req,
+                                      danube::ConsumerResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(DoSubscribe(ctx, req, resp));
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<danube::StreamMessage>* ReceiveMessages(
+      grpc::CallbackServerContext*, const danube::ReceiveRequest* req) override {
+    auto* stream = new MessageStream(this, executor_, req->consumer_id());
+    stream->Start();
+    return stream;
+  }
+
+  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const danube::AckRequest* req,
+                                danube::AckResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(DoAck(req, resp));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const danube::NackRequest* req,
+                                 danube::NackResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(DoNack(req, resp));
+    return reactor;
+  }
+
+  Broker* broker() const { return broker_; }
+  const std::string& url() const { return url_; }
+  uint64_t NextRequestId() { return ++request_ids_; }
+
+ private:
+  grpc::Status DoSubscribe(grpc::CallbackServerContext* ctx, const danube::ConsumerRequest* req,
+                           danube::ConsumerResponse* resp) {
     if (req->subscription_type() < 0 || req->subscription_type() > 3)
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "unknown subscription type " + std::to_string(req->subscription_type())};
@@ -53,63 +178,6 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
     return grpc::Status::OK;
   }
 
-  grpc::Status ReceiveMessages(grpc::ServerContext* ctx, const danube::ReceiveRequest* req,
-                               grpc::ServerWriter<danube::StreamMessage>* writer) override {
-    uint64_t id = req->consumer_id();
-    auto ref = broker_->Consumer(id);
-    if (!ref.ok()) return ToGrpc(ref.status());
-    auto sub = ref->sub;
-    sub->Attach(id);
-    broker_->SetStreaming(id, true);
-    grpc::Status result = grpc::Status::OK;
-    while (!ctx->IsCancelled() && !broker_->shutting_down()) {
-      auto next = sub->Next(id, std::chrono::milliseconds(200));
-      if (!next.ok()) {
-        if (next.status().code() != StatusCode::kClosed) result = ToGrpc(next.status());
-        break;
-      }
-      if (!next.value()) continue;
-      const Delivery& d = *next.value();
-      danube::StreamMessage m;
-      if (!m.ParseFromArray(d.payload->data(), static_cast<int>(d.payload->size()))) {
-        FRAZIL_LOG_ERROR("topic {}: record at offset {} is not a stored message; skipped", ref->topic,
-                         d.offset);
-        (void)sub->Ack(d.offset);
-        continue;
-      }
-      m.set_request_id(++request_ids_);
-      auto* mid = m.mutable_msg_id();
-      mid->set_topic_name(ref->topic);
-      mid->set_broker_addr(url_);
-      mid->set_topic_offset(d.offset);
-      m.set_subscription_name(ref->subscription);
-      if (!writer->Write(m)) break;  // the client went away; Detach redelivers
-    }
-    sub->Detach(id);
-    broker_->SetStreaming(id, false);
-    // The client sees only the status; the operator needs to know too.
-    if (!result.ok())
-      FRAZIL_LOG_WARN("topic {}: stream of consumer '{}' (id {}) of subscription '{}' ended with {}: {}",
-                      ref->topic, ref->consumer, id, ref->subscription, StatusCodeName(result.error_code()),
-                      result.error_message());
-    return result;
-  }
-
-  grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const danube::AckRequest* req,
-                                danube::AckResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(DoAck(req, resp));
-    return reactor;
-  }
-
-  grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const danube::NackRequest* req,
-                                 danube::NackResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(DoNack(req, resp));
-    return reactor;
-  }
-
- private:
   grpc::Status DoAck(const danube::AckRequest* req, danube::AckResponse* resp) {
     auto sub = broker_->FindSubscription(req->msg_id().topic_name(), req->subscription_name());
     if (!sub.ok())
@@ -131,13 +199,178 @@ class ConsumerServiceImpl final : public ConsumerServiceBase {
 
   Broker* broker_;
   std::string url_;
+  Executor* executor_;
   std::atomic<uint64_t> request_ids_{0};
 };
+
+void MessageStream::Start() {
+  auto ref = service_->broker()->Consumer(id_);
+  if (!ref.ok()) {
+    EndWith(ToGrpc(ref.status()));
+  } else {
+    ref_ = std::move(ref).value();
+    // The callback is registered before attaching, so no wake-up is missed.
+    registration_ = ref_.sub->SetReady(id_, [h = handle_, ex = executor_] { Wake(h, ex); });
+    ref_.sub->Attach(id_);
+    service_->broker()->SetStreaming(id_, true);
+    attached_ = true;
+    // The stream ends as it does when the broker stops: Subscription::Close
+    // wakes it (StopAccepting closes every subscription).
+    if (service_->broker()->shutting_down()) EndWith(grpc::Status::OK);
+  }
+  RunPump(handle_);
+}
+
+void MessageStream::Wake(const std::shared_ptr<Handle>& h, Executor* executor) {
+  {
+    MutexLock lock(&h->mu);
+    if (h->done || h->posted) return;
+    h->posted = true;
+  }
+  executor->Post([h] {
+    {
+      MutexLock lock(&h->mu);
+      h->posted = false;
+    }
+    RunPump(h);
+  });
+}
+
+void MessageStream::RunPump(std::shared_ptr<Handle> h) {
+  if (MessageStream* s = h->Enter()) {
+    s->Pump();
+    h->Exit();
+  }
+}
+
+void MessageStream::EndWith(grpc::Status s) {
+  MutexLock lock(&mu_);
+  if (!end_) end_ = std::move(s);
+}
+
+void MessageStream::Build(const Delivery& d) {
+  const storage::StoredMessage& m = *d.message;
+  msg_.Clear();
+  msg_.set_request_id(service_->NextRequestId());
+  auto* mid = msg_.mutable_msg_id();
+  mid->set_producer_id(m.producer_id);
+  mid->set_topic_name(ref_.topic);
+  mid->set_broker_addr(service_->url());
+  mid->set_topic_offset(d.offset);
+  msg_.set_payload(m.payload);
+  msg_.set_publish_time(static_cast<uint64_t>(m.publish_time_ms));
+  msg_.set_producer_name(m.producer_name);
+  msg_.set_subscription_name(ref_.subscription);
+  auto* attributes = msg_.mutable_attributes();
+  for (const auto& [k, v] : m.attributes) (*attributes)[k] = v;
+  if (m.schema_id) msg_.set_schema_id(*m.schema_id);
+  if (m.schema_version) msg_.set_schema_version(*m.schema_version);
+  if (m.routing_key) msg_.set_routing_key(*m.routing_key);
+}
+
+void MessageStream::Pump() {
+  {
+    MutexLock lock(&mu_);
+    if (running_) {
+      again_ = true;
+      return;
+    }
+    running_ = true;
+  }
+  for (;;) {
+    std::optional<Delivery> d;
+    {
+      MutexLock lock(&mu_);
+      again_ = false;
+      // One write at a time: OnWriteDone pumps on.
+      if (finished_ || writing_) {
+        running_ = false;
+        return;
+      }
+      if (end_) {
+        // Unsent messages (the look-ahead) are pending in the subscription
+        // and go to others on Detach.
+        finished_ = true;
+        running_ = false;
+        result_ = *end_;
+        lock.Unlock();
+        Finish(result_);  // may run OnDone inline: nothing of `this` is touched after
+        return;
+      }
+      d = std::move(lookahead_);
+      lookahead_.reset();
+    }
+    if (!d) {
+      auto got = ref_.sub->Poll(id_);
+      if (!got.ok()) {
+        // The subscription closed (topic deleted, broker stopping): the
+        // stream ends as it always has, with OK; other errors are reported.
+        EndWith(got.status().code() == StatusCode::kClosed ? grpc::Status::OK : ToGrpc(got.status()));
+        continue;
+      }
+      d = std::move(got).value();
+    }
+    if (!d) {
+      MutexLock lock(&mu_);
+      if (again_ || end_) continue;
+      running_ = false;
+      return;
+    }
+    // Another message ready: this one may wait in gRPC's buffer for it,
+    // up to a bound, so that a long run of messages (a replay) still
+    // reaches the client in pieces. An error here comes back on the next Poll.
+    std::optional<Delivery> next;
+    if (auto peek = ref_.sub->Poll(id_); peek.ok()) next = std::move(peek).value();
+    Build(*d);
+    grpc::WriteOptions options;
+    unflushed_bytes_ += msg_.ByteSizeLong();
+    if (next && unflushed_bytes_ < kMaxUnflushedBytes) {
+      options.set_buffer_hint();
+    } else {
+      unflushed_bytes_ = 0;
+    }
+    {
+      MutexLock lock(&mu_);
+      lookahead_ = std::move(next);
+      writing_ = true;
+    }
+    StartWrite(&msg_, options);
+  }
+}
+
+void MessageStream::OnWriteDone(bool ok) {
+  {
+    MutexLock lock(&mu_);
+    writing_ = false;
+    // The client went away; what it was sent and did not ack is redelivered on Detach.
+    if (!ok && !end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
+  }
+  RunPump(handle_);
+}
+
+void MessageStream::OnCancel() {
+  EndWith(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
+  RunPump(handle_);
+}
+
+void MessageStream::OnDone() {
+  if (attached_) {
+    ref_.sub->ClearReady(id_, registration_);
+    ref_.sub->Detach(id_);
+    service_->broker()->SetStreaming(id_, false);
+    // The client sees only the status; the operator needs to know too.
+    if (!result_.ok() && result_.error_code() != grpc::StatusCode::CANCELLED)
+      FRAZIL_LOG_WARN("topic {}: stream of consumer '{}' (id {}) of subscription '{}' ended with {}: {}",
+                      ref_.topic, ref_.consumer, id_, ref_.subscription, StatusCodeName(result_.error_code()),
+                      result_.error_message());
+  }
+  if (handle_->MarkDone()) delete this;
+}
 
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeConsumerService(Broker* broker, std::string advertised_url) {
-  return std::make_unique<ConsumerServiceImpl>(broker, std::move(advertised_url));
+  return std::make_unique<ConsumerServiceImpl>(broker, std::move(advertised_url), DefaultDispatchExecutor());
 }
 
 }  // namespace frazil::broker

@@ -2,9 +2,20 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+
 #include "frazil/common/crc32c.h"
+#include "frazil/common/logging.h"
 
 namespace frazil::broker {
+namespace {
+
+// Records one fill reads before routing them: bounds what a fill holds
+// beyond the consumers' windows.
+constexpr size_t kMaxFillBatch = 512;
+constexpr size_t kFirstFillChunk = 16;
+
+}  // namespace
 
 const char* SubscriptionTypeName(SubscriptionType t) {
   switch (t) {
@@ -20,40 +31,101 @@ const char* SubscriptionTypeName(SubscriptionType t) {
   return "unknown";
 }
 
+Executor* DefaultDispatchExecutor() {
+  // Never destroyed: subscriptions and streams may outlive static
+  // destruction order; the threads end with the process.
+  static Executor* executor = new Executor("dispatch", 2);
+  return executor;
+}
+
 Subscription::Subscription(std::string topic, std::string name, SubscriptionType type, bool reliable,
-                           wal::WriteAheadLog* wal, uint64_t cursor, size_t window, KeyOf key_of,
-                           bool from_cursor, storage::TopicTable table)
+                           wal::WriteAheadLog* wal, uint64_t cursor, size_t window, bool from_cursor,
+                           storage::TopicTable table, Executor* executor)
     : topic_(std::move(topic)),
       name_(std::move(name)),
       type_(type),
       reliable_(reliable),
       window_(std::max<size_t>(1, window)),
-      key_of_(std::move(key_of)),
       wal_(wal),
       reader_(std::make_unique<storage::TopicReader>(wal, std::move(table))) {
+  if (!executor) executor = DefaultDispatchExecutor();
   auto stats = wal_->Stats();
   reader_->Seek((reliable_ || from_cursor) ? std::min(cursor, stats.next_offset) : stats.next_offset);
+  {
+    MutexLock lock(&mu_);
+    read_position_ = reader_->position();
+  }
+  fill_task_ = std::make_unique<SerialTask>(executor, [this] { Fill(); });
+  timer_task_ = std::make_unique<SerialTask>(executor, [this] { OnTimer(); });
 }
 
-Subscription::~Subscription() { Close(); }
+Subscription::~Subscription() {
+  Close();
+  // Waits for a fill (and its reads) or a timer run in progress; neither
+  // schedules anything once stopped.
+  timer_task_->Stop();
+  fill_task_->Stop();
+  // Before the state below it (declared later, destroyed first) goes.
+  reader_.reset();
+}
+
+Result<Delivery> Subscription::ToDelivery(wal::WalRecord record) {
+  auto m = storage::DecodeStoredMessage(record.payload);
+  if (!m.ok()) return m.status();
+  return Delivery{record.offset, std::make_shared<const storage::StoredMessage>(std::move(m).value()), false};
+}
+
+void Subscription::SetMetrics(std::shared_ptr<TopicCounters> counters, LatencyHistogram* ack_latency) {
+  MutexLock lock(&mu_);
+  counters_ = std::move(counters);
+  ack_latency_ = ack_latency;
+}
+
+void Subscription::Finish(Wakeups wake, bool fill, std::optional<Clock::time_point> timer) {
+  if (fill) fill_task_->Schedule();
+  if (timer) timer_task_->ScheduleAt(*timer);
+  for (const auto& fn : wake) (*fn)();
+}
+
+void Subscription::Wake(uint64_t consumer_id, Wakeups* wake) {
+  ++wake_seq_;
+  cv_.NotifyAll();
+  auto it = consumers_.find(consumer_id);
+  if (it != consumers_.end() && it->second.ready) wake->push_back(it->second.ready);
+}
+
+void Subscription::WakeActive(Wakeups* wake) {
+  for (const auto& [id, c] : consumers_)
+    if (Active(id) && (!c.queued.empty() || c.in_flight < window_)) Wake(id, wake);
+}
 
 void Subscription::Close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  cv_.notify_all();
+  Wakeups wake;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    for (const auto& [id, c] : consumers_) Wake(id, &wake);
+  }
+  Finish(std::move(wake), false, std::nullopt);
 }
 
 void Subscription::Notify() {
-  std::lock_guard lock(mu_);
-  cv_.notify_all();
+  bool fill;
+  {
+    MutexLock lock(&mu_);
+    ++notify_seq_;
+    fill = WantFillLocked();
+  }
+  Finish({}, fill, std::nullopt);
 }
 
 Status Subscription::AddConsumer(uint64_t consumer_id, const std::string& consumer_name,
                                  std::vector<std::string> key_filters, std::vector<uint64_t>* displaced) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (type_ == SubscriptionType::kExclusive) {
     for (const auto& [id, c] : consumers_)
-      if (id != consumer_id && c.name != consumer_name && c.attached)
+      if (id != consumer_id && c.name != consumer_name && c.attached())
         return Status::AlreadyExists("subscription " + name_ + " on " + topic_ +
                                      " is exclusive and consumer '" + c.name + "' holds it");
     for (auto it = consumers_.begin(); it != consumers_.end();) {
@@ -72,57 +144,116 @@ Status Subscription::AddConsumer(uint64_t consumer_id, const std::string& consum
 }
 
 bool Subscription::HasConsumer(uint64_t consumer_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return consumers_.count(consumer_id) > 0;
 }
 
 void Subscription::RemoveConsumer(uint64_t consumer_id) {
-  Detach(consumer_id);
-  std::lock_guard lock(mu_);
-  consumers_.erase(consumer_id);
-  cv_.notify_all();
+  Wakeups wake;
+  bool fill;
+  {
+    MutexLock lock(&mu_);
+    auto it = consumers_.find(consumer_id);
+    if (it == consumers_.end()) return;
+    DetachLocked(consumer_id, /*all=*/true, &wake);
+    // Its stream, if one is still open, learns it is gone.
+    Wake(consumer_id, &wake);
+    consumers_.erase(consumer_id);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, std::nullopt);
 }
 
 void Subscription::Attach(uint64_t consumer_id) {
-  std::lock_guard lock(mu_);
-  auto it = consumers_.find(consumer_id);
-  if (it == consumers_.end() || it->second.attached) return;
-  it->second.attached = true;
-  it->second.attach_seq = ++attach_counter_;
-  cv_.notify_all();
+  Wakeups wake;
+  bool fill;
+  {
+    MutexLock lock(&mu_);
+    auto it = consumers_.find(consumer_id);
+    if (it == consumers_.end()) return;
+    if (it->second.streams++ == 0) {
+      it->second.attach_seq = ++attach_counter_;
+      // What was routed but not sent is routed again with the newcomer
+      // (KeyShared keys move to it, Shared deals it a share).
+      RequeueLocked();
+    }
+    // A new consumer may take what waited (KeyShared keys, redeliveries),
+    // and a failed read is tried again.
+    ++notify_seq_;
+    RouteLocked(&wake);
+    WakeActive(&wake);
+    Wake(consumer_id, &wake);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, std::nullopt);
 }
 
 void Subscription::Detach(uint64_t consumer_id) {
-  std::lock_guard lock(mu_);
+  Wakeups wake;
+  bool fill;
+  {
+    MutexLock lock(&mu_);
+    DetachLocked(consumer_id, /*all=*/false, &wake);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, std::nullopt);
+}
+
+void Subscription::DetachLocked(uint64_t consumer_id, bool all, Wakeups* wake) {
   auto it = consumers_.find(consumer_id);
-  if (it == consumers_.end()) return;
+  if (it == consumers_.end() || it->second.streams == 0) return;
   Consumer& c = it->second;
-  c.attached = false;
-  // What it was sent and did not acknowledge goes to the others, at once.
+  c.streams = all ? 0 : c.streams - 1;
+  // What it was sent and did not acknowledge goes to the others (or back to
+  // it on another stream), at once: which stream had it is not known.
   auto now = Clock::now();
   for (auto p = pending_.begin(); p != pending_.end();) {
     if (p->second.consumer_id == consumer_id) {
-      redeliver_[p->first] = Waiting{now, std::move(p->second.payload)};
+      redeliver_[p->first] = Waiting{now, std::move(p->second.message), true};
       p = pending_.erase(p);
     } else {
       ++p;
     }
   }
-  for (auto& d : c.queued) redeliver_[d.offset] = Waiting{now, d.payload};
-  c.queued.clear();
   c.in_flight = 0;
-  cv_.notify_all();
+  if (!c.attached()) {
+    for (auto& d : c.queued) redeliver_[d.offset] = Waiting{now, std::move(d.message), d.redelivery};
+    c.queued.clear();
+  }
+  RouteLocked(wake);
+  WakeActive(wake);
+}
+
+uint64_t Subscription::SetReady(uint64_t consumer_id, ReadyFn fn) {
+  MutexLock lock(&mu_);
+  auto it = consumers_.find(consumer_id);
+  if (it == consumers_.end()) return 0;
+  it->second.ready = std::make_shared<const ReadyFn>(std::move(fn));
+  it->second.ready_registration = ++ready_counter_;
+  return it->second.ready_registration;
+}
+
+void Subscription::ClearReady(uint64_t consumer_id, uint64_t registration) {
+  MutexLock lock(&mu_);
+  auto it = consumers_.find(consumer_id);
+  if (it == consumers_.end() || it->second.ready_registration != registration) return;
+  it->second.ready.reset();
+  it->second.ready_registration = 0;
 }
 
 bool Subscription::Active(uint64_t consumer_id) const {
   auto it = consumers_.find(consumer_id);
-  if (it == consumers_.end() || !it->second.attached) return false;
+  if (it == consumers_.end() || !it->second.attached()) return false;
   if (type_ != SubscriptionType::kFailover) return true;
   // Failover: the consumer attached longest ago is active.
   uint64_t first = UINT64_MAX, who = 0;
   for (const auto& [id, c] : consumers_)
-    if (c.attached && c.attach_seq < first) first = c.attach_seq, who = id;
+    if (c.attached() && c.attach_seq < first) first = c.attach_seq, who = id;
   return who == consumer_id;
+}
+
+bool Subscription::HasRoom(const Consumer& c) const {
+  return c.attached() && c.in_flight + c.queued.size() < window_;
 }
 
 std::optional<uint64_t> Subscription::KeyOwner(const std::string& key) const {
@@ -131,7 +262,7 @@ std::optional<uint64_t> Subscription::KeyOwner(const std::string& key) const {
   std::optional<uint64_t> owner;
   uint32_t best = 0;
   for (const auto& [id, c] : consumers_) {
-    if (!c.attached) continue;
+    if (!c.attached()) continue;
     bool takes = c.key_filters.empty();
     for (const auto& f : c.key_filters) takes |= fnmatch(f.c_str(), key.c_str(), 0) == 0;
     if (!takes) continue;
@@ -142,141 +273,326 @@ std::optional<uint64_t> Subscription::KeyOwner(const std::string& key) const {
   return owner;
 }
 
-uint64_t Subscription::SharedTarget(uint64_t fallback) const {
-  auto has_room = [this](const Consumer& c) { return c.attached && c.in_flight + c.queued.size() < window_; };
+std::optional<uint64_t> Subscription::KeyOwner(const storage::StoredMessage& m) const {
+  static const std::string kNoKey;
+  return KeyOwner(m.routing_key ? *m.routing_key : kNoKey);
+}
+
+std::optional<uint64_t> Subscription::SharedTarget() const {
+  if (consumers_.empty()) return std::nullopt;
   auto it = consumers_.upper_bound(rr_last_);
   for (size_t n = 0; n < consumers_.size(); ++n, ++it) {
     if (it == consumers_.end()) it = consumers_.begin();
-    if (has_room(it->second)) return it->first;
+    if (HasRoom(it->second)) return it->first;
   }
-  return fallback;
+  return std::nullopt;
 }
 
-void Subscription::Deliver(uint64_t consumer_id, const Delivery& d) {
-  if (!reliable_) return;
-  pending_[d.offset] = Pending{consumer_id, d.payload};
-  consumers_[consumer_id].in_flight++;
+void Subscription::RequeueLocked() {
+  std::vector<Delivery> unsent;
+  for (auto& [id, c] : consumers_) {
+    for (auto& d : c.queued) unsent.push_back(std::move(d));
+    c.queued.clear();
+  }
+  if (unsent.empty()) return;
+  // Routed from the backlog in order, so all below what it still holds.
+  std::sort(unsent.begin(), unsent.end(),
+            [](const Delivery& a, const Delivery& b) { return a.offset < b.offset; });
+  backlog_.insert(backlog_.begin(), std::make_move_iterator(unsent.begin()),
+                  std::make_move_iterator(unsent.end()));
 }
 
-Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  std::unique_lock lock(mu_);
-  for (;;) {
+void Subscription::RouteLocked(Wakeups* wake) {
+  if (closed_) return;
+  auto now = Clock::now();
+  while (!backlog_.empty()) {
+    Delivery& d = backlog_.front();
+    std::optional<uint64_t> target;
+    switch (type_) {
+      case SubscriptionType::kFailover:
+        for (const auto& [id, c] : consumers_)
+          if (Active(id)) target = id;
+        if (target && !HasRoom(consumers_.at(*target))) return;
+        break;
+      case SubscriptionType::kExclusive:
+      case SubscriptionType::kShared:
+        // Round robin: the next attached consumer (after the last one
+        // served) with room in its window gets the message.
+        target = SharedTarget();
+        if (target) rr_last_ = *target;
+        break;
+      case SubscriptionType::kKeyShared:
+        target = KeyOwner(*d.message);
+        if (!target) {
+          // No attached consumer takes this key now: reliable subscriptions
+          // keep it (FillBudgetLocked bounds how many wait); non-reliable
+          // ones deliver at most once, to whoever takes it now.
+          if (reliable_) redeliver_[d.offset] = Waiting{now, std::move(d.message), false};
+          backlog_.pop_front();
+          continue;
+        }
+        // Keys stay in order: the record waits until its owner has room.
+        if (!HasRoom(consumers_.at(*target))) return;
+        break;
+    }
+    if (!target) return;  // nobody can take it now; it waits here
+    consumers_.at(*target).queued.push_back(std::move(d));
+    backlog_.pop_front();
+    Wake(*target, wake);
+  }
+}
+
+size_t Subscription::FillBudgetLocked() const {
+  if (closed_ || !backlog_.empty()) return 0;
+  size_t room = 0;
+  for (const auto& [id, c] : consumers_) {
+    if (!Active(id) || !HasRoom(c)) continue;
+    size_t r = window_ - c.in_flight - c.queued.size();
+    if (type_ == SubscriptionType::kKeyShared)
+      room = std::max(room, r);  // where the keys go is not known before reading
+    else
+      room += r;
+  }
+  if (type_ == SubscriptionType::kKeyShared) {
+    // While a window's worth of messages waits for keys no attached
+    // consumer takes, the topic is not read further, so memory stays
+    // bounded (such keys hold the subscription back until a consumer for
+    // them attaches).
+    size_t waiting = redeliver_.size();
+    room = waiting >= window_ ? 0 : std::min(room, window_ - waiting);
+  }
+  return std::min(room, kMaxFillBatch);
+}
+
+bool Subscription::WantFillLocked() {
+  if (fill_scheduled_ || filling_ || caught_up_seq_ == notify_seq_) {
+    // A fill in progress looks again before it stops.
+    return false;
+  }
+  if (FillBudgetLocked() == 0) return false;
+  fill_scheduled_ = true;
+  return true;
+}
+
+void Subscription::Fill() {
+  MutexLock lock(&mu_);
+  fill_scheduled_ = false;
+  // Small first reads, so the first messages go out at once; larger ones
+  // after, to spend less on locking per record.
+  size_t chunk = kFirstFillChunk;
+  while (!closed_) {
+    size_t budget = std::min(FillBudgetLocked(), chunk);
+    chunk = std::min(chunk * 2, kMaxFillBatch);
+    if (budget == 0 || caught_up_seq_ == notify_seq_) break;
+    const uint64_t seq = notify_seq_;
+    filling_ = true;
+    read_error_ = Status::Ok();
+    lock.Unlock();
+    // Reads (WAL preads, table data files, catalog loads) with no lock held.
+    std::vector<Delivery> got;
+    Status error;
+    bool caught_up = false;
+    while (got.size() < budget) {
+      auto rec = reader_->TryNext();
+      if (!rec.ok()) {
+        error = rec.status().code() == StatusCode::kClosed
+                    ? rec.status()
+                    : rec.status().WithContext("subscription " + name_ + " reading " + topic_);
+        break;
+      }
+      if (!rec.value()) {
+        caught_up = true;
+        break;
+      }
+      uint64_t offset = rec.value()->offset;
+      auto d = ToDelivery(std::move(*rec.value()));
+      if (!d.ok()) {
+        FRAZIL_LOG_ERROR("topic {}: record at offset {} is not a stored message ({}); skipped", topic_,
+                         offset, d.status().ToString());
+        continue;
+      }
+      got.push_back(std::move(d).value());
+    }
+    const uint64_t position = reader_->position();
+    lock.Lock();
+    filling_ = false;
+    read_position_ = position;
+    for (auto& d : got) {
+      if (reliable_) unacked_.insert(d.offset);
+      backlog_.push_back(std::move(d));
+    }
+    Wakeups wake;
+    if (caught_up || !error.ok()) caught_up_seq_ = seq;
+    if (!error.ok()) {
+      FRAZIL_LOG_WARN("{}", error.ToString());
+      read_error_ = error;
+      for (const auto& [id, c] : consumers_)
+        if (c.attached()) Wake(id, &wake);
+    }
+    RouteLocked(&wake);
+    if (!wake.empty()) {
+      lock.Unlock();
+      Finish(std::move(wake), false, std::nullopt);
+      lock.Lock();
+    }
+    if (!error.ok()) break;  // tried again on the next news (Notify, Attach)
+  }
+}
+
+void Subscription::OnTimer() {
+  Wakeups wake;
+  std::optional<Clock::time_point> next;
+  {
+    MutexLock lock(&mu_);
+    timer_at_.reset();
+    if (closed_) return;
+    auto now = Clock::now();
+    bool due = false;
+    for (const auto& [offset, w] : redeliver_) {
+      if (w.due <= now)
+        due = true;
+      else if (!next || w.due < *next)
+        next = w.due;
+    }
+    if (due) WakeActive(&wake);
+    timer_at_ = next;
+  }
+  Finish(std::move(wake), false, next);
+}
+
+Result<std::optional<Delivery>> Subscription::Poll(uint64_t consumer_id) {
+  std::optional<Delivery> out;
+  bool fill;
+  {
+    MutexLock lock(&mu_);
     if (closed_) return Status::Closed("subscription " + name_ + " closed");
     auto cit = consumers_.find(consumer_id);
     if (cit == consumers_.end())
       return Status::NotFound("consumer " + std::to_string(consumer_id) + " is gone");
     Consumer& me = cit->second;
-    auto now = Clock::now();
-    std::optional<Clock::time_point> wake;
-    // What was routed to this consumer already counts against its window.
-    if (Active(consumer_id) && (!me.queued.empty() || me.in_flight < window_)) {
-      // 1. Messages routed to this consumer (KeyShared).
-      if (!me.queued.empty()) {
-        Delivery d = std::move(me.queued.front());
-        me.queued.pop_front();
-        Deliver(consumer_id, d);
-        return std::optional<Delivery>(std::move(d));
-      }
-      // 2. Redeliveries that are due and that this consumer may take.
+    if (!Active(consumer_id)) return std::optional<Delivery>();
+    // The lowest offset among what was routed to it and what is due again
+    // and it may take, so that a key's messages keep their order.
+    std::map<uint64_t, Waiting>::iterator again = redeliver_.end();
+    if (me.in_flight < window_) {
+      auto now = Clock::now();
       for (auto it = redeliver_.begin(); it != redeliver_.end(); ++it) {
-        if (it->second.due > now) {
-          if (!wake || it->second.due < *wake) wake = it->second.due;
-          continue;
-        }
-        if (type_ == SubscriptionType::kKeyShared) {
-          auto owner = KeyOwner(key_of_(*it->second.payload));
-          if (owner != consumer_id) continue;
-        }
-        Delivery d{it->first, std::move(it->second.payload), true};
-        redeliver_.erase(it);
-        Deliver(consumer_id, d);
-        return std::optional<Delivery>(std::move(d));
-      }
-      // 3. The next record of the log. KeyShared: while a window's worth of
-      // messages waits for keys no attached consumer takes, the log is not
-      // read further, so memory stays bounded (such keys hold the
-      // subscription back until a consumer for them attaches).
-      for (;;) {
-        if (type_ == SubscriptionType::kKeyShared && redeliver_.size() >= window_) break;
-        auto rec = reader_->TryNext();
-        if (!rec.ok()) {
-          if (rec.status().code() == StatusCode::kClosed) return rec.status();
-          return rec.status().WithContext("subscription " + name_ + " reading " + topic_);
-        }
-        if (!rec.value()) break;
-        Delivery d{rec.value()->offset,
-                   std::make_shared<const std::vector<uint8_t>>(std::move(rec.value()->payload)), false};
-        if (reliable_) unacked_.insert(d.offset);
-        if (type_ == SubscriptionType::kKeyShared) {
-          auto owner = KeyOwner(key_of_(*d.payload));
-          if (!owner) {
-            // Non-reliable: delivered at most once, to whoever takes it now.
-            if (!reliable_) continue;
-            redeliver_[d.offset] = Waiting{now, d.payload};  // no consumer takes this key now: keep it
-            continue;
-          }
-          if (*owner != consumer_id) {
-            consumers_[*owner].queued.push_back(std::move(d));
-            cv_.notify_all();
-            if (consumers_[*owner].queued.size() >= window_) break;  // bound what waits per consumer
-            continue;
-          }
-        } else if (type_ == SubscriptionType::kShared) {
-          // Round robin: the next attached consumer (after the last one
-          // served) with room in its window gets the message.
-          uint64_t target = SharedTarget(consumer_id);
-          rr_last_ = target;
-          if (target != consumer_id) {
-            consumers_[target].queued.push_back(std::move(d));
-            cv_.notify_all();
-            continue;
-          }
-        }
-        Deliver(consumer_id, d);
-        return std::optional<Delivery>(std::move(d));
+        if (!me.queued.empty() && it->first > me.queued.front().offset) break;
+        if (it->second.due > now) continue;
+        if (type_ == SubscriptionType::kKeyShared && KeyOwner(*it->second.message) != consumer_id) continue;
+        again = it;
+        break;
       }
     }
-    auto until = deadline;
-    if (wake && *wake < until) until = *wake;
-    if (Clock::now() >= deadline) return std::optional<Delivery>();
-    cv_.wait_until(lock, until);
+    if (again != redeliver_.end()) {
+      out = Delivery{again->first, std::move(again->second.message), again->second.sent};
+      redeliver_.erase(again);
+    } else if (!me.queued.empty()) {
+      out = std::move(me.queued.front());
+      me.queued.pop_front();
+    }
+    if (out) {
+      if (reliable_) {
+        pending_[out->offset] = Pending{consumer_id, out->message, Clock::now()};
+        me.in_flight++;
+      }
+      if (counters_) {
+        counters_->messages_out.fetch_add(1, std::memory_order_relaxed);
+        counters_->bytes_out.fetch_add(out->message->payload.size(), std::memory_order_relaxed);
+        if (out->redelivery) counters_->redeliveries.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else if (!read_error_.ok()) {
+      return read_error_;
+    }
+    fill = WantFillLocked();
+  }
+  Finish({}, fill, std::nullopt);
+  return out;
+}
+
+Result<std::optional<Delivery>> Subscription::Next(uint64_t consumer_id, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    uint64_t seen;
+    {
+      MutexLock lock(&mu_);
+      seen = wake_seq_;
+    }
+    auto got = Poll(consumer_id);
+    if (!got.ok() || got.value()) return got;
+    MutexLock lock(&mu_);
+    while (wake_seq_ == seen)
+      if (!cv_.WaitUntil(lock, deadline) && wake_seq_ == seen) return std::optional<Delivery>();
   }
 }
 
 Status Subscription::Ack(uint64_t offset) {
-  std::lock_guard lock(mu_);
-  if (!reliable_) return Status::Ok();
-  auto it = pending_.find(offset);
-  if (it == pending_.end()) return Status::Ok();  // acknowledged already, or redelivered elsewhere
-  auto c = consumers_.find(it->second.consumer_id);
-  if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;
-  pending_.erase(it);
-  unacked_.erase(offset);
-  cv_.notify_all();
+  Wakeups wake;
+  bool fill;
+  {
+    MutexLock lock(&mu_);
+    if (counters_) counters_->acks.fetch_add(1, std::memory_order_relaxed);
+    if (!reliable_) return Status::Ok();
+    auto it = pending_.find(offset);
+    if (it != pending_.end()) {
+      if (ack_latency_) ack_latency_->ObserveDuration(Clock::now() - it->second.sent);
+      auto c = consumers_.find(it->second.consumer_id);
+      if (c != consumers_.end()) {
+        if (c->second.in_flight > 0) c->second.in_flight--;
+        Wake(c->first, &wake);  // room in its window
+      }
+      pending_.erase(it);
+    } else if (!redeliver_.erase(offset)) {
+      return Status::Ok();  // acknowledged already
+    }
+    // Acknowledged while waiting to go again (its stream went away after
+    // the consumer had it): not sent again.
+    unacked_.erase(offset);
+    RouteLocked(&wake);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, std::nullopt);
   return Status::Ok();
 }
 
 Status Subscription::Nack(uint64_t offset, std::chrono::milliseconds delay) {
-  std::lock_guard lock(mu_);
-  if (!reliable_) return Status::Ok();
-  auto it = pending_.find(offset);
-  if (it == pending_.end()) return Status::Ok();
-  auto c = consumers_.find(it->second.consumer_id);
-  if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;
-  redeliver_[offset] = Waiting{Clock::now() + delay, std::move(it->second.payload)};
-  pending_.erase(it);
-  cv_.notify_all();
+  Wakeups wake;
+  bool fill;
+  std::optional<Clock::time_point> timer;
+  {
+    MutexLock lock(&mu_);
+    if (counters_) counters_->nacks.fetch_add(1, std::memory_order_relaxed);
+    if (!reliable_) return Status::Ok();
+    auto it = pending_.find(offset);
+    if (it == pending_.end()) return Status::Ok();
+    auto now = Clock::now();
+    auto due = now + delay;
+    auto c = consumers_.find(it->second.consumer_id);
+    if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;
+    redeliver_[offset] = Waiting{due, std::move(it->second.message), true};
+    pending_.erase(it);
+    if (due <= now) {
+      WakeActive(&wake);
+    } else if (!timer_at_ || due < *timer_at_) {
+      timer_at_ = due;
+      timer = due;
+    }
+    // Room in the nacking consumer's window.
+    if (c != consumers_.end()) Wake(c->first, &wake);
+    RouteLocked(&wake);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, timer);
   return Status::Ok();
 }
 
 uint64_t Subscription::cursor() {
-  std::lock_guard lock(mu_);
-  return unacked_.empty() ? reader_->position() : *unacked_.begin();
+  MutexLock lock(&mu_);
+  return unacked_.empty() ? read_position_ : *unacked_.begin();
 }
 
 size_t Subscription::unacked() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return unacked_.size();
 }
 

@@ -192,9 +192,11 @@ int RunServe(const ServeConfig& config) {
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
   RegisterAdminApi(&http, message_broker.get());
-  // The process's shared executors (WAL, commit, upkeep, prefetch) go in
-  // this list for /metrics; the HTTP server's own is always rendered.
+  // The process's shared executors for /metrics; the HTTP server's own is
+  // always rendered.
   std::vector<const Executor*> shared_executors;
+  for (const Executor* e : message_broker->Executors()) shared_executors.push_back(e);
+  shared_executors.push_back(broker::DefaultDispatchExecutor());
   RegisterMetrics(&http, message_broker.get(), shared_executors);
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
