@@ -52,6 +52,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -686,7 +687,9 @@ void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producer
 }
 
 // coalesce > 1 asks the null server (not a broker) to coalesce its writes.
-ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n, int coalesce = 1) {
+// on_received runs as soon as the n-th message has arrived.
+ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n, int coalesce = 1,
+                    const std::function<void()>& on_received = {}) {
   auto ch = OwnChannel(b.target, 1000);
   auto cons = danube::ConsumerService::NewStub(ch);
   AsyncAcker acker(cons.get(), 512);
@@ -734,6 +737,7 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n, int co
   }
   auto t1 = Clock::now();
   double broker_cpu = b.CpuSeconds() - broker_cpu0, own_cpu = OwnCpuSeconds() - own_cpu0;
+  if (on_received) on_received();
   acker.Drain();
   rctx.TryCancel();
   double secs = Seconds(t0, t1);
@@ -1043,10 +1047,14 @@ void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t
   std::printf("  now with a consumer replaying /bench/b from the earliest message:\n");
   a.Start();
   auto t0 = Clock::now();
-  ReplayResult r = Replay(b, topic_b, n);
-  std::vector<double> with = a.Stop();
-  double secs = Seconds(t0, Clock::now());
-  double load_with = LoadAverage1();
+  std::vector<double> with;
+  double secs = 0, load_with = 0;
+  // Topic A's window ends with the replay's last message.
+  ReplayResult r = Replay(b, topic_b, n, 1, [&] {
+    with = a.Stop();
+    secs = Seconds(t0, Clock::now());
+    load_with = LoadAverage1();
+  });
   double ratio = Pct(alone, 0.99) > 0 ? Pct(with, 0.99) / Pct(alone, 0.99) : 0;
   std::printf(
       "  during the replay (%.1f s): %zu acks, p50 %.1f us, p99 %.1f us, p99.9 %.1f us (load %.2f)\n"
@@ -1125,7 +1133,7 @@ void ScaleBench(const std::string& dir, const BrokerConfig& base, int64_t n, int
   summary["fresh"] = fresh.ToJson();
   std::printf("  fresh broker: %lld threads, %.1f MB RSS, %lld fds\n", static_cast<long long>(fresh.threads),
               static_cast<double>(fresh.rss_kb) / 1024, static_cast<long long>(fresh.fds));
-  // 1. Create the topics, 8 connections in parallel.
+  // 1. Create the topics, 32 connections in parallel.
   std::string payload = Payload(payload_bytes);
   std::atomic<int64_t> next{0}, ok{0}, failed{0};
   std::mutex err_mu;
@@ -1133,7 +1141,7 @@ void ScaleBench(const std::string& dir, const BrokerConfig& base, int64_t n, int
   std::atomic<bool> broker_died{false};
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
-  for (int c = 0; c < 8; ++c) {
+  for (int c = 0; c < 32; ++c) {
     threads.emplace_back([&, c] {
       auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, 200 + c));
       auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(60); };
