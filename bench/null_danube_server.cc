@@ -46,9 +46,7 @@ class NullProducer final : public danube::ProducerService::CallbackService {
 // the last one is done (one message in flight per stream, as gRPC allows).
 class Streamer final : public grpc::ServerWriteReactor<danube::StreamMessage> {
  public:
-  // coalesce > 1: all but every coalesce-th write carry gRPC's buffer hint,
-  // so that several messages leave in one transport write.
-  Streamer(const danube::StreamMessage& tmpl, int coalesce) : m_(tmpl), coalesce_(coalesce) { WriteNext(); }
+  explicit Streamer(const danube::StreamMessage& tmpl) : m_(tmpl) { WriteNext(); }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {  // the client cancelled or went away
@@ -63,14 +61,10 @@ class Streamer final : public grpc::ServerWriteReactor<danube::StreamMessage> {
   void WriteNext() {
     m_.set_request_id(offset_ + 1);
     m_.mutable_msg_id()->set_topic_offset(offset_++);
-    if (coalesce_ > 1 && offset_ % static_cast<uint64_t>(coalesce_) != 0)
-      StartWrite(&m_, grpc::WriteOptions().set_buffer_hint());
-    else
-      StartWrite(&m_);
+    StartWrite(&m_);
   }
 
   danube::StreamMessage m_;
-  const int coalesce_;
   uint64_t offset_ = 0;
 };
 
@@ -97,14 +91,9 @@ class NullConsumer final : public danube::ConsumerService::CallbackService {
     resp->set_consumer_name(req->consumer_name());
     return Done(ctx);
   }
-  grpc::ServerWriteReactor<danube::StreamMessage>* ReceiveMessages(grpc::CallbackServerContext* ctx,
+  grpc::ServerWriteReactor<danube::StreamMessage>* ReceiveMessages(grpc::CallbackServerContext*,
                                                                    const danube::ReceiveRequest*) override {
-    // The benchmark's client asks for coalesced writes with this header.
-    int coalesce = 1;
-    auto it = ctx->client_metadata().find("x-bench-coalesce");
-    if (it != ctx->client_metadata().end())
-      coalesce = std::atoi(std::string(it->second.data(), it->second.size()).c_str());
-    return new Streamer(tmpl_, std::max(1, coalesce));
+    return new Streamer(tmpl_);
   }
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const danube::AckRequest* req,
                                 danube::AckResponse* resp) override {
