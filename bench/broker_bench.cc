@@ -709,6 +709,24 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
     std::fprintf(stderr, "Subscribe: %s\n", st.error_message().c_str());
     std::exit(1);
   }
+  // Heartbeats, as Danube clients send them (every 5 s; here 2 s): without
+  // them the broker drops a consumer after client_timeout_ms (15 s), which
+  // a long replay outlasts.
+  std::atomic<bool> replay_done{false};
+  std::thread heartbeat([&] {
+    auto health = danube::HealthCheck::NewStub(ch);
+    while (!replay_done) {
+      danube::HealthCheckRequest hreq;
+      hreq.set_client(danube::HealthCheckRequest::Consumer);
+      hreq.set_id(cresp.consumer_id());
+      danube::HealthCheckResponse hresp;
+      grpc::ClientContext hctx;
+      hctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      (void)health->HealthCheck(&hctx, hreq, &hresp);
+      for (int i = 0; i < 20 && !replay_done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   grpc::ClientContext rctx;
   danube::ReceiveRequest rreq;
   rreq.set_consumer_id(cresp.consumer_id());
@@ -738,6 +756,13 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
   if (on_received) on_received();
   acker.Drain();
   rctx.TryCancel();
+  if (got < n) {
+    grpc::Status st = stream->Finish();
+    std::printf("  THE STREAM ENDED after %lld of %lld messages: %d %s\n", static_cast<long long>(got),
+                static_cast<long long>(n), st.error_code(), st.error_message().c_str());
+  }
+  replay_done = true;
+  heartbeat.join();
   double secs = Seconds(t0, t1);
   ReplayResult r{static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6, got};
   r.idle_rss_kb = idle_rss;
