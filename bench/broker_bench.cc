@@ -1078,6 +1078,9 @@ void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t
       {"rate", rate},
       {"alone", {{"acks", alone.size()}, {"p50_us", Pct(alone, 0.5)}, {"p99_us", Pct(alone, 0.99)}}},
       {"with_replay", {{"acks", with.size()}, {"p50_us", Pct(with, 0.5)}, {"p99_us", Pct(with, 0.99)}}},
+      {"with_replay_seconds", secs},
+      {"alone_acks_per_s", static_cast<double>(alone.size()) / seconds},
+      {"with_replay_acks_per_s", secs > 0 ? static_cast<double>(with.size()) / secs : 0.0},
       {"p99_ratio", std::round(ratio * 100) / 100},
       {"load1_alone", load_alone},
       {"load1_with", load_with}};
