@@ -77,17 +77,12 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/frazil-catalog-bench";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--commits" && i + 1 < argc)
-      commits = std::atoi(argv[++i]);
-    else if (a == "--snapshots" && i + 1 < argc)
-      snapshots = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc)
-      dir = argv[++i];
-    else if (a == "--no-pyiceberg")
-      pyiceberg = false;
+    if (a == "--commits" && i + 1 < argc) commits = std::atoi(argv[++i]);
+    else if (a == "--snapshots" && i + 1 < argc) snapshots = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--no-pyiceberg") pyiceberg = false;
     else {
-      std::fprintf(stderr,
-                   "usage: catalog_bench [--commits N] [--snapshots N] [--dir DIR] [--no-pyiceberg]\n");
+      std::fprintf(stderr, "usage: catalog_bench [--commits N] [--snapshots N] [--dir DIR] [--no-pyiceberg]\n");
       return 2;
     }
   }
@@ -117,8 +112,7 @@ int main(int argc, char** argv) {
               Percentile(lat, 0.5), Percentile(lat, 0.99), commits / secs);
   if (pyiceberg) {
     std::string cmd = std::string(FRAZIL_SOURCE_DIR) + "/.venv/bin/python " + FRAZIL_SOURCE_DIR +
-                      "/bench/catalog_bench_pyiceberg.py " + dir + " " +
-                      std::to_string(std::min(commits, 200));
+                      "/bench/catalog_bench_pyiceberg.py " + dir + " " + std::to_string(std::min(commits, 200));
     std::fflush(stdout);
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "pyiceberg reference failed\n");
   }
@@ -160,10 +154,8 @@ int main(int argc, char** argv) {
   auto load_t0 = Clock::now();
   (void)Must(cat->LoadTable(plan_id), "load");
   double load_ms = Ms(Clock::now() - load_t0);
-  std::printf(
-      "planning on %d snapshots / %d files: incremental scan of the last 100 snapshots (%zu files) p50 %.1f "
-      "ms;"
-      " offset-range lookup of 100 offsets (%zu files) p50 %.1f ms; loading the metadata %.1f ms\n",
-      snapshots, snapshots, inc_files, Percentile(inc, 0.5), lookup_files, Percentile(lookup, 0.5), load_ms);
+  std::printf("planning on %d snapshots / %d files: incremental scan of the last 100 snapshots (%zu files) p50 %.1f ms;"
+              " offset-range lookup of 100 offsets (%zu files) p50 %.1f ms; loading the metadata %.1f ms\n",
+              snapshots, snapshots, inc_files, Percentile(inc, 0.5), lookup_files, Percentile(lookup, 0.5), load_ms);
   return 0;
 }
