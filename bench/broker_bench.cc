@@ -34,6 +34,18 @@
 // served from the WAL by a broker without storage (--storage on: only the
 // table and pyarrow; off: only the WAL). The helper runs under
 // $FRAZIL_PYTHON, by default the checkout's .venv/bin/python.
+//
+// Issue 12, each ending with a "SUMMARY {json}" line:
+//   --ceiling       produce (16 and 4 producers) and streaming against null
+//                   Danube services (null_danube_server.h), then the real
+//                   broker with sync none and always, as a fraction of it;
+//   --replay N      (above) also records the broker's idle and peak RSS and
+//                   the streaming ceiling for the same N;
+//   --interference  topic A's ack p99 alone and while topic B's 1,000,000
+//                   messages are replayed from its table;
+//   --scale N       N topics with 3 messages each: threads, RSS, fds, idle
+//                   CPU, time until all are committed, restart time.
+// --frazil PATH runs another broker binary.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
