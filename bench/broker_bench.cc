@@ -34,6 +34,18 @@
 // served from the WAL by a broker without storage (--storage on: only the
 // table and pyarrow; off: only the WAL). The helper runs under
 // $FRAZIL_PYTHON, by default the checkout's .venv/bin/python.
+//
+// Issue 12, each ending with a "SUMMARY {json}" line:
+//   --ceiling       produce (16 and 4 producers) and streaming against null
+//                   Danube services (null_danube_server.h), then the real
+//                   broker with sync none and always, as a fraction of it;
+//   --replay N      (above) also records the broker's idle and peak RSS and
+//                   the streaming ceiling for the same N;
+//   --interference  topic A's ack p99 alone and while topic B's 1,000,000
+//                   messages are replayed from its table;
+//   --scale N       N topics with 3 messages each: threads, RSS, fds, idle
+//                   CPU, time until all are committed, restart time.
+// --frazil PATH runs another broker binary.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
@@ -47,10 +59,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -61,6 +75,7 @@
 #include <vector>
 
 #include "danube_api.grpc.pb.h"
+#include "null_danube_server.h"
 
 namespace {
 
@@ -197,6 +212,7 @@ struct Broker {
   }
 
   std::optional<Json> Describe(const std::string& topic) const {  // topic "/ns/t"
+    if (http_port == 0) return std::nullopt;
     auto r = HttpGet(http_port, "/admin/topics" + topic);
     if (!r || r->first != 200) return std::nullopt;
     try {
@@ -207,6 +223,53 @@ struct Broker {
   }
 };
 
+// The frazil binary to run (--frazil PATH; by default the one built with
+// this benchmark).
+std::string g_frazil = FRAZIL_BINARY;
+
+// Starts `frazil serve` on b's directory, ports and config (written by
+// Start), appending to its log. The child's soft RLIMIT_NOFILE is raised to
+// the hard limit: a broker with thousands of topics holds a descriptor or
+// more per topic.
+void Spawn(Broker* b) {
+  b->pid = fork();
+  if (b->pid == 0) {
+    rlimit nofile{};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    std::string listen = b->target, h = "127.0.0.1:" + std::to_string(b->http_port),
+                cfg = b->dir + "/bench.yaml", log = b->dir + "/broker.log";
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execl(g_frazil.c_str(), g_frazil.c_str(), "serve", "--config", cfg.c_str(), "--data-dir", b->data.c_str(),
+          "--listen", listen.c_str(), "--http", h.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+}
+
+// Whether b's gRPC port accepts connections within `seconds` (and the child
+// is still running).
+bool WaitServing(const Broker& b, double seconds) {
+  auto ch = grpc::CreateChannel(b.target, grpc::InsecureChannelCredentials());
+  bool up = ch->WaitForConnected(std::chrono::system_clock::now() +
+                                 std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+  int status = 0;
+  return up && waitpid(b.pid, &status, WNOHANG) != b.pid;
+}
+
+void DieNotStarted(const Broker& b, const std::string& what) {
+  std::fprintf(stderr, "%s did not start; --- %s/broker.log:\n", what.c_str(), b.dir.c_str());
+  std::ifstream log(b.dir + "/broker.log");
+  std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(log), {}).c_str());
+  std::exit(1);
+}
+
 void Start(Broker* b, const std::string& dir, const BrokerConfig& config) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -216,31 +279,97 @@ void Start(Broker* b, const std::string& dir, const BrokerConfig& config) {
   int port = FreePort();
   b->http_port = FreePort();
   b->target = "127.0.0.1:" + std::to_string(port);
+  Spawn(b);
+  if (!WaitServing(*b, 10)) {
+    std::fprintf(stderr, "config:\n%s", config.Yaml().c_str());
+    DieNotStarted(*b, "broker");
+  }
+}
+
+// Starts this program as the null Danube server (bench/null_danube_server.h)
+// in a child process, so that its CPU is measured like a broker's and it
+// competes for the cores as a broker would.
+void StartNull(Broker* b, const std::string& dir, size_t payload_bytes) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  b->dir = dir;
+  b->http_port = 0;  // no admin API
+  b->target = "127.0.0.1:" + std::to_string(FreePort());
   b->pid = fork();
   if (b->pid == 0) {
-    std::string listen = b->target, h = "127.0.0.1:" + std::to_string(b->http_port),
-                cfg = dir + "/bench.yaml", log = dir + "/broker.log";
+    std::string log = dir + "/broker.log", bytes = std::to_string(payload_bytes);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
       close(fd);
     }
-    execl(FRAZIL_BINARY, FRAZIL_BINARY, "serve", "--config", cfg.c_str(), "--data-dir", b->data.c_str(),
-          "--listen", listen.c_str(), "--http", h.c_str(), static_cast<char*>(nullptr));
+    execl("/proc/self/exe", "broker_bench", "--serve-null", b->target.c_str(), "--payload-bytes",
+          bytes.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  auto ch = grpc::CreateChannel(b->target, grpc::InsecureChannelCredentials());
-  bool up = ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  int status = 0;
-  if (!up || waitpid(b->pid, &status, WNOHANG) == b->pid) {
-    std::fprintf(stderr, "broker did not start; config:\n%s--- %s/broker.log:\n", config.Yaml().c_str(),
-                 dir.c_str());
-    std::ifstream log(dir + "/broker.log");
-    std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(log), {}).c_str());
-    std::exit(1);
-  }
+  if (!WaitServing(*b, 10)) DieNotStarted(*b, "null Danube server");
 }
+
+// /proc/<pid>/status field (kB), e.g. "VmRSS", "VmHWM"; -1 if unreadable.
+int64_t ProcStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
+  return -1;
+}
+
+// Entries of /proc/<pid>/<what> ("task": threads, "fd": open descriptors).
+int64_t ProcCount(pid_t pid, const std::string& what) {
+  std::error_code ec;
+  int64_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/" + what, ec), end;
+       !ec && it != end; it.increment(ec))
+    ++n;
+  return ec ? -1 : n;
+}
+
+// Resets the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0).
+bool ResetPeakRss(pid_t pid) {
+  std::ofstream f("/proc/" + std::to_string(pid) + "/clear_refs");
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+double LoadAverage1() {
+  double l = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
+}
+
+// Samples a process's VmRSS every 20 ms on its own thread, keeping the
+// largest (VmHWM after ResetPeakRss gives the same from the kernel).
+class RssSampler {
+ public:
+  explicit RssSampler(pid_t pid)
+      : pid_(pid), thread_([this] {
+          while (!stop_) {
+            max_kb_ = std::max<int64_t>(max_kb_, ProcStatusKb(pid_, "VmRSS"));
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~RssSampler() { Stop(); }
+  int64_t Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return max_kb_;
+  }
+
+ private:
+  pid_t pid_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> max_kb_{0};
+  std::thread thread_;
+};
 
 uint64_t CreateProducer(danube::ProducerService::Stub* stub, const std::string& topic,
                         const std::string& name) {
@@ -503,10 +632,19 @@ class AsyncAcker {
 struct ReplayResult {
   double msgs_per_s = 0;
   double mb_per_s = 0;
+  int64_t got = 0;
+  int64_t idle_rss_kb = 0;   // the server's RSS just before Subscribe
+  int64_t peak_rss_kb = 0;   // largest RSS sampled during the replay
+  int64_t hwm_kb = -1;       // the kernel's VmHWM, reset before the replay
+  int64_t after_rss_kb = 0;  // RSS 2 s after the replay
 };
 
-// Produces n messages into `topic` from `producers` threads, as fast as acks come back.
-void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producers, size_t payload_bytes) {
+// Produces n messages into `topic` from `producers` connections, each
+// keeping up to `window` sends in flight (gRPC async calls), so that filling
+// a topic with history is not bound by one round trip per message; with
+// window 1 a producer sends its next message when the last is acknowledged.
+void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producers, size_t payload_bytes,
+              int window = 32) {
   std::string payload = Payload(payload_bytes);
   std::atomic<int64_t> next{0};
   std::vector<std::thread> threads;
@@ -515,29 +653,54 @@ void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producer
     threads.emplace_back([&, p] {
       auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
       uint64_t id = CreateProducer(stub.get(), topic, "replay-p" + std::to_string(p));
-      danube::SentMessage m;
-      m.mutable_msg_id()->set_producer_id(id);
-      m.set_payload(payload);
       PayloadVariator vary(static_cast<uint64_t>(p) + 1);
-      while (next++ < n) {
-        vary.Vary(m.mutable_payload());
-        danube::MessageResponse resp;
+      struct Call {
         grpc::ClientContext ctx;
-        if (auto st = stub->SendMessage(&ctx, m, &resp); !st.ok()) {
-          std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
-          std::exit(1);
+        danube::SentMessage req;
+        danube::MessageResponse resp;
+      };
+      std::mutex mu;
+      std::condition_variable cv;
+      int in_flight = 0;
+      std::string error;
+      while (next++ < n) {
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return in_flight < window; });
+          if (!error.empty()) break;
+          ++in_flight;
         }
+        auto* call = new Call;
+        call->req.mutable_msg_id()->set_producer_id(id);
+        call->req.set_payload(payload);
+        vary.Vary(call->req.mutable_payload());
+        stub->async()->SendMessage(&call->ctx, &call->req, &call->resp, [&, call](grpc::Status st) {
+          delete call;
+          std::lock_guard lock(mu);
+          if (!st.ok() && error.empty()) error = st.error_message();
+          --in_flight;
+          cv.notify_all();
+        });
+      }
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return in_flight == 0; });
+      if (!error.empty()) {
+        std::fprintf(stderr, "SendMessage: %s\n", error.c_str());
+        std::exit(1);
       }
     });
   }
   for (auto& t : threads) t.join();
   double secs = Seconds(t0, Clock::now());
-  std::printf("  produced %lld messages of %zu bytes in %.2f s (%.0f msg/s, %d producers)\n",
-              static_cast<long long>(n), payload_bytes, secs, static_cast<double>(n) / secs, producers);
+  std::printf(
+      "  produced %lld messages of %zu bytes in %.2f s (%.0f msg/s, %d producers, %d in flight each)\n",
+      static_cast<long long>(n), payload_bytes, secs, static_cast<double>(n) / secs, producers, window);
   std::fflush(stdout);
 }
 
-ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
+// on_received runs as soon as the n-th message has arrived.
+ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
+                    const std::function<void()>& on_received = {}) {
   auto ch = OwnChannel(b.target, 1000);
   auto cons = danube::ConsumerService::NewStub(ch);
   AsyncAcker acker(cons.get(), 512);
@@ -547,6 +710,9 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
   creq.set_subscription("replay");
   creq.set_subscription_type(danube::ConsumerRequest::Exclusive);
   danube::ConsumerResponse cresp;
+  int64_t idle_rss = ProcStatusKb(b.pid, "VmRSS");
+  bool hwm_reset = ResetPeakRss(b.pid);
+  RssSampler rss(b.pid);
   double broker_cpu0 = b.CpuSeconds(), own_cpu0 = OwnCpuSeconds();
   auto t0 = Clock::now();
   grpc::ClientContext sctx;
@@ -555,6 +721,24 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
     std::fprintf(stderr, "Subscribe: %s\n", st.error_message().c_str());
     std::exit(1);
   }
+  // Heartbeats, as Danube clients send them (every 5 s; here 2 s): without
+  // them the broker drops a consumer after client_timeout_ms (15 s), which
+  // a long replay outlasts.
+  std::atomic<bool> replay_done{false};
+  std::thread heartbeat([&] {
+    auto health = danube::HealthCheck::NewStub(ch);
+    while (!replay_done) {
+      danube::HealthCheckRequest hreq;
+      hreq.set_client(danube::HealthCheckRequest::Consumer);
+      hreq.set_id(cresp.consumer_id());
+      danube::HealthCheckResponse hresp;
+      grpc::ClientContext hctx;
+      hctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      (void)health->HealthCheck(&hctx, hreq, &hresp);
+      for (int i = 0; i < 20 && !replay_done; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   grpc::ClientContext rctx;
   danube::ReceiveRequest rreq;
   rreq.set_consumer_id(cresp.consumer_id());
@@ -581,10 +765,23 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
   }
   auto t1 = Clock::now();
   double broker_cpu = b.CpuSeconds() - broker_cpu0, own_cpu = OwnCpuSeconds() - own_cpu0;
+  if (on_received) on_received();
   acker.Drain();
   rctx.TryCancel();
+  if (got < n) {
+    grpc::Status st = stream->Finish();
+    std::printf("  THE STREAM ENDED after %lld of %lld messages: %d %s\n", static_cast<long long>(got),
+                static_cast<long long>(n), st.error_code(), st.error_message().c_str());
+  }
+  replay_done = true;
+  heartbeat.join();
   double secs = Seconds(t0, t1);
-  ReplayResult r{static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6};
+  ReplayResult r{static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6, got};
+  r.idle_rss_kb = idle_rss;
+  r.peak_rss_kb = rss.Stop();
+  r.hwm_kb = hwm_reset ? ProcStatusKb(b.pid, "VmHWM") : -1;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  r.after_rss_kb = ProcStatusKb(b.pid, "VmRSS");
   std::printf(
       "  replay through gRPC: %lld messages (%lld distinct offsets, %lld out of range, %llu out of order) "
       "in %.3f s: %.0f msg/s, %.1f MB/s of payload; first message after %.1f ms; %d acks failed\n",
@@ -594,6 +791,11 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
   std::printf(
       "  cpu during the replay: broker %.2f s (%.0f%% of a core), consumer %.2f s (%.0f%% of a core)\n",
       broker_cpu, broker_cpu / secs * 100, own_cpu, own_cpu / secs * 100);
+  std::printf(
+      "  server RSS: idle before %.1f MB, peak during %.1f MB (sampled every 20 ms; VmHWM %.1f MB), "
+      "2 s after %.1f MB\n",
+      static_cast<double>(r.idle_rss_kb) / 1024, static_cast<double>(r.peak_rss_kb) / 1024,
+      static_cast<double>(r.hwm_kb) / 1024, static_cast<double>(r.after_rss_kb) / 1024);
   // The acknowledgements landed: the cursor is at the end.
   if (auto d = b.Describe(topic)) {
     for (const auto& s : (*d)["subscriptions"])
@@ -604,6 +806,49 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n) {
   }
   std::fflush(stdout);
   return r;
+}
+
+// Waits until `topic`'s table holds all n messages and the WAL's low-water
+// mark has moved (with storage.wal_retain_records 0 the history is then in
+// the table only); exits if that takes more than 600 s.
+void WaitCommitted(const Broker& b, const std::string& topic, int64_t n) {
+  auto t0 = Clock::now();
+  auto deadline = t0 + std::chrono::seconds(600);
+  Json d;
+  for (;;) {
+    if (auto got = b.Describe(topic)) {
+      d = *got;
+      if (d["table"].value("committed_offset", uint64_t{0}) == static_cast<uint64_t>(n) &&
+          d["wal"].value("low_water_offset", uint64_t{0}) > 0)
+        break;
+    }
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "table did not reach %lld committed with a moved low-water mark in 600 s: %s\n",
+                   static_cast<long long>(n), d.dump().c_str());
+      std::exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::printf(
+      "  table committed_offset %llu and wal low_water_offset %llu (%llu segments, %llu bytes left) "
+      "%.2f s after the last ack\n",
+      static_cast<unsigned long long>(d["table"].value("committed_offset", uint64_t{0})),
+      static_cast<unsigned long long>(d["wal"].value("low_water_offset", uint64_t{0})),
+      static_cast<unsigned long long>(d["wal"].value("segments", uint64_t{0})),
+      static_cast<unsigned long long>(d["wal"].value("bytes", uint64_t{0})), Seconds(t0, Clock::now()));
+  std::fflush(stdout);
+}
+
+// The streaming ceiling: the same replay client against the null services,
+// which write one message at a time, the next when gRPC is done with the
+// last. (Coalescing with gRPC's buffer hint was tried: a stream stalled
+// with a buffered write never completed, so it is not measured.)
+ReplayResult StreamCeiling(const std::string& dir, int64_t n, size_t payload_bytes) {
+  std::printf("streaming ceiling: the same consumer against null services streaming %lld messages\n",
+              static_cast<long long>(n));
+  Broker null;
+  StartNull(&null, dir + "/null", payload_bytes);
+  return Replay(null, "/bench/replay", n);
 }
 
 // storage: "both" (table, pyarrow and WAL replays), "on" (table and pyarrow),
@@ -627,31 +872,10 @@ void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::st
       Start(&b, dir + "/replay-table", cfg);
       data = b.data;
       ProduceN(b, topic, n, producers, payload_bytes);
-      auto t0 = Clock::now();
-      auto deadline = t0 + std::chrono::seconds(300);
-      Json d;
-      for (;;) {
-        if (auto got = b.Describe(topic)) {
-          d = *got;
-          if (d["table"].value("committed_offset", uint64_t{0}) == static_cast<uint64_t>(n) &&
-              d["wal"].value("low_water_offset", uint64_t{0}) > 0)
-            break;
-        }
-        if (Clock::now() > deadline) {
-          std::fprintf(stderr,
-                       "table did not reach %lld committed with a moved low-water mark in 300 s: %s\n",
-                       static_cast<long long>(n), d.dump().c_str());
-          std::exit(1);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      std::printf(
-          "  table committed_offset %llu and wal low_water_offset %llu (%llu segments, %llu bytes left) "
-          "%.2f s after the last ack\n",
-          static_cast<unsigned long long>(d["table"].value("committed_offset", uint64_t{0})),
-          static_cast<unsigned long long>(d["wal"].value("low_water_offset", uint64_t{0})),
-          static_cast<unsigned long long>(d["wal"].value("segments", uint64_t{0})),
-          static_cast<unsigned long long>(d["wal"].value("bytes", uint64_t{0})), Seconds(t0, Clock::now()));
+      WaitCommitted(b, topic, n);
+      // Let the commit's aftermath (WAL reclaim, upkeep) settle, so that
+      // the RSS before the replay is the idle figure.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
       table = Replay(b, topic, n);
       b.Stop();
     }
@@ -683,6 +907,23 @@ void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::st
     } catch (const Json::exception& e) {
       std::printf("  pyarrow reference failed (%s): %s\n", e.what(), out.c_str());
     }
+    // 3. The streaming ceiling, same client, same run.
+    ReplayResult ceiling = StreamCeiling(dir, n, payload_bytes);
+    auto mb = [](int64_t kb) { return static_cast<double>(kb) / 1024; };
+    Json summary = {{"mode", "replay"},
+                    {"messages", n},
+                    {"payload_bytes", payload_bytes},
+                    {"sync", sync},
+                    {"replay_msgs_per_s", std::round(table.msgs_per_s)},
+                    {"ceiling_stream_msgs_per_s", std::round(ceiling.msgs_per_s)},
+                    {"replay_vs_ceiling", std::round(table.msgs_per_s / ceiling.msgs_per_s * 1000) / 1000},
+                    {"broker_idle_rss_mb", mb(table.idle_rss_kb)},
+                    {"broker_peak_rss_mb", mb(table.peak_rss_kb)},
+                    {"broker_vmhwm_mb", mb(table.hwm_kb)},
+                    {"broker_peak_minus_idle_mb", mb(table.peak_rss_kb - table.idle_rss_kb)},
+                    {"broker_rss_2s_after_mb", mb(table.after_rss_kb)},
+                    {"load1", LoadAverage1()}};
+    std::printf("SUMMARY %s\n", summary.dump().c_str());
   }
   if (storage == "on") return;
   // 3. Reference: the same replay served from the WAL (no storage).
@@ -700,6 +941,392 @@ void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::st
       std::printf("  table replay / WAL replay: %.2fx\n", table.msgs_per_s / wal.msgs_per_s);
   }
   std::fflush(stdout);
+}
+
+// --ceiling (issue 12): produce throughput and consumer streaming against
+// the null services, then produce throughput of the real broker with the
+// same client in the same run, as a fraction of the ceiling.
+void CeilingBench(const std::string& dir, const BrokerConfig& base, double seconds, size_t payload_bytes,
+                  const std::vector<int>& producer_counts, const std::vector<std::string>& syncs,
+                  int64_t stream_n) {
+  std::printf("protocol ceiling: null Danube services (gRPC callback API), the same client as below\n");
+  std::map<int, double> ceiling;
+  {
+    Broker null;
+    StartNull(&null, dir + "/ceiling-null", payload_bytes);
+    for (int p : producer_counts)
+      ceiling[p] = Throughput(null, p, seconds, payload_bytes, "null", "-", 0).msgs_per_s;
+  }
+  ReplayResult stream = StreamCeiling(dir, stream_n, payload_bytes);
+  Json summary = {{"mode", "ceiling"}, {"payload_bytes", payload_bytes}, {"seconds", seconds}};
+  for (int p : producer_counts)
+    summary["ceiling_produce_msgs_per_s"][std::to_string(p)] = std::round(ceiling[p]);
+  summary["ceiling_stream_msgs_per_s"] = std::round(stream.msgs_per_s);
+  for (const auto& mode : syncs) {
+    std::printf("real broker, sync=%s (storage: the broker's default), the same client\n", mode.c_str());
+    BrokerConfig cfg = base;
+    cfg.Set("wal", "sync_mode", mode);
+    Broker b;
+    Start(&b, dir + "/ceiling-" + mode, cfg);
+    for (int p : producer_counts) {
+      double got = Throughput(b, p, seconds, payload_bytes, mode, "default", 0).msgs_per_s;
+      double ratio = ceiling[p] > 0 ? got / ceiling[p] : 0;
+      std::printf("  sync=%s producers=%d: %.0f msg/s = %.1f%% of the ceiling (%.0f msg/s)\n", mode.c_str(),
+                  p, got, ratio * 100, ceiling[p]);
+      summary["broker_produce_msgs_per_s"][mode][std::to_string(p)] = std::round(got);
+      summary["broker_vs_ceiling"][mode][std::to_string(p)] = std::round(ratio * 1000) / 1000;
+    }
+  }
+  summary["load1"] = LoadAverage1();
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
+}
+
+// Producers on one topic, each sending at a fixed rate (the next send at
+// its slot, or at once when behind) and recording every ack latency (us).
+class PacedProducers {
+ public:
+  PacedProducers(const Broker& b, const std::string& topic, int producers, double total_rate,
+                 size_t payload_bytes)
+      : rate_each_(total_rate / producers), payload_(Payload(payload_bytes)) {
+    for (int p = 0; p < producers; ++p) {
+      stubs_.push_back(danube::ProducerService::NewStub(OwnChannel(b.target, 100 + p)));
+      ids_.push_back(CreateProducer(stubs_.back().get(), topic, "paced-" + std::to_string(p)));
+    }
+  }
+  void Start() {
+    stop_ = false;
+    lat_.assign(stubs_.size(), {});
+    for (size_t p = 0; p < stubs_.size(); ++p) {
+      threads_.emplace_back([this, p] {
+        danube::SentMessage m;
+        m.mutable_msg_id()->set_producer_id(ids_[p]);
+        m.set_payload(payload_);
+        PayloadVariator vary(p + 77);
+        auto start = Clock::now();
+        auto period = std::chrono::duration<double>(1.0 / rate_each_);
+        for (int64_t i = 0; !stop_; ++i) {
+          std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(period * i));
+          if (stop_) break;
+          vary.Vary(m.mutable_payload());
+          danube::MessageResponse resp;
+          grpc::ClientContext ctx;
+          auto t0 = Clock::now();
+          if (auto st = stubs_[p]->SendMessage(&ctx, m, &resp); !st.ok()) {
+            std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
+            std::exit(1);
+          }
+          lat_[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        }
+      });
+    }
+  }
+  std::vector<double> Stop() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    std::vector<double> all;
+    for (auto& v : lat_) all.insert(all.end(), v.begin(), v.end());
+    return all;
+  }
+
+ private:
+  double rate_each_;
+  std::string payload_;
+  std::vector<std::unique_ptr<danube::ProducerService::Stub>> stubs_;
+  std::vector<uint64_t> ids_;
+  std::vector<std::vector<double>> lat_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+};
+
+// --interference (issue 12): ack latency on topic A alone, then while a
+// consumer replays topic B's n messages from B's table.
+void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t n, int producers,
+                       double rate, double seconds, size_t payload_bytes) {
+  BrokerConfig cfg = base;
+  cfg.Set("wal", "sync_mode", "always");
+  cfg.Set("wal", "segment_bytes", "1048576");
+  cfg.Set("storage", "enabled", "true");
+  cfg.Set("storage", "wal_retain_records", "0");
+  std::printf("interference: topic /bench/b filled with %lld messages, history in its table; sync=always\n",
+              static_cast<long long>(n));
+  Broker b;
+  Start(&b, dir + "/interference", cfg);
+  const std::string topic_b = "/bench/b", topic_a = "/bench/a";
+  ProduceN(b, topic_b, n, 4, payload_bytes);
+  WaitCommitted(b, topic_b, n);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  PacedProducers a(b, topic_a, producers, rate, payload_bytes);
+  std::printf("  topic /bench/a: %d producers at %.0f msg/s in all; alone for %.0f s\n", producers, rate,
+              seconds);
+  double load_alone0 = LoadAverage1();
+  a.Start();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  std::vector<double> alone = a.Stop();
+  double load_alone = LoadAverage1();
+  std::printf("  alone: %zu acks, p50 %.1f us, p99 %.1f us, p99.9 %.1f us (load %.2f -> %.2f)\n",
+              alone.size(), Pct(alone, 0.5), Pct(alone, 0.99), Pct(alone, 0.999), load_alone0, load_alone);
+  std::printf("  now with a consumer replaying /bench/b from the earliest message:\n");
+  a.Start();
+  auto t0 = Clock::now();
+  std::vector<double> with;
+  double secs = 0, load_with = 0;
+  // Topic A's window ends with the replay's last message.
+  ReplayResult r = Replay(b, topic_b, n, [&] {
+    with = a.Stop();
+    secs = Seconds(t0, Clock::now());
+    load_with = LoadAverage1();
+  });
+  double ratio = Pct(alone, 0.99) > 0 ? Pct(with, 0.99) / Pct(alone, 0.99) : 0;
+  std::printf(
+      "  during the replay (%.1f s): %zu acks, p50 %.1f us, p99 %.1f us, p99.9 %.1f us (load %.2f)\n"
+      "  p99 with / without the replay: %.2fx\n",
+      secs, with.size(), Pct(with, 0.5), Pct(with, 0.99), Pct(with, 0.999), load_with, ratio);
+  Json summary = {
+      {"mode", "interference"},
+      {"messages_replayed", r.got},
+      {"replay_msgs_per_s", std::round(r.msgs_per_s)},
+      {"producers", producers},
+      {"rate", rate},
+      {"alone", {{"acks", alone.size()}, {"p50_us", Pct(alone, 0.5)}, {"p99_us", Pct(alone, 0.99)}}},
+      {"with_replay", {{"acks", with.size()}, {"p50_us", Pct(with, 0.5)}, {"p99_us", Pct(with, 0.99)}}},
+      {"with_replay_seconds", secs},
+      {"alone_acks_per_s", static_cast<double>(alone.size()) / seconds},
+      {"with_replay_acks_per_s", secs > 0 ? static_cast<double>(with.size()) / secs : 0.0},
+      {"p99_ratio", std::round(ratio * 100) / 100},
+      {"load1_alone", load_alone},
+      {"load1_with", load_with}};
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
+}
+
+void PrintLogTail(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);) lines.push_back(line);
+  for (size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); ++i)
+    std::printf("    %s\n", lines[i].c_str());
+}
+
+// Threads, RSS, open descriptors of a process.
+struct ProcFigures {
+  int64_t threads = -1, rss_kb = -1, fds = -1;
+  Json ToJson() const {
+    return {{"threads", threads}, {"rss_mb", static_cast<double>(rss_kb) / 1024}, {"fds", fds}};
+  }
+};
+ProcFigures Figures(pid_t pid) {
+  return {ProcCount(pid, "task"), ProcStatusKb(pid, "VmRSS"), ProcCount(pid, "fd")};
+}
+
+bool Alive(pid_t pid) {
+  int status = 0;
+  return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+// Topics listed by GET /admin/topics, and how many have at least `min`
+// messages committed to their tables; nullopt if the API does not answer.
+std::optional<std::pair<int64_t, int64_t>> CommittedTopics(const Broker& b, uint64_t min) {
+  auto r = HttpGet(b.http_port, "/admin/topics");
+  if (!r || r->first != 200) return std::nullopt;
+  try {
+    Json j = Json::parse(r->second);
+    int64_t listed = 0, committed = 0;
+    for (const auto& t : j["topics"]) {
+      ++listed;
+      if (t["table"].is_object() && t["table"].value("committed_offset", uint64_t{0}) >= min) ++committed;
+    }
+    return std::pair{listed, committed};
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// --scale N (issue 12): N topics with a few messages each, created through
+// the protocol on a `frazil serve` child; then its threads, RSS, descriptors,
+// idle CPU, time until every topic is committed, and restart time.
+void ScaleBench(const std::string& dir, const BrokerConfig& base, int64_t n, int per_topic,
+                size_t payload_bytes) {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  std::printf(
+      "scale: %lld topics x %d messages of %zu bytes; broker RLIMIT_NOFILE raised to the hard limit %llu\n",
+      static_cast<long long>(n), per_topic, payload_bytes, static_cast<unsigned long long>(nofile.rlim_max));
+  Json summary = {{"mode", "scale"}, {"topics", n}, {"messages_per_topic", per_topic}};
+  Broker b;
+  Start(&b, dir + "/scale", base);
+  ProcFigures fresh = Figures(b.pid);
+  summary["fresh"] = fresh.ToJson();
+  std::printf("  fresh broker: %lld threads, %.1f MB RSS, %lld fds\n", static_cast<long long>(fresh.threads),
+              static_cast<double>(fresh.rss_kb) / 1024, static_cast<long long>(fresh.fds));
+  // 1. Create the topics, 32 connections in parallel.
+  std::string payload = Payload(payload_bytes);
+  std::atomic<int64_t> next{0}, ok{0}, failed{0};
+  std::mutex err_mu;
+  std::string first_error;
+  std::atomic<bool> broker_died{false};
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 32; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, 200 + c));
+      auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(60); };
+      for (int64_t i; (i = next++) < n && !broker_died;) {
+        char name[32];
+        std::snprintf(name, sizeof name, "/scale/t%06lld", static_cast<long long>(i));
+        grpc::Status st;
+        danube::ProducerRequest req;
+        req.set_producer_name("s");
+        req.set_topic_name(name);
+        req.set_dispatch_strategy(danube::Reliable);
+        danube::ProducerResponse resp;
+        {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(deadline());
+          st = stub->CreateProducer(&ctx, req, &resp);
+        }
+        for (int k = 0; st.ok() && k < per_topic; ++k) {
+          danube::SentMessage m;
+          m.mutable_msg_id()->set_producer_id(resp.producer_id());
+          m.set_payload(payload);
+          danube::MessageResponse mr;
+          grpc::ClientContext ctx;
+          ctx.set_deadline(deadline());
+          st = stub->SendMessage(&ctx, m, &mr);
+        }
+        if (st.ok()) {
+          int64_t done = ++ok;
+          if (done % 1000 == 0)
+            std::printf("    %lld topics created (%.1f s)\n", static_cast<long long>(done),
+                        Seconds(t0, Clock::now()));
+        } else {
+          ++failed;
+          std::lock_guard lock(err_mu);
+          if (first_error.empty())
+            first_error =
+                std::string(name) + ": " + std::to_string(st.error_code()) + " " + st.error_message();
+          if (!Alive(b.pid)) broker_died = true;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double create_s = Seconds(t0, Clock::now());
+  auto t_created = Clock::now();
+  std::printf("  created %lld topics (%lld failed%s%s) in %.1f s (%.0f topics/s)\n",
+              static_cast<long long>(ok.load()), static_cast<long long>(failed.load()),
+              first_error.empty() ? "" : "; first error: ", first_error.c_str(), create_s,
+              static_cast<double>(ok) / create_s);
+  summary["created"] = ok.load();
+  summary["failed"] = failed.load();
+  summary["first_error"] = first_error;
+  summary["create_seconds"] = create_s;
+  if (!Alive(b.pid)) {
+    std::printf("  THE BROKER EXITED; tail of %s/broker.log:\n", b.dir.c_str());
+    PrintLogTail(b.dir + "/broker.log");
+    b.pid = -1;
+    summary["broker_exited"] = true;
+    std::printf("SUMMARY %s\n", summary.dump().c_str());
+    return;
+  }
+  // 2. Until every topic's table holds its messages.
+  int64_t at_end = -1;
+  double all_committed_s = -1;
+  for (auto deadline = Clock::now() + std::chrono::seconds(300); Clock::now() < deadline;) {
+    auto c = CommittedTopics(b, static_cast<uint64_t>(per_topic));
+    if (c && at_end < 0) at_end = c->second;
+    if (c && c->second >= ok) {
+      all_committed_s = Seconds(t_created, Clock::now());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::printf("  committed when the last topic was created: %lld of %lld; all committed %.2f s after it%s\n",
+              static_cast<long long>(at_end), static_cast<long long>(ok.load()), all_committed_s,
+              all_committed_s < 0 ? " (NOT within 300 s)" : "");
+  summary["committed_at_creation_end"] = at_end;
+  summary["all_committed_seconds_after_creation"] = all_committed_s;
+  // 3. Idle figures.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ProcFigures idle = Figures(b.pid);
+  double cpu0 = b.CpuSeconds();
+  auto c0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  double idle_cpu = (b.CpuSeconds() - cpu0) / Seconds(c0, Clock::now());
+  std::printf(
+      "  idle with %lld topics: %lld threads, %.1f MB RSS, %lld fds, CPU %.1f%% of a core over 10 s (load "
+      "%.2f)\n",
+      static_cast<long long>(ok.load()), static_cast<long long>(idle.threads),
+      static_cast<double>(idle.rss_kb) / 1024, static_cast<long long>(idle.fds), idle_cpu * 100,
+      LoadAverage1());
+  summary["idle"] = idle.ToJson();
+  summary["idle"]["cpu_percent_of_a_core"] = std::round(idle_cpu * 1000) / 10;
+  // 4. Restart: SIGTERM until exit, then start until /healthz answers and
+  // every topic is listed.
+  auto s0 = Clock::now();
+  kill(b.pid, SIGTERM);
+  double stop_s = -1;
+  for (auto deadline = s0 + std::chrono::seconds(120); Clock::now() < deadline;) {
+    int status = 0;
+    if (waitpid(b.pid, &status, WNOHANG) == b.pid) {
+      stop_s = Seconds(s0, Clock::now());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (stop_s < 0) {
+    std::printf("  broker did not exit within 120 s of SIGTERM; killed\n");
+    kill(b.pid, SIGKILL);
+    waitpid(b.pid, nullptr, 0);
+  }
+  b.pid = -1;
+  auto r0 = Clock::now();
+  Spawn(&b);
+  double healthz_s = -1, listed_s = -1;
+  int64_t listed = 0;
+  for (auto deadline = r0 + std::chrono::seconds(600); Clock::now() < deadline && Alive(b.pid);) {
+    if (healthz_s < 0) {
+      if (auto h = HttpGet(b.http_port, "/healthz"); h && h->first == 200)
+        healthz_s = Seconds(r0, Clock::now());
+    }
+    if (healthz_s >= 0) {
+      if (auto c = CommittedTopics(b, 0); c) {
+        listed = c->first;
+        if (listed >= ok) {
+          listed_s = Seconds(r0, Clock::now());
+          break;
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  bool grpc_up = WaitServing(b, 1);
+  std::printf(
+      "  restart: exit %.2f s after SIGTERM; started again: /healthz answered after %.2f s, all %lld topics "
+      "listed "
+      "after %.2f s (listed %lld)%s\n",
+      stop_s, healthz_s, static_cast<long long>(ok.load()), listed_s, static_cast<long long>(listed),
+      grpc_up ? "" : "; gRPC port NOT serving");
+  summary["restart"] = {
+      {"stop_seconds", stop_s}, {"healthz_seconds", healthz_s}, {"listed_seconds", listed_s}};
+  if (Alive(b.pid)) {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    ProcFigures after = Figures(b.pid);
+    double rc0 = b.CpuSeconds();
+    auto rt0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    double restarted_cpu = (b.CpuSeconds() - rc0) / Seconds(rt0, Clock::now());
+    std::printf("  after the restart: %lld threads, %.1f MB RSS, %lld fds, CPU %.1f%% of a core over 10 s\n",
+                static_cast<long long>(after.threads), static_cast<double>(after.rss_kb) / 1024,
+                static_cast<long long>(after.fds), restarted_cpu * 100);
+    summary["after_restart"] = after.ToJson();
+    summary["after_restart"]["cpu_percent_of_a_core"] = std::round(restarted_cpu * 1000) / 10;
+  } else {
+    std::printf("  THE RESTARTED BROKER EXITED; tail of %s/broker.log:\n", b.dir.c_str());
+    PrintLogTail(b.dir + "/broker.log");
+    b.pid = -1;
+  }
+  summary["load1"] = LoadAverage1();
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
 }
 
 std::vector<std::string> Split(const std::string& s) {
@@ -722,14 +1349,26 @@ int Usage() {
                "usage: broker_bench [--seconds S] [--rate R] [--payload-bytes B] [--producers 1,16]\n"
                "                    [--sync always,none] [--storage default|on|off|both] [--rounds K]\n"
                "                    [--set SECTION.KEY=VALUE]... [--config-extra YAML] [--no-e2e]\n"
-               "                    [--replay N] [--replay-producers P] [--dir DIR]\n");
+               "                    [--replay N] [--replay-producers P] [--dir DIR] [--frazil PATH]\n"
+               "       broker_bench --ceiling [--seconds S] [--producers 4,16] [--sync none,always]\n"
+               "                    [--stream-messages N]\n"
+               "       broker_bench --interference [--interference-messages N] [--rate R] [--seconds S]\n"
+               "       broker_bench --scale N [--scale-messages K]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The null Danube server that --ceiling (and the replay's ceiling) starts
+  // as a child: broker_bench --serve-null HOST:PORT --payload-bytes B.
+  if (argc == 5 && std::string(argv[1]) == "--serve-null")
+    return frazil::bench::ServeNullDanube(argv[2], static_cast<size_t>(std::atoll(argv[4])));
   double seconds = 5;
+  bool seconds_given = false, producers_given = false, syncs_given = false;
+  bool ceiling = false, interference = false;
+  int64_t scale = 0, interference_messages = 1000000, stream_messages = 200000;
+  int scale_messages = 3;
   int rate = 1000;
   size_t payload_bytes = 1024;
   std::vector<int> producer_counts = {1, 16};
@@ -747,15 +1386,18 @@ int main(int argc, char** argv) {
     bool has = i + 1 < argc;
     if (a == "--seconds" && has) {
       seconds = std::atof(argv[++i]);
+      seconds_given = true;
     } else if (a == "--rate" && has) {
       rate = std::atoi(argv[++i]);
     } else if (a == "--payload-bytes" && has) {
       payload_bytes = static_cast<size_t>(std::atoll(argv[++i]));
     } else if (a == "--producers" && has) {
       producer_counts.clear();
+      producers_given = true;
       for (const auto& s : Split(argv[++i])) producer_counts.push_back(std::atoi(s.c_str()));
     } else if (a == "--sync" && has) {
       syncs = Split(argv[++i]);
+      syncs_given = true;
     } else if (a == "--storage" && has) {
       storage = argv[++i];
       storage_given = true;
@@ -777,12 +1419,40 @@ int main(int argc, char** argv) {
       replay_producers = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--dir" && has) {
       dir = argv[++i];
+    } else if (a == "--frazil" && has) {
+      g_frazil = argv[++i];
+    } else if (a == "--ceiling") {
+      ceiling = true;
+    } else if (a == "--stream-messages" && has) {
+      stream_messages = std::max<int64_t>(1, std::atoll(argv[++i]));
+    } else if (a == "--interference") {
+      interference = true;
+    } else if (a == "--interference-messages" && has) {
+      interference_messages = std::max<int64_t>(1, std::atoll(argv[++i]));
+    } else if (a == "--scale" && has) {
+      scale = std::atoll(argv[++i]);
+    } else if (a == "--scale-messages" && has) {
+      scale_messages = std::max(1, std::atoi(argv[++i]));
     } else {
       return Usage();
     }
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress is visible when piped to a file
   std::filesystem::create_directories(dir);
+  if (ceiling) {
+    if (!producers_given) producer_counts = {16, 4};
+    if (!syncs_given) syncs = {"none", "always"};
+    CeilingBench(dir, base, seconds, payload_bytes, producer_counts, syncs, stream_messages);
+    return 0;
+  }
+  if (interference) {
+    InterferenceBench(dir, base, interference_messages, 4, rate, seconds_given ? seconds : 10, payload_bytes);
+    return 0;
+  }
+  if (scale > 0) {
+    ScaleBench(dir, base, scale, scale_messages, payload_bytes);
+    return 0;
+  }
   if (replay > 0) {
     if (!storage_given) storage = "both";
     for (const auto& mode : syncs)
