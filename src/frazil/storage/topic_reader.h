@@ -90,6 +90,9 @@ class TopicReader {
   void SetReadyCallback(std::function<void()> fn) EXCLUDES(mu_);
   // Offset of the record the next read returns.
   uint64_t position() const { return position_; }
+  // True while the reader reads history from the table: nothing from
+  // TryNext then means "not ready yet", not "caught up".
+  bool reading_table() const { return !in_wal_; }
 
   // Decoded bytes held ahead of the consumer, now and at most so far.
   uint64_t held_bytes() const EXCLUDES(mu_);
