@@ -241,7 +241,7 @@ void TopicReader::SkipTo(uint64_t* pos, uint64_t offset) {
 }
 
 void TopicReader::Prefetch() {
-  uint64_t gen, pos;
+  uint64_t gen, pos, held;
   {
     MutexLock lock(&mu_);
     if (!want_table_ || table_done_ || !error_.ok()) return;
@@ -251,6 +251,7 @@ void TopicReader::Prefetch() {
       return;
     gen = gen_;
     pos = next_read_;
+    held = held_bytes_;
   }
   // All table I/O below runs with no lock held.
   const std::string context = "reading topic table " + table_.id.ToString();
@@ -273,10 +274,20 @@ void TopicReader::Prefetch() {
     // The table may have moved on since it was last loaded.
     Status st = history_->Refresh(pos);
     if (!st.ok()) return fail(st);
+    planned_from_ = pos;  // Refresh forgot the files wholly below it
     range = history_->RangeAt(pos);
   }
   uint64_t end = history_->committed_end();
   Chunk chunk;
+  if (range && pos < end && held > 0 && bytes_per_record_ > 0) {
+    // What the range will hold, from what earlier ranges held per record:
+    // it is read only if it fits the window beside what is held (the
+    // consumer schedules us again as it drains that).
+    uint64_t rows = 0;
+    for (const auto& f : range->files) rows += static_cast<uint64_t>(std::max<int64_t>(f.records, 0));
+    rows = std::min(rows, range->last + 1 - std::min(pos, range->last + 1));
+    if (held + rows * bytes_per_record_ > table_.config.prefetch_bytes) return;
+  }
   for (bool replanned = false; range && pos < end;) {
     auto got = TableHistory::ReadRange(history_->io(), history_->schema(), *range, pos, end);
     if (!got.ok() && got.status().code() == StatusCode::kNotFound && !replanned) {
@@ -312,6 +323,7 @@ void TopicReader::Prefetch() {
       chunk.bytes += HeldBytes(r);
       chunk.records.push_back(std::move(r));
     }
+    if (!chunk.records.empty()) bytes_per_record_ = chunk.bytes / chunk.records.size();
     // Nothing of the broker's left in the range: go on after it.
     if (pos <= range->last) SkipTo(&pos, range->last + 1);
     break;

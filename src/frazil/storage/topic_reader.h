@@ -9,8 +9,10 @@
 // Table I/O (catalog loads, manifest planning, Parquet reads) never runs on
 // the caller's thread: it runs as a SerialTask on a shared prefetch
 // executor, which reads ranges of data files ahead of the consumer within a
-// memory window (prefetch_bytes of decoded messages, plus the one range
-// being read, and at most prefetch_files ranges). TryNext returns what is
+// memory window (prefetch_bytes of decoded messages, and at most
+// prefetch_files ranges): a range is read when what it will hold (estimated
+// from the ranges before) fits beside what is held, or when nothing is held
+// (so a range larger than the window is still read, alone). TryNext returns what is
 // ready, or nothing; the ready callback says when there is more. WAL reads
 // (a pread of a segment file) stay on the caller's thread: the caller
 // holds no lock when it calls the reader, and calls it from one thread at
@@ -42,8 +44,8 @@ Executor* DefaultPrefetchExecutor();
 
 struct ReaderConfig {
   size_t prefetch_files = 2;  // ranges of data files read ahead of the consumer (at least 1)
-  // Decoded messages held ahead of the consumer; the range being read may
-  // pass it (at least one range is read, so replay makes progress).
+  // Decoded messages held ahead of the consumer (a range larger than this
+  // is still read when nothing else is held, so replay makes progress).
   uint64_t prefetch_bytes = 32ull << 20;
   Executor* prefetch_executor = nullptr;  // null: DefaultPrefetchExecutor()
 };
@@ -72,7 +74,9 @@ class TopicReader {
   using Record = OffsetMessage;
 
   TopicReader(wal::WriteAheadLog* wal, TopicTable table);
-  // Waits for a prefetch in progress (at most one range being read).
+  // Waits for a prefetch run in progress (at most one range being read),
+  // which may be calling the ready callback: do not destroy a reader while
+  // holding a lock its ready callback takes.
   ~TopicReader();
   TopicReader(const TopicReader&) = delete;
   TopicReader& operator=(const TopicReader&) = delete;
@@ -135,7 +139,10 @@ class TopicReader {
 
   // The prefetch task's (one run at a time).
   std::unique_ptr<TableHistory> history_;  // null without a table
-  uint64_t planned_from_ = UINT64_MAX;     // lowest offset the history was planned from
+  // Where the history was last refreshed from: it knows no file wholly
+  // below, so a read from further back plans afresh.
+  uint64_t planned_from_ = UINT64_MAX;
+  uint64_t bytes_per_record_ = 0;  // held per record in the last range read
 
   mutable Mutex mu_;
   // Bumped by every Seek/StartTable/StopTable: a read started under an

@@ -189,6 +189,11 @@ TEST_F(TopicReaderTest, ReadsHistoryFromTheTableThenTheWalWithoutGapOrDuplicate)
   Produce(5);
   ReadAll(&r, 400);
 
+  // Back to a point the reader has read past: its plan forgot those
+  // files, so it plans afresh.
+  r.Seek(10);
+  ReadAll(&r, 10);
+
   // Starting in the middle of a data file, and in the interleaved files.
   TopicReader mid(wal_.get(), Table());
   mid.Seek(77);
@@ -615,7 +620,7 @@ TEST_F(TopicReaderTest, PrefetchStaysWithinItsMemoryWindow) {
   }
   EXPECT_EQ(next, stored_.size());
   EXPECT_LE(r.peak_held_bytes(), config.prefetch_bytes + one_range);
-  EXPECT_GE(r.peak_held_bytes(), config.prefetch_bytes);
+  EXPECT_GE(r.peak_held_bytes(), config.prefetch_bytes - one_range);
   EXPECT_FALSE(r.reading_table());
   EXPECT_EQ(r.held_bytes(), 0u);  // released once in the WAL
 }
