@@ -253,6 +253,10 @@ TEST_F(TopicReaderTest, CommitterCommitsReclaimsAndKeepsTheTableSmall) {
   committer.Stop(false);
   auto m = catalog_->LoadTable(id_).value().metadata;
   EXPECT_LE(m.snapshots.size(), 3u);
+  st = committer.status();
+  EXPECT_GT(st.expirations, 0u);                // upkeep ran on its executor
+  EXPECT_EQ(st.snapshots, m.snapshots.size());  // counts read back after upkeep
+  EXPECT_GE(st.commit_latency.count, st.commits);
   EXPECT_EQ(m.properties.at(kCommittedOffsetProperty), "200");
   TopicReader r(wal_.get(), Table());
   r.Seek(0);
