@@ -12,6 +12,7 @@
 #include "../testing/temp_dir.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/executor.h"
+#include "frazil/iceberg/file_io.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/storage/stored_message.h"
 
@@ -205,6 +206,101 @@ TEST_F(TopicCommitterTest, FailedCommitsAreCountedAndRetried) {
   EXPECT_FALSE(st.error.empty());
   EXPECT_FALSE(st.table_open);
   committer.Stop(false);
+  (void)wal->Close();
+}
+
+// Local files; counts the calls in progress at once (each made a little
+// slower, so that overlapping work would overlap here).
+class OverlapFileIO : public iceberg::FileIO {
+ public:
+  explicit OverlapFileIO(std::unique_ptr<iceberg::FileIO> base) : base_(std::move(base)) {}
+  std::atomic<int> max_in_flight{0};
+  std::atomic<bool> watch{false};
+
+  Result<std::vector<uint8_t>> Read(const std::string& location) override {
+    Guard g(this);
+    return base_->Read(location);
+  }
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) override {
+    Guard g(this);
+    return base_->OpenInput(location);
+  }
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
+    Guard g(this);
+    return base_->WriteNew(location, data);
+  }
+  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
+    Guard g(this);
+    return base_->NewOutput(location);
+  }
+  Status Delete(const std::string& location) override {
+    Guard g(this);
+    return base_->Delete(location);
+  }
+  Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override {
+    Guard g(this);
+    return base_->List(prefix);
+  }
+  Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override {
+    Guard g(this);
+    return base_->ListIncludingHidden(prefix);
+  }
+
+ private:
+  struct Guard {
+    explicit Guard(OverlapFileIO* io) : io(io) {
+      int n = ++io->in_flight_;
+      if (io->watch) {
+        int seen = io->max_in_flight.load();
+        while (n > seen && !io->max_in_flight.compare_exchange_weak(seen, n)) {
+        }
+        std::this_thread::sleep_for(milliseconds(2));
+      }
+    }
+    ~Guard() { --io->in_flight_; }
+    OverlapFileIO* io;
+  };
+  std::atomic<int> in_flight_{0};
+  std::unique_ptr<iceberg::FileIO> base_;
+};
+
+// Upkeep (compaction, expiry, orphan removal) and commits of one table run
+// on different executors but never at the same time.
+TEST_F(TopicCommitterTest, CommitAndUpkeepOfATableNeverOverlap) {
+  auto io = std::make_unique<OverlapFileIO>(objstore::NewLocalFileIO());
+  OverlapFileIO* overlap = io.get();
+  catalog::SqlCatalogOptions c;
+  c.db_path = dir_.Sub("overlap.db");
+  c.warehouse = "file://" + dir_.Sub("overlap-warehouse");
+  auto cat = catalog::SqlCatalog::Open(c, std::move(io)).value();
+  auto wal = OpenWal("overlap");
+  CommitterConfig config;
+  config.flush_interval = milliseconds(5);
+  config.writer.max_rows = 5;
+  config.maintenance.interval_ms = 1;
+  config.maintenance.compact_min_files = 3;
+  config.maintenance.snapshot_max_age_ms = 0;
+  config.maintenance.snapshot_min_keep = 2;
+  config.maintenance.orphan_min_age_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  TopicCommitter committer(cat.get(), {{"ns"}, "overlap"}, wal.get(), config);
+  ASSERT_TRUE(WaitFor([&] { return committer.status().table_open; }));
+  std::this_thread::sleep_for(milliseconds(100));  // the first upkeep
+  overlap->watch = true;
+  for (int i = 0; i < 40; ++i) {
+    Produce(wal.get(), 3);
+    committer.Wake(wal->Stats().visible_end);
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == 120; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  committer.Stop(false);
+  overlap->watch = false;
+  auto st = committer.status();
+  EXPECT_GE(st.commits, 10u);
+  EXPECT_GT(st.compactions + st.expirations, 0u) << "upkeep must have run for the test to mean anything";
+  EXPECT_EQ(overlap->max_in_flight.load(), 1) << "a commit and an upkeep ran at the same time";
   (void)wal->Close();
 }
 
