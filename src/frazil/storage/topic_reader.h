@@ -76,7 +76,7 @@ class TopicReader {
   TopicReader(wal::WriteAheadLog* wal, TopicTable table);
   // Waits for a prefetch run in progress (at most one range being read),
   // which may be calling the ready callback: do not destroy a reader while
-  // holding a lock its ready callback takes.
+  // holding a lock its ready callback takes, nor from inside the callback.
   ~TopicReader();
   TopicReader(const TopicReader&) = delete;
   TopicReader& operator=(const TopicReader&) = delete;
