@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "danube_api.pb.h"
 #include "frazil/iceberg/bounds.h"
 
 namespace frazil::storage {
@@ -93,12 +92,13 @@ Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRec
                                                    size_t max_days, size_t* used) {
   std::map<int64_t, EnvelopeBatch> by_day;
   constexpr int64_t kMicrosPerDay = 86400LL * 1000000;
-  danube::StreamMessage m;
   for (const auto& r : records) {
-    if (!m.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size())))
+    auto decoded = DecodeStoredMessage(r.payload);
+    if (!decoded.ok())
       return Status::Corruption("WAL record at offset " + std::to_string(r.offset) +
-                                " is not a stored message");
-    auto micros = static_cast<int64_t>(m.publish_time()) * 1000;
+                                " is not a stored message: " + decoded.status().message());
+    const StoredMessage& m = *decoded;
+    auto micros = m.publish_time_ms * 1000;
     int64_t day = micros >= 0 ? micros / kMicrosPerDay : -((-micros + kMicrosPerDay - 1) / kMicrosPerDay);
     if (max_days > 0 && by_day.size() >= max_days && !by_day.count(day)) break;  // the rest: a later batch
     auto [it, fresh] = by_day.try_emplace(day);
@@ -115,23 +115,24 @@ Result<std::vector<EnvelopeBatch>> EnvelopeBatches(const std::vector<wal::WalRec
     size_t n = b.rows.num_rows;
     c[kOffset - 1].values.ints.push_back(static_cast<int64_t>(r.offset));
     c[kPublishTime - 1].values.ints.push_back(micros);
-    c[kProducerName - 1].values.bytes.push_back(m.producer_name());
-    c[kProducerId - 1].values.ints.push_back(static_cast<int64_t>(m.msg_id().producer_id()));
-    Optional(&c[kRoutingKey - 1].values, m.has_routing_key(), n);
-    c[kRoutingKey - 1].values.bytes.push_back(m.has_routing_key() ? m.routing_key() : "");
-    // Attributes sorted by key, so files do not depend on hash order.
-    std::map<std::string, std::string> attrs(m.attributes().begin(), m.attributes().end());
+    c[kProducerName - 1].values.bytes.push_back(m.producer_name);
+    c[kProducerId - 1].values.ints.push_back(static_cast<int64_t>(m.producer_id));
+    Optional(&c[kRoutingKey - 1].values, m.routing_key.has_value(), n);
+    c[kRoutingKey - 1].values.bytes.push_back(m.routing_key.value_or(""));
+    // Attributes come sorted by key (DecodeStoredMessage), so files do not
+    // depend on hash order.
     auto& a = c[kAttributes - 1];
-    for (const auto& [k, v] : attrs) {
+    for (const auto& [k, v] : m.attributes) {
       a.keys.bytes.push_back(k);
       a.values.bytes.push_back(v);
     }
     a.offsets.push_back(static_cast<int32_t>(a.values.bytes.size()));
-    c[kPayload - 1].values.bytes.push_back(m.payload());
-    Optional(&c[kSchemaId - 1].values, m.has_schema_id(), n);
-    c[kSchemaId - 1].values.ints.push_back(m.has_schema_id() ? static_cast<int64_t>(m.schema_id()) : 0);
-    Optional(&c[kSchemaVersion - 1].values, m.has_schema_version(), n);
-    c[kSchemaVersion - 1].values.ints.push_back(m.has_schema_version() ? m.schema_version() : 0);
+    c[kPayload - 1].values.bytes.push_back(m.payload);
+    Optional(&c[kSchemaId - 1].values, m.schema_id.has_value(), n);
+    c[kSchemaId - 1].values.ints.push_back(m.schema_id ? static_cast<int64_t>(*m.schema_id) : 0);
+    Optional(&c[kSchemaVersion - 1].values, m.schema_version.has_value(), n);
+    c[kSchemaVersion - 1].values.ints.push_back(m.schema_version ? static_cast<int64_t>(*m.schema_version)
+                                                                 : 0);
     b.rows.num_rows = n + 1;
   }
   std::vector<EnvelopeBatch> out;
@@ -154,14 +155,13 @@ std::vector<int32_t> EnvelopeFieldIds() {
 }
 
 Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, uint64_t end,
-                       std::vector<wal::WalRecord>* out, size_t* foreign, const std::vector<bool>* deleted) {
+                       std::vector<OffsetMessage>* out, size_t* foreign, const std::vector<bool>* deleted) {
   const auto& c = rows.columns;
   if (c.size() != 9) return Status::InvalidArgument("topic table rows need the 9 envelope columns");
   const auto& offset = c[kOffset - 1].values;
   const auto& attrs = c[kAttributes - 1];
   if (offset.ints.size() != rows.num_rows || attrs.offsets.size() != rows.num_rows + 1)
     return Status::Corruption("topic table rows: column sizes do not match the row count");
-  danube::StreamMessage m;
   for (size_t i = 0; i < rows.num_rows; ++i) {
     if (deleted && i < deleted->size() && (*deleted)[i]) continue;
     // Offset is a required column; a null can only come from a broken file.
@@ -172,36 +172,31 @@ Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, uint64_t en
     }
     auto off = static_cast<uint64_t>(offset.ints[i]);
     if (off < from) continue;
-    m.Clear();
-    m.mutable_msg_id()->set_producer_id(static_cast<uint64_t>(c[kProducerId - 1].values.ints[i]));
-    auto payload = c[kPayload - 1].values.bytes[i];
-    m.set_payload(payload.data(), payload.size());
-    m.set_publish_time(static_cast<uint64_t>(c[kPublishTime - 1].values.ints[i] / 1000));
-    auto producer = c[kProducerName - 1].values.bytes[i];
-    m.set_producer_name(producer.data(), producer.size());
-    if (!attrs.is_null.empty() && attrs.is_null[i]) {
-      // a null map reads as no attributes
-    } else {
-      auto* map = m.mutable_attributes();
-      for (int32_t j = attrs.offsets[i]; j < attrs.offsets[i + 1]; ++j) {
-        auto k = attrs.keys.bytes[static_cast<size_t>(j)];
-        auto v = attrs.values.bytes[static_cast<size_t>(j)];
-        (*map)[std::string(k)] = std::string(v);
-      }
+    auto m = std::make_shared<StoredMessage>();
+    m->producer_id = static_cast<uint64_t>(c[kProducerId - 1].values.ints[i]);
+    m->payload = std::string(c[kPayload - 1].values.bytes[i]);
+    // Microseconds in the table, milliseconds in the message (what the
+    // producer gave): floor, so times before 1970 round the same way.
+    int64_t micros = c[kPublishTime - 1].values.ints[i];
+    m->publish_time_ms = micros >= 0 ? micros / 1000 : -((-micros + 999) / 1000);
+    m->producer_name = std::string(c[kProducerName - 1].values.bytes[i]);
+    if (attrs.is_null.empty() || !attrs.is_null[i]) {
+      // A null map reads as no attributes. Keys are unique and sorted, as
+      // a decoded message holds them (another engine may have written them
+      // in any order, or twice: the last wins).
+      std::map<std::string, std::string> sorted;
+      for (int32_t j = attrs.offsets[i]; j < attrs.offsets[i + 1]; ++j)
+        sorted[std::string(attrs.keys.bytes[static_cast<size_t>(j)])] =
+            std::string(attrs.values.bytes[static_cast<size_t>(j)]);
+      m->attributes.assign(std::make_move_iterator(sorted.begin()), std::make_move_iterator(sorted.end()));
     }
     if (!c[kSchemaId - 1].values.IsNull(i))
-      m.set_schema_id(static_cast<uint64_t>(c[kSchemaId - 1].values.ints[i]));
+      m->schema_id = static_cast<uint64_t>(c[kSchemaId - 1].values.ints[i]);
     if (!c[kSchemaVersion - 1].values.IsNull(i))
-      m.set_schema_version(static_cast<uint32_t>(c[kSchemaVersion - 1].values.ints[i]));
-    if (!c[kRoutingKey - 1].values.IsNull(i)) {
-      auto key = c[kRoutingKey - 1].values.bytes[i];
-      m.set_routing_key(key.data(), key.size());
-    }
-    wal::WalRecord r;
-    r.offset = off;
-    r.payload.resize(m.ByteSizeLong());
-    m.SerializeToArray(r.payload.data(), static_cast<int>(r.payload.size()));
-    out->push_back(std::move(r));
+      m->schema_version = static_cast<uint32_t>(c[kSchemaVersion - 1].values.ints[i]);
+    if (!c[kRoutingKey - 1].values.IsNull(i))
+      m->routing_key = std::string(c[kRoutingKey - 1].values.bytes[i]);
+    out->push_back(OffsetMessage{off, std::move(m)});
   }
   return Status::Ok();
 }

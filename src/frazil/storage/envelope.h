@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/table_metadata.h"
 #include "frazil/parquet/column_data.h"
+#include "frazil/storage/stored_message.h"
 #include "frazil/wal/wal_reader.h"
 
 namespace frazil::storage {
@@ -49,7 +51,14 @@ struct EnvelopeBatch {
   uint64_t first_offset = 0, last_offset = 0;
 };
 
-// Splits WAL records (stored danube.StreamMessage) into per-day batches.
+// A decoded message at its offset in the topic: what replay returns.
+struct OffsetMessage {
+  uint64_t offset = 0;
+  std::shared_ptr<const StoredMessage> message;
+};
+
+// Splits WAL records (stored records, either format: DecodeStoredMessage)
+// into per-day batches.
 // With `max_days`, stops before the first record that would add a day
 // beyond that many (a commit writes one file per day); `used` counts the
 // records taken, a prefix of `records`.
@@ -64,13 +73,14 @@ std::optional<int64_t> OffsetBound(const iceberg::DataFile& file, bool upper);
 std::vector<int32_t> EnvelopeFieldIds();
 
 // The inverse: rows of a topic table (columns in EnvelopeFieldIds order)
-// back into stored messages, field for field what the WAL held. Only rows
+// back into messages, field for field what the WAL held (built from the
+// columns, with no encoding in between). Only rows
 // with an offset in [from, end) are taken; rows outside [0, end) are not
 // the broker's (see "Ownership" in docs/formats/topic-tables.md) and are
 // counted in `foreign`. `deleted`, if given, marks rows (by index in
 // `rows`) that delete files remove.
 Status EnvelopeRecords(const parquet::RowBatch& rows, uint64_t from, uint64_t end,
-                       std::vector<wal::WalRecord>* out, size_t* foreign = nullptr,
+                       std::vector<OffsetMessage>* out, size_t* foreign = nullptr,
                        const std::vector<bool>* deleted = nullptr);
 
 }  // namespace frazil::storage

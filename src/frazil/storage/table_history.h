@@ -2,6 +2,7 @@
 // which offsets (from manifest column bounds), kept current by following
 // new snapshots through their lineage (the files appended since the last
 // snapshot seen), and reading a file's rows back into stored messages.
+// Not thread-safe: one TopicReader's prefetch task uses it at a time.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "frazil/common/status.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/schema.h"
+#include "frazil/storage/envelope.h"
 #include "frazil/wal/wal_reader.h"
 
 namespace frazil::storage {
@@ -71,7 +73,7 @@ class TableHistory {
 
   // What a range holds of the broker's offsets [from, end), in offset order.
   struct RangeRecords {
-    std::vector<wal::WalRecord> records;
+    std::vector<OffsetMessage> records;
     size_t foreign = 0;     // rows at offsets outside [0, end): not the broker's
     size_t duplicates = 0;  // further rows at an offset already taken
   };

@@ -1,7 +1,6 @@
 #include "frazil/storage/topic_committer.h"
 
 #include <algorithm>
-#include <random>
 
 #include "frazil/common/logging.h"
 
@@ -9,50 +8,92 @@ namespace frazil::storage {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
+
+}  // namespace
+
+// Never destroyed: committers may outlive static destruction at exit.
+Executor* DefaultCommitExecutor() {
+  static Executor* e = new Executor("frazil-commit", 2);
+  return e;
+}
+
+Executor* DefaultUpkeepExecutor() {
+  static Executor* e = new Executor("frazil-upkeep", 1);
+  return e;
+}
+
 TopicCommitter::TopicCommitter(catalog::Catalog* catalog, catalog::TableIdentifier id,
                                wal::WriteAheadLog* wal, CommitterConfig config)
-    : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(std::move(config)) {
-  thread_ = std::thread([this] { Loop(); });
+    : catalog_(catalog),
+      id_(std::move(id)),
+      wal_(wal),
+      config_(std::move(config)),
+      rng_(std::random_device{}()) {
+  Executor* commits = config_.commit_executor ? config_.commit_executor : DefaultCommitExecutor();
+  Executor* upkeep = config_.upkeep_executor ? config_.upkeep_executor : DefaultUpkeepExecutor();
+  commit_task_ = std::make_unique<SerialTask>(commits, [this] { RunCommit(); });
+  upkeep_task_ = std::make_unique<SerialTask>(upkeep, [this] { RunUpkeep(); });
+  commit_task_->Schedule();  // opens the table
 }
 
 TopicCommitter::~TopicCommitter() { Stop(false); }
 
 void TopicCommitter::Wake(uint64_t visible_end) {
-  // Runs once per WAL write: only the append the loop waits for takes the lock.
-  if (visible_end < wake_at_.load(std::memory_order_acquire)) return;
-  std::lock_guard lock(mu_);
-  woken_ = true;
-  cv_.notify_all();
+  // Runs after every WAL append: only the append the committer waits for
+  // goes further than this load.
+  uint64_t at = wake_at_.load(std::memory_order_acquire);
+  while (visible_end >= at) {
+    if (wake_at_.compare_exchange_weak(at, UINT64_MAX, std::memory_order_acq_rel)) {
+      int64_t none = 0;
+      first_visible_ns_.compare_exchange_strong(none, Nanos(Clock::now()), std::memory_order_acq_rel);
+      commit_task_->Schedule();
+      return;
+    }
+  }
 }
 
 void TopicCommitter::Stop(bool flush, std::chrono::milliseconds deadline) {
+  const auto until = Clock::now() + deadline;
   {
-    std::lock_guard lock(mu_);
-    if (!stop_) {
-      stop_ = true;
-      flush_on_stop_ = flush;
-      stop_deadline_ = Clock::now() + deadline;
-    }
-    cv_.notify_all();
+    MutexLock lock(&mu_);
+    if (stop_) flush = false;  // stopped before: nothing more to do
+    stop_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  wake_at_.store(UINT64_MAX, std::memory_order_release);
+  // Both wait for a run in progress; nothing runs after.
+  upkeep_task_->Stop();
+  commit_task_->Stop();
+  if (!flush || !writer_) return;
+  {
+    MutexLock lock(&mu_);
+    // A failing table gets no last attempt: it would only hold up shutdown.
+    if (!status_.error.empty()) return;
+  }
+  while (Clock::now() < until && wal_->Stats().visible_end > writer_->committed_offset()) {
+    auto n = CommitOnce();
+    // A failure leaves the records in the WAL for the next start.
+    if (!n.ok() || *n == 0 || !writer_) return;
+  }
 }
 
 CommitterStatus TopicCommitter::status() {
-  std::lock_guard lock(mu_);
-  return status_;
-}
-
-bool TopicCommitter::WaitUntil(Clock::time_point until, bool wakeable) {
-  std::unique_lock lock(mu_);
-  cv_.wait_until(lock, until, [this, wakeable] { return stop_ || (wakeable && woken_); });
-  woken_ = false;
-  return !stop_;
+  CommitterStatus s;
+  {
+    MutexLock lock(&mu_);
+    s = status_;
+    if (pending_since_) s.lag_seconds = std::chrono::duration<double>(Clock::now() - *pending_since_).count();
+  }
+  s.commit_latency = commit_latency_.Read();
+  return s;
 }
 
 void TopicCommitter::Fail(const Status& st) {
-  std::lock_guard lock(mu_);
   std::string text = st.ToString();
+  MutexLock lock(&mu_);
+  ++status_.failures;
   // Log a failure once, not once per retry.
   if (status_.error != text)
     FRAZIL_LOG_WARN("topic table {}: commit failed, retrying with backoff (the WAL keeps the data): {}",
@@ -61,71 +102,54 @@ void TopicCommitter::Fail(const Status& st) {
 }
 
 void TopicCommitter::Committed() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (!status_.error.empty()) FRAZIL_LOG_INFO("topic table {}: commits resumed", id_.ToString());
   status_.error.clear();
   status_.table_open = true;
   status_.snapshot_id = writer_->snapshot_id();
   status_.committed_offset = writer_->committed_offset();
+  status_.snapshots = writer_->counts().snapshots;
+  status_.data_files = writer_->counts().data_files;
 }
 
-void TopicCommitter::Maintain(bool orphans) {
-  auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
-  if (!compacted.ok()) {
-    FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
-  } else if (compacted->files_added > 0) {
-    FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
-                     compacted->files_removed, compacted->files_added);
-  }
-  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance);
-  if (!expired.ok()) {
-    FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
-  } else if (expired->snapshots_expired > 0) {
-    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s)", id_.ToString(),
-                     expired->snapshots_expired, expired->files_deleted);
-  }
-  if (!orphans) return;
-  auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance);
-  if (!removed.ok()) {
-    FRAZIL_LOG_WARN("topic table {}: orphan removal: {}", id_.ToString(), removed.status().ToString());
-  } else if (*removed > 0) {
-    FRAZIL_LOG_INFO("topic table {}: removed {} orphan file(s)", id_.ToString(), *removed);
-  }
+TopicCommitter::Next TopicCommitter::RetryAfter(const Status& st) {
+  Fail(st);
+  backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(100), config_.max_backoff);
+  // New records do not cut a backoff short.
+  wake_at_.store(UINT64_MAX, std::memory_order_release);
+  return Next{Next::kAt, Clock::now() + backoff_};
 }
 
-void TopicCommitter::Loop() {
-  std::chrono::milliseconds backoff{0};
-  uint64_t shrunk_bytes = 0;  // batch byte limit while the disk is full (0: the configured one)
-  std::optional<Clock::time_point> pending_since;
-  Clock::time_point flush_at;
-  std::mt19937_64 rng(std::random_device{}());
-  Clock::time_point next_maintenance = Clock::now();
-  const auto orphan_every =
-      std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
-  std::optional<Clock::time_point> next_orphans;  // first pass: right after the table opens
-  auto retry_after_failure = [&](const Status& st) {
-    Fail(st);
-    backoff = std::clamp(backoff * 2, std::chrono::milliseconds(100), config_.max_backoff);
-    // New records do not cut a backoff short.
-    return WaitUntil(Clock::now() + backoff, /*wakeable=*/false);
-  };
-  for (;;) {
-    bool stopping, flush;
-    Clock::time_point deadline;
-    {
-      std::lock_guard lock(mu_);
-      stopping = stop_, deadline = stop_deadline_;
-      // A failing table gets no last attempt: it would only hold up shutdown.
-      flush = flush_on_stop_ && status_.error.empty();
+void TopicCommitter::RunCommit() {
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return;
+    if (upkeeping_) {
+      // Upkeep of this table is running: it runs us when it is done.
+      commit_waiting_ = true;
+      return;
     }
-    if (stopping && (!flush || !writer_ || Clock::now() > deadline)) return;
+    committing_ = true;
+  }
+  Next next = CommitStep();
+  bool upkeep;
+  {
+    MutexLock lock(&mu_);
+    committing_ = false;
+    upkeep = upkeep_waiting_;
+    upkeep_waiting_ = false;
+  }
+  if (upkeep) upkeep_task_->Schedule();
+  if (next.kind == Next::kNow) commit_task_->Schedule();
+  if (next.kind == Next::kAt) commit_task_->ScheduleAt(next.at);
+}
 
+TopicCommitter::Next TopicCommitter::CommitStep() {
+  bool committed_one = false;
+  for (;;) {
     if (!writer_) {
       auto w = TopicWriter::Open(catalog_, id_, wal_, config_.writer);
-      if (!w.ok()) {
-        retry_after_failure(w.status().WithContext("opening the topic table"));
-        continue;
-      }
+      if (!w.ok()) return RetryAfter(w.status().WithContext("opening the topic table"));
       writer_ = std::move(w).value();
       if (writer_->committed_offset() > wal_->Stats().next_offset)
         FRAZIL_LOG_ERROR(
@@ -133,82 +157,179 @@ void TopicCommitter::Loop() {
             "records the table has; messages the WAL takes below that offset will not reach the table",
             id_.ToString(), writer_->committed_offset(), wal_->Stats().next_offset);
       Committed();
-      backoff = std::chrono::milliseconds(0);
+      backoff_ = std::chrono::milliseconds(0);
+      // First upkeep (with orphan removal) right after the table opens.
+      if (config_.maintenance.interval_ms > 0) upkeep_task_->Schedule();
     }
-
-    // Upkeep runs on this thread, between commits, so it never races the
-    // writer's own files.
-    if (!stopping && config_.maintenance.interval_ms > 0 && Clock::now() >= next_maintenance) {
-      bool orphans = !next_orphans || Clock::now() >= *next_orphans;
-      Maintain(orphans);
-      if (orphans) next_orphans = Clock::now() + orphan_every;
-      next_maintenance = Clock::now() + std::chrono::milliseconds(config_.maintenance.interval_ms);
-    }
-    wake_at_.store(UINT64_MAX, std::memory_order_release);
     const uint64_t committed = writer_->committed_offset();
     const uint64_t full_at = committed + config_.writer.max_rows;
-    uint64_t visible = wal_->Stats().visible_end;
+    const uint64_t visible = wal_->Stats().visible_end;
     if (visible <= committed) {
-      pending_since.reset();
-      if (stopping) return;
-      // Woken by the first new record; re-checked after arming, so a record
-      // that arrived in between is not missed.
+      // Idle: nothing scheduled until Wake sees the first new record;
+      // re-checked after arming, so a record that arrived in between is
+      // not missed.
+      {
+        MutexLock lock(&mu_);
+        pending_since_.reset();
+      }
+      flush_at_.reset();
+      first_visible_ns_.store(0, std::memory_order_release);
       wake_at_.store(committed + 1, std::memory_order_release);
       if (wal_->Stats().visible_end > committed) continue;
-      auto wake = Clock::now() + config_.flush_interval;
-      if (config_.maintenance.interval_ms > 0) wake = std::min(wake, next_maintenance);
-      WaitUntil(wake);
-      continue;
+      return Next{};
     }
-    if (!pending_since) {
+    const auto now = Clock::now();
+    if (!flush_at_) {
+      int64_t seen = first_visible_ns_.load(std::memory_order_acquire);
+      auto since = seen ? std::min(now, Clock::time_point(Clock::duration(seen))) : now;
+      {
+        MutexLock lock(&mu_);
+        if (!pending_since_) pending_since_ = since;
+      }
       // Topics started together would commit in step forever: each waits a
       // random 75-100% of the interval, so their commits spread out.
-      pending_since = Clock::now();
       std::uniform_real_distribution<double> jitter(0.75, 1.0);
-      flush_at =
-          *pending_since + std::chrono::duration_cast<Clock::duration>(config_.flush_interval * jitter(rng));
+      flush_at_ = since + std::chrono::duration_cast<Clock::duration>(config_.flush_interval * jitter(rng_));
     }
-    if (!stopping && visible < full_at && Clock::now() < flush_at) {
-      // Until the flush time, or until a full batch is there.
+    if (visible < full_at && now < *flush_at_) {
+      // Until the flush time, or until Wake sees a full batch.
       wake_at_.store(full_at, std::memory_order_release);
       if (wal_->Stats().visible_end >= full_at) continue;
-      WaitUntil(flush_at);
-      continue;
+      return Next{Next::kAt, *flush_at_};
     }
-    auto n = writer_->CommitBatch(shrunk_bytes);
-    if (!n.ok()) {
-      if (stopping) return;  // the WAL keeps it for the next start
-      // Dropped under the broker (by another engine): open it afresh, which
-      // re-registers or re-creates it.
-      if (n.status().code() == StatusCode::kNotFound) writer_.reset();
-      if (n.status().code() == StatusCode::kResourceExhausted) {
-        // Out of space: a smaller batch may fit where this one did not, and
-        // every commit lets the WAL give space back.
-        shrunk_bytes = std::max<uint64_t>((shrunk_bytes ? shrunk_bytes : config_.writer.max_bytes) / 4, 1);
+    // One commit per run, so a busy topic does not hold a worker.
+    if (committed_one) return Next{Next::kNow, {}};
+    wake_at_.store(UINT64_MAX, std::memory_order_release);
+    auto n = CommitOnce();
+    if (!n.ok()) return RetryAfter(n.status());
+    if (*n == 0) return Next{Next::kAt, Clock::now() + config_.flush_interval};  // the WAL had nothing for it
+    committed_one = true;
+    if (config_.maintenance.interval_ms > 0) {
+      Clock::time_point at;
+      {
+        MutexLock lock(&mu_);
+        at = last_upkeep_ + std::chrono::milliseconds(config_.maintenance.interval_ms);
       }
-      retry_after_failure(n.status());
-      continue;
+      upkeep_task_->ScheduleAt(at);
     }
-    // Grow back towards the configured size once commits go through.
-    if (shrunk_bytes > 0) shrunk_bytes = shrunk_bytes * 4 >= config_.writer.max_bytes ? 0 : shrunk_bytes * 4;
-    backoff = std::chrono::milliseconds(0);
-    pending_since.reset();
-    Committed();
-    {
-      std::lock_guard lock(mu_);
-      ++status_.commits;
+  }
+}
+
+Result<size_t> TopicCommitter::CommitOnce() {
+  const auto start = Clock::now();
+  auto n = writer_->CommitBatch(shrunk_bytes_);
+  if (!n.ok()) {
+    // Dropped under the broker (by another engine): open it afresh, which
+    // re-registers or re-creates it.
+    if (n.status().code() == StatusCode::kNotFound) writer_.reset();
+    if (n.status().code() == StatusCode::kResourceExhausted) {
+      // Out of space: a smaller batch may fit where this one did not, and
+      // every commit lets the WAL give space back.
+      shrunk_bytes_ = std::max<uint64_t>((shrunk_bytes_ ? shrunk_bytes_ : config_.writer.max_bytes) / 4, 1);
     }
-    uint64_t now_committed = writer_->committed_offset();
-    uint64_t keep_from =
-        now_committed > config_.wal_retain_records ? now_committed - config_.wal_retain_records : 0;
-    // The margin never holds more than half the WAL's cap, so large
-    // messages cannot fill the WAL with history the table already has.
-    const uint64_t cap = wal_->options().max_total_bytes;
-    if (cap > 0 && wal_->Stats().total_bytes > cap / 2) keep_from = now_committed;
-    auto reclaimed = wal_->Reclaim(keep_from);
-    if (!reclaimed.ok())
-      FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below {}: {}", id_.ToString(), keep_from,
-                      reclaimed.status().ToString());
+    Fail(n.status());
+    return n.status();
+  }
+  if (*n == 0) return n;
+  commit_latency_.ObserveDuration(Clock::now() - start);
+  // Grow back towards the configured size once commits go through.
+  if (shrunk_bytes_ > 0)
+    shrunk_bytes_ = shrunk_bytes_ * 4 >= config_.writer.max_bytes ? 0 : shrunk_bytes_ * 4;
+  backoff_ = std::chrono::milliseconds(0);
+  flush_at_.reset();
+  // Records left after this batch were visible by the time it started (a
+  // lower bound of their age, which is what lag reports).
+  first_visible_ns_.store(Nanos(start), std::memory_order_release);
+  {
+    MutexLock lock(&mu_);
+    pending_since_.reset();
+    ++status_.commits;
+  }
+  Committed();
+  Reclaim();
+  return n;
+}
+
+void TopicCommitter::Reclaim() {
+  uint64_t now_committed = writer_->committed_offset();
+  uint64_t keep_from =
+      now_committed > config_.wal_retain_records ? now_committed - config_.wal_retain_records : 0;
+  // The margin never holds more than half the WAL's cap, so large
+  // messages cannot fill the WAL with history the table already has.
+  const uint64_t cap = wal_->options().max_total_bytes;
+  if (cap > 0 && wal_->Stats().total_bytes > cap / 2) keep_from = now_committed;
+  auto reclaimed = wal_->Reclaim(keep_from);
+  if (!reclaimed.ok())
+    FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below {}: {}", id_.ToString(), keep_from,
+                    reclaimed.status().ToString());
+}
+
+void TopicCommitter::RunUpkeep() {
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return;
+    if (committing_) {
+      // A commit of this table is running: it runs us when it is done.
+      upkeep_waiting_ = true;
+      return;
+    }
+    upkeeping_ = true;
+  }
+  const auto now = Clock::now();
+  const auto orphan_every =
+      std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
+  bool orphans = !next_orphans_ || now >= *next_orphans_;
+  Maintain(orphans);
+  if (orphans) next_orphans_ = Clock::now() + orphan_every;
+  bool commit;
+  {
+    MutexLock lock(&mu_);
+    upkeeping_ = false;
+    last_upkeep_ = Clock::now();
+    commit = commit_waiting_;
+    commit_waiting_ = false;
+  }
+  if (commit) commit_task_->Schedule();
+}
+
+void TopicCommitter::Maintain(bool orphans) {
+  bool changed = false;
+  auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
+  if (!compacted.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
+  } else if (compacted->files_added > 0) {
+    FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
+                     compacted->files_removed, compacted->files_added);
+    MutexLock lock(&mu_);
+    ++status_.compactions;
+    changed = true;
+  }
+  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance);
+  if (!expired.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
+  } else if (expired->snapshots_expired > 0) {
+    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s)", id_.ToString(),
+                     expired->snapshots_expired, expired->files_deleted);
+    MutexLock lock(&mu_);
+    ++status_.expirations;
+    changed = true;
+  }
+  if (changed) {
+    // Snapshot and file counts changed: read them from the table as it is now.
+    auto t = catalog_->LoadTable(id_);
+    if (t.ok()) {
+      TableCounts c = CountsOf(t->metadata);
+      MutexLock lock(&mu_);
+      status_.snapshots = c.snapshots;
+      status_.data_files = c.data_files;
+    }
+  }
+  if (!orphans) return;
+  auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance);
+  if (!removed.ok()) {
+    FRAZIL_LOG_WARN("topic table {}: orphan removal: {}", id_.ToString(), removed.status().ToString());
+  } else if (*removed > 0) {
+    FRAZIL_LOG_INFO("topic table {}: removed {} orphan file(s)", id_.ToString(), *removed);
   }
 }
 

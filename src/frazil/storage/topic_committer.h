@@ -1,28 +1,42 @@
-// The background loop that turns one topic's WAL into its Iceberg table:
-// it cuts batches (full batches at once, anything else after the flush
-// interval, so an idle topic becomes queryable quickly), commits them with
-// TopicWriter, reclaims the WAL below the committed offset minus a margin,
-// runs table upkeep on a schedule, and retries with backoff while the
-// catalog or warehouse fails. While it fails the WAL keeps accepting until
-// its cap; `status().error` says why commits are not happening.
+// Turns one topic's WAL into its Iceberg table: cuts batches (full batches
+// at once, anything else after the flush interval, so an idle topic becomes
+// queryable quickly), commits them with TopicWriter, reclaims the WAL below
+// the committed offset minus a margin, runs table upkeep on a schedule, and
+// retries with backoff while the catalog or warehouse fails. While it fails
+// the WAL keeps accepting until its cap; `status().error` says why commits
+// are not happening.
+//
+// A committer owns no thread: its commit loop is a SerialTask on a shared
+// commit executor, run when a full batch is visible (Wake), at the flush
+// time of the first uncommitted record, or after a backoff; its upkeep is a
+// SerialTask on a shared upkeep executor. An idle topic (nothing
+// uncommitted) has nothing scheduled. Commit and upkeep of one table never
+// run at once: whichever starts while the other runs steps aside and is run
+// again when the other finishes.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <optional>
+#include <random>
 #include <string>
-#include <thread>
 
 #include "frazil/catalog/catalog.h"
+#include "frazil/common/executor.h"
 #include "frazil/common/histogram.h"
+#include "frazil/common/mutex.h"
 #include "frazil/storage/table_maintenance.h"
 #include "frazil/storage/topic_writer.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::storage {
+
+// Process-wide executors, created on first use, for committers whose
+// config names none: commits (2 threads) and table upkeep (1 thread).
+Executor* DefaultCommitExecutor();
+Executor* DefaultUpkeepExecutor();
 
 struct CommitterConfig {
   WriterConfig writer;
@@ -32,6 +46,8 @@ struct CommitterConfig {
   // tailing close behind (older history is read from the table).
   uint64_t wal_retain_records = 100000;
   MaintenanceConfig maintenance;
+  Executor* commit_executor = nullptr;  // null: DefaultCommitExecutor()
+  Executor* upkeep_executor = nullptr;  // null: DefaultUpkeepExecutor()
 };
 
 struct CommitterStatus {
@@ -50,46 +66,79 @@ struct CommitterStatus {
 
 class TopicCommitter {
  public:
-  // Starts the loop; the table is created (or found) by the loop itself, so
-  // an unreachable catalog delays commits but not the topic.
+  // Schedules the first run; the table is created (or found) by that run,
+  // so an unreachable catalog delays commits but not the topic.
   TopicCommitter(catalog::Catalog* catalog, catalog::TableIdentifier id, wal::WriteAheadLog* wal,
                  CommitterConfig config);
   ~TopicCommitter();
   TopicCommitter(const TopicCommitter&) = delete;
   TopicCommitter& operator=(const TopicCommitter&) = delete;
 
-  // Records below `visible_end` are visible in the WAL (called on the
-  // WAL's thread for every write; lock-free unless the loop waits for them).
-  void Wake(uint64_t visible_end);
-  // Stops the loop. With `flush`, first commits what the WAL holds (one
+  // Records below `visible_end` are visible in the WAL (called on the WAL's
+  // executor after appends: one atomic load unless it crosses the offset
+  // the committer waits for).
+  void Wake(uint64_t visible_end) EXCLUDES(mu_);
+  // Stops committing and upkeep, waiting for a run in progress. With
+  // `flush`, then commits what the WAL holds on the calling thread (one
   // attempt per batch, bounded by `deadline`).
-  void Stop(bool flush, std::chrono::milliseconds deadline = std::chrono::seconds(5));
+  void Stop(bool flush, std::chrono::milliseconds deadline = std::chrono::seconds(5)) EXCLUDES(mu_);
 
-  CommitterStatus status();
+  CommitterStatus status() EXCLUDES(mu_);
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
-  void Loop();
-  // Waits until stopped, `until`, or (with `wakeable`) new records; false when stopping.
-  bool WaitUntil(std::chrono::steady_clock::time_point until, bool wakeable = true);
-  void Fail(const Status& st);
-  void Committed();
-  void Maintain(bool orphans);
+  using Clock = std::chrono::steady_clock;
+  // What the commit task does next.
+  struct Next {
+    enum Kind { kIdle, kNow, kAt } kind = kIdle;
+    Clock::time_point at;
+  };
+
+  void RunCommit() EXCLUDES(mu_);
+  Next CommitStep() EXCLUDES(mu_);
+  // One batch: records committed, or the failure (recorded in status).
+  Result<size_t> CommitOnce() EXCLUDES(mu_);
+  void Fail(const Status& st) EXCLUDES(mu_);
+  void RunUpkeep() EXCLUDES(mu_);
+  Next RetryAfter(const Status& st) EXCLUDES(mu_);
+  void Committed() EXCLUDES(mu_);
+  void Maintain(bool orphans) EXCLUDES(mu_);
+  void Reclaim();
 
   catalog::Catalog* const catalog_;
   const catalog::TableIdentifier id_;
   wal::WriteAheadLog* const wal_;
   const CommitterConfig config_;
-  std::unique_ptr<TopicWriter> writer_;  // loop thread only
 
-  // The visible end at which Wake interrupts the loop's wait (max: never).
+  // Owned by the commit task (and by Stop once the task has stopped).
+  std::unique_ptr<TopicWriter> writer_;
+  std::chrono::milliseconds backoff_{0};
+  uint64_t shrunk_bytes_ = 0;  // batch byte limit while the disk is full (0: the configured one)
+  std::optional<Clock::time_point> flush_at_;  // when the records now pending commit anyway
+  std::mt19937_64 rng_;
+
+  // Owned by the upkeep task.
+  std::optional<Clock::time_point> next_orphans_;  // first pass: right after the table opens
+
+  // The visible end at which Wake schedules the commit task (max: never).
   std::atomic<uint64_t> wake_at_{UINT64_MAX};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false, flush_on_stop_ = false, woken_ = false;
-  std::chrono::steady_clock::time_point stop_deadline_;
-  CommitterStatus status_;
-  std::thread thread_;
+  // When Wake saw the first record after an idle period (ns of Clock, 0: not since).
+  std::atomic<int64_t> first_visible_ns_{0};
+  LatencyHistogram commit_latency_;
+
+  Mutex mu_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool committing_ GUARDED_BY(mu_) = false, upkeeping_ GUARDED_BY(mu_) = false;
+  // A run that stepped aside for the other kind, to run when it finishes.
+  bool commit_waiting_ GUARDED_BY(mu_) = false, upkeep_waiting_ GUARDED_BY(mu_) = false;
+  Clock::time_point last_upkeep_ GUARDED_BY(mu_);
+  // Since when the oldest uncommitted visible record waits (lag).
+  std::optional<Clock::time_point> pending_since_ GUARDED_BY(mu_);
+  CommitterStatus status_ GUARDED_BY(mu_);
+
+  // Last: destroyed first, so no run outlives the members it uses.
+  std::unique_ptr<SerialTask> commit_task_;
+  std::unique_ptr<SerialTask> upkeep_task_;
 };
 
 }  // namespace frazil::storage

@@ -1,43 +1,143 @@
 #include "frazil/storage/topic_reader.h"
 
+#include <malloc.h>
+
 #include "frazil/common/logging.h"
 
 namespace frazil::storage {
+
+namespace {
+
+// What a record held ahead of the consumer costs: the message, its control
+// block and its slot in the queue.
+uint64_t HeldBytes(const TopicReader::Record& r) {
+  return r.message->MemoryBytes() + sizeof(TopicReader::Record) + 32;
+}
+
+// After a replay that decoded this much, the allocator is asked to give
+// the freed memory back to the system.
+constexpr uint64_t kTrimAfterBytes = 64ull << 20;
+
+}  // namespace
+
+// Never destroyed: readers may outlive static destruction at exit.
+Executor* DefaultPrefetchExecutor() {
+  static Executor* e = new Executor("frazil-prefetch", 2);
+  return e;
+}
+
+ReplayCounters& GlobalReplayCounters() {
+  static ReplayCounters counters;
+  return counters;
+}
 
 TopicReader::TopicReader(wal::WriteAheadLog* wal, TopicTable table)
     : wal_(wal), table_(std::move(table)), wal_reader_(wal->NewReader()) {
   if (table_.catalog) history_ = std::make_unique<TableHistory>(table_.catalog, table_.id);
   if (table_.config.prefetch_files == 0) table_.config.prefetch_files = 1;
+  Executor* executor =
+      table_.config.prefetch_executor ? table_.config.prefetch_executor : DefaultPrefetchExecutor();
+  prefetch_task_ = std::make_unique<SerialTask>(executor, [this] { Prefetch(); });
   Seek(wal->Stats().low_water_offset);
 }
 
-TopicReader::~TopicReader() { DropPrefetch(); }
+TopicReader::~TopicReader() { prefetch_task_->Stop(); }
 
-void TopicReader::DropPrefetch() {
-  for (auto& [file, read] : prefetch_)
-    if (read.valid()) read.wait();
-  prefetch_.clear();
+void TopicReader::SetReadyCallback(std::function<void()> fn) {
+  auto shared = fn ? std::make_shared<std::function<void()>>(std::move(fn)) : nullptr;
+  MutexLock lock(&mu_);
+  ready_fn_ = std::move(shared);
+}
+
+uint64_t TopicReader::held_bytes() const {
+  MutexLock lock(&mu_);
+  return held_bytes_;
+}
+
+uint64_t TopicReader::peak_held_bytes() const {
+  MutexLock lock(&mu_);
+  return peak_held_bytes_;
+}
+
+void TopicReader::Ready() {
+  std::shared_ptr<std::function<void()>> fn;
+  {
+    MutexLock lock(&mu_);
+    fn = ready_fn_;
+  }
+  if (fn) (*fn)();
+}
+
+void TopicReader::ResetTableLocked() {
+  ++gen_;
+  chunks_.clear();
+  held_bytes_ = 0;
+  table_done_ = false;
+  table_end_ = 0;
+  error_ = Status::Ok();
+}
+
+void TopicReader::StartTable(uint64_t offset) {
+  {
+    MutexLock lock(&mu_);
+    ResetTableLocked();
+    want_table_ = true;
+    next_read_ = offset;
+  }
+  replayed_bytes_ = 0;
+  prefetch_task_->Schedule();
+}
+
+void TopicReader::StopTable() {
+  std::deque<Chunk> dropped;
+  {
+    MutexLock lock(&mu_);
+    want_table_ = false;
+    dropped.swap(chunks_);
+    ResetTableLocked();
+  }
+  dropped.clear();  // freed outside the lock
+  if (replayed_bytes_ >= kTrimAfterBytes) {
+    // A large replay is over: hand the freed memory back (glibc keeps it
+    // in its arenas otherwise, so RSS stays at the replay's peak).
+    malloc_trim(0);
+  }
+  replayed_bytes_ = 0;
 }
 
 void TopicReader::Seek(uint64_t offset) {
-  DropPrefetch();
-  buffer_.clear();
+  StopTable();
   position_ = offset;
+  table_retried_ = false;
   in_wal_ = wal_reader_->Seek(offset).ok();
   if (!in_wal_ && !history_) {
     // Without a table, what the WAL reclaimed is gone: start at its oldest.
     position_ = wal_->Stats().low_water_offset;
     in_wal_ = wal_reader_->Seek(position_).ok();
   }
+  if (!in_wal_ && history_) StartTable(position_);
 }
 
-Result<std::optional<wal::WalRecord>> TopicReader::TryNext() {
+Result<std::optional<TopicReader::Record>> TopicReader::TryNext() {
   for (int attempt = 0; attempt < 4; ++attempt) {
     if (in_wal_) {
       auto rec = wal_reader_->TryNext();
       if (rec.ok()) {
-        if (rec.value()) position_ = rec.value()->offset + 1;
-        return rec;
+        if (!rec.value()) return std::optional<Record>();
+        position_ = rec.value()->offset + 1;
+        auto m = DecodeStoredMessage(rec.value()->payload);
+        if (!m.ok()) {
+          // A record that does not decode cannot be delivered; the ones
+          // after it can.
+          ++undecodable_;
+          GlobalReplayCounters().undecodable_records.fetch_add(1, std::memory_order_relaxed);
+          FRAZIL_LOG_ERROR("topic {}: WAL record at offset {} does not decode, skipped: {}",
+                           table_.id.ToString(), rec.value()->offset, m.status().ToString());
+          --attempt;
+          continue;
+        }
+        return std::optional<Record>(
+            Record{rec.value()->offset, std::make_shared<const StoredMessage>(std::move(m).value())});
       }
       if (rec.status().code() != StatusCode::kOutOfRange) return rec.status();
       // Reclaimed under this reader: the table has it now.
@@ -46,125 +146,209 @@ Result<std::optional<wal::WalRecord>> TopicReader::TryNext() {
         continue;
       }
       in_wal_ = false;
+      StartTable(position_);
       continue;
     }
-    auto rec = NextFromTable();
-    if (!rec.ok() || rec.value()) return rec;
+    bool to_wal = false;
+    uint64_t table_end = 0;
+    auto rec = NextFromTable(&to_wal, &table_end);
+    if (!rec.ok()) return rec.status();
+    if (rec.value()) {
+      position_ = rec.value()->offset + 1;
+      table_retried_ = false;
+      return rec;
+    }
+    if (!to_wal) return rec;  // the table's data is still being read
     // Past what the table holds: continue in the WAL.
+    position_ = std::max(position_, table_end);
     if (wal_reader_->Seek(position_).ok()) {
       in_wal_ = true;
+      table_retried_ = false;
+      StopTable();
       continue;
     }
-    if (!history_) {
-      Seek(wal_->Stats().low_water_offset);
-      continue;
+    if (!table_retried_) {
+      // The table moved on since it was loaded (and the WAL reclaimed past
+      // what it held then): load it again.
+      table_retried_ = true;
+      StartTable(position_);
+      return std::optional<Record>();
     }
+    table_retried_ = false;
+    return Status::Internal("topic " + table_.id.ToString() + ": offset " + std::to_string(position_) +
+                            " is neither in the WAL (low-water mark " +
+                            std::to_string(wal_->Stats().low_water_offset) +
+                            ") nor in the table (committed up to " + std::to_string(table_end) + ")");
   }
-  return Status::Internal("topic " + table_.id.ToString() + ": offset " + std::to_string(position_) +
-                          " is neither in the WAL (low-water mark " +
-                          std::to_string(wal_->Stats().low_water_offset) +
-                          ") nor in the table (committed up to " +
-                          std::to_string(history_ ? history_->committed_end() : 0) + ")");
+  return std::optional<Record>();
 }
 
-Result<std::optional<wal::WalRecord>> TopicReader::NextFromTable() {
-  if (!history_) return std::optional<wal::WalRecord>();
-  while (buffer_.empty()) {
-    if (position_ >= history_->committed_end()) {
-      // The table may have moved on since it was last loaded.
-      if (wal_->Stats().low_water_offset <= position_) return std::optional<wal::WalRecord>();
-      FRAZIL_RETURN_IF_ERROR(
-          history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
-      if (position_ >= history_->committed_end()) return std::optional<wal::WalRecord>();
+Result<std::optional<TopicReader::Record>> TopicReader::NextFromTable(bool* to_wal, uint64_t* table_end) {
+  std::optional<Record> out;
+  bool schedule = false;
+  {
+    MutexLock lock(&mu_);
+    if (!error_.ok()) {
+      // Reported once; the next call retries the read that failed.
+      Status st = std::move(error_);
+      error_ = Status::Ok();
+      return st;
     }
-    FRAZIL_RETURN_IF_ERROR(FillBuffer());
+    while (!out && !chunks_.empty()) {
+      Chunk& c = chunks_.front();
+      if (!c.records.empty()) {
+        Record r = std::move(c.records.front());
+        c.records.pop_front();
+        const uint64_t b = HeldBytes(r);
+        c.bytes -= b;
+        held_bytes_ -= b;
+        replayed_bytes_ += b;
+        if (r.offset >= position_) out = std::move(r);
+      }
+      if (c.records.empty()) {
+        // Room for the next range.
+        chunks_.pop_front();
+        schedule = true;
+      }
+    }
+    if (!out && table_done_) {
+      *to_wal = true;
+      *table_end = table_end_;
+      return out;
+    }
+    if (!out) schedule = true;  // still reading: make sure it goes on
   }
-  wal::WalRecord r = std::move(buffer_.front());
-  buffer_.pop_front();
-  if (r.offset > position_) SkipTo(r.offset);
-  position_ = r.offset + 1;
-  return std::optional<wal::WalRecord>(std::move(r));
+  if (schedule) prefetch_task_->Schedule();
+  return out;
 }
 
-void TopicReader::SkipTo(uint64_t offset) {
+void TopicReader::SkipTo(uint64_t* pos, uint64_t offset) {
   // Offsets the broker committed that no row holds any more: deleted by
   // another engine (a DELETE, or an expiry of the oldest data), or lost.
   // Replay goes on, as a consumer of a compacted log would, and says so.
   auto first = history_->first_offset();
-  if (first && offset <= *first && position_ < *first) {
+  if (first && offset <= *first && *pos < *first) {
     FRAZIL_LOG_INFO("topic table {}: history starts at offset {}, reading from there", table_.id.ToString(),
                     offset);
   } else {
     FRAZIL_LOG_WARN(
         "topic table {} (snapshot {}): no row holds offsets {} to {} (deleted by another engine?); "
         "replay skips them",
-        table_.id.ToString(), history_->snapshot_id(), position_, offset - 1);
+        table_.id.ToString(), history_->snapshot_id(), *pos, offset - 1);
   }
-  position_ = offset;
+  GlobalReplayCounters().missing_offsets.fetch_add(offset - *pos, std::memory_order_relaxed);
+  *pos = offset;
 }
 
-Status TopicReader::FillBuffer(bool replanned) {
-  auto file = history_->RangeAt(position_);
-  if (!file || (!prefetch_.empty() && prefetch_.front().first.last < position_)) DropPrefetch();
-  if (!file) {
-    FRAZIL_RETURN_IF_ERROR(
-        history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
-    file = history_->RangeAt(position_);
-    if (!file) {
-      // No file holds anything from here to the committed offset.
-      if (position_ < history_->committed_end()) SkipTo(history_->committed_end());
-      return Status::Ok();
+void TopicReader::Prefetch() {
+  uint64_t gen, pos, held;
+  {
+    MutexLock lock(&mu_);
+    if (!want_table_ || table_done_ || !error_.ok()) return;
+    // The window is full: the consumer schedules us again as it drains it.
+    if (chunks_.size() >= table_.config.prefetch_files ||
+        (!chunks_.empty() && held_bytes_ >= table_.config.prefetch_bytes))
+      return;
+    gen = gen_;
+    pos = next_read_;
+    held = held_bytes_;
+  }
+  // All table I/O below runs with no lock held.
+  const std::string context = "reading topic table " + table_.id.ToString();
+  auto fail = [&](const Status& st) {
+    {
+      MutexLock lock(&mu_);
+      if (gen != gen_) return;
+      error_ = st.WithContext(context);
     }
-  }
-  // Queue reads of this range and the next ones, each on its own thread.
-  uint64_t next = prefetch_.empty() ? position_ : prefetch_.back().first.last + 1;
-  const uint64_t end = history_->committed_end();
-  while (prefetch_.size() < table_.config.prefetch_files && next < end) {
-    auto f = history_->RangeAt(next);
-    if (!f) break;
-    uint64_t from = std::max(next, f->first);
-    prefetch_.emplace_back(
-        *f,
-        std::async(std::launch::async, [io = history_->io(), schema = history_->schema(), f = *f, from, end] {
-          return TableHistory::ReadRange(io, schema, f, from, end);
-        }));
-    next = f->last + 1;
-  }
-  if (prefetch_.empty()) return Status::Ok();
-  auto [f, read] = std::move(prefetch_.front());
-  prefetch_.pop_front();
-  auto got = read.get();
-  if (!got.ok() && got.status().code() == StatusCode::kNotFound && !replanned) {
-    // Compacted away since it was planned: plan again from the current snapshot.
-    DropPrefetch();
+    Ready();
+  };
+  if (pos < planned_from_) {
+    // Files wholly below the last planning position were forgotten: plan afresh.
     history_->Invalidate();
-    FRAZIL_RETURN_IF_ERROR(
-        history_->Refresh(position_).WithContext("reading topic table " + table_.id.ToString()));
-    return FillBuffer(/*replanned=*/true);
+    planned_from_ = pos;
   }
-  if (!got.ok()) return got.status().WithContext("reading topic table " + table_.id.ToString());
-  if (got->foreign > 0 || got->duplicates > 0) {
-    std::string files;
-    for (const auto& hf : f.files) files += (files.empty() ? "" : ", ") + hf.path;
-    FRAZIL_LOG_WARN(
-        "topic table {} (snapshot {}): skipped {} row(s) at offsets the broker did not commit and {} "
-        "further row(s) at offsets already read, in {}",
-        table_.id.ToString(), history_->snapshot_id(), got->foreign, got->duplicates, files);
+  std::optional<HistoryRange> range;
+  if (pos < history_->committed_end()) range = history_->RangeAt(pos);
+  if (!range) {
+    // The table may have moved on since it was last loaded.
+    Status st = history_->Refresh(pos);
+    if (!st.ok()) return fail(st);
+    planned_from_ = pos;  // Refresh forgot the files wholly below it
+    range = history_->RangeAt(pos);
   }
-  for (auto& r : got->records)
-    if (r.offset >= position_) buffer_.push_back(std::move(r));
-  // Nothing of the broker's left in the range: go on after it.
-  if (buffer_.empty() && position_ <= f.last) SkipTo(f.last + 1);
-  return Status::Ok();
-}
-
-}  // namespace frazil::storage
-
-namespace frazil::storage {
-
-ReplayCounters& GlobalReplayCounters() {
-  static ReplayCounters counters;
-  return counters;
+  uint64_t end = history_->committed_end();
+  Chunk chunk;
+  if (range && pos < end && held > 0 && bytes_per_record_ > 0) {
+    // What the range will hold, from what earlier ranges held per record:
+    // it is read only if it fits the window beside what is held (the
+    // consumer schedules us again as it drains that).
+    uint64_t rows = 0;
+    for (const auto& f : range->files) rows += static_cast<uint64_t>(std::max<int64_t>(f.records, 0));
+    rows = std::min(rows, range->last + 1 - std::min(pos, range->last + 1));
+    if (held + rows * bytes_per_record_ > table_.config.prefetch_bytes) return;
+  }
+  for (bool replanned = false; range && pos < end;) {
+    auto got = TableHistory::ReadRange(history_->io(), history_->schema(), *range, pos, end);
+    if (!got.ok() && got.status().code() == StatusCode::kNotFound && !replanned) {
+      // Compacted away since it was planned: plan again from the current snapshot.
+      replanned = true;
+      history_->Invalidate();
+      planned_from_ = pos;
+      Status st = history_->Refresh(pos);
+      if (!st.ok()) return fail(st);
+      range = history_->RangeAt(pos);
+      end = history_->committed_end();
+      continue;
+    }
+    if (!got.ok()) return fail(got.status());
+    auto& counters = GlobalReplayCounters();
+    counters.files_read.fetch_add(range->files.size(), std::memory_order_relaxed);
+    counters.rows_read.fetch_add(got->records.size() + got->foreign + got->duplicates,
+                                 std::memory_order_relaxed);
+    counters.foreign_rows.fetch_add(got->foreign, std::memory_order_relaxed);
+    counters.duplicate_rows.fetch_add(got->duplicates, std::memory_order_relaxed);
+    if (got->foreign > 0 || got->duplicates > 0) {
+      std::string files;
+      for (const auto& hf : range->files) files += (files.empty() ? "" : ", ") + hf.path;
+      FRAZIL_LOG_WARN(
+          "topic table {} (snapshot {}): skipped {} row(s) at offsets the broker did not commit and {} "
+          "further row(s) at offsets already read, in {}",
+          table_.id.ToString(), history_->snapshot_id(), got->foreign, got->duplicates, files);
+    }
+    for (auto& r : got->records) {
+      if (r.offset < pos) continue;
+      if (r.offset > pos) SkipTo(&pos, r.offset);
+      pos = r.offset + 1;
+      chunk.bytes += HeldBytes(r);
+      chunk.records.push_back(std::move(r));
+    }
+    if (!chunk.records.empty()) bytes_per_record_ = chunk.bytes / chunk.records.size();
+    // Nothing of the broker's left in the range: go on after it.
+    if (pos <= range->last) SkipTo(&pos, range->last + 1);
+    break;
+  }
+  // No file holds anything from here to the committed offset.
+  if (!range && pos < end) SkipTo(&pos, end);
+  bool more;
+  {
+    MutexLock lock(&mu_);
+    if (gen != gen_) return;  // the consumer moved: dropped (freed outside the lock)
+    if (!chunk.records.empty()) {
+      held_bytes_ += chunk.bytes;
+      peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
+      chunks_.push_back(std::move(chunk));
+    }
+    next_read_ = pos;
+    if (pos >= end) {
+      table_done_ = true;
+      table_end_ = std::max(pos, end);
+    }
+    more = !table_done_ && chunks_.size() < table_.config.prefetch_files &&
+           held_bytes_ < table_.config.prefetch_bytes;
+  }
+  Ready();
+  if (more) prefetch_task_->Schedule();
 }
 
 }  // namespace frazil::storage

@@ -28,6 +28,22 @@ Result<uint64_t> CommittedOffset(const iceberg::TableMetadata& m) {
                             " is not a number: '" + it->second + "'");
 }
 
+TableCounts CountsOf(const iceberg::TableMetadata& m) {
+  TableCounts c;
+  c.snapshots = m.snapshots.size();
+  if (const iceberg::Snapshot* s = m.CurrentSnapshot()) {
+    auto it = s->summary.find("total-data-files");
+    if (it != s->summary.end()) {
+      try {
+        c.data_files = std::stoull(it->second);
+      } catch (...) {
+        // another engine's summary without a number: leave 0
+      }
+    }
+  }
+  return c;
+}
+
 Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog, catalog::TableIdentifier id,
                                                        wal::WriteAheadLog* wal, WriterConfig config) {
   Status ns = catalog->CreateNamespace(id.ns, {});
@@ -92,6 +108,7 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
   FRAZIL_ASSIGN_OR_RETURN(w->committed_, CommittedOffset(table->metadata));
   w->snapshot_id_ = table->metadata.current_snapshot_id.value_or(-1);
+  w->counts_ = CountsOf(table->metadata);
   return w;
 }
 
@@ -100,6 +117,7 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
   FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
   snapshot_id_ = table.metadata.current_snapshot_id.value_or(-1);
+  counts_ = CountsOf(table.metadata);
   auto reader = wal_->NewReader();
   Status seek = reader->Seek(committed_);
   if (!seek.ok())
@@ -175,6 +193,7 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   }
   committed_ = end;
   snapshot_id_ = committed->metadata.current_snapshot_id.value_or(-1);
+  counts_ = CountsOf(committed->metadata);
   return records.size();
 }
 

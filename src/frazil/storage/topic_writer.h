@@ -35,6 +35,14 @@ struct WriterConfig {
 // Memory a record of `stored_bytes` takes while its batch is written.
 inline uint64_t BatchMemoryPerRecord(uint64_t stored_bytes) { return 3 * stored_bytes + 256; }
 
+// What /metrics reports of a table: snapshots in its metadata, data files
+// in its current snapshot (from the snapshot summary).
+struct TableCounts {
+  uint64_t snapshots = 0;
+  uint64_t data_files = 0;
+};
+TableCounts CountsOf(const iceberg::TableMetadata& m);
+
 class TopicWriter {
  public:
   // Creates the topic's table `id` (namespace = Danube namespace, table =
@@ -52,6 +60,8 @@ class TopicWriter {
   uint64_t committed_offset() const { return committed_; }
   // The table's current snapshot after the last load or commit (-1: none).
   int64_t snapshot_id() const { return snapshot_id_; }
+  // The table's counts after the last load or commit.
+  const TableCounts& counts() const { return counts_; }
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
@@ -65,6 +75,7 @@ class TopicWriter {
   WriterConfig config_;
   uint64_t committed_ = 0;
   int64_t snapshot_id_ = -1;
+  TableCounts counts_;
 };
 
 // The committed offset a table records (0 for a table never written).

@@ -1,0 +1,308 @@
+// TopicCommitter on shared executors: many topics' committers add no
+// thread and each commits within about two flush intervals; an idle
+// committer has nothing scheduled; status reports what happened.
+#include "frazil/storage/topic_committer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "../testing/temp_dir.h"
+#include "frazil/catalog/sql_catalog.h"
+#include "frazil/common/executor.h"
+#include "frazil/iceberg/file_io.h"
+#include "frazil/objstore/object_store_file_io.h"
+#include "frazil/storage/stored_message.h"
+
+namespace frazil::storage {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+size_t ThreadCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+class TopicCommitterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    catalog::SqlCatalogOptions c;
+    c.db_path = dir_.Sub("catalog.db");
+    c.warehouse = "file://" + dir_.Sub("warehouse");
+    catalog_ = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
+  }
+
+  std::unique_ptr<wal::WriteAheadLog> OpenWal(const std::string& name) {
+    wal::WalOptions o;
+    o.dir = dir_.Sub("wal-" + name);
+    o.sync_mode = wal::SyncMode::kNone;
+    return wal::WriteAheadLog::Open(o).value();
+  }
+
+  static void Produce(wal::WriteAheadLog* wal, int n) {
+    for (int i = 0; i < n; ++i) {
+      StoredMessage m;
+      m.producer_id = 1;
+      m.publish_time_ms = 1700000000000;
+      m.payload = "message " + std::to_string(i);
+      ASSERT_TRUE(wal->AppendAndWait(EncodeStoredMessage(m)).ok());
+    }
+  }
+
+  // Waits (up to `limit`) until `done` holds; false if it never did.
+  template <class Pred>
+  static bool WaitFor(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    auto deadline = Clock::now() + limit;
+    while (!done()) {
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<catalog::SqlCatalog> catalog_;
+  Executor commits_{"test-commit", 2};
+  Executor upkeep_{"test-upkeep", 1};
+};
+
+TEST_F(TopicCommitterTest, TwoHundredTopicsAddNoThreadAndEachCommitsWithinTwoFlushIntervals) {
+  constexpr int kTopics = 200;
+  // Long enough that 200 commits (tens of milliseconds each here, on two
+  // commit threads) fit in one interval.
+  const milliseconds flush(3000);
+  std::vector<std::unique_ptr<wal::WriteAheadLog>> wals;
+  for (int i = 0; i < kTopics; ++i) wals.push_back(OpenWal(std::to_string(i)));
+  const size_t threads_before = ThreadCount();
+
+  CommitterConfig config;
+  config.flush_interval = flush;
+  config.maintenance.interval_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  std::vector<std::unique_ptr<TopicCommitter>> committers;
+  for (int i = 0; i < kTopics; ++i)
+    committers.push_back(std::make_unique<TopicCommitter>(
+        catalog_.get(), catalog::TableIdentifier{{"ns"}, "t" + std::to_string(i)}, wals[i].get(), config));
+  EXPECT_EQ(ThreadCount(), threads_before) << "committers must not start threads";
+  ASSERT_TRUE(WaitFor([&] {
+    for (auto& c : committers)
+      if (!c->status().table_open) return false;
+    return true;
+  }));
+
+  // One message each: every topic commits it after its flush interval,
+  // all of them within two intervals plus the time the commits themselves
+  // take on the two commit threads (tens of milliseconds each on a loaded
+  // machine: they queue behind each other, whatever the scheduling).
+  const auto start = Clock::now();
+  for (int i = 0; i < kTopics; ++i) {
+    Produce(wals[i].get(), 1);
+    committers[i]->Wake(wals[i]->Stats().visible_end);
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (auto& c : committers)
+          if (c->status().committed_offset < 1) return false;
+        return true;
+      },
+      std::chrono::seconds(120)));
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  double commit_seconds = 0;
+  for (auto& c : committers) {
+    auto st = c->status();
+    EXPECT_EQ(st.commits, 1u);
+    commit_seconds += st.commit_latency.sum_seconds;
+  }
+  const double bound = 2 * std::chrono::duration<double>(flush).count() + commit_seconds / commits_.threads();
+  EXPECT_LE(took, bound) << "commits took " << commit_seconds << " s in all";
+  std::printf(
+      "200 topics committed %.2f s after their first message (flush interval %.1f s, %.2f s of commits)\n",
+      took, std::chrono::duration<double>(flush).count(), commit_seconds);
+  EXPECT_EQ(ThreadCount(), threads_before);
+  for (auto& c : committers) c->Stop(false);
+  for (auto& w : wals) (void)w->Close();
+}
+
+TEST_F(TopicCommitterTest, AnIdleCommitterSchedulesNothing) {
+  auto wal = OpenWal("idle");
+  CommitterConfig config;
+  config.flush_interval = milliseconds(20);
+  config.maintenance.interval_ms = 30;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  TopicCommitter committer(catalog_.get(), {{"ns"}, "idle"}, wal.get(), config);
+  Produce(wal.get(), 5);
+  committer.Wake(wal->Stats().visible_end);
+  ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == 5; }));
+  // Let the upkeep after the commit run, then nothing more may run.
+  std::this_thread::sleep_for(milliseconds(200));
+  const uint64_t commit_runs = commits_.completed(), upkeep_runs = upkeep_.completed();
+  std::this_thread::sleep_for(milliseconds(400));  // 20 flush intervals, 13 upkeep intervals
+  EXPECT_EQ(commits_.completed(), commit_runs);
+  EXPECT_EQ(upkeep_.completed(), upkeep_runs);
+  EXPECT_EQ(commits_.timers(), 0u);
+  EXPECT_EQ(upkeep_.timers(), 0u);
+  // And it wakes up again for the next record.
+  Produce(wal.get(), 1);
+  committer.Wake(wal->Stats().visible_end);
+  EXPECT_TRUE(WaitFor([&] { return committer.status().committed_offset == 6; }));
+  committer.Stop(false);
+  (void)wal->Close();
+}
+
+TEST_F(TopicCommitterTest, StatusReportsLagCountsAndLatency) {
+  auto wal = OpenWal("status");
+  CommitterConfig config;
+  config.flush_interval = std::chrono::seconds(60);  // only full batches and Stop commit
+  config.writer.max_rows = 10;
+  config.maintenance.interval_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  TopicCommitter committer(catalog_.get(), {{"ns"}, "status"}, wal.get(), config);
+  ASSERT_TRUE(WaitFor([&] { return committer.status().table_open; }));
+  EXPECT_EQ(committer.status().lag_seconds, 0);
+  Produce(wal.get(), 25);
+  committer.Wake(wal->Stats().visible_end);
+  ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == 20; }));
+  std::this_thread::sleep_for(milliseconds(50));
+  auto st = committer.status();
+  EXPECT_EQ(st.commits, 2u);
+  EXPECT_EQ(st.commit_latency.count, 2u);
+  EXPECT_GT(st.commit_latency.sum_seconds, 0);
+  EXPECT_EQ(st.snapshots, 2u);
+  EXPECT_EQ(st.data_files, 2u);
+  EXPECT_EQ(st.failures, 0u);
+  // Five records wait for the flush interval: they lag.
+  EXPECT_GT(st.lag_seconds, 0.04);
+  // Stop with flush commits them.
+  committer.Stop(true);
+  st = committer.status();
+  EXPECT_EQ(st.committed_offset, 25u);
+  EXPECT_EQ(st.lag_seconds, 0);
+  EXPECT_EQ(st.snapshots, 3u);
+  EXPECT_EQ(st.data_files, 3u);
+  (void)wal->Close();
+}
+
+TEST_F(TopicCommitterTest, FailedCommitsAreCountedAndRetried) {
+  auto wal = OpenWal("fail");
+  // A namespace name the catalog refuses makes every open fail.
+  CommitterConfig config;
+  config.flush_interval = milliseconds(10);
+  config.max_backoff = milliseconds(100);
+  config.maintenance.interval_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  catalog::TableIdentifier bad{{}, "no-namespace"};
+  TopicCommitter committer(catalog_.get(), bad, wal.get(), config);
+  EXPECT_TRUE(WaitFor([&] { return committer.status().failures >= 2; }));
+  auto st = committer.status();
+  EXPECT_FALSE(st.error.empty());
+  EXPECT_FALSE(st.table_open);
+  committer.Stop(false);
+  (void)wal->Close();
+}
+
+// Local files; counts the calls in progress at once (each made a little
+// slower, so that overlapping work would overlap here).
+class OverlapFileIO : public iceberg::FileIO {
+ public:
+  explicit OverlapFileIO(std::unique_ptr<iceberg::FileIO> base) : base_(std::move(base)) {}
+  std::atomic<int> max_in_flight{0};
+  std::atomic<bool> watch{false};
+
+  Result<std::vector<uint8_t>> Read(const std::string& location) override {
+    Guard g(this);
+    return base_->Read(location);
+  }
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) override {
+    Guard g(this);
+    return base_->OpenInput(location);
+  }
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
+    Guard g(this);
+    return base_->WriteNew(location, data);
+  }
+  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
+    Guard g(this);
+    return base_->NewOutput(location);
+  }
+  Status Delete(const std::string& location) override {
+    Guard g(this);
+    return base_->Delete(location);
+  }
+  Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override {
+    Guard g(this);
+    return base_->List(prefix);
+  }
+  Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override {
+    Guard g(this);
+    return base_->ListIncludingHidden(prefix);
+  }
+
+ private:
+  struct Guard {
+    explicit Guard(OverlapFileIO* io) : io(io) {
+      int n = ++io->in_flight_;
+      if (io->watch) {
+        int seen = io->max_in_flight.load();
+        while (n > seen && !io->max_in_flight.compare_exchange_weak(seen, n)) {
+        }
+        std::this_thread::sleep_for(milliseconds(2));
+      }
+    }
+    ~Guard() { --io->in_flight_; }
+    OverlapFileIO* io;
+  };
+  std::atomic<int> in_flight_{0};
+  std::unique_ptr<iceberg::FileIO> base_;
+};
+
+// Upkeep (compaction, expiry, orphan removal) and commits of one table run
+// on different executors but never at the same time.
+TEST_F(TopicCommitterTest, CommitAndUpkeepOfATableNeverOverlap) {
+  auto io = std::make_unique<OverlapFileIO>(objstore::NewLocalFileIO());
+  OverlapFileIO* overlap = io.get();
+  catalog::SqlCatalogOptions c;
+  c.db_path = dir_.Sub("overlap.db");
+  c.warehouse = "file://" + dir_.Sub("overlap-warehouse");
+  auto cat = catalog::SqlCatalog::Open(c, std::move(io)).value();
+  auto wal = OpenWal("overlap");
+  CommitterConfig config;
+  config.flush_interval = milliseconds(5);
+  config.writer.max_rows = 5;
+  config.maintenance.interval_ms = 1;
+  config.maintenance.compact_min_files = 3;
+  config.maintenance.snapshot_max_age_ms = 0;
+  config.maintenance.snapshot_min_keep = 2;
+  config.maintenance.orphan_min_age_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  TopicCommitter committer(cat.get(), {{"ns"}, "overlap"}, wal.get(), config);
+  ASSERT_TRUE(WaitFor([&] { return committer.status().table_open; }));
+  std::this_thread::sleep_for(milliseconds(100));  // the first upkeep
+  overlap->watch = true;
+  for (int i = 0; i < 40; ++i) {
+    Produce(wal.get(), 3);
+    committer.Wake(wal->Stats().visible_end);
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == 120; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  committer.Stop(false);
+  overlap->watch = false;
+  auto st = committer.status();
+  EXPECT_GE(st.commits, 10u);
+  EXPECT_GT(st.compactions + st.expirations, 0u) << "upkeep must have run for the test to mean anything";
+  EXPECT_EQ(overlap->max_in_flight.load(), 1) << "a commit and an upkeep ran at the same time";
+  (void)wal->Close();
+}
+
+}  // namespace
+}  // namespace frazil::storage
