@@ -65,12 +65,11 @@ Broker::Broker(BrokerOptions options)
     own_rpc_ = std::make_unique<Executor>("broker-rpc", 1);
     rpc_ = own_rpc_.get();
   }
-  // MERGE(lead): connect the shared executors to the components once their
-  // fields exist (WAL and storage helpers):
-  //   options_.committer.commit_executor = options_.executors.commit;
-  //   options_.committer.upkeep_executor = upkeep_;
-  //   options_.reader.prefetch_executor = options_.executors.prefetch;
-  // and in OpenTopic: wal_options.executor = options_.executors.wal;
+  // The components run on the shared executors (null: their process-wide
+  // defaults); the WAL's is set as each topic opens.
+  if (options_.executors.commit) options_.committer.commit_executor = options_.executors.commit;
+  options_.committer.upkeep_executor = upkeep_;
+  if (options_.executors.prefetch) options_.reader.prefetch_executor = options_.executors.prefetch;
 }
 
 Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
@@ -251,7 +250,7 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
   t->reliable = reliable;
   t->table = catalog::TableIdentifier{{tn.ns}, tn.name};
   wal::WalOptions wal_options = options_.wal_options(options_.data_dir + "/wal/" + tn.ns + "/" + tn.name);
-  // MERGE(lead): wal_options.executor = options_.executors.wal;
+  if (options_.executors.wal) wal_options.executor = options_.executors.wal;
   if (options_.catalog) {
     // A WAL started afresh (first use, or lost) continues after what the
     // table already holds, so offsets are never given out twice.

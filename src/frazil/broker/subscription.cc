@@ -57,6 +57,9 @@ Subscription::Subscription(std::string topic, std::string name, SubscriptionType
   }
   fill_task_ = std::make_unique<SerialTask>(executor, [this] { Fill(); });
   timer_task_ = std::make_unique<SerialTask>(executor, [this] { OnTimer(); });
+  // Table data the reader did not have (prefetched on its executor) is new
+  // work for the fill, like new WAL records.
+  reader_->SetReadyCallback([this] { Notify(); });
 }
 
 Subscription::~Subscription() {
@@ -69,10 +72,9 @@ Subscription::~Subscription() {
   reader_.reset();
 }
 
-Result<Delivery> Subscription::ToDelivery(wal::WalRecord record) {
-  auto m = storage::DecodeStoredMessage(record.payload);
-  if (!m.ok()) return m.status();
-  return Delivery{record.offset, std::make_shared<const storage::StoredMessage>(std::move(m).value()), false};
+Delivery Subscription::ToDelivery(storage::TopicReader::Record record) {
+  // Decoded once by the reader (undecodable WAL records are skipped there).
+  return Delivery{record.offset, std::move(record.message), false};
 }
 
 void Subscription::SetMetrics(std::shared_ptr<TopicCounters> counters, LatencyHistogram* ack_latency) {
@@ -404,14 +406,7 @@ void Subscription::Fill() {
         caught_up = true;
         break;
       }
-      uint64_t offset = rec.value()->offset;
-      auto d = ToDelivery(std::move(*rec.value()));
-      if (!d.ok()) {
-        FRAZIL_LOG_ERROR("topic {}: record at offset {} is not a stored message ({}); skipped", topic_,
-                         offset, d.status().ToString());
-        continue;
-      }
-      got.push_back(std::move(d).value());
+      got.push_back(ToDelivery(std::move(*rec.value())));
     }
     const uint64_t position = reader_->position();
     lock.Lock();

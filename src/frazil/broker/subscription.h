@@ -154,7 +154,7 @@ class Subscription {
   using Wakeups = std::vector<std::shared_ptr<const ReadyFn>>;
 
   // A reader record as a delivery: the stored message decoded once.
-  static Result<Delivery> ToDelivery(wal::WalRecord record);
+  static Delivery ToDelivery(storage::TopicReader::Record record);
 
   bool Active(uint64_t consumer_id) const REQUIRES(mu_);
   bool HasRoom(const Consumer& c) const REQUIRES(mu_);
