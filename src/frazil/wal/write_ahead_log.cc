@@ -136,7 +136,8 @@ Status WriteAheadLog::Recover() {
     }
     if (!segs.empty() && segs.back().end_offset != base) {
       return Status::Corruption("WAL segment " + path + " starts at offset " + std::to_string(base) +
-                                " but the previous segment ends at " + std::to_string(segs.back().end_offset));
+                                " but the previous segment ends at " +
+                                std::to_string(segs.back().end_offset));
     }
     if (scan.tail != SegmentTail::kClean) {
       std::string where = path + " at byte " + std::to_string(scan.bad_position);
@@ -302,8 +303,9 @@ Result<AppendTicket> WriteAheadLog::AppendWithFuture(std::span<const uint8_t> pa
 
 Result<uint64_t> WriteAheadLog::AppendAndWait(std::span<const uint8_t> payload) {
   if (InTask()) {
-    return Status::Internal("WAL " + options_.dir +
-                            ": AppendAndWait called from the log's own callback or listener would never return");
+    return Status::Internal(
+        "WAL " + options_.dir +
+        ": AppendAndWait called from the log's own callback or listener would never return");
   }
   // A futex word per waiter: lighter than a promise/future pair, which the
   // task would otherwise lock and signal once per appender.
@@ -481,7 +483,8 @@ Clock::time_point WriteAheadLog::FlushOnce() {
   }
   if (active_file_ && active_records_ > 0) {
     // After a failed roll, try again in a while rather than at once.
-    next = std::min(next, roll_failed ? now + std::chrono::seconds(1) : active_created_ + options_.segment_max_age);
+    next = std::min(next,
+                    roll_failed ? now + std::chrono::seconds(1) : active_created_ + options_.segment_max_age);
   }
 
   // Publish.

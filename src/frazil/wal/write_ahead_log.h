@@ -204,8 +204,8 @@ class WriteAheadLog {
   uint64_t visible_end_ GUARDED_BY(mu_) = 0;
   uint64_t durable_end_ GUARDED_BY(mu_) = 0;
   uint64_t total_bytes_ GUARDED_BY(mu_) = 0;
-  bool stop_ GUARDED_BY(mu_) = false;     // Close began: appends and syncs are refused
-  bool closed_ GUARDED_BY(mu_) = false;   // Close finished
+  bool stop_ GUARDED_BY(mu_) = false;    // Close began: appends and syncs are refused
+  bool closed_ GUARDED_BY(mu_) = false;  // Close finished
   Status close_status_ GUARDED_BY(mu_);  // what the first Close returned
   // Group commit: when the previous group had N > 1 appenders, the task
   // waits (on a short timer, never on a worker; bounded by a fraction of
