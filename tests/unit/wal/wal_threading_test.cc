@@ -342,9 +342,20 @@ TEST(WalThreading, CloseWhileAppendsRace) {
     }
     go = true;
     std::this_thread::sleep_for(20ms);
-    std::thread closer([&] { EXPECT_TRUE(wal->Close().ok()); });
-    EXPECT_TRUE(wal->Close().ok());  // concurrent Close calls agree
-    closer.join();
+    // Two Close calls at once agree, and both return.
+    std::promise<Status> a, b;
+    auto fa = a.get_future(), fb = b.get_future();
+    std::thread ca([&] { a.set_value(wal->Close()); });
+    std::thread cb([&] { b.set_value(wal->Close()); });
+    if (fa.wait_for(10s) != std::future_status::ready || fb.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "concurrent Close calls deadlocked";
+      std::fflush(stdout);
+      std::abort();
+    }
+    ca.join();
+    cb.join();
+    EXPECT_TRUE(fa.get().ok());
+    EXPECT_TRUE(fb.get().ok());
     for (auto& t : threads) t.join();
     EXPECT_EQ(refused.load(), 4u);
     EXPECT_EQ(acked.load(), accepted.load()) << "every accepted append is acknowledged by Close";
