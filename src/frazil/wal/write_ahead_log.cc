@@ -23,7 +23,8 @@ WriteAheadLog::WriteAheadLog(WalOptions options)
     : options_(std::move(options)),
       fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
       executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
-      task_(executor_, [this] { RunTask(); }) {}
+      task_(executor_, [this] { RunTask(); }),
+      timer_task_(executor_, [this] { task_.Schedule(); }) {}
 
 Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(WalOptions options) {
   FRAZIL_RETURN_IF_ERROR(options.Validate());
@@ -32,7 +33,9 @@ Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(WalOptions options) {
   wal->writer_.Assume();
   FRAZIL_RETURN_IF_ERROR(wal->Recover());
   // A recovered non-empty active segment ages from now.
-  if (wal->active_records_ > 0) wal->task_.ScheduleAt(wal->active_created_ + wal->options_.segment_max_age);
+  if (wal->active_records_ > 0) {
+    wal->timer_task_.ScheduleAt(wal->active_created_ + wal->options_.segment_max_age);
+  }
   return wal;
 }
 
@@ -287,7 +290,7 @@ Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendC
     ++appends_;
     // The first append of a group schedules the task; later ones ride along,
     // except the one that completes a group being gathered.
-    wake = pending_.size() == 1 || pending_.size() == gather_target_;
+    wake = !flushing_ && (pending_.size() == 1 || pending_.size() == gather_target_);
   }
   if (wake) task_.Schedule();
   return offset;
@@ -394,27 +397,44 @@ void WriteAheadLog::RunTask() {
   // SerialTask runs this on one worker at a time: the runner is the writer.
   writer_.Assume();
   task_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  Clock::time_point next = Clock::time_point::max();
-  std::chrono::nanoseconds gather{0};
-  {
-    MutexLock lock(&mu_);
-    if (!stop_ && !gathered_ && sync_waiters_.empty() && gather_target_ > 1 && !pending_.empty() &&
-        pending_.size() < gather_target_) {
-      // The previous group's appenders are being woken and will append
-      // again within microseconds; one fdatasync for all of them costs far
-      // less than a second one. Wait on a timer (never on this worker), at
-      // most half an fdatasync; the append that completes the group
-      // schedules the task at once.
-      gathered_ = true;
-      gather = std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
+  // A busy log flushes the groups that queue while it runs without being
+  // scheduled again, a few rounds at most, then yields the worker.
+  constexpr int kMaxRounds = 4;
+  for (int round = 1;; ++round) {
+    std::chrono::nanoseconds gather{0};
+    {
+      MutexLock lock(&mu_);
+      if (pending_.empty() && sync_waiters_.empty() && round > 1) {
+        flushing_ = false;
+        break;
+      }
+      if (!stop_ && !gathered_ && sync_waiters_.empty() && gather_target_ > 1 && !pending_.empty() &&
+          pending_.size() < gather_target_) {
+        // The previous group's appenders are being woken and will append
+        // again within microseconds; one fdatasync for all of them costs
+        // far less than a second one. Wait on a timer (never on this
+        // worker), at most half an fdatasync; the append that completes the
+        // group schedules the task at once.
+        gathered_ = true;
+        gather = std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
+      }
+      flushing_ = gather.count() == 0;
+      if (flushing_ && round > kMaxRounds) {
+        flushing_ = false;
+        gather = std::chrono::nanoseconds(-1);  // yield: run again through the queue
+      }
     }
-  }
-  if (gather.count() > 0) {
-    task_.ScheduleAfter(gather);
-  } else {
-    next = FlushOnce();
+    if (gather.count() < 0) {
+      task_.Schedule();
+      break;
+    }
+    if (gather.count() > 0) {
+      task_.ScheduleAfter(gather);
+      break;
+    }
+    const Clock::time_point next = FlushOnce();
     // Timers only while there is something to wait for; an idle log has none.
-    if (next != Clock::time_point::max()) task_.ScheduleAt(next);
+    if (next != Clock::time_point::max()) timer_task_.ScheduleAt(next);
   }
   task_thread_.store(std::thread::id(), std::memory_order_relaxed);
 }
@@ -619,6 +639,7 @@ Status WriteAheadLog::Close() {
   // No further runs; wait for one in progress (unless this is it: Close from
   // a callback, whose run then finds nothing left to do). From here this
   // thread is the writer, and it needs no executor thread.
+  timer_task_.Stop();
   task_.Stop();
   writer_.Assume();
   for (;;) {

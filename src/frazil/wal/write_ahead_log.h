@@ -213,6 +213,9 @@ class WriteAheadLog {
   // syncing the first one alone. `gathered_`: this group already waited.
   size_t gather_target_ GUARDED_BY(mu_) = 0;
   bool gathered_ GUARDED_BY(mu_) = false;
+  // The task is flushing and will look at the queue again before it stops:
+  // appends need not schedule it (no wake-up per append under load).
+  bool flushing_ GUARDED_BY(mu_) = false;
   Status failed_ GUARDED_BY(mu_);  // sticky: set when a failed write could not be undone
   uint64_t appends_ GUARDED_BY(mu_) = 0;
   uint64_t batches_ GUARDED_BY(mu_) = 0;
@@ -246,8 +249,12 @@ class WriteAheadLog {
   // Listeners running now and on which thread (RemoveListener waits for them).
   std::vector<std::pair<uint64_t, std::thread::id>> running_listeners_ GUARDED_BY(listeners_mu_);
 
-  // Last: destroyed (stopped, waiting for a run) before the state it uses.
+  // Last: destroyed (stopped, waiting for a run) before the state they use.
   SerialTask task_;
+  // Periodic sync and segment age: a timer of its own, which schedules
+  // task_, so that scheduling task_ for appends does not cancel it and each
+  // group does not re-arm it.
+  SerialTask timer_task_;
 };
 
 }  // namespace frazil::wal
