@@ -9,6 +9,10 @@
 
 #include "frazil/common/status.h"
 
+namespace frazil {
+class Executor;
+}
+
 namespace frazil::wal {
 
 class LogFileSystem;
@@ -49,6 +53,9 @@ struct WalOptions {
   RecoveryMode recovery_mode = RecoveryMode::kStrict;
   // File operations of the append path; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;
+  // Where the log's group commit runs (not owned; must outlive the log).
+  // Null means DefaultWalExecutor(), shared by the process.
+  Executor* executor = nullptr;
 
   Status Validate() const;
 };

@@ -13,8 +13,8 @@ constexpr size_t kReadAhead = 256 * 1024;
 }
 
 WalReader::WalReader(WriteAheadLog* wal) : wal_(wal) {
-  std::lock_guard lk(wal_->mu_);
-  position_ = wal_->segments_.front()->base_offset;
+  MutexLock lock(&wal_->mu_);
+  position_ = wal_->segments_.front().base_offset;
 }
 
 WalReader::~WalReader() {
@@ -23,23 +23,26 @@ WalReader::~WalReader() {
 
 Status WalReader::Seek(uint64_t offset) {
   {
-    std::lock_guard lk(wal_->mu_);
-    uint64_t low = wal_->segments_.front()->base_offset;
+    MutexLock lock(&wal_->mu_);
+    uint64_t low = wal_->segments_.front().base_offset;
     if (offset < low) {
       return Status::OutOfRange("offset " + std::to_string(offset) + " is below the WAL low-water mark " +
                                 std::to_string(low) + " of " + wal_->options_.dir + " (reclaimed)");
     }
   }
   position_ = offset;
-  seg_.reset();  // located again, through the index, on the next read
+  // Located again, through the index, on the next read.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   return Status::Ok();
 }
 
-Status WalReader::OpenSegment(std::shared_ptr<WriteAheadLog::Segment> seg, uint64_t start_pos) {
+Status WalReader::OpenSegment(std::string path, uint64_t base_offset, uint64_t start_pos) {
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(seg->path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) return Status::IoErrorFromErrno("open", seg->path, errno);
-  seg_ = std::move(seg);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return Status::IoErrorFromErrno("open", path, errno);
+  seg_path_ = std::move(path);
+  seg_base_ = base_offset;
   file_pos_ = start_pos;
   buf_.clear();
   buf_start_ = 0;
@@ -56,7 +59,7 @@ Result<const uint8_t*> WalReader::ReadAt(uint64_t pos, size_t n) {
       if (errno == EINTR) continue;
       int err = errno;
       buf_.clear();
-      return Status::IoErrorFromErrno("pread", seg_->path, err);
+      return Status::IoErrorFromErrno("pread", seg_path_, err);
     }
     if (r == 0) break;
     got += static_cast<size_t>(r);
@@ -68,32 +71,36 @@ Result<const uint8_t*> WalReader::ReadAt(uint64_t pos, size_t n) {
 }
 
 Status WalReader::CorruptionAt(uint64_t pos, const std::string& what) const {
-  return Status::Corruption("WAL segment " + seg_->path + " at byte " + std::to_string(pos) + ": " + what);
+  return Status::Corruption("WAL segment " + seg_path_ + " at byte " + std::to_string(pos) + ": " + what);
 }
 
 Result<std::optional<WalRecord>> WalReader::TryNext() {
   uint64_t limit = 0;  // acknowledged bytes of the current segment
-  std::shared_ptr<WriteAheadLog::Segment> locate;
+  bool reopen = false;
+  std::string open_path;
+  uint64_t open_base = 0;
   uint64_t start_pos = 0;
   {
-    std::lock_guard lk(wal_->mu_);
+    MutexLock lock(&wal_->mu_);
     if (position_ >= wal_->visible_end_) return std::optional<WalRecord>();
-    if (position_ < wal_->segments_.front()->base_offset) {
+    const uint64_t low = wal_->segments_.front().base_offset;
+    if (position_ < low) {
       return Status::OutOfRange("offset " + std::to_string(position_) + " is below the WAL low-water mark " +
-                                std::to_string(wal_->segments_.front()->base_offset) + " of " +
-                                wal_->options_.dir + " (reclaimed)");
+                                std::to_string(low) + " of " + wal_->options_.dir + " (reclaimed)");
     }
-    if (!seg_ || position_ >= seg_->end_offset) {
-      locate = wal_->FindSegmentLocked(position_);
-      if (!locate) return Status::Internal("no WAL segment holds offset " + std::to_string(position_));
-      IndexEntry e = locate->index.Floor(position_);
+    const WriteAheadLog::Segment* seg = wal_->FindSegmentLocked(position_);
+    if (!seg) return Status::Internal("no WAL segment holds offset " + std::to_string(position_));
+    limit = seg->size_bytes;
+    if (fd_ < 0 || seg->base_offset != seg_base_) {
+      reopen = true;
+      open_path = seg->path;
+      open_base = seg->base_offset;
+      IndexEntry e = seg->index.Floor(position_);
       start_pos = e.position != 0 ? e.position : kSegmentHeaderSize;
-      limit = locate->size_bytes;
-    } else {
-      limit = seg_->size_bytes;
     }
   }
-  if (locate) FRAZIL_RETURN_IF_ERROR(OpenSegment(std::move(locate), start_pos));
+  // open(2) and pread(2) below run without the log's lock.
+  if (reopen) FRAZIL_RETURN_IF_ERROR(OpenSegment(std::move(open_path), open_base, start_pos));
 
   // Records before position_ (after an index lookup) are skipped, still verified.
   for (;;) {
@@ -108,7 +115,7 @@ Result<std::optional<WalRecord>> WalReader::TryNext() {
     RecordCheck check = ParseRecord(std::span<const uint8_t>(rec, kRecordHeaderSize + length),
                                     wal_->options_.max_record_bytes, &rv);
     if (check != RecordCheck::kOk) return CorruptionAt(file_pos_, RecordCheckName(check));
-    if (rv.offset > position_ || rv.offset < seg_->base_offset) {
+    if (rv.offset > position_ || rv.offset < seg_base_) {
       return CorruptionAt(file_pos_, "record offset " + std::to_string(rv.offset) + " where " +
                                          std::to_string(position_) + " was expected");
     }
@@ -127,12 +134,14 @@ Result<std::optional<WalRecord>> WalReader::Next(std::chrono::milliseconds timeo
   for (;;) {
     FRAZIL_ASSIGN_OR_RETURN(auto rec, TryNext());
     if (rec.has_value()) return rec;
-    std::unique_lock lk(wal_->mu_);
-    bool ready = wal_->visible_cv_.wait_until(
-        lk, deadline, [&] { return wal_->visible_end_ > position_ || wal_->closed_; });
+    MutexLock lock(&wal_->mu_);
+    bool timed_out = false;
+    while (wal_->visible_end_ <= position_ && !wal_->closed_ && !timed_out) {
+      timed_out = !wal_->visible_cv_.WaitUntil(lock, deadline);
+    }
     if (wal_->visible_end_ > position_) continue;
     if (wal_->closed_) return Status::Closed("WAL " + wal_->options_.dir + " is closed");
-    if (!ready) return std::optional<WalRecord>();
+    return std::optional<WalRecord>();
   }
 }
 

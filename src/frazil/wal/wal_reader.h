@@ -1,5 +1,9 @@
 // Reads a WriteAheadLog in offset order: seek, read, and tail (block until
 // new records are acknowledged). Every record's checksum is verified.
+//
+// Threads: a reader is used by one thread at a time (its own state has no
+// lock). It takes the log's mutex only to look up segments and limits, never
+// across open(2) or pread(2).
 #pragma once
 
 #include <chrono>
@@ -40,14 +44,17 @@ class WalReader {
   uint64_t position() const { return position_; }
 
  private:
-  Status OpenSegment(std::shared_ptr<WriteAheadLog::Segment> seg, uint64_t start_pos);
+  Status OpenSegment(std::string path, uint64_t base_offset, uint64_t start_pos);
   // Makes [pos, pos+n) of the current segment available in buf_.
   Result<const uint8_t*> ReadAt(uint64_t pos, size_t n);
   Status CorruptionAt(uint64_t pos, const std::string& what) const;
 
   WriteAheadLog* wal_;
   uint64_t position_ = 0;
-  std::shared_ptr<WriteAheadLog::Segment> seg_;
+  // The open segment, named by its base offset (the log's segments are only
+  // reached under its lock): fd_ < 0 when none is open.
+  std::string seg_path_;
+  uint64_t seg_base_ = 0;
   int fd_ = -1;
   uint64_t file_pos_ = 0;  // where the record at position_ starts (or a point before it)
   std::vector<uint8_t> buf_;

@@ -13,15 +13,29 @@ namespace frazil::wal {
 
 using Clock = std::chrono::steady_clock;
 
+Executor* DefaultWalExecutor() {
+  // Never destroyed: logs may still be closing while statics are torn down.
+  static Executor* executor = new Executor("wal", 2);
+  return executor;
+}
+
 WriteAheadLog::WriteAheadLog(WalOptions options)
-    : options_(std::move(options)), fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()) {}
+    : options_(std::move(options)),
+      fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
+      executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
+      task_(executor_, [this] { RunTask(); }),
+      timer_task_(executor_, [this] { task_.Schedule(); }) {}
 
 Result<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(WalOptions options) {
   FRAZIL_RETURN_IF_ERROR(options.Validate());
   std::unique_ptr<WriteAheadLog> wal(new WriteAheadLog(std::move(options)));
+  // Nothing is scheduled before Open returns, so the caller is the writer.
+  wal->writer_.Assume();
   FRAZIL_RETURN_IF_ERROR(wal->Recover());
-  wal->next_periodic_sync_ = Clock::now() + wal->options_.sync_interval;
-  wal->writer_ = std::thread([w = wal.get()] { w->WriterLoop(); });
+  // A recovered non-empty active segment ages from now.
+  if (wal->active_records_ > 0) {
+    wal->timer_task_.ScheduleAt(wal->active_created_ + wal->options_.segment_max_age);
+  }
   return wal;
 }
 
@@ -30,10 +44,24 @@ WriteAheadLog::~WriteAheadLog() {
   if (!st.ok()) FRAZIL_LOG_ERROR("closing WAL {}: {}", options_.dir, st.ToString());
 }
 
+bool WriteAheadLog::InTask() const {
+  return task_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+}
+
+Status WriteAheadLog::TimedSync(WritableLogFile* file) {
+  auto t0 = Clock::now();
+  Status st = file->Sync();
+  fsync_latency_.ObserveDuration(Clock::now() - t0);
+  return st;
+}
+
 // ---------------------------------------------------------------------------
 // Recovery
 
 Status WriteAheadLog::Recover() {
+  // Built here and published at the end: nobody else can see the log yet.
+  std::deque<Segment> segs;
+  uint64_t total = 0;
   const std::string& dir = options_.dir;
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(dir));
   FRAZIL_ASSIGN_OR_RETURN(auto names, fsutil::ListDir(dir));
@@ -69,8 +97,8 @@ Status WriteAheadLog::Recover() {
         why.message(), files[i + 1].first, i);
     for (size_t j = 0; j <= i; ++j) FRAZIL_RETURN_IF_ERROR(fs_->Remove(files[j].second));
     FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
-    segments_.clear();
-    total_bytes_ = 0;
+    segs.clear();
+    total = 0;
     recovery_.records = 0;
     return Status::Ok();
   };
@@ -109,10 +137,10 @@ Status WriteAheadLog::Recover() {
                                 std::to_string(scan.base_offset) + " but the file name says " +
                                 std::to_string(base));
     }
-    if (!segments_.empty() && segments_.back()->end_offset != base) {
+    if (!segs.empty() && segs.back().end_offset != base) {
       return Status::Corruption("WAL segment " + path + " starts at offset " + std::to_string(base) +
                                 " but the previous segment ends at " +
-                                std::to_string(segments_.back()->end_offset));
+                                std::to_string(segs.back().end_offset));
     }
     if (scan.tail != SegmentTail::kClean) {
       std::string where = path + " at byte " + std::to_string(scan.bad_position);
@@ -144,7 +172,7 @@ Status WriteAheadLog::Recover() {
       }
       FRAZIL_ASSIGN_OR_RETURN(auto f, fs_->OpenAppendable(path, /*create=*/false));
       FRAZIL_RETURN_IF_ERROR(f->Truncate(scan.valid_bytes));
-      FRAZIL_RETURN_IF_ERROR(f->Sync());
+      FRAZIL_RETURN_IF_ERROR(TimedSync(f.get()));
       FRAZIL_RETURN_IF_ERROR(f->Close());
       recovery_.truncated = true;
       recovery_.truncated_file = path;
@@ -154,43 +182,50 @@ Status WriteAheadLog::Recover() {
       data.resize(scan.valid_bytes);
       if (!last) FRAZIL_RETURN_IF_ERROR(drop_files_from(i + 1));
     }
-    auto seg = std::make_shared<Segment>();
-    seg->path = path;
-    seg->base_offset = base;
-    seg->end_offset = scan.end_offset;
-    seg->size_bytes = scan.valid_bytes;
-    seg->index = std::move(scan.index);
+    Segment seg;
+    seg.path = path;
+    seg.base_offset = base;
+    seg.end_offset = scan.end_offset;
+    seg.size_bytes = scan.valid_bytes;
+    seg.index = std::move(scan.index);
     recovery_.records += scan.end_offset - base;
-    total_bytes_ += scan.valid_bytes;
-    segments_.push_back(std::move(seg));
+    total += scan.valid_bytes;
+    segs.push_back(std::move(seg));
     if (files.size() == i + 1) break;  // files may have shrunk
   }
 
-  if (!segments_.empty() && segments_.back()->end_offset < options_.stored_below) {
+  if (!segs.empty() && segs.back().end_offset < options_.stored_below) {
     // Everything the log holds is also held elsewhere, which has more (the
     // tail was lost or truncated after it was committed): start after it.
     FRAZIL_LOG_WARN(
         "WAL {} ends at offset {} but its records up to {} are stored elsewhere (the topic's table): "
         "continuing at {}",
-        dir, segments_.back()->end_offset, options_.stored_below, options_.stored_below);
-    for (const auto& seg : segments_) FRAZIL_RETURN_IF_ERROR(fs_->Remove(seg->path));
+        dir, segs.back().end_offset, options_.stored_below, options_.stored_below);
+    for (const auto& seg : segs) FRAZIL_RETURN_IF_ERROR(fs_->Remove(seg.path));
     FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
-    segments_.clear();
-    total_bytes_ = 0;
+    segs.clear();
+    total = 0;
     recovery_.records = 0;
   }
-  if (segments_.empty()) {
-    FRAZIL_RETURN_IF_ERROR(CreateSegment(std::max(options_.initial_offset, options_.stored_below)));
-  } else {
-    const auto& tail = segments_.back();
-    FRAZIL_ASSIGN_OR_RETURN(active_file_, fs_->OpenAppendable(tail->path, /*create=*/false));
-    active_size_ = tail->size_bytes;
-    active_records_ = tail->end_offset - tail->base_offset;
+  const bool fresh = segs.empty();
+  if (!fresh) {
+    const Segment& tail = segs.back();
+    FRAZIL_ASSIGN_OR_RETURN(active_file_, fs_->OpenAppendable(tail.path, /*create=*/false));
+    active_size_ = tail.size_bytes;
+    active_records_ = tail.end_offset - tail.base_offset;
     active_created_ = Clock::now();
   }
-  next_offset_ = visible_end_ = durable_end_ = written_end_ = segments_.back()->end_offset;
+  {
+    MutexLock lock(&mu_);
+    segments_ = std::move(segs);
+    total_bytes_ = total;
+  }
+  if (fresh) FRAZIL_RETURN_IF_ERROR(CreateSegment(std::max(options_.initial_offset, options_.stored_below)));
+  MutexLock lock(&mu_);
+  next_offset_ = visible_end_ = durable_end_ = segments_.back().end_offset;
+  written_end_ = synced_end_ = next_offset_;
   recovery_.segments = segments_.size();
-  recovery_.first_offset = segments_.front()->base_offset;
+  recovery_.first_offset = segments_.front().base_offset;
   recovery_.next_offset = next_offset_;
   return Status::Ok();
 }
@@ -203,24 +238,24 @@ Status WriteAheadLog::CreateSegment(uint64_t base_offset) {
   uint8_t header[kSegmentHeaderSize];
   EncodeSegmentHeader(SegmentHeader{base_offset}, header);
   Status st = file->Append(header);
-  if (st.ok()) st = file->Sync();
+  if (st.ok()) st = TimedSync(file.get());
   if (st.ok()) st = fs_->SyncDir(options_.dir);
   if (!st.ok()) {
     (void)file->Close();
     (void)fs_->Remove(path);
     return st;
   }
-  auto seg = std::make_shared<Segment>();
-  seg->path = path;
-  seg->base_offset = base_offset;
-  seg->end_offset = base_offset;
-  seg->size_bytes = kSegmentHeaderSize;
-  seg->index = SegmentIndex(options_.index_interval_bytes);
+  Segment seg;
+  seg.path = path;
+  seg.base_offset = base_offset;
+  seg.end_offset = base_offset;
+  seg.size_bytes = kSegmentHeaderSize;
+  seg.index = SegmentIndex(options_.index_interval_bytes);
   active_file_ = std::move(file);
   active_size_ = kSegmentHeaderSize;
   active_records_ = 0;
   active_created_ = Clock::now();
-  std::lock_guard lk(mu_);
+  MutexLock lock(&mu_);
   total_bytes_ += kSegmentHeaderSize;
   segments_.push_back(std::move(seg));
   return Status::Ok();
@@ -236,23 +271,28 @@ Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendC
                                    std::to_string(options_.max_record_bytes));
   }
   const uint64_t framed = FramedSize(payload.size());
-  std::unique_lock lk(mu_);
-  if (stop_) return Status::Closed("WAL " + options_.dir + " is closed");
-  if (!failed_.ok()) return failed_;
-  if (options_.max_total_bytes != 0 && total_bytes_ + framed > options_.max_total_bytes) {
-    ++append_errors_;
-    return Status::WalFull("WAL full: " + options_.dir + " holds " + std::to_string(total_bytes_) +
-                           " bytes and the cap is " + std::to_string(options_.max_total_bytes) +
-                           " (max_total_bytes); reclaim committed segments or raise the cap");
+  uint64_t offset;
+  bool wake;
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return Status::Closed("WAL " + options_.dir + " is closed");
+    if (!failed_.ok()) return failed_;
+    if (options_.max_total_bytes != 0 && total_bytes_ + framed > options_.max_total_bytes) {
+      ++append_errors_;
+      return Status::WalFull("WAL full: " + options_.dir + " holds " + std::to_string(total_bytes_) +
+                             " bytes and the cap is " + std::to_string(options_.max_total_bytes) +
+                             " (max_total_bytes); reclaim committed segments or raise the cap");
+    }
+    offset = next_offset_++;
+    AppendRecord(offset, payload, &pending_buf_);
+    pending_.push_back(Pending{offset, pending_buf_.size(), std::move(done)});
+    total_bytes_ += framed;
+    ++appends_;
+    // The first append of a group schedules the task; later ones ride along,
+    // except the one that completes a group being gathered.
+    wake = !flushing_ && (pending_.size() == 1 || pending_.size() == gather_target_);
   }
-  const uint64_t offset = next_offset_++;
-  AppendRecord(offset, payload, &pending_buf_);
-  pending_.push_back(Pending{offset, pending_buf_.size(), std::move(done)});
-  total_bytes_ += framed;
-  ++appends_;
-  const bool wake = pending_.size() == 1 || pending_.size() == gather_target_;
-  lk.unlock();
-  if (wake) writer_cv_.notify_one();
+  if (wake) task_.Schedule();
   return offset;
 }
 
@@ -265,8 +305,13 @@ Result<AppendTicket> WriteAheadLog::AppendWithFuture(std::span<const uint8_t> pa
 }
 
 Result<uint64_t> WriteAheadLog::AppendAndWait(std::span<const uint8_t> payload) {
+  if (InTask()) {
+    return Status::Internal(
+        "WAL " + options_.dir +
+        ": AppendAndWait called from the log's own callback or listener would never return");
+  }
   // A futex word per waiter: lighter than a promise/future pair, which the
-  // writer thread would otherwise lock and signal once per appender.
+  // task would otherwise lock and signal once per appender.
   struct Waiter {
     std::atomic<bool> done{false};
     Status status;
@@ -283,19 +328,23 @@ Result<uint64_t> WriteAheadLog::AppendAndWait(std::span<const uint8_t> payload) 
 }
 
 Status WriteAheadLog::Sync() {
+  if (InTask()) {
+    return Status::Internal("WAL " + options_.dir +
+                            ": Sync called from the log's own callback or listener would never return");
+  }
   std::future<Status> fut;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lock(&mu_);
     if (stop_) return Status::Closed("WAL " + options_.dir + " is closed");
     sync_waiters_.emplace_back();
     fut = sync_waiters_.back().get_future();
   }
-  writer_cv_.notify_one();
+  task_.Schedule();
   return fut.get();
 }
 
 bool WriteAheadLog::RollDue(Clock::time_point now) const {
-  return active_records_ > 0 && now - active_created_ >= options_.segment_max_age;
+  return active_file_ && active_records_ > 0 && now - active_created_ >= options_.segment_max_age;
 }
 
 // Writes one batch to the active segment, rolling first when it is full or
@@ -307,12 +356,10 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   if (!active_file_ || full || RollDue(Clock::now())) {
     if (active_file_) {
       // Sealed segments are always complete on disk: recovery relies on it.
-      FRAZIL_RETURN_IF_ERROR(active_file_->Sync());
+      FRAZIL_RETURN_IF_ERROR(TimedSync(active_file_.get()));
       FRAZIL_RETURN_IF_ERROR(active_file_->Close());
       active_file_.reset();
-      written_end_ = first_offset;
-      std::lock_guard lk(mu_);
-      durable_end_ = std::max(durable_end_, first_offset);
+      written_end_ = synced_end_ = first_offset;
     }
     FRAZIL_RETURN_IF_ERROR(CreateSegment(first_offset));
   }
@@ -320,13 +367,13 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   Status st = active_file_->Append(buf);
   if (st.ok() && options_.sync_mode == SyncMode::kAlways) {
     auto t0 = Clock::now();
-    st = active_file_->Sync();
+    st = TimedSync(active_file_.get());
     last_sync_duration_ = Clock::now() - t0;
   }
   if (!st.ok()) {
     Status undo = RecoverFromWriteError(good_size);
     if (!undo.ok()) {
-      std::lock_guard lk(mu_);
+      MutexLock lock(&mu_);
       failed_ = Status(st.code(), "WAL " + options_.dir + " failed and could not be repaired (" +
                                       st.message() + "; then " + undo.message() + "); reopen it to recover");
     }
@@ -335,6 +382,7 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   active_size_ += buf.size();
   active_records_ += batch.size();
   written_end_ = batch.back().offset + 1;
+  if (options_.sync_mode == SyncMode::kAlways) synced_end_ = written_end_;
   return Status::Ok();
 }
 
@@ -342,75 +390,135 @@ Status WriteAheadLog::RecoverFromWriteError(uint64_t good_size) {
   // After a failed write or fdatasync the page cache may hold part of the
   // batch; cut the file back and make that length durable.
   FRAZIL_RETURN_IF_ERROR(active_file_->Truncate(good_size));
-  return active_file_->Sync();
+  return TimedSync(active_file_.get());
 }
 
-void WriteAheadLog::WriterLoop() {
+void WriteAheadLog::RunTask() {
+  // SerialTask runs this on one worker at a time: the runner is the writer.
+  writer_.Assume();
+  task_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  // A busy log flushes the groups that queue while it runs without being
+  // scheduled again, a few rounds at most, then yields the worker.
+  constexpr int kMaxRounds = 4;
+  for (int round = 1;; ++round) {
+    std::chrono::nanoseconds gather{0};
+    {
+      MutexLock lock(&mu_);
+      if (pending_.empty() && sync_waiters_.empty() && round > 1) {
+        flushing_ = false;
+        break;
+      }
+      if (!stop_ && !gathered_ && sync_waiters_.empty() && gather_target_ > 1 && !pending_.empty() &&
+          pending_.size() < gather_target_) {
+        // The previous group's appenders are being woken and will append
+        // again within microseconds; one fdatasync for all of them costs
+        // far less than a second one. Wait on a timer (never on this
+        // worker), at most half an fdatasync; the append that completes the
+        // group schedules the task at once.
+        gathered_ = true;
+        gather = std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
+      }
+      flushing_ = gather.count() == 0;
+      if (flushing_ && round > kMaxRounds) {
+        flushing_ = false;
+        gather = std::chrono::nanoseconds(-1);  // yield: run again through the queue
+      }
+    }
+    if (gather.count() < 0) {
+      task_.Schedule();
+      break;
+    }
+    if (gather.count() > 0) {
+      task_.ScheduleAfter(gather);
+      break;
+    }
+    const Clock::time_point next = FlushOnce();
+    // Timers only while there is something to wait for; an idle log has none.
+    if (next != Clock::time_point::max()) timer_task_.ScheduleAt(next);
+  }
+  task_thread_.store(std::thread::id(), std::memory_order_relaxed);
+}
+
+Clock::time_point WriteAheadLog::FlushOnce() {
   std::vector<uint8_t> buf;
   std::vector<Pending> batch;
   std::vector<std::promise<Status>> syncs;
   std::vector<Pending> failed;
-  std::unique_lock lk(mu_);
-  for (;;) {
-    auto deadline = Clock::now() + std::chrono::hours(24);
-    const bool dirty = written_end_ > durable_end_;
-    if (options_.sync_mode == SyncMode::kPeriodic && dirty)
-      deadline = std::min(deadline, next_periodic_sync_);
-    // Only a segment that is open can age out: after a roll failed (no
-    // space for the next segment) the next append creates one, and until
-    // then there is nothing to wake up for.
-    if (active_file_ && active_records_ > 0)
-      deadline = std::min(deadline, active_created_ + options_.segment_max_age);
-    writer_cv_.wait_until(lk, deadline, [&] { return !pending_.empty() || !sync_waiters_.empty() || stop_; });
-    if (gather_target_ > 1 && !pending_.empty() && pending_.size() < gather_target_ && !stop_) {
-      // The previous group's appenders are being woken and will append
-      // again within microseconds; one fdatasync for all of them costs far
-      // less than a second one. Never wait more than half an fdatasync.
-      auto window =
-          std::min<std::chrono::nanoseconds>(last_sync_duration_ / 2, std::chrono::microseconds(500));
-      writer_cv_.wait_for(lk, window, [&] { return pending_.size() >= gather_target_ || stop_; });
-    }
-
-    const bool stopping = stop_;
+  bool closing;
+  {
+    MutexLock lock(&mu_);
     buf.swap(pending_buf_);
     batch.swap(pending_);
     syncs.swap(sync_waiters_);
-    lk.unlock();
+    gathered_ = false;
+    closing = stop_;
+  }
 
-    Status st;
-    if (!batch.empty()) st = WriteBatch(buf, batch);
-
-    // Sync: explicitly requested, on close, or when the periodic timer is due.
-    const auto now = Clock::now();
-    const bool periodic_due = options_.sync_mode == SyncMode::kPeriodic && now >= next_periodic_sync_;
-    Status sync_st;
-    bool synced = false;
-    if (st.ok() && written_end_ > durable_end_ && (!syncs.empty() || stopping || periodic_due)) {
-      sync_st = active_file_ ? active_file_->Sync() : Status::Ok();
-      synced = sync_st.ok();
-      if (!sync_st.ok()) FRAZIL_LOG_ERROR("WAL {}: {}", options_.dir, sync_st.ToString());
+  // File I/O, with no lock held.
+  Status st;
+  if (!batch.empty()) st = WriteBatch(buf, batch);
+  const auto now = Clock::now();
+  // Sync: explicitly requested, on close, or when the periodic timer is due.
+  const bool periodic_due =
+      options_.sync_mode == SyncMode::kPeriodic && periodic_armed_ && now >= next_periodic_sync_;
+  Status sync_st;
+  bool synced = false;
+  if (st.ok() && written_end_ > synced_end_ && (!syncs.empty() || closing || periodic_due)) {
+    sync_st = active_file_ ? TimedSync(active_file_.get()) : Status::Ok();
+    synced = sync_st.ok();
+    if (synced) {
+      synced_end_ = written_end_;
+    } else {
+      FRAZIL_LOG_ERROR("WAL {}: {}", options_.dir, sync_st.ToString());
     }
-    if (periodic_due) next_periodic_sync_ = now + options_.sync_interval;
-    if (st.ok() && batch.empty() && active_file_ && RollDue(now)) {
-      // An idle segment that has aged out is sealed so that reclaim can drop it.
-      Status roll = active_file_->Sync();
-      if (roll.ok()) roll = active_file_->Close();
-      if (roll.ok()) {
-        active_file_.reset();
-        roll = CreateSegment(written_end_);
-      }
-      if (!roll.ok()) FRAZIL_LOG_ERROR("WAL {}: rolling an aged segment: {}", options_.dir, roll.ToString());
+  }
+  if (periodic_due || written_end_ == synced_end_) periodic_armed_ = false;
+  bool roll_failed = false;
+  if (st.ok() && batch.empty() && RollDue(now)) {
+    // An idle segment that has aged out is sealed so that reclaim can drop it.
+    Status roll = TimedSync(active_file_.get());
+    if (roll.ok()) {
+      synced_end_ = written_end_;
+      roll = active_file_->Close();
     }
+    if (roll.ok()) {
+      active_file_.reset();
+      roll = CreateSegment(written_end_);
+    }
+    if (!roll.ok()) {
+      roll_failed = true;
+      FRAZIL_LOG_ERROR("WAL {}: rolling an aged segment: {}", options_.dir, roll.ToString());
+    }
+  }
 
-    lk.lock();
-    uint64_t new_visible = visible_end_;
+  // When to run again: the periodic sync while something is dirty, the age
+  // of a segment that holds records. Nothing else.
+  Clock::time_point next = Clock::time_point::max();
+  if (options_.sync_mode == SyncMode::kPeriodic && written_end_ > synced_end_) {
+    if (!periodic_armed_) {
+      periodic_armed_ = true;
+      next_periodic_sync_ = now + options_.sync_interval;
+    }
+    next = std::min(next, next_periodic_sync_);
+  }
+  if (active_file_ && active_records_ > 0) {
+    // After a failed roll, try again in a while rather than at once.
+    next = std::min(next,
+                    roll_failed ? now + std::chrono::seconds(1) : active_created_ + options_.segment_max_age);
+  }
+
+  // Publish.
+  uint64_t new_visible = 0;
+  {
+    MutexLock lock(&mu_);
+    new_visible = visible_end_;
     if (options_.sync_mode == SyncMode::kAlways) gather_target_ = batch.size();
     if (!batch.empty()) {
       ++batches_;
       if (st.ok()) {
-        auto& seg = *segments_.back();
+        Segment& seg = segments_.back();
         size_t rec_start = 0;
-        uint64_t pos = seg.size_bytes;
+        const uint64_t pos = seg.size_bytes;
         for (const auto& p : batch) {
           seg.index.MaybeAdd(p.offset, pos + rec_start);
           rec_start = p.end_in_batch;
@@ -418,10 +526,8 @@ void WriteAheadLog::WriterLoop() {
         seg.size_bytes += buf.size();
         seg.end_offset = batch.back().offset + 1;
         new_visible = seg.end_offset;
-        if (options_.sync_mode == SyncMode::kAlways) {
-          durable_end_ = new_visible;
-          ++syncs_;
-        }
+        bytes_written_ += buf.size();
+        if (options_.sync_mode == SyncMode::kAlways) ++syncs_;
       } else {
         // Offsets must stay gap-free: the failed batch and everything queued
         // behind it fail, and the next append reuses the first failed offset.
@@ -433,56 +539,87 @@ void WriteAheadLog::WriterLoop() {
         pending_buf_.clear();
       }
     }
-    if (synced) {
-      durable_end_ = written_end_;
-      ++syncs_;
-    }
+    if (synced) ++syncs_;
+    durable_end_ = std::max(durable_end_, synced_end_);
     visible_end_ = new_visible;
-    lk.unlock();
+  }
 
-    if (!batch.empty()) {
-      visible_cv_.notify_all();
-      if (st.ok()) NotifyListeners(new_visible);
-      for (auto& p : batch) {
-        if (p.done) p.done(st);
-      }
-      for (auto& p : failed) {
-        if (p.done) {
-          p.done(
-              Status(st.code(), "not written: an earlier append in the same group failed: " + st.message()));
-        }
-      }
-      if (!st.ok()) {
-        FRAZIL_LOG_ERROR("WAL {}: append of offsets {}..{} failed: {}", options_.dir, batch.front().offset,
-                         batch.back().offset + failed.size(), st.ToString());
+  // Producers first: callbacks, then blocked readers, then listeners. No lock held.
+  if (!batch.empty()) {
+    for (auto& p : batch) {
+      if (p.done) p.done(st);
+    }
+    for (auto& p : failed) {
+      if (p.done) {
+        p.done(Status(st.code(), "not written: an earlier append in the same group failed: " + st.message()));
       }
     }
-    for (auto& s : syncs) s.set_value(st.ok() ? sync_st : st);
-    batch.clear();
-    buf.clear();
-    syncs.clear();
-    failed.clear();
-
-    lk.lock();
-    if (stopping && pending_.empty() && sync_waiters_.empty()) break;
+    if (!st.ok()) {
+      FRAZIL_LOG_ERROR("WAL {}: append of offsets {}..{} failed: {}", options_.dir, batch.front().offset,
+                       batch.back().offset + failed.size(), st.ToString());
+    }
   }
+  for (auto& s : syncs) s.set_value(st.ok() ? sync_st : st);
+  if (!batch.empty() && st.ok()) {
+    visible_cv_.NotifyAll();
+    NotifyListeners(new_visible);
+  }
+  return next;
 }
 
 void WriteAheadLog::NotifyListeners(uint64_t visible_end) {
-  std::lock_guard lk(listeners_mu_);
-  for (auto& [id, fn] : listeners_) fn(visible_end);
+  std::vector<uint64_t> ids;
+  {
+    MutexLock lock(&listeners_mu_);
+    if (listeners_.empty()) return;
+    ids.reserve(listeners_.size());
+    for (const auto& [id, fn] : listeners_) ids.push_back(id);
+  }
+  const auto self = std::this_thread::get_id();
+  for (uint64_t id : ids) {
+    std::shared_ptr<ListenerFn> fn;
+    {
+      MutexLock lock(&listeners_mu_);
+      auto it = listeners_.find(id);
+      if (it == listeners_.end()) continue;  // removed meanwhile
+      fn = it->second;
+      running_listeners_.emplace_back(id, self);
+    }
+    (*fn)(visible_end);
+    fn.reset();  // a listener that removed itself is destroyed here, not while it runs
+    {
+      MutexLock lock(&listeners_mu_);
+      auto it = std::find(running_listeners_.begin(), running_listeners_.end(), std::make_pair(id, self));
+      if (it != running_listeners_.end()) running_listeners_.erase(it);
+    }
+    listener_done_.NotifyAll();
+  }
 }
 
 uint64_t WriteAheadLog::AddListener(std::function<void(uint64_t)> fn) {
-  std::lock_guard lk(listeners_mu_);
+  MutexLock lock(&listeners_mu_);
   uint64_t id = next_listener_id_++;
-  listeners_.emplace_back(id, std::move(fn));
+  listeners_.emplace(id, std::make_shared<ListenerFn>(std::move(fn)));
   return id;
 }
 
 void WriteAheadLog::RemoveListener(uint64_t id) {
-  std::lock_guard lk(listeners_mu_);
-  std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+  std::shared_ptr<ListenerFn> doomed;  // destroyed after the lock is released
+  MutexLock lock(&listeners_mu_);
+  auto it = listeners_.find(id);
+  if (it != listeners_.end()) {
+    doomed = std::move(it->second);
+    listeners_.erase(it);
+  }
+  // Wait for a run in progress on another thread; from inside the listener
+  // itself, later runs are prevented and that is all that can be promised.
+  const auto self = std::this_thread::get_id();
+  for (;;) {
+    bool busy = false;
+    for (const auto& [rid, thread] : running_listeners_) busy |= rid == id && thread != self;
+    if (!busy) break;
+    listener_done_.Wait(lock);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -490,44 +627,62 @@ void WriteAheadLog::RemoveListener(uint64_t id) {
 
 Status WriteAheadLog::Close() {
   {
-    std::lock_guard lk(mu_);
-    if (closed_) return Status::Ok();
+    MutexLock lock(&mu_);
+    if (closed_) return close_status_;
+    if (stop_) {
+      // Another thread is closing: wait for its outcome.
+      while (!closed_) visible_cv_.Wait(lock);
+      return close_status_;
+    }
     stop_ = true;
   }
-  writer_cv_.notify_one();
-  if (writer_.joinable()) writer_.join();
+  // No further runs; wait for one in progress (unless this is it: Close from
+  // a callback, whose run then finds nothing left to do). From here this
+  // thread is the writer, and it needs no executor thread.
+  timer_task_.Stop();
+  task_.Stop();
+  writer_.Assume();
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (pending_.empty() && sync_waiters_.empty()) break;
+    }
+    (void)FlushOnce();
+  }
   Status st;
   if (active_file_) {
-    if (written_end_ > durable_end_) st = active_file_->Sync();
+    if (written_end_ > synced_end_) st = TimedSync(active_file_.get());
+    if (st.ok()) synced_end_ = written_end_;
     Status c = active_file_->Close();
     if (st.ok()) st = c;
     active_file_.reset();
   }
   {
-    std::lock_guard lk(mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
-    if (st.ok()) durable_end_ = written_end_;
+    close_status_ = st;
+    durable_end_ = std::max(durable_end_, synced_end_);
   }
-  visible_cv_.notify_all();
+  visible_cv_.NotifyAll();
   return st;
 }
 
 Result<ReclaimResult> WriteAheadLog::Reclaim(uint64_t offset) {
-  std::vector<std::shared_ptr<Segment>> doomed;
+  std::vector<std::string> doomed;
   ReclaimResult result;
   {
-    std::lock_guard lk(mu_);
-    while (segments_.size() > 1 && segments_.front()->end_offset <= offset) {
-      doomed.push_back(segments_.front());
-      total_bytes_ -= segments_.front()->size_bytes;
-      result.bytes_removed += segments_.front()->size_bytes;
-      segments_.erase(segments_.begin());
+    MutexLock lock(&mu_);
+    while (segments_.size() > 1 && segments_.front().end_offset <= offset) {
+      doomed.push_back(segments_.front().path);
+      total_bytes_ -= segments_.front().size_bytes;
+      result.bytes_removed += segments_.front().size_bytes;
+      segments_.pop_front();
     }
-    result.low_water_offset = segments_.front()->base_offset;
+    result.low_water_offset = segments_.front().base_offset;
   }
   // Readers hold their own descriptors, so unlinking under them is safe.
-  for (const auto& seg : doomed) {
-    FRAZIL_RETURN_IF_ERROR(fs_->Remove(seg->path));
+  for (const auto& path : doomed) {
+    FRAZIL_RETURN_IF_ERROR(fs_->Remove(path));
     ++result.segments_removed;
   }
   if (!doomed.empty()) FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(options_.dir));
@@ -535,9 +690,10 @@ Result<ReclaimResult> WriteAheadLog::Reclaim(uint64_t offset) {
 }
 
 WalStats WriteAheadLog::Stats() const {
-  std::lock_guard lk(mu_);
   WalStats s;
-  s.low_water_offset = segments_.front()->base_offset;
+  s.fsync_latency = fsync_latency_.Read();
+  MutexLock lock(&mu_);
+  s.low_water_offset = segments_.front().base_offset;
   s.next_offset = next_offset_;
   s.visible_end = visible_end_;
   s.durable_end = durable_end_;
@@ -547,6 +703,7 @@ WalStats WriteAheadLog::Stats() const {
   s.batches = batches_;
   s.syncs = syncs_;
   s.append_errors = append_errors_;
+  s.bytes_written = bytes_written_;
   return s;
 }
 
@@ -556,17 +713,19 @@ WalStats WriteAheadLog::Stats() const {
 std::unique_ptr<WalReader> WriteAheadLog::NewReader() { return std::make_unique<WalReader>(this); }
 
 bool WriteAheadLog::WaitForVisible(uint64_t end, std::chrono::milliseconds timeout) {
-  std::unique_lock lk(mu_);
-  return visible_cv_.wait_for(lk, timeout, [&] { return visible_end_ >= end || closed_; }) &&
-         visible_end_ >= end;
+  const auto deadline = Clock::now() + timeout;
+  MutexLock lock(&mu_);
+  while (visible_end_ < end && !closed_) {
+    if (!visible_cv_.WaitUntil(lock, deadline)) break;
+  }
+  return visible_end_ >= end;
 }
 
-std::shared_ptr<WriteAheadLog::Segment> WriteAheadLog::FindSegmentLocked(uint64_t offset) const {
-  auto it =
-      std::upper_bound(segments_.begin(), segments_.end(), offset,
-                       [](uint64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset; });
+const WriteAheadLog::Segment* WriteAheadLog::FindSegmentLocked(uint64_t offset) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), offset,
+                             [](uint64_t o, const Segment& s) { return o < s.base_offset; });
   if (it == segments_.begin()) return nullptr;
-  return *std::prev(it);
+  return &*std::prev(it);
 }
 
 }  // namespace frazil::wal

@@ -2,27 +2,37 @@
 // group-committed appends, rotation into segment files, tailing readers,
 // recovery on open and reclaim of whole segments.
 //
-// Threads: Append may be called from any number of threads. One writer
-// thread per log turns queued appends into a single write (and, under
-// SyncMode::kAlways, a single fdatasync) per batch, then runs the appenders'
-// callbacks. Callbacks run on that thread and must not block.
+// Threads: Append may be called from any number of threads. A log has no
+// thread of its own: its group commit is a SerialTask on a shared executor
+// (WalOptions::executor), scheduled when appends are queued or a sync is
+// asked for, and by timers only while something is dirty (kPeriodic) or the
+// active segment holds records (segment_max_age). A run turns everything
+// queued into a single write (and, under SyncMode::kAlways, a single
+// fdatasync), publishes it, runs the appenders' callbacks and then the
+// listeners. No lock of the log is held across file I/O, callbacks or
+// listeners. Callbacks and listeners run on the executor and must not block;
+// they must not call AppendAndWait or Sync on the same log (that fails), nor
+// destroy it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "frazil/common/executor.h"
 #include "frazil/common/histogram.h"
+#include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
+#include "frazil/common/thread_annotations.h"
 #include "frazil/wal/log_file.h"
 #include "frazil/wal/segment_index.h"
 #include "frazil/wal/wal_options.h"
@@ -30,6 +40,10 @@
 namespace frazil::wal {
 
 class WalReader;
+
+// The executor logs run on when WalOptions::executor is null: two threads,
+// started on first use, shared by every such log of the process.
+Executor* DefaultWalExecutor();
 
 // Runs once per append: OK when the record is acknowledged (durable under
 // kAlways, written under kPeriodic and kNone), otherwise why it failed.
@@ -64,8 +78,8 @@ struct WalStats {
   uint64_t batches = 0;
   uint64_t syncs = 0;
   uint64_t append_errors = 0;
-  uint64_t bytes_written = 0;  // record bytes appended since open
-  LatencyHistogram::Snapshot fsync_latency;
+  uint64_t bytes_written = 0;                // record bytes (framed) written since open
+  LatencyHistogram::Snapshot fsync_latency;  // every fdatasync of a segment file
 };
 
 struct ReclaimResult {
@@ -74,11 +88,22 @@ struct ReclaimResult {
   uint64_t low_water_offset = 0;  // after the reclaim
 };
 
+// Not a lock: names the one who runs the group commit (the serial task, or
+// Close once the task is stopped, or Open before it exists), so that the
+// analysis checks the writer's own state is touched only there. SerialTask
+// guarantees there is one at a time.
+class CAPABILITY("role") WriterRole {
+ public:
+  void Assume() const ASSERT_CAPABILITY(this) {}
+};
+
 class WriteAheadLog {
  public:
   // Opens (or creates) the log in options.dir, recovering as docs/formats/wal.md says.
   static Result<std::unique_ptr<WriteAheadLog>> Open(WalOptions options);
 
+  // Closes (see Close) and waits for a run of the log's task in progress.
+  // Must not be called from a callback or listener of this log.
   ~WriteAheadLog();
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
@@ -86,44 +111,52 @@ class WriteAheadLog {
   // Assigns the next offset and queues the record; `done` is told the outcome.
   // Fails at once (and never calls `done`) when the record is too large, the
   // log is full, closed, or failed.
-  Result<uint64_t> Append(std::span<const uint8_t> payload, AppendCallback done);
-  Result<AppendTicket> AppendWithFuture(std::span<const uint8_t> payload);
-  // Appends and waits for the acknowledgement.
-  Result<uint64_t> AppendAndWait(std::span<const uint8_t> payload);
+  Result<uint64_t> Append(std::span<const uint8_t> payload, AppendCallback done) EXCLUDES(mu_);
+  Result<AppendTicket> AppendWithFuture(std::span<const uint8_t> payload) EXCLUDES(mu_);
+  // Appends and waits for the acknowledgement. Fails with Internal when
+  // called from this log's callback or listener, where the wait would never end.
+  Result<uint64_t> AppendAndWait(std::span<const uint8_t> payload) EXCLUDES(mu_);
 
   // Writes and fdatasyncs everything appended so far, in any sync mode.
-  Status Sync();
+  Status Sync() EXCLUDES(mu_);
 
   // Deletes whole sealed segments whose records are all below `offset`.
   // The active segment is never removed.
-  Result<ReclaimResult> Reclaim(uint64_t offset);
+  Result<ReclaimResult> Reclaim(uint64_t offset) EXCLUDES(mu_);
 
-  // Finishes queued appends, syncs and closes. Later appends fail with Closed;
-  // blocked readers wake up with Closed. Idempotent.
-  Status Close();
+  // Finishes queued appends, syncs and closes, on the calling thread (so it
+  // needs no executor thread and may be called from any). Later appends fail
+  // with Closed; blocked readers wake up with Closed. Idempotent; concurrent
+  // calls wait for the first and return its outcome.
+  Status Close() EXCLUDES(mu_);
 
   // A reader positioned at the low-water mark. It must not outlive the log.
   std::unique_ptr<WalReader> NewReader();
 
   // Blocks until records below `end` are visible, the timeout passes (false),
   // or the log closes (false).
-  bool WaitForVisible(uint64_t end, std::chrono::milliseconds timeout);
+  bool WaitForVisible(uint64_t end, std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
-  // `fn(visible_end)` runs on the writer thread whenever records become visible.
-  uint64_t AddListener(std::function<void(uint64_t)> fn);
-  void RemoveListener(uint64_t id);
+  // `fn(visible_end)` runs on the log's executor whenever records become
+  // visible, after the appenders' callbacks of that group, with no lock of
+  // the log held.
+  uint64_t AddListener(std::function<void(uint64_t)> fn) EXCLUDES(listeners_mu_);
+  // When it returns, the listener is not running and will not run again
+  // (called from inside that listener, it only stops later runs).
+  void RemoveListener(uint64_t id) EXCLUDES(listeners_mu_);
 
-  WalStats Stats() const;
+  WalStats Stats() const EXCLUDES(mu_);
   const RecoveryReport& recovery_report() const { return recovery_; }
   const WalOptions& options() const { return options_; }
 
  private:
   friend class WalReader;
 
+  // A segment file. The log's segments_ (and so every field here) is
+  // guarded by mu_; only acknowledged records count.
   struct Segment {
     std::string path;
     uint64_t base_offset = 0;
-    // Guarded by mu_. Only acknowledged records count.
     uint64_t end_offset = 0;
     uint64_t size_bytes = 0;
     SegmentIndex index;
@@ -136,55 +169,92 @@ class WriteAheadLog {
   };
 
   explicit WriteAheadLog(WalOptions options);
-  Status Recover();
-  Status CreateSegment(uint64_t base_offset);  // writer thread or Open only
-  void WriterLoop();
-  Status WriteBatch(const std::vector<uint8_t>& buf, const std::vector<Pending>& batch);
-  Status RecoverFromWriteError(uint64_t good_size);
-  bool RollDue(std::chrono::steady_clock::time_point now) const;
-  void NotifyListeners(uint64_t visible_end);
+  Status Recover() REQUIRES(writer_) EXCLUDES(mu_);
+  Status CreateSegment(uint64_t base_offset) REQUIRES(writer_) EXCLUDES(mu_);
+  // The serial task's function: gathers, or runs one group.
+  void RunTask() EXCLUDES(mu_);
+  // Takes what is queued, writes and syncs it without a lock, publishes it,
+  // then runs callbacks and listeners. Returns when the task should run
+  // next (time_point::max() for never).
+  std::chrono::steady_clock::time_point FlushOnce() REQUIRES(writer_) EXCLUDES(mu_);
+  Status WriteBatch(const std::vector<uint8_t>& buf, const std::vector<Pending>& batch) REQUIRES(writer_)
+      EXCLUDES(mu_);
+  Status RecoverFromWriteError(uint64_t good_size) REQUIRES(writer_);
+  Status TimedSync(WritableLogFile* file);
+  bool RollDue(std::chrono::steady_clock::time_point now) const REQUIRES(writer_);
+  void NotifyListeners(uint64_t visible_end) EXCLUDES(listeners_mu_);
+  bool InTask() const;
 
-  // Locates the segment that holds `offset`; caller holds mu_.
-  std::shared_ptr<Segment> FindSegmentLocked(uint64_t offset) const;
+  // Locates the segment that holds `offset`; valid while mu_ is held.
+  const Segment* FindSegmentLocked(uint64_t offset) const REQUIRES(mu_);
 
   const WalOptions options_;
   std::shared_ptr<LogFileSystem> fs_;
+  Executor* const executor_;
   RecoveryReport recovery_;
+  LatencyHistogram fsync_latency_;
 
-  mutable std::mutex mu_;
-  std::condition_variable writer_cv_;
-  std::condition_variable visible_cv_;
-  std::vector<std::shared_ptr<Segment>> segments_;
-  std::vector<uint8_t> pending_buf_;
-  std::vector<Pending> pending_;
-  std::vector<std::promise<Status>> sync_waiters_;
-  uint64_t next_offset_ = 0;
-  uint64_t visible_end_ = 0;
-  uint64_t durable_end_ = 0;
-  uint64_t total_bytes_ = 0;
-  bool stop_ = false;
-  bool closed_ = false;
-  // Group commit: when the previous group had N > 1 appenders, the writer
-  // waits (briefly, bounded by a fraction of the last fdatasync) for N
-  // appends to queue before syncing, instead of syncing the first one alone.
-  size_t gather_target_ = 0;
-  Status failed_;  // sticky: set when a failed write could not be undone
-  uint64_t appends_ = 0, batches_ = 0, syncs_ = 0, append_errors_ = 0;
+  mutable Mutex mu_;
+  CondVar visible_cv_;  // visible_end_ grew, or the log closed
+  std::deque<Segment> segments_ GUARDED_BY(mu_);
+  std::vector<uint8_t> pending_buf_ GUARDED_BY(mu_);
+  std::vector<Pending> pending_ GUARDED_BY(mu_);
+  std::vector<std::promise<Status>> sync_waiters_ GUARDED_BY(mu_);
+  uint64_t next_offset_ GUARDED_BY(mu_) = 0;
+  uint64_t visible_end_ GUARDED_BY(mu_) = 0;
+  uint64_t durable_end_ GUARDED_BY(mu_) = 0;
+  uint64_t total_bytes_ GUARDED_BY(mu_) = 0;
+  bool stop_ GUARDED_BY(mu_) = false;    // Close began: appends and syncs are refused
+  bool closed_ GUARDED_BY(mu_) = false;  // Close finished
+  Status close_status_ GUARDED_BY(mu_);  // what the first Close returned
+  // Group commit: when the previous group had N > 1 appenders, the task
+  // waits (on a short timer, never on a worker; bounded by a fraction of
+  // the last fdatasync) for N appends to queue before syncing, instead of
+  // syncing the first one alone. `gathered_`: this group already waited.
+  size_t gather_target_ GUARDED_BY(mu_) = 0;
+  bool gathered_ GUARDED_BY(mu_) = false;
+  // The task is flushing and will look at the queue again before it stops:
+  // appends need not schedule it (no wake-up per append under load).
+  bool flushing_ GUARDED_BY(mu_) = false;
+  Status failed_ GUARDED_BY(mu_);  // sticky: set when a failed write could not be undone
+  uint64_t appends_ GUARDED_BY(mu_) = 0;
+  uint64_t batches_ GUARDED_BY(mu_) = 0;
+  uint64_t syncs_ GUARDED_BY(mu_) = 0;
+  uint64_t append_errors_ GUARDED_BY(mu_) = 0;
+  uint64_t bytes_written_ GUARDED_BY(mu_) = 0;
 
-  // Owned by the writer thread once it runs.
-  std::unique_ptr<WritableLogFile> active_file_;
-  uint64_t active_size_ = 0;  // bytes in the active file
-  uint64_t active_records_ = 0;
-  std::chrono::steady_clock::time_point active_created_;
-  uint64_t written_end_ = 0;  // records below are written (maybe not synced)
-  std::chrono::steady_clock::time_point next_periodic_sync_;
-  std::chrono::nanoseconds last_sync_duration_{0};
+  // The writer's own state: touched only by whoever holds the role.
+  WriterRole writer_;
+  std::unique_ptr<WritableLogFile> active_file_ GUARDED_BY(writer_);
+  uint64_t active_size_ GUARDED_BY(writer_) = 0;  // bytes in the active file
+  uint64_t active_records_ GUARDED_BY(writer_) = 0;
+  std::chrono::steady_clock::time_point active_created_ GUARDED_BY(writer_);
+  uint64_t written_end_ GUARDED_BY(writer_) = 0;  // records below are written (maybe not synced)
+  uint64_t synced_end_ GUARDED_BY(writer_) = 0;   // records below are fdatasynced
+  // kPeriodic: armed when data first turns dirty, due sync_interval later.
+  bool periodic_armed_ GUARDED_BY(writer_) = false;
+  std::chrono::steady_clock::time_point next_periodic_sync_ GUARDED_BY(writer_);
+  // Read by RunTask, which holds the role too.
+  std::chrono::nanoseconds last_sync_duration_ GUARDED_BY(writer_){0};
+  // The thread running the task, to refuse waits that could never end.
+  std::atomic<std::thread::id> task_thread_{};
 
-  std::mutex listeners_mu_;
-  uint64_t next_listener_id_ = 1;
-  std::vector<std::pair<uint64_t, std::function<void(uint64_t)>>> listeners_;
+  // Never held while a listener runs, nor together with mu_ (so no order
+  // between the two, and a listener may take any lock of its own).
+  using ListenerFn = std::function<void(uint64_t)>;
+  Mutex listeners_mu_;
+  CondVar listener_done_;  // a listener finished a run
+  uint64_t next_listener_id_ GUARDED_BY(listeners_mu_) = 1;
+  std::map<uint64_t, std::shared_ptr<ListenerFn>> listeners_ GUARDED_BY(listeners_mu_);
+  // Listeners running now and on which thread (RemoveListener waits for them).
+  std::vector<std::pair<uint64_t, std::thread::id>> running_listeners_ GUARDED_BY(listeners_mu_);
 
-  std::thread writer_;
+  // Last: destroyed (stopped, waiting for a run) before the state they use.
+  SerialTask task_;
+  // Periodic sync and segment age: a timer of its own, which schedules
+  // task_, so that scheduling task_ for appends does not cancel it and each
+  // group does not re-arm it.
+  SerialTask timer_task_;
 };
 
 }  // namespace frazil::wal
