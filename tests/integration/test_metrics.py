@@ -3,22 +3,14 @@ does (prometheus_client's text parser), checked against what the test did:
 N messages produced with the Danube SDK (reliable), M of them received and
 acknowledged on a subscription, the table flushed.
 
-Some figures are filled by the components other branches of issue 12
-rewrite (the broker's counters and latency histograms, the WAL's written
-bytes and fsync histogram, the committer's table figures). Their checks
-describe the final behaviour and are listed in PENDING below, by the branch
-that fills them. Until those branches are merged they fail; run with
-FRAZIL_METRICS_SKIP_PENDING=1 to check only the others (which must pass on
-their own). After merging, run without it and empty the list.
+Every check is collected before the test fails, so one run lists every
+figure that is wrong.
 """
 import asyncio
 import json
-import os
-import pathlib
 import re
 import time
 import urllib.error
-import urllib.request
 
 import grpc
 from danube import DanubeClientBuilder, DispatchStrategy, SubType
@@ -28,15 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import REPO, http_get
 
-PENDING = {
-    # broker: per-topic counters, subscription backlog, latency histograms
-    "topic_messages_in", "topic_bytes_in", "topic_messages_out", "topic_bytes_out", "topic_acks",
-    "subscription_backlog", "subscription_unacked", "produce_latency_count", "ack_latency_count",
-    # wal: bytes written, fsync histogram
-    "wal_written_bytes", "wal_fsync_count",
-    # storage: table figures from the committer
-    "storage_snapshots", "storage_data_files", "storage_commit_latency_count",
-}
 
 N = 150  # messages produced
 M = 60   # of them, acknowledged
@@ -139,10 +122,9 @@ def test_metrics_match_what_was_done(start_broker, tmp_path):
     def value(name, labels=None):
         return samples.get((name, frozenset((labels or {}).items())))
 
-    failures, checked = [], set()
+    failures = []
 
     def check(key, ok, detail):
-        checked.add(key)
         if not ok:
             failures.append((key, detail))
 
@@ -187,7 +169,7 @@ def test_metrics_match_what_was_done(start_broker, tmp_path):
         assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), f"{h} buckets not cumulative"
         assert buckets[-1][1] == value(h + "_count"), h
 
-    # Filled by the other branches of issue 12 (PENDING).
+    # The broker's counters and histograms, the WAL's and the committer's figures.
     expect("topic_messages_in", "frazil_topic_messages_in_total", topic, lambda v: v == N)
     expect("topic_bytes_in", "frazil_topic_bytes_in_total", topic, lambda v: v == payload_bytes)
     expect("topic_messages_out", "frazil_topic_messages_out_total", topic, lambda v: v >= M)
@@ -206,11 +188,5 @@ def test_metrics_match_what_was_done(start_broker, tmp_path):
     expect("storage_commit_latency_count", "frazil_storage_commit_duration_seconds_count", None,
            lambda v: v >= value("frazil_storage_commits_total", topic) >= 1)
 
-    assert PENDING <= checked, f"PENDING names no check: {PENDING - checked}"
-    skip = os.environ.get("FRAZIL_METRICS_SKIP_PENDING") == "1"
-    pending_failed = [f for f in failures if f[0] in PENDING]
-    if skip and pending_failed:
-        print("pending (not checked): " + "; ".join(f"{k}: {d}" for k, d in pending_failed))
-    real = [f for f in failures if not (skip and f[0] in PENDING)]
-    assert not real, "\n".join(f"{k}: {d}" for k, d in real)
+    assert not failures, "\n".join(f"{k}: {d}" for k, d in failures)
     assert b.stop() == 0

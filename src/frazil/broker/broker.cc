@@ -18,7 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 std::string SubKey(const std::string& topic, const std::string& sub) { return topic + '\0' + sub; }
 
-
 }  // namespace
 
 void Broker::Topic::SetWakeLocked() {
@@ -477,9 +476,9 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   if (!sub) {
     // Earliest is the oldest message the topic holds, in its table or WAL.
     // Built with no lock held: positioning its reader may read the table.
-    auto fresh = std::make_shared<Subscription>(
-        topic, subscription, type, t->reliable, t->wal.get(), from_earliest ? 0 : t->wal->Stats().next_offset,
-        options_.consumer_window, from_earliest, TableOf(*t));
+    auto fresh = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
+                                                from_earliest ? 0 : t->wal->Stats().next_offset,
+                                                options_.consumer_window, from_earliest, TableOf(*t));
     fresh->SetMetrics(t->counters, &metrics_.ack_latency);
     MutexLock lock(&t->mu);
     if (t->closed) return deleted;

@@ -191,6 +191,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"compact_min_files", &sc.compact_min_files},
         {"compact_target_bytes", &sc.compact_target_bytes},
         {"reader_prefetch_files", &sc.reader_prefetch_files},
+        {"reader_prefetch_bytes", &sc.reader_prefetch_bytes},
     };
     std::set<std::string> keys{"enabled"};
     for (const auto& [key, field] : numbers) keys.insert(key);
@@ -199,10 +200,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     for (const auto& [key, field] : numbers)
       if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
     if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||
-        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0 || sc.max_days_per_commit == 0)
+        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0 || sc.reader_prefetch_bytes == 0 ||
+        sc.max_days_per_commit == 0)
       return in_file(Status::InvalidArgument(
           "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, max_days_per_commit, "
-          "commit_max_backoff_ms and reader_prefetch_files must be positive"));
+          "commit_max_backoff_ms, reader_prefetch_files and reader_prefetch_bytes must be positive"));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
   }

@@ -158,6 +158,7 @@ int RunServe(const ServeConfig& config) {
     cc.maintenance.compact_min_files = static_cast<size_t>(sc.compact_min_files);
     cc.maintenance.compact_target_bytes = static_cast<int64_t>(sc.compact_target_bytes);
     broker_options.reader.prefetch_files = sc.reader_prefetch_files;
+    broker_options.reader.prefetch_bytes = sc.reader_prefetch_bytes;
   } else {
     FRAZIL_LOG_WARN(
         "storage.enabled is false: topics live in their WALs only, nothing is committed to tables");
