@@ -10,7 +10,6 @@ import asyncio
 import json
 import re
 import time
-import urllib.error
 
 import grpc
 from danube import DanubeClientBuilder, DispatchStrategy, SubType
