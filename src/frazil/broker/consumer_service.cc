@@ -13,6 +13,7 @@
 #include "frazil/common/executor.h"
 #include "frazil/common/logging.h"
 #include "frazil/common/mutex.h"
+#include "frazil/common/tsan_annotations.h"
 
 namespace frazil::broker {
 namespace {
@@ -27,7 +28,12 @@ constexpr size_t kMaxUnflushedBytes = 64 << 10;
 class MessageStream final : public grpc::ServerWriteReactor<danube::StreamMessage> {
  public:
   MessageStream(ConsumerServiceImpl* service, Executor* executor, uint64_t consumer_id)
-      : service_(service), executor_(executor), id_(consumer_id), handle_(std::make_shared<Handle>(this)) {}
+      : service_(service), executor_(executor), id_(consumer_id), handle_(std::make_shared<Handle>(this)) {
+    // gRPC runs the reactions on its threads after synchronization TSan
+    // cannot see (libgrpc is not instrumented): make the construction
+    // visibly happen before them.
+    TsanRelease(this);
+  }
 
   // Attaches to the subscription and writes what is ready.
   void Start();
@@ -339,6 +345,7 @@ void MessageStream::Pump() {
 }
 
 void MessageStream::OnWriteDone(bool ok) {
+  TsanAcquire(this);
   {
     MutexLock lock(&mu_);
     writing_ = false;
@@ -349,11 +356,13 @@ void MessageStream::OnWriteDone(bool ok) {
 }
 
 void MessageStream::OnCancel() {
+  TsanAcquire(this);
   EndWith(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client"));
   RunPump(handle_);
 }
 
 void MessageStream::OnDone() {
+  TsanAcquire(this);
   if (attached_) {
     ref_.sub->ClearReady(id_, registration_);
     ref_.sub->Detach(id_);
