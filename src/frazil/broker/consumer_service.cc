@@ -117,12 +117,19 @@ class ConsumerServiceImpl final : public danube::ConsumerService::CallbackServic
   ConsumerServiceImpl(Broker* b, std::string url, Executor* executor)
       : broker_(b), url_(std::move(url)), executor_(executor) {}
 
-  // Synchronous in the broker (it may open the topic: WAL recovery, catalog
-  // load); runs inline on gRPC's callback thread.
+  // Inline when the topic is open; otherwise on the broker's rpc executor,
+  // since subscribing then opens the topic (WAL recovery, catalog load) and
+  // gRPC's callback threads must not wait on I/O.
   grpc::ServerUnaryReactor* Subscribe(grpc::CallbackServerContext* ctx, const danube::ConsumerRequest* req,
                                       danube::ConsumerResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(DoSubscribe(ctx, req, resp));
+    auto subscribe = [this, reactor, ctx, req, resp] {
+      reactor->Finish(Counted(broker_, DoSubscribe(ctx, req, resp)));
+    };
+    if (broker_->TopicExists(req->topic_name()))
+      subscribe();
+    else
+      broker_->rpc_executor()->Post(std::move(subscribe));
     return reactor;
   }
 
@@ -136,14 +143,14 @@ class ConsumerServiceImpl final : public danube::ConsumerService::CallbackServic
   grpc::ServerUnaryReactor* Ack(grpc::CallbackServerContext* ctx, const danube::AckRequest* req,
                                 danube::AckResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(DoAck(req, resp));
+    reactor->Finish(Counted(broker_, DoAck(req, resp)));
     return reactor;
   }
 
   grpc::ServerUnaryReactor* Nack(grpc::CallbackServerContext* ctx, const danube::NackRequest* req,
                                  danube::NackResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(DoNack(req, resp));
+    reactor->Finish(Counted(broker_, DoNack(req, resp)));
     return reactor;
   }
 
@@ -300,6 +307,9 @@ void MessageStream::Pump() {
         running_ = false;
         result_ = *end_;
         lock.Unlock();
+        // Errors returned to the client count by kind, as the unary calls' do.
+        if (!result_.ok() && result_.error_code() != grpc::StatusCode::CANCELLED)
+          (void)Counted(service_->broker(), result_);
         Finish(result_);  // may run OnDone inline: nothing of `this` is touched after
         return;
       }
