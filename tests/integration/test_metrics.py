@@ -9,7 +9,6 @@ figure that is wrong.
 import asyncio
 import json
 import re
-import time
 
 import grpc
 from danube import DanubeClientBuilder, DispatchStrategy, SubType
@@ -18,6 +17,7 @@ from danube.proto import DanubeApi_pb2_grpc as pb_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import REPO, http_get
+from test_topic_storage import poll as wait_until
 
 
 N = 150  # messages produced
@@ -50,17 +50,6 @@ def describe(port, topic):
     status, body = http_get(port, "/admin/topics" + topic, timeout=10)
     assert status == 200, (status, body)
     return json.loads(body)
-
-
-def wait_until(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not true after {timeout}s (last: {last!r})")
 
 
 async def produce_and_consume(b):

@@ -79,33 +79,15 @@ Result<std::vector<SubscriptionRecord>> CursorStore::LoadAll() {
 }
 
 Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
-  if (records.empty()) return Status::Ok();
-  MutexLock lock(&mu_);
-  FRAZIL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(
-          db_,
-          "INSERT INTO subscriptions (topic, subscription, type, cursor) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT (topic, subscription) DO UPDATE SET type = ?3, cursor = ?4",
-          -1, &st, nullptr) != SQLITE_OK) {
-    (void)Exec(db_, "ROLLBACK");
-    return Error(db_, "write");
-  }
-  for (const auto& r : records) {
-    BindText(st, 1, r.topic);
-    BindText(st, 2, r.subscription);
-    sqlite3_bind_int(st, 3, r.type);
-    sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(r.cursor));
-    if (sqlite3_step(st) != SQLITE_DONE) {
-      Status e = Error(db_, "write");
-      sqlite3_finalize(st);
-      (void)Exec(db_, "ROLLBACK");
-      return e;
-    }
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  return Exec(db_, "COMMIT");
+  return WriteRows(
+      "INSERT INTO subscriptions (topic, subscription, type, cursor) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (topic, subscription) DO UPDATE SET type = ?3, cursor = ?4",
+      records, [](sqlite3_stmt* st, const SubscriptionRecord& r) {
+        BindText(st, 1, r.topic);
+        BindText(st, 2, r.subscription);
+        sqlite3_bind_int(st, 3, r.type);
+        sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(r.cursor));
+      });
 }
 
 Status CursorStore::RemoveTopic(const std::string& topic) {
@@ -154,19 +136,26 @@ Status CursorStore::SaveTopic(const std::string& topic, bool reliable) {
 }
 
 Status CursorStore::SaveTopics(const std::vector<std::pair<std::string, bool>>& topics) {
-  if (topics.empty()) return Status::Ok();
+  return WriteRows("INSERT OR IGNORE INTO topics (topic, reliable) VALUES (?1, ?2)", topics,
+                   [](sqlite3_stmt* st, const std::pair<std::string, bool>& t) {
+                     BindText(st, 1, t.first);
+                     sqlite3_bind_int(st, 2, t.second ? 1 : 0);
+                   });
+}
+
+template <class Row, class Bind>
+Status CursorStore::WriteRows(const char* sql, const std::vector<Row>& rows, Bind bind) {
+  if (rows.empty()) return Status::Ok();
   MutexLock lock(&mu_);
   FRAZIL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO topics (topic, reliable) VALUES (?1, ?2)", -1, &st,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) {
     Status e = Error(db_, "write");
     (void)Exec(db_, "ROLLBACK");
     return e;
   }
-  for (const auto& [topic, reliable] : topics) {
-    BindText(st, 1, topic);
-    sqlite3_bind_int(st, 2, reliable ? 1 : 0);
+  for (const auto& row : rows) {
+    bind(st, row);
     if (sqlite3_step(st) != SQLITE_DONE) {
       Status e = Error(db_, "write");
       sqlite3_finalize(st);

@@ -41,6 +41,9 @@ class CursorStore {
   Status SaveTopics(const std::vector<std::pair<std::string, bool>>& topics);
 
  private:
+  // Runs `sql` once per row (bound by `bind(stmt, row)`) in one transaction.
+  template <class Row, class Bind>
+  Status WriteRows(const char* sql, const std::vector<Row>& rows, Bind bind) EXCLUDES(mu_);
   explicit CursorStore(sqlite3* db) : db_(db) {}
   // Serializes use of the connection (a transaction spans several calls).
   // The one lock in the broker held across I/O, by design: a leaf, taken
