@@ -92,8 +92,8 @@ Broker::~Broker() {
 
 std::vector<Executor*> Broker::Executors() const {
   std::vector<Executor*> out;
-  for (Executor* e :
-       {options_.executors.wal, options_.executors.commit, upkeep_, options_.executors.prefetch, rpc_})
+  for (Executor* e : {options_.executors.wal, options_.executors.wal_sync, options_.executors.commit, upkeep_,
+                      options_.executors.prefetch, rpc_})
     if (e && std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
   return out;
 }
@@ -249,7 +249,14 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
   t->reliable = reliable;
   t->table = catalog::TableIdentifier{{tn.ns}, tn.name};
   wal::WalOptions wal_options = options_.wal_options(options_.data_dir + "/wal/" + tn.ns + "/" + tn.name);
-  if (options_.executors.wal) wal_options.executor = options_.executors.wal;
+  Executor* wal_executor = options_.executors.wal;
+  if (wal_options.sync_mode != wal::SyncMode::kNone && options_.executors.wal_sync)
+    wal_executor = options_.executors.wal_sync;
+  if (wal_executor) wal_options.executor = wal_executor;
+  // PublishAsync appends holding no lock, and the listener below takes only
+  // the topic's: an idle WAL writes on the producer's thread (not under
+  // kAlways, whose fdatasync must not block gRPC's threads).
+  wal_options.write_on_append = true;
   if (options_.catalog) {
     // A WAL started afresh (first use, or lost) continues after what the
     // table already holds, so offsets are never given out twice.

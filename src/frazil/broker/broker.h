@@ -46,7 +46,10 @@ namespace frazil::broker {
 // `executors.*` configuration keys). Null ones: the broker starts what it
 // needs itself (upkeep, rpc: one thread each), the components theirs.
 struct BrokerExecutors {
-  Executor* wal = nullptr;       // WAL group commit (wal::WalOptions::executor)
+  Executor* wal = nullptr;  // WAL group commit under sync mode none (wal::WalOptions::executor)
+  // WAL group commit under sync modes always and periodic, whose runs block
+  // in fdatasync: topics sync concurrently up to its thread count. Null: `wal`.
+  Executor* wal_sync = nullptr;
   Executor* commit = nullptr;    // table commits (storage::CommitterConfig::commit_executor)
   Executor* upkeep = nullptr;    // table upkeep, cursor flush, client timeouts
   Executor* prefetch = nullptr;  // history prefetch (storage::ReaderConfig::prefetch_executor)

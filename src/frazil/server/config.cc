@@ -213,9 +213,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     const std::string where = "executors.";
     ExecutorConfig& ec = config->executors;
     const std::pair<const char*, uint64_t*> threads[] = {
-        {"wal_threads", &ec.wal_threads},       {"commit_threads", &ec.commit_threads},
-        {"upkeep_threads", &ec.upkeep_threads}, {"prefetch_threads", &ec.prefetch_threads},
-        {"rpc_threads", &ec.rpc_threads},       {"recovery_threads", &ec.recovery_threads},
+        {"wal_threads", &ec.wal_threads},           {"wal_sync_threads", &ec.wal_sync_threads},
+        {"commit_threads", &ec.commit_threads},     {"upkeep_threads", &ec.upkeep_threads},
+        {"prefetch_threads", &ec.prefetch_threads}, {"rpc_threads", &ec.rpc_threads},
+        {"recovery_threads", &ec.recovery_threads},
     };
     std::set<std::string> keys;
     for (const auto& [key, field] : threads) keys.insert(key);

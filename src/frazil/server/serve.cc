@@ -124,18 +124,20 @@ int RunServe(const ServeConfig& config) {
   // before the broker and the RPC server: they outlive both.
   const ExecutorConfig& ex = config.executors;
   Executor wal_executor("wal", ex.wal_threads);
+  Executor wal_sync_executor("wal-sync", ex.wal_sync_threads);
   Executor commit_executor("commit", ex.commit_threads);
   Executor upkeep_executor("upkeep", ex.upkeep_threads);
   Executor prefetch_executor("prefetch", ex.prefetch_threads);
   Executor rpc_executor("rpc", ex.rpc_threads);
-  FRAZIL_LOG_INFO("executors: wal {}, commit {}, upkeep {}, prefetch {}, rpc {} thread(s)", ex.wal_threads,
-                  ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads, ex.rpc_threads);
+  FRAZIL_LOG_INFO("executors: wal {}, wal-sync {}, commit {}, upkeep {}, prefetch {}, rpc {} thread(s)",
+                  ex.wal_threads, ex.wal_sync_threads, ex.commit_threads, ex.upkeep_threads,
+                  ex.prefetch_threads, ex.rpc_threads);
 
   broker::BrokerOptions broker_options;
   broker_options.data_dir = config.data_dir;
   broker_options.wal_options = [&config](const std::string& dir) { return config.wal.ToOptions(dir); };
-  broker_options.executors = {&wal_executor, &commit_executor, &upkeep_executor, &prefetch_executor,
-                              &rpc_executor};
+  broker_options.executors = {&wal_executor,    &wal_sync_executor, &commit_executor,
+                              &upkeep_executor, &prefetch_executor, &rpc_executor};
   broker_options.recovery_parallelism = ex.recovery_threads;
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;

@@ -54,8 +54,18 @@ struct WalOptions {
   // File operations of the append path; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;
   // Where the log's group commit runs (not owned; must outlive the log).
-  // Null means DefaultWalExecutor(), shared by the process.
+  // Null means DefaultWalExecutor(), shared by the process. Under kAlways a
+  // run blocks in fdatasync: logs sync concurrently only as far as this
+  // executor has threads.
   Executor* executor = nullptr;
+  // kNone and kPeriodic (ignored under kAlways, where it would block the
+  // caller in fdatasync): an Append that finds the log idle writes its group
+  // itself, on the calling thread, instead of handing it to the executor;
+  // its callback and the listeners then run on that thread before Append
+  // returns, so the caller must hold no lock that they take. Appends that
+  // arrive meanwhile join the writer's next round. Syncs, segment rolls and
+  // long bursts still go to the executor.
+  bool write_on_append = false;
 
   Status Validate() const;
 };

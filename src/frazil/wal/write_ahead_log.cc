@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
@@ -23,6 +24,7 @@ WriteAheadLog::WriteAheadLog(WalOptions options)
     : options_(std::move(options)),
       fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
       executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
+      inline_writes_(options_.write_on_append && options_.sync_mode != SyncMode::kAlways),
       task_(executor_, [this] { RunTask(); }),
       timer_task_(executor_, [this] { task_.Schedule(); }) {}
 
@@ -272,7 +274,8 @@ Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendC
   }
   const uint64_t framed = FramedSize(payload.size());
   uint64_t offset;
-  bool wake;
+  bool wake = false;
+  bool lead = false;
   {
     MutexLock lock(&mu_);
     if (stop_) return Status::Closed("WAL " + options_.dir + " is closed");
@@ -288,12 +291,53 @@ Result<uint64_t> WriteAheadLog::Append(std::span<const uint8_t> payload, AppendC
     pending_.push_back(Pending{offset, pending_buf_.size(), std::move(done)});
     total_bytes_ += framed;
     ++appends_;
-    // The first append of a group schedules the task; later ones ride along,
-    // except the one that completes a group being gathered.
-    wake = !flushing_ && (pending_.size() == 1 || pending_.size() == gather_target_);
+    if (inline_writes_ && !writer_busy_) {
+      // The writer is idle: write this group here, with no executor hop.
+      writer_busy_ = flushing_ = lead = true;
+    } else {
+      // The first append of a group schedules the task; later ones ride
+      // along, except the one that completes a group being gathered.
+      wake = !flushing_ && (pending_.size() == 1 || pending_.size() == gather_target_);
+    }
   }
+  if (lead) WriteInline();
   if (wake) task_.Schedule();
   return offset;
+}
+
+void WriteAheadLog::WriteInline() {
+  writer_.Assume();  // Append set writer_busy_ for this thread
+  task_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  // A few rounds (appends that queued meanwhile ride along), then the rest
+  // goes to the executor: an appender's thread is not the log's.
+  constexpr int kMaxInlineRounds = 2;
+  bool wanted = false, closing = false, hand_off = false;
+  for (int round = 1;; ++round) {
+    const auto next = FlushOnce(/*inline_run=*/true);
+    if (!next) hand_off = true;  // a segment roll: the task's job
+    if (next && *next != Clock::time_point::max()) timer_task_.ScheduleAt(*next);
+    MutexLock lock(&mu_);
+    const bool more = !pending_.empty();
+    if (!more || hand_off || round >= kMaxInlineRounds || stop_) {
+      hand_off |= more;
+      flushing_ = false;
+      wanted = ReleaseWriterLocked();
+      closing = stop_;
+      break;
+    }
+  }
+  task_thread_.store(std::thread::id(), std::memory_order_relaxed);
+  AfterRelease(wanted || hand_off, closing);
+}
+
+bool WriteAheadLog::ReleaseWriterLocked() {
+  writer_busy_ = false;
+  return std::exchange(task_wanted_, false);
+}
+
+void WriteAheadLog::AfterRelease(bool task_wanted, bool closing) {
+  if (task_wanted) task_.Schedule();
+  if (closing) visible_cv_.NotifyAll();  // Close waits for the writer's place
 }
 
 Result<AppendTicket> WriteAheadLog::AppendWithFuture(std::span<const uint8_t> payload) {
@@ -394,9 +438,20 @@ Status WriteAheadLog::RecoverFromWriteError(uint64_t good_size) {
 }
 
 void WriteAheadLog::RunTask() {
-  // SerialTask runs this on one worker at a time: the runner is the writer.
+  {
+    MutexLock lock(&mu_);
+    if (writer_busy_) {
+      // An appender is writing inline; it schedules the task when done.
+      task_wanted_ = true;
+      return;
+    }
+    writer_busy_ = true;
+  }
+  // SerialTask runs this on one worker at a time and writer_busy_ keeps
+  // inline appenders out: the runner is the writer.
   writer_.Assume();
   task_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  bool wanted = false, closing = false;
   // A busy log flushes the groups that queue while it runs without being
   // scheduled again, a few rounds at most, then yields the worker.
   constexpr int kMaxRounds = 4;
@@ -406,6 +461,8 @@ void WriteAheadLog::RunTask() {
       MutexLock lock(&mu_);
       if (pending_.empty() && sync_waiters_.empty() && round > 1) {
         flushing_ = false;
+        wanted = ReleaseWriterLocked();
+        closing = stop_;
         break;
       }
       if (!stop_ && !gathered_ && sync_waiters_.empty() && gather_target_ > 1 && !pending_.empty() &&
@@ -423,6 +480,10 @@ void WriteAheadLog::RunTask() {
         flushing_ = false;
         gather = std::chrono::nanoseconds(-1);  // yield: run again through the queue
       }
+      if (gather.count() != 0) {
+        wanted = ReleaseWriterLocked();
+        closing = stop_;
+      }
     }
     if (gather.count() < 0) {
       task_.Schedule();
@@ -432,26 +493,35 @@ void WriteAheadLog::RunTask() {
       task_.ScheduleAfter(gather);
       break;
     }
-    const Clock::time_point next = FlushOnce();
+    // Never nullopt outside an inline run.
+    const Clock::time_point next = FlushOnce().value_or(Clock::time_point::max());
     // Timers only while there is something to wait for; an idle log has none.
     if (next != Clock::time_point::max()) timer_task_.ScheduleAt(next);
   }
   task_thread_.store(std::thread::id(), std::memory_order_relaxed);
+  AfterRelease(wanted, closing);
 }
 
-Clock::time_point WriteAheadLog::FlushOnce() {
+std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
   std::vector<uint8_t> buf;
   std::vector<Pending> batch;
   std::vector<std::promise<Status>> syncs;
   std::vector<Pending> failed;
-  bool closing;
+  bool closing = false;
   {
     MutexLock lock(&mu_);
+    if (inline_run) {
+      // Rolling syncs and creates files: the task does that, not an
+      // appender's thread. Neither does an inline run sync or close.
+      const bool full = active_records_ > 0 && active_size_ + pending_buf_.size() > options_.segment_bytes;
+      if (!active_file_ || full || RollDue(Clock::now())) return std::nullopt;
+    } else {
+      syncs.swap(sync_waiters_);
+      closing = stop_;
+    }
     buf.swap(pending_buf_);
     batch.swap(pending_);
-    syncs.swap(sync_waiters_);
     gathered_ = false;
-    closing = stop_;
   }
 
   // File I/O, with no lock held.
@@ -459,8 +529,8 @@ Clock::time_point WriteAheadLog::FlushOnce() {
   if (!batch.empty()) st = WriteBatch(buf, batch);
   const auto now = Clock::now();
   // Sync: explicitly requested, on close, or when the periodic timer is due.
-  const bool periodic_due =
-      options_.sync_mode == SyncMode::kPeriodic && periodic_armed_ && now >= next_periodic_sync_;
+  const bool periodic_due = !inline_run && options_.sync_mode == SyncMode::kPeriodic && periodic_armed_ &&
+                            now >= next_periodic_sync_;
   Status sync_st;
   bool synced = false;
   if (st.ok() && written_end_ > synced_end_ && (!syncs.empty() || closing || periodic_due)) {
@@ -474,7 +544,7 @@ Clock::time_point WriteAheadLog::FlushOnce() {
   }
   if (periodic_due || written_end_ == synced_end_) periodic_armed_ = false;
   bool roll_failed = false;
-  if (st.ok() && batch.empty() && RollDue(now)) {
+  if (!inline_run && st.ok() && batch.empty() && RollDue(now)) {
     // An idle segment that has aged out is sealed so that reclaim can drop it.
     Status roll = TimedSync(active_file_.get());
     if (roll.ok()) {
@@ -641,6 +711,15 @@ Status WriteAheadLog::Close() {
   // thread is the writer, and it needs no executor thread.
   timer_task_.Stop();
   task_.Stop();
+  {
+    // An appender may be writing inline; wait for it to give the writer's
+    // place back (unless this thread is that writer: Close from a callback).
+    MutexLock lock(&mu_);
+    if (!InTask()) {
+      while (writer_busy_) visible_cv_.Wait(lock);
+    }
+    writer_busy_ = true;  // for good: the log is closing
+  }
   writer_.Assume();
   for (;;) {
     {

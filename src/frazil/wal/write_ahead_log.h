@@ -10,9 +10,14 @@
 // queued into a single write (and, under SyncMode::kAlways, a single
 // fdatasync), publishes it, runs the appenders' callbacks and then the
 // listeners. No lock of the log is held across file I/O, callbacks or
-// listeners. Callbacks and listeners run on the executor and must not block;
+// listeners. Callbacks and listeners run on the executor (or, with
+// WalOptions::write_on_append, on an appender's thread) and must not block;
 // they must not call AppendAndWait or Sync on the same log (that fails), nor
 // destroy it.
+//
+// One writer at a time: the task's run, an appender writing inline
+// (write_on_append), or Close. `writer_busy_`, a flag under mu_ and not a
+// lock held across the write, says that one is writing.
 #pragma once
 
 #include <atomic>
@@ -23,6 +28,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -173,10 +179,20 @@ class WriteAheadLog {
   Status CreateSegment(uint64_t base_offset) REQUIRES(writer_) EXCLUDES(mu_);
   // The serial task's function: gathers, or runs one group.
   void RunTask() EXCLUDES(mu_);
+  // An appender that took the idle writer's place (write_on_append): writes
+  // what is queued, its own record first, a few rounds at most.
+  void WriteInline() EXCLUDES(mu_);
+  // Gives the writer's place back; the caller holds mu_ and must call
+  // AfterRelease with the result once it has released mu_.
+  bool ReleaseWriterLocked() REQUIRES(mu_);
+  void AfterRelease(bool task_wanted, bool closing) EXCLUDES(mu_);
   // Takes what is queued, writes and syncs it without a lock, publishes it,
   // then runs callbacks and listeners. Returns when the task should run
-  // next (time_point::max() for never).
-  std::chrono::steady_clock::time_point FlushOnce() REQUIRES(writer_) EXCLUDES(mu_);
+  // next (time_point::max() for never). `inline_run`: on an appender's
+  // thread, so it neither syncs nor rolls a segment; when the queue needs a
+  // roll it leaves it queued and returns nullopt.
+  std::optional<std::chrono::steady_clock::time_point> FlushOnce(bool inline_run = false) REQUIRES(writer_)
+      EXCLUDES(mu_);
   Status WriteBatch(const std::vector<uint8_t>& buf, const std::vector<Pending>& batch) REQUIRES(writer_)
       EXCLUDES(mu_);
   Status RecoverFromWriteError(uint64_t good_size) REQUIRES(writer_);
@@ -191,6 +207,7 @@ class WriteAheadLog {
   const WalOptions options_;
   std::shared_ptr<LogFileSystem> fs_;
   Executor* const executor_;
+  const bool inline_writes_;  // write_on_append, and not kAlways
   RecoveryReport recovery_;
   LatencyHistogram fsync_latency_;
 
@@ -216,6 +233,12 @@ class WriteAheadLog {
   // The task is flushing and will look at the queue again before it stops:
   // appends need not schedule it (no wake-up per append under load).
   bool flushing_ GUARDED_BY(mu_) = false;
+  // Someone holds the writer role (the task's run, an inline appender, or
+  // Close): a flag, not a lock, so no lock is held across the write.
+  bool writer_busy_ GUARDED_BY(mu_) = false;
+  // The task found an inline writer busy and returned: that writer
+  // schedules it again when it is done.
+  bool task_wanted_ GUARDED_BY(mu_) = false;
   Status failed_ GUARDED_BY(mu_);  // sticky: set when a failed write could not be undone
   uint64_t appends_ GUARDED_BY(mu_) = 0;
   uint64_t batches_ GUARDED_BY(mu_) = 0;
@@ -236,7 +259,8 @@ class WriteAheadLog {
   std::chrono::steady_clock::time_point next_periodic_sync_ GUARDED_BY(writer_);
   // Read by RunTask, which holds the role too.
   std::chrono::nanoseconds last_sync_duration_ GUARDED_BY(writer_){0};
-  // The thread running the task, to refuse waits that could never end.
+  // The thread holding the writer role (the task's, or an inline appender's),
+  // to refuse waits that could never end.
   std::atomic<std::thread::id> task_thread_{};
 
   // Never held while a listener runs, nor together with mu_ (so no order

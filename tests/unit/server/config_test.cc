@@ -25,6 +25,15 @@ TEST(ConfigHttpLimits, ShippedFileMatchesTheEmbeddedDefaults) {
   EXPECT_EQ(config.http_limits.max_body_bytes, defaults.max_body_bytes);
 }
 
+TEST(ConfigExecutors, WalSyncThreadsIsReadAndBounded) {
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &config).ok());
+  EXPECT_EQ(config.executors.wal_sync_threads, ExecutorConfig{}.wal_sync_threads);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("walsync", "executors:\n  wal_sync_threads: 5\n"), &config).ok());
+  EXPECT_EQ(config.executors.wal_sync_threads, 5u);
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("walsync0", "executors:\n  wal_sync_threads: 0\n"), &config).ok());
+}
+
 TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   ServeConfig config;
   ASSERT_TRUE(
