@@ -310,6 +310,8 @@ void MessageStream::Pump() {
         // Errors returned to the client count by kind, as the unary calls' do.
         if (!result_.ok() && result_.error_code() != grpc::StatusCode::CANCELLED)
           (void)Counted(service_->broker(), result_);
+        // OnDone (a gRPC thread, ordered after Finish inside libgrpc) reads result_.
+        TsanRelease(this);
         Finish(result_);  // may run OnDone inline: nothing of `this` is touched after
         return;
       }
