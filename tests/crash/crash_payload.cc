@@ -1,5 +1,8 @@
 #include "crash_payload.h"
 
+#include <cstdlib>
+#include <string>
+
 namespace frazil::crashtest {
 
 namespace {
@@ -26,6 +29,12 @@ wal::WalOptions CrashWalOptions(const std::string& dir) {
   wal::WalOptions o;
   o.dir = dir;
   o.sync_mode = wal::SyncMode::kAlways;
+  // FRAZIL_CRASH_SYNC=none: acknowledged after write(), which a SIGKILL
+  // keeps; appenders write their groups themselves (write_on_append).
+  if (const char* s = std::getenv("FRAZIL_CRASH_SYNC"); s && std::string(s) == "none") {
+    o.sync_mode = wal::SyncMode::kNone;
+    o.write_on_append = true;
+  }
   o.segment_bytes = 256 * 1024;  // rotation happens during the rounds
   o.max_total_bytes = 0;
   return o;

@@ -1,4 +1,4 @@
-// Appends under sync=always from several threads until killed, writing each
+// Appends under sync=always (or FRAZIL_CRASH_SYNC) from several threads until killed, writing each
 // acknowledged offset (8 bytes, little-endian) to stdout only after the WAL
 // said it is durable.
 #include <unistd.h>
