@@ -188,6 +188,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"snapshot_max_age_ms", &sc.snapshot_max_age_ms},
         {"snapshot_min_keep", &sc.snapshot_min_keep},
         {"orphan_min_age_ms", &sc.orphan_min_age_ms},
+        {"expired_files_grace_ms", &sc.expired_files_grace_ms},
         {"compact_min_files", &sc.compact_min_files},
         {"compact_target_bytes", &sc.compact_target_bytes},
         {"reader_prefetch_files", &sc.reader_prefetch_files},

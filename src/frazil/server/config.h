@@ -49,6 +49,7 @@ struct StorageConfig {
   uint64_t snapshot_max_age_ms = 600000;
   uint64_t snapshot_min_keep = 10;
   uint64_t orphan_min_age_ms = 86400000;
+  uint64_t expired_files_grace_ms = 600000;
   uint64_t compact_min_files = 16;
   uint64_t compact_target_bytes = 64ull << 20;
   uint64_t reader_prefetch_files = 2;

@@ -155,6 +155,7 @@ int RunServe(const ServeConfig& config) {
     cc.maintenance.snapshot_max_age_ms = static_cast<int64_t>(sc.snapshot_max_age_ms);
     cc.maintenance.snapshot_min_keep = static_cast<int>(sc.snapshot_min_keep);
     cc.maintenance.orphan_min_age_ms = static_cast<int64_t>(sc.orphan_min_age_ms);
+    cc.maintenance.expired_files_grace_ms = static_cast<int64_t>(sc.expired_files_grace_ms);
     cc.maintenance.compact_min_files = static_cast<size_t>(sc.compact_min_files);
     cc.maintenance.compact_target_bytes = static_cast<int64_t>(sc.compact_target_bytes);
     broker_options.reader.prefetch_files = sc.reader_prefetch_files;

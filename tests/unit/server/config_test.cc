@@ -42,5 +42,16 @@ TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("scalar", "http_limits: 5\n"), &config).ok());
 }
 
+TEST(ConfigStorage, ExpiredFilesGrace) {
+  ServeConfig shipped;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &shipped).ok());
+  EXPECT_EQ(shipped.storage.expired_files_grace_ms, StorageConfig{}.expired_files_grace_ms);
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace", "storage:\n  expired_files_grace_ms: 1500\n"), &config).ok());
+  EXPECT_EQ(config.storage.expired_files_grace_ms, 1500u);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace0", "storage:\n  expired_files_grace_ms: 0\n"), &config).ok());
+  EXPECT_EQ(config.storage.expired_files_grace_ms, 0u);
+}
+
 }  // namespace
 }  // namespace frazil::server
