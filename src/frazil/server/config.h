@@ -74,6 +74,11 @@ struct ExecutorConfig {
   uint64_t prefetch_threads = 2;  // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;       // requests that may block (opening a topic)
   uint64_t recovery_threads = 4;  // topics opened at once at startup (threads live only then)
+  // Added to the broker's nice value for the threads of history replay
+  // (prefetch: Parquet reads and decoding) and of delivery to consumers
+  // (dispatch), so that under CPU contention they yield to producers.
+  uint64_t prefetch_nice = 10;
+  uint64_t dispatch_nice = 10;
 };
 
 struct ServeConfig {

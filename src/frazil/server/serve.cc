@@ -126,10 +126,16 @@ int RunServe(const ServeConfig& config) {
   Executor wal_executor("wal", ex.wal_threads);
   Executor commit_executor("commit", ex.commit_threads);
   Executor upkeep_executor("upkeep", ex.upkeep_threads);
-  Executor prefetch_executor("prefetch", ex.prefetch_threads);
+  Executor prefetch_executor("prefetch", ex.prefetch_threads, static_cast<int>(ex.prefetch_nice));
   Executor rpc_executor("rpc", ex.rpc_threads);
-  FRAZIL_LOG_INFO("executors: wal {}, commit {}, upkeep {}, prefetch {}, rpc {} thread(s)", ex.wal_threads,
-                  ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads, ex.rpc_threads);
+  // Delivery to consumers (the process-wide dispatch executor) yields to
+  // producers under CPU contention, as history replay does.
+  if (auto st = broker::DefaultDispatchExecutor()->SetNice(static_cast<int>(ex.dispatch_nice)); !st.ok())
+    FRAZIL_LOG_WARN("executors.dispatch_nice: {}", st.ToString());
+  FRAZIL_LOG_INFO(
+      "executors: wal {}, commit {}, upkeep {}, prefetch {} (nice +{}), rpc {} thread(s); dispatch nice +{}",
+      ex.wal_threads, ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads, ex.prefetch_nice,
+      ex.rpc_threads, ex.dispatch_nice);
 
   broker::BrokerOptions broker_options;
   broker_options.data_dir = config.data_dir;
