@@ -77,8 +77,8 @@ struct ExecutorConfig {
   // Added to the broker's nice value for the threads of history replay
   // (prefetch: Parquet reads and decoding) and of delivery to consumers
   // (dispatch), so that under CPU contention they yield to producers.
-  uint64_t prefetch_nice = 10;
-  uint64_t dispatch_nice = 10;
+  uint64_t prefetch_nice = 0;
+  uint64_t dispatch_nice = 0;
 };
 
 struct ServeConfig {
