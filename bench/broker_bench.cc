@@ -1039,6 +1039,43 @@ class PacedProducers {
   std::atomic<bool> stop_{false};
 };
 
+// Cumulative buckets (upper bound in seconds -> count) of a histogram
+// family without labels other than `le`, from the broker's /metrics.
+std::map<double, double> ScrapeHistogram(const Broker& b, const std::string& family) {
+  std::map<double, double> out;
+  auto r = HttpGet(b.http_port, "/metrics");
+  if (!r || r->first != 200) return out;
+  std::istringstream in(r->second);
+  const std::string prefix = family + "_bucket{le=\"";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    size_t q = line.find('"', prefix.size());
+    if (q == std::string::npos) continue;
+    std::string le = line.substr(prefix.size(), q - prefix.size());
+    double bound = le == "+Inf" ? 1e300 : std::atof(le.c_str());
+    out[bound] = std::atof(line.substr(line.rfind(' ') + 1).c_str());
+  }
+  return out;
+}
+
+// The share of observations between two scrapes at or below each of a few
+// bounds, e.g. "<=1ms 80% <=5ms 97% ...": where the time goes.
+std::string HistogramDelta(const std::map<double, double>& before, const std::map<double, double>& after) {
+  double total = 0;
+  for (const auto& [le, n] : after) total = std::max(total, n - (before.count(le) ? before.at(le) : 0));
+  if (total <= 0) return "no observations";
+  std::string out = std::to_string(static_cast<long long>(total)) + " obs:";
+  for (double bound : {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1}) {
+    auto it = after.lower_bound(bound * 0.999);
+    if (it == after.end()) continue;
+    double n = it->second - (before.count(it->first) ? before.at(it->first) : 0);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " <=%gms %.1f%%", it->first * 1000, 100.0 * n / total);
+    out += buf;
+  }
+  return out;
+}
+
 // --interference (issue 12): ack latency on topic A alone, then while a
 // consumer replays topic B's n messages from B's table.
 void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t n, int producers,
@@ -1060,10 +1097,13 @@ void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t
   std::printf("  topic /bench/a: %d producers at %.0f msg/s in all; alone for %.0f s\n", producers, rate,
               seconds);
   double load_alone0 = LoadAverage1();
+  const std::string kProduce = "frazil_produce_latency_seconds", kFsync = "frazil_wal_fsync_duration_seconds";
+  auto produce0 = ScrapeHistogram(b, kProduce), fsync0 = ScrapeHistogram(b, kFsync);
   a.Start();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   std::vector<double> alone = a.Stop();
   double load_alone = LoadAverage1();
+  auto produce1 = ScrapeHistogram(b, kProduce), fsync1 = ScrapeHistogram(b, kFsync);
   std::printf("  alone: %zu acks, p50 %.1f us, p99 %.1f us, p99.9 %.1f us (load %.2f -> %.2f)\n",
               alone.size(), Pct(alone, 0.5), Pct(alone, 0.99), Pct(alone, 0.999), load_alone0, load_alone);
   std::printf("  now with a consumer replaying /bench/b from the earliest message:\n");
@@ -1077,6 +1117,18 @@ void InterferenceBench(const std::string& dir, const BrokerConfig& base, int64_t
     secs = Seconds(t0, Clock::now());
     load_with = LoadAverage1();
   });
+  auto produce2 = ScrapeHistogram(b, kProduce), fsync2 = ScrapeHistogram(b, kFsync);
+  // Inside the broker (request received to acknowledged) and the WAL's
+  // fdatasyncs, alone and during: what is left of the client's latency is
+  // gRPC and scheduling.
+  std::printf("  broker-side produce latency alone:  %s\n", HistogramDelta(produce0, produce1).c_str());
+  std::printf("  broker-side produce latency during: %s\n", HistogramDelta(produce1, produce2).c_str());
+  std::printf("  fdatasync alone:  %s\n", HistogramDelta(fsync0, fsync1).c_str());
+  std::printf("  fdatasync during: %s\n", HistogramDelta(fsync1, fsync2).c_str());
+  std::printf("  client-side ack latency alone:  p90 %.1f us, p95 %.1f us\n", Pct(alone, 0.9),
+              Pct(alone, 0.95));
+  std::printf("  client-side ack latency during: p90 %.1f us, p95 %.1f us\n", Pct(with, 0.9),
+              Pct(with, 0.95));
   double ratio = Pct(alone, 0.99) > 0 ? Pct(with, 0.99) / Pct(alone, 0.99) : 0;
   std::printf(
       "  during the replay (%.1f s): %zu acks, p50 %.1f us, p99 %.1f us, p99.9 %.1f us (load %.2f)\n"

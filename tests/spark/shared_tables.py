@@ -77,6 +77,11 @@ storage:
   # 8 days: the orphan the tests plant 7 days in the past is the other
   # engine's to remove, not Frazil's.
   orphan_min_age_ms: 691200000
+  # The files only expired snapshots used are deleted 20 s after the
+  # expiry, not at once: the other engine's expire_snapshots and
+  # remove_orphan_files read the manifest list of every snapshot in the
+  # metadata they loaded, which the broker may have expired meanwhile.
+  expired_files_grace_ms: 20000
 """
 
 

@@ -364,7 +364,11 @@ void MessageStream::OnWriteDone(bool ok) {
     // The client went away; what it was sent and did not ack is redelivered on Detach.
     if (!ok && !end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
   }
-  RunPump(handle_);
+  // The next message is built and written on the dispatch executor, not
+  // on gRPC's callback thread: those threads also run producers' requests,
+  // which a long replay (a write per message) must not queue behind, and
+  // the dispatch threads may run at a lower priority (executors.dispatch_nice).
+  Wake(handle_, executor_);
 }
 
 void MessageStream::OnCancel() {

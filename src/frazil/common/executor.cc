@@ -1,6 +1,12 @@
 #include "frazil/common/executor.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace frazil {
 namespace {
@@ -9,16 +15,65 @@ thread_local const Executor* current_executor = nullptr;
 
 }  // namespace
 
-Executor::Executor(std::string name, size_t threads) : name_(std::move(name)) {
+namespace {
+
+int CurrentNice() {
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, 0);  // Linux: the calling thread's
+  return errno == 0 ? n : 0;
+}
+
+// Linux keeps a nice value per thread: PRIO_PROCESS with a thread id sets
+// that thread's alone.
+Status SetThreadNice(int tid, int nice) {
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
+    return Status::IoError("setting the nice value of thread " + std::to_string(tid) + " to " +
+                           std::to_string(nice) + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Executor::Executor(std::string name, size_t threads, int nice)
+    : name_(std::move(name)), base_nice_(CurrentNice()) {
+  {
+    MutexLock lock(&mu_);
+    nice_ = nice;
+  }
   if (threads == 0) threads = 1;
   for (size_t i = 0; i < threads; ++i) {
     threads_.emplace_back([this, i] {
       std::string n = (name_ + "-" + std::to_string(i)).substr(0, 15);  // the kernel's limit
       pthread_setname_np(pthread_self(), n.c_str());
       current_executor = this;
+      {
+        MutexLock lock(&mu_);
+        const int tid = static_cast<int>(syscall(SYS_gettid));
+        tids_.push_back(tid);
+        // Lowering one's own priority needs no privilege: cannot fail.
+        if (nice_ != 0) (void)SetThreadNice(tid, base_nice_ + nice_);
+      }
       Work();
     });
   }
+}
+
+Status Executor::SetNice(int nice) {
+  // A cheap syscall, not I/O: done under the lock so that a worker starting
+  // meanwhile cannot apply an older value after this one.
+  MutexLock lock(&mu_);
+  nice_ = nice;
+  Status result;
+  for (int tid : tids_) {
+    Status st = SetThreadNice(tid, base_nice_ + nice);
+    if (!st.ok() && result.ok()) result = st;
+  }
+  return result;
+}
+
+int Executor::nice() const {
+  MutexLock lock(&mu_);
+  return nice_;
 }
 
 Executor::~Executor() { Shutdown(); }

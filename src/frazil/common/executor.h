@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "frazil/common/mutex.h"
+#include "frazil/common/status.h"
 
 namespace frazil {
 
@@ -24,8 +25,11 @@ class Executor {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Starts `threads` (at least 1) worker threads named `name`.
-  Executor(std::string name, size_t threads);
+  // Starts `threads` (at least 1) worker threads named `name`. A positive
+  // `nice` lowers their CPU priority (Linux: per-thread nice value, that
+  // much above the creating thread's): work that must not delay others
+  // under CPU contention (history replay) runs there.
+  Executor(std::string name, size_t threads, int nice = 0);
   // Stops: functions already queued run; timers not yet due are dropped.
   ~Executor();
   Executor(const Executor&) = delete;
@@ -40,6 +44,12 @@ class Executor {
   // Finishes queued functions and joins the workers. Idempotent; later
   // Posts are dropped.
   void Shutdown() EXCLUDES(mu_);
+
+  // Sets the workers' nice value to the creating thread's plus `nice`
+  // (clamped by the kernel to 19), for running and future workers. Raising
+  // priority again (a smaller value) may need privileges: then an error.
+  Status SetNice(int nice) EXCLUDES(mu_);
+  int nice() const EXCLUDES(mu_);
 
   const std::string& name() const { return name_; }
   size_t threads() const { return threads_.size(); }
@@ -63,6 +73,9 @@ class Executor {
   std::map<uint64_t, Clock::time_point> timer_due_ GUARDED_BY(mu_);
   uint64_t next_timer_ GUARDED_BY(mu_) = 1;
   bool stop_ GUARDED_BY(mu_) = false;
+  const int base_nice_;  // the creating thread's
+  int nice_ GUARDED_BY(mu_) = 0;
+  std::vector<int> tids_ GUARDED_BY(mu_);  // kernel thread ids of the workers
   std::atomic<uint64_t> completed_{0};
   std::vector<std::thread> threads_;
 };

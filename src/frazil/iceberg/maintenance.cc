@@ -151,8 +151,10 @@ Result<std::vector<std::string>> ReferencedFiles(FileIO* io, const TableMetadata
 
 Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetadata& m,
                                                    const std::string& metadata_location,
-                                                   int64_t older_than_ms, bool dry_run) {
+                                                   int64_t older_than_ms, bool dry_run,
+                                                   const std::vector<std::string>& keep) {
   FRAZIL_ASSIGN_OR_RETURN(auto referenced, ReferencedFiles(io, m, metadata_location));
+  referenced.insert(referenced.end(), keep.begin(), keep.end());
   // Metadata may spell a file `file:/x` while the listing says `file:///x`:
   // only canonical forms are compared, or live files would be deleted.
   std::unordered_set<std::string> ref;

@@ -44,9 +44,13 @@ Result<std::vector<std::string>> ReferencedFiles(FileIO* io, const TableMetadata
 // references (whatever spelling metadata and listing use; a checksum
 // sidecar `.name.crc` counts as referenced when `name` is; other hidden
 // files, e.g. temporary files a crashed writer left, never are) and that were last modified before
-// `older_than_ms` (younger ones may belong to a commit in flight). Returns what was (or would be) deleted.
+// `older_than_ms` (younger ones may belong to a commit in flight). Files in
+// `keep` (and their sidecars) count as referenced: e.g. files an expiry made
+// unreachable that readers of older metadata may still open. Returns what
+// was (or would be) deleted.
 Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetadata& m,
                                                    const std::string& metadata_location,
-                                                   int64_t older_than_ms, bool dry_run = false);
+                                                   int64_t older_than_ms, bool dry_run = false,
+                                                   const std::vector<std::string>& keep = {});
 
 }  // namespace frazil::iceberg

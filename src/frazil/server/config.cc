@@ -188,6 +188,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"snapshot_max_age_ms", &sc.snapshot_max_age_ms},
         {"snapshot_min_keep", &sc.snapshot_min_keep},
         {"orphan_min_age_ms", &sc.orphan_min_age_ms},
+        {"expired_files_grace_ms", &sc.expired_files_grace_ms},
         {"compact_min_files", &sc.compact_min_files},
         {"compact_target_bytes", &sc.compact_target_bytes},
         {"reader_prefetch_files", &sc.reader_prefetch_files},
@@ -218,14 +219,25 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"prefetch_threads", &ec.prefetch_threads}, {"rpc_threads", &ec.rpc_threads},
         {"recovery_threads", &ec.recovery_threads},
     };
+    const std::pair<const char*, uint64_t*> nices[] = {
+        {"prefetch_nice", &ec.prefetch_nice},
+        {"dispatch_nice", &ec.dispatch_nice},
+    };
     std::set<std::string> keys;
     for (const auto& [key, field] : threads) keys.insert(key);
+    for (const auto& [key, field] : nices) keys.insert(key);
     if (auto st = CheckKeys(e, keys, where); !st.ok()) return in_file(st);
     for (const auto& [key, field] : threads) {
       if (auto st = Read(e, key, where, field); !st.ok()) return in_file(st);
       if (*field == 0 || *field > 256)
         return in_file(
             Status::InvalidArgument("executors." + std::string(key) + " must be between 1 and 256"));
+    }
+    for (const auto& [key, field] : nices) {
+      if (auto st = Read(e, key, where, field); !st.ok()) return in_file(st);
+      if (*field > 19)
+        return in_file(
+            Status::InvalidArgument("executors." + std::string(key) + " must be between 0 and 19"));
     }
   }
   return Status::Ok();

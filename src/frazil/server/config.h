@@ -49,6 +49,7 @@ struct StorageConfig {
   uint64_t snapshot_max_age_ms = 600000;
   uint64_t snapshot_min_keep = 10;
   uint64_t orphan_min_age_ms = 86400000;
+  uint64_t expired_files_grace_ms = 600000;
   uint64_t compact_min_files = 16;
   uint64_t compact_target_bytes = 64ull << 20;
   uint64_t reader_prefetch_files = 2;
@@ -74,6 +75,11 @@ struct ExecutorConfig {
   uint64_t prefetch_threads = 2;   // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;        // requests that may block (opening a topic)
   uint64_t recovery_threads = 4;   // topics opened at once at startup (threads live only then)
+  // Added to the broker's nice value for the threads of history replay
+  // (prefetch: Parquet reads and decoding) and of delivery to consumers
+  // (dispatch), so that under CPU contention they yield to producers.
+  uint64_t prefetch_nice = 0;
+  uint64_t dispatch_nice = 0;
 };
 
 struct ServeConfig {

@@ -133,11 +133,17 @@ int RunServe(const ServeConfig& config) {
   Executor wal_sync_executor("wal-sync", ex.wal_sync_threads);
   Executor commit_executor("commit", ex.commit_threads);
   Executor upkeep_executor("upkeep", ex.upkeep_threads);
-  Executor prefetch_executor("prefetch", ex.prefetch_threads);
+  Executor prefetch_executor("prefetch", ex.prefetch_threads, static_cast<int>(ex.prefetch_nice));
   Executor rpc_executor("rpc", ex.rpc_threads);
-  FRAZIL_LOG_INFO("executors: wal {}, wal-sync {}, commit {}, upkeep {}, prefetch {}, rpc {} thread(s)",
-                  ex.wal_threads, ex.wal_sync_threads, ex.commit_threads, ex.upkeep_threads,
-                  ex.prefetch_threads, ex.rpc_threads);
+  // Delivery to consumers (the process-wide dispatch executor) yields to
+  // producers under CPU contention, as history replay does.
+  if (auto st = broker::DefaultDispatchExecutor()->SetNice(static_cast<int>(ex.dispatch_nice)); !st.ok())
+    FRAZIL_LOG_WARN("executors.dispatch_nice: {}", st.ToString());
+  FRAZIL_LOG_INFO(
+      "executors: wal {}, wal-sync {}, commit {}, upkeep {}, prefetch {} (nice +{}), rpc {} thread(s); "
+      "dispatch nice +{}",
+      ex.wal_threads, ex.wal_sync_threads, ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads,
+      ex.prefetch_nice, ex.rpc_threads, ex.dispatch_nice);
 
   broker::BrokerOptions broker_options;
   broker_options.data_dir = config.data_dir;
@@ -163,6 +169,7 @@ int RunServe(const ServeConfig& config) {
     cc.maintenance.snapshot_max_age_ms = static_cast<int64_t>(sc.snapshot_max_age_ms);
     cc.maintenance.snapshot_min_keep = static_cast<int>(sc.snapshot_min_keep);
     cc.maintenance.orphan_min_age_ms = static_cast<int64_t>(sc.orphan_min_age_ms);
+    cc.maintenance.expired_files_grace_ms = static_cast<int64_t>(sc.expired_files_grace_ms);
     cc.maintenance.compact_min_files = static_cast<size_t>(sc.compact_min_files);
     cc.maintenance.compact_target_bytes = static_cast<int64_t>(sc.compact_target_bytes);
     broker_options.reader.prefetch_files = sc.reader_prefetch_files;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/clock.h"
@@ -167,7 +168,11 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
 }
 
 Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
-                                          const MaintenanceConfig& config) {
+                                          const MaintenanceConfig& config,
+                                          std::vector<PendingDelete>* pending) {
+  const int64_t grace = std::max<int64_t>(config.expired_files_grace_ms, 0);
+  if (grace > 0 && !pending)
+    return Status::InvalidArgument("expiring with a grace period needs a list of pending deletes");
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable base, catalog->LoadTable(id));
   iceberg::ExpireOptions options;
   options.older_than_ms = WallClockMs() - config.snapshot_max_age_ms;
@@ -185,6 +190,15 @@ Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catal
                     expired.size(), removed.status().ToString());
     return report;
   }
+  if (grace > 0) {
+    // Readers that loaded the metadata before this commit may still open
+    // these files (another engine's expire_snapshots reads the manifest
+    // list of every snapshot it loaded): deleted after the grace.
+    const int64_t due = WallClockMs() + grace;
+    for (auto& f : *removed) pending->push_back(PendingDelete{std::move(f), due});
+    report.files_pending = removed->size();
+    return report;
+  }
   for (const auto& f : *removed) {
     Status st = catalog->io()->Delete(f);
     if (st.ok()) {
@@ -196,12 +210,49 @@ Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catal
   return report;
 }
 
-Result<size_t> RemoveTopicOrphans(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
-                                  const MaintenanceConfig& config) {
+Result<PendingReport> DeletePendingFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                         std::vector<PendingDelete>* pending, int64_t now_ms) {
+  PendingReport report;
+  auto due = std::partition(pending->begin(), pending->end(),
+                            [&](const PendingDelete& p) { return p.due_ms > now_ms; });
+  if (due == pending->end()) return report;
+  // Re-checked against the metadata as it is now: another engine may have
+  // committed a snapshot that uses a file again (e.g. a rollback).
   FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable t, catalog->LoadTable(id));
+  FRAZIL_ASSIGN_OR_RETURN(auto referenced,
+                          iceberg::ReferencedFiles(catalog->io(), t.metadata, t.metadata_location));
+  std::unordered_set<std::string> live;
+  for (const auto& f : referenced) live.insert(iceberg::CanonicalLocation(f));
+  for (auto it = due; it != pending->end(); ++it) {
+    if (live.count(iceberg::CanonicalLocation(it->location))) {
+      FRAZIL_LOG_INFO("table {}: not deleting {}: the current metadata uses it again", id.ToString(),
+                      it->location);
+      ++report.referenced_again;
+      continue;
+    }
+    Status st = catalog->io()->Delete(it->location);
+    if (!st.ok() && st.code() != StatusCode::kNotFound) {
+      FRAZIL_LOG_WARN("table {}: deleting expired file {}: {} (left for orphan removal)", id.ToString(),
+                      it->location, st.ToString());
+      continue;
+    }
+    FRAZIL_LOG_DEBUG("table {}: deleted {}, which only expired snapshots used", id.ToString(), it->location);
+    ++report.deleted;
+  }
+  pending->erase(due, pending->end());
+  return report;
+}
+
+Result<size_t> RemoveTopicOrphans(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                  const MaintenanceConfig& config,
+                                  const std::vector<PendingDelete>& pending) {
+  FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable t, catalog->LoadTable(id));
+  std::vector<std::string> keep;
+  keep.reserve(pending.size());
+  for (const auto& p : pending) keep.push_back(p.location);
   FRAZIL_ASSIGN_OR_RETURN(auto removed,
                           iceberg::RemoveOrphanFiles(catalog->io(), t.metadata, t.metadata_location,
-                                                     WallClockMs() - config.orphan_min_age_ms));
+                                                     WallClockMs() - config.orphan_min_age_ms, false, keep));
   return removed.size();
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
@@ -17,6 +19,10 @@ struct MaintenanceConfig {
   int64_t snapshot_max_age_ms = 600000;  // snapshots older than this expire...
   int snapshot_min_keep = 10;            // ...except the newest this many
   int64_t orphan_min_age_ms = 86400000;  // younger unreferenced files may be a commit in flight
+  // Files an expiry made unreachable are deleted this long after it, not at
+  // once: a reader (another engine, or a replay) that loaded the metadata
+  // just before may still open them (0: at once).
+  int64_t expired_files_grace_ms = 600000;
   // Compaction: a run of at least `compact_min_files` consecutive small
   // data files of one partition is rewritten as files of up to
   // `compact_target_bytes` (0 files: never compact).
@@ -35,21 +41,47 @@ struct CompactionReport {
 Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
                                            const MaintenanceConfig& config);
 
-struct ExpiryReport {
-  size_t snapshots_expired = 0;
-  size_t files_deleted = 0;
+// A file an expiry made unreachable, to delete once `due_ms` (wall clock)
+// has passed. Held in memory only: after a restart, what was pending is an
+// orphan, removed after `orphan_min_age_ms`.
+struct PendingDelete {
+  std::string location;
+  int64_t due_ms = 0;
 };
 
-// Expires snapshots per `config` in one catalog commit, then deletes the
-// files no remaining snapshot uses. A conflicting commit is an error the
-// next run retries; a failed delete is logged and left for orphan removal.
+struct ExpiryReport {
+  size_t snapshots_expired = 0;
+  size_t files_deleted = 0;  // at once (no grace)
+  size_t files_pending = 0;  // appended to the pending list
+};
+
+// Expires snapshots per `config` in one catalog commit; the files no
+// remaining snapshot uses are appended to `pending`, due after
+// `expired_files_grace_ms` (with a grace of 0 they are deleted at once and
+// `pending` may be null). A conflicting commit is an error the next run
+// retries; a failed delete is logged and left for orphan removal.
 Result<ExpiryReport> ExpireTopicSnapshots(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
-                                          const MaintenanceConfig& config);
+                                          const MaintenanceConfig& config,
+                                          std::vector<PendingDelete>* pending);
+
+struct PendingReport {
+  size_t deleted = 0;
+  size_t referenced_again = 0;  // dropped from the list: the current metadata uses them
+};
+
+// Deletes the files of `pending` due at `now_ms` that the table's current
+// metadata does not reference (another engine may have committed them again
+// since) and removes them from the list; logs each file deleted. Files not
+// due yet stay. A failed delete is logged and left for orphan removal.
+Result<PendingReport> DeletePendingFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
+                                         std::vector<PendingDelete>* pending, int64_t now_ms);
 
 // Deletes unreferenced files under the table location older than
-// `orphan_min_age_ms`; returns how many.
+// `orphan_min_age_ms`, except those in `pending` (their grace has not
+// passed); returns how many.
 Result<size_t> RemoveTopicOrphans(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
-                                  const MaintenanceConfig& config);
+                                  const MaintenanceConfig& config,
+                                  const std::vector<PendingDelete>& pending = {});
 
 // Drops the table with its files: everything it references and anything
 // else under its location (orphans of failed commits). A table that does

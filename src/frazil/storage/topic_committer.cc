@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
 
 namespace frazil::storage {
@@ -281,6 +282,14 @@ void TopicCommitter::RunUpkeep() {
   bool orphans = !next_orphans_ || now >= *next_orphans_;
   Maintain(orphans);
   if (orphans) next_orphans_ = Clock::now() + orphan_every;
+  if (!pending_deletes_.empty()) {
+    // Due deletes run even if the topic goes idle (no commit schedules us);
+    // ones that failed are retried an interval later, not in a loop.
+    int64_t first_due = INT64_MAX;
+    for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
+    const int64_t wait = std::max(first_due - WallClockMs() + 1, config_.maintenance.interval_ms);
+    upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(wait));
+  }
   bool commit;
   {
     MutexLock lock(&mu_);
@@ -304,15 +313,26 @@ void TopicCommitter::Maintain(bool orphans) {
     ++status_.compactions;
     changed = true;
   }
-  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance);
+  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance, &pending_deletes_);
   if (!expired.ok()) {
     FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
   } else if (expired->snapshots_expired > 0) {
-    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s)", id_.ToString(),
-                     expired->snapshots_expired, expired->files_deleted);
+    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s), {} to delete after {} ms",
+                     id_.ToString(), expired->snapshots_expired, expired->files_deleted,
+                     expired->files_pending, config_.maintenance.expired_files_grace_ms);
     MutexLock lock(&mu_);
     ++status_.expirations;
     changed = true;
+  }
+  if (!pending_deletes_.empty()) {
+    auto deleted = DeletePendingFiles(catalog_, id_, &pending_deletes_, WallClockMs());
+    if (!deleted.ok()) {
+      FRAZIL_LOG_WARN("topic table {}: deleting files of expired snapshots: {}", id_.ToString(),
+                      deleted.status().ToString());
+    } else if (deleted->deleted > 0) {
+      FRAZIL_LOG_DEBUG("topic table {}: deleted {} file(s) of snapshots expired at least {} ms ago",
+                       id_.ToString(), deleted->deleted, config_.maintenance.expired_files_grace_ms);
+    }
   }
   if (changed) {
     // Snapshot and file counts changed: read them from the table as it is now.
@@ -325,7 +345,7 @@ void TopicCommitter::Maintain(bool orphans) {
     }
   }
   if (!orphans) return;
-  auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance);
+  auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance, pending_deletes_);
   if (!removed.ok()) {
     FRAZIL_LOG_WARN("topic table {}: orphan removal: {}", id_.ToString(), removed.status().ToString());
   } else if (*removed > 0) {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/executor.h"
@@ -119,6 +120,8 @@ class TopicCommitter {
 
   // Owned by the upkeep task.
   std::optional<Clock::time_point> next_orphans_;  // first pass: right after the table opens
+  // Files expiry made unreachable, deleted once their grace has passed.
+  std::vector<PendingDelete> pending_deletes_;
 
   // The visible end at which Wake schedules the commit task (max: never).
   std::atomic<uint64_t> wake_at_{UINT64_MAX};

@@ -1,11 +1,14 @@
 #include "frazil/common/executor.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace frazil {
 namespace {
@@ -59,6 +62,54 @@ TEST(ExecutorTest, TimersRunInDeadlineOrderAndCanBeCancelled) {
   EXPECT_GE(Executor::Clock::now() - now, 60ms);
   MutexLock l(&mu);
   EXPECT_EQ(order, (std::vector<int>{1, 3}));
+}
+
+// The nice value of the calling thread (Linux keeps one per thread).
+int ThreadNice() {
+  errno = 0;
+  int n = getpriority(PRIO_PROCESS, 0);
+  EXPECT_EQ(errno, 0);
+  return n;
+}
+
+// What each of the executor's `threads` workers reports as its nice value:
+// one function per worker, each held until all have started, so every
+// worker runs exactly one.
+std::vector<int> WorkerNices(Executor* ex, size_t threads) {
+  Mutex mu;
+  std::vector<int> out;
+  std::atomic<size_t> started{0};
+  for (size_t i = 0; i < threads; ++i) {
+    ex->Post([&] {
+      ++started;
+      while (started < threads) std::this_thread::sleep_for(1ms);
+      int n = ThreadNice();
+      MutexLock l(&mu);
+      out.push_back(n);
+    });
+  }
+  for (;;) {
+    {
+      MutexLock l(&mu);
+      if (out.size() == threads) return out;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+TEST(ExecutorTest, WorkersRunAtTheNiceValueAsked) {
+  const int base = ThreadNice();
+  if (base >= 17) GTEST_SKIP() << "already at nice " << base;
+  Executor plain("plain", 2);
+  EXPECT_EQ(WorkerNices(&plain, 2), (std::vector<int>{base, base}));
+  Executor low("low", 2, 2);
+  EXPECT_EQ(low.nice(), 2);
+  EXPECT_EQ(WorkerNices(&low, 2), (std::vector<int>{base + 2, base + 2}));
+  EXPECT_EQ(ThreadNice(), base) << "the creating thread must keep its own";
+  // Lowered later, on running workers.
+  ASSERT_TRUE(plain.SetNice(1).ok());
+  EXPECT_EQ(WorkerNices(&plain, 2), (std::vector<int>{base + 1, base + 1}));
+  EXPECT_EQ(plain.nice(), 1);
 }
 
 TEST(SerialTaskTest, NeverRunsTwiceAtOnceAndCoalescesSchedules) {

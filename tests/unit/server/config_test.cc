@@ -51,5 +51,30 @@ TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("scalar", "http_limits: 5\n"), &config).ok());
 }
 
+TEST(ConfigStorage, ExpiredFilesGrace) {
+  ServeConfig shipped;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &shipped).ok());
+  EXPECT_EQ(shipped.storage.expired_files_grace_ms, StorageConfig{}.expired_files_grace_ms);
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace", "storage:\n  expired_files_grace_ms: 1500\n"), &config).ok());
+  EXPECT_EQ(config.storage.expired_files_grace_ms, 1500u);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace0", "storage:\n  expired_files_grace_ms: 0\n"), &config).ok());
+  EXPECT_EQ(config.storage.expired_files_grace_ms, 0u);
+}
+
+TEST(ConfigExecutors, NiceValues) {
+  ServeConfig shipped;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &shipped).ok());
+  EXPECT_EQ(shipped.executors.prefetch_nice, ExecutorConfig{}.prefetch_nice);
+  EXPECT_EQ(shipped.executors.dispatch_nice, ExecutorConfig{}.dispatch_nice);
+  ServeConfig config;
+  ASSERT_TRUE(
+      LoadConfigFile(WriteYaml("nice", "executors:\n  prefetch_nice: 0\n  dispatch_nice: 19\n"), &config)
+          .ok());
+  EXPECT_EQ(config.executors.prefetch_nice, 0u);
+  EXPECT_EQ(config.executors.dispatch_nice, 19u);
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("nice20", "executors:\n  dispatch_nice: 20\n"), &config).ok());
+}
+
 }  // namespace
 }  // namespace frazil::server

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "../testing/temp_dir.h"
@@ -152,6 +153,49 @@ TEST_F(TopicCommitterTest, AnIdleCommitterSchedulesNothing) {
   Produce(wal.get(), 1);
   committer.Wake(wal->Stats().visible_end);
   EXPECT_TRUE(WaitFor([&] { return committer.status().committed_offset == 6; }));
+  committer.Stop(false);
+  (void)wal->Close();
+}
+
+// The files an expiry made unreachable are deleted by a later upkeep once
+// their grace has passed, even if the topic has gone idle by then; after
+// that nothing stays scheduled.
+TEST_F(TopicCommitterTest, ExpiredFilesAreDeletedAfterTheGraceEvenWhenIdle) {
+  auto wal = OpenWal("grace");
+  CommitterConfig config;
+  config.flush_interval = milliseconds(5);
+  config.writer.max_rows = 5;
+  config.maintenance.interval_ms = 20;
+  config.maintenance.snapshot_max_age_ms = 0;
+  config.maintenance.snapshot_min_keep = 1;
+  config.maintenance.expired_files_grace_ms = 2000;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  catalog::TableIdentifier id{{"ns"}, "grace"};
+  TopicCommitter committer(catalog_.get(), id, wal.get(), config);
+  std::set<std::string> lists;  // manifest lists of every snapshot seen
+  for (int i = 0; i < 6; ++i) {
+    Produce(wal.get(), 5);
+    committer.Wake(wal->Stats().visible_end);
+    ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == 5u * (i + 1); }));
+    for (const auto& snap : catalog_->LoadTable(id).value().metadata.snapshots)
+      lists.insert(snap.manifest_list);
+  }
+  ASSERT_TRUE(WaitFor([&] { return catalog_->LoadTable(id).value().metadata.snapshots.size() == 1; }))
+      << "the upkeep did not expire the older snapshots";
+  const std::string current = catalog_->LoadTable(id).value().metadata.CurrentSnapshot()->manifest_list;
+  ASSERT_GE(lists.size(), 6u);
+  auto left = [&] {
+    size_t n = 0;
+    for (const auto& f : lists) n += f != current && catalog_->io()->Read(f).ok();
+    return n;
+  };
+  EXPECT_GT(left(), 0u) << "expired manifest lists were deleted before their grace";
+  EXPECT_TRUE(WaitFor([&] { return left() == 0; }, std::chrono::seconds(15)))
+      << left() << " expired manifest list(s) still there long after the grace";
+  EXPECT_TRUE(catalog_->io()->Read(current).ok());
+  EXPECT_TRUE(WaitFor([&] { return upkeep_.timers() == 0; }, std::chrono::seconds(5)))
+      << "upkeep still scheduled with nothing left to delete";
   committer.Stop(false);
   (void)wal->Close();
 }

@@ -314,7 +314,9 @@ TEST_F(TopicReaderTest, CompactionKeepsEveryRowAndReadersFollowIt) {
   // Expire the old snapshots: the small files are deleted under the reader.
   m.snapshot_max_age_ms = 0;
   m.snapshot_min_keep = 1;
-  EXPECT_GE(ExpireTopicSnapshots(catalog_.get(), id_, m).value().files_deleted, report.files_removed);
+  m.expired_files_grace_ms = 0;
+  EXPECT_GE(ExpireTopicSnapshots(catalog_.get(), id_, m, nullptr).value().files_deleted,
+            report.files_removed);
   Produce(10);
   ReadAll(&r, 20);
   TopicReader fresh(wal_.get(), Table());
