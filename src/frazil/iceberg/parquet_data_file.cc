@@ -272,12 +272,32 @@ int64_t DataFileReader::RowGroupFirstRow(size_t index) const {
   return first;
 }
 
-Result<parquet::RowBatch> DataFileReader::ReadRowGroup(size_t index) {
+std::vector<size_t> DataFileReader::PresentColumns() const {
   std::vector<size_t> present;
   for (const auto& idx : file_index_)
     if (idx) present.push_back(*idx);
-  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch read, reader_->ReadRowGroup(index, present));
-  if (present.size() == fields_.size()) return read;
+  return present;
+}
+
+Result<parquet::RowBatch> DataFileReader::ReadRowGroup(size_t index) {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch read, reader_->ReadRowGroup(index, PresentColumns()));
+  return FillMissing(std::move(read));
+}
+
+Result<DataFileReader::RowGroupStream> DataFileReader::OpenRowGroup(size_t index) {
+  RowGroupStream s;
+  s.file_ = this;
+  FRAZIL_ASSIGN_OR_RETURN(s.rows_, reader_->OpenRowGroup(index, PresentColumns()));
+  return s;
+}
+
+Result<parquet::RowBatch> DataFileReader::RowGroupStream::Next(size_t max_rows) {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch read, rows_->Next(max_rows));
+  return file_->FillMissing(std::move(read));
+}
+
+parquet::RowBatch DataFileReader::FillMissing(parquet::RowBatch read) const {
+  if (read.columns.size() == fields_.size()) return read;
   // Fill the columns the file does not have with nulls.
   parquet::RowBatch out;
   out.num_rows = read.num_rows;

@@ -56,6 +56,20 @@ class DataFileReader {
     return reader_->SelectRowGroups(field_id, lo, hi);
   }
   Result<parquet::RowBatch> ReadRowGroup(size_t index);
+  // The rows of row group `index` a few at a time (see
+  // parquet::FileReader::OpenRowGroup): memory bounded by the rows asked
+  // for and a page per column. This reader must outlive it.
+  class RowGroupStream {
+   public:
+    size_t rows_left() const { return rows_->rows_left(); }
+    Result<parquet::RowBatch> Next(size_t max_rows);
+
+   private:
+    friend class DataFileReader;
+    const DataFileReader* file_ = nullptr;
+    std::unique_ptr<parquet::RowGroupReader> rows_;
+  };
+  Result<RowGroupStream> OpenRowGroup(size_t index);
   // The position in the file of row group `index`'s first row: rows count
   // from 0 over the whole file, as position delete files name them.
   int64_t RowGroupFirstRow(size_t index) const;
@@ -63,6 +77,10 @@ class DataFileReader {
   const std::vector<parquet::FieldSchema>& fields() const { return fields_; }
 
  private:
+  std::vector<size_t> PresentColumns() const;
+  // `read` (the present columns) with the columns the file lacks as nulls.
+  parquet::RowBatch FillMissing(parquet::RowBatch read) const;
+
   std::unique_ptr<parquet::FileReader> reader_;
   std::vector<parquet::FieldSchema> fields_;
   std::vector<std::optional<size_t>> file_index_;  // per projected column, its top-level index in the file

@@ -112,6 +112,112 @@ Result<std::span<const uint8_t>> PageBytes(Codec codec, std::span<const uint8_t>
   return std::span<const uint8_t>(*scratch);
 }
 
+// Decodes one page (`h` its header, `body` its bytes as stored) of a
+// column chunk: a dictionary page becomes the chunk's dictionary, a data
+// page appends its levels and values to `out`; other pages are skipped.
+Status DecodePage(const PageHeader& h, std::span<const uint8_t> body, const ColumnMetaData& meta,
+                  const LeafColumn& leaf, int64_t values_before, PageDictionary* dict,
+                  std::vector<uint8_t>* scratch, DecodedChunk* out) {
+  if (h.type == PageType::kDictionaryPage) {
+    if (!h.dictionary_page_header) return Status::Corruption("dictionary page without its header");
+    if (dict->present) return Status::Corruption("second dictionary page in a column chunk");
+    FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, scratch));
+    int32_t n = h.dictionary_page_header->num_values;
+    if (n < 0) return Status::Corruption("negative dictionary size");
+    size_t consumed = 0;
+    FRAZIL_RETURN_IF_ERROR(DecodePlain(bytes, leaf, static_cast<size_t>(n), &dict->values, &consumed));
+    dict->size = static_cast<size_t>(n);
+    dict->present = true;
+    return Status::Ok();
+  }
+  const ValueVector* d_values = dict->present ? &dict->values : nullptr;
+  if (h.type == PageType::kDataPage) {
+    if (!h.data_page_header) return Status::Corruption("data page without its header");
+    const auto& d = *h.data_page_header;
+    if (d.num_values < 0 || d.num_values > meta.num_values - values_before) {
+      return Status::Corruption("data page claims " + std::to_string(d.num_values) +
+                                " values, more than the chunk");
+    }
+    FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, scratch));
+    const size_t n = static_cast<size_t>(d.num_values);
+    ByteCursor in(bytes.data(), bytes.size());
+    size_t def_start = out->defs.size();
+    if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_rep, n, &out->reps));
+    if (leaf.max_def > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_def, n, &out->defs));
+    size_t present = n;
+    if (leaf.max_def > 0) {
+      FRAZIL_RETURN_IF_ERROR(CheckLevels(out->defs.data() + def_start, n, leaf.max_def, "definition"));
+      present = 0;
+      for (size_t i = def_start; i < out->defs.size(); ++i)
+        present += out->defs[i] == static_cast<uint64_t>(leaf.max_def);
+    }
+    if (leaf.max_rep > 0)
+      FRAZIL_RETURN_IF_ERROR(
+          CheckLevels(out->reps.data() + out->reps.size() - n, n, leaf.max_rep, "repetition"));
+    FRAZIL_RETURN_IF_ERROR(DecodeValues(std::span(in.position(), in.remaining()), d.encoding, leaf, present,
+                                        d_values, dict->size, &out->values));
+    out->num_values += d.num_values;
+    return Status::Ok();
+  }
+  if (h.type == PageType::kDataPageV2) {
+    if (!h.data_page_header_v2) return Status::Corruption("data page v2 without its header");
+    const auto& d = *h.data_page_header_v2;
+    if (d.num_values < 0 || d.num_values > meta.num_values - values_before || d.num_nulls < 0 ||
+        d.num_nulls > d.num_values || d.repetition_levels_byte_length < 0 ||
+        d.definition_levels_byte_length < 0 ||
+        static_cast<int64_t>(d.repetition_levels_byte_length) + d.definition_levels_byte_length >
+            h.compressed_page_size) {
+      return Status::Corruption("data page v2 header is inconsistent with its page");
+    }
+    const size_t n = static_cast<size_t>(d.num_values);
+    const size_t rl = static_cast<size_t>(d.repetition_levels_byte_length);
+    const size_t dl = static_cast<size_t>(d.definition_levels_byte_length);
+    if (leaf.max_rep > 0) {
+      std::vector<uint64_t> v;
+      FRAZIL_RETURN_IF_ERROR(
+          RleBitPackedDecode(body.subspan(0, rl), BitWidth(static_cast<uint64_t>(leaf.max_rep)), n, &v));
+      FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_rep, "repetition"));
+      out->reps.insert(out->reps.end(), v.begin(), v.end());
+    }
+    size_t present = n;
+    if (leaf.max_def > 0) {
+      std::vector<uint64_t> v;
+      FRAZIL_RETURN_IF_ERROR(
+          RleBitPackedDecode(body.subspan(rl, dl), BitWidth(static_cast<uint64_t>(leaf.max_def)), n, &v));
+      FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_def, "definition"));
+      present = 0;
+      for (uint64_t x : v) present += x == static_cast<uint64_t>(leaf.max_def);
+      out->defs.insert(out->defs.end(), v.begin(), v.end());
+    }
+    std::span<const uint8_t> values = body.subspan(rl + dl);
+    const int64_t uncompressed_values =
+        static_cast<int64_t>(h.uncompressed_page_size) - static_cast<int64_t>(rl + dl);
+    if (uncompressed_values < 0) return Status::Corruption("data page v2: levels longer than the page");
+    if (d.is_compressed && meta.codec != Codec::kUncompressed) {
+      FRAZIL_RETURN_IF_ERROR(
+          Decompress(meta.codec, values, static_cast<size_t>(uncompressed_values), scratch));
+      values = *scratch;
+    }
+    FRAZIL_RETURN_IF_ERROR(
+        DecodeValues(values, d.encoding, leaf, present, d_values, dict->size, &out->values));
+    out->num_values += d.num_values;
+    return Status::Ok();
+  }
+  // Index pages and unknown page types carry no values: skip them.
+  return Status::Ok();
+}
+
+Status CheckPageSizes(const PageHeader& h, size_t pos, size_t chunk_size) {
+  if (h.compressed_page_size < 0 || h.uncompressed_page_size < 0 ||
+      h.uncompressed_page_size > kMaxPageBytes ||
+      static_cast<size_t>(h.compressed_page_size) > chunk_size - pos) {
+    return Status::Corruption("page of " + std::to_string(h.compressed_page_size) + " bytes at chunk byte " +
+                              std::to_string(pos) + " runs past the column chunk (" +
+                              std::to_string(chunk_size) + " bytes)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& meta, const LeafColumn& leaf,
@@ -120,9 +226,7 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
   if (leaf.physical == PhysicalType::kByteArray || leaf.physical == PhysicalType::kFixedLenByteArray) {
     out->values.bytes.reserve_bytes(static_cast<size_t>(std::max<int64_t>(0, meta.total_uncompressed_size)));
   }
-  ValueVector dict;
-  size_t dict_size = 0;
-  bool have_dict = false;
+  PageDictionary dict;
   size_t pos = 0;
   std::vector<uint8_t> page;
   while (out->num_values < meta.num_values) {
@@ -134,101 +238,103 @@ Status ReadColumnChunk(std::span<const uint8_t> chunk, const ColumnMetaData& met
     size_t header_len = 0;
     FRAZIL_RETURN_IF_ERROR(DecodePageHeader(chunk.subspan(pos), &h, &header_len));
     pos += header_len;
-    if (h.compressed_page_size < 0 || h.uncompressed_page_size < 0 ||
-        h.uncompressed_page_size > kMaxPageBytes ||
-        static_cast<size_t>(h.compressed_page_size) > chunk.size() - pos) {
-      return Status::Corruption("page of " + std::to_string(h.compressed_page_size) +
-                                " bytes at chunk byte " + std::to_string(pos) +
-                                " runs past the column chunk (" + std::to_string(chunk.size()) + " bytes)");
-    }
+    FRAZIL_RETURN_IF_ERROR(CheckPageSizes(h, pos, chunk.size()));
     std::span<const uint8_t> body = chunk.subspan(pos, static_cast<size_t>(h.compressed_page_size));
     pos += static_cast<size_t>(h.compressed_page_size);
+    FRAZIL_RETURN_IF_ERROR(DecodePage(h, body, meta, leaf, out->num_values, &dict, &page, out));
+  }
+  return Status::Ok();
+}
 
-    if (h.type == PageType::kDictionaryPage) {
-      if (!h.dictionary_page_header) return Status::Corruption("dictionary page without its header");
-      if (have_dict) return Status::Corruption("second dictionary page in a column chunk");
-      FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, &page));
-      int32_t n = h.dictionary_page_header->num_values;
-      if (n < 0) return Status::Corruption("negative dictionary size");
-      size_t consumed = 0;
-      FRAZIL_RETURN_IF_ERROR(DecodePlain(bytes, leaf, static_cast<size_t>(n), &dict, &consumed));
-      dict_size = static_cast<size_t>(n);
-      have_dict = true;
+ColumnChunkCursor::ColumnChunkCursor(InputFile* file, uint64_t start, uint64_t size,
+                                     const ColumnMetaData* meta, const LeafColumn* leaf)
+    : file_(file), start_(start), size_(size), meta_(meta), leaf_(leaf) {}
+
+Status ColumnChunkCursor::NextPage() {
+  page_.defs.clear();
+  page_.reps.clear();
+  page_.values = ValueVector();
+  page_.num_values = 0;
+  level_pos_ = value_pos_ = 0;
+  while (page_.num_values == 0) {
+    if (values_loaded_ >= meta_->num_values) return Status::Ok();
+    if (pos_ >= size_) {
+      return Status::Corruption("column chunk ends after " + std::to_string(values_loaded_) + " of " +
+                                std::to_string(meta_->num_values) + " values");
+    }
+    // The header's length is only known once decoded: read a prefix, and
+    // a longer one if the header (with large statistics) did not fit.
+    PageHeader h;
+    size_t header_len = 0;
+    for (size_t want = 256;; want *= 4) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(want, size_ - pos_));
+      header_.resize(n);
+      FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos_, header_));
+      Status st = DecodePageHeader(header_, &h, &header_len);
+      if (st.ok()) break;
+      if (n == size_ - pos_ || want >= kMaxPageBytes) return st;
+    }
+    pos_ += header_len;
+    FRAZIL_RETURN_IF_ERROR(CheckPageSizes(h, static_cast<size_t>(pos_), static_cast<size_t>(size_)));
+    body_.resize(static_cast<size_t>(h.compressed_page_size));
+    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos_, body_));
+    pos_ += static_cast<uint64_t>(h.compressed_page_size);
+    FRAZIL_RETURN_IF_ERROR(DecodePage(h, body_, *meta_, *leaf_, values_loaded_, &dict_, &scratch_, &page_));
+    values_loaded_ += page_.num_values;
+  }
+  return Status::Ok();
+}
+
+void ColumnChunkCursor::Take(size_t begin, size_t end, DecodedChunk* out) {
+  const ValueType vt = leaf_->value.type;
+  size_t values = end - begin;
+  if (leaf_->max_def > 0) {
+    values = 0;
+    for (size_t i = begin; i < end; ++i) values += page_.defs[i] == static_cast<uint64_t>(leaf_->max_def);
+    out->defs.insert(out->defs.end(), page_.defs.begin() + static_cast<ptrdiff_t>(begin),
+                     page_.defs.begin() + static_cast<ptrdiff_t>(end));
+  }
+  if (leaf_->max_rep > 0)
+    out->reps.insert(out->reps.end(), page_.reps.begin() + static_cast<ptrdiff_t>(begin),
+                     page_.reps.begin() + static_cast<ptrdiff_t>(end));
+  for (size_t v = 0; v < values; ++v) out->values.AppendFrom(page_.values, value_pos_ + v, vt);
+  value_pos_ += values;
+  out->num_values += static_cast<int64_t>(end - begin);
+}
+
+Status ColumnChunkCursor::TakeRows(size_t rows, DecodedChunk* out) {
+  size_t taken = 0;
+  for (;;) {
+    const size_t levels = static_cast<size_t>(page_.num_values);
+    if (level_pos_ == levels) {
+      if (leaf_->max_rep == 0 && taken == rows) return Status::Ok();
+      // A repeated row may go on in the next page: look before ending it.
+      FRAZIL_RETURN_IF_ERROR(NextPage());
+      if (page_.num_values == 0) break;  // the chunk is over
       continue;
     }
-    if (h.type == PageType::kDataPage) {
-      if (!h.data_page_header) return Status::Corruption("data page without its header");
-      const auto& d = *h.data_page_header;
-      if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values) {
-        return Status::Corruption("data page claims " + std::to_string(d.num_values) +
-                                  " values, more than the chunk");
+    size_t end = level_pos_;
+    if (leaf_->max_rep == 0) {
+      end = level_pos_ + std::min(rows - taken, levels - level_pos_);
+      taken += end - level_pos_;
+    } else {
+      for (; end < levels; ++end) {
+        if (page_.reps[end] == 0) {
+          if (taken == rows) break;
+          ++taken;
+        } else if (taken == 0) {
+          return Status::Corruption("repeated entry without a parent");
+        }
       }
-      FRAZIL_ASSIGN_OR_RETURN(auto bytes, PageBytes(meta.codec, body, h.uncompressed_page_size, &page));
-      const size_t n = static_cast<size_t>(d.num_values);
-      ByteCursor in(bytes.data(), bytes.size());
-      size_t def_start = out->defs.size();
-      if (leaf.max_rep > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_rep, n, &out->reps));
-      if (leaf.max_def > 0) FRAZIL_RETURN_IF_ERROR(ReadV1Levels(in, leaf.max_def, n, &out->defs));
-      size_t present = n;
-      if (leaf.max_def > 0) {
-        FRAZIL_RETURN_IF_ERROR(CheckLevels(out->defs.data() + def_start, n, leaf.max_def, "definition"));
-        present = 0;
-        for (size_t i = def_start; i < out->defs.size(); ++i)
-          present += out->defs[i] == static_cast<uint64_t>(leaf.max_def);
-      }
-      if (leaf.max_rep > 0)
-        FRAZIL_RETURN_IF_ERROR(
-            CheckLevels(out->reps.data() + out->reps.size() - n, n, leaf.max_rep, "repetition"));
-      FRAZIL_RETURN_IF_ERROR(DecodeValues(std::span(in.position(), in.remaining()), d.encoding, leaf, present,
-                                          have_dict ? &dict : nullptr, dict_size, &out->values));
-      out->num_values += d.num_values;
-      continue;
     }
-    if (h.type == PageType::kDataPageV2) {
-      if (!h.data_page_header_v2) return Status::Corruption("data page v2 without its header");
-      const auto& d = *h.data_page_header_v2;
-      if (d.num_values < 0 || d.num_values > meta.num_values - out->num_values || d.num_nulls < 0 ||
-          d.num_nulls > d.num_values || d.repetition_levels_byte_length < 0 ||
-          d.definition_levels_byte_length < 0 ||
-          static_cast<int64_t>(d.repetition_levels_byte_length) + d.definition_levels_byte_length >
-              h.compressed_page_size) {
-        return Status::Corruption("data page v2 header is inconsistent with its page");
-      }
-      const size_t n = static_cast<size_t>(d.num_values);
-      const size_t rl = static_cast<size_t>(d.repetition_levels_byte_length);
-      const size_t dl = static_cast<size_t>(d.definition_levels_byte_length);
-      if (leaf.max_rep > 0) {
-        std::vector<uint64_t> v;
-        FRAZIL_RETURN_IF_ERROR(
-            RleBitPackedDecode(body.subspan(0, rl), BitWidth(static_cast<uint64_t>(leaf.max_rep)), n, &v));
-        FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_rep, "repetition"));
-        out->reps.insert(out->reps.end(), v.begin(), v.end());
-      }
-      size_t present = n;
-      if (leaf.max_def > 0) {
-        std::vector<uint64_t> v;
-        FRAZIL_RETURN_IF_ERROR(
-            RleBitPackedDecode(body.subspan(rl, dl), BitWidth(static_cast<uint64_t>(leaf.max_def)), n, &v));
-        FRAZIL_RETURN_IF_ERROR(CheckLevels(v.data(), n, leaf.max_def, "definition"));
-        present = 0;
-        for (uint64_t x : v) present += x == static_cast<uint64_t>(leaf.max_def);
-        out->defs.insert(out->defs.end(), v.begin(), v.end());
-      }
-      std::span<const uint8_t> values = body.subspan(rl + dl);
-      const int64_t uncompressed_values =
-          static_cast<int64_t>(h.uncompressed_page_size) - static_cast<int64_t>(rl + dl);
-      if (uncompressed_values < 0) return Status::Corruption("data page v2: levels longer than the page");
-      if (d.is_compressed && meta.codec != Codec::kUncompressed) {
-        FRAZIL_RETURN_IF_ERROR(
-            Decompress(meta.codec, values, static_cast<size_t>(uncompressed_values), &page));
-        values = page;
-      }
-      FRAZIL_RETURN_IF_ERROR(DecodeValues(values, d.encoding, leaf, present, have_dict ? &dict : nullptr,
-                                          dict_size, &out->values));
-      out->num_values += d.num_values;
-      continue;
-    }
-    // Index pages and unknown page types carry no values: skip them.
+    const bool row_ended = end < levels;
+    Take(level_pos_, end, out);
+    level_pos_ = end;
+    if (row_ended) return Status::Ok();
+  }
+  if (taken != rows) {
+    return Status::Corruption("column chunk holds " + std::to_string(taken) + " of " + std::to_string(rows) +
+                              " rows asked for");
   }
   return Status::Ok();
 }

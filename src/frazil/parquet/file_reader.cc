@@ -11,6 +11,122 @@ namespace {
 
 constexpr uint32_t kMaxFooterBytes = 256u << 20;
 
+// Where a column chunk's first page is, checked to lie in the data.
+Result<uint64_t> ChunkStart(const ColumnMetaData& m, uint64_t data_end) {
+  int64_t start = m.data_page_offset;
+  if (m.dictionary_page_offset && *m.dictionary_page_offset > 0 && *m.dictionary_page_offset < start) {
+    start = *m.dictionary_page_offset;
+  }
+  if (start < 4 || m.total_compressed_size < 0 || static_cast<uint64_t>(start) > data_end ||
+      static_cast<uint64_t>(m.total_compressed_size) > data_end - static_cast<uint64_t>(start)) {
+    return Status::Corruption("column chunk at " + std::to_string(start) + " of " +
+                              std::to_string(m.total_compressed_size) + " bytes lies outside the data");
+  }
+  if (m.num_values < 0) return Status::Corruption("negative value count");
+  return static_cast<uint64_t>(start);
+}
+
+// A top-level field's rows from the decoded chunks of its leaves (one for
+// a primitive; element, or key and value, for a list or map).
+Status AssembleField(const FieldSchema& f, const std::vector<LeafColumn>& leaves_,
+                     const std::vector<size_t>& leaf_ids, size_t num_rows,
+                     std::vector<DecodedChunk>* chunks_in, ColumnData* out) {
+  std::vector<DecodedChunk>& chunks = *chunks_in;
+  const ValueType vt = f.value.type;
+  if (f.shape == FieldSchema::Shape::kPrimitive) {
+    DecodedChunk& c = chunks[0];
+    const LeafColumn& leaf = leaves_[leaf_ids[0]];
+    if (static_cast<size_t>(c.num_values) != num_rows)
+      return Status::Corruption("value count differs from the row count");
+    const size_t present = c.values.size(vt);
+    if (present == num_rows) {
+      out->values = std::move(c.values);  // no nulls: the decoded values are the column
+      return Status::Ok();
+    }
+    out->values.Reserve(vt, num_rows);
+    out->values.is_null.assign(num_rows, 0);
+    size_t next = 0;
+    for (size_t r = 0; r < num_rows; ++r) {
+      if (c.defs[r] == static_cast<uint64_t>(leaf.max_def)) {
+        if (next >= present) return Status::Corruption("fewer values than definition levels say");
+        out->values.AppendFrom(c.values, next++, vt);
+      } else {
+        out->values.AppendDefault(vt);
+        out->values.is_null[r] = 1;
+      }
+    }
+    if (next != present) return Status::Corruption("more values than definition levels say");
+    return Status::Ok();
+  }
+  // Lists and maps: the structure comes from the element (or value) leaf.
+  const bool is_map = f.shape == FieldSchema::Shape::kMap;
+  DecodedChunk& vc = chunks[is_map ? 1 : 0];
+  const LeafColumn& vleaf = leaves_[leaf_ids[is_map ? 1 : 0]];
+  const int16_t d0 = f.required ? 0 : 1;
+  const size_t levels = static_cast<size_t>(vc.num_values);
+  if (vc.defs.size() != levels || vc.reps.size() != levels) return Status::Corruption("levels missing");
+  // Pass 1: rows, offsets and which entries are null, from the levels alone.
+  std::vector<uint8_t> entry_null;
+  entry_null.reserve(levels);
+  out->offsets.reserve(num_rows + 1);
+  out->offsets.push_back(0);
+  out->is_null.reserve(num_rows);
+  size_t rows = 0, entries = 0;
+  bool any_null_row = false, any_null_entry = false;
+  for (size_t i = 0; i < levels; ++i) {
+    const uint64_t def = vc.defs[i];
+    if (vc.reps[i] == 0) {
+      if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
+      ++rows;
+      const bool null_row = def < static_cast<uint64_t>(d0);
+      out->is_null.push_back(null_row);
+      any_null_row |= null_row;
+      if (null_row || def == static_cast<uint64_t>(d0)) continue;  // null or empty
+    } else if (def <= static_cast<uint64_t>(d0) || rows == 0) {
+      return Status::Corruption("repeated entry without a parent");
+    }
+    const bool null_entry = def != static_cast<uint64_t>(vleaf.max_def);
+    entry_null.push_back(null_entry);
+    any_null_entry |= null_entry;
+    ++entries;
+  }
+  if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
+  if (rows != num_rows) {
+    return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " +
+                              std::to_string(num_rows));
+  }
+  if (!any_null_row) out->is_null.clear();  // "no nulls" is an empty flag vector
+  // Pass 2: the values, moved whole when no entry is null.
+  const size_t present = vc.values.size(vt);
+  if (!any_null_entry) {
+    if (present != entries)
+      return Status::Corruption("value count differs from the entries the levels describe");
+    out->values = std::move(vc.values);
+  } else {
+    out->values.Reserve(vt, entries);
+    out->values.is_null = std::move(entry_null);
+    size_t next = 0;
+    for (size_t e = 0; e < entries; ++e) {
+      if (out->values.is_null[e]) {
+        out->values.AppendDefault(vt);
+      } else {
+        if (next >= present) return Status::Corruption("fewer values than definition levels say");
+        out->values.AppendFrom(vc.values, next++, vt);
+      }
+    }
+    if (next != present) return Status::Corruption("more values than definition levels say");
+  }
+  if (is_map) {
+    // Keys are required: one per entry, in order.
+    if (chunks[0].values.bytes.size() != entries || chunks[0].num_values != vc.num_values) {
+      return Status::Corruption("map has " + std::to_string(chunks[0].values.bytes.size()) + " keys for " +
+                                std::to_string(entries) + " entries");
+    }
+    out->keys.bytes = std::move(chunks[0].values.bytes);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> file) {
@@ -127,16 +243,7 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
   for (size_t k = 0; k < leaf_ids.size(); ++k) {
     const ColumnMetaData& m = *meta_.row_groups[row_group].columns[leaf_ids[k]].meta_data;
     if (m.num_values == 0) continue;  // an empty row group (pyarrow writes one for an empty table)
-    int64_t start = m.data_page_offset;
-    if (m.dictionary_page_offset && *m.dictionary_page_offset > 0 && *m.dictionary_page_offset < start) {
-      start = *m.dictionary_page_offset;
-    }
-    if (start < 4 || m.total_compressed_size < 0 || static_cast<uint64_t>(start) > data_end_ ||
-        static_cast<uint64_t>(m.total_compressed_size) > data_end_ - static_cast<uint64_t>(start)) {
-      return Status::Corruption("column chunk at " + std::to_string(start) + " of " +
-                                std::to_string(m.total_compressed_size) + " bytes lies outside the data");
-    }
-    if (m.num_values < 0) return Status::Corruption("negative value count");
+    FRAZIL_ASSIGN_OR_RETURN(uint64_t start, ChunkStart(m, data_end_));
     // Not a vector: it would zero-fill what the read overwrites at once.
     const size_t n = static_cast<size_t>(m.total_compressed_size);
     std::unique_ptr<uint8_t[]> bytes(new uint8_t[n]);
@@ -144,99 +251,58 @@ Status FileReader::ReadField(size_t row_group, size_t field, size_t num_rows, Co
     FRAZIL_RETURN_IF_ERROR(
         ReadColumnChunk(std::span<const uint8_t>(bytes.get(), n), m, leaves_[leaf_ids[k]], &chunks[k]));
   }
-  const ValueType vt = f.value.type;
-  if (f.shape == FieldSchema::Shape::kPrimitive) {
-    DecodedChunk& c = chunks[0];
-    const LeafColumn& leaf = leaves_[leaf_ids[0]];
-    if (static_cast<size_t>(c.num_values) != num_rows)
-      return Status::Corruption("value count differs from the row count");
-    const size_t present = c.values.size(vt);
-    if (present == num_rows) {
-      out->values = std::move(c.values);  // no nulls: the decoded values are the column
-      return Status::Ok();
-    }
-    out->values.Reserve(vt, num_rows);
-    out->values.is_null.assign(num_rows, 0);
-    size_t next = 0;
-    for (size_t r = 0; r < num_rows; ++r) {
-      if (c.defs[r] == static_cast<uint64_t>(leaf.max_def)) {
-        if (next >= present) return Status::Corruption("fewer values than definition levels say");
-        out->values.AppendFrom(c.values, next++, vt);
-      } else {
-        out->values.AppendDefault(vt);
-        out->values.is_null[r] = 1;
-      }
-    }
-    if (next != present) return Status::Corruption("more values than definition levels say");
-    return Status::Ok();
-  }
-  // Lists and maps: the structure comes from the element (or value) leaf.
-  const bool is_map = f.shape == FieldSchema::Shape::kMap;
-  DecodedChunk& vc = chunks[is_map ? 1 : 0];
-  const LeafColumn& vleaf = leaves_[leaf_ids[is_map ? 1 : 0]];
-  const int16_t d0 = f.required ? 0 : 1;
-  const size_t levels = static_cast<size_t>(vc.num_values);
-  if (vc.defs.size() != levels || vc.reps.size() != levels) return Status::Corruption("levels missing");
-  // Pass 1: rows, offsets and which entries are null, from the levels alone.
-  std::vector<uint8_t> entry_null;
-  entry_null.reserve(levels);
-  out->offsets.reserve(num_rows + 1);
-  out->offsets.push_back(0);
-  out->is_null.reserve(num_rows);
-  size_t rows = 0, entries = 0;
-  bool any_null_row = false, any_null_entry = false;
-  for (size_t i = 0; i < levels; ++i) {
-    const uint64_t def = vc.defs[i];
-    if (vc.reps[i] == 0) {
-      if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
-      ++rows;
-      const bool null_row = def < static_cast<uint64_t>(d0);
-      out->is_null.push_back(null_row);
-      any_null_row |= null_row;
-      if (null_row || def == static_cast<uint64_t>(d0)) continue;  // null or empty
-    } else if (def <= static_cast<uint64_t>(d0) || rows == 0) {
-      return Status::Corruption("repeated entry without a parent");
-    }
-    const bool null_entry = def != static_cast<uint64_t>(vleaf.max_def);
-    entry_null.push_back(null_entry);
-    any_null_entry |= null_entry;
-    ++entries;
-  }
-  if (rows > 0) out->offsets.push_back(static_cast<int32_t>(entries));
-  if (rows != num_rows) {
-    return Status::Corruption(std::to_string(rows) + " rows of levels where the row group has " +
-                              std::to_string(num_rows));
-  }
-  if (!any_null_row) out->is_null.clear();  // "no nulls" is an empty flag vector
-  // Pass 2: the values, moved whole when no entry is null.
-  const size_t present = vc.values.size(vt);
-  if (!any_null_entry) {
-    if (present != entries)
-      return Status::Corruption("value count differs from the entries the levels describe");
-    out->values = std::move(vc.values);
-  } else {
-    out->values.Reserve(vt, entries);
-    out->values.is_null = std::move(entry_null);
-    size_t next = 0;
-    for (size_t e = 0; e < entries; ++e) {
-      if (out->values.is_null[e]) {
-        out->values.AppendDefault(vt);
-      } else {
-        if (next >= present) return Status::Corruption("fewer values than definition levels say");
-        out->values.AppendFrom(vc.values, next++, vt);
-      }
-    }
-    if (next != present) return Status::Corruption("more values than definition levels say");
-  }
-  if (is_map) {
-    // Keys are required: one per entry, in order.
-    if (chunks[0].values.bytes.size() != entries || chunks[0].num_values != vc.num_values) {
-      return Status::Corruption("map has " + std::to_string(chunks[0].values.bytes.size()) + " keys for " +
-                                std::to_string(entries) + " entries");
-    }
-    out->keys.bytes = std::move(chunks[0].values.bytes);
-  }
-  return Status::Ok();
+  return AssembleField(f, leaves_, leaf_ids, num_rows, &chunks, out);
 }
+
+Result<std::unique_ptr<RowGroupReader>> FileReader::OpenRowGroup(size_t row_group,
+                                                                 const std::vector<size_t>& fields) {
+  if (row_group >= meta_.row_groups.size())
+    return Status::OutOfRange("no row group " + std::to_string(row_group));
+  std::unique_ptr<RowGroupReader> r(new RowGroupReader());
+  r->name_ = file_->name() + ": row group " + std::to_string(row_group);
+  r->rows_left_ = static_cast<size_t>(meta_.row_groups[row_group].num_rows);
+  std::vector<size_t> wanted = fields;
+  if (wanted.empty()) {
+    for (size_t i = 0; i < schema_.fields.size(); ++i) wanted.push_back(i);
+  }
+  for (size_t f : wanted) {
+    if (f >= schema_.fields.size()) return Status::InvalidArgument("no field " + std::to_string(f));
+    RowGroupReader::Field field;
+    field.schema = &schema_.fields[f];
+    for (size_t l = 0; l < leaves_.size(); ++l) {
+      if (leaves_[l].field_index != f) continue;
+      const ColumnMetaData& m = *meta_.row_groups[row_group].columns[l].meta_data;
+      // An empty chunk (pyarrow writes an empty row group for an empty table) is not read.
+      auto start = m.num_values == 0 ? Result<uint64_t>(uint64_t{0}) : ChunkStart(m, data_end_);
+      if (!start.ok()) return start.status().WithContext(r->name_ + ", column " + field.schema->name);
+      field.leaf_ids.push_back(l);
+      field.cursors.push_back(std::make_unique<ColumnChunkCursor>(
+          file_.get(), *start, m.num_values == 0 ? 0 : static_cast<uint64_t>(m.total_compressed_size), &m,
+          &leaves_[l]));
+    }
+    r->fields_.push_back(std::move(field));
+  }
+  r->leaves_ = &leaves_;
+  return r;
+}
+
+Result<RowBatch> RowGroupReader::Next(size_t max_rows) {
+  RowBatch batch;
+  batch.num_rows = std::min(max_rows, rows_left_);
+  for (auto& f : fields_) {
+    std::vector<DecodedChunk> chunks(f.cursors.size());
+    ColumnData col;
+    Status st = Status::Ok();
+    for (size_t k = 0; k < f.cursors.size() && st.ok(); ++k)
+      st = f.cursors[k]->TakeRows(batch.num_rows, &chunks[k]);
+    if (st.ok()) st = AssembleField(*f.schema, *leaves_, f.leaf_ids, batch.num_rows, &chunks, &col);
+    if (!st.ok()) return st.WithContext(name_ + ", column " + f.schema->name);
+    batch.columns.push_back(std::move(col));
+  }
+  rows_left_ -= batch.num_rows;
+  return batch;
+}
+
+RowGroupReader::~RowGroupReader() = default;
 
 }  // namespace frazil::parquet

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "frazil/common/status.h"
@@ -14,6 +15,9 @@
 #include "frazil/parquet/schema.h"
 
 namespace frazil::parquet {
+
+class ColumnChunkCursor;
+class RowGroupReader;
 
 class FileReader {
  public:
@@ -37,6 +41,12 @@ class FileReader {
   // Rows of one row group; `fields` are top-level field indexes (the
   // projection, in the order wanted), empty for all.
   Result<RowBatch> ReadRowGroup(size_t row_group, const std::vector<size_t>& fields = {});
+  // The same rows a few at a time (RowGroupReader::Next), reading the
+  // column chunks page by page: memory stays bounded by the rows asked
+  // for and a page per column, whatever the row group's size. The reader
+  // must outlive it.
+  Result<std::unique_ptr<RowGroupReader>> OpenRowGroup(size_t row_group,
+                                                       const std::vector<size_t>& fields = {});
 
  private:
   FileReader(std::unique_ptr<InputFile> file) : file_(std::move(file)) {}
@@ -47,6 +57,28 @@ class FileReader {
   FileSchema schema_;
   std::vector<LeafColumn> leaves_;
   uint64_t data_end_ = 0;  // where the footer begins
+};
+
+class RowGroupReader {
+ public:
+  ~RowGroupReader();
+  // Rows not read yet.
+  size_t rows_left() const { return rows_left_; }
+  // The next min(max_rows, rows_left()) rows.
+  Result<RowBatch> Next(size_t max_rows);
+
+ private:
+  friend class FileReader;
+  RowGroupReader() = default;
+  struct Field {
+    const FieldSchema* schema = nullptr;
+    std::vector<size_t> leaf_ids;
+    std::vector<std::unique_ptr<ColumnChunkCursor>> cursors;  // one per leaf, in leaf order
+  };
+  std::string name_;
+  size_t rows_left_ = 0;
+  const std::vector<LeafColumn>* leaves_ = nullptr;
+  std::vector<Field> fields_;
 };
 
 }  // namespace frazil::parquet

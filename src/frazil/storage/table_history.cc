@@ -152,4 +152,82 @@ Result<TableHistory::RangeRecords> TableHistory::ReadRange(iceberg::FileIO* io, 
   return out;
 }
 
+Result<std::unique_ptr<TableHistory::RangeStream>> TableHistory::RangeStream::Open(
+    iceberg::FileIO* io, const iceberg::Schema& schema, HistoryRange range, uint64_t from, uint64_t end) {
+  std::unique_ptr<RangeStream> s(new RangeStream());
+  s->io_ = io;
+  s->schema_ = &schema;
+  s->range_ = std::move(range);
+  s->from_ = from;
+  s->end_ = end;
+  if (s->range_.files.size() != 1 || s->range_.files[0].with_deletes) return s;
+  const std::string& path = s->range_.files[0].path;
+  // First the offsets alone (8 bytes a row, read a page at a time): only
+  // rows in strictly increasing offset order can be handed on as read.
+  FRAZIL_ASSIGN_OR_RETURN(auto offsets, iceberg::DataFileReader::Open(io, path, schema, {kOffset}));
+  auto groups = offsets->SelectRowGroups(kOffset, static_cast<int64_t>(from), INT64_MAX);
+  bool increasing = true;
+  std::optional<int64_t> last;
+  for (size_t g = 0; g < groups.size() && increasing; ++g) {
+    auto stream = offsets->OpenRowGroup(groups[g]);
+    if (!stream.ok()) return stream.status().WithContext("data file " + path);
+    while (stream->rows_left() > 0 && increasing) {
+      auto rows = stream->Next(64 * 1024);
+      if (!rows.ok()) return rows.status().WithContext("data file " + path);
+      const parquet::ValueVector& v = rows->columns[0].values;
+      for (size_t i = 0; i < rows->num_rows; ++i) {
+        if (v.IsNull(i)) continue;  // not the broker's row: skipped wherever it is
+        if (last && v.ints[i] <= *last) {
+          increasing = false;
+          break;
+        }
+        last = v.ints[i];
+      }
+    }
+  }
+  if (!increasing) return s;
+  FRAZIL_ASSIGN_OR_RETURN(s->reader_, iceberg::DataFileReader::Open(io, path, schema, EnvelopeFieldIds()));
+  s->row_groups_ = std::move(groups);
+  s->streaming_ = true;
+  return s;
+}
+
+Status TableHistory::RangeStream::Next(size_t max_rows, RangeRecords* out) {
+  if (done_) return Status::Ok();
+  if (!streaming_) {
+    FRAZIL_ASSIGN_OR_RETURN(RangeRecords all, ReadRange(io_, *schema_, range_, from_, end_));
+    if (out->records.empty()) {
+      out->records = std::move(all.records);
+    } else {
+      for (auto& r : all.records) out->records.push_back(std::move(r));
+    }
+    out->foreign += all.foreign;
+    out->duplicates += all.duplicates;
+    done_ = true;
+    return Status::Ok();
+  }
+  const std::string& path = range_.files[0].path;
+  while (!group_ || group_->rows_left() == 0) {
+    group_.reset();
+    if (next_group_ == row_groups_.size()) {
+      done_ = true;
+      reader_.reset();
+      return Status::Ok();
+    }
+    auto opened = reader_->OpenRowGroup(row_groups_[next_group_++]);
+    if (!opened.ok()) return opened.status().WithContext("data file " + path);
+    group_ = std::move(opened).value();
+  }
+  auto rows = group_->Next(std::max<size_t>(1, max_rows));
+  if (!rows.ok()) return rows.status().WithContext("data file " + path);
+  Status st = EnvelopeRecords(*rows, from_, end_, &out->records, &out->foreign);
+  if (!st.ok()) return st.WithContext("data file " + path);
+  if (group_->rows_left() == 0 && next_group_ == row_groups_.size()) {
+    group_.reset();
+    reader_.reset();
+    done_ = true;
+  }
+  return Status::Ok();
+}
+
 }  // namespace frazil::storage

@@ -15,6 +15,7 @@
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
+#include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/schema.h"
 #include "frazil/storage/envelope.h"
@@ -82,6 +83,37 @@ class TableHistory {
   // (another engine may have sorted it by something else).
   static Result<RangeRecords> ReadRange(iceberg::FileIO* io, const iceberg::Schema& schema,
                                         const HistoryRange& range, uint64_t from, uint64_t end);
+
+  // Reads a range a batch of rows at a time, in offset order, so what it
+  // holds is bounded by the batch (plus a Parquet page per column) however
+  // large its data files and row groups are. That needs a range of one
+  // data file, without delete files, whose offsets (in the row groups from
+  // `from` on) strictly increase: Open checks that by reading the offset
+  // column first, a page at a time. Any other range (overlapping files
+  // merged by offset, files another engine sorted otherwise, duplicates,
+  // deletes) is read whole by the first Next, as ReadRange reads it.
+  class RangeStream {
+   public:
+    static Result<std::unique_ptr<RangeStream>> Open(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                                     HistoryRange range, uint64_t from, uint64_t end);
+    bool streaming() const { return streaming_; }
+    bool done() const { return done_; }
+    const HistoryRange& range() const { return range_; }
+    // Appends the records of up to `max_rows` more rows (all of them when
+    // not streaming) to `out`; done() once the range is read through.
+    Status Next(size_t max_rows, RangeRecords* out);
+
+   private:
+    iceberg::FileIO* io_ = nullptr;
+    const iceberg::Schema* schema_ = nullptr;
+    HistoryRange range_;
+    uint64_t from_ = 0, end_ = 0;
+    bool streaming_ = false, done_ = false;
+    std::unique_ptr<iceberg::DataFileReader> reader_;
+    std::vector<size_t> row_groups_;  // still to read, in file order
+    size_t next_group_ = 0;
+    std::optional<iceberg::DataFileReader::RowGroupStream> group_;
+  };
 
   iceberg::FileIO* io() const { return catalog_->io(); }
   const iceberg::Schema& schema() const { return schema_; }

@@ -240,15 +240,39 @@ void TopicReader::SkipTo(uint64_t* pos, uint64_t offset) {
   *pos = offset;
 }
 
+Status TopicReader::OpenRange(uint64_t gen, uint64_t pos, bool fresh) {
+  if (fresh || pos < planned_from_) {
+    // Files wholly below the last planning position were forgotten (or a
+    // file planned is gone): plan afresh.
+    history_->Invalidate();
+    planned_from_ = pos;
+  }
+  std::optional<HistoryRange> range;
+  if (pos < history_->committed_end()) range = history_->RangeAt(pos);
+  if (!range) {
+    // The table may have moved on since it was last loaded.
+    FRAZIL_RETURN_IF_ERROR(history_->Refresh(pos));
+    planned_from_ = pos;  // Refresh forgot the files wholly below it
+    range = history_->RangeAt(pos);
+  }
+  stream_end_ = history_->committed_end();
+  if (!range || pos >= stream_end_) return Status::Ok();
+  FRAZIL_ASSIGN_OR_RETURN(stream_, TableHistory::RangeStream::Open(history_->io(), history_->schema(),
+                                                                   std::move(*range), pos, stream_end_));
+  stream_gen_ = gen;
+  stream_next_ = pos;
+  ++range_seq_;
+  return Status::Ok();
+}
+
 void TopicReader::Prefetch() {
-  uint64_t gen, pos, held;
+  uint64_t gen, pos, held, ranges_held;
   {
     MutexLock lock(&mu_);
     if (!want_table_ || table_done_ || !error_.ok()) return;
     // The window is full: the consumer schedules us again as it drains it.
-    if (chunks_.size() >= table_.config.prefetch_files ||
-        (!chunks_.empty() && held_bytes_ >= table_.config.prefetch_bytes))
-      return;
+    if (!chunks_.empty() && held_bytes_ >= table_.config.prefetch_bytes) return;
+    ranges_held = chunks_.empty() ? 0 : chunks_.back().range - chunks_.front().range + 1;
     gen = gen_;
     pos = next_read_;
     held = held_bytes_;
@@ -263,73 +287,80 @@ void TopicReader::Prefetch() {
     }
     Ready();
   };
-  if (pos < planned_from_) {
-    // Files wholly below the last planning position were forgotten: plan afresh.
-    history_->Invalidate();
-    planned_from_ = pos;
-  }
-  std::optional<HistoryRange> range;
-  if (pos < history_->committed_end()) range = history_->RangeAt(pos);
-  if (!range) {
-    // The table may have moved on since it was last loaded.
-    Status st = history_->Refresh(pos);
-    if (!st.ok()) return fail(st);
-    planned_from_ = pos;  // Refresh forgot the files wholly below it
-    range = history_->RangeAt(pos);
-  }
-  uint64_t end = history_->committed_end();
-  Chunk chunk;
-  if (range && pos < end && held > 0 && bytes_per_record_ > 0) {
-    // What the range will hold, from what earlier ranges held per record:
-    // it is read only if it fits the window beside what is held (the
-    // consumer schedules us again as it drains that).
-    uint64_t rows = 0;
-    for (const auto& f : range->files) rows += static_cast<uint64_t>(std::max<int64_t>(f.records, 0));
-    rows = std::min(rows, range->last + 1 - std::min(pos, range->last + 1));
-    if (held + rows * bytes_per_record_ > table_.config.prefetch_bytes) return;
-  }
-  for (bool replanned = false; range && pos < end;) {
-    auto got = TableHistory::ReadRange(history_->io(), history_->schema(), *range, pos, end);
-    if (!got.ok() && got.status().code() == StatusCode::kNotFound && !replanned) {
-      // Compacted away since it was planned: plan again from the current snapshot.
-      replanned = true;
-      history_->Invalidate();
-      planned_from_ = pos;
-      Status st = history_->Refresh(pos);
+  // A range opened before the consumer moved is not read on.
+  if (stream_ && (stream_gen_ != gen || stream_next_ != pos)) stream_.reset();
+  const uint64_t window = table_.config.prefetch_bytes;
+  TableHistory::RangeRecords got;
+  for (bool replanned = false;;) {
+    if (!stream_) {
+      // A new range: at most prefetch_files of them ahead of the consumer.
+      if (ranges_held >= table_.config.prefetch_files) return;
+      Status st = OpenRange(gen, pos, replanned);
+      if (!st.ok() && st.code() == StatusCode::kNotFound && !replanned) {
+        replanned = true;  // compacted away since it was planned: plan again
+        continue;
+      }
       if (!st.ok()) return fail(st);
-      range = history_->RangeAt(pos);
-      end = history_->committed_end();
+      if (!stream_) break;  // no file holds anything from pos on
+    }
+    if (!stream_->streaming() && held > 0 && bytes_per_record_ > 0) {
+      // A range read whole (its files overlap, or are not in offset
+      // order): read only if what it will hold, estimated from what
+      // earlier reads held per record, fits beside what is held.
+      uint64_t rows = 0;
+      const HistoryRange& range = stream_->range();
+      for (const auto& f : range.files) rows += static_cast<uint64_t>(std::max<int64_t>(f.records, 0));
+      rows = std::min(rows, range.last + 1 - std::min(pos, range.last + 1));
+      if (held + rows * bytes_per_record_ > window) return;
+    }
+    // A batch of rows: a small part of the window, so what is held stays
+    // within the window plus one batch.
+    const uint64_t batch_bytes = std::clamp<uint64_t>(window / 16, 4 << 10, 1 << 20);
+    // (Before anything was read, the size of a record is unknown: one row.)
+    const size_t rows = bytes_per_record_ > 0 ? std::max<uint64_t>(1, batch_bytes / bytes_per_record_) : 1;
+    Status st = stream_->Next(rows, &got);
+    if (st.ok()) break;
+    stream_.reset();
+    got = {};
+    if (st.code() == StatusCode::kNotFound && !replanned) {
+      replanned = true;
       continue;
     }
-    if (!got.ok()) return fail(got.status());
-    auto& counters = GlobalReplayCounters();
-    counters.files_read.fetch_add(range->files.size(), std::memory_order_relaxed);
-    counters.rows_read.fetch_add(got->records.size() + got->foreign + got->duplicates,
-                                 std::memory_order_relaxed);
-    counters.foreign_rows.fetch_add(got->foreign, std::memory_order_relaxed);
-    counters.duplicate_rows.fetch_add(got->duplicates, std::memory_order_relaxed);
-    if (got->foreign > 0 || got->duplicates > 0) {
-      std::string files;
-      for (const auto& hf : range->files) files += (files.empty() ? "" : ", ") + hf.path;
-      FRAZIL_LOG_WARN(
-          "topic table {} (snapshot {}): skipped {} row(s) at offsets the broker did not commit and {} "
-          "further row(s) at offsets already read, in {}",
-          table_.id.ToString(), history_->snapshot_id(), got->foreign, got->duplicates, files);
-    }
-    for (auto& r : got->records) {
-      if (r.offset < pos) continue;
-      if (r.offset > pos) SkipTo(&pos, r.offset);
-      pos = r.offset + 1;
-      chunk.bytes += HeldBytes(r);
-      chunk.records.push_back(std::move(r));
-    }
-    if (!chunk.records.empty()) bytes_per_record_ = chunk.bytes / chunk.records.size();
-    // Nothing of the broker's left in the range: go on after it.
-    if (pos <= range->last) SkipTo(&pos, range->last + 1);
-    break;
+    return fail(st);
   }
-  // No file holds anything from here to the committed offset.
-  if (!range && pos < end) SkipTo(&pos, end);
+  const uint64_t end = stream_end_;
+  auto& counters = GlobalReplayCounters();
+  counters.rows_read.fetch_add(got.records.size() + got.foreign + got.duplicates, std::memory_order_relaxed);
+  counters.foreign_rows.fetch_add(got.foreign, std::memory_order_relaxed);
+  counters.duplicate_rows.fetch_add(got.duplicates, std::memory_order_relaxed);
+  if (stream_ && (got.foreign > 0 || got.duplicates > 0)) {
+    std::string files;
+    for (const auto& hf : stream_->range().files) files += (files.empty() ? "" : ", ") + hf.path;
+    FRAZIL_LOG_WARN(
+        "topic table {} (snapshot {}): skipped {} row(s) at offsets the broker did not commit and {} "
+        "further row(s) at offsets already read, in {}",
+        table_.id.ToString(), history_->snapshot_id(), got.foreign, got.duplicates, files);
+  }
+  Chunk chunk;
+  chunk.range = range_seq_;
+  for (auto& r : got.records) {
+    if (r.offset < pos) continue;
+    if (r.offset > pos) SkipTo(&pos, r.offset);
+    pos = r.offset + 1;
+    chunk.bytes += HeldBytes(r);
+    chunk.records.push_back(std::move(r));
+  }
+  if (!chunk.records.empty()) bytes_per_record_ = chunk.bytes / chunk.records.size();
+  if (stream_ && stream_->done()) {
+    counters.files_read.fetch_add(stream_->range().files.size(), std::memory_order_relaxed);
+    // Nothing of the broker's left in the range: go on after it.
+    if (pos <= stream_->range().last) SkipTo(&pos, stream_->range().last + 1);
+    stream_.reset();
+  } else if (!stream_ && pos < end) {
+    // No file holds anything from here to the committed offset.
+    SkipTo(&pos, end);
+  }
+  stream_next_ = pos;
   bool more;
   {
     MutexLock lock(&mu_);
@@ -340,12 +371,13 @@ void TopicReader::Prefetch() {
       chunks_.push_back(std::move(chunk));
     }
     next_read_ = pos;
-    if (pos >= end) {
+    if (!stream_ && pos >= end) {
       table_done_ = true;
       table_end_ = std::max(pos, end);
     }
-    more = !table_done_ && chunks_.size() < table_.config.prefetch_files &&
-           held_bytes_ < table_.config.prefetch_bytes;
+    // More now if the window has room (a new range also needs room for
+    // one: Prefetch checks that).
+    more = !table_done_ && held_bytes_ < window;
   }
   Ready();
   if (more) prefetch_task_->Schedule();

@@ -8,11 +8,17 @@
 //
 // Table I/O (catalog loads, manifest planning, Parquet reads) never runs on
 // the caller's thread: it runs as a SerialTask on a shared prefetch
-// executor, which reads ranges of data files ahead of the consumer within a
-// memory window (prefetch_bytes of decoded messages, and at most
-// prefetch_files ranges): a range is read when what it will hold (estimated
-// from the ranges before) fits beside what is held, or when nothing is held
-// (so a range larger than the window is still read, alone). TryNext returns what is
+// executor, which reads ahead of the consumer within a memory window
+// (prefetch_bytes of decoded messages, and at most prefetch_files ranges of
+// data files). A range of one data file in offset order (what the broker
+// writes) is read a batch of rows at a time (a Parquet page per column in
+// memory, never the whole file), and reading stops while the window is
+// full: what is held stays within the window plus one batch (at most 1 MiB
+// or a sixteenth of the window). Other ranges (overlapping files merged by
+// offset, rows another engine sorted otherwise, delete files) are read
+// whole: when what one will hold (estimated from the reads before) fits
+// beside what is held, or when nothing is held (so a range larger than the
+// window is still read, alone). TryNext returns what is
 // ready, or nothing; the ready callback says when there is more. WAL reads
 // (a pread of a segment file) stay on the caller's thread: the caller
 // holds no lock when it calls the reader, and calls it from one thread at
@@ -109,6 +115,7 @@ class TopicReader {
   struct Chunk {
     std::deque<Record> records;
     uint64_t bytes = 0;
+    uint64_t range = 0;  // which range it is of (they count from 1)
   };
 
   // Switches to reading the table from `offset` (drops what was prefetched).
@@ -120,8 +127,11 @@ class TopicReader {
   // Takes the next table record if one is ready; else `to_wal` says
   // whether the table holds nothing more (below `table_end`).
   Result<std::optional<Record>> NextFromTable(bool* to_wal, uint64_t* table_end) EXCLUDES(mu_);
-  // The prefetch task: reads the next range into the window.
+  // The prefetch task: reads the next batch of rows into the window.
   void Prefetch() EXCLUDES(mu_);
+  // Plans the range at `pos` (afresh with `fresh`) and opens it as stream_;
+  // none when no file holds anything from `pos` on.
+  Status OpenRange(uint64_t gen, uint64_t pos, bool fresh);
   // Moves the task's read position past offsets the table does not hold, and logs it.
   void SkipTo(uint64_t* pos, uint64_t offset);
   void Ready() EXCLUDES(mu_);
@@ -142,7 +152,13 @@ class TopicReader {
   // Where the history was last refreshed from: it knows no file wholly
   // below, so a read from further back plans afresh.
   uint64_t planned_from_ = UINT64_MAX;
-  uint64_t bytes_per_record_ = 0;  // held per record in the last range read
+  uint64_t bytes_per_record_ = 0;  // held per record in the last batch read
+  // The range being read, a batch of rows per run (see RangeStream); opened
+  // under generation stream_gen_, to continue at stream_next_.
+  std::unique_ptr<TableHistory::RangeStream> stream_;
+  uint64_t stream_gen_ = 0, stream_next_ = 0;
+  uint64_t stream_end_ = 0;  // the committed offset when it was planned
+  uint64_t range_seq_ = 0;   // ranges opened so far
 
   mutable Mutex mu_;
   // Bumped by every Seek/StartTable/StopTable: a read started under an

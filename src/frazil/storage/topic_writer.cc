@@ -166,7 +166,8 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
                                      std::to_string(b.first_offset) + "-" + RandomUuid() + ".parquet");
     iceberg::Value v;
     v.l = b.day;
-    auto file = iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows});
+    auto file =
+        iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows}, config_.file_options);
     if (!file.ok()) {
       discard();
       return file.status().WithContext("topic table " + id_.ToString());

@@ -12,6 +12,7 @@
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
+#include "frazil/parquet/writer_options.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::storage {
@@ -30,6 +31,8 @@ struct WriterConfig {
   // publish times spread over many days cannot make one commit write
   // thousands of files; the rest goes in the next commits.
   size_t max_days = 32;
+  // How data files are written (row group and page sizes, codec).
+  parquet::WriterOptions file_options = {};
 };
 
 // Memory a record of `stored_bytes` takes while its batch is written.

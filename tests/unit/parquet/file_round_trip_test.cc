@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "frazil/parquet/compression.h"
 #include "frazil/parquet/file_reader.h"
 #include "frazil/parquet/file_writer.h"
@@ -174,6 +176,90 @@ TEST(ParquetFile, PagesOfEveryCodecReadBackWithStatistics) {
       EXPECT_EQ(row, 3000u) << what;
     }
   }
+}
+
+// An input file that counts what is read of it.
+class CountingInput final : public InputFile {
+ public:
+  explicit CountingInput(std::vector<uint8_t> bytes) : inner_(std::move(bytes)) {}
+  uint64_t Size() const override { return inner_.Size(); }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    largest_read = std::max<uint64_t>(largest_read, out.size());
+    return inner_.ReadAt(offset, out);
+  }
+  const std::string& name() const override { return inner_.name(); }
+  uint64_t largest_read = 0;
+
+ private:
+  MemoryInputFile inner_;
+};
+
+// One row of a batch of Envelope() columns as text.
+std::string RowText(const RowBatch& b, size_t i) {
+  std::string s = std::to_string(b.columns[0].values.ints[i]) + " ";
+  s += b.columns[1].values.IsNull(i) ? "null" : std::string(b.columns[1].values.bytes[i]);
+  const ColumnData& m = b.columns[2];
+  for (int32_t e = m.offsets[i]; e < m.offsets[i + 1]; ++e)
+    s += " " + std::string(m.keys.bytes[static_cast<size_t>(e)]) + "=" +
+         std::string(m.values.bytes[static_cast<size_t>(e)]);
+  return s;
+}
+
+// A row group read a few rows at a time holds a page per column, never the
+// column chunks, and reads the same rows as read whole: nulls,
+// dictionary-encoded strings and maps across page boundaries included.
+TEST(ParquetFile, RowGroupsReadPageByPageInBatchesOfAnySize) {
+  std::vector<uint8_t> bytes;
+  WriterOptions o;
+  o.page_bytes = 1024;  // one row group (the default 128 MiB) of many pages
+  auto w = FileWriter::Open(Envelope(), o, std::make_unique<SharedSink>(&bytes));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (int b = 0; b < 4; ++b) ASSERT_TRUE((*w)->Write(Rows(b * 5000, 5000)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+
+  auto whole = FileReader::Open(std::make_unique<MemoryInputFile>(bytes));
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ((*whole)->num_row_groups(), 1u);
+  auto all = (*whole)->ReadRowGroup(0);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->num_rows, 20000u);
+  uint64_t largest_chunk = 0;
+  for (const auto& c : (*whole)->metadata().row_groups[0].columns)
+    largest_chunk =
+        std::max<uint64_t>(largest_chunk, static_cast<uint64_t>(c.meta_data->total_compressed_size));
+  ASSERT_GT(largest_chunk, 32u << 10);
+
+  for (size_t batch : {size_t{1}, size_t{7}, size_t{333}, size_t{4096}, size_t{50000}}) {
+    SCOPED_TRACE("batches of " + std::to_string(batch) + " rows");
+    auto input = std::make_unique<CountingInput>(bytes);
+    CountingInput* counting = input.get();
+    auto r = FileReader::Open(std::move(input));
+    ASSERT_TRUE(r.ok());
+    counting->largest_read = 0;  // the footer is read whole; pages are what counts
+    auto rows = (*r)->OpenRowGroup(0);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t next = 0;
+    while ((*rows)->rows_left() > 0) {
+      auto got = (*rows)->Next(batch);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_EQ(got->num_rows, std::min(batch, 20000 - next));
+      for (size_t i = 0; i < got->num_rows; ++i, ++next) ASSERT_EQ(RowText(*got, i), RowText(*all, next));
+    }
+    EXPECT_EQ(next, 20000u);
+    auto after = (*rows)->Next(batch);
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(after->num_rows, 0u);
+    // A page (about 1 KiB, with its header) at a time, not a column chunk.
+    EXPECT_LE(counting->largest_read, 4u << 10);
+  }
+  // A projection reads its columns only.
+  auto r = FileReader::Open(std::make_unique<MemoryInputFile>(bytes));
+  auto offsets = (*r)->OpenRowGroup(0, {0});
+  ASSERT_TRUE(offsets.ok());
+  auto got = (*offsets)->Next(10);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->columns.size(), 1u);
+  EXPECT_EQ(got->columns[0].values.ints[9], 9);
 }
 
 TEST(ParquetFile, RejectsNonParquetInput) {

@@ -631,6 +631,60 @@ TEST_F(TopicReaderTest, PrefetchStaysWithinItsMemoryWindow) {
   EXPECT_EQ(r.held_bytes(), 0u);  // released once in the WAL
 }
 
+// A data file is read a batch of rows at a time, page by page, whatever its
+// row groups: prefetch holds at most its window plus one batch of
+// decoded messages, for one large row group cut in many pages as for many
+// row groups, from the start or from the middle of the file.
+TEST_F(TopicReaderTest, PrefetchReadsLargeFilesWithinItsWindow) {
+  pad_ = std::string(200, 'x');
+  Produce(10000);
+  // Two tables of the same records, each one data file: one row group cut
+  // in pages of 16 KiB, and row groups of 64 KiB (cut every 4,096 rows).
+  const std::vector<std::pair<catalog::TableIdentifier, uint64_t>> tables = {
+      {{{"ns"}, "one_row_group"}, uint64_t{128} << 20}, {{{"ns"}, "row_groups"}, uint64_t{64} << 10}};
+  for (const auto& [id, row_group_bytes] : tables) {
+    WriterConfig wc{100000, 1 << 30};
+    wc.file_options.page_bytes = 16 << 10;
+    wc.file_options.row_group_bytes = row_group_bytes;
+    auto w = TopicWriter::Open(catalog_.get(), id, wal_.get(), wc).value();
+    ASSERT_EQ(w->CommitBatch().value(), 10000u);
+    auto t = catalog_->LoadTable(id).value();
+    auto tasks = iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
+    ASSERT_EQ(tasks.size(), 1u);
+    auto reader = iceberg::DataFileReader::Open(catalog_->io(), tasks[0].file.file_path, EnvelopeSchema(),
+                                                EnvelopeFieldIds())
+                      .value();
+    if (row_group_bytes > (1u << 20))
+      EXPECT_EQ(reader->num_row_groups(), 1u);
+    else
+      EXPECT_GE(reader->num_row_groups(), 3u);
+  }
+  ASSERT_GT(wal_->Reclaim(10000).value().low_water_offset, 9000u);
+  Executor prefetch("test-prefetch", 1);
+  ReaderConfig config;
+  config.prefetch_executor = &prefetch;
+  config.prefetch_bytes = 300 * 200;  // 3% of the file's payloads
+  // One batch (a sixteenth of the window, at least 4 KiB) and the record
+  // that passes it.
+  const uint64_t slack = std::max<uint64_t>(config.prefetch_bytes / 16, 4 << 10) + 200 + 1024;
+  for (const auto& [id, row_group_bytes] : tables) {
+    for (uint64_t from : {uint64_t{0}, uint64_t{5000}}) {
+      SCOPED_TRACE(id.ToString() + " from offset " + std::to_string(from));
+      TopicReader r(wal_.get(), TopicTable{catalog_.get(), id, config});
+      r.Seek(from);
+      auto first = Next(&r);
+      ASSERT_TRUE(first.has_value());
+      EXPECT_EQ(first->offset, from);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      EXPECT_GE(r.held_bytes(), config.prefetch_bytes - slack) << "prefetch reads ahead";
+      EXPECT_LE(r.held_bytes(), config.prefetch_bytes + slack);
+      ReadAll(&r, from + 1);
+      EXPECT_LE(r.peak_held_bytes(), config.prefetch_bytes + slack);
+      EXPECT_EQ(r.held_bytes(), 0u);
+    }
+  }
+}
+
 // A WAL record that does not decode is skipped, logged and counted; the
 // records around it are delivered.
 TEST_F(TopicReaderTest, UndecodableWalRecordsAreSkipped) {
