@@ -52,14 +52,19 @@ class SqlCatalog final : public Catalog {
   Status Initialize();
   Result<bool> NamespaceExists(const std::string& ns);
   Status PutNamespaceProperty(const std::string& ns, const std::string& key, const std::string& value);
-  Result<std::optional<std::string>> MetadataLocation(const TableIdentifier& id);
-  Result<std::string> DefaultLocation(const TableIdentifier& id);
+  // On `db` (db_ inside write transactions, rdb_ for plain reads).
+  Result<std::optional<std::string>> MetadataLocation(sqlite3* db, const TableIdentifier& id);
+  Result<std::string> DefaultLocation(sqlite3* db, const TableIdentifier& id);
   Status InsertTable(const TableIdentifier& id, const std::string& metadata_location);  // mu_ held
 
   SqlCatalogOptions options_;
   std::unique_ptr<iceberg::FileIO> io_;
   std::mutex mu_;  // one connection, used by one thread at a time
   sqlite3* db_;
+  // A second connection for loads: with the database in WAL mode, reads do
+  // not wait for a write transaction (and its fsync) on db_.
+  std::mutex read_mu_;
+  sqlite3* rdb_ = nullptr;
 };
 
 }  // namespace frazil::catalog
