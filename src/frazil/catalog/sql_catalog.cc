@@ -5,6 +5,7 @@
 #include <set>
 
 #include "frazil/iceberg/metadata_file.h"
+#include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::catalog {
 namespace {
@@ -346,17 +347,34 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
       iceberg::TableMetadata metadata,
       iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
                                 std::move(request.sort_order), location, std::move(request.properties)));
+  iceberg::SnapshotProducer* first = request.first_snapshot;
+  if (first) {
+    auto applied = first->Apply(metadata);
+    if (!applied.ok()) {
+      first->CleanUpAfterFailure();
+      return applied.status();
+    }
+    metadata = std::move(applied).value();
+  }
   std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
-  FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata));
+  if (Status st = iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata); !st.ok()) {
+    if (first) first->CleanUpAfterFailure();
+    return st;
+  }
 
-  std::lock_guard lock(mu_);
-  Status st = InsertTable(id, metadata_location);
+  Status st;
+  {
+    std::lock_guard lock(mu_);
+    st = InsertTable(id, metadata_location);
+  }
   if (!st.ok()) {
     (void)io_->Delete(metadata_location);  // never became visible
+    if (first) first->CleanUpAfterFailure();
     if (st.code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("table " + id.ToString() + " already exists");
     return st;
   }
+  if (first) first->CleanUpAfterCommit();
   return LoadedTable{id, metadata_location, std::move(metadata)};
 }
 
