@@ -174,8 +174,75 @@ Status SqlCatalog::Initialize() {
   return Status::Ok();
 }
 
-Result<bool> SqlCatalog::NamespaceExists(const std::string& ns) {
-  Stmt s(db_,
+struct SqlCatalog::BatchOp {
+  const std::function<Status(sqlite3*)>* fn;
+  Status result;
+  bool done = false;
+};
+
+Status SqlCatalog::WriteBatched(const std::function<Status(sqlite3*)>& fn) {
+  BatchOp op{&fn, Status::Ok(), false};
+  std::unique_lock lock(batch_mu_);
+  batch_pending_.push_back(&op);
+  while (!op.done) {
+    if (batch_leader_) {
+      batch_cv_.wait(lock);
+      continue;
+    }
+    // Lead: run everything queued so far (our op among it) in one transaction.
+    batch_leader_ = true;
+    std::vector<BatchOp*> ops;
+    ops.swap(batch_pending_);
+    lock.unlock();
+    RunBatch(ops);
+    lock.lock();
+    for (BatchOp* o : ops) o->done = true;
+    batch_leader_ = false;
+    batch_cv_.notify_all();
+  }
+  return op.result;
+}
+
+void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(db_);
+  if (Status begun = txn.Begin(); !begun.ok()) {
+    for (BatchOp* o : ops) o->result = begun;
+    return;
+  }
+  bool aborted = false;
+  for (BatchOp* o : ops) {
+    if (aborted) {
+      o->result = Status::Unavailable("catalog transaction rolled back by an earlier statement's error");
+      continue;
+    }
+    (void)Exec(db_, "SAVEPOINT op");
+    o->result = (*o->fn)(db_);
+    if (sqlite3_get_autocommit(db_)) {
+      // SQLite rolled the whole transaction back (e.g. disk full, I/O
+      // error): nothing of this batch is applied.
+      aborted = true;
+      for (BatchOp* prev : ops) {
+        if (prev == o) break;
+        if (prev->result.ok()) prev->result = Status::Unavailable("catalog transaction rolled back");
+      }
+      if (o->result.ok()) o->result = Status::Unavailable("catalog transaction rolled back");
+      continue;
+    }
+    if (!o->result.ok()) (void)Exec(db_, "ROLLBACK TO op");
+    (void)Exec(db_, "RELEASE op");
+  }
+  if (aborted) return;
+  if (Status committed = txn.Commit(); !committed.ok()) {
+    // BUSY leaves the transaction open (rolled back by txn): not applied.
+    // Anything else may or may not have reached the disk.
+    for (BatchOp* o : ops)
+      if (o->result.ok()) o->result = committed;
+  }
+}
+
+Result<bool> SqlCatalog::NamespaceExists(const std::string& ns, sqlite3* db) {
+  Stmt s(db ? db : db_,
          "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "UNION ALL SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -325,15 +392,16 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
   std::string location;
   {
-    std::lock_guard lock(mu_);
-    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
+    // Early answers, from the read connection; the insert checks again.
+    std::lock_guard lock(read_mu_);
+    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), rdb_));
     if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
-    FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(db_, id));
+    FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(rdb_, id));
     if (existing) return Status::AlreadyExists("table " + id.ToString() + " already exists");
     if (request.location) {
       location = *request.location;
     } else {
-      FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(db_, id));
+      FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(rdb_, id));
     }
   }
   // A table the catalog forgot (its entry lost, or dropped without purge)
@@ -362,11 +430,11 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
     return st;
   }
 
-  Status st;
-  {
-    std::lock_guard lock(mu_);
-    st = InsertTable(id, metadata_location);
-  }
+  Status st = WriteBatched([&](sqlite3* db) -> Status {
+    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), db));
+    if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
+    return InsertTable(id, metadata_location);
+  });
   if (!st.ok()) {
     (void)io_->Delete(metadata_location);  // never became visible
     if (first) first->CleanUpAfterFailure();
@@ -499,12 +567,12 @@ Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const icebe
   std::string location = iceberg::NextMetadataFileLocation(next.location, base.metadata_location);
   FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), location, next));
 
-  int rc;
+  // The conditional UPDATE, batched with other tables' commits (one fsync
+  // for all); on no match, where the table is now.
   int changes = 0;
-  std::string error;
-  {
-    std::lock_guard lock(mu_);
-    Stmt s(db_,
+  std::optional<std::string> current;
+  Status st = WriteBatched([&](sqlite3* db) -> Status {
+    Stmt s(db,
            "UPDATE iceberg_tables SET metadata_location = ?4, previous_metadata_location = ?5 "
            "WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND metadata_location = ?5");
     FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -513,28 +581,27 @@ Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const icebe
         .Bind(3, base.id.name)
         .Bind(4, location)
         .Bind(5, base.metadata_location);
-    auto step = s.Step();
-    rc = s.rc() & 0xff;
-    if (step.ok())
-      changes = sqlite3_changes(db_);
-    else
-      error = step.status().message();
-  }
-  if (rc == SQLITE_DONE && changes == 1) {
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+    changes = sqlite3_changes(db);
+    if (changes == 0) {
+      FRAZIL_ASSIGN_OR_RETURN(current, MetadataLocation(db, base.id));
+    }
+    return Status::Ok();
+  });
+  if (st.ok() && changes == 1) {
     if (iceberg::TablePropertyBool(next, "write.metadata.delete-after-commit.enabled", false))
       for (const auto& f : dropped) (void)io_->Delete(f);
     return LoadedTable{base.id, location, std::move(next)};
   }
-  if (rc == SQLITE_DONE || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+  if (st.ok() || st.code() == StatusCode::kUnavailable) {
     // The UPDATE did not happen: our metadata file is garbage.
     (void)io_->Delete(location);
-    if (rc != SQLITE_DONE) return Status::Unavailable("catalog busy, commit not applied: " + error);
-    std::lock_guard lock(mu_);
-    FRAZIL_ASSIGN_OR_RETURN(auto current, MetadataLocation(db_, base.id));
+    if (!st.ok()) return Status::Unavailable("catalog busy, commit not applied: " + st.message());
     if (!current) return Status::NotFound("table " + base.id.ToString() + " was dropped");
     return Status::CommitConflict("table " + base.id.ToString() + " changed since it was loaded (now at " +
                                   *current + ")");
   }
+  const std::string error = st.message();
   // Any other failure of the statement leaves the outcome to be checked.
   return Status::CommitStateUnknown("commit of " + base.id.ToString() + " to " + location +
                                     " has an unknown outcome: " + error);

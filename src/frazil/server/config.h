@@ -68,7 +68,7 @@ struct HttpLimitsConfig {
 // the number of topics or consumers (see config/frazil.yaml).
 struct ExecutorConfig {
   uint64_t wal_threads = 2;       // WAL group commit (write + fdatasync) of every topic
-  uint64_t commit_threads = 2;    // table commits of every topic
+  uint64_t commit_threads = 8;    // table commits of every topic (mostly waiting on fsync)
   uint64_t upkeep_threads = 1;    // table upkeep, cursor flush, client timeouts
   uint64_t prefetch_threads = 2;  // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;       // requests that may block (opening a topic)

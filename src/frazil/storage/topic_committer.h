@@ -39,7 +39,7 @@
 namespace frazil::storage {
 
 // Process-wide executors, created on first use, for committers whose
-// config names none: commits (2 threads) and table upkeep (1 thread).
+// config names none: commits (8 threads) and table upkeep (1 thread).
 Executor* DefaultCommitExecutor();
 Executor* DefaultUpkeepExecutor();
 
