@@ -2,8 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <set>
 
+#include "frazil/common/logging.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
 
@@ -114,6 +116,22 @@ Result<std::unique_ptr<SqlCatalog>> SqlCatalog::Open(SqlCatalogOptions options,
                                                      std::unique_ptr<iceberg::FileIO> io) {
   if (options.warehouse.empty()) return Status::InvalidArgument("the SQL catalog needs a warehouse location");
   while (options.warehouse.size() > 1 && options.warehouse.back() == '/') options.warehouse.pop_back();
+  {
+    // A catalog database deleted or emptied while its WAL files stayed
+    // (another process still had it open) cannot be opened with them: they
+    // belong to the lost database. Without them a fresh catalog starts, and
+    // topics register their tables again from their metadata files.
+    std::error_code ec;
+    auto size = std::filesystem::file_size(options.db_path, ec);
+    if (ec || size == 0) {
+      const char* what = ec ? "missing" : "empty";
+      for (const char* suffix : {"-wal", "-shm"}) {
+        std::string stale = options.db_path + suffix;
+        if (std::filesystem::exists(stale, ec) && std::filesystem::remove(stale, ec))
+          FRAZIL_LOG_WARN("catalog database {} is {}: removed its stale {}", options.db_path, what, stale);
+      }
+    }
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(options.db_path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);

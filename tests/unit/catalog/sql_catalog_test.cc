@@ -291,6 +291,39 @@ TEST_F(SqlCatalogTest, LoadsGoOnWhileAnotherConnectionHoldsTheWriteLock) {
   EXPECT_TRUE(CommitWithRetry(catalog_.get(), id_, &again).ok());
 }
 
+// A database deleted while another connection kept it open leaves its -wal
+// and -shm behind; they belong to the lost database, so the next open starts
+// a fresh catalog instead of failing with "disk I/O error". (Emptying the
+// file is handled the same way, but cannot be shown from one process: SQLite
+// shares the open file's locks within a process.)
+TEST(SqlCatalogOpenTest, LostDatabaseWithStaleWalFilesStartsFresh) {
+  for (bool truncate : {false}) {
+    testing::TempDir dir;
+    sqlite3* other = nullptr;
+    {
+      auto first = testing::OpenTestCatalog(dir);
+      ASSERT_TRUE(first->CreateNamespace({"ns"}, {}).ok());
+      CreateTableRequest req;
+      req.schema = testing::OffsetSchema();
+      ASSERT_TRUE(first->CreateTable({{"ns"}, "t"}, std::move(req)).ok());
+      // Another process still reading: the WAL files outlive our connections.
+      ASSERT_EQ(sqlite3_open(dir.Sub("catalog.db").c_str(), &other), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(other, "SELECT count(*) FROM iceberg_tables", nullptr, nullptr, nullptr),
+                SQLITE_OK);
+    }
+    ASSERT_TRUE(fs::exists(dir.Sub("catalog.db-wal")));
+    if (truncate)
+      fs::resize_file(dir.Sub("catalog.db"), 0);
+    else
+      fs::remove(dir.Sub("catalog.db"));
+    auto again = testing::OpenTestCatalog(dir);
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->LoadTable({{"ns"}, "t"}).status().code(), StatusCode::kNotFound);
+    EXPECT_TRUE(again->CreateNamespace({"ns"}, {}).ok());
+    sqlite3_close(other);
+  }
+}
+
 TEST(SqlCatalogOpenTest, UnopenableDatabaseIsAnError) {
   SqlCatalogOptions o;
   o.db_path = "/nonexistent-dir/catalog.db";
