@@ -16,6 +16,10 @@
 #include "frazil/iceberg/file_io.h"
 #include "frazil/iceberg/table_metadata.h"
 
+namespace frazil::iceberg {
+class SnapshotProducer;
+}  // namespace frazil::iceberg
+
 namespace frazil::catalog {
 
 using Namespace = std::vector<std::string>;
@@ -49,6 +53,13 @@ struct CreateTableRequest {
   iceberg::SortOrder sort_order;        // default: unsorted
   std::optional<std::string> location;  // default: derived from the warehouse
   Properties properties;
+  // When set, applied to the new table's metadata before it is written: the
+  // table is created with that snapshot as its first, in one metadata file
+  // and one catalog write (not a create and then a commit). Its validation
+  // sees the new table. Cleaned up (CleanUpAfterCommit/-Failure) by
+  // CreateTable, except when the outcome is unknown. Every implementation
+  // must honour it (the caller takes the snapshot as committed).
+  iceberg::SnapshotProducer* first_snapshot = nullptr;
 };
 
 class Catalog {

@@ -2,9 +2,12 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <set>
 
+#include "frazil/common/logging.h"
 #include "frazil/iceberg/metadata_file.h"
+#include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::catalog {
 namespace {
@@ -104,12 +107,31 @@ constexpr const char* kTableTypeFilter = "(iceberg_type = 'TABLE' OR iceberg_typ
 SqlCatalog::SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db)
     : options_(std::move(options)), io_(std::move(io)), db_(db) {}
 
-SqlCatalog::~SqlCatalog() { sqlite3_close_v2(db_); }
+SqlCatalog::~SqlCatalog() {
+  sqlite3_close_v2(rdb_);
+  sqlite3_close_v2(db_);
+}
 
 Result<std::unique_ptr<SqlCatalog>> SqlCatalog::Open(SqlCatalogOptions options,
                                                      std::unique_ptr<iceberg::FileIO> io) {
   if (options.warehouse.empty()) return Status::InvalidArgument("the SQL catalog needs a warehouse location");
   while (options.warehouse.size() > 1 && options.warehouse.back() == '/') options.warehouse.pop_back();
+  {
+    // A catalog database deleted or emptied while its WAL files stayed
+    // (another process still had it open) cannot be opened with them: they
+    // belong to the lost database. Without them a fresh catalog starts, and
+    // topics register their tables again from their metadata files.
+    std::error_code ec;
+    auto size = std::filesystem::file_size(options.db_path, ec);
+    if (ec || size == 0) {
+      const char* what = ec ? "missing" : "empty";
+      for (const char* suffix : {"-wal", "-shm"}) {
+        std::string stale = options.db_path + suffix;
+        if (std::filesystem::exists(stale, ec) && std::filesystem::remove(stale, ec))
+          FRAZIL_LOG_WARN("catalog database {} is {}: removed its stale {}", options.db_path, what, stale);
+      }
+    }
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(options.db_path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
@@ -121,10 +143,30 @@ Result<std::unique_ptr<SqlCatalog>> SqlCatalog::Open(SqlCatalogOptions options,
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<SqlCatalog> c(new SqlCatalog(std::move(options), std::move(io), db));
   FRAZIL_RETURN_IF_ERROR(c->Initialize());
+  sqlite3* rdb = nullptr;
+  rc = sqlite3_open_v2(c->options_.db_path.c_str(), &rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                       nullptr);
+  if (rc != SQLITE_OK) {
+    std::string m = rdb ? sqlite3_errmsg(rdb) : sqlite3_errstr(rc);
+    sqlite3_close_v2(rdb);
+    return Status::IoError("cannot open catalog database " + c->options_.db_path + " for reading: " + m);
+  }
+  sqlite3_busy_timeout(rdb, c->options_.busy_timeout_ms);
+  c->rdb_ = rdb;
   return c;
 }
 
 Status SqlCatalog::Initialize() {
+  // WAL journal: a commit is one fdatasync of the log instead of the
+  // rollback journal's several syncs, create and unlink, and readers (ours
+  // on rdb_, PyIceberg's, Spark's) do not wait for writers. The mode is
+  // kept in the file; every SQLite client on this host reads it. Where it
+  // cannot be set (e.g. a file system without shared memory), the rollback
+  // journal stays and everything works as before, only slower.
+  (void)Exec(db_, "PRAGMA journal_mode=WAL");
+  // Durable at each commit, as with the rollback journal: a commit the
+  // broker reports may let it reclaim the WAL it came from.
+  FRAZIL_RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous=FULL"));
   FRAZIL_RETURN_IF_ERROR(Exec(db_,
                               "CREATE TABLE IF NOT EXISTS iceberg_tables ("
                               "catalog_name VARCHAR(255) NOT NULL, "
@@ -150,8 +192,75 @@ Status SqlCatalog::Initialize() {
   return Status::Ok();
 }
 
-Result<bool> SqlCatalog::NamespaceExists(const std::string& ns) {
-  Stmt s(db_,
+struct SqlCatalog::BatchOp {
+  const std::function<Status(sqlite3*)>* fn;
+  Status result;
+  bool done = false;
+};
+
+Status SqlCatalog::WriteBatched(const std::function<Status(sqlite3*)>& fn) {
+  BatchOp op{&fn, Status::Ok(), false};
+  std::unique_lock lock(batch_mu_);
+  batch_pending_.push_back(&op);
+  while (!op.done) {
+    if (batch_leader_) {
+      batch_cv_.wait(lock);
+      continue;
+    }
+    // Lead: run everything queued so far (our op among it) in one transaction.
+    batch_leader_ = true;
+    std::vector<BatchOp*> ops;
+    ops.swap(batch_pending_);
+    lock.unlock();
+    RunBatch(ops);
+    lock.lock();
+    for (BatchOp* o : ops) o->done = true;
+    batch_leader_ = false;
+    batch_cv_.notify_all();
+  }
+  return op.result;
+}
+
+void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
+  std::lock_guard lock(mu_);
+  WriteTxn txn(db_);
+  if (Status begun = txn.Begin(); !begun.ok()) {
+    for (BatchOp* o : ops) o->result = begun;
+    return;
+  }
+  bool aborted = false;
+  for (BatchOp* o : ops) {
+    if (aborted) {
+      o->result = Status::Unavailable("catalog transaction rolled back by an earlier statement's error");
+      continue;
+    }
+    (void)Exec(db_, "SAVEPOINT op");
+    o->result = (*o->fn)(db_);
+    if (sqlite3_get_autocommit(db_)) {
+      // SQLite rolled the whole transaction back (e.g. disk full, I/O
+      // error): nothing of this batch is applied.
+      aborted = true;
+      for (BatchOp* prev : ops) {
+        if (prev == o) break;
+        if (prev->result.ok()) prev->result = Status::Unavailable("catalog transaction rolled back");
+      }
+      if (o->result.ok()) o->result = Status::Unavailable("catalog transaction rolled back");
+      continue;
+    }
+    if (!o->result.ok()) (void)Exec(db_, "ROLLBACK TO op");
+    (void)Exec(db_, "RELEASE op");
+  }
+  if (aborted) return;
+  if (Status committed = txn.Commit(); !committed.ok()) {
+    // BUSY leaves the transaction open (rolled back by txn): not applied.
+    // Anything else may or may not have reached the disk.
+    for (BatchOp* o : ops)
+      if (o->result.ok()) o->result = committed;
+  }
+}
+
+Result<bool> SqlCatalog::NamespaceExists(const std::string& ns, sqlite3* db) {
+  Stmt s(db ? db : db_,
          "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "UNION ALL SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -262,12 +371,12 @@ Status SqlCatalog::UpdateNamespaceProperties(const Namespace& ns, const Properti
   return txn.Commit();
 }
 
-Result<std::optional<std::string>> SqlCatalog::MetadataLocation(const TableIdentifier& id) {
+Result<std::optional<std::string>> SqlCatalog::MetadataLocation(sqlite3* db, const TableIdentifier& id) {
   std::string sql = std::string(
                         "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ?1 AND "
                         "table_namespace = ?2 AND table_name = ?3 AND ") +
                     kTableTypeFilter;
-  Stmt s(db_, sql.c_str());
+  Stmt s(db, sql.c_str());
   FRAZIL_RETURN_IF_ERROR(s.prepared());
   s.Bind(1, options_.name).Bind(2, NamespaceToString(id.ns)).Bind(3, id.name);
   FRAZIL_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -277,10 +386,10 @@ Result<std::optional<std::string>> SqlCatalog::MetadataLocation(const TableIdent
   return std::optional<std::string>(*loc);
 }
 
-Result<std::string> SqlCatalog::DefaultLocation(const TableIdentifier& id) {
+Result<std::string> SqlCatalog::DefaultLocation(sqlite3* db, const TableIdentifier& id) {
   // A namespace `location` property wins; else warehouse/ns1/.../table, as
   // Java's JdbcCatalog lays tables out.
-  Stmt s(db_,
+  Stmt s(db,
          "SELECT property_value FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "AND property_key = 'location'");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -301,15 +410,16 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
   std::string location;
   {
-    std::lock_guard lock(mu_);
-    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
+    // Early answers, from the read connection; the insert checks again.
+    std::lock_guard lock(read_mu_);
+    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), rdb_));
     if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
-    FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(id));
+    FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(rdb_, id));
     if (existing) return Status::AlreadyExists("table " + id.ToString() + " already exists");
     if (request.location) {
       location = *request.location;
     } else {
-      FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(id));
+      FRAZIL_ASSIGN_OR_RETURN(location, DefaultLocation(rdb_, id));
     }
   }
   // A table the catalog forgot (its entry lost, or dropped without purge)
@@ -323,17 +433,34 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
       iceberg::TableMetadata metadata,
       iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
                                 std::move(request.sort_order), location, std::move(request.properties)));
+  iceberg::SnapshotProducer* first = request.first_snapshot;
+  if (first) {
+    auto applied = first->Apply(metadata);
+    if (!applied.ok()) {
+      first->CleanUpAfterFailure();
+      return applied.status();
+    }
+    metadata = std::move(applied).value();
+  }
   std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
-  FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata));
+  if (Status st = iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata); !st.ok()) {
+    if (first) first->CleanUpAfterFailure();
+    return st;
+  }
 
-  std::lock_guard lock(mu_);
-  Status st = InsertTable(id, metadata_location);
+  Status st = WriteBatched([&](sqlite3* db) -> Status {
+    FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), db));
+    if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
+    return InsertTable(id, metadata_location);
+  });
   if (!st.ok()) {
     (void)io_->Delete(metadata_location);  // never became visible
+    if (first) first->CleanUpAfterFailure();
     if (st.code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("table " + id.ToString() + " already exists");
     return st;
   }
+  if (first) first->CleanUpAfterCommit();
   return LoadedTable{id, metadata_location, std::move(metadata)};
 }
 
@@ -347,8 +474,8 @@ Status SqlCatalog::InsertTable(const TableIdentifier& id, const std::string& met
 }
 
 Result<std::string> SqlCatalog::DefaultTableLocation(const TableIdentifier& id) {
-  std::lock_guard lock(mu_);
-  return DefaultLocation(id);
+  std::lock_guard lock(read_mu_);
+  return DefaultLocation(rdb_, id);
 }
 
 Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
@@ -370,8 +497,8 @@ Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
 Result<LoadedTable> SqlCatalog::LoadTable(const TableIdentifier& id) {
   std::optional<std::string> location;
   {
-    std::lock_guard lock(mu_);
-    FRAZIL_ASSIGN_OR_RETURN(location, MetadataLocation(id));
+    std::lock_guard lock(read_mu_);
+    FRAZIL_ASSIGN_OR_RETURN(location, MetadataLocation(rdb_, id));
   }
   if (!location) return Status::NotFound("table " + id.ToString() + " does not exist");
   FRAZIL_ASSIGN_OR_RETURN(iceberg::TableMetadata metadata, iceberg::ReadMetadataFile(io_.get(), *location));
@@ -432,7 +559,7 @@ Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifie
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
   FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(to.ns)));
   if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(to.ns) + " does not exist");
-  FRAZIL_ASSIGN_OR_RETURN(auto target, MetadataLocation(to));
+  FRAZIL_ASSIGN_OR_RETURN(auto target, MetadataLocation(db_, to));
   if (target) return Status::AlreadyExists("table " + to.ToString() + " already exists");
   Stmt s(db_,
          "UPDATE iceberg_tables SET table_namespace = ?4, table_name = ?5 WHERE catalog_name = ?1 AND "
@@ -458,12 +585,12 @@ Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const icebe
   std::string location = iceberg::NextMetadataFileLocation(next.location, base.metadata_location);
   FRAZIL_RETURN_IF_ERROR(iceberg::WriteMetadataFile(io_.get(), location, next));
 
-  int rc;
+  // The conditional UPDATE, batched with other tables' commits (one fsync
+  // for all); on no match, where the table is now.
   int changes = 0;
-  std::string error;
-  {
-    std::lock_guard lock(mu_);
-    Stmt s(db_,
+  std::optional<std::string> current;
+  Status st = WriteBatched([&](sqlite3* db) -> Status {
+    Stmt s(db,
            "UPDATE iceberg_tables SET metadata_location = ?4, previous_metadata_location = ?5 "
            "WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND metadata_location = ?5");
     FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -472,28 +599,27 @@ Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const icebe
         .Bind(3, base.id.name)
         .Bind(4, location)
         .Bind(5, base.metadata_location);
-    auto step = s.Step();
-    rc = s.rc() & 0xff;
-    if (step.ok())
-      changes = sqlite3_changes(db_);
-    else
-      error = step.status().message();
-  }
-  if (rc == SQLITE_DONE && changes == 1) {
+    FRAZIL_RETURN_IF_ERROR(s.Run());
+    changes = sqlite3_changes(db);
+    if (changes == 0) {
+      FRAZIL_ASSIGN_OR_RETURN(current, MetadataLocation(db, base.id));
+    }
+    return Status::Ok();
+  });
+  if (st.ok() && changes == 1) {
     if (iceberg::TablePropertyBool(next, "write.metadata.delete-after-commit.enabled", false))
       for (const auto& f : dropped) (void)io_->Delete(f);
     return LoadedTable{base.id, location, std::move(next)};
   }
-  if (rc == SQLITE_DONE || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+  if (st.ok() || st.code() == StatusCode::kUnavailable) {
     // The UPDATE did not happen: our metadata file is garbage.
     (void)io_->Delete(location);
-    if (rc != SQLITE_DONE) return Status::Unavailable("catalog busy, commit not applied: " + error);
-    std::lock_guard lock(mu_);
-    FRAZIL_ASSIGN_OR_RETURN(auto current, MetadataLocation(base.id));
+    if (!st.ok()) return Status::Unavailable("catalog busy, commit not applied: " + st.message());
     if (!current) return Status::NotFound("table " + base.id.ToString() + " was dropped");
     return Status::CommitConflict("table " + base.id.ToString() + " changed since it was loaded (now at " +
                                   *current + ")");
   }
+  const std::string error = st.message();
   // Any other failure of the statement leaves the outcome to be checked.
   return Status::CommitStateUnknown("commit of " + base.id.ToString() + " to " + location +
                                     " has an unknown outcome: " + error);

@@ -62,7 +62,11 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
         producer->CleanUpAfterCommit();
         return reread;
       }
-    } else if (last.code() != StatusCode::kCommitConflict && last.code() != StatusCode::kUnavailable) {
+    } else if (last.code() != StatusCode::kCommitConflict) {
+      // Unavailable included: the catalog already waited its busy timeout
+      // (or is unreachable). Retrying here would hide an outage from the
+      // caller for several timeouts; callers retry with their own backoff
+      // and report the error meanwhile.
       producer->CleanUpAfterFailure();
       return last;
     }

@@ -26,9 +26,10 @@ struct CommitStats {
 };
 
 // Applies `producer` to the table (loaded unless `base` is given) and
-// commits it. A conflict past the retry budget returns CommitConflict and
-// deletes what the producer wrote; a CommitStateUnknown that re-reading the
-// table cannot settle is returned as is and deletes nothing.
+// commits it. Conflicts are retried; Unavailable (a catalog locked past its
+// busy timeout, or unreachable) is returned at once. A conflict past the retry budget returns CommitConflict
+// and deletes what the producer wrote; a CommitStateUnknown that re-reading the table cannot settle is
+// returned as is and deletes nothing.
 Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
                                     iceberg::SnapshotProducer* producer,
                                     std::optional<LoadedTable> base = std::nullopt,

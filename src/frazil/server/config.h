@@ -70,7 +70,7 @@ struct HttpLimitsConfig {
 struct ExecutorConfig {
   uint64_t wal_threads = 2;        // WAL group commit of topics under wal.sync_mode none
   uint64_t wal_sync_threads = 16;  // WAL group commit under always/periodic (blocks in fdatasync)
-  uint64_t commit_threads = 2;     // table commits of every topic
+  uint64_t commit_threads = 8;     // table commits of every topic (mostly waiting on fsync)
   uint64_t upkeep_threads = 1;     // table upkeep, cursor flush, client timeouts
   uint64_t prefetch_threads = 2;   // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;        // requests that may block (opening a topic)

@@ -16,8 +16,9 @@ int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
 }  // namespace
 
 // Never destroyed: committers may outlive static destruction at exit.
+// Commits mostly wait on fsyncs: more in flight than cores.
 Executor* DefaultCommitExecutor() {
-  static Executor* e = new Executor("frazil-commit", 2);
+  static Executor* e = new Executor("frazil-commit", 8);
   return e;
 }
 
@@ -159,8 +160,21 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
             id_.ToString(), writer_->committed_offset(), wal_->Stats().next_offset);
       Committed();
       backoff_ = std::chrono::milliseconds(0);
-      // First upkeep (with orphan removal) right after the table opens.
-      if (config_.maintenance.interval_ms > 0) upkeep_task_->Schedule();
+      if (writer_->table_absent()) {
+        // Created by its first commit, or empty after a flush interval
+        // without records (so a topic has its table soon either way).
+        create_at_ = Clock::now() + config_.flush_interval;
+      } else {
+        ScheduleFirstUpkeep(/*opened=*/true);
+      }
+    }
+    if (writer_->table_absent() && wal_->Stats().visible_end <= writer_->committed_offset() && create_at_ &&
+        Clock::now() >= *create_at_) {
+      if (Status st = writer_->CreateTable(); !st.ok())
+        return RetryAfter(st.WithContext("creating the topic table"));
+      create_at_.reset();
+      Committed();
+      ScheduleFirstUpkeep(/*opened=*/false);
     }
     const uint64_t committed = writer_->committed_offset();
     const uint64_t full_at = committed + config_.writer.max_rows;
@@ -177,6 +191,7 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
       first_visible_ns_.store(0, std::memory_order_release);
       wake_at_.store(committed + 1, std::memory_order_release);
       if (wal_->Stats().visible_end > committed) continue;
+      if (writer_->table_absent() && create_at_) return Next{Next::kAt, *create_at_};
       return Next{};
     }
     const auto now = Clock::now();
@@ -201,10 +216,15 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
     // One commit per run, so a busy topic does not hold a worker.
     if (committed_one) return Next{Next::kNow, {}};
     wake_at_.store(UINT64_MAX, std::memory_order_release);
+    const bool creates = writer_->table_absent();
     auto n = CommitOnce();
     if (!n.ok()) return RetryAfter(n.status());
     if (*n == 0) return Next{Next::kAt, Clock::now() + config_.flush_interval};  // the WAL had nothing for it
     committed_one = true;
+    if (creates) {
+      create_at_.reset();
+      ScheduleFirstUpkeep(/*opened=*/false);
+    }
     if (config_.maintenance.interval_ms > 0) {
       Clock::time_point at;
       {
@@ -265,7 +285,58 @@ void TopicCommitter::Reclaim() {
                     reclaimed.status().ToString());
 }
 
+void TopicCommitter::ScheduleFirstUpkeep(bool opened) {
+  const int64_t interval_ms = config_.maintenance.interval_ms;
+  if (interval_ms <= 0) return;
+  const auto now = Clock::now();
+  const auto interval = std::chrono::milliseconds(interval_ms);
+  // Tables opened or created together (a restart, many new topics) would
+  // all want upkeep at once on the one upkeep thread: each takes a random
+  // point of its interval instead.
+  auto random_within = [&](Clock::duration d) {
+    std::uniform_int_distribution<Clock::rep> pick(0, std::max<Clock::rep>(d.count(), 1) - 1);
+    return Clock::duration(pick(rng_));
+  };
+  const auto first = now + random_within(interval);
+  // A table this broker just created has no orphans to look for; one it
+  // opened may have some from before (a crash): its first listing comes at a
+  // random point of the orphan period.
+  const auto orphans = now + (opened ? random_within(OrphanPeriod()) : OrphanPeriod());
+  uint64_t snapshots, data_files;
+  {
+    MutexLock lock(&mu_);
+    // The first upkeep after a commit comes at `first`, later ones an
+    // interval after the previous one.
+    last_upkeep_ = first - interval;
+    next_orphans_ = orphans;
+    snapshots = status_.snapshots;
+    data_files = status_.data_files;
+  }
+  if (!opened) return;  // the first commit schedules it
+  // An opened table that may need expiry or compaction gets it within an
+  // interval; any other only its orphan listing.
+  upkeep_task_->ScheduleAt(ExpiryMayApply(snapshots) || CompactionMayApply(data_files) ? first : orphans);
+}
+
+std::chrono::milliseconds TopicCommitter::OrphanPeriod() const {
+  return std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
+}
+
+bool TopicCommitter::ExpiryMayApply(uint64_t snapshots) const {
+  // Expiry keeps the newest snapshot_min_keep: a table with no more has
+  // nothing to expire (until a commit adds one).
+  return snapshots > static_cast<uint64_t>(std::max(1, config_.maintenance.snapshot_min_keep));
+}
+
+bool TopicCommitter::CompactionMayApply(uint64_t data_files) const {
+  return config_.maintenance.compact_min_files >= 2 && data_files >= config_.maintenance.compact_min_files;
+}
+
 void TopicCommitter::RunUpkeep() {
+  int64_t snapshot_id;
+  uint64_t snapshots, data_files;
+  bool orphans;
+  const auto now = Clock::now();
   {
     MutexLock lock(&mu_);
     if (stop_) return;
@@ -275,17 +346,31 @@ void TopicCommitter::RunUpkeep() {
       return;
     }
     upkeeping_ = true;
+    snapshot_id = status_.snapshot_id;
+    snapshots = status_.snapshots;
+    data_files = status_.data_files;
+    orphans = !next_orphans_ || now >= *next_orphans_;
   }
-  const auto now = Clock::now();
-  const auto orphan_every =
-      std::chrono::milliseconds(10 * std::max<int64_t>(config_.maintenance.interval_ms, 1));
-  bool orphans = !next_orphans_ || now >= *next_orphans_;
-  Maintain(orphans);
-  if (orphans) next_orphans_ = Clock::now() + orphan_every;
+  // Only what can have work: compaction and expiry once per new snapshot
+  // (commits are what add files and snapshots), orphans once per period.
+  // An idle table is skipped without reading anything.
+  const bool changed = snapshot_id != checked_snapshot_;
+  const bool compact = changed && CompactionMayApply(data_files);
+  const bool expire = changed && ExpiryMayApply(snapshots);
+  // Files of expired snapshots whose grace has passed are deleted even on
+  // an idle table; failed ones are retried an interval later.
+  const int64_t now_ms = WallClockMs();
+  int64_t first_due = INT64_MAX;
+  for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
+  const bool deletes_due = first_due <= now_ms;
+  bool ok = true;
+  if (compact || expire || orphans || deletes_due) {
+    ok = Maintain(compact, expire, orphans);
+    upkeep_passes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (ok) checked_snapshot_ = snapshot_id;  // a failure is retried at the next upkeep
   if (!pending_deletes_.empty()) {
-    // Due deletes run even if the topic goes idle (no commit schedules us);
-    // ones that failed are retried an interval later, not in a loop.
-    int64_t first_due = INT64_MAX;
+    first_due = INT64_MAX;
     for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
     const int64_t wait = std::max(first_due - WallClockMs() + 1, config_.maintenance.interval_ms);
     upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(wait));
@@ -295,34 +380,41 @@ void TopicCommitter::RunUpkeep() {
     MutexLock lock(&mu_);
     upkeeping_ = false;
     last_upkeep_ = Clock::now();
+    if (orphans) next_orphans_ = Clock::now() + OrphanPeriod();
     commit = commit_waiting_;
     commit_waiting_ = false;
   }
   if (commit) commit_task_->Schedule();
 }
 
-void TopicCommitter::Maintain(bool orphans) {
-  bool changed = false;
-  auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
-  if (!compacted.ok()) {
-    FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
-  } else if (compacted->files_added > 0) {
-    FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
-                     compacted->files_removed, compacted->files_added);
-    MutexLock lock(&mu_);
-    ++status_.compactions;
-    changed = true;
+bool TopicCommitter::Maintain(bool compact, bool expire, bool orphans) {
+  bool changed = false, ok = true;
+  if (compact) {
+    auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
+    if (!compacted.ok()) {
+      ok = false;
+      FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
+    } else if (compacted->files_added > 0) {
+      FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
+                       compacted->files_removed, compacted->files_added);
+      MutexLock lock(&mu_);
+      ++status_.compactions;
+      changed = true;
+    }
   }
-  auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance, &pending_deletes_);
-  if (!expired.ok()) {
-    FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
-  } else if (expired->snapshots_expired > 0) {
-    FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s), {} to delete after {} ms",
-                     id_.ToString(), expired->snapshots_expired, expired->files_deleted,
-                     expired->files_pending, config_.maintenance.expired_files_grace_ms);
-    MutexLock lock(&mu_);
-    ++status_.expirations;
-    changed = true;
+  if (expire) {
+    auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance, &pending_deletes_);
+    if (!expired.ok()) {
+      ok = false;
+      FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
+    } else if (expired->snapshots_expired > 0) {
+      FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s), {} to delete after {} ms",
+                       id_.ToString(), expired->snapshots_expired, expired->files_deleted,
+                       expired->files_pending, config_.maintenance.expired_files_grace_ms);
+      MutexLock lock(&mu_);
+      ++status_.expirations;
+      changed = true;
+    }
   }
   if (!pending_deletes_.empty()) {
     auto deleted = DeletePendingFiles(catalog_, id_, &pending_deletes_, WallClockMs());
@@ -344,13 +436,14 @@ void TopicCommitter::Maintain(bool orphans) {
       status_.data_files = c.data_files;
     }
   }
-  if (!orphans) return;
+  if (!orphans) return ok;
   auto removed = RemoveTopicOrphans(catalog_, id_, config_.maintenance, pending_deletes_);
   if (!removed.ok()) {
     FRAZIL_LOG_WARN("topic table {}: orphan removal: {}", id_.ToString(), removed.status().ToString());
   } else if (*removed > 0) {
     FRAZIL_LOG_INFO("topic table {}: removed {} orphan file(s)", id_.ToString(), *removed);
   }
+  return ok;
 }
 
 }  // namespace frazil::storage

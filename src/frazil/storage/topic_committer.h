@@ -10,7 +10,12 @@
 // commit executor, run when a full batch is visible (Wake), at the flush
 // time of the first uncommitted record, or after a backoff; its upkeep is a
 // SerialTask on a shared upkeep executor. An idle topic (nothing
-// uncommitted) has nothing scheduled. Commit and upkeep of one table never
+// uncommitted) has nothing scheduled. A new topic's table is created by its
+// first commit (with that commit's snapshot). Upkeep runs only where it can
+// have work: compaction and expiry after new snapshots, orphan listing once
+// per ten upkeep intervals; the first upkeep of a table opened or created
+// comes at a random point of its interval, so thousands of tables opened
+// together do not queue on the upkeep thread. Commit and upkeep of one table never
 // run at once: whichever starts while the other runs steps aside and is run
 // again when the other finishes.
 #pragma once
@@ -35,7 +40,7 @@
 namespace frazil::storage {
 
 // Process-wide executors, created on first use, for committers whose
-// config names none: commits (2 threads) and table upkeep (1 thread).
+// config names none: commits (8 threads) and table upkeep (1 thread).
 Executor* DefaultCommitExecutor();
 Executor* DefaultUpkeepExecutor();
 
@@ -85,6 +90,9 @@ class TopicCommitter {
   void Stop(bool flush, std::chrono::milliseconds deadline = std::chrono::seconds(5)) EXCLUDES(mu_);
 
   CommitterStatus status() EXCLUDES(mu_);
+  // Upkeep runs that did work (read the table); runs that found nothing to
+  // do are not counted.
+  uint64_t upkeep_passes() const { return upkeep_passes_.load(std::memory_order_relaxed); }
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
@@ -103,7 +111,14 @@ class TopicCommitter {
   void RunUpkeep() EXCLUDES(mu_);
   Next RetryAfter(const Status& st) EXCLUDES(mu_);
   void Committed() EXCLUDES(mu_);
-  void Maintain(bool orphans) EXCLUDES(mu_);
+  // After the table opened (`opened`) or was created by this committer:
+  // when its first upkeep and its first orphan listing come.
+  void ScheduleFirstUpkeep(bool opened) EXCLUDES(mu_);
+  std::chrono::milliseconds OrphanPeriod() const;
+  bool ExpiryMayApply(uint64_t snapshots) const;
+  bool CompactionMayApply(uint64_t data_files) const;
+  // False if a step failed (the next upkeep tries again).
+  bool Maintain(bool compact, bool expire, bool orphans) EXCLUDES(mu_);
   void Reclaim();
 
   catalog::Catalog* const catalog_;
@@ -115,19 +130,21 @@ class TopicCommitter {
   std::unique_ptr<TopicWriter> writer_;
   std::chrono::milliseconds backoff_{0};
   uint64_t shrunk_bytes_ = 0;  // batch byte limit while the disk is full (0: the configured one)
-  std::optional<Clock::time_point> flush_at_;  // when the records now pending commit anyway
+  std::optional<Clock::time_point> flush_at_;   // when the records now pending commit anyway
+  std::optional<Clock::time_point> create_at_;  // a table still absent is created empty then
   std::mt19937_64 rng_;
 
   // Owned by the upkeep task.
-  std::optional<Clock::time_point> next_orphans_;  // first pass: right after the table opens
   // Files expiry made unreachable, deleted once their grace has passed.
   std::vector<PendingDelete> pending_deletes_;
+  int64_t checked_snapshot_ = -2;  // the snapshot the last successful upkeep saw
 
   // The visible end at which Wake schedules the commit task (max: never).
   std::atomic<uint64_t> wake_at_{UINT64_MAX};
   // When Wake saw the first record after an idle period (ns of Clock, 0: not since).
   std::atomic<int64_t> first_visible_ns_{0};
   LatencyHistogram commit_latency_;
+  std::atomic<uint64_t> upkeep_passes_{0};  // upkeep runs that read the table
 
   Mutex mu_;
   bool stop_ GUARDED_BY(mu_) = false;
@@ -135,6 +152,7 @@ class TopicCommitter {
   // A run that stepped aside for the other kind, to run when it finishes.
   bool commit_waiting_ GUARDED_BY(mu_) = false, upkeep_waiting_ GUARDED_BY(mu_) = false;
   Clock::time_point last_upkeep_ GUARDED_BY(mu_);
+  std::optional<Clock::time_point> next_orphans_ GUARDED_BY(mu_);  // the next orphan listing is due
   // Since when the oldest uncommitted visible record waits (lag).
   std::optional<Clock::time_point> pending_since_ GUARDED_BY(mu_);
   CommitterStatus status_ GUARDED_BY(mu_);

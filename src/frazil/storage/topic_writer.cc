@@ -44,10 +44,30 @@ TableCounts CountsOf(const iceberg::TableMetadata& m) {
   return c;
 }
 
+namespace {
+
+// What a topic's new table is created with. A WAL that no longer starts at
+// 0 (the table was dropped by someone else while the broker ran): the new
+// table starts where the WAL does, so commits can go on; what the dropped
+// table held is gone.
+catalog::CreateTableRequest TopicTableRequest(const catalog::TableIdentifier& id, uint64_t low) {
+  catalog::CreateTableRequest req;
+  req.schema = EnvelopeSchema();
+  req.spec = EnvelopePartitionSpec();
+  req.sort_order = EnvelopeSortOrder();
+  // One commit a second rewrites the metadata file each time: keep a
+  // bounded log of previous versions and delete the ones that fall off.
+  req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
+                    {"write.metadata.delete-after-commit.enabled", "true"},
+                    {"write.metadata.previous-versions-max", "50"}};
+  if (low > 0) req.properties[kCommittedOffsetProperty] = std::to_string(low);
+  return req;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog, catalog::TableIdentifier id,
                                                        wal::WriteAheadLog* wal, WriterConfig config) {
-  Status ns = catalog->CreateNamespace(id.ns, {});
-  if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
   auto table = catalog->LoadTable(id);
   if (!table.ok() && table.status().code() == StatusCode::kNotFound) {
     // The catalog does not know the table. If its location still holds
@@ -58,40 +78,31 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
     if (!location.ok()) return location.status();
     auto latest = iceberg::FindLatestMetadataFile(catalog->io(), *location);
     if (!latest.ok()) return latest.status().WithContext("looking for metadata under " + *location);
-    if (*latest) {
-      table = catalog->RegisterTable(id, **latest);
-      if (table.ok()) {
-        FRAZIL_LOG_WARN(
-            "topic table {} was not in the catalog, but its location holds its metadata: registered it again "
-            "from {} (snapshot {}, committed offset {})",
-            id.ToString(), **latest, table->metadata.current_snapshot_id.value_or(-1),
-            table->metadata.properties.count(kCommittedOffsetProperty)
-                ? table->metadata.properties.at(kCommittedOffsetProperty)
-                : "0");
-      } else if (table.status().code() == StatusCode::kAlreadyExists) {
-        table = catalog->LoadTable(id);
-      }
-    } else {
-      catalog::CreateTableRequest req;
-      req.schema = EnvelopeSchema();
-      req.spec = EnvelopePartitionSpec();
-      req.sort_order = EnvelopeSortOrder();
-      // One commit a second rewrites the metadata file each time: keep a
-      // bounded log of previous versions and delete the ones that fall off.
-      req.properties = {{"frazil.topic", "/" + catalog::NamespaceToString(id.ns) + "/" + id.name},
-                        {"write.metadata.delete-after-commit.enabled", "true"},
-                        {"write.metadata.previous-versions-max", "50"}};
-      // A WAL that no longer starts at 0 (the table was dropped by someone
-      // else while the broker ran): the new table starts where the WAL does,
-      // so commits can go on; what the dropped table held is gone.
-      const uint64_t low = wal->Stats().low_water_offset;
-      if (low > 0) {
-        req.properties[kCommittedOffsetProperty] = std::to_string(low);
-        FRAZIL_LOG_WARN("topic table {} does not exist: creating it at offset {}, where the WAL starts",
-                        id.ToString(), low);
-      }
-      table = catalog->CreateTable(id, std::move(req));
-      if (!table.ok() && table.status().code() == StatusCode::kAlreadyExists) table = catalog->LoadTable(id);
+    if (!*latest) {
+      // Names the catalog would refuse fail here, not at the first commit.
+      if (id.ns.empty()) return Status::InvalidArgument("table " + id.ToString() + " has no namespace");
+      for (const auto& part : id.ns) FRAZIL_RETURN_IF_ERROR(catalog::ValidateName(part, "namespace"));
+      FRAZIL_RETURN_IF_ERROR(catalog::ValidateName(id.name, "table"));
+      // A new table: created by the first commit, with its first snapshot
+      // (CommitBatch), or empty by CreateTable.
+      std::unique_ptr<TopicWriter> w(new TopicWriter(catalog, id, wal, config));
+      w->absent_location_ = std::move(location).value();
+      w->committed_ = wal->Stats().low_water_offset;
+      return w;
+    }
+    Status ns = catalog->CreateNamespace(id.ns, {});
+    if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
+    table = catalog->RegisterTable(id, **latest);
+    if (table.ok()) {
+      FRAZIL_LOG_WARN(
+          "topic table {} was not in the catalog, but its location holds its metadata: registered it again "
+          "from {} (snapshot {}, committed offset {})",
+          id.ToString(), **latest, table->metadata.current_snapshot_id.value_or(-1),
+          table->metadata.properties.count(kCommittedOffsetProperty)
+              ? table->metadata.properties.at(kCommittedOffsetProperty)
+              : "0");
+    } else if (table.status().code() == StatusCode::kAlreadyExists) {
+      table = catalog->LoadTable(id);
     }
   }
   if (!table.ok()) return table.status();
@@ -112,10 +123,66 @@ Result<std::unique_ptr<TopicWriter>> TopicWriter::Open(catalog::Catalog* catalog
   return w;
 }
 
+Result<iceberg::TableMetadata> TopicWriter::NewTableMetadata(const std::string& location,
+                                                             uint64_t low) const {
+  catalog::CreateTableRequest req = TopicTableRequest(id_, low);
+  return iceberg::NewTableMetadata(std::move(req.schema), std::move(req.spec), std::move(req.sort_order),
+                                   location, std::move(req.properties));
+}
+
+Result<catalog::LoadedTable> TopicWriter::Create(iceberg::SnapshotProducer* first, uint64_t low) {
+  auto attempt = [&]() {
+    catalog::CreateTableRequest req = TopicTableRequest(id_, low);
+    req.location = *absent_location_;
+    req.first_snapshot = first;
+    return catalog_->CreateTable(id_, std::move(req));
+  };
+  auto created = attempt();
+  if (!created.ok() && created.status().code() == StatusCode::kNotFound) {
+    // The namespace's first table.
+    Status ns = catalog_->CreateNamespace(id_.ns, {});
+    if (!ns.ok() && ns.code() != StatusCode::kAlreadyExists) return ns;
+    created = attempt();
+  }
+  if (created.ok()) {
+    if (low > 0)
+      FRAZIL_LOG_WARN("topic table {} did not exist: created it at offset {}, where the WAL starts",
+                      id_.ToString(), low);
+    absent_location_.reset();
+  } else if (created.status().code() == StatusCode::kAlreadyExists) {
+    // Created meanwhile by another writer (or its location holds metadata
+    // the catalog lacks): a conflict; the next attempt loads the table (or
+    // finds it missing, and the committer re-opens and registers it).
+    absent_location_.reset();
+    return Status::CommitConflict(created.status().message());
+  }
+  return created;
+}
+
+Status TopicWriter::CreateTable() {
+  if (!absent_location_) return Status::Ok();
+  const uint64_t low = wal_->Stats().low_water_offset;
+  FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable t, Create(nullptr, low));
+  FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(t.metadata));
+  snapshot_id_ = t.metadata.current_snapshot_id.value_or(-1);
+  counts_ = CountsOf(t.metadata);
+  return Status::Ok();
+}
+
 Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
-  FRAZIL_ASSIGN_OR_RETURN(catalog::LoadedTable table, catalog_->LoadTable(id_));
-  FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
+  catalog::LoadedTable table;
+  if (absent_location_) {
+    // The table's first commit creates it: the batch is written against the
+    // metadata the new table will have (same schema, spec and sort order
+    // ids), then CreateTable applies the append to it.
+    const uint64_t low = wal_->Stats().low_water_offset;
+    FRAZIL_ASSIGN_OR_RETURN(table.metadata, NewTableMetadata(*absent_location_, low));
+    committed_ = low;
+  } else {
+    FRAZIL_ASSIGN_OR_RETURN(table, catalog_->LoadTable(id_));
+    FRAZIL_ASSIGN_OR_RETURN(committed_, CommittedOffset(table.metadata));
+  }
   snapshot_id_ = table.metadata.current_snapshot_id.value_or(-1);
   counts_ = CountsOf(table.metadata);
   auto reader = wal_->NewReader();
@@ -186,6 +253,18 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
                                     ": another writer committed these offsets");
     return Status::Ok();
   });
+  if (absent_location_) {
+    auto created = Create(&append, start);
+    if (!created.ok()) {
+      // CreateTable removed what the append wrote; the data files are ours.
+      if (created.status().code() != StatusCode::kCommitStateUnknown) discard();
+      return created.status();
+    }
+    committed_ = end;
+    snapshot_id_ = created->metadata.current_snapshot_id.value_or(-1);
+    counts_ = CountsOf(created->metadata);
+    return records.size();
+  }
   auto committed = catalog::CommitWithRetry(catalog_, id_, &append, std::move(table));
   if (!committed.ok()) {
     // Unknown outcome: keep the files (the next call re-reads the table).

@@ -8,10 +8,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
+#include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/parquet/writer_options.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -48,8 +50,10 @@ TableCounts CountsOf(const iceberg::TableMetadata& m);
 
 class TopicWriter {
  public:
-  // Creates the topic's table `id` (namespace = Danube namespace, table =
-  // topic name) on first use, with the location the catalog derives.
+  // Opens the topic's table `id` (namespace = Danube namespace, table =
+  // topic name). A table that does not exist yet is created by the first
+  // CommitBatch, with its first snapshot in one catalog write, at the
+  // location the catalog derives (or empty by CreateTable).
   static Result<std::unique_ptr<TopicWriter>> Open(catalog::Catalog* catalog, catalog::TableIdentifier id,
                                                    wal::WriteAheadLog* wal, WriterConfig config = {});
 
@@ -59,6 +63,11 @@ class TopicWriter {
   // the batch smaller than the configured limit (a single record still
   // goes): the committer shrinks batches while the disk is full.
   Result<size_t> CommitBatch(uint64_t max_bytes = 0);
+
+  // Creates the table, empty, if it does not exist yet (no-op otherwise).
+  Status CreateTable();
+  // The table does not exist yet (the next commit creates it).
+  bool table_absent() const { return absent_location_.has_value(); }
 
   uint64_t committed_offset() const { return committed_; }
   // The table's current snapshot after the last load or commit (-1: none).
@@ -72,8 +81,13 @@ class TopicWriter {
               WriterConfig config)
       : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(config) {}
 
+  Result<iceberg::TableMetadata> NewTableMetadata(const std::string& location, uint64_t low) const;
+  // Creates the table at absent_location_, with `first` applied (may be null).
+  Result<catalog::LoadedTable> Create(iceberg::SnapshotProducer* first, uint64_t low);
+
   catalog::Catalog* catalog_;
   catalog::TableIdentifier id_;
+  std::optional<std::string> absent_location_;  // set while the table does not exist
   wal::WriteAheadLog* wal_;
   WriterConfig config_;
   uint64_t committed_ = 0;

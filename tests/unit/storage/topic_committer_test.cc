@@ -4,6 +4,7 @@
 #include "frazil/storage/topic_committer.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -260,6 +261,7 @@ class OverlapFileIO : public iceberg::FileIO {
   explicit OverlapFileIO(std::unique_ptr<iceberg::FileIO> base) : base_(std::move(base)) {}
   std::atomic<int> max_in_flight{0};
   std::atomic<bool> watch{false};
+  std::atomic<int> upkeep_calls{0};  // made on an upkeep executor's thread
 
   Result<std::vector<uint8_t>> Read(const std::string& location) override {
     Guard g(this);
@@ -293,6 +295,9 @@ class OverlapFileIO : public iceberg::FileIO {
  private:
   struct Guard {
     explicit Guard(OverlapFileIO* io) : io(io) {
+      char name[32] = {};
+      pthread_getname_np(pthread_self(), name, sizeof name);
+      if (std::string(name).find("upkeep") != std::string::npos) ++io->upkeep_calls;
       int n = ++io->in_flight_;
       if (io->watch) {
         int seen = io->max_in_flight.load();
@@ -346,6 +351,66 @@ TEST_F(TopicCommitterTest, CommitAndUpkeepOfATableNeverOverlap) {
   EXPECT_GT(st.compactions + st.expirations, 0u) << "upkeep must have run for the test to mean anything";
   EXPECT_EQ(overlap->max_in_flight.load(), 1) << "a commit and an upkeep ran at the same time";
   (void)wal->Close();
+}
+
+// Upkeep reads a table only where it can have work: tables with one
+// snapshot and one file each (thousands of idle topics) cost no upkeep I/O
+// at all, neither after they open nor later; a table with more snapshots
+// than it keeps gets its expiry pass, then is left alone again.
+TEST_F(TopicCommitterTest, UpkeepOfIdleTablesReadsNothing) {
+  auto io = std::make_unique<OverlapFileIO>(objstore::NewLocalFileIO());
+  OverlapFileIO* counted = io.get();
+  catalog::SqlCatalogOptions c;
+  c.db_path = dir_.Sub("idle.db");
+  c.warehouse = "file://" + dir_.Sub("idle-warehouse");
+  auto cat = catalog::SqlCatalog::Open(c, std::move(io)).value();
+  CommitterConfig config;
+  config.flush_interval = milliseconds(10);
+  config.maintenance.interval_ms = 20;  // orphan period: 200 ms
+  config.maintenance.snapshot_min_keep = 2;
+  config.maintenance.snapshot_max_age_ms = 0;
+  config.maintenance.orphan_min_age_ms = 0;
+  config.commit_executor = &commits_;
+  config.upkeep_executor = &upkeep_;
+  constexpr int kTables = 20;
+  std::vector<std::unique_ptr<wal::WriteAheadLog>> wals;
+  std::vector<std::unique_ptr<TopicCommitter>> committers;
+  for (int i = 0; i < kTables; ++i) {
+    wals.push_back(OpenWal("idle" + std::to_string(i)));
+    committers.push_back(std::make_unique<TopicCommitter>(
+        cat.get(), catalog::TableIdentifier{{"ns"}, "t" + std::to_string(i)}, wals.back().get(), config));
+    Produce(wals.back().get(), 3);
+    committers.back()->Wake(wals.back()->Stats().visible_end);
+  }
+  auto committed = [&](uint64_t n) {
+    for (auto& cm : committers)
+      if (cm->status().committed_offset < n) return false;
+    return true;
+  };
+  ASSERT_TRUE(WaitFor([&] { return committed(3); }));
+  // Well past the first upkeep interval and the orphan period.
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(counted->upkeep_calls.load(), 0) << "upkeep read tables that had nothing to do";
+  uint64_t passes = 0;
+  for (auto& cm : committers) passes += cm->upkeep_passes();
+  EXPECT_EQ(passes, 0u);
+  EXPECT_EQ(upkeep_.timers(), 0u);
+  // Three more commits on one table: more snapshots than it keeps, so its
+  // upkeep expires some, then it is idle again.
+  for (uint64_t n = 4; n <= 6; ++n) {
+    Produce(wals[0].get(), 1);
+    committers[0]->Wake(wals[0]->Stats().visible_end);
+    ASSERT_TRUE(WaitFor([&] { return committers[0]->status().committed_offset == n; }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return committers[0]->status().expirations > 0; }));
+  EXPECT_GT(counted->upkeep_calls.load(), 0);
+  std::this_thread::sleep_for(milliseconds(100));
+  const int after_expiry = counted->upkeep_calls.load();
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_EQ(counted->upkeep_calls.load(), after_expiry);
+  for (size_t i = 1; i < committers.size(); ++i) EXPECT_EQ(committers[i]->upkeep_passes(), 0u);
+  for (auto& cm : committers) cm->Stop(false);
+  for (auto& w : wals) (void)w->Close();
 }
 
 }  // namespace

@@ -6,16 +6,19 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <thread>
 
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
+#include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/storage/envelope.h"
+#include "frazil/storage/table_history.h"
 
 namespace frazil::storage {
 namespace {
@@ -161,6 +164,73 @@ TEST_F(TopicWriterTest, BatchesAreCutBeforeTheByteLimitOrMemoryCapWouldBePassed)
   EXPECT_EQ(tiny->CommitBatch().value(), 1u);
   EXPECT_EQ(tiny->committed_offset(), n + 3);
   EXPECT_EQ(Rows().size(), n + 3);
+}
+
+// A new topic's table is created by its first commit, with that commit's
+// snapshot, in one metadata file and one catalog write; readers see an
+// ordinary table, and the next writer continues it.
+TEST_F(TopicWriterTest, FirstCommitCreatesTheTableWithItsSnapshot) {
+  Produce(5);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get()).value();
+  EXPECT_TRUE(w->table_absent());
+  EXPECT_EQ(catalog_->LoadTable(id_).status().code(), StatusCode::kNotFound) << "Open must not create it";
+  ASSERT_EQ(w->CommitBatch().value(), 5u);
+  EXPECT_FALSE(w->table_absent());
+  EXPECT_EQ(w->committed_offset(), 5u);
+  auto t = catalog_->LoadTable(id_).value();
+  EXPECT_EQ(t.metadata.snapshots.size(), 1u);
+  EXPECT_EQ(w->snapshot_id(), t.metadata.current_snapshot_id.value_or(-1));
+  EXPECT_EQ(iceberg::MetadataFileVersion(t.metadata_location), 0) << t.metadata_location;
+  size_t metadata_files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("warehouse/default/orders/metadata")))
+    metadata_files += e.path().string().ends_with(".metadata.json");
+  EXPECT_EQ(metadata_files, 1u);
+  EXPECT_EQ(CommittedOffset(t.metadata).value(), 5u);
+  EXPECT_EQ(t.metadata.properties.at("frazil.topic"), "/default/orders");
+  EXPECT_EQ(t.metadata.properties.at("write.metadata.previous-versions-max"), "50");
+  EXPECT_TRUE(iceberg::FindSortOrderId(t.metadata, EnvelopeSortOrder()).has_value());
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows.at(4), "payload-4");
+  // The replay reader's view of the table.
+  TableHistory history(catalog_.get(), id_);
+  ASSERT_TRUE(history.Refresh(0).ok());
+  EXPECT_EQ(history.committed_end(), 5u);
+  EXPECT_TRUE(history.RangeAt(0).has_value());
+  // A later writer opens it as any table and continues.
+  Produce(2);
+  auto next = TopicWriter::Open(catalog_.get(), id_, wal_.get()).value();
+  EXPECT_FALSE(next->table_absent());
+  EXPECT_EQ(next->committed_offset(), 5u);
+  EXPECT_EQ(next->CommitBatch().value(), 2u);
+  EXPECT_EQ(Rows().size(), 7u);
+  EXPECT_EQ(catalog_->LoadTable(id_).value().metadata.snapshots.size(), 2u);
+}
+
+// A topic with no records gets an empty table on request (the committer
+// asks after a flush interval); a writer that loses the race to create the
+// table gets a conflict, not a second table, and its files are removed.
+TEST_F(TopicWriterTest, EmptyTableOnRequestAndCreationRacesAreConflicts) {
+  auto empty = TopicWriter::Open(catalog_.get(), id_, wal_.get()).value();
+  auto late = TopicWriter::Open(catalog_.get(), id_, wal_.get()).value();
+  ASSERT_TRUE(empty->table_absent() && late->table_absent());
+  ASSERT_TRUE(empty->CreateTable().ok());
+  EXPECT_FALSE(empty->table_absent());
+  auto t = catalog_->LoadTable(id_).value();
+  EXPECT_TRUE(t.metadata.snapshots.empty());
+  EXPECT_EQ(empty->committed_offset(), 0u);
+  Produce(3);
+  auto lost = late->CommitBatch();
+  EXPECT_EQ(lost.status().code(), StatusCode::kCommitConflict) << lost.status().ToString();
+  size_t data_files = 0;
+  if (std::filesystem::exists(dir_.Sub("warehouse/default/orders/data")))
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(dir_.Sub("warehouse/default/orders/data")))
+      data_files += e.is_regular_file();
+  EXPECT_EQ(data_files, 0u) << "the losing writer's data files were left behind";
+  // Its next attempt commits onto the table that exists.
+  EXPECT_EQ(late->CommitBatch().value(), 3u);
+  EXPECT_EQ(Rows().size(), 3u);
 }
 
 TEST_F(TopicWriterTest, TwoWritersNeverCommitTheSameOffsets) {
