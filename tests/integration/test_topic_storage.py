@@ -685,9 +685,31 @@ def test_storage_outage_pushes_back_then_commits_every_acknowledged_message(star
         moved = data_dir.with_name("data.moved")
         assert data_dir.is_dir()
 
+        def merge_into(src, dst):
+            for f in list(src.iterdir()):
+                if f.is_dir() and (dst / f.name).is_dir():
+                    merge_into(f, dst / f.name)
+                    f.rmdir()
+                else:
+                    f.rename(dst / f.name)
+
         def break_warehouse():
             data_dir.rename(moved)
-            data_dir.write_bytes(b"not a directory")
+            while True:
+                try:
+                    fd = os.open(data_dir, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except (FileExistsError, IsADirectoryError):
+                    # A commit created the directory again between the two
+                    # steps: keep what it wrote with the rest, and retry.
+                    try:
+                        merge_into(data_dir, moved)
+                        data_dir.rmdir()
+                    except OSError:
+                        pass
+                    continue
+                os.write(fd, b"not a directory")
+                os.close(fd)
+                return
 
         def repair_warehouse():
             data_dir.unlink()
