@@ -20,30 +20,41 @@
 namespace frazil::storage {
 namespace {
 
-TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
-  frazil::testing::TempDir dir;
-  wal::WalOptions o;
-  o.dir = dir.Sub("wal");
-  o.sync_mode = wal::SyncMode::kNone;
-  auto wal = wal::WriteAheadLog::Open(o).value();
-  catalog::SqlCatalogOptions c;
-  c.db_path = dir.Sub("catalog.db");
-  c.warehouse = "file://" + dir.Sub("warehouse");
-  auto catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
-  catalog::TableIdentifier id{{"ns"}, "events"};
-  for (int i = 0; i < 40; ++i) {
-    danube::StreamMessage m;
-    m.set_payload("payload-" + std::to_string(i));
-    m.set_publish_time(1700000000000 + static_cast<uint64_t>(i));  // one day
-    m.set_producer_name("p");
-    std::string s = m.SerializeAsString();
-    ASSERT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
-  }
-  {
+// A table "ns.events" with `records` messages of one day, committed five
+// per snapshot (one data file each).
+struct Fixture {
+  Fixture(const frazil::testing::TempDir& dir, int records) {
+    wal::WalOptions o;
+    o.dir = dir.Sub("wal");
+    o.sync_mode = wal::SyncMode::kNone;
+    wal = wal::WriteAheadLog::Open(o).value();
+    catalog::SqlCatalogOptions c;
+    c.db_path = dir.Sub("catalog.db");
+    c.warehouse = "file://" + dir.Sub("warehouse");
+    catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
+    for (int i = 0; i < records; ++i) {
+      danube::StreamMessage m;
+      m.set_payload("payload-" + std::to_string(i));
+      m.set_publish_time(1700000000000 + static_cast<uint64_t>(i));
+      m.set_producer_name("p");
+      std::string s = m.SerializeAsString();
+      EXPECT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
+    }
     auto w = TopicWriter::Open(catalog.get(), id, wal.get(), WriterConfig{5, 1 << 30}).value();
     while (w->CommitBatch().value() > 0) {
     }
   }
+  std::unique_ptr<wal::WriteAheadLog> wal;
+  std::unique_ptr<catalog::SqlCatalog> catalog;
+  catalog::TableIdentifier id{{"ns"}, "events"};
+};
+
+TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
+  frazil::testing::TempDir dir;
+  Fixture f(dir, 40);
+  const catalog::TableIdentifier& id = f.id;
+  auto& catalog = f.catalog;
+  auto& wal = f.wal;
   auto files = [&] {
     auto t = catalog->LoadTable(id).value();
     auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
@@ -88,28 +99,10 @@ TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
 
 TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
   frazil::testing::TempDir dir;
-  wal::WalOptions o;
-  o.dir = dir.Sub("wal");
-  o.sync_mode = wal::SyncMode::kNone;
-  auto wal = wal::WriteAheadLog::Open(o).value();
-  catalog::SqlCatalogOptions c;
-  c.db_path = dir.Sub("catalog.db");
-  c.warehouse = "file://" + dir.Sub("warehouse");
-  auto catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
-  catalog::TableIdentifier id{{"ns"}, "events"};
-  for (int i = 0; i < 20; ++i) {
-    danube::StreamMessage m;
-    m.set_payload("payload-" + std::to_string(i));
-    m.set_publish_time(1700000000000 + static_cast<uint64_t>(i));
-    m.set_producer_name("p");
-    std::string s = m.SerializeAsString();
-    ASSERT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
-  }
-  {
-    auto w = TopicWriter::Open(catalog.get(), id, wal.get(), WriterConfig{5, 1 << 30}).value();
-    while (w->CommitBatch().value() > 0) {
-    }
-  }
+  Fixture f(dir, 20);
+  const catalog::TableIdentifier& id = f.id;
+  auto& catalog = f.catalog;
+  auto& wal = f.wal;
   auto exists = [&](const std::string& f) { return catalog->io()->Read(f).ok(); };
   auto base = catalog->LoadTable(id).value();
   ASSERT_EQ(base.metadata.snapshots.size(), 4u);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../testing/eventually.h"
 #include "../testing/temp_dir.h"
 #include "frazil/common/executor.h"
 #include "frazil/wal/log_file.h"
@@ -39,15 +40,7 @@ WalOptions Opts(const std::string& dir, SyncMode mode, Executor* ex) {
   return o;
 }
 
-template <class F>
-bool Eventually(F cond, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using frazil::testing::Eventually;
 
 // Every record of the log, offset -> payload.
 std::map<uint64_t, std::vector<uint8_t>> ReadAll(WriteAheadLog* wal) {

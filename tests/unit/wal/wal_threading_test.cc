@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../testing/eventually.h"
 #include "../testing/temp_dir.h"
 #include "frazil/common/executor.h"
 #include "frazil/wal/log_file.h"
@@ -45,16 +46,7 @@ size_t ThreadCount() {
   return n;
 }
 
-// Polls `cond` for up to `limit`.
-template <class F>
-bool Eventually(F cond, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using frazil::testing::Eventually;
 
 // A filesystem whose fdatasync takes at least `delay`, like a slow disk.
 class SlowSyncFs final : public LogFileSystem {
