@@ -224,17 +224,31 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const std::string& locat
   return f;
 }
 
+Result<std::unique_ptr<DataFileWriter>> DataFileWriter::Open(FileIO* io, const std::string& location,
+                                                             const Schema& schema, int32_t spec_id,
+                                                             PartitionValues partition,
+                                                             const parquet::WriterOptions& options) {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::FileSchema file_schema, ParquetSchemaFor(schema));
+  FRAZIL_ASSIGN_OR_RETURN(auto sink, io->NewOutput(location));
+  std::unique_ptr<DataFileWriter> w(new DataFileWriter(schema, location, spec_id, std::move(partition)));
+  FRAZIL_ASSIGN_OR_RETURN(w->writer_,
+                          parquet::FileWriter::Open(std::move(file_schema), options, std::move(sink)));
+  return w;
+}
+
+Result<DataFile> DataFileWriter::Close() {
+  FRAZIL_ASSIGN_OR_RETURN(parquet::WriteResult written, writer_->Close());
+  return DescribeDataFile(schema_, location_, written, spec_id_, std::move(partition_));
+}
+
 Result<DataFile> WriteDataFile(FileIO* io, const std::string& location, const Schema& schema, int32_t spec_id,
                                PartitionValues partition,
                                const std::vector<const parquet::RowBatch*>& batches,
                                const parquet::WriterOptions& options) {
-  FRAZIL_ASSIGN_OR_RETURN(parquet::FileSchema file_schema, ParquetSchemaFor(schema));
-  FRAZIL_ASSIGN_OR_RETURN(auto sink, io->NewOutput(location));
   FRAZIL_ASSIGN_OR_RETURN(auto writer,
-                          parquet::FileWriter::Open(std::move(file_schema), options, std::move(sink)));
+                          DataFileWriter::Open(io, location, schema, spec_id, std::move(partition), options));
   for (const auto* b : batches) FRAZIL_RETURN_IF_ERROR(writer->Write(*b));
-  FRAZIL_ASSIGN_OR_RETURN(parquet::WriteResult written, writer->Close());
-  return DescribeDataFile(schema, location, written, spec_id, std::move(partition));
+  return writer->Close();
 }
 
 Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const std::string& location,

@@ -41,6 +41,33 @@ Result<DataFile> WriteDataFile(FileIO* io, const std::string& location, const Sc
                                const std::vector<const parquet::RowBatch*>& batches,
                                const parquet::WriterOptions& options = {});
 
+// Writes one new data file a batch at a time, so what it holds is the
+// row group being written (WriterOptions::row_group_bytes), not the file.
+// Dropped before Close, the file never appears.
+class DataFileWriter {
+ public:
+  static Result<std::unique_ptr<DataFileWriter>> Open(FileIO* io, const std::string& location,
+                                                      const Schema& schema, int32_t spec_id,
+                                                      PartitionValues partition,
+                                                      const parquet::WriterOptions& options = {});
+  Status Write(const parquet::RowBatch& batch) { return writer_->Write(batch); }
+  // Makes the file durable and visible, and describes it.
+  Result<DataFile> Close();
+
+ private:
+  DataFileWriter(const Schema& schema, std::string location, int32_t spec_id, PartitionValues partition)
+      : schema_(schema),
+        location_(std::move(location)),
+        spec_id_(spec_id),
+        partition_(std::move(partition)) {}
+
+  Schema schema_;
+  std::string location_;
+  int32_t spec_id_;
+  PartitionValues partition_;
+  std::unique_ptr<parquet::FileWriter> writer_;
+};
+
 // Reads a data file's rows as columns of `read_schema` (top-level field
 // ids `field_ids`, in that order). Columns the file lacks (added later)
 // read as nulls; a missing required column is an error.

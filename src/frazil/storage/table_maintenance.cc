@@ -42,16 +42,40 @@ Result<bool> HasRowDeletes(iceberg::FileIO* io, const iceberg::ScanTask& task) {
 
 namespace {
 
-// Reads the files of a run (every column of the current schema, so what
-// other engines added is kept) and returns their rows in offset order.
-Result<parquet::RowBatch> ReadSortedByOffset(iceberg::FileIO* io, const iceberg::Schema& schema,
-                                             const std::vector<const iceberg::DataFile*>& run) {
+// Compaction holds a batch of decoded rows and the row group being written,
+// never a whole run: it runs beside replays and produce, and a run of small
+// files can be 64 MiB of Parquet (several times that decoded).
+constexpr uint64_t kCompactBatchBytes = 1 << 20;
+
+std::vector<int32_t> AllFieldIds(const iceberg::Schema& schema, size_t* offset_col) {
   std::vector<int32_t> ids;
-  size_t offset_col = 0;
   for (const auto& f : schema.fields) {
-    if (f.id == kOffset) offset_col = ids.size();
+    if (f.id == kOffset) *offset_col = ids.size();
     ids.push_back(f.id);
   }
+  return ids;
+}
+
+uint64_t ValueBytes(const parquet::ValueVector& v) {
+  return v.is_null.size() + v.ints.size() * 8 + v.doubles.size() * 8 + v.bytes.total_bytes() +
+         v.decimals.size() * 16;
+}
+
+// About what a batch holds, to size the next one.
+uint64_t ApproxBytes(const parquet::RowBatch& b) {
+  uint64_t n = 0;
+  for (const auto& c : b.columns)
+    n += ValueBytes(c.values) + ValueBytes(c.keys) + c.offsets.size() * 4 + c.is_null.size();
+  return n + b.num_rows * 8;  // string offsets
+}
+
+// Reads the files of a run (every column of the current schema, so what
+// other engines added is kept), whole, and returns their rows in offset
+// order: for runs whose files overlap or hold rows out of order.
+Result<parquet::RowBatch> ReadSortedByOffset(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                             const std::vector<const iceberg::DataFile*>& run) {
+  size_t offset_col = 0;
+  const std::vector<int32_t> ids = AllFieldIds(schema, &offset_col);
   std::vector<parquet::RowBatch> batches;
   std::vector<parquet::FieldSchema> fields;
   for (const auto* f : run) {
@@ -73,6 +97,66 @@ Result<parquet::RowBatch> ReadSortedByOffset(iceberg::FileIO* io, const iceberg:
   parquet::RowBatch out;
   for (const auto& [b, r] : order) parquet::AppendRow(fields, batches[b], r, &out);
   return out;
+}
+
+// Whether the run's files (sorted by lower offset bound) cover disjoint,
+// increasing offset ranges: then their rows, if each file's are in order,
+// are in order one file after another.
+bool DisjointInOrder(const std::vector<const iceberg::DataFile*>& run) {
+  for (size_t i = 1; i < run.size(); ++i) {
+    auto prev_hi = OffsetBound(*run[i - 1], true), lo = OffsetBound(*run[i], false);
+    if (!prev_hi || !lo || *prev_hi >= *lo) return false;
+  }
+  return true;
+}
+
+// Copies the run's rows, file after file and a batch at a time, into
+// `out`. False when a file's rows turn out not to increase by offset (a
+// file another engine rewrote in another order): `out` is then unusable
+// and the caller merges the run instead.
+Result<bool> CopyInOffsetOrder(iceberg::FileIO* io, const iceberg::Schema& schema,
+                               const std::vector<const iceberg::DataFile*>& run,
+                               iceberg::DataFileWriter* out) {
+  size_t offset_col = 0;
+  const std::vector<int32_t> ids = AllFieldIds(schema, &offset_col);
+  int64_t last = INT64_MIN;
+  uint64_t bytes_per_row = 0;
+  for (const auto* f : run) {
+    FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids));
+    for (size_t g = 0; g < reader->num_row_groups(); ++g) {
+      FRAZIL_ASSIGN_OR_RETURN(auto rows, reader->OpenRowGroup(g));
+      while (rows.rows_left() > 0) {
+        const size_t n = bytes_per_row > 0 ? std::max<uint64_t>(1, kCompactBatchBytes / bytes_per_row) : 64;
+        FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch batch, rows.Next(n));
+        if (batch.num_rows == 0) break;
+        for (int64_t offset : batch.columns[offset_col].values.ints) {
+          if (offset <= last) return false;
+          last = offset;
+        }
+        bytes_per_row = std::max<uint64_t>(1, ApproxBytes(batch) / batch.num_rows);
+        FRAZIL_RETURN_IF_ERROR(out->Write(batch));
+      }
+    }
+  }
+  return true;
+}
+
+// Writes the run as one file at `path`, rows in offset order.
+Result<iceberg::DataFile> RewriteRun(iceberg::FileIO* io, const iceberg::Schema& schema,
+                                     const std::vector<const iceberg::DataFile*>& run,
+                                     const std::string& path, int32_t spec_id,
+                                     const iceberg::PartitionValues& partition, uint64_t row_group_bytes) {
+  parquet::WriterOptions options;
+  options.row_group_bytes = std::max<uint64_t>(row_group_bytes, 1);
+  if (DisjointInOrder(run)) {
+    FRAZIL_ASSIGN_OR_RETURN(auto writer,
+                            iceberg::DataFileWriter::Open(io, path, schema, spec_id, partition, options));
+    FRAZIL_ASSIGN_OR_RETURN(bool copied, CopyInOffsetOrder(io, schema, run, writer.get()));
+    if (copied) return writer->Close();
+    // Dropping the writer removes what it wrote; the path is free again.
+  }
+  FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch rows, ReadSortedByOffset(io, schema, run));
+  return iceberg::WriteDataFile(io, path, schema, spec_id, partition, {&rows}, options);
 }
 
 }  // namespace
@@ -131,19 +215,15 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
     }
     for (const auto& run : runs) {
       if (run.size() < config.compact_min_files) continue;
-      // Sorted by offset: the table's sort order, which engines may rely on.
-      auto rows = ReadSortedByOffset(catalog->io(), *schema, run);
-      if (!rows.ok()) {
-        discard();
-        return rows.status().WithContext("compacting " + id.ToString());
-      }
       int64_t first = OffsetLowerBound(*run.front());
       const std::string& sample = run.front()->file_path;
       std::string path =
           sample.substr(0, sample.rfind('/')) + "/" + std::to_string(first) + "-" + RandomUuid() + ".parquet";
       iceberg::Value day;
       day.l = key.second;
-      auto file = iceberg::WriteDataFile(catalog->io(), path, *schema, key.first, {day}, {&*rows});
+      // Sorted by offset: the table's sort order, which engines may rely on.
+      auto file = RewriteRun(catalog->io(), *schema, run, path, key.first, {day},
+                             static_cast<uint64_t>(config.compact_row_group_bytes));
       if (!file.ok()) {
         discard();
         return file.status().WithContext("compacting " + id.ToString());

@@ -28,6 +28,9 @@ struct MaintenanceConfig {
   // `compact_target_bytes` (0 files: never compact).
   size_t compact_min_files = 16;
   int64_t compact_target_bytes = 64ll << 20;
+  // Compaction streams a run into its new file: it holds a batch of rows
+  // and the row group being written, cut at about this many bytes.
+  int64_t compact_row_group_bytes = 8ll << 20;
 };
 
 struct CompactionReport {

@@ -1,6 +1,8 @@
 // Upkeep of topic tables: compaction never rewrites a data file with
 // row-level deletes applying to it (other engines change the tables), and
-// the files an expiry made unreachable outlive it by a grace period.
+// the files an expiry made unreachable outlive it by a grace period, and
+// compaction keeps the rows in offset order whether it streams them or
+// has to merge them.
 #include "frazil/storage/table_maintenance.h"
 
 #include <gtest/gtest.h>
@@ -11,8 +13,11 @@
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
+#include "frazil/catalog/table_commit.h"
 #include "frazil/common/clock.h"
+#include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
+#include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/storage/envelope.h"
 #include "frazil/storage/topic_writer.h"
@@ -95,6 +100,122 @@ TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
   EXPECT_EQ(OffsetBound(after[2].file, false), 20);
   EXPECT_TRUE(after[0].deletes.empty() && after[2].deletes.empty());
   (void)wal->Close();
+}
+
+// The table's data files in offset order of their first row.
+std::vector<iceberg::ScanTask> FilesByOffset(catalog::SqlCatalog* catalog,
+                                             const catalog::TableIdentifier& id) {
+  auto t = catalog->LoadTable(id).value();
+  auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
+  std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
+    return OffsetBound(a.file, false) < OffsetBound(b.file, false);
+  });
+  return tasks;
+}
+
+// Every row of a data file: (offset, payload) in file order, and how many
+// row groups hold them.
+struct FileRows {
+  std::vector<std::pair<int64_t, std::string>> rows;
+  size_t row_groups = 0;
+};
+
+FileRows ReadFileRows(catalog::SqlCatalog* catalog, const catalog::TableIdentifier& id,
+                      const std::string& path) {
+  auto t = catalog->LoadTable(id).value();
+  const iceberg::Schema& schema = *t.metadata.CurrentSchema();
+  size_t offset_col = 0, payload_col = 0;
+  std::vector<int32_t> ids;
+  for (const auto& f : schema.fields) {
+    if (f.id == kOffset) offset_col = ids.size();
+    if (f.name == "payload") payload_col = ids.size();
+    ids.push_back(f.id);
+  }
+  auto reader = iceberg::DataFileReader::Open(catalog->io(), path, schema, ids).value();
+  FileRows out;
+  out.row_groups = reader->num_row_groups();
+  for (size_t g = 0; g < reader->num_row_groups(); ++g) {
+    auto b = reader->ReadRowGroup(g).value();
+    const auto& payloads = b.columns[payload_col].values.bytes;
+    for (size_t r = 0; r < b.num_rows; ++r) {
+      out.rows.emplace_back(b.columns[offset_col].values.ints[r], std::string(payloads[r]));
+    }
+  }
+  return out;
+}
+
+void ExpectOffsetsInOrder(const FileRows& got, int64_t first, int64_t count) {
+  ASSERT_EQ(got.rows.size(), static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    EXPECT_EQ(got.rows[i].first, first + i);
+    EXPECT_EQ(got.rows[i].second, "payload-" + std::to_string(first + i));
+  }
+}
+
+TEST(TableMaintenanceTest, CompactionStreamsARunInRowGroupsOfTheConfiguredSize) {
+  frazil::testing::TempDir dir;
+  Fixture f(dir, 40);
+  ASSERT_EQ(FilesByOffset(f.catalog.get(), f.id).size(), 8u);
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  m.compact_row_group_bytes = 1;  // a row group per batch copied
+  auto report = CompactTopicFiles(f.catalog.get(), f.id, m);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->files_removed, 8u);
+  EXPECT_EQ(report->files_added, 1u);
+  auto after = FilesByOffset(f.catalog.get(), f.id);
+  ASSERT_EQ(after.size(), 1u);
+  FileRows got = ReadFileRows(f.catalog.get(), f.id, after[0].file.file_path);
+  ExpectOffsetsInOrder(got, 0, 40);
+  // Written a batch at a time: the old compaction wrote the run as one
+  // batch, hence one row group, whatever the limit.
+  EXPECT_GT(got.row_groups, 1u);
+  EXPECT_EQ(after[0].file.record_count, 40);
+  (void)f.wal->Close();
+}
+
+TEST(TableMaintenanceTest, CompactionMergesARunWhoseRowsAreOutOfOrder) {
+  frazil::testing::TempDir dir;
+  Fixture f(dir, 40);
+  auto before = FilesByOffset(f.catalog.get(), f.id);
+  ASSERT_EQ(before.size(), 8u);
+  // Another engine rewrites the file of offsets 10-14 with its rows in
+  // reverse order (same bounds, so the files stay disjoint).
+  const iceberg::DataFile& old = before[2].file;
+  ASSERT_EQ(OffsetBound(old, false), 10);
+  auto base = f.catalog->LoadTable(f.id).value();
+  const iceberg::Schema& schema = *base.metadata.CurrentSchema();
+  std::vector<int32_t> ids;
+  for (const auto& fld : schema.fields) ids.push_back(fld.id);
+  auto reader = iceberg::DataFileReader::Open(f.catalog->io(), old.file_path, schema, ids).value();
+  ASSERT_EQ(reader->num_row_groups(), 1u);
+  auto rows = reader->ReadRowGroup(0).value();
+  parquet::RowBatch reversed;
+  for (size_t r = rows.num_rows; r-- > 0;) parquet::AppendRow(reader->fields(), rows, r, &reversed);
+  const std::string path = old.file_path.substr(0, old.file_path.rfind('/')) + "/reversed.parquet";
+  auto added = iceberg::WriteDataFile(f.catalog->io(), path, schema, old.spec_id, old.partition, {&reversed});
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  iceberg::RewriteFiles swap(f.catalog->io(), iceberg::RewriteFiles::Kind::kReplace);
+  swap.DeleteFile(old.file_path);
+  swap.AddFile(std::move(added).value());
+  ASSERT_TRUE(catalog::CommitWithRetry(f.catalog.get(), f.id, &swap, std::move(base)).ok());
+  ASSERT_EQ(ReadFileRows(f.catalog.get(), f.id, path).rows.front().first, 14);
+
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  auto report = CompactTopicFiles(f.catalog.get(), f.id, m);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->files_removed, 8u);
+  auto after = FilesByOffset(f.catalog.get(), f.id);
+  ASSERT_EQ(after.size(), 1u);
+  ExpectOffsetsInOrder(ReadFileRows(f.catalog.get(), f.id, after[0].file.file_path), 0, 40);
+  // The abandoned streamed copy left nothing behind beside the table's files.
+  auto listed =
+      f.catalog->io()->ListIncludingHidden(f.catalog->LoadTable(f.id).value().metadata.location + "/data");
+  ASSERT_TRUE(listed.ok());
+  for (const auto& file : listed.value())
+    EXPECT_FALSE(file.location.ends_with(".tmp")) << file.location;
+  (void)f.wal->Close();
 }
 
 TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
