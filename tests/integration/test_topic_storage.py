@@ -841,6 +841,7 @@ def test_cli_topics_list_describe_delete(start_broker, tmp_path):
     b.wait_healthy()
     http = f"127.0.0.1:{b.http_port}"
     cat = open_catalog(data)
+    started_ms = time.time() * 1000
     sent = run(produce_sdk(b, "/default/orders", list(range(300)), producers=2))
     assert sorted(sent) == list(range(300))
     audit = run(produce_sdk(b, "/default/audit", list(range(50)), producers=1, prefix="a"))
@@ -877,6 +878,8 @@ def test_cli_topics_list_describe_delete(start_broker, tmp_path):
                                             "committed_offset": 300, "error": None}
     assert [pick(x, SUB_KEYS) for x in d["subscriptions"]] == [
         {"name": "s1", "type": "exclusive", "cursor": 100, "lag": 200, "consumers": 1}]
+    # when the last commit of records returned: after the sends began, before now
+    assert started_ms <= d["table"]["last_commit_ms"] <= time.time() * 1000, (started_ms, d["table"])
     assert d == describe(b, "/default/orders")
 
     rc, out, err = cli("topics", "list", "--http", http, "--json")

@@ -4,6 +4,7 @@
 
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
+#include "frazil/common/memory_release.h"
 
 namespace frazil::storage {
 
@@ -191,6 +192,8 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
       first_visible_ns_.store(0, std::memory_order_release);
       wake_at_.store(committed + 1, std::memory_order_release);
       if (wal_->Stats().visible_end > committed) continue;
+      // Caught up: what a burst of commits allocated goes back to the system.
+      ReleaseFreedMemory();
       if (writer_->table_absent() && create_at_) return Next{Next::kAt, *create_at_};
       return Next{};
     }
@@ -265,6 +268,7 @@ Result<size_t> TopicCommitter::CommitOnce() {
     MutexLock lock(&mu_);
     pending_since_.reset();
     ++status_.commits;
+    status_.last_commit_ms = WallClockMs();
   }
   Committed();
   Reclaim();

@@ -61,6 +61,7 @@ struct CommitterStatus {
   int64_t snapshot_id = -1;
   uint64_t committed_offset = 0;  // offset after the last committed record
   uint64_t commits = 0;
+  int64_t last_commit_ms = 0;  // wall clock when the last commit of records returned (0: none yet)
   std::string error;                          // the last failure, empty once a commit succeeds again
   uint64_t failures = 0;                      // failed commit attempts since start
   double lag_seconds = 0;                     // age of the oldest record visible in the WAL and not committed

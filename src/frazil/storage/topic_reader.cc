@@ -1,8 +1,7 @@
 #include "frazil/storage/topic_reader.h"
 
-#include <malloc.h>
-
 #include "frazil/common/logging.h"
+#include "frazil/common/memory_release.h"
 
 namespace frazil::storage {
 
@@ -97,11 +96,9 @@ void TopicReader::StopTable() {
     ResetTableLocked();
   }
   dropped.clear();  // freed outside the lock
-  if (replayed_bytes_ >= kTrimAfterBytes) {
-    // A large replay is over: hand the freed memory back (glibc keeps it
-    // in its arenas otherwise, so RSS stays at the replay's peak).
-    malloc_trim(0);
-  }
+  // A large replay is over: hand the freed memory back.
+  NoteTransientBytes(replayed_bytes_);
+  ReleaseFreedMemory(kTrimAfterBytes);
   replayed_bytes_ = 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/logging.h"
+#include "frazil/common/memory_release.h"
 #include "frazil/common/random_id.h"
 #include "frazil/iceberg/location.h"
 #include "frazil/iceberg/metadata_file.h"
@@ -203,6 +204,7 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     records.push_back(std::move(*rec));
   }
   if (records.empty()) return size_t{0};
+  NoteTransientBytes(memory);  // freed when this returns; trimmed once the committer is idle
   size_t used = 0;
   FRAZIL_ASSIGN_OR_RETURN(auto batches, EnvelopeBatches(records, config_.max_days, &used));
   records.resize(used);

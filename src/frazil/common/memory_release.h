@@ -1,0 +1,24 @@
+// Gives memory freed after a burst (a large commit, a replay) back to the
+// system. glibc keeps freed memory in its arenas for reuse, so without
+// this the broker's RSS stays at its highest point for good.
+#pragma once
+
+#include <cstdint>
+
+namespace frazil {
+
+// Counts bytes a burst allocated and has freed again (a committed batch's
+// memory, the messages of a replayed range).
+void NoteTransientBytes(uint64_t bytes);
+
+// At a point where the caller has gone idle: when at least `threshold`
+// bytes were noted since the last trim, trims (malloc_trim) in this thread
+// and returns true. One trim at a time; the others return false.
+bool ReleaseFreedMemory(uint64_t threshold = 64ull << 20);
+
+// Caps glibc's malloc arenas (by default 8 per core, each keeping its own
+// free memory) unless MALLOC_ARENA_MAX is set in the environment; 0 leaves
+// glibc's default. Call at startup, before threads start.
+void LimitMallocArenas(int arenas);
+
+}  // namespace frazil
