@@ -32,8 +32,8 @@ nlohmann::json DescribeTopicJson(const broker::TopicInfo& info) {
          info.storage.snapshot_id >= 0 ? nlohmann::json(info.storage.snapshot_id) : nlohmann::json(nullptr)},
         {"committed_offset", info.storage.committed_offset},
         {"commits", info.storage.commits},
-        {"last_commit_ms",
-         info.storage.last_commit_ms > 0 ? nlohmann::json(info.storage.last_commit_ms) : nlohmann::json(nullptr)},
+        {"last_commit_ms", info.storage.last_commit_ms > 0 ? nlohmann::json(info.storage.last_commit_ms)
+                                                           : nlohmann::json(nullptr)},
         {"error", info.storage.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.storage.error)}};
   } else {
     j["table"] = nullptr;

@@ -181,6 +181,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"max_rows", &sc.max_rows},
         {"max_bytes", &sc.max_bytes},
         {"memory_cap_bytes", &sc.memory_cap_bytes},
+        {"commit_memory_bytes", &sc.commit_memory_bytes},
         {"max_days_per_commit", &sc.max_days_per_commit},
         {"wal_retain_records", &sc.wal_retain_records},
         {"commit_max_backoff_ms", &sc.commit_max_backoff_ms},
@@ -201,10 +202,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     for (const auto& [key, field] : numbers)
       if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
     if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||
-        sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0 || sc.reader_prefetch_bytes == 0 ||
-        sc.max_days_per_commit == 0)
+        sc.commit_memory_bytes == 0 || sc.commit_max_backoff_ms == 0 || sc.reader_prefetch_files == 0 ||
+        sc.reader_prefetch_bytes == 0 || sc.max_days_per_commit == 0)
       return in_file(Status::InvalidArgument(
-          "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, max_days_per_commit, "
+          "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, commit_memory_bytes, "
+          "max_days_per_commit, "
           "commit_max_backoff_ms, reader_prefetch_files and reader_prefetch_bytes must be positive"));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));

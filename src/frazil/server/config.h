@@ -42,6 +42,7 @@ struct StorageConfig {
   uint64_t max_rows = 100000;
   uint64_t max_bytes = 64ull << 20;
   uint64_t memory_cap_bytes = 256ull << 20;
+  uint64_t commit_memory_bytes = 512ull << 20;  // all topics' batches being written at once
   uint64_t max_days_per_commit = 32;
   uint64_t wal_retain_records = 100000;
   uint64_t commit_max_backoff_ms = 5000;
@@ -70,7 +71,7 @@ struct HttpLimitsConfig {
 struct ExecutorConfig {
   uint64_t wal_threads = 2;        // WAL group commit of topics under wal.sync_mode none
   uint64_t wal_sync_threads = 16;  // WAL group commit under always/periodic (blocks in fdatasync)
-  uint64_t commit_threads = 8;     // table commits of every topic (mostly waiting on fsync)
+  uint64_t commit_threads = 16;    // table commits of every topic (mostly waiting on fsync)
   uint64_t upkeep_threads = 1;     // table upkeep, cursor flush, client timeouts
   uint64_t prefetch_threads = 2;   // history replay: data files read ahead of consumers
   uint64_t rpc_threads = 2;        // requests that may block (opening a topic)

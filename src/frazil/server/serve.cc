@@ -129,6 +129,8 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   std::unique_ptr<catalog::SqlCatalog> table_catalog = std::move(catalog_or).value();
+  // Outlives the broker (declared before it): every committer takes from it.
+  auto commit_memory = std::make_unique<MemoryBudget>(config.storage.commit_memory_bytes);
   FRAZIL_LOG_INFO("catalog {} on {}, warehouse {}", catalog_options.name, catalog_options.db_path,
                   catalog_options.warehouse);
 
@@ -168,6 +170,7 @@ int RunServe(const ServeConfig& config) {
     cc.writer.max_days = static_cast<size_t>(sc.max_days_per_commit);
     cc.writer.max_bytes = sc.max_bytes;
     cc.writer.memory_cap_bytes = sc.memory_cap_bytes;
+    cc.writer.shared_memory = commit_memory.get();
     cc.flush_interval = std::chrono::milliseconds(sc.flush_interval_ms);
     cc.max_backoff = std::chrono::milliseconds(sc.commit_max_backoff_ms);
     cc.wal_retain_records = sc.wal_retain_records;

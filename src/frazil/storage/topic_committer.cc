@@ -19,7 +19,7 @@ int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
 // Never destroyed: committers may outlive static destruction at exit.
 // Commits mostly wait on fsyncs: more in flight than cores.
 Executor* DefaultCommitExecutor() {
-  static Executor* e = new Executor("frazil-commit", 8);
+  static Executor* e = new Executor("frazil-commit", 16);
   return e;
 }
 

@@ -191,6 +191,15 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   if (!seek.ok())
     return seek.WithContext("topic table " + id_.ToString() + " is committed up to offset " +
                             std::to_string(committed_) + ", which the WAL no longer holds");
+  // What this batch took from the shared budget, given back on return
+  // (after the records and the encoded files are freed: declared first).
+  struct Taken {
+    MemoryBudget* budget;
+    uint64_t bytes = 0;
+    ~Taken() {
+      if (budget) budget->Give(bytes);
+    }
+  } taken{config_.shared_memory};
   std::vector<wal::WalRecord> records;
   uint64_t bytes = 0, memory = 0;
   while (records.size() < config_.max_rows) {
@@ -199,6 +208,14 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     uint64_t size = rec->payload.size(), need = BatchMemoryPerRecord(size);
     // Flush before exceeding (a single record always goes, alone).
     if (!records.empty() && (bytes + size > byte_limit || memory + need > config_.memory_cap_bytes)) break;
+    if (taken.budget) {
+      if (records.empty()) {
+        taken.budget->ForceTake(need);
+      } else if (!taken.budget->TryTake(need)) {
+        break;
+      }
+      taken.bytes += need;
+    }
     bytes += size;
     memory += need;
     records.push_back(std::move(*rec));

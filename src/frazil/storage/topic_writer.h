@@ -12,6 +12,7 @@
 #include <string>
 
 #include "frazil/catalog/catalog.h"
+#include "frazil/common/memory_budget.h"
 #include "frazil/common/status.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/parquet/writer_options.h"
@@ -29,6 +30,10 @@ struct WriterConfig {
   // encoded pages, estimated per record): the batch is cut before the
   // record that would pass it, so one topic's writer stays under the cap.
   uint64_t memory_cap_bytes = 256ull << 20;
+  // Shared by every topic's writer (may be null): the memory of all
+  // batches being written at once. A batch is also cut before the record
+  // the budget has no room for; its first record always goes.
+  MemoryBudget* shared_memory = nullptr;
   // Days of publish_time one commit may span (a file each): client-set
   // publish times spread over many days cannot make one commit write
   // thousands of files; the rest goes in the next commits.

@@ -62,6 +62,17 @@ TEST(ConfigStorage, ExpiredFilesGrace) {
   EXPECT_EQ(config.storage.expired_files_grace_ms, 0u);
 }
 
+TEST(ConfigStorage, CommitMemoryAndCommitThreads) {
+  ServeConfig shipped;
+  ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &shipped).ok());
+  EXPECT_EQ(shipped.storage.commit_memory_bytes, StorageConfig{}.commit_memory_bytes);
+  EXPECT_EQ(shipped.executors.commit_threads, ExecutorConfig{}.commit_threads);
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("cm", "storage:\n  commit_memory_bytes: 1048576\n"), &config).ok());
+  EXPECT_EQ(config.storage.commit_memory_bytes, 1048576u);
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("cm0", "storage:\n  commit_memory_bytes: 0\n"), &config).ok());
+}
+
 TEST(ConfigExecutors, NiceValues) {
   ServeConfig shipped;
   ASSERT_TRUE(LoadConfigFile(std::string(FRAZIL_SOURCE_DIR) + "/config/frazil.yaml", &shipped).ok());

@@ -166,6 +166,39 @@ TEST_F(TopicWriterTest, BatchesAreCutBeforeTheByteLimitOrMemoryCapWouldBePassed)
   EXPECT_EQ(Rows().size(), n + 3);
 }
 
+// The budget shared by every topic's commits cuts a batch where what other
+// commits hold leaves no room, lets the first record through regardless,
+// and is whole again after each commit.
+TEST_F(TopicWriterTest, BatchesShareOneMemoryBudget) {
+  Produce(20);
+  std::vector<uint64_t> need;
+  auto reader = wal_->NewReader();
+  while (auto rec = reader->TryNext().value()) need.push_back(BatchMemoryPerRecord(rec->payload.size()));
+  ASSERT_EQ(need.size(), 20u);
+  const uint64_t total = need[0] + need[1] + need[2] + 10;  // room for three records
+  MemoryBudget budget(total);
+  WriterConfig config;
+  config.shared_memory = &budget;
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), config).value();
+  EXPECT_EQ(w->CommitBatch().value(), 3u);
+  EXPECT_EQ(budget.available(), static_cast<int64_t>(total));
+  // Other commits hold all but two and a half records' worth: two go.
+  const uint64_t held = total - need[3] - need[4] - need[5] / 2;
+  ASSERT_TRUE(budget.TryTake(held));
+  EXPECT_EQ(w->CommitBatch().value(), 2u);
+  EXPECT_EQ(budget.available(), static_cast<int64_t>(total - held));
+  // Nothing left: the first record still goes, alone.
+  ASSERT_TRUE(budget.TryTake(total - held));
+  const uint64_t before = w->committed_offset();
+  EXPECT_EQ(w->CommitBatch().value(), 1u);
+  EXPECT_EQ(w->committed_offset(), before + 1);
+  EXPECT_EQ(budget.available(), 0);
+  budget.Give(total);
+  // Without other commits, the rest in one batch as far as the budget goes.
+  EXPECT_EQ(w->CommitBatch().value(), 3u);
+  EXPECT_EQ(budget.available(), static_cast<int64_t>(total));
+}
+
 // A new topic's table is created by its first commit, with that commit's
 // snapshot, in one metadata file and one catalog write; readers see an
 // ordinary table, and the next writer continues it.
