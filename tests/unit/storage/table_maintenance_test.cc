@@ -54,20 +54,24 @@ struct Fixture {
   catalog::TableIdentifier id{{"ns"}, "events"};
 };
 
+// The table's data files in offset order of their first row.
+std::vector<iceberg::ScanTask> FilesByOffset(catalog::SqlCatalog* catalog,
+                                             const catalog::TableIdentifier& id) {
+  auto t = catalog->LoadTable(id).value();
+  auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
+  std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
+    return OffsetBound(a.file, false) < OffsetBound(b.file, false);
+  });
+  return tasks;
+}
+
 TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
   frazil::testing::TempDir dir;
   Fixture f(dir, 40);
   const catalog::TableIdentifier& id = f.id;
   auto& catalog = f.catalog;
   auto& wal = f.wal;
-  auto files = [&] {
-    auto t = catalog->LoadTable(id).value();
-    auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
-    std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
-      return OffsetBound(a.file, false) < OffsetBound(b.file, false);
-    });
-    return tasks;
-  };
+  auto files = [&] { return FilesByOffset(catalog.get(), id); };
   auto before = files();
   ASSERT_EQ(before.size(), 8u);  // offsets 0-4, 5-9, ...
 
@@ -100,17 +104,6 @@ TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
   EXPECT_EQ(OffsetBound(after[2].file, false), 20);
   EXPECT_TRUE(after[0].deletes.empty() && after[2].deletes.empty());
   (void)wal->Close();
-}
-
-// The table's data files in offset order of their first row.
-std::vector<iceberg::ScanTask> FilesByOffset(catalog::SqlCatalog* catalog,
-                                             const catalog::TableIdentifier& id) {
-  auto t = catalog->LoadTable(id).value();
-  auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
-  std::sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
-    return OffsetBound(a.file, false) < OffsetBound(b.file, false);
-  });
-  return tasks;
 }
 
 // Every row of a data file: (offset, payload) in file order, and how many
@@ -213,8 +206,7 @@ TEST(TableMaintenanceTest, CompactionMergesARunWhoseRowsAreOutOfOrder) {
   auto listed =
       f.catalog->io()->ListIncludingHidden(f.catalog->LoadTable(f.id).value().metadata.location + "/data");
   ASSERT_TRUE(listed.ok());
-  for (const auto& file : listed.value())
-    EXPECT_FALSE(file.location.ends_with(".tmp")) << file.location;
+  for (const auto& file : listed.value()) EXPECT_FALSE(file.location.ends_with(".tmp")) << file.location;
   (void)f.wal->Close();
 }
 
