@@ -68,28 +68,25 @@ std::vector<iceberg::ScanTask> FilesByOffset(catalog::SqlCatalog* catalog,
 TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
   frazil::testing::TempDir dir;
   Fixture f(dir, 40);
-  const catalog::TableIdentifier& id = f.id;
-  auto& catalog = f.catalog;
-  auto& wal = f.wal;
-  auto files = [&] { return FilesByOffset(catalog.get(), id); };
+  auto files = [&] { return FilesByOffset(f.catalog.get(), f.id); };
   auto before = files();
   ASSERT_EQ(before.size(), 8u);  // offsets 0-4, 5-9, ...
 
   // Another engine deletes offset 16 (row 1 of the file of offsets 15-19).
   const iceberg::DataFile& target = before[3].file;
   ASSERT_EQ(OffsetBound(target, false), 15);
-  auto base = catalog->LoadTable(id).value();
+  auto base = f.catalog->LoadTable(f.id).value();
   auto pos =
-      frazil::testing::WritePositionDeletes(catalog->io(), base.metadata.location + "/data/pos.parquet",
+      frazil::testing::WritePositionDeletes(f.catalog->io(), base.metadata.location + "/data/pos.parquet",
                                             {{target.file_path, 1}}, target.spec_id, target.partition);
-  ASSERT_TRUE(catalog
-                  ->CommitTable(base, frazil::testing::CommitRowDelta(catalog->io(), base.metadata, {}, {pos},
-                                                                      "delete"))
+  ASSERT_TRUE(f.catalog
+                  ->CommitTable(base, frazil::testing::CommitRowDelta(f.catalog->io(), base.metadata, {},
+                                                                      {pos}, "delete"))
                   .ok());
 
   MaintenanceConfig m;
   m.compact_min_files = 2;
-  auto report = CompactTopicFiles(catalog.get(), id, m);
+  auto report = CompactTopicFiles(f.catalog.get(), f.id, m);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   // The files before and after it are merged (3 and 4 into 2); it stays,
   // still with its delete.
@@ -103,7 +100,7 @@ TEST(TableMaintenanceTest, CompactionLeavesFilesWithDeletesAlone) {
   EXPECT_EQ(OffsetBound(after[0].file, true), 14);
   EXPECT_EQ(OffsetBound(after[2].file, false), 20);
   EXPECT_TRUE(after[0].deletes.empty() && after[2].deletes.empty());
-  (void)wal->Close();
+  (void)f.wal->Close();
 }
 
 // Every row of a data file: (offset, payload) in file order, and how many
@@ -213,11 +210,8 @@ TEST(TableMaintenanceTest, CompactionMergesARunWhoseRowsAreOutOfOrder) {
 TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
   frazil::testing::TempDir dir;
   Fixture f(dir, 20);
-  const catalog::TableIdentifier& id = f.id;
-  auto& catalog = f.catalog;
-  auto& wal = f.wal;
-  auto exists = [&](const std::string& f) { return catalog->io()->Read(f).ok(); };
-  auto base = catalog->LoadTable(id).value();
+  auto exists = [&](const std::string& path) { return f.catalog->io()->Read(path).ok(); };
+  auto base = f.catalog->LoadTable(f.id).value();
   ASSERT_EQ(base.metadata.snapshots.size(), 4u);
   const std::string first_list = base.metadata.snapshots.front().manifest_list;
   const std::string current_list = base.metadata.CurrentSnapshot()->manifest_list;
@@ -228,18 +222,19 @@ TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
   m.snapshot_min_keep = 1;
   m.expired_files_grace_ms = 60000;
   std::vector<PendingDelete> pending;
-  EXPECT_FALSE(ExpireTopicSnapshots(catalog.get(), id, m, nullptr).ok()) << "a grace needs a pending list";
-  auto report = ExpireTopicSnapshots(catalog.get(), id, m, &pending);
+  EXPECT_FALSE(ExpireTopicSnapshots(f.catalog.get(), f.id, m, nullptr).ok())
+      << "a grace needs a pending list";
+  auto report = ExpireTopicSnapshots(f.catalog.get(), f.id, m, &pending);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->snapshots_expired, 3u);
   EXPECT_EQ(report->files_deleted, 0u);
   // The three older manifest lists (their manifests are still used).
   EXPECT_EQ(report->files_pending, 3u);
   ASSERT_EQ(pending.size(), report->files_pending);
-  EXPECT_EQ(catalog->LoadTable(id).value().metadata.snapshots.size(), 1u);
+  EXPECT_EQ(f.catalog->LoadTable(f.id).value().metadata.snapshots.size(), 1u);
   // A reader of the metadata before the expiry can still open them...
   EXPECT_TRUE(exists(first_list)) << "deleted at once, not after the grace";
-  auto early = DeletePendingFiles(catalog.get(), id, &pending, WallClockMs());
+  auto early = DeletePendingFiles(f.catalog.get(), f.id, &pending, WallClockMs());
   ASSERT_TRUE(early.ok()) << early.status().ToString();
   EXPECT_EQ(early->deleted, 0u);
   EXPECT_EQ(pending.size(), 3u);
@@ -247,19 +242,19 @@ TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
   // ...and orphan removal, however young it lets orphans be, leaves them.
   MaintenanceConfig eager = m;
   eager.orphan_min_age_ms = -1000;
-  ASSERT_TRUE(RemoveTopicOrphans(catalog.get(), id, eager, pending).ok());
+  ASSERT_TRUE(RemoveTopicOrphans(f.catalog.get(), f.id, eager, pending).ok());
   EXPECT_TRUE(exists(first_list)) << "orphan removal deleted a file whose grace has not passed";
 
   // A due file the current metadata uses again is not deleted.
   pending.push_back(PendingDelete{current_list, WallClockMs() - 1});
-  auto late = DeletePendingFiles(catalog.get(), id, &pending, WallClockMs() + 61000);
+  auto late = DeletePendingFiles(f.catalog.get(), f.id, &pending, WallClockMs() + 61000);
   ASSERT_TRUE(late.ok()) << late.status().ToString();
   EXPECT_EQ(late->deleted, 3u);
   EXPECT_EQ(late->referenced_again, 1u);
   EXPECT_TRUE(pending.empty());
   EXPECT_FALSE(exists(first_list)) << "still there after the grace";
   EXPECT_TRUE(exists(current_list));
-  (void)wal->Close();
+  (void)f.wal->Close();
 }
 
 }  // namespace
