@@ -66,9 +66,12 @@ Status RunningBroker::Stop() {
   if (broker_) broker_->StopAccepting();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (broker_) st = broker_->Shutdown();
+  // As `frazil serve` does: the broker's executors (handlers finished from
+  // its rpc executor touch the services and the server) are joined before
+  // the server and the services go.
+  broker_.reset();
   server_.reset();
   services_.clear();
-  broker_.reset();
   catalog_.reset();
   data_lock_.reset();
   return st;

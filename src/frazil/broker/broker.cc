@@ -76,7 +76,13 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(options.data_dir + "/wal"));
   std::unique_ptr<Broker> b(new Broker(std::move(options)));
   FRAZIL_ASSIGN_OR_RETURN(b->store_, CursorStore::Open(b->options_.data_dir + "/metadata.db"));
+  wal::JournalOptions jo;
+  jo.dir = b->options_.data_dir + "/journal";
+  jo.segment_bytes = b->options_.journal_segment_bytes;
+  FRAZIL_ASSIGN_OR_RETURN(b->journal_, wal::Journal::Open(std::move(jo)));
   FRAZIL_RETURN_IF_ERROR(b->Recover());
+  // Topics that did not open keep their records in the journal.
+  FRAZIL_RETURN_IF_ERROR(b->journal_->FinishRecovery());
   b->last_sweep_ = Clock::now();
   b->janitor_ = std::make_unique<SerialTask>(b->upkeep_, [p = b.get()] { p->Janitor(); });
   b->janitor_->ScheduleAfter(b->options_.cursor_flush_interval);
@@ -257,6 +263,9 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
   // the topic's: an idle WAL writes on the producer's thread (not under
   // kAlways, whose fdatasync must not block gRPC's threads).
   wal_options.write_on_append = true;
+  wal_options.journal = journal_.get();
+  wal_options.journal_name = tn.ns + "/" + tn.name;
+  wal_options.journal_commits = options_.shared_journal;
   if (options_.catalog) {
     // A WAL started afresh (first use, or lost) continues after what the
     // table already holds, so offsets are never given out twice.
@@ -727,6 +736,10 @@ Status Broker::DeleteTopic(const std::string& topic) {
   // Stop writing before anything is removed; sends in flight fail with Closed.
   Status first = t->Close(false, std::chrono::milliseconds(0));
   const std::string wal_dir = t->wal->options().dir;
+  // Before the directory goes: a new topic of this name must never be given
+  // the old one's records by a later recovery.
+  if (Status forgot = journal_->Forget(t->wal->options().journal_name); !forgot.ok() && first.ok())
+    first = forgot;
   // The WAL directory leaves its name first (a crash later leaves only a
   // hidden directory, removed at the next start), then the rest goes.
   const std::string trash = fs::path(wal_dir).parent_path().string() + "/.deleted-" +
@@ -892,6 +905,11 @@ Status Broker::Shutdown() {
       FRAZIL_LOG_ERROR("closing WAL {}: {}", t->wal->options().dir, s.ToString());
       if (first.ok()) first = s;
     }
+  }
+  // Deletes what no topic needs any more (everything, when all closed well).
+  if (journal_) {
+    Status s = journal_->Close();
+    if (!s.ok() && first.ok()) first = s;
   }
   return first;
 }

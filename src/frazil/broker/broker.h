@@ -73,6 +73,12 @@ struct BrokerOptions {
   storage::CommitterConfig committer;
   storage::ReaderConfig reader;
   BrokerExecutors executors;
+  // Under wal sync_mode always, topics' groups are made durable by one
+  // journal shared by all topics (DATA_DIR/journal, wal/journal.h): one
+  // fdatasync for many topics. The journal is opened whatever this says, to
+  // restore what an earlier run left in it.
+  bool shared_journal = true;
+  uint64_t journal_segment_bytes = 16ull << 20;
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;
@@ -257,6 +263,8 @@ class Broker {
   Executor* rpc_ = nullptr;
   BrokerMetrics metrics_;
   std::unique_ptr<CursorStore> store_;
+  // Before the topics: their WALs report to it until they close.
+  std::unique_ptr<wal::Journal> journal_;
   Mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
   std::map<std::string, std::shared_ptr<Topic>> topics_ GUARDED_BY(mu_);

@@ -57,6 +57,7 @@ wal::WalOptions WalConfig::ToOptions(const std::string& dir) const {
   o.max_total_bytes = max_total_bytes;
   o.max_record_bytes = static_cast<uint32_t>(std::min<uint64_t>(max_record_bytes, UINT32_MAX));
   o.recovery_mode = recovery_mode;
+  o.journal_sync_interval = std::chrono::milliseconds(journal_sync_interval_ms);
   return o;
 }
 
@@ -141,7 +142,8 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     const std::string where = "wal.";
     if (auto st = CheckKeys(w,
                             {"sync_mode", "sync_interval_ms", "segment_bytes", "segment_max_age_ms",
-                             "max_total_bytes", "max_record_bytes", "recovery_mode"},
+                             "max_total_bytes", "max_record_bytes", "recovery_mode", "shared_journal",
+                             "journal_sync_interval_ms", "journal_segment_bytes"},
                             where);
         !st.ok()) {
       return in_file(st);
@@ -154,6 +156,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
       if (!parsed.ok()) return in_file(parsed.status());
       wc.sync_mode = *parsed;
     }
+    if (auto st = Read(w, "shared_journal", where, &wc.shared_journal); !st.ok()) return in_file(st);
     std::string recovery;
     if (auto st = Read(w, "recovery_mode", where, &recovery); !st.ok()) return in_file(st);
     if (recovery == "strict") {
@@ -168,9 +171,15 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
          {std::pair{"sync_interval_ms", &wc.sync_interval_ms}, std::pair{"segment_bytes", &wc.segment_bytes},
           std::pair{"segment_max_age_ms", &wc.segment_max_age_ms},
           std::pair{"max_total_bytes", &wc.max_total_bytes},
-          std::pair{"max_record_bytes", &wc.max_record_bytes}}) {
+          std::pair{"max_record_bytes", &wc.max_record_bytes},
+          std::pair{"journal_sync_interval_ms", &wc.journal_sync_interval_ms},
+          std::pair{"journal_segment_bytes", &wc.journal_segment_bytes}}) {
       if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
     }
+    if (wc.journal_sync_interval_ms == 0)
+      return in_file(Status::InvalidArgument("wal.journal_sync_interval_ms must be positive"));
+    if (wc.journal_segment_bytes < 4096)
+      return in_file(Status::InvalidArgument("wal.journal_segment_bytes must be at least 4096"));
   }
   if (YAML::Node s = root["storage"]) {
     if (!s.IsMap()) return in_file(Status::InvalidArgument("'storage' must be a mapping"));

@@ -30,6 +30,11 @@ struct WalConfig {
   uint64_t max_total_bytes = 1ull << 30;
   uint64_t max_record_bytes = 8ull << 20;
   wal::RecoveryMode recovery_mode = wal::RecoveryMode::kStrict;
+  // Under always: one journal shared by all topics makes their groups
+  // durable with one fdatasync; each topic's segment is synced this often.
+  bool shared_journal = true;
+  uint64_t journal_sync_interval_ms = 1000;
+  uint64_t journal_segment_bytes = 16ull << 20;
 
   // Options for the WAL stored in `dir`.
   wal::WalOptions ToOptions(const std::string& dir) const;

@@ -92,8 +92,8 @@ std::string SegmentFileName(uint64_t base_offset) {
   return buf;
 }
 
-bool ParseSegmentFileName(const std::string& name, uint64_t* base_offset) {
-  if (name.size() != 24 || name.compare(20, 4, ".wal") != 0) return false;
+bool ParseNumberedFileName(const std::string& name, std::string_view suffix, uint64_t* number) {
+  if (name.size() != 20 + suffix.size() || name.compare(20, suffix.size(), suffix) != 0) return false;
   uint64_t v = 0;
   for (size_t i = 0; i < 20; ++i) {
     char c = name[i];
@@ -102,8 +102,12 @@ bool ParseSegmentFileName(const std::string& name, uint64_t* base_offset) {
     if (v > (UINT64_MAX - digit) / 10) return false;
     v = v * 10 + digit;
   }
-  *base_offset = v;
+  *number = v;
   return true;
+}
+
+bool ParseSegmentFileName(const std::string& name, uint64_t* base_offset) {
+  return ParseNumberedFileName(name, ".wal", base_offset);
 }
 
 }  // namespace frazil::wal

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frazil/common/status.h"
@@ -54,5 +55,7 @@ const char* RecordCheckName(RecordCheck check);
 std::string SegmentFileName(uint64_t base_offset);
 // True (and the offset) for a name SegmentFileName could have produced.
 bool ParseSegmentFileName(const std::string& name, uint64_t* base_offset);
+// True (and the number) for 20 decimal digits followed by `suffix`.
+bool ParseNumberedFileName(const std::string& name, std::string_view suffix, uint64_t* number);
 
 }  // namespace frazil::wal

@@ -38,6 +38,9 @@ Status WalOptions::Validate() const {
   if (sync_mode == SyncMode::kPeriodic && sync_interval.count() <= 0) {
     return Status::InvalidArgument("WAL sync_interval must be positive in periodic mode");
   }
+  if (journal && journal_name.empty()) return Status::InvalidArgument("WAL journal_name is not set");
+  if (journal && journal_sync_interval.count() <= 0)
+    return Status::InvalidArgument("WAL journal_sync_interval must be positive");
   if (segment_max_age.count() <= 0) return Status::InvalidArgument("WAL segment_max_age must be positive");
   if (index_interval_bytes == 0) return Status::InvalidArgument("WAL index_interval_bytes must be positive");
   if (max_total_bytes != 0 && max_total_bytes < segment_bytes) {

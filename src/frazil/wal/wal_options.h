@@ -15,6 +15,7 @@ class Executor;
 
 namespace frazil::wal {
 
+class Journal;
 class LogFileSystem;
 
 enum class SyncMode {
@@ -66,6 +67,16 @@ struct WalOptions {
   // arrive meanwhile join the writer's next round. Syncs, segment rolls and
   // long bursts still go to the executor.
   bool write_on_append = false;
+  // The shared journal (journal.h; not owned, must outlive the log). At
+  // open, records it holds for `journal_name` that the log's files lost are
+  // restored. With `journal_commits` under kAlways, a group is durable once
+  // the journal has it (one fdatasync for the groups of many logs) instead
+  // of after an fdatasync of the log's own segment, which is then synced
+  // every `journal_sync_interval` and when sealed.
+  Journal* journal = nullptr;
+  std::string journal_name;
+  bool journal_commits = true;
+  std::chrono::milliseconds journal_sync_interval{1000};
 
   Status Validate() const;
 };

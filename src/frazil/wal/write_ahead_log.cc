@@ -25,6 +25,9 @@ WriteAheadLog::WriteAheadLog(WalOptions options)
       fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
       executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
       inline_writes_(options_.write_on_append && options_.sync_mode != SyncMode::kAlways),
+      journal_log_(options_.journal && options_.journal_commits && options_.sync_mode == SyncMode::kAlways
+                       ? options_.journal->Register(options_.journal_name)
+                       : nullptr),
       task_(executor_, [this] { RunTask(); }),
       timer_task_(executor_, [this] { task_.Schedule(); }) {}
 
@@ -77,6 +80,13 @@ Status WriteAheadLog::Recover() {
     }
   }
   std::sort(files.begin(), files.end());
+  // What the shared journal holds for this log: the records its files may
+  // have lost since they were last synced.
+  const JournalRecovered claim =
+      options_.journal ? options_.journal->Claim(options_.journal_name) : JournalRecovered{};
+  auto journal_holds = [&](uint64_t offset) {
+    return !claim.empty() && claim.first_offset <= offset && offset < claim.end_offset;
+  };
 
   auto drop_files_from = [&](size_t first) -> Status {
     for (size_t j = first; j < files.size(); ++j) {
@@ -146,8 +156,11 @@ Status WriteAheadLog::Recover() {
     }
     if (scan.tail != SegmentTail::kClean) {
       std::string where = path + " at byte " + std::to_string(scan.bad_position);
+      // Damage in the newest segment from the first record the journal
+      // holds on was never synced there: cut it and restore from the journal.
+      const bool restorable = last && journal_holds(scan.end_offset);
       bool may_truncate = options_.recovery_mode == RecoveryMode::kTruncateAtCorruption ||
-                          (last && scan.tail == SegmentTail::kTorn);
+                          (last && scan.tail == SegmentTail::kTorn) || restorable;
       if (!last && files[i + 1].first <= options_.stored_below) {
         FRAZIL_RETURN_IF_ERROR(
             drop_stored(i, Status::Corruption("WAL segment " + where + ": " + scan.bad_reason)));
@@ -165,7 +178,13 @@ Status WriteAheadLog::Recover() {
             " inside a sealed segment (recovery_mode=truncate discards everything from here)");
       }
       uint64_t dropped = data.size() - scan.valid_bytes;
-      if (scan.tail == SegmentTail::kCorruptMiddle || !last) {
+      if (restorable) {
+        FRAZIL_LOG_WARN(
+            "WAL recovery: {} is damaged at byte {} ({}); the shared journal holds offsets [{}, {}): cutting "
+            "{} "
+            "bytes there to restore them",
+            path, scan.bad_position, scan.bad_reason, claim.first_offset, claim.end_offset, dropped);
+      } else if (scan.tail == SegmentTail::kCorruptMiddle || !last) {
         FRAZIL_LOG_ERROR("WAL recovery (recovery_mode=truncate): discarding {} bytes of {} from byte {} ({})",
                          dropped, path, scan.bad_position, scan.bad_reason);
       } else {
@@ -223,9 +242,13 @@ Status WriteAheadLog::Recover() {
     total_bytes_ = total;
   }
   if (fresh) FRAZIL_RETURN_IF_ERROR(CreateSegment(std::max(options_.initial_offset, options_.stored_below)));
+  if (options_.journal && !claim.empty()) {
+    FRAZIL_RETURN_IF_ERROR(ApplyJournal(claim));
+    options_.journal->Applied(options_.journal_name);
+  }
   MutexLock lock(&mu_);
   next_offset_ = visible_end_ = durable_end_ = segments_.back().end_offset;
-  written_end_ = synced_end_ = next_offset_;
+  written_end_ = synced_end_ = journaled_end_ = reported_end_ = next_offset_;
   recovery_.segments = segments_.size();
   recovery_.first_offset = segments_.front().base_offset;
   recovery_.next_offset = next_offset_;
@@ -261,6 +284,61 @@ Status WriteAheadLog::CreateSegment(uint64_t base_offset) {
   total_bytes_ += kSegmentHeaderSize;
   segments_.push_back(std::move(seg));
   return Status::Ok();
+}
+
+Status WriteAheadLog::ApplyJournal(const JournalRecovered& claim) {
+  uint64_t end, size;
+  {
+    MutexLock lock(&mu_);
+    end = segments_.back().end_offset;
+    size = segments_.back().size_bytes;
+  }
+  if (claim.first_offset > end) {
+    return Status::Corruption("WAL " + options_.dir + " ends at offset " + std::to_string(end) +
+                              " but the shared journal's records for it start at " +
+                              std::to_string(claim.first_offset) + ": offsets [" + std::to_string(end) +
+                              ", " + std::to_string(claim.first_offset) + ") are lost");
+  }
+  // Skip what the files kept; append the rest as one group.
+  std::span<const uint8_t> rest(claim.records);
+  for (uint64_t o = claim.first_offset; o < end && !rest.empty(); ++o) {
+    RecordView r;
+    if (ParseRecord(rest, kMaxRecordBytesLimit, &r) != RecordCheck::kOk)
+      return Status::Internal("journal record");
+    rest = rest.subspan(FramedSize(r.payload.size()));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> positions;  // offset, position in the segment
+  for (std::span<const uint8_t> p = rest; !p.empty();) {
+    RecordView r;
+    if (ParseRecord(p, kMaxRecordBytesLimit, &r) != RecordCheck::kOk)
+      return Status::Internal("journal record");
+    positions.emplace_back(r.offset, size + (rest.size() - p.size()));
+    p = p.subspan(FramedSize(r.payload.size()));
+  }
+  if (!rest.empty()) FRAZIL_RETURN_IF_ERROR(active_file_->Append(rest));
+  // Synced even when nothing was restored: the journal forgets these
+  // records once Applied, so the files must hold them durably first.
+  FRAZIL_RETURN_IF_ERROR(TimedSync(active_file_.get()));
+  if (positions.empty()) return Status::Ok();
+  active_size_ += rest.size();
+  active_records_ += positions.size();
+  recovery_.journal_records = positions.size();
+  FRAZIL_LOG_WARN("WAL {}: restored {} record(s), offsets [{}, {}), from the shared journal", options_.dir,
+                  positions.size(), positions.front().first, positions.back().first + 1);
+  MutexLock lock(&mu_);
+  Segment& seg = segments_.back();
+  for (const auto& [offset, pos] : positions) seg.index.MaybeAdd(offset, pos);
+  seg.size_bytes += rest.size();
+  seg.end_offset = positions.back().first + 1;
+  total_bytes_ += rest.size();
+  recovery_.records += positions.size();
+  return Status::Ok();
+}
+
+void WriteAheadLog::ReportSynced() {
+  if (!journal_log_ || synced_end_ <= reported_end_) return;
+  reported_end_ = synced_end_;
+  options_.journal->Synced(*journal_log_, synced_end_);
 }
 
 // ---------------------------------------------------------------------------
@@ -411,7 +489,12 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   Status st = active_file_->Append(buf);
   if (st.ok() && options_.sync_mode == SyncMode::kAlways) {
     auto t0 = Clock::now();
-    st = TimedSync(active_file_.get());
+    if (journal_log_) {
+      // Durable once the journal has it; this segment is synced later.
+      st = options_.journal->Commit(*journal_log_, first_offset, static_cast<uint32_t>(batch.size()), buf);
+    } else {
+      st = TimedSync(active_file_.get());
+    }
     last_sync_duration_ = Clock::now() - t0;
   }
   if (!st.ok()) {
@@ -426,7 +509,11 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   active_size_ += buf.size();
   active_records_ += batch.size();
   written_end_ = batch.back().offset + 1;
-  if (options_.sync_mode == SyncMode::kAlways) synced_end_ = written_end_;
+  if (journal_log_) {
+    journaled_end_ = written_end_;
+  } else if (options_.sync_mode == SyncMode::kAlways) {
+    synced_end_ = written_end_;
+  }
   return Status::Ok();
 }
 
@@ -529,8 +616,7 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
   if (!batch.empty()) st = WriteBatch(buf, batch);
   const auto now = Clock::now();
   // Sync: explicitly requested, on close, or when the periodic timer is due.
-  const bool periodic_due = !inline_run && options_.sync_mode == SyncMode::kPeriodic && periodic_armed_ &&
-                            now >= next_periodic_sync_;
+  const bool periodic_due = !inline_run && TimedFileSync() && periodic_armed_ && now >= next_periodic_sync_;
   Status sync_st;
   bool synced = false;
   if (st.ok() && written_end_ > synced_end_ && (!syncs.empty() || closing || periodic_due)) {
@@ -564,10 +650,10 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
   // When to run again: the periodic sync while something is dirty, the age
   // of a segment that holds records. Nothing else.
   Clock::time_point next = Clock::time_point::max();
-  if (options_.sync_mode == SyncMode::kPeriodic && written_end_ > synced_end_) {
+  if (TimedFileSync() && written_end_ > synced_end_) {
     if (!periodic_armed_) {
       periodic_armed_ = true;
-      next_periodic_sync_ = now + options_.sync_interval;
+      next_periodic_sync_ = now + (journal_log_ ? options_.journal_sync_interval : options_.sync_interval);
     }
     next = std::min(next, next_periodic_sync_);
   }
@@ -597,7 +683,7 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
         seg.end_offset = batch.back().offset + 1;
         new_visible = seg.end_offset;
         bytes_written_ += buf.size();
-        if (options_.sync_mode == SyncMode::kAlways) ++syncs_;
+        if (options_.sync_mode == SyncMode::kAlways && !journal_log_) ++syncs_;
       } else {
         // Offsets must stay gap-free: the failed batch and everything queued
         // behind it fail, and the next append reuses the first failed offset.
@@ -610,9 +696,11 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
       }
     }
     if (synced) ++syncs_;
-    durable_end_ = std::max(durable_end_, synced_end_);
+    durable_end_ = std::max({durable_end_, synced_end_, journaled_end_});
     visible_end_ = new_visible;
   }
+
+  ReportSynced();
 
   // Producers first: callbacks, then blocked readers, then listeners. No lock held.
   if (!batch.empty()) {
@@ -736,6 +824,9 @@ Status WriteAheadLog::Close() {
     if (st.ok()) st = c;
     active_file_.reset();
   }
+  // Everything written is in the files: the journal need not keep it. (If
+  // the sync failed, the journal keeps it for the next recovery.)
+  if (journal_log_ && st.ok()) options_.journal->Closed(*journal_log_);
   {
     MutexLock lock(&mu_);
     closed_ = true;

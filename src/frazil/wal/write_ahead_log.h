@@ -39,6 +39,7 @@
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
 #include "frazil/common/thread_annotations.h"
+#include "frazil/wal/journal.h"
 #include "frazil/wal/log_file.h"
 #include "frazil/wal/segment_index.h"
 #include "frazil/wal/wal_options.h"
@@ -71,13 +72,15 @@ struct RecoveryReport {
   uint64_t truncated_at = 0;
   uint64_t bytes_dropped = 0;
   std::string truncation_reason;
+  // Records the log's files had lost and the shared journal restored.
+  uint64_t journal_records = 0;
 };
 
 struct WalStats {
   uint64_t low_water_offset = 0;  // first offset still held
   uint64_t next_offset = 0;       // offset the next append will get
   uint64_t visible_end = 0;       // records below are acknowledged and readable
-  uint64_t durable_end = 0;       // records below are known to be fdatasynced
+  uint64_t durable_end = 0;       // records below are known to be fdatasynced (here or in the journal)
   size_t segment_count = 0;
   uint64_t total_bytes = 0;  // segment files plus queued appends
   uint64_t appends = 0;
@@ -197,6 +200,12 @@ class WriteAheadLog {
       EXCLUDES(mu_);
   Status RecoverFromWriteError(uint64_t good_size) REQUIRES(writer_);
   Status TimedSync(WritableLogFile* file);
+  // Recovery: restores from the journal what the files lost (`claim`).
+  Status ApplyJournal(const JournalRecovered& claim) REQUIRES(writer_) EXCLUDES(mu_);
+  // Tells the journal how far the log's own files are synced.
+  void ReportSynced() REQUIRES(writer_);
+  // Whether the segment is synced on a timer (kPeriodic, or journal commits).
+  bool TimedFileSync() const { return options_.sync_mode == SyncMode::kPeriodic || journal_log_ != nullptr; }
   bool RollDue(std::chrono::steady_clock::time_point now) const REQUIRES(writer_);
   void NotifyListeners(uint64_t visible_end) EXCLUDES(listeners_mu_);
   bool InTask() const;
@@ -208,6 +217,8 @@ class WriteAheadLog {
   std::shared_ptr<LogFileSystem> fs_;
   Executor* const executor_;
   const bool inline_writes_;  // write_on_append, and not kAlways
+  // Set when groups are made durable by the shared journal (kAlways).
+  const std::shared_ptr<Journal::Log> journal_log_;
   RecoveryReport recovery_;
   LatencyHistogram fsync_latency_;
 
@@ -252,8 +263,10 @@ class WriteAheadLog {
   uint64_t active_size_ GUARDED_BY(writer_) = 0;  // bytes in the active file
   uint64_t active_records_ GUARDED_BY(writer_) = 0;
   std::chrono::steady_clock::time_point active_created_ GUARDED_BY(writer_);
-  uint64_t written_end_ GUARDED_BY(writer_) = 0;  // records below are written (maybe not synced)
-  uint64_t synced_end_ GUARDED_BY(writer_) = 0;   // records below are fdatasynced
+  uint64_t written_end_ GUARDED_BY(writer_) = 0;    // records below are written (maybe not synced)
+  uint64_t synced_end_ GUARDED_BY(writer_) = 0;     // records below are fdatasynced
+  uint64_t journaled_end_ GUARDED_BY(writer_) = 0;  // records below are durable in the journal
+  uint64_t reported_end_ GUARDED_BY(writer_) = 0;   // synced_end_ the journal was last told
   // kPeriodic: armed when data first turns dirty, due sync_interval later.
   bool periodic_armed_ GUARDED_BY(writer_) = false;
   std::chrono::steady_clock::time_point next_periodic_sync_ GUARDED_BY(writer_);

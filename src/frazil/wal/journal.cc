@@ -1,0 +1,471 @@
+#include "frazil/wal/journal.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "frazil/common/fs_util.h"
+#include "frazil/common/logging.h"
+#include "frazil/wal/journal_format.h"
+
+namespace frazil::wal {
+
+namespace {
+
+// Appends the framed records of `entry` to what is held for its log. Entries
+// of one log follow each other in offset order; one that starts below the
+// end (offsets reused after a failed group that reached the journal) replaces
+// what it overlaps, one that starts beyond the end replaces everything (the
+// log must then already hold what lies before it, or its recovery fails).
+void Hold(const JournalEntryView& entry, JournalRecovered* held) {
+  if (held->empty() || entry.first_offset > held->end_offset || entry.first_offset < held->first_offset) {
+    held->records.clear();
+    held->first_offset = held->end_offset = entry.first_offset;
+  } else if (entry.first_offset < held->end_offset) {
+    // Cut at the first reused offset.
+    size_t pos = 0;
+    for (uint64_t o = held->first_offset; o < entry.first_offset; ++o) {
+      RecordView r;
+      (void)ParseRecord(std::span<const uint8_t>(held->records).subspan(pos), kMaxRecordBytesLimit, &r);
+      pos += FramedSize(r.payload.size());
+    }
+    held->records.resize(pos);
+    held->end_offset = entry.first_offset;
+  }
+  held->records.insert(held->records.end(), entry.records.begin(), entry.records.end());
+  held->end_offset += entry.record_count;
+}
+
+}  // namespace
+
+Journal::Journal(JournalOptions options)
+    : options_(std::move(options)), fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()) {}
+
+Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options) {
+  if (options.dir.empty()) return Status::InvalidArgument("journal directory is empty");
+  if (options.segment_bytes < 4096)
+    return Status::InvalidArgument("journal segment_bytes must be at least 4096");
+  std::unique_ptr<Journal> j(new Journal(std::move(options)));
+  FRAZIL_RETURN_IF_ERROR(j->Recover());
+  return j;
+}
+
+Journal::~Journal() {
+  Status st = Close();
+  if (!st.ok()) FRAZIL_LOG_ERROR("closing journal {}: {}", options_.dir, st.ToString());
+}
+
+Status Journal::Recover() {
+  const std::string& dir = options_.dir;
+  FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(dir));
+  FRAZIL_ASSIGN_OR_RETURN(auto names, fsutil::ListDir(dir));
+  std::vector<std::pair<uint64_t, std::string>> files;
+  for (const auto& name : names) {
+    uint64_t seq = 0;
+    if (ParseJournalFileName(name, &seq)) files.emplace_back(seq, dir + "/" + name);
+  }
+  std::sort(files.begin(), files.end());
+  std::map<std::string, JournalRecovered> held;
+  std::deque<Segment> segs;
+  uint64_t next_seq = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto& [seq, path] = files[i];
+    const bool newest = i + 1 == files.size();
+    next_seq = seq + 1;
+    FRAZIL_ASSIGN_OR_RETURN(auto data, fsutil::ReadFile(path));
+    auto header = DecodeJournalHeader(data);
+    std::string damage;
+    size_t pos = kJournalHeaderSize;
+    if (!header.ok()) {
+      if (newest &&
+          (data.size() < kJournalHeaderSize ||
+           std::all_of(data.begin(), data.begin() + kJournalHeaderSize, [](uint8_t b) { return b == 0; }))) {
+        // A crash while the segment was being created: it holds nothing.
+        FRAZIL_LOG_WARN("journal: removing {} whose header was never completely written", path);
+        FRAZIL_RETURN_IF_ERROR(fs_->Remove(path));
+        continue;
+      }
+      damage = header.status().message();
+      pos = data.size();
+    } else if (*header != seq) {
+      damage = "header says sequence " + std::to_string(*header);
+      pos = data.size();
+    }
+    uint64_t entries = 0;
+    while (pos < data.size()) {
+      JournalEntryView e;
+      std::string why;
+      RecordCheck c = ParseJournalEntry(std::span<const uint8_t>(data).subspan(pos), &e, &why);
+      if (c != RecordCheck::kOk) {
+        const bool zeros = std::all_of(data.begin() + pos, data.end(), [](uint8_t b) { return b == 0; });
+        if (newest && (c == RecordCheck::kTruncated || zeros || why.empty())) {
+          // A group whose write was torn by the crash was never acknowledged.
+          FRAZIL_LOG_WARN("journal: ignoring the torn tail of {} from byte {} ({} bytes: {})", path, pos,
+                          data.size() - pos, RecordCheckName(c));
+        } else {
+          damage = std::string(RecordCheckName(c)) + (why.empty() ? "" : ": " + why) + " at byte " +
+                   std::to_string(pos);
+        }
+        break;
+      }
+      ++entries;
+      const std::string name(e.name);
+      if (e.kind == JournalEntryKind::kForget) {
+        held.erase(name);
+      } else {
+        Hold(e, &held[name]);
+      }
+      pos += e.size;
+    }
+    if (!damage.empty()) {
+      // Keep the evidence for the operator, out of the way of later opens;
+      // the entries before the damage are restored.
+      std::string kept = path + ".damaged";
+      FRAZIL_LOG_ERROR(
+          "journal: segment {} is damaged ({}); {} entries before the damage are restored, the file is kept "
+          "as {}",
+          path, damage, entries, kept);
+      if (::rename(path.c_str(), kept.c_str()) != 0) return Status::IoErrorFromErrno("rename", path, errno);
+      FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
+      continue;
+    }
+    Segment s;
+    s.sequence = seq;
+    s.path = path;
+    s.bytes = data.size();
+    s.recovered = true;
+    segs.push_back(std::move(s));
+  }
+  uint64_t records = 0;
+  for (const auto& [name, r] : held) records += r.end_offset - r.first_offset;
+  if (!held.empty())
+    FRAZIL_LOG_INFO("journal {}: {} record(s) of {} log(s) held from before this start", dir, records,
+                    held.size());
+  {
+    MutexLock lock(&mu_);
+    segments_ = std::move(segs);
+    for (auto& [name, r] : held)
+      if (!r.empty()) recovered_.emplace(name, std::move(r));
+  }
+  return CreateSegment(next_seq);
+}
+
+Status Journal::CreateSegment(uint64_t sequence) {
+  std::string path = options_.dir + "/" + JournalFileName(sequence);
+  FRAZIL_ASSIGN_OR_RETURN(auto file, fs_->OpenAppendable(path, /*create=*/true));
+  uint8_t header[kJournalHeaderSize];
+  EncodeJournalHeader(sequence, header);
+  Status st = file->Append(header);
+  if (st.ok()) st = file->Sync();
+  if (st.ok()) st = fs_->SyncDir(options_.dir);
+  if (!st.ok()) {
+    (void)file->Close();
+    (void)fs_->Remove(path);
+    return st;
+  }
+  if (active_) (void)active_->Close();
+  active_ = std::move(file);
+  active_size_ = kJournalHeaderSize;
+  Segment s;
+  s.sequence = sequence;
+  s.path = path;
+  s.bytes = kJournalHeaderSize;
+  MutexLock lock(&mu_);
+  segments_.push_back(std::move(s));
+  return Status::Ok();
+}
+
+std::shared_ptr<Journal::Log> Journal::Register(const std::string& name) {
+  MutexLock lock(&mu_);
+  const uint64_t id = next_log_id_++;
+  logs_[id] = LogState{name, 0};
+  return std::shared_ptr<Log>(new Log(id, name));
+}
+
+Status Journal::Commit(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records) {
+  if (records.size() + log.name().size() > kMaxJournalEntryBytes)
+    return Status::InvalidArgument("journal entry of " + std::to_string(records.size()) +
+                                   " bytes is too large");
+  std::vector<uint8_t> entry;
+  AppendJournalEntry(JournalEntryKind::kRecords, log.name(), first_offset, count, records, &entry);
+  return Submit(std::move(entry), log.id_, first_offset + count);
+}
+
+Status Journal::Submit(std::vector<uint8_t> entry, uint64_t log_id, uint64_t end_offset) {
+  Waiter self;
+  MutexLock lock(&mu_);
+  if (closed_) return Status::Closed("journal " + options_.dir + " is closed");
+  if (!failed_.ok()) return failed_;
+  if (queued_.empty()) {
+    queued_ = std::move(entry);
+  } else {
+    queued_.insert(queued_.end(), entry.begin(), entry.end());
+  }
+  queued_waiters_.push_back(&self);
+  queued_ends_.emplace_back(log_id, end_offset);
+  while (!self.done) {
+    if (writing_) {
+      cv_.Wait(lock);
+      continue;
+    }
+    if (closed_) {
+      // Close ran while this commit was queued behind a group.
+      for (Waiter* w : queued_waiters_) {
+        w->status = Status::Closed("journal " + options_.dir + " is closed");
+        w->done = true;
+      }
+      queued_waiters_.clear();
+      queued_ends_.clear();
+      queued_.clear();
+      cv_.NotifyAll();
+      break;
+    }
+    // Lead a group: everything queued, this commit's included.
+    writing_ = true;
+    std::vector<uint8_t> buf;
+    buf.swap(queued_);
+    std::vector<Waiter*> waiters;
+    waiters.swap(queued_waiters_);
+    std::vector<std::pair<uint64_t, uint64_t>> ends;
+    ends.swap(queued_ends_);
+    const bool roll = active_size_ > kJournalHeaderSize && active_size_ + buf.size() > options_.segment_bytes;
+    const uint64_t next_seq = segments_.back().sequence + 1;
+    std::vector<std::string> doomed;
+    lock.Unlock();
+
+    // I/O, with no lock held: other commits queue behind this group.
+    Status st;
+    if (roll) st = CreateSegment(next_seq);  // the old one was synced by its last group
+    const uint64_t good_size = active_size_;
+    if (st.ok()) st = active_->Append(buf);
+    if (st.ok()) {
+      auto t0 = std::chrono::steady_clock::now();
+      st = active_->Sync();
+      sync_latency_.ObserveDuration(std::chrono::steady_clock::now() - t0);
+    }
+    Status undo;
+    if (!st.ok()) {
+      // The page cache may hold part of the group: cut it off durably, so
+      // that a restart does not restore what was never acknowledged.
+      undo = active_->Truncate(good_size);
+      if (undo.ok()) undo = active_->Sync();
+    }
+    if (st.ok()) active_size_ += buf.size();
+
+    lock.Lock();
+    writing_ = false;
+    ++groups_;
+    if (st.ok()) {
+      bytes_ += buf.size();
+      commits_ += waiters.size();
+      Segment& seg = segments_.back();
+      seg.bytes = active_size_;
+      for (const auto& [id, end] : ends) {
+        // A log closed meanwhile has synced these already.
+        if (!logs_.count(id)) continue;
+        uint64_t& e = seg.log_ends[id];
+        e = std::max(e, end);
+      }
+      if (roll) doomed = TakeDeletableLocked();
+    } else {
+      failures_ += waiters.size();
+      FRAZIL_LOG_ERROR("journal {}: group of {} commit(s) failed: {}", options_.dir, waiters.size(),
+                       st.ToString());
+      if (!undo.ok())
+        failed_ = Status(st.code(), "journal " + options_.dir + " failed and could not be repaired (" +
+                                        st.message() + "; then " + undo.message() + "); restart the broker");
+    }
+    for (Waiter* w : waiters) {
+      w->status = st;
+      w->done = true;
+    }
+    cv_.NotifyAll();
+    if (!doomed.empty()) {
+      lock.Unlock();
+      DeleteFiles(doomed);
+      lock.Lock();
+    }
+  }
+  return self.status;
+}
+
+std::vector<std::string> Journal::TakeDeletableLocked() {
+  std::vector<std::string> doomed;
+  // Oldest first, never the active one: a forget entry must not outlive the
+  // records it cancels, so a segment goes only after all older ones.
+  while (segments_.size() > 1 && !segments_.front().recovered) {
+    const Segment& s = segments_.front();
+    bool needed = false;
+    for (const auto& [id, end] : s.log_ends) {
+      auto it = logs_.find(id);
+      if (it != logs_.end() && it->second.synced_end < end) {
+        needed = true;
+        break;
+      }
+    }
+    if (needed) break;
+    doomed.push_back(s.path);
+    segments_.pop_front();
+  }
+  return doomed;
+}
+
+void Journal::DeleteFiles(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    Status st = fs_->Remove(p);
+    if (!st.ok()) FRAZIL_LOG_WARN("journal: removing {}: {}", p, st.ToString());
+  }
+  Status st = fs_->SyncDir(options_.dir);
+  if (!st.ok()) FRAZIL_LOG_WARN("journal {}: {}", options_.dir, st.ToString());
+}
+
+void Journal::Synced(Log& log, uint64_t end) {
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    auto it = logs_.find(log.id_);
+    if (it == logs_.end() || end <= it->second.synced_end) return;
+    it->second.synced_end = end;
+    if (writing_) return;  // the writer's next roll looks again
+    doomed = TakeDeletableLocked();
+  }
+  if (!doomed.empty()) DeleteFiles(doomed);
+}
+
+void Journal::Closed(Log& log) {
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    logs_.erase(log.id_);
+    if (!writing_) doomed = TakeDeletableLocked();
+  }
+  if (!doomed.empty()) DeleteFiles(doomed);
+}
+
+Status Journal::Forget(const std::string& name) {
+  {
+    MutexLock lock(&mu_);
+    recovered_.erase(name);
+    if (auto it = carried_.find(name); it != carried_.end()) {
+      logs_.erase(it->second);
+      carried_.erase(it);
+    }
+    for (auto it = logs_.begin(); it != logs_.end();)
+      it = it->second.name == name ? logs_.erase(it) : std::next(it);
+  }
+  std::vector<uint8_t> entry;
+  AppendJournalEntry(JournalEntryKind::kForget, name, 0, 0, {}, &entry);
+  return Submit(std::move(entry), 0, 0);
+}
+
+JournalRecovered Journal::Claim(const std::string& name) {
+  MutexLock lock(&mu_);
+  auto it = recovered_.find(name);
+  if (it == recovered_.end()) return {};
+  return it->second;
+}
+
+void Journal::Applied(const std::string& name) {
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    recovered_.erase(name);
+    if (auto it = carried_.find(name); it != carried_.end()) {
+      logs_.erase(it->second);
+      carried_.erase(it);
+      if (!writing_) doomed = TakeDeletableLocked();
+    }
+  }
+  if (!doomed.empty()) DeleteFiles(doomed);
+}
+
+Status Journal::FinishRecovery() {
+  std::map<std::string, JournalRecovered> left;
+  {
+    MutexLock lock(&mu_);
+    if (recovery_finished_) return Status::Ok();
+    recovery_finished_ = true;
+    left = recovered_;
+  }
+  // What no log applied goes into the active segment, pinned there by a
+  // log id of its own until a log of that name applies it.
+  for (const auto& [name, r] : left) {
+    FRAZIL_LOG_WARN(
+        "journal {}: log {} was not opened; its {} record(s) [{}, {}) stay in the journal until it is", dir(),
+        name, r.end_offset - r.first_offset, r.first_offset, r.end_offset);
+    uint64_t id;
+    {
+      MutexLock lock(&mu_);
+      id = next_log_id_++;
+      logs_[id] = LogState{name, 0};
+      carried_[name] = id;
+    }
+    std::vector<uint8_t> entry;
+    AppendJournalEntry(JournalEntryKind::kRecords, name, r.first_offset,
+                       static_cast<uint32_t>(r.end_offset - r.first_offset), r.records, &entry);
+    FRAZIL_RETURN_IF_ERROR(Submit(std::move(entry), id, r.end_offset));
+  }
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    for (auto it = segments_.begin(); it != segments_.end();) {
+      if (it->recovered) {
+        doomed.push_back(it->path);
+        it = segments_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!doomed.empty()) DeleteFiles(doomed);
+  return Status::Ok();
+}
+
+Status Journal::Close() {
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return Status::Ok();
+    closed_ = true;
+    while (writing_) cv_.Wait(lock);
+    doomed = TakeDeletableLocked();
+  }
+  Status st;
+  if (active_) {
+    st = active_->Close();
+    active_.reset();
+  }
+  bool active_unneeded = false;
+  {
+    MutexLock lock(&mu_);
+    if (segments_.size() == 1 && !segments_.front().recovered) {
+      active_unneeded = true;
+      for (const auto& [id, end] : segments_.front().log_ends) {
+        auto it = logs_.find(id);
+        if (it != logs_.end() && it->second.synced_end < end) active_unneeded = false;
+      }
+      if (active_unneeded) {
+        doomed.push_back(segments_.front().path);
+        segments_.clear();
+      }
+    }
+  }
+  if (!doomed.empty()) DeleteFiles(doomed);
+  return st;
+}
+
+JournalStats Journal::Stats() const {
+  JournalStats s;
+  s.sync_latency = sync_latency_.Read();
+  MutexLock lock(&mu_);
+  s.commits = commits_;
+  s.groups = groups_;
+  s.bytes = bytes_;
+  s.failures = failures_;
+  s.segments = segments_.size();
+  for (const auto& seg : segments_) s.segment_bytes += seg.bytes;
+  return s;
+}
+
+}  // namespace frazil::wal
