@@ -6,6 +6,7 @@
 
 #include "frazil/broker/topic_name.h"
 #include "frazil/common/clock.h"
+#include "frazil/common/crc32c.h"
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 #include "frazil/storage/stored_message.h"
@@ -76,13 +77,18 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(options.data_dir + "/wal"));
   std::unique_ptr<Broker> b(new Broker(std::move(options)));
   FRAZIL_ASSIGN_OR_RETURN(b->store_, CursorStore::Open(b->options_.data_dir + "/metadata.db"));
-  wal::JournalOptions jo;
-  jo.dir = b->options_.data_dir + "/journal";
-  jo.segment_bytes = b->options_.journal_segment_bytes;
-  FRAZIL_ASSIGN_OR_RETURN(b->journal_, wal::Journal::Open(std::move(jo)));
+  for (size_t i = 0; i < kJournalLanes; ++i) {
+    wal::JournalOptions jo;
+    jo.dir = b->options_.data_dir + "/journal/" + std::to_string(i);
+    jo.segment_bytes = b->options_.journal_segment_bytes;
+    // Its writer blocks in fdatasync, as the WALs' group commits do.
+    jo.executor = b->options_.executors.wal_sync;
+    FRAZIL_ASSIGN_OR_RETURN(auto j, wal::Journal::Open(std::move(jo)));
+    b->journals_.push_back(std::move(j));
+  }
   FRAZIL_RETURN_IF_ERROR(b->Recover());
   // Topics that did not open keep their records in the journal.
-  FRAZIL_RETURN_IF_ERROR(b->journal_->FinishRecovery());
+  for (auto& j : b->journals_) FRAZIL_RETURN_IF_ERROR(j->FinishRecovery());
   b->last_sweep_ = Clock::now();
   b->janitor_ = std::make_unique<SerialTask>(b->upkeep_, [p = b.get()] { p->Janitor(); });
   b->janitor_->ScheduleAfter(b->options_.cursor_flush_interval);
@@ -102,6 +108,30 @@ std::vector<Executor*> Broker::Executors() const {
                       options_.executors.prefetch, rpc_})
     if (e && std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
   return out;
+}
+
+std::optional<wal::JournalStats> Broker::JournalStats() const {
+  if (journals_.empty()) return std::nullopt;
+  wal::JournalStats sum;
+  for (const auto& j : journals_) {
+    wal::JournalStats s = j->Stats();
+    sum.commits += s.commits;
+    sum.groups += s.groups;
+    sum.bytes += s.bytes;
+    sum.failures += s.failures;
+    sum.segments += s.segments;
+    sum.segment_bytes += s.segment_bytes;
+    for (size_t b = 0; b < s.sync_latency.buckets.size(); ++b) sum.sync_latency.buckets[b] += s.sync_latency.buckets[b];
+    sum.sync_latency.count += s.sync_latency.count;
+    sum.sync_latency.sum_seconds += s.sync_latency.sum_seconds;
+  }
+  return sum;
+}
+
+wal::Journal* Broker::JournalFor(const std::string& wal_name) const {
+  // Stable across runs and builds: a topic's records must be found in the
+  // same lane after a restart.
+  return journals_[crc32c::Value(wal_name.data(), wal_name.size()) % journals_.size()].get();
 }
 
 Status Broker::Recover() {
@@ -263,8 +293,8 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
   // the topic's: an idle WAL writes on the producer's thread (not under
   // kAlways, whose fdatasync must not block gRPC's threads).
   wal_options.write_on_append = true;
-  wal_options.journal = journal_.get();
   wal_options.journal_name = tn.ns + "/" + tn.name;
+  wal_options.journal = JournalFor(wal_options.journal_name);
   wal_options.journal_commits = options_.shared_journal;
   if (options_.catalog) {
     // A WAL started afresh (first use, or lost) continues after what the
@@ -738,7 +768,8 @@ Status Broker::DeleteTopic(const std::string& topic) {
   const std::string wal_dir = t->wal->options().dir;
   // Before the directory goes: a new topic of this name must never be given
   // the old one's records by a later recovery.
-  if (Status forgot = journal_->Forget(t->wal->options().journal_name); !forgot.ok() && first.ok())
+  if (Status forgot = JournalFor(t->wal->options().journal_name)->Forget(t->wal->options().journal_name);
+      !forgot.ok() && first.ok())
     first = forgot;
   // The WAL directory leaves its name first (a crash later leaves only a
   // hidden directory, removed at the next start), then the rest goes.
@@ -907,8 +938,8 @@ Status Broker::Shutdown() {
     }
   }
   // Deletes what no topic needs any more (everything, when all closed well).
-  if (journal_) {
-    Status s = journal_->Close();
+  for (auto& j : journals_) {
+    Status s = j->Close();
     if (!s.ok() && first.ok()) first = s;
   }
   return first;

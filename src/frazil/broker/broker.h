@@ -179,6 +179,8 @@ class Broker {
   // Every executor the broker runs work on (configured or its own), for
   // /metrics queue depths.
   std::vector<Executor*> Executors() const;
+  // The shared journal's counters (null before Open finished).
+  std::optional<wal::JournalStats> JournalStats() const;  // all lanes together
   // For handlers that may block (opening a topic): never null.
   Executor* rpc_executor() const { return rpc_; }
 
@@ -264,7 +266,12 @@ class Broker {
   BrokerMetrics metrics_;
   std::unique_ptr<CursorStore> store_;
   // Before the topics: their WALs report to it until they close.
-  std::unique_ptr<wal::Journal> journal_;
+  // A few journals ("lanes", DATA_DIR/journal/<i>), a topic's chosen by a
+  // hash of its name: each writes and fdatasyncs one group at a time, and
+  // this disk serves several fdatasyncs at once far better than one.
+  static constexpr size_t kJournalLanes = 4;
+  std::vector<std::unique_ptr<wal::Journal>> journals_;
+  wal::Journal* JournalFor(const std::string& wal_name) const;
   Mutex mu_;
   // Shared so a send in flight keeps its topic's WAL alive through a delete.
   std::map<std::string, std::shared_ptr<Topic>> topics_ GUARDED_BY(mu_);

@@ -203,6 +203,26 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
   w.Family("frazil_wal_fsync_duration_seconds", Type::kHistogram,
            "Duration of WAL fdatasync calls, all topics together.");
   w.Histogram({}, fsync);
+  if (in.journal) {
+    const wal::JournalStats& j = *in.journal;
+    w.Family("frazil_wal_journal_commits_total", Type::kCounter,
+             "Groups of topic records made durable by the shared journal (sync_mode always).");
+    w.Sample("frazil_wal_journal_commits_total", {}, j.commits);
+    w.Family("frazil_wal_journal_syncs_total", Type::kCounter,
+             "Writes and fdatasyncs of the shared journal; each made many commits durable.");
+    w.Sample("frazil_wal_journal_syncs_total", {}, j.groups);
+    w.Family("frazil_wal_journal_failures_total", Type::kCounter, "Journal commits that failed.");
+    w.Sample("frazil_wal_journal_failures_total", {}, j.failures);
+    w.Family("frazil_wal_journal_written_bytes_total", Type::kCounter, "Bytes written to the shared journal.");
+    w.Sample("frazil_wal_journal_written_bytes_total", {}, j.bytes);
+    w.Family("frazil_wal_journal_segments", Type::kGauge, "Segment files of the shared journal.");
+    w.Sample("frazil_wal_journal_segments", {}, static_cast<uint64_t>(j.segments));
+    w.Family("frazil_wal_journal_size_bytes", Type::kGauge, "Bytes of the shared journal's segment files.");
+    w.Sample("frazil_wal_journal_size_bytes", {}, j.segment_bytes);
+    w.Family("frazil_wal_journal_fsync_duration_seconds", Type::kHistogram,
+             "Duration of the shared journal's fdatasync calls.");
+    w.Histogram({}, j.sync_latency);
+  }
 
   // Iceberg storage (topics committed to a table).
   auto table = [](const TI& t) { return t.has_table; };
@@ -406,6 +426,7 @@ void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const
     MetricsInput in;
     in.topics = broker->Topics();
     in.unavailable_topics = broker->UnavailableTopics().size();
+    in.journal = broker->JournalStats();
     in.broker = &broker->metrics();
     in.executors = executors;
     in.http = http;

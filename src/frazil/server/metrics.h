@@ -2,6 +2,7 @@
 // version 0.0.4. Every metric is listed in docs/metrics.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,7 @@ std::string FormatMetricValue(double value);
 struct MetricsInput {
   std::vector<broker::TopicInfo> topics;
   size_t unavailable_topics = 0;
+  std::optional<wal::JournalStats> journal;  // the WALs' shared journal
   const broker::BrokerMetrics* broker = nullptr;
   std::vector<const Executor*> executors;
   const HttpServer* http = nullptr;

@@ -1,6 +1,7 @@
 #include "frazil/wal/journal.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 #include "frazil/wal/journal_format.h"
+#include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::wal {
 
@@ -40,7 +42,10 @@ void Hold(const JournalEntryView& entry, JournalRecovered* held) {
 }  // namespace
 
 Journal::Journal(JournalOptions options)
-    : options_(std::move(options)), fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()) {}
+    : options_(std::move(options)),
+      fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
+      executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
+      writer_task_(executor_, [this] { RunWriter(); }) {}
 
 Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options) {
   if (options.dir.empty()) return Status::InvalidArgument("journal directory is empty");
@@ -99,7 +104,8 @@ Status Journal::Recover() {
       RecordCheck c = ParseJournalEntry(std::span<const uint8_t>(data).subspan(pos), &e, &why);
       if (c != RecordCheck::kOk) {
         const bool zeros = std::all_of(data.begin() + pos, data.end(), [](uint8_t b) { return b == 0; });
-        if (newest && (c == RecordCheck::kTruncated || zeros || why.empty())) {
+        if (zeros) break;  // the zero-filled rest of the segment
+        if (newest && (c == RecordCheck::kTruncated || why.empty())) {
           // A group whose write was torn by the crash was never acknowledged.
           FRAZIL_LOG_WARN("journal: ignoring the torn tail of {} from byte {} ({} bytes: {})", path, pos,
                           data.size() - pos, RecordCheckName(c));
@@ -148,15 +154,19 @@ Status Journal::Recover() {
     for (auto& [name, r] : held)
       if (!r.empty()) recovered_.emplace(name, std::move(r));
   }
-  return CreateSegment(next_seq);
+  FRAZIL_ASSIGN_OR_RETURN(auto file, MakeSegmentFile(next_seq));
+  InstallSegment(next_seq, std::move(file));
+  return Status::Ok();
 }
 
-Status Journal::CreateSegment(uint64_t sequence) {
+Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t sequence) {
   std::string path = options_.dir + "/" + JournalFileName(sequence);
   FRAZIL_ASSIGN_OR_RETURN(auto file, fs_->OpenAppendable(path, /*create=*/true));
   uint8_t header[kJournalHeaderSize];
   EncodeJournalHeader(sequence, header);
   Status st = file->Append(header);
+  // Zeros to the end: an fdatasync of a group then writes its data only.
+  if (st.ok()) st = file->ZeroFill(options_.segment_bytes);
   if (st.ok()) st = file->Sync();
   if (st.ok()) st = fs_->SyncDir(options_.dir);
   if (!st.ok()) {
@@ -164,16 +174,61 @@ Status Journal::CreateSegment(uint64_t sequence) {
     (void)fs_->Remove(path);
     return st;
   }
+  return file;
+}
+
+void Journal::InstallSegment(uint64_t sequence, std::unique_ptr<WritableLogFile> file) {
   if (active_) (void)active_->Close();
   active_ = std::move(file);
   active_size_ = kJournalHeaderSize;
   Segment s;
   s.sequence = sequence;
-  s.path = path;
+  s.path = options_.dir + "/" + JournalFileName(sequence);
   s.bytes = kJournalHeaderSize;
-  MutexLock lock(&mu_);
-  segments_.push_back(std::move(s));
-  return Status::Ok();
+  {
+    MutexLock lock(&mu_);
+    segments_.push_back(std::move(s));
+  }
+  MakeSpare(sequence + 1);
+}
+
+void Journal::MakeSpare(uint64_t sequence) {
+  {
+    MutexLock lock(&mu_);
+    if (closed_ || spare_busy_ || (spare_ && spare_sequence_ == sequence)) return;
+    spare_busy_ = true;
+  }
+  executor_->Post([this, sequence] {
+    auto file = MakeSegmentFile(sequence);
+    if (!file.ok()) FRAZIL_LOG_WARN("journal {}: preparing the next segment: {}", options_.dir, file.status().ToString());
+    std::unique_ptr<WritableLogFile> unused;
+    {
+      MutexLock lock(&mu_);
+      spare_busy_ = false;
+      if (file.ok()) {
+        if (closed_) {
+          unused = std::move(file).value();
+        } else {
+          spare_ = std::move(file).value();
+          spare_sequence_ = sequence;
+        }
+      }
+      spare_cv_.NotifyAll();
+    }
+    if (unused) {
+      (void)unused->Close();
+      (void)fs_->Remove(options_.dir + "/" + JournalFileName(sequence));
+    }
+  });
+}
+
+Result<std::unique_ptr<WritableLogFile>> Journal::NextSegmentFile(uint64_t sequence) {
+  {
+    MutexLock lock(&mu_);
+    while (spare_busy_) spare_cv_.Wait(lock);  // rare: a segment filled before its successor was made
+    if (spare_ && spare_sequence_ == sequence) return std::move(spare_);
+  }
+  return MakeSegmentFile(sequence);
 }
 
 std::shared_ptr<Journal::Log> Journal::Register(const std::string& name) {
@@ -183,60 +238,80 @@ std::shared_ptr<Journal::Log> Journal::Register(const std::string& name) {
   return std::shared_ptr<Log>(new Log(id, name));
 }
 
-Status Journal::Commit(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records) {
+Status Journal::CommitAsync(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records,
+                            JournalCallback done) {
   if (records.size() + log.name().size() > kMaxJournalEntryBytes)
-    return Status::InvalidArgument("journal entry of " + std::to_string(records.size()) +
-                                   " bytes is too large");
+    return Status::InvalidArgument("journal entry of " + std::to_string(records.size()) + " bytes is too large");
   std::vector<uint8_t> entry;
   AppendJournalEntry(JournalEntryKind::kRecords, log.name(), first_offset, count, records, &entry);
-  return Submit(std::move(entry), log.id_, first_offset + count);
+  return Enqueue(entry, log.id_, first_offset + count, std::move(done));
 }
 
-Status Journal::Submit(std::vector<uint8_t> entry, uint64_t log_id, uint64_t end_offset) {
-  Waiter self;
-  MutexLock lock(&mu_);
-  if (closed_) return Status::Closed("journal " + options_.dir + " is closed");
-  if (!failed_.ok()) return failed_;
-  if (queued_.empty()) {
-    queued_ = std::move(entry);
-  } else {
+Status Journal::Commit(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records) {
+  return Wait([&](JournalCallback done) { return CommitAsync(log, first_offset, count, records, std::move(done)); });
+}
+
+Status Journal::Wait(const std::function<Status(JournalCallback)>& start) {
+  // A futex word, as WriteAheadLog::AppendAndWait waits.
+  struct Waiter {
+    std::atomic<bool> done{false};
+    Status status;
+  };
+  auto w = std::make_shared<Waiter>();
+  FRAZIL_RETURN_IF_ERROR(start([w](const Status& st) {
+    w->status = st;
+    w->done.store(true, std::memory_order_release);
+    w->done.notify_one();
+  }));
+  w->done.wait(false, std::memory_order_acquire);
+  return w->status;
+}
+
+Status Journal::Enqueue(const std::vector<uint8_t>& entry, uint64_t log_id, uint64_t end_offset,
+                        JournalCallback done) {
+  bool wake;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return Status::Closed("journal " + options_.dir + " is closed");
+    if (!failed_.ok()) return failed_;
     queued_.insert(queued_.end(), entry.begin(), entry.end());
+    queued_commits_.push_back(Queued{std::move(done), log_id, end_offset});
+    // A writer busy with a group looks at the queue again when it is done.
+    wake = !writing_ && queued_commits_.size() == 1;
   }
-  queued_waiters_.push_back(&self);
-  queued_ends_.emplace_back(log_id, end_offset);
-  while (!self.done) {
-    if (writing_) {
-      cv_.Wait(lock);
-      continue;
-    }
-    if (closed_) {
-      // Close ran while this commit was queued behind a group.
-      for (Waiter* w : queued_waiters_) {
-        w->status = Status::Closed("journal " + options_.dir + " is closed");
-        w->done = true;
-      }
-      queued_waiters_.clear();
-      queued_ends_.clear();
-      queued_.clear();
-      cv_.NotifyAll();
-      break;
-    }
-    // Lead a group: everything queued, this commit's included.
-    writing_ = true;
+  if (wake) writer_task_.Schedule();
+  return Status::Ok();
+}
+
+void Journal::RunWriter() {
+  // A busy journal writes the groups that queue while it syncs, a few
+  // rounds, then yields the worker.
+  constexpr int kMaxRounds = 8;
+  for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<uint8_t> buf;
-    buf.swap(queued_);
-    std::vector<Waiter*> waiters;
-    waiters.swap(queued_waiters_);
-    std::vector<std::pair<uint64_t, uint64_t>> ends;
-    ends.swap(queued_ends_);
-    const bool roll = active_size_ > kJournalHeaderSize && active_size_ + buf.size() > options_.segment_bytes;
-    const uint64_t next_seq = segments_.back().sequence + 1;
-    std::vector<std::string> doomed;
-    lock.Unlock();
+    std::vector<Queued> commits;
+    bool roll;
+    uint64_t next_seq;
+    {
+      MutexLock lock(&mu_);
+      if (queued_commits_.empty() || closed_) {
+        writing_ = false;
+        return;
+      }
+      writing_ = true;
+      buf.swap(queued_);
+      commits.swap(queued_commits_);
+      roll = active_size_ > kJournalHeaderSize && active_size_ + buf.size() > options_.segment_bytes;
+      next_seq = segments_.back().sequence + 1;
+    }
 
     // I/O, with no lock held: other commits queue behind this group.
     Status st;
-    if (roll) st = CreateSegment(next_seq);  // the old one was synced by its last group
+    if (roll) {  // the old one was synced by its last group
+      auto file = NextSegmentFile(next_seq);
+      st = file.status();
+      if (file.ok()) InstallSegment(next_seq, std::move(file).value());
+    }
     const uint64_t good_size = active_size_;
     if (st.ok()) st = active_->Append(buf);
     if (st.ok()) {
@@ -253,41 +328,42 @@ Status Journal::Submit(std::vector<uint8_t> entry, uint64_t log_id, uint64_t end
     }
     if (st.ok()) active_size_ += buf.size();
 
-    lock.Lock();
-    writing_ = false;
-    ++groups_;
-    if (st.ok()) {
-      bytes_ += buf.size();
-      commits_ += waiters.size();
-      Segment& seg = segments_.back();
-      seg.bytes = active_size_;
-      for (const auto& [id, end] : ends) {
-        // A log closed meanwhile has synced these already.
-        if (!logs_.count(id)) continue;
-        uint64_t& e = seg.log_ends[id];
-        e = std::max(e, end);
+    std::vector<std::string> doomed;
+    {
+      MutexLock lock(&mu_);
+      ++groups_;
+      if (st.ok()) {
+        bytes_ += buf.size();
+        commits_ += commits.size();
+        Segment& seg = segments_.back();
+        seg.bytes = active_size_;
+        for (const auto& c : commits) {
+          // A log closed meanwhile has synced these already.
+          if (!logs_.count(c.log_id)) continue;
+          uint64_t& e = seg.log_ends[c.log_id];
+          e = std::max(e, c.end_offset);
+        }
+        if (roll) doomed = TakeDeletableLocked();
+      } else {
+        failures_ += commits.size();
+        FRAZIL_LOG_ERROR("journal {}: group of {} commit(s) failed: {}", options_.dir, commits.size(),
+                         st.ToString());
+        if (!undo.ok())
+          failed_ = Status(st.code(), "journal " + options_.dir + " failed and could not be repaired (" +
+                                          st.message() + "; then " + undo.message() + "); restart the broker");
       }
-      if (roll) doomed = TakeDeletableLocked();
-    } else {
-      failures_ += waiters.size();
-      FRAZIL_LOG_ERROR("journal {}: group of {} commit(s) failed: {}", options_.dir, waiters.size(),
-                       st.ToString());
-      if (!undo.ok())
-        failed_ = Status(st.code(), "journal " + options_.dir + " failed and could not be repaired (" +
-                                        st.message() + "; then " + undo.message() + "); restart the broker");
     }
-    for (Waiter* w : waiters) {
-      w->status = st;
-      w->done = true;
-    }
-    cv_.NotifyAll();
-    if (!doomed.empty()) {
-      lock.Unlock();
-      DeleteFiles(doomed);
-      lock.Lock();
-    }
+    if (!doomed.empty()) DeleteFiles(doomed);
+    for (auto& c : commits) c.done(st);
+    // writing_ stays set until the queue is found empty: commits queued
+    // meanwhile need no wake-up.
   }
-  return self.status;
+  {
+    MutexLock lock(&mu_);
+    writing_ = false;
+    if (queued_commits_.empty()) return;
+  }
+  writer_task_.Schedule();
 }
 
 std::vector<std::string> Journal::TakeDeletableLocked() {
@@ -327,7 +403,6 @@ void Journal::Synced(Log& log, uint64_t end) {
     auto it = logs_.find(log.id_);
     if (it == logs_.end() || end <= it->second.synced_end) return;
     it->second.synced_end = end;
-    if (writing_) return;  // the writer's next roll looks again
     doomed = TakeDeletableLocked();
   }
   if (!doomed.empty()) DeleteFiles(doomed);
@@ -338,7 +413,7 @@ void Journal::Closed(Log& log) {
   {
     MutexLock lock(&mu_);
     logs_.erase(log.id_);
-    if (!writing_) doomed = TakeDeletableLocked();
+    doomed = TakeDeletableLocked();
   }
   if (!doomed.empty()) DeleteFiles(doomed);
 }
@@ -356,7 +431,7 @@ Status Journal::Forget(const std::string& name) {
   }
   std::vector<uint8_t> entry;
   AppendJournalEntry(JournalEntryKind::kForget, name, 0, 0, {}, &entry);
-  return Submit(std::move(entry), 0, 0);
+  return Wait([&](JournalCallback done) { return Enqueue(entry, 0, 0, std::move(done)); });
 }
 
 JournalRecovered Journal::Claim(const std::string& name) {
@@ -374,7 +449,7 @@ void Journal::Applied(const std::string& name) {
     if (auto it = carried_.find(name); it != carried_.end()) {
       logs_.erase(it->second);
       carried_.erase(it);
-      if (!writing_) doomed = TakeDeletableLocked();
+      doomed = TakeDeletableLocked();
     }
   }
   if (!doomed.empty()) DeleteFiles(doomed);
@@ -404,7 +479,8 @@ Status Journal::FinishRecovery() {
     std::vector<uint8_t> entry;
     AppendJournalEntry(JournalEntryKind::kRecords, name, r.first_offset,
                        static_cast<uint32_t>(r.end_offset - r.first_offset), r.records, &entry);
-    FRAZIL_RETURN_IF_ERROR(Submit(std::move(entry), id, r.end_offset));
+    FRAZIL_RETURN_IF_ERROR(
+        Wait([&](JournalCallback done) { return Enqueue(entry, id, r.end_offset, std::move(done)); }));
   }
   std::vector<std::string> doomed;
   {
@@ -423,29 +499,49 @@ Status Journal::FinishRecovery() {
 }
 
 Status Journal::Close() {
-  std::vector<std::string> doomed;
   {
     MutexLock lock(&mu_);
     if (closed_) return Status::Ok();
     closed_ = true;
-    while (writing_) cv_.Wait(lock);
+  }
+  // Waits for a group being written; later ones are not written.
+  writer_task_.Stop();
+  std::unique_ptr<WritableLogFile> spare;
+  uint64_t spare_sequence = 0;
+  {
+    MutexLock lock(&mu_);
+    while (spare_busy_) spare_cv_.Wait(lock);
+    spare = std::move(spare_);
+    spare_sequence = spare_sequence_;
+  }
+  if (spare) {
+    (void)spare->Close();
+    (void)fs_->Remove(options_.dir + "/" + JournalFileName(spare_sequence));
+  }
+  std::vector<Queued> refused;
+  std::vector<std::string> doomed;
+  {
+    MutexLock lock(&mu_);
+    refused.swap(queued_commits_);
+    queued_.clear();
+    writing_ = false;
     doomed = TakeDeletableLocked();
   }
+  for (auto& c : refused) c.done(Status::Closed("journal " + options_.dir + " is closed"));
   Status st;
   if (active_) {
     st = active_->Close();
     active_.reset();
   }
-  bool active_unneeded = false;
   {
     MutexLock lock(&mu_);
     if (segments_.size() == 1 && !segments_.front().recovered) {
-      active_unneeded = true;
+      bool needed = false;
       for (const auto& [id, end] : segments_.front().log_ends) {
         auto it = logs_.find(id);
-        if (it != logs_.end() && it->second.synced_end < end) active_unneeded = false;
+        if (it != logs_.end() && it->second.synced_end < end) needed = true;
       }
-      if (active_unneeded) {
+      if (!needed) {
         doomed.push_back(segments_.front().path);
         segments_.clear();
       }

@@ -5,10 +5,11 @@
 // for each group, so sixteen topics with one message in flight each paid
 // sixteen fdatasyncs, and on a virtual disk each costs ~130 µs of CPU in
 // the kernel. A WAL opened with a journal writes its group to its segment
-// (no sync) and then commits the same bytes here; whoever finds no commit
-// under way writes everything queued with one write(2) and one fdatasync
-// (group commit across logs, on the committing threads: the journal has no
-// thread of its own and holds no lock across I/O).
+// (no sync, on the producer's thread) and then queues the same bytes here;
+// the journal's writer, a task on a shared executor, writes everything
+// queued with one write(2) and one fdatasync, then tells each log in queue
+// order (group commit across logs; no lock is held across I/O, and the
+// journal costs one executor thread at a time whatever the number of logs).
 //
 // The logs' own files are synced later (every WalOptions::journal_sync_interval
 // and when a segment is sealed) and report it (Synced); a journal segment is
@@ -21,12 +22,14 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "frazil/common/executor.h"
 #include "frazil/common/histogram.h"
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
@@ -42,7 +45,12 @@ struct JournalOptions {
   uint64_t segment_bytes = 16ull << 20;
   // File operations; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;
+  // Where the writer runs (not owned); null means DefaultWalExecutor().
+  Executor* executor = nullptr;
 };
+
+// Told once whether a queued commit is durable (OK) or failed.
+using JournalCallback = std::function<void(const Status&)>;
 
 struct JournalStats {
   uint64_t commits = 0;  // Commit calls that succeeded
@@ -87,11 +95,18 @@ class Journal {
   // root). One open log per name at a time.
   std::shared_ptr<Log> Register(const std::string& name) EXCLUDES(mu_);
 
-  // Blocks until `records` (`count` framed WAL records, offsets from
-  // `first_offset`) are durable in the journal. Concurrent commits share
-  // one write and one fdatasync. After an error nothing of this commit is
-  // in the journal (the file was cut back), unless the journal failed for
-  // good, which every later commit reports.
+  // Queues `records` (`count` framed WAL records, offsets from
+  // `first_offset`, copied) and returns; `done` runs on the writer's thread
+  // once they are durable or failed, after the callbacks of every commit
+  // queued before it (so a log's commits finish in its order), with no lock
+  // held. Commits queued while the writer syncs share its next write and
+  // fdatasync. After an error nothing of the group is in the journal (the
+  // file was cut back), unless the journal failed for good, which every
+  // later commit reports. Fails at once (and never calls `done`) when the
+  // journal is closed or failed.
+  Status CommitAsync(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records,
+                     JournalCallback done) EXCLUDES(mu_);
+  // CommitAsync and wait. Not from a journal callback.
   Status Commit(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records)
       EXCLUDES(mu_);
 
@@ -132,35 +147,44 @@ class Journal {
     std::string name;
     uint64_t synced_end = 0;
   };
-  // A commit waiting for its group.
-  struct Waiter {
-    bool done = false;
-    Status status;
+  struct Queued {
+    JournalCallback done;
+    uint64_t log_id;
+    uint64_t end_offset;
   };
 
   explicit Journal(JournalOptions options);
   Status Recover();
-  Status CreateSegment(uint64_t sequence);
+  // A new segment file: header, zeros up to segment_bytes, synced, and its
+  // directory entry synced.
+  Result<std::unique_ptr<WritableLogFile>> MakeSegmentFile(uint64_t sequence);
+  // Makes `file` the active segment.
+  void InstallSegment(uint64_t sequence, std::unique_ptr<WritableLogFile> file) EXCLUDES(mu_);
+  // The next segment, made in the background while this one fills (so a
+  // roll need not wait for it): taken if ready, else made now.
+  Result<std::unique_ptr<WritableLogFile>> NextSegmentFile(uint64_t sequence) EXCLUDES(mu_);
+  void MakeSpare(uint64_t sequence) EXCLUDES(mu_);
   // The oldest segments no log needs any more, taken off the list.
   std::vector<std::string> TakeDeletableLocked() REQUIRES(mu_);
   void DeleteFiles(const std::vector<std::string>& paths);
-  // Queues `entry` and waits for the group that writes it, leading that
-  // group if no one else is writing.
-  Status Submit(std::vector<uint8_t> entry, uint64_t log_id, uint64_t end_offset) EXCLUDES(mu_);
+  Status Enqueue(const std::vector<uint8_t>& entry, uint64_t log_id, uint64_t end_offset, JournalCallback done)
+      EXCLUDES(mu_);
+  // Runs `start` with a callback and waits for it.
+  static Status Wait(const std::function<Status(JournalCallback)>& start);
+  // The writer task: writes and syncs what is queued, then runs callbacks.
+  void RunWriter() EXCLUDES(mu_);
 
   const JournalOptions options_;
   std::shared_ptr<LogFileSystem> fs_;
   LatencyHistogram sync_latency_;
 
   mutable Mutex mu_;
-  CondVar cv_;  // a group finished
   std::deque<Segment> segments_ GUARDED_BY(mu_);
   std::map<uint64_t, LogState> logs_ GUARDED_BY(mu_);
   uint64_t next_log_id_ GUARDED_BY(mu_) = 1;
   // The group being filled.
   std::vector<uint8_t> queued_ GUARDED_BY(mu_);
-  std::vector<Waiter*> queued_waiters_ GUARDED_BY(mu_);
-  std::vector<std::pair<uint64_t, uint64_t>> queued_ends_ GUARDED_BY(mu_);  // log id, end offset
+  std::vector<Queued> queued_commits_ GUARDED_BY(mu_);
   // Someone is writing a group: a flag, not a lock held across the write.
   bool writing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
@@ -178,6 +202,14 @@ class Journal {
   uint64_t groups_ GUARDED_BY(mu_) = 0;
   uint64_t bytes_ GUARDED_BY(mu_) = 0;
   uint64_t failures_ GUARDED_BY(mu_) = 0;
+  // The spare segment (see NextSegmentFile).
+  Executor* const executor_;
+  std::unique_ptr<WritableLogFile> spare_ GUARDED_BY(mu_);
+  uint64_t spare_sequence_ GUARDED_BY(mu_) = 0;
+  bool spare_busy_ GUARDED_BY(mu_) = false;  // being made
+  CondVar spare_cv_;
+  // Last: stopped before the state it uses is destroyed.
+  SerialTask writer_task_;
 };
 
 }  // namespace frazil::wal

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "frazil/common/fs_util.h"
 
@@ -24,6 +26,18 @@ class PosixWritableLogFile final : public WritableLogFile {
     return Status::Ok();
   }
 
+  Status ZeroFill(uint64_t end) override {
+    const off_t pos = ::lseek(fd_, 0, SEEK_CUR);
+    if (pos < 0) return Status::IoErrorFromErrno("lseek", path_, errno);
+    const std::vector<uint8_t> zeros(1 << 20, 0);
+    for (uint64_t at = static_cast<uint64_t>(pos); at < end;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), end - at));
+      FRAZIL_RETURN_IF_ERROR(fsutil::WriteAll(fd_, std::span<const uint8_t>(zeros.data(), n), path_));
+      at += n;
+    }
+    if (::lseek(fd_, pos, SEEK_SET) < 0) return Status::IoErrorFromErrno("lseek", path_, errno);
+    return Status::Ok();
+  }
   Status Truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return Status::IoErrorFromErrno("ftruncate", path_, errno);

@@ -18,6 +18,14 @@ class WritableLogFile {
   virtual Status Append(std::span<const uint8_t> data) = 0;
   virtual Status Sync() = 0;  // fdatasync
   virtual Status Truncate(uint64_t size) = 0;
+  // Writes zeros from the write position up to `end` and moves the position
+  // back, so that later appends overwrite allocated blocks and an fdatasync
+  // need not write the file's size and block maps too. Optional: the
+  // default does nothing.
+  virtual Status ZeroFill(uint64_t end) {
+    (void)end;
+    return Status::Ok();
+  }
   virtual Status Close() = 0;
   virtual const std::string& path() const = 0;
 };

@@ -24,7 +24,10 @@ WriteAheadLog::WriteAheadLog(WalOptions options)
     : options_(std::move(options)),
       fs_(options_.file_system ? options_.file_system : PosixLogFileSystem()),
       executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
-      inline_writes_(options_.write_on_append && options_.sync_mode != SyncMode::kAlways),
+      // Under the journal an append needs no fdatasync of its own: it is
+      // written inline like kNone and made durable by the journal's writer.
+      inline_writes_(options_.write_on_append &&
+                     (options_.sync_mode != SyncMode::kAlways || (options_.journal && options_.journal_commits))),
       journal_log_(options_.journal && options_.journal_commits && options_.sync_mode == SyncMode::kAlways
                        ? options_.journal->Register(options_.journal_name)
                        : nullptr),
@@ -248,7 +251,7 @@ Status WriteAheadLog::Recover() {
   }
   MutexLock lock(&mu_);
   next_offset_ = visible_end_ = durable_end_ = segments_.back().end_offset;
-  written_end_ = synced_end_ = journaled_end_ = reported_end_ = next_offset_;
+  written_end_ = synced_end_ = reported_end_ = next_offset_;
   recovery_.segments = segments_.size();
   recovery_.first_offset = segments_.front().base_offset;
   recovery_.next_offset = next_offset_;
@@ -333,6 +336,87 @@ Status WriteAheadLog::ApplyJournal(const JournalRecovered& claim) {
   total_bytes_ += rest.size();
   recovery_.records += positions.size();
   return Status::Ok();
+}
+
+Status WriteAheadLog::CommitToJournal(const std::vector<uint8_t>& buf, std::vector<Pending>* batch) {
+  auto group = std::make_shared<JournalGroup>();
+  group->position = active_size_ - buf.size();
+  group->bytes = buf.size();
+  {
+    MutexLock lock(&mu_);
+    group->segment_base = segments_.back().base_offset;
+    ++in_flight_;
+  }
+  const uint64_t first = batch->front().offset;
+  const auto count = static_cast<uint32_t>(batch->size());
+  group->batch = std::move(*batch);
+  batch->clear();
+  Status st = options_.journal->CommitAsync(*journal_log_, first, count, buf,
+                                            [this, group](const Status& s) { PublishJournaled(*group, s); });
+  if (st.ok()) return st;
+  // Refused at once (journal closed or failed): undo the write, and the
+  // caller fails the group as it fails a write.
+  *batch = std::move(group->batch);
+  {
+    MutexLock lock(&mu_);
+    --in_flight_;
+  }
+  Status undo = RecoverFromWriteError(group->position);
+  if (undo.ok()) {
+    active_size_ = group->position;
+    active_records_ -= count;
+    written_end_ = first;
+  } else {
+    MutexLock lock(&mu_);
+    failed_ = Status(st.code(), "WAL " + options_.dir + " failed and could not be repaired (" + st.message() +
+                                    "; then " + undo.message() + "); reopen it to recover");
+  }
+  return st;
+}
+
+void WriteAheadLog::PublishJournaled(JournalGroup& g, const Status& journal_status) {
+  Status st = journal_status;
+  uint64_t new_visible = 0;
+  {
+    MutexLock lock(&mu_);
+    // Groups after a failed one are written behind it: none of them counts.
+    if (st.ok() && !failed_.ok()) st = failed_;
+    ++batches_;
+    if (st.ok()) {
+      auto it = std::find_if(segments_.rbegin(), segments_.rend(),
+                             [&](const Segment& seg) { return seg.base_offset == g.segment_base; });
+      Segment& seg = *it;  // never reclaimed before its groups are published
+      size_t rec_start = 0;
+      for (const auto& p : g.batch) {
+        seg.index.MaybeAdd(p.offset, g.position + rec_start);
+        rec_start = p.end_in_batch;
+      }
+      seg.size_bytes = g.position + g.bytes;
+      seg.end_offset = g.batch.back().offset + 1;
+      visible_end_ = std::max(visible_end_, seg.end_offset);
+      durable_end_ = std::max(durable_end_, seg.end_offset);
+      bytes_written_ += g.bytes;
+    } else {
+      append_errors_ += g.batch.size();
+      if (failed_.ok())
+        failed_ = Status(st.code(), "WAL " + options_.dir + ": the shared journal failed offsets " +
+                                        std::to_string(g.batch.front().offset) + ".." +
+                                        std::to_string(g.batch.back().offset) + " (" + st.message() +
+                                        "), and later groups were written behind them; reopen the log to recover");
+    }
+    new_visible = visible_end_;
+  }
+  for (auto& p : g.batch)
+    if (p.done) p.done(st);
+  if (st.ok()) {
+    visible_cv_.NotifyAll();
+    NotifyListeners(new_visible);
+  } else {
+    FRAZIL_LOG_ERROR("WAL {}: append of offsets {}..{} failed: {}", options_.dir, g.batch.front().offset,
+                     g.batch.back().offset, st.ToString());
+  }
+  MutexLock lock(&mu_);
+  if (--in_flight_ == 0) visible_cv_.NotifyAll();  // Close waits for it
 }
 
 void WriteAheadLog::ReportSynced() {
@@ -488,14 +572,11 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   const uint64_t good_size = active_size_;
   Status st = active_file_->Append(buf);
   if (st.ok() && options_.sync_mode == SyncMode::kAlways) {
-    auto t0 = Clock::now();
-    if (journal_log_) {
-      // Durable once the journal has it; this segment is synced later.
-      st = options_.journal->Commit(*journal_log_, first_offset, static_cast<uint32_t>(batch.size()), buf);
-    } else {
+    if (!journal_log_) {  // with the journal: durable once FlushOnce's commit is
+      auto t0 = Clock::now();
       st = TimedSync(active_file_.get());
+      last_sync_duration_ = Clock::now() - t0;
     }
-    last_sync_duration_ = Clock::now() - t0;
   }
   if (!st.ok()) {
     Status undo = RecoverFromWriteError(good_size);
@@ -509,11 +590,7 @@ Status WriteAheadLog::WriteBatch(const std::vector<uint8_t>& buf, const std::vec
   active_size_ += buf.size();
   active_records_ += batch.size();
   written_end_ = batch.back().offset + 1;
-  if (journal_log_) {
-    journaled_end_ = written_end_;
-  } else if (options_.sync_mode == SyncMode::kAlways) {
-    synced_end_ = written_end_;
-  }
+  if (options_.sync_mode == SyncMode::kAlways && !journal_log_) synced_end_ = written_end_;
   return Status::Ok();
 }
 
@@ -614,6 +691,11 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
   // File I/O, with no lock held.
   Status st;
   if (!batch.empty()) st = WriteBatch(buf, batch);
+  if (journal_log_ && st.ok() && !batch.empty()) {
+    // Durable, published and acknowledged once the journal has it
+    // (PublishJournaled); this run goes on with the other duties.
+    st = CommitToJournal(buf, &batch);
+  }
   const auto now = Clock::now();
   // Sync: explicitly requested, on close, or when the periodic timer is due.
   const bool periodic_due = !inline_run && TimedFileSync() && periodic_armed_ && now >= next_periodic_sync_;
@@ -696,7 +778,7 @@ std::optional<Clock::time_point> WriteAheadLog::FlushOnce(bool inline_run) {
       }
     }
     if (synced) ++syncs_;
-    durable_end_ = std::max({durable_end_, synced_end_, journaled_end_});
+    durable_end_ = std::max(durable_end_, synced_end_);
     visible_end_ = new_visible;
   }
 
@@ -816,6 +898,11 @@ Status WriteAheadLog::Close() {
     }
     (void)FlushOnce();
   }
+  {
+    // Groups the journal has not answered yet (their callbacks use the log).
+    MutexLock lock(&mu_);
+    while (in_flight_ > 0) visible_cv_.Wait(lock);
+  }
   Status st;
   if (active_file_) {
     if (written_end_ > synced_end_) st = TimedSync(active_file_.get());
@@ -842,7 +929,10 @@ Result<ReclaimResult> WriteAheadLog::Reclaim(uint64_t offset) {
   ReclaimResult result;
   {
     MutexLock lock(&mu_);
-    while (segments_.size() > 1 && segments_.front().end_offset <= offset) {
+    // A segment followed by another is complete once everything before the
+    // next one is published (with the journal, groups publish after the roll).
+    while (segments_.size() > 1 && segments_.front().end_offset <= offset &&
+           visible_end_ >= segments_[1].base_offset) {
       doomed.push_back(segments_.front().path);
       total_bytes_ -= segments_.front().size_bytes;
       result.bytes_removed += segments_.front().size_bytes;

@@ -176,6 +176,13 @@ class WriteAheadLog {
     size_t end_in_batch;  // byte position just past this record in the batch buffer
     AppendCallback done;
   };
+  // A group written to its segment and waiting for the journal.
+  struct JournalGroup {
+    uint64_t segment_base = 0;  // the segment it was written to
+    uint64_t position = 0;      // where in that segment
+    uint64_t bytes = 0;
+    std::vector<Pending> batch;
+  };
 
   explicit WriteAheadLog(WalOptions options);
   Status Recover() REQUIRES(writer_) EXCLUDES(mu_);
@@ -202,6 +209,13 @@ class WriteAheadLog {
   Status TimedSync(WritableLogFile* file);
   // Recovery: restores from the journal what the files lost (`claim`).
   Status ApplyJournal(const JournalRecovered& claim) REQUIRES(writer_) EXCLUDES(mu_);
+  // Queues a written group with the journal; on a refusal the write is
+  // undone and `batch` given back for the caller to fail.
+  Status CommitToJournal(const std::vector<uint8_t>& buf, std::vector<Pending>* batch) REQUIRES(writer_)
+      EXCLUDES(mu_);
+  // The journal's answer for a group, on its writer's thread: publishes and
+  // acknowledges the group, in order.
+  void PublishJournaled(JournalGroup& g, const Status& journal_status) EXCLUDES(mu_);
   // Tells the journal how far the log's own files are synced.
   void ReportSynced() REQUIRES(writer_);
   // Whether the segment is synced on a timer (kPeriodic, or journal commits).
@@ -256,6 +270,7 @@ class WriteAheadLog {
   uint64_t syncs_ GUARDED_BY(mu_) = 0;
   uint64_t append_errors_ GUARDED_BY(mu_) = 0;
   uint64_t bytes_written_ GUARDED_BY(mu_) = 0;
+  size_t in_flight_ GUARDED_BY(mu_) = 0;  // groups queued with the journal
 
   // The writer's own state: touched only by whoever holds the role.
   WriterRole writer_;
@@ -265,7 +280,6 @@ class WriteAheadLog {
   std::chrono::steady_clock::time_point active_created_ GUARDED_BY(writer_);
   uint64_t written_end_ GUARDED_BY(writer_) = 0;    // records below are written (maybe not synced)
   uint64_t synced_end_ GUARDED_BY(writer_) = 0;     // records below are fdatasynced
-  uint64_t journaled_end_ GUARDED_BY(writer_) = 0;  // records below are durable in the journal
   uint64_t reported_end_ GUARDED_BY(writer_) = 0;   // synced_end_ the journal was last told
   // kPeriodic: armed when data first turns dirty, due sync_interval later.
   bool periodic_armed_ GUARDED_BY(writer_) = false;
