@@ -276,6 +276,40 @@ TEST_F(WalJournalTest, RecordsThatStartBeyondTheLogsEndFailTheOpen) {
   EXPECT_EQ(j->Claim("ns/t").first_offset, 10u);
 }
 
+TEST_F(WalJournalTest, FailedJournalCommitFailsTheAppendAndItsOffsetIsReused) {
+  auto jnl_fs = std::make_shared<testfs::CountingFs>();
+  {
+    auto j = OpenJournal(tmp_.Sub("journal"), jnl_fs);
+    ASSERT_NE(j, nullptr);
+    auto wal = OpenWal(Opts(tmp_.Sub("wal"), j.get()));
+    ASSERT_NE(wal, nullptr);
+    for (uint64_t i = 0; i < 5; ++i) ASSERT_EQ(*wal->AppendAndWait(Payload(i)), i);
+    jnl_fs->control().fail_syncs = 1;
+    auto failed = wal->AppendAndWait(Payload(1000));
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.status().message().find("Input/output error"), std::string::npos)
+        << failed.status().ToString();
+    // Offset 5 is given out again, to other bytes.
+    for (uint64_t i = 5; i < 8; ++i) ASSERT_EQ(*wal->AppendAndWait(Payload(i)), i);
+    // A crash now: the log's segment loses everything after offset 2 (never
+    // synced), the journal has what was acknowledged, and not the failed group.
+    fs::copy(tmp_.Sub("wal"), tmp_.Sub("crash-wal"), fs::copy_options::recursive);
+    fs::copy(tmp_.Sub("journal"), tmp_.Sub("crash-journal"), fs::copy_options::recursive);
+  }
+  const std::string seg = OnlySegment(tmp_.Sub("crash-wal"));
+  std::vector<size_t> pos = RecordPositions(seg);
+  ASSERT_EQ(pos.size(), 8u);
+  fs::resize_file(seg, pos[3]);
+  auto j = OpenJournal(tmp_.Sub("crash-journal"));
+  ASSERT_NE(j, nullptr);
+  auto wal = OpenWal(Opts(tmp_.Sub("crash-wal"), j.get()));
+  ASSERT_NE(wal, nullptr);
+  EXPECT_EQ(wal->recovery_report().journal_records, 5u);
+  std::vector<WalRecord> recs = ReadAll(*wal);
+  ASSERT_EQ(recs.size(), 8u);
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(recs[i].payload, Payload(i)) << "offset " << i;
+}
+
 // Several logs share one journal. (Two logs alone mostly alternate: one
 // leads a group while the other's single commit queues, so each group
 // carries one commit; with four, commits pile up behind each sync.)
