@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -218,6 +220,45 @@ TEST_F(JournalTest, UnclaimedRecordsSurviveFinishRecoveryAndAnotherReopen) {
   EXPECT_TRUE(Files().empty());
 }
 
+TEST_F(JournalTest, LogOpenedAfterFinishRecoveryStillGetsItsRecordsAndThenUnpinsThem) {
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    auto b = j->Register("ns/b");
+    ASSERT_TRUE(j->Commit(*b, 0, 3, Records(2, 0, 3)).ok());
+  }
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ASSERT_TRUE(j->FinishRecovery().ok());
+  // A topic opened late (say, after a retry) recovers as usual.
+  ExpectClaim(*j, "ns/b", 2, 0, 3);
+  j->Applied("ns/b");
+  EXPECT_TRUE(j->Claim("ns/b").empty());
+  ASSERT_TRUE(j->Close().ok());
+  EXPECT_TRUE(Files().empty()) << "applied: nothing pins the carried records' segment";
+}
+
+TEST_F(JournalTest, ForgettingACarriedLogUnpinsItsSegment) {
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    auto b = j->Register("ns/b");
+    ASSERT_TRUE(j->Commit(*b, 0, 3, Records(2, 0, 3)).ok());
+  }
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    ASSERT_TRUE(j->FinishRecovery().ok());
+    ASSERT_TRUE(j->Forget("ns/b").ok());
+    EXPECT_TRUE(j->Claim("ns/b").empty());
+    ASSERT_TRUE(j->Close().ok());
+    EXPECT_TRUE(Files().empty());
+  }
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_TRUE(j->Claim("ns/b").empty());
+}
+
 TEST_F(JournalTest, ForgottenLogIsNotRestoredButOthersAre) {
   {
     auto j = OpenJournal();
@@ -375,6 +416,79 @@ TEST_F(JournalTest, SegmentsAreDeletedOldestFirstOnceEveryLogSyncedThem) {
   ASSERT_TRUE(j->Close().ok());
   EXPECT_TRUE(Files().empty());
   EXPECT_FALSE(j->Commit(*a, kN, 1, Records(1, kN, 1)).ok()) << "commits after Close fail";
+}
+
+// Syncs reported while other commits roll segments: whatever the
+// interleaving, once every log synced everything only the active segment
+// is left, and every commit succeeded.
+TEST_F(JournalTest, SyncedWhileCommitsRollSegments) {
+  auto j = OpenJournal(4096);
+  ASSERT_NE(j, nullptr);
+  constexpr int kLogs = 4;
+  constexpr uint64_t kN = 150;
+  std::vector<std::shared_ptr<Journal::Log>> logs;
+  for (int l = 0; l < kLogs; ++l) logs.push_back(j->Register("ns/t" + std::to_string(l)));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int l = 0; l < kLogs; ++l) {
+    threads.emplace_back([&, l] {
+      for (uint64_t i = 0; i < kN; ++i) {
+        if (!j->Commit(*logs[l], i, 1, Records(l, i, 1, 0, 300)).ok()) ++failures;
+        if (i % 10 == 9) j->Synced(*logs[l], i - 5);  // the log's own syncs lag behind
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(j->Stats().segments, 1u);
+  for (int l = 0; l < kLogs; ++l) j->Synced(*logs[l], kN);
+  EXPECT_EQ(Files().size(), 1u);
+  EXPECT_EQ(j->Stats().segments, 1u);
+  ASSERT_TRUE(j->Close().ok());
+  EXPECT_TRUE(Files().empty());
+}
+
+// Close while commits are in flight: each commit either succeeds or fails
+// with Closed, none hangs, and what succeeded is restored at the next open.
+TEST_F(JournalTest, CloseWhileCommitting) {
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  fs_->control().sync_delay_us = 500;
+  constexpr int kLogs = 6;
+  std::vector<std::shared_ptr<Journal::Log>> logs;
+  for (int l = 0; l < kLogs; ++l) logs.push_back(j->Register("ns/t" + std::to_string(l)));
+  std::vector<uint64_t> acked(kLogs, 0);
+  std::vector<Status> last(kLogs);
+  std::vector<std::thread> threads;
+  for (int l = 0; l < kLogs; ++l) {
+    threads.emplace_back([&, l] {
+      for (uint64_t i = 0;; ++i) {
+        Status st = j->Commit(*logs[l], i, 1, Records(l, i, 1));
+        if (!st.ok()) {
+          last[l] = st;
+          return;
+        }
+        acked[l] = i + 1;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(j->Close().ok());
+  for (auto& th : threads) th.join();
+  for (int l = 0; l < kLogs; ++l)
+    EXPECT_EQ(last[l].code(), StatusCode::kClosed) << "log " << l << ": " << last[l].ToString();
+  fs_->control().sync_delay_us = 0;
+  j.reset();
+  j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  for (int l = 0; l < kLogs; ++l) {
+    JournalRecovered r = j->Claim("ns/t" + std::to_string(l));
+    // Exactly what was acknowledged: a commit that failed with Closed was
+    // never written.
+    EXPECT_EQ(r.first_offset, 0u) << "log " << l;
+    EXPECT_EQ(r.end_offset, acked[l]) << "log " << l;
+    EXPECT_EQ(r.records, Records(l, 0, static_cast<uint32_t>(r.end_offset))) << "log " << l;
+  }
 }
 
 TEST_F(JournalTest, ClosedLogPinsNothing) {
