@@ -350,6 +350,37 @@ TEST_F(JournalTest, TornTailOfTheNewestSegmentIsIgnored) {
   EXPECT_TRUE(Files(".damaged").empty()) << "a torn tail is not damage, whichever open sees it";
 }
 
+TEST_F(JournalTest, NewestSegmentWithAZeroHeaderIsRemoved) {
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    auto log = j->Register("ns/a");
+    ASSERT_TRUE(j->Commit(*log, 0, 2, Records(1, 0, 2)).ok());
+  }
+  // A crash while the next segment was being created.
+  AppendBytes(JournalFileName(1), std::vector<uint8_t>(kJournalHeaderSize, 0));
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  ExpectClaim(*j, "ns/a", 1, 0, 2);
+  EXPECT_TRUE(Files(".damaged").empty());
+  EXPECT_EQ(Files(), (std::vector<std::string>{JournalFileName(0), JournalFileName(2)}));
+}
+
+TEST_F(JournalTest, SegmentWhoseHeaderNamesAnotherSequenceIsSetAside) {
+  {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    auto log = j->Register("ns/a");
+    ASSERT_TRUE(j->Commit(*log, 0, 2, Records(1, 0, 2)).ok());
+  }
+  std::filesystem::rename(dir_ + "/" + JournalFileName(0), dir_ + "/" + JournalFileName(7));
+  auto j = OpenJournal();
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(Files(".damaged"), std::vector<std::string>{JournalFileName(7) + ".damaged"});
+  EXPECT_TRUE(j->Claim("ns/a").empty());
+  EXPECT_EQ(Files(), std::vector<std::string>{JournalFileName(8)});
+}
+
 TEST_F(JournalTest, DamageInAnOlderSegmentKeepsTheFileAsideAndRestoresWhatCameBefore) {
   {
     auto j = OpenJournal(4096);
