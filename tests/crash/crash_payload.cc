@@ -25,7 +25,19 @@ std::vector<uint8_t> PayloadFor(uint64_t offset) {
   return p;
 }
 
-wal::WalOptions CrashWalOptions(const std::string& dir) {
+bool CrashUsesJournal() {
+  const char* s = std::getenv("FRAZIL_CRASH_SYNC");
+  return s && std::string(s) == "journal";
+}
+
+Result<std::unique_ptr<wal::Journal>> OpenCrashJournal(const std::string& dir) {
+  wal::JournalOptions o;
+  o.dir = dir + "-journal";
+  o.segment_bytes = 256 * 1024;  // journal segments roll and are deleted during the rounds
+  return wal::Journal::Open(o);
+}
+
+wal::WalOptions CrashWalOptions(const std::string& dir, wal::Journal* journal) {
   wal::WalOptions o;
   o.dir = dir;
   o.sync_mode = wal::SyncMode::kAlways;
@@ -34,6 +46,15 @@ wal::WalOptions CrashWalOptions(const std::string& dir) {
   if (const char* s = std::getenv("FRAZIL_CRASH_SYNC"); s && std::string(s) == "none") {
     o.sync_mode = wal::SyncMode::kNone;
     o.write_on_append = true;
+  }
+  // FRAZIL_CRASH_SYNC=journal: acknowledged once the shared journal has
+  // the group; the log's own segment is synced only when sealed or closed
+  // (the timer never fires within a round), so the parent may cut its
+  // unsynced tail as a power loss would and the journal must restore it.
+  if (journal) {
+    o.journal = journal;
+    o.journal_name = "crash/log";
+    o.journal_sync_interval = std::chrono::hours(1);
   }
   o.segment_bytes = 256 * 1024;  // rotation happens during the rounds
   o.max_total_bytes = 0;

@@ -1,6 +1,5 @@
-// Appends under sync=always (or FRAZIL_CRASH_SYNC) from several threads until killed, writing each
-// acknowledged offset (8 bytes, little-endian) to stdout only after the WAL
-// said it is durable.
+// Appends under sync=always (or FRAZIL_CRASH_SYNC: none, journal) from several threads until killed, writing
+// each acknowledged offset (8 bytes, little-endian) to stdout only after the WAL said it is durable.
 #include <unistd.h>
 
 #include <atomic>
@@ -18,12 +17,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: wal_crash_child DIR\n");
     return 2;
   }
-  auto wal_or = frazil::wal::WriteAheadLog::Open(frazil::crashtest::CrashWalOptions(argv[1]));
+  std::unique_ptr<frazil::wal::Journal> journal;
+  if (frazil::crashtest::CrashUsesJournal()) {
+    auto j = frazil::crashtest::OpenCrashJournal(argv[1]);
+    if (!j.ok()) {
+      std::fprintf(stderr, "journal: %s\n", j.status().ToString().c_str());
+      return 3;
+    }
+    journal = std::move(j).value();
+  }
+  auto wal_or = frazil::wal::WriteAheadLog::Open(frazil::crashtest::CrashWalOptions(argv[1], journal.get()));
   if (!wal_or.ok()) {
     std::fprintf(stderr, "open: %s\n", wal_or.status().ToString().c_str());
     return 3;
   }
   auto wal = std::move(wal_or).value();
+  if (journal && !journal->FinishRecovery().ok()) return 3;
   std::mutex out_mu;
   auto report = [&](uint64_t offset) {
     uint8_t buf[8];

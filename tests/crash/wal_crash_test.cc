@@ -15,6 +15,8 @@
 
 #include "crash_payload.h"
 #include "frazil/common/coding.h"
+#include "frazil/wal/journal.h"
+#include "frazil/wal/record_format.h"
 #include "frazil/wal/wal_reader.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -69,19 +71,41 @@ RoundResult RunAndKill(const std::string& dir, int run_ms) {
   return r;
 }
 
+// The newest segment file of the log in `dir` and its size ("" if none).
+std::pair<std::string, uint64_t> NewestSegment(const std::string& dir) {
+  std::string newest;
+  if (std::filesystem::exists(dir)) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      uint64_t base = 0;
+      std::string name = e.path().filename().string();
+      if (ParseSegmentFileName(name, &base) && name > newest) newest = name;
+    }
+  }
+  if (newest.empty()) return {"", 0};
+  return {newest, std::filesystem::file_size(dir + "/" + newest)};
+}
+
 // `sync`: the child's WAL sync mode (FRAZIL_CRASH_SYNC, see CrashWalOptions).
+// Under "journal" the round also loses a random part of what the child
+// wrote to its newest segment and never synced (as a power loss may): the
+// journal must give it back.
 void CrashRounds(const char* sync) {
   ::setenv("FRAZIL_CRASH_SYNC", sync, 1);
   const char* rounds_env = std::getenv("FRAZIL_CRASH_ROUNDS");
   const int rounds = rounds_env ? std::atoi(rounds_env) : 50;
   std::string dir = std::filesystem::temp_directory_path() / ("frazil-crash-" + std::to_string(::getpid()));
+  const bool journal_mode = crashtest::CrashUsesJournal();
   std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir + "-journal");
   std::mt19937_64 rng(std::random_device{}());
-  uint64_t total_acked = 0, total_verified = 0, truncations = 0, reclaims = 0;
+  uint64_t total_acked = 0, total_verified = 0, truncations = 0, reclaims = 0, bytes_cut = 0,
+           journal_restored = 0;
   uint64_t max_acked = 0;
   bool any_acked = false;
 
   for (int round = 0; round < rounds; ++round) {
+    // Everything is synced at this point (the previous round closed the log).
+    const auto [synced_segment, synced_size] = NewestSegment(dir);
     RoundResult r = RunAndKill(dir, 5 + static_cast<int>(rng() % 56));
     ASSERT_FALSE(r.acked.empty()) << "round " << round << ": the child acknowledged nothing";
     total_acked += r.acked.size();
@@ -90,10 +114,30 @@ void CrashRounds(const char* sync) {
       any_acked = true;
     }
 
-    auto wal_or = WriteAheadLog::Open(crashtest::CrashWalOptions(dir));
+    std::unique_ptr<Journal> journal;
+    if (journal_mode) {
+      // Segments sealed during the round were synced; the newest one holds
+      // unsynced records from where it stood before the round (or from its
+      // header, if it was created during the round).
+      const auto [newest, size] = NewestSegment(dir);
+      ASSERT_FALSE(newest.empty());
+      const uint64_t from = newest == synced_segment ? synced_size : kSegmentHeaderSize;
+      ASSERT_GE(size, from);
+      const uint64_t cut = from + rng() % (size - from + 1);
+      std::filesystem::resize_file(dir + "/" + newest, cut);
+      bytes_cut += size - cut;
+      auto j = crashtest::OpenCrashJournal(dir);
+      ASSERT_TRUE(j.ok()) << "round " << round << ": " << j.status().ToString();
+      journal = std::move(j).value();
+    }
+    auto wal_or = WriteAheadLog::Open(crashtest::CrashWalOptions(dir, journal.get()));
     ASSERT_TRUE(wal_or.ok()) << "round " << round << ": " << wal_or.status().ToString();
     auto wal = std::move(wal_or).value();
+    if (journal) {
+      ASSERT_TRUE(journal->FinishRecovery().ok());
+    }
     truncations += wal->recovery_report().truncated;
+    journal_restored += wal->recovery_report().journal_records;
     const WalStats stats = wal->Stats();
     // Every acknowledged offset, from any round, is still in the log.
     ASSERT_TRUE(any_acked);
@@ -124,8 +168,21 @@ void CrashRounds(const char* sync) {
       reclaims += rr->segments_removed;
     }
     ASSERT_TRUE(wal->Close().ok());
+    if (journal) {
+      ASSERT_TRUE(journal->Close().ok());
+      // The log closed synced: the journal keeps nothing.
+      EXPECT_TRUE(std::filesystem::is_empty(dir + "-journal")) << "round " << round;
+    }
+  }
+  if (journal_mode) {
+    std::printf(
+        "crash test (sync journal): %llu unsynced segment bytes cut, %llu records restored from the "
+        "journal\n",
+        static_cast<unsigned long long>(bytes_cut), static_cast<unsigned long long>(journal_restored));
+    EXPECT_GT(journal_restored, 0u) << "no round needed the journal: the test proved nothing about it";
   }
   std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir + "-journal");
   std::printf(
       "crash test (sync %s): %d rounds, %llu records acknowledged, %llu verified on reopen, "
       "%llu torn tails truncated, %llu segments reclaimed\n",
@@ -140,6 +197,10 @@ TEST(WalCrash, AcknowledgedRecordsSurviveSigkill) { CrashRounds("always"); }
 // appenders write their own groups inline (write_on_append) and every
 // acknowledged record must survive the kill all the same.
 TEST(WalCrash, InlineWritesUnderSyncNoneSurviveSigkill) { CrashRounds("none"); }
+
+// Under sync always with the shared journal, acknowledged records survive
+// the kill and the loss of the log's unsynced segment tail.
+TEST(WalCrash, JournalCommitsSurviveSigkillAndLostSegmentTails) { CrashRounds("journal"); }
 
 }  // namespace
 }  // namespace frazil::wal

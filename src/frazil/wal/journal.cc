@@ -98,6 +98,7 @@ Status Journal::Recover() {
       pos = data.size();
     }
     uint64_t entries = 0;
+    bool torn = false;
     while (pos < data.size()) {
       JournalEntryView e;
       std::string why;
@@ -109,6 +110,7 @@ Status Journal::Recover() {
           // A group whose write was torn by the crash was never acknowledged.
           FRAZIL_LOG_WARN("journal: ignoring the torn tail of {} from byte {} ({} bytes: {})", path, pos,
                           data.size() - pos, RecordCheckName(c));
+          torn = true;
         } else {
           damage = std::string(RecordCheckName(c)) + (why.empty() ? "" : ": " + why) + " at byte " +
                    std::to_string(pos);
@@ -135,6 +137,18 @@ Status Journal::Recover() {
       if (::rename(path.c_str(), kept.c_str()) != 0) return Status::IoErrorFromErrno("rename", path, errno);
       FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(dir));
       continue;
+    }
+    if (torn) {
+      // Cut it off durably: this segment stops being the newest once the
+      // new one is created, and a crash before FinishRecovery would make
+      // the next open take the torn tail for damage.
+      FRAZIL_ASSIGN_OR_RETURN(auto f, fs_->OpenAppendable(path, /*create=*/false));
+      Status st = f->Truncate(pos);
+      if (st.ok()) st = f->Sync();
+      Status closed = f->Close();
+      FRAZIL_RETURN_IF_ERROR(st);
+      FRAZIL_RETURN_IF_ERROR(closed);
+      data.resize(pos);
     }
     Segment s;
     s.sequence = seq;
