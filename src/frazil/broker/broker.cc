@@ -121,7 +121,8 @@ std::optional<wal::JournalStats> Broker::JournalStats() const {
     sum.failures += s.failures;
     sum.segments += s.segments;
     sum.segment_bytes += s.segment_bytes;
-    for (size_t b = 0; b < s.sync_latency.buckets.size(); ++b) sum.sync_latency.buckets[b] += s.sync_latency.buckets[b];
+    for (size_t b = 0; b < s.sync_latency.buckets.size(); ++b)
+      sum.sync_latency.buckets[b] += s.sync_latency.buckets[b];
     sum.sync_latency.count += s.sync_latency.count;
     sum.sync_latency.sum_seconds += s.sync_latency.sum_seconds;
   }

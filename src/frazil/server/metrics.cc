@@ -213,7 +213,8 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
     w.Sample("frazil_wal_journal_syncs_total", {}, j.groups);
     w.Family("frazil_wal_journal_failures_total", Type::kCounter, "Journal commits that failed.");
     w.Sample("frazil_wal_journal_failures_total", {}, j.failures);
-    w.Family("frazil_wal_journal_written_bytes_total", Type::kCounter, "Bytes written to the shared journal.");
+    w.Family("frazil_wal_journal_written_bytes_total", Type::kCounter,
+             "Bytes written to the shared journal.");
     w.Sample("frazil_wal_journal_written_bytes_total", {}, j.bytes);
     w.Family("frazil_wal_journal_segments", Type::kGauge, "Segment files of the shared journal.");
     w.Sample("frazil_wal_journal_segments", {}, static_cast<uint64_t>(j.segments));

@@ -68,7 +68,12 @@ Status Journal::Recover() {
   std::vector<std::pair<uint64_t, std::string>> files;
   for (const auto& name : names) {
     uint64_t seq = 0;
-    if (ParseJournalFileName(name, &seq)) files.emplace_back(seq, dir + "/" + name);
+    if (ParseJournalFileName(name, &seq)) {
+      files.emplace_back(seq, dir + "/" + name);
+    } else if (name.ends_with(".jnl.spare")) {
+      // A next segment made ahead of time and never used.
+      FRAZIL_RETURN_IF_ERROR(fs_->Remove(dir + "/" + name));
+    }
   }
   std::sort(files.begin(), files.end());
   std::map<std::string, JournalRecovered> held;
@@ -168,13 +173,13 @@ Status Journal::Recover() {
     for (auto& [name, r] : held)
       if (!r.empty()) recovered_.emplace(name, std::move(r));
   }
-  FRAZIL_ASSIGN_OR_RETURN(auto file, MakeSegmentFile(next_seq));
+  FRAZIL_ASSIGN_OR_RETURN(auto file, MakeSegmentFile(next_seq, /*spare=*/false));
   InstallSegment(next_seq, std::move(file));
   return Status::Ok();
 }
 
-Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t sequence) {
-  std::string path = options_.dir + "/" + JournalFileName(sequence);
+Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t sequence, bool spare) {
+  std::string path = options_.dir + "/" + JournalFileName(sequence) + (spare ? ".spare" : "");
   FRAZIL_ASSIGN_OR_RETURN(auto file, fs_->OpenAppendable(path, /*create=*/true));
   uint8_t header[kJournalHeaderSize];
   EncodeJournalHeader(sequence, header);
@@ -213,36 +218,44 @@ void Journal::MakeSpare(uint64_t sequence) {
     spare_busy_ = true;
   }
   executor_->Post([this, sequence] {
-    auto file = MakeSegmentFile(sequence);
-    if (!file.ok()) FRAZIL_LOG_WARN("journal {}: preparing the next segment: {}", options_.dir, file.status().ToString());
-    std::unique_ptr<WritableLogFile> unused;
+    auto file = MakeSegmentFile(sequence, /*spare=*/true);
+    if (!file.ok())
+      FRAZIL_LOG_WARN("journal {}: preparing the next segment: {}", options_.dir, file.status().ToString());
+    bool closed;
     {
       MutexLock lock(&mu_);
-      spare_busy_ = false;
-      if (file.ok()) {
-        if (closed_) {
-          unused = std::move(file).value();
-        } else {
-          spare_ = std::move(file).value();
-          spare_sequence_ = sequence;
-        }
-      }
-      spare_cv_.NotifyAll();
+      closed = closed_;
     }
-    if (unused) {
-      (void)unused->Close();
-      (void)fs_->Remove(options_.dir + "/" + JournalFileName(sequence));
+    if (closed && file.ok()) {
+      // Close is waiting for this job: the spare is not wanted.
+      (void)file.value()->Close();
+      (void)fs_->Remove(options_.dir + "/" + JournalFileName(sequence) + ".spare");
     }
+    // The last touch of the journal: Close may destroy it once busy is clear.
+    MutexLock lock(&mu_);
+    if (file.ok() && !closed) {
+      spare_ = std::move(file).value();
+      spare_sequence_ = sequence;
+    }
+    spare_busy_ = false;
+    spare_cv_.NotifyAll();
   });
 }
 
 Result<std::unique_ptr<WritableLogFile>> Journal::NextSegmentFile(uint64_t sequence) {
+  std::unique_ptr<WritableLogFile> spare;
   {
     MutexLock lock(&mu_);
     while (spare_busy_) spare_cv_.Wait(lock);  // rare: a segment filled before its successor was made
-    if (spare_ && spare_sequence_ == sequence) return std::move(spare_);
+    if (spare_ && spare_sequence_ == sequence) spare = std::move(spare_);
   }
-  return MakeSegmentFile(sequence);
+  if (!spare) return MakeSegmentFile(sequence, /*spare=*/false);
+  // Named a segment only now: until then recovery ignores it.
+  const std::string path = options_.dir + "/" + JournalFileName(sequence);
+  if (::rename((path + ".spare").c_str(), path.c_str()) != 0)
+    return Status::IoErrorFromErrno("rename", path + ".spare", errno);
+  FRAZIL_RETURN_IF_ERROR(fs_->SyncDir(options_.dir));
+  return spare;
 }
 
 std::shared_ptr<Journal::Log> Journal::Register(const std::string& name) {
@@ -255,14 +268,16 @@ std::shared_ptr<Journal::Log> Journal::Register(const std::string& name) {
 Status Journal::CommitAsync(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records,
                             JournalCallback done) {
   if (records.size() + log.name().size() > kMaxJournalEntryBytes)
-    return Status::InvalidArgument("journal entry of " + std::to_string(records.size()) + " bytes is too large");
+    return Status::InvalidArgument("journal entry of " + std::to_string(records.size()) +
+                                   " bytes is too large");
   std::vector<uint8_t> entry;
   AppendJournalEntry(JournalEntryKind::kRecords, log.name(), first_offset, count, records, &entry);
   return Enqueue(entry, log.id_, first_offset + count, std::move(done));
 }
 
 Status Journal::Commit(Log& log, uint64_t first_offset, uint32_t count, std::span<const uint8_t> records) {
-  return Wait([&](JournalCallback done) { return CommitAsync(log, first_offset, count, records, std::move(done)); });
+  return Wait(
+      [&](JournalCallback done) { return CommitAsync(log, first_offset, count, records, std::move(done)); });
 }
 
 Status Journal::Wait(const std::function<Status(JournalCallback)>& start) {
@@ -363,8 +378,9 @@ void Journal::RunWriter() {
         FRAZIL_LOG_ERROR("journal {}: group of {} commit(s) failed: {}", options_.dir, commits.size(),
                          st.ToString());
         if (!undo.ok())
-          failed_ = Status(st.code(), "journal " + options_.dir + " failed and could not be repaired (" +
-                                          st.message() + "; then " + undo.message() + "); restart the broker");
+          failed_ =
+              Status(st.code(), "journal " + options_.dir + " failed and could not be repaired (" +
+                                    st.message() + "; then " + undo.message() + "); restart the broker");
       }
     }
     if (!doomed.empty()) DeleteFiles(doomed);
@@ -530,7 +546,7 @@ Status Journal::Close() {
   }
   if (spare) {
     (void)spare->Close();
-    (void)fs_->Remove(options_.dir + "/" + JournalFileName(spare_sequence));
+    (void)fs_->Remove(options_.dir + "/" + JournalFileName(spare_sequence) + ".spare");
   }
   std::vector<Queued> refused;
   std::vector<std::string> doomed;

@@ -157,7 +157,8 @@ class Journal {
   Status Recover();
   // A new segment file: header, zeros up to segment_bytes, synced, and its
   // directory entry synced.
-  Result<std::unique_ptr<WritableLogFile>> MakeSegmentFile(uint64_t sequence);
+  // `spare`: named <sequence>.jnl.spare, which recovery ignores (removes).
+  Result<std::unique_ptr<WritableLogFile>> MakeSegmentFile(uint64_t sequence, bool spare);
   // Makes `file` the active segment.
   void InstallSegment(uint64_t sequence, std::unique_ptr<WritableLogFile> file) EXCLUDES(mu_);
   // The next segment, made in the background while this one fills (so a
@@ -167,8 +168,8 @@ class Journal {
   // The oldest segments no log needs any more, taken off the list.
   std::vector<std::string> TakeDeletableLocked() REQUIRES(mu_);
   void DeleteFiles(const std::vector<std::string>& paths);
-  Status Enqueue(const std::vector<uint8_t>& entry, uint64_t log_id, uint64_t end_offset, JournalCallback done)
-      EXCLUDES(mu_);
+  Status Enqueue(const std::vector<uint8_t>& entry, uint64_t log_id, uint64_t end_offset,
+                 JournalCallback done) EXCLUDES(mu_);
   // Runs `start` with a callback and waits for it.
   static Status Wait(const std::function<Status(JournalCallback)>& start);
   // The writer task: writes and syncs what is queued, then runs callbacks.

@@ -26,8 +26,8 @@ WriteAheadLog::WriteAheadLog(WalOptions options)
       executor_(options_.executor ? options_.executor : DefaultWalExecutor()),
       // Under the journal an append needs no fdatasync of its own: it is
       // written inline like kNone and made durable by the journal's writer.
-      inline_writes_(options_.write_on_append &&
-                     (options_.sync_mode != SyncMode::kAlways || (options_.journal && options_.journal_commits))),
+      inline_writes_(options_.write_on_append && (options_.sync_mode != SyncMode::kAlways ||
+                                                  (options_.journal && options_.journal_commits))),
       journal_log_(options_.journal && options_.journal_commits && options_.sync_mode == SyncMode::kAlways
                        ? options_.journal->Register(options_.journal_name)
                        : nullptr),
@@ -399,10 +399,11 @@ void WriteAheadLog::PublishJournaled(JournalGroup& g, const Status& journal_stat
     } else {
       append_errors_ += g.batch.size();
       if (failed_.ok())
-        failed_ = Status(st.code(), "WAL " + options_.dir + ": the shared journal failed offsets " +
-                                        std::to_string(g.batch.front().offset) + ".." +
-                                        std::to_string(g.batch.back().offset) + " (" + st.message() +
-                                        "), and later groups were written behind them; reopen the log to recover");
+        failed_ =
+            Status(st.code(), "WAL " + options_.dir + ": the shared journal failed offsets " +
+                                  std::to_string(g.batch.front().offset) + ".." +
+                                  std::to_string(g.batch.back().offset) + " (" + st.message() +
+                                  "), and later groups were written behind them; reopen the log to recover");
     }
     new_visible = visible_end_;
   }

@@ -278,9 +278,9 @@ class WriteAheadLog {
   uint64_t active_size_ GUARDED_BY(writer_) = 0;  // bytes in the active file
   uint64_t active_records_ GUARDED_BY(writer_) = 0;
   std::chrono::steady_clock::time_point active_created_ GUARDED_BY(writer_);
-  uint64_t written_end_ GUARDED_BY(writer_) = 0;    // records below are written (maybe not synced)
-  uint64_t synced_end_ GUARDED_BY(writer_) = 0;     // records below are fdatasynced
-  uint64_t reported_end_ GUARDED_BY(writer_) = 0;   // synced_end_ the journal was last told
+  uint64_t written_end_ GUARDED_BY(writer_) = 0;   // records below are written (maybe not synced)
+  uint64_t synced_end_ GUARDED_BY(writer_) = 0;    // records below are fdatasynced
+  uint64_t reported_end_ GUARDED_BY(writer_) = 0;  // synced_end_ the journal was last told
   // kPeriodic: armed when data first turns dirty, due sync_interval later.
   bool periodic_armed_ GUARDED_BY(writer_) = false;
   std::chrono::steady_clock::time_point next_periodic_sync_ GUARDED_BY(writer_);

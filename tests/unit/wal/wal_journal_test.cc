@@ -276,7 +276,10 @@ TEST_F(WalJournalTest, RecordsThatStartBeyondTheLogsEndFailTheOpen) {
   EXPECT_EQ(j->Claim("ns/t").first_offset, 10u);
 }
 
-TEST_F(WalJournalTest, FailedJournalCommitFailsTheAppendAndItsOffsetIsReused) {
+// A failed journal commit fails its group and, since later groups may be
+// written behind it already, every later append until the log is reopened;
+// recovery then restores what was acknowledged.
+TEST_F(WalJournalTest, FailedJournalCommitFailsTheAppendAndTheLogUntilReopened) {
   auto jnl_fs = std::make_shared<testfs::CountingFs>();
   {
     auto j = OpenJournal(tmp_.Sub("journal"), jnl_fs);
@@ -289,25 +292,29 @@ TEST_F(WalJournalTest, FailedJournalCommitFailsTheAppendAndItsOffsetIsReused) {
     ASSERT_FALSE(failed.ok());
     EXPECT_NE(failed.status().message().find("Input/output error"), std::string::npos)
         << failed.status().ToString();
-    // Offset 5 is given out again, to other bytes.
-    for (uint64_t i = 5; i < 8; ++i) ASSERT_EQ(*wal->AppendAndWait(Payload(i)), i);
+    auto refused = wal->AppendAndWait(Payload(5));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("reopen"), std::string::npos) << refused.status().ToString();
+    EXPECT_EQ(wal->Stats().visible_end, 5u);
     // A crash now: the log's segment loses everything after offset 2 (never
-    // synced), the journal has what was acknowledged, and not the failed group.
+    // synced); the journal has what was acknowledged, not the failed group.
     fs::copy(tmp_.Sub("wal"), tmp_.Sub("crash-wal"), fs::copy_options::recursive);
     fs::copy(tmp_.Sub("journal"), tmp_.Sub("crash-journal"), fs::copy_options::recursive);
   }
   const std::string seg = OnlySegment(tmp_.Sub("crash-wal"));
   std::vector<size_t> pos = RecordPositions(seg);
-  ASSERT_EQ(pos.size(), 8u);
+  ASSERT_EQ(pos.size(), 6u);  // the failed group was written to the segment
   fs::resize_file(seg, pos[3]);
   auto j = OpenJournal(tmp_.Sub("crash-journal"));
   ASSERT_NE(j, nullptr);
   auto wal = OpenWal(Opts(tmp_.Sub("crash-wal"), j.get()));
   ASSERT_NE(wal, nullptr);
-  EXPECT_EQ(wal->recovery_report().journal_records, 5u);
+  EXPECT_EQ(wal->recovery_report().journal_records, 2u);
+  // The reopened log takes appends again, after what was acknowledged.
+  ASSERT_EQ(*wal->AppendAndWait(Payload(5)), 5u);
   std::vector<WalRecord> recs = ReadAll(*wal);
-  ASSERT_EQ(recs.size(), 8u);
-  for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(recs[i].payload, Payload(i)) << "offset " << i;
+  ASSERT_EQ(recs.size(), 6u);
+  for (uint64_t i = 0; i < 6; ++i) EXPECT_EQ(recs[i].payload, Payload(i)) << "offset " << i;
 }
 
 // Several logs share one journal. (Two logs alone mostly alternate: one
