@@ -135,7 +135,14 @@ def test_metrics_match_what_was_done(start_broker, tmp_path):
     expect("wal_appends", "frazil_wal_appends_total", topic, lambda v: v == N)
     expect("wal_segments", "frazil_wal_segments", topic, lambda v: v >= 1)
     expect("wal_size", "frazil_wal_size_bytes", topic, lambda v: v > payload_bytes)
-    expect("wal_syncs", "frazil_wal_syncs_total", topic, lambda v: v >= 1)  # sync_mode always
+    # sync_mode always: every group of the topic is one commit to the shared
+    # journal, and a journal fdatasync covers one or more commits.
+    expect("journal_commits", "frazil_wal_journal_commits_total", None,
+           lambda v: v == value("frazil_wal_batches_total", topic) >= 1)
+    expect("journal_syncs", "frazil_wal_journal_syncs_total", None,
+           lambda v: 1 <= v <= value("frazil_wal_journal_commits_total"))
+    expect("journal_failures", "frazil_wal_journal_failures_total", None, lambda v: v == 0)
+    expect("journal_bytes", "frazil_wal_journal_written_bytes_total", None, lambda v: v > payload_bytes)
     expect("wal_append_errors", "frazil_wal_append_errors_total", topic, lambda v: v == 0)
     expect("storage_committed", "frazil_storage_committed_offset", topic, lambda v: v == N)
     expect("storage_commits", "frazil_storage_commits_total", topic, lambda v: v >= 1)
@@ -148,7 +155,8 @@ def test_metrics_match_what_was_done(start_broker, tmp_path):
     expect("process_rss", "frazil_process_resident_memory_bytes", None, lambda v: v > 1e6)
     expect("process_fds", "frazil_process_open_fds", None, lambda v: v >= 3)
     # Histograms: cumulative buckets ending in +Inf == count.
-    for h in ("frazil_wal_fsync_duration_seconds", "frazil_storage_commit_duration_seconds",
+    for h in ("frazil_wal_fsync_duration_seconds", "frazil_wal_journal_fsync_duration_seconds",
+              "frazil_storage_commit_duration_seconds",
               "frazil_produce_latency_seconds", "frazil_ack_latency_seconds"):
         assert families[h].type == "histogram"
         buckets = [(float(s.labels["le"]), s.value) for s in families[h].samples if s.name == h + "_bucket"]
