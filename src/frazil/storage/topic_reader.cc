@@ -22,10 +22,11 @@ constexpr uint64_t kTrimAfterBytes = 64ull << 20;
 // its serialized copy and gRPC's buffers on the way out, the Parquet pages
 // and column values it was decoded from, and the allocator's slack (the
 // messages are allocated on the prefetch threads' arenas, the copies on
-// the dispatch threads', and freed on gRPC's; glibc keeps what they free).
-// Measured on a 1,000,000-message replay (docs/benchmarks.md, "Replay"),
-// that is about as much again as the read-ahead plus some 20 MB: so the
-// decoded messages read ahead take a quarter of the window...
+// the dispatch threads', and freed on gRPC's; glibc keeps what they free,
+// and pages it gave back are touched again by the next allocations).
+// Measured on 300,000-message replays (docs/benchmarks.md, "Replay"), the
+// rise above idle was about the read-ahead plus 20-30 MB: so the decoded
+// messages read ahead take an eighth of the window...
 constexpr uint64_t kReadAheadShare = 8;
 // ...and while replaying, the reader gives freed memory back every
 // sixteenth of the window it decodes (a malloc_trim, 1-10 ms), so the

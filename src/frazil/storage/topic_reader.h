@@ -10,7 +10,7 @@
 // the caller's thread: it runs as a SerialTask on a shared prefetch
 // executor, which reads ahead of the consumer within a memory window
 // (prefetch_bytes: what the replay may add to the process's memory, of
-// which decoded messages read ahead take a quarter, the rest being what
+// which decoded messages read ahead take an eighth, the rest being what
 // delivering them and the allocator cost beside; and at most
 // prefetch_files ranges of data files). A range of one data file in
 // offset order (what the broker writes) is read a batch of rows at a time
@@ -55,7 +55,7 @@ Executor* DefaultPrefetchExecutor();
 struct ReaderConfig {
   size_t prefetch_files = 2;  // ranges of data files read ahead of the consumer (at least 1)
   // What a replay may add to the process's memory; decoded messages held
-  // ahead of the consumer take a quarter of it (a range larger than that
+  // ahead of the consumer take an eighth of it (a range larger than that
   // is still read when nothing else is held, so replay makes progress).
   uint64_t prefetch_bytes = 32ull << 20;
   Executor* prefetch_executor = nullptr;  // null: DefaultPrefetchExecutor()
