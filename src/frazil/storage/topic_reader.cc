@@ -329,8 +329,9 @@ void TopicReader::Prefetch() {
       rows = std::min(rows, range.last + 1 - std::min(pos, range.last + 1));
       if (held + rows * bytes_per_record_ > window) return;
     }
-    // A batch of rows: a small part of the window, so what is held stays
-    // within the window plus one batch.
+    // A batch of rows: a quarter of the read-ahead (at most 1 MiB), so what
+    // is held stays within the read-ahead plus one batch; a smaller part
+    // made more, smaller runs for the same bytes.
     const uint64_t batch_bytes = std::clamp<uint64_t>(window / 4, 4 << 10, 1 << 20);
     // (Before anything was read, the size of a record is unknown: one row.)
     const size_t rows = bytes_per_record_ > 0 ? std::max<uint64_t>(1, batch_bytes / bytes_per_record_) : 1;

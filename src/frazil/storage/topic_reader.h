@@ -16,7 +16,7 @@
 // offset order (what the broker writes) is read a batch of rows at a time
 // (a Parquet page per column in memory, never the whole file), and
 // reading stops while the read-ahead is full: what is held stays within
-// the read-ahead plus one batch (at most 1 MiB or a sixteenth of the
+// the read-ahead plus one batch (at most 1 MiB or a quarter of the
 // read-ahead). While it replays, the reader trims the heap every
 // sixteenth of the window it decodes. Other ranges (overlapping files merged by
 // offset, rows another engine sorted otherwise, delete files) are read
