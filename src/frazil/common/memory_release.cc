@@ -10,6 +10,7 @@ namespace {
 
 std::atomic<uint64_t> noted{0};
 std::atomic<bool> trimming{false};
+std::atomic<uint64_t> releases{0};
 
 }  // namespace
 
@@ -20,9 +21,12 @@ bool ReleaseFreedMemory(uint64_t threshold) {
   if (trimming.exchange(true, std::memory_order_acquire)) return false;
   noted.store(0, std::memory_order_relaxed);
   malloc_trim(0);
+  releases.fetch_add(1, std::memory_order_relaxed);
   trimming.store(false, std::memory_order_release);
   return true;
 }
+
+uint64_t FreedMemoryReleases() { return releases.load(std::memory_order_relaxed); }
 
 void LimitMallocArenas(int arenas) {
   if (arenas <= 0 || std::getenv("MALLOC_ARENA_MAX")) return;

@@ -16,6 +16,9 @@ void NoteTransientBytes(uint64_t bytes);
 // and returns true. One trim at a time; the others return false.
 bool ReleaseFreedMemory(uint64_t threshold = 64ull << 20);
 
+// Trims done so far by ReleaseFreedMemory (for tests and metrics).
+uint64_t FreedMemoryReleases();
+
 // Caps glibc's malloc arenas (by default 8 per core, each keeping its own
 // free memory) unless MALLOC_ARENA_MAX is set in the environment; 0 leaves
 // glibc's default. Call at startup, before threads start.

@@ -17,6 +17,23 @@ uint64_t HeldBytes(const TopicReader::Record& r) {
 // the freed memory back to the system.
 constexpr uint64_t kTrimAfterBytes = 64ull << 20;
 
+// The window (prefetch_bytes) is what a replay may add to the process's
+// memory, not only what it reads ahead: each decoded message also costs
+// its serialized copy and gRPC's buffers on the way out, the Parquet pages
+// and column values it was decoded from, and the allocator's slack (the
+// messages are allocated on the prefetch threads' arenas, the copies on
+// the dispatch threads', and freed on gRPC's; glibc keeps what they free,
+// and pages it gave back are touched again by the next allocations).
+// Measured on 300,000-message replays (docs/benchmarks.md, "Replay"), the
+// rise above idle was about the read-ahead plus 20-30 MB: so the decoded
+// messages read ahead take an eighth of the window...
+constexpr uint64_t kReadAheadShare = 8;
+// ...and while replaying, the reader gives freed memory back every
+// sixteenth of the window it decodes (a malloc_trim, 1-10 ms), so the
+// slack does not pile up between the start and the end of a replay.
+constexpr uint64_t kTrimShare = 16;
+constexpr uint64_t kMinTrimStep = 1 << 20;
+
 }  // namespace
 
 // Never destroyed: readers may outlive static destruction at exit.
@@ -34,6 +51,8 @@ TopicReader::TopicReader(wal::WriteAheadLog* wal, TopicTable table)
     : wal_(wal), table_(std::move(table)), wal_reader_(wal->NewReader()) {
   if (table_.catalog) history_ = std::make_unique<TableHistory>(table_.catalog, table_.id);
   if (table_.config.prefetch_files == 0) table_.config.prefetch_files = 1;
+  read_ahead_bytes_ = std::max<uint64_t>(1, table_.config.prefetch_bytes / kReadAheadShare);
+  trim_step_bytes_ = std::max<uint64_t>(kMinTrimStep, table_.config.prefetch_bytes / kTrimShare);
   Executor* executor =
       table_.config.prefetch_executor ? table_.config.prefetch_executor : DefaultPrefetchExecutor();
   prefetch_task_ = std::make_unique<SerialTask>(executor, [this] { Prefetch(); });
@@ -268,7 +287,7 @@ void TopicReader::Prefetch() {
     MutexLock lock(&mu_);
     if (!want_table_ || table_done_ || !error_.ok()) return;
     // The window is full: the consumer schedules us again as it drains it.
-    if (!chunks_.empty() && held_bytes_ >= table_.config.prefetch_bytes) return;
+    if (!chunks_.empty() && held_bytes_ >= read_ahead_bytes_) return;
     ranges_held = chunks_.empty() ? 0 : chunks_.back().range - chunks_.front().range + 1;
     gen = gen_;
     pos = next_read_;
@@ -286,7 +305,7 @@ void TopicReader::Prefetch() {
   };
   // A range opened before the consumer moved is not read on.
   if (stream_ && (stream_gen_ != gen || stream_next_ != pos)) stream_.reset();
-  const uint64_t window = table_.config.prefetch_bytes;
+  const uint64_t window = read_ahead_bytes_;
   TableHistory::RangeRecords got;
   for (bool replanned = false;;) {
     if (!stream_) {
@@ -310,9 +329,10 @@ void TopicReader::Prefetch() {
       rows = std::min(rows, range.last + 1 - std::min(pos, range.last + 1));
       if (held + rows * bytes_per_record_ > window) return;
     }
-    // A batch of rows: a small part of the window, so what is held stays
-    // within the window plus one batch.
-    const uint64_t batch_bytes = std::clamp<uint64_t>(window / 16, 4 << 10, 1 << 20);
+    // A batch of rows: a quarter of the read-ahead (at most 1 MiB), so what
+    // is held stays within the read-ahead plus one batch; a smaller part
+    // made more, smaller runs for the same bytes.
+    const uint64_t batch_bytes = std::clamp<uint64_t>(window / 4, 4 << 10, 1 << 20);
     // (Before anything was read, the size of a record is unknown: one row.)
     const size_t rows = bytes_per_record_ > 0 ? std::max<uint64_t>(1, batch_bytes / bytes_per_record_) : 1;
     Status st = stream_->Next(rows, &got);
@@ -348,6 +368,14 @@ void TopicReader::Prefetch() {
     chunk.records.push_back(std::move(r));
   }
   if (!chunk.records.empty()) bytes_per_record_ = chunk.bytes / chunk.records.size();
+  // What was decoded before is mostly freed by now (the read-ahead is a
+  // fraction of this): hand it back, with no lock held.
+  untrimmed_bytes_ += chunk.bytes;
+  if (untrimmed_bytes_ >= trim_step_bytes_) {
+    NoteTransientBytes(untrimmed_bytes_);
+    untrimmed_bytes_ = 0;
+    ReleaseFreedMemory(trim_step_bytes_);
+  }
   if (stream_ && stream_->done()) {
     counters.files_read.fetch_add(stream_->range().files.size(), std::memory_order_relaxed);
     // Nothing of the broker's left in the range: go on after it.

@@ -9,16 +9,20 @@
 // Table I/O (catalog loads, manifest planning, Parquet reads) never runs on
 // the caller's thread: it runs as a SerialTask on a shared prefetch
 // executor, which reads ahead of the consumer within a memory window
-// (prefetch_bytes of decoded messages, and at most prefetch_files ranges of
-// data files). A range of one data file in offset order (what the broker
-// writes) is read a batch of rows at a time (a Parquet page per column in
-// memory, never the whole file), and reading stops while the window is
-// full: what is held stays within the window plus one batch (at most 1 MiB
-// or a sixteenth of the window). Other ranges (overlapping files merged by
+// (prefetch_bytes: what the replay may add to the process's memory, of
+// which decoded messages read ahead take an eighth, the rest being what
+// delivering them and the allocator cost beside; and at most
+// prefetch_files ranges of data files). A range of one data file in
+// offset order (what the broker writes) is read a batch of rows at a time
+// (a Parquet page per column in memory, never the whole file), and
+// reading stops while the read-ahead is full: what is held stays within
+// the read-ahead plus one batch (at most 1 MiB or a quarter of the
+// read-ahead). While it replays, the reader trims the heap every
+// sixteenth of the window it decodes. Other ranges (overlapping files merged by
 // offset, rows another engine sorted otherwise, delete files) are read
 // whole: when what one will hold (estimated from the reads before) fits
 // beside what is held, or when nothing is held (so a range larger than the
-// window is still read, alone). TryNext returns what is
+// read-ahead is still read, alone). TryNext returns what is
 // ready, or nothing; the ready callback says when there is more. WAL reads
 // (a pread of a segment file) stay on the caller's thread: the caller
 // holds no lock when it calls the reader, and calls it from one thread at
@@ -50,7 +54,8 @@ Executor* DefaultPrefetchExecutor();
 
 struct ReaderConfig {
   size_t prefetch_files = 2;  // ranges of data files read ahead of the consumer (at least 1)
-  // Decoded messages held ahead of the consumer (a range larger than this
+  // What a replay may add to the process's memory; decoded messages held
+  // ahead of the consumer take an eighth of it (a range larger than that
   // is still read when nothing else is held, so replay makes progress).
   uint64_t prefetch_bytes = 32ull << 20;
   Executor* prefetch_executor = nullptr;  // null: DefaultPrefetchExecutor()
@@ -104,6 +109,8 @@ class TopicReader {
   // TryNext then means "not ready yet", not "caught up".
   bool reading_table() const { return !in_wal_; }
 
+  // The part of the window decoded messages read ahead may take.
+  uint64_t read_ahead_bytes() const { return read_ahead_bytes_; }
   // Decoded bytes held ahead of the consumer, now and at most so far.
   uint64_t held_bytes() const EXCLUDES(mu_);
   uint64_t peak_held_bytes() const EXCLUDES(mu_);
@@ -138,6 +145,10 @@ class TopicReader {
 
   wal::WriteAheadLog* wal_;
   TopicTable table_;
+  // The share of the window decoded messages take, and how often a replay
+  // trims the heap (topic_reader.cc says why).
+  uint64_t read_ahead_bytes_ = 0;
+  uint64_t trim_step_bytes_ = 0;
 
   // The consumer's (one thread at a time).
   std::unique_ptr<wal::WalReader> wal_reader_;
@@ -153,6 +164,7 @@ class TopicReader {
   // below, so a read from further back plans afresh.
   uint64_t planned_from_ = UINT64_MAX;
   uint64_t bytes_per_record_ = 0;  // held per record in the last batch read
+  uint64_t untrimmed_bytes_ = 0;   // decoded since the last trim
   // The range being read, a batch of rows per run (see RangeStream); opened
   // under generation stream_gen_, to continue at stream_next_.
   std::unique_ptr<TableHistory::RangeStream> stream_;

@@ -16,6 +16,7 @@
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/catalog/table_commit.h"
 #include "frazil/common/executor.h"
+#include "frazil/common/memory_release.h"
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -593,8 +594,9 @@ TEST_F(TopicReaderTest, TryNextNeverWaitsForSlowTableReads) {
   ReadAll(&r, 1);
 }
 
-// Prefetch holds at most its window of decoded messages (plus the range
-// being read), uses it, and lets go of it once the replay reaches the WAL.
+// Prefetch holds at most its read-ahead (an eighth of the window) of
+// decoded messages, plus the range being read, uses it, and lets go of it
+// once the replay reaches the WAL.
 TEST_F(TopicReaderTest, PrefetchStaysWithinItsMemoryWindow) {
   pad_ = std::string(2000, 'x');
   Produce(200);
@@ -606,33 +608,35 @@ TEST_F(TopicReaderTest, PrefetchStaysWithinItsMemoryWindow) {
   Executor prefetch("test-prefetch", 1);
   ReaderConfig config;
   config.prefetch_files = 100;                    // the byte window is what binds
-  config.prefetch_bytes = 3 * 20 * 2000;          // three files' worth of payloads
+  config.prefetch_bytes = 8 * 3 * 20 * 2000;      // read-ahead: three files' worth of payloads
   const uint64_t one_range = 20 * (2000 + 1024);  // a file of 20 messages, generously
   config.prefetch_executor = &prefetch;
   TopicReader r(wal_.get(), TopicTable{catalog_.get(), id_, config});
+  const uint64_t ahead = r.read_ahead_bytes();
+  ASSERT_EQ(ahead, config.prefetch_bytes / 8);
   r.Seek(0);
   auto first = Next(&r);
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->offset, 0u);
-  // Let prefetch fill the window: it fills it, and no more.
+  // Let prefetch fill its read-ahead: it fills it, and no more.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_GE(r.held_bytes(), config.prefetch_bytes - one_range);
-  EXPECT_LE(r.held_bytes(), config.prefetch_bytes + one_range);
+  EXPECT_GE(r.held_bytes(), ahead - one_range);
+  EXPECT_LE(r.held_bytes(), ahead + one_range);
   uint64_t next = 1;
   while (auto rec = Next(&r)) {
     ASSERT_EQ(rec->offset, next++);
-    ASSERT_LE(r.held_bytes(), config.prefetch_bytes + one_range);
+    ASSERT_LE(r.held_bytes(), ahead + one_range);
     if (next % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(next, stored_.size());
-  EXPECT_LE(r.peak_held_bytes(), config.prefetch_bytes + one_range);
-  EXPECT_GE(r.peak_held_bytes(), config.prefetch_bytes - one_range);
+  EXPECT_LE(r.peak_held_bytes(), ahead + one_range);
+  EXPECT_GE(r.peak_held_bytes(), ahead - one_range);
   EXPECT_FALSE(r.reading_table());
   EXPECT_EQ(r.held_bytes(), 0u);  // released once in the WAL
 }
 
 // A data file is read a batch of rows at a time, page by page, whatever its
-// row groups: prefetch holds at most its window plus one batch of
+// row groups: prefetch holds at most its read-ahead plus one batch of
 // decoded messages, for one large row group cut in many pages as for many
 // row groups, from the start or from the middle of the file.
 TEST_F(TopicReaderTest, PrefetchReadsLargeFilesWithinItsWindow) {
@@ -663,26 +667,58 @@ TEST_F(TopicReaderTest, PrefetchReadsLargeFilesWithinItsWindow) {
   Executor prefetch("test-prefetch", 1);
   ReaderConfig config;
   config.prefetch_executor = &prefetch;
-  config.prefetch_bytes = 300 * 200;  // 3% of the file's payloads
-  // One batch (a sixteenth of the window, at least 4 KiB) and the record
+  config.prefetch_bytes = 8 * 300 * 200;  // read-ahead: 3% of the file's payloads
+  const uint64_t ahead = config.prefetch_bytes / 8;
+  // One batch (a quarter of the read-ahead, at least 4 KiB) and the record
   // that passes it.
-  const uint64_t slack = std::max<uint64_t>(config.prefetch_bytes / 16, 4 << 10) + 200 + 1024;
+  const uint64_t slack = std::max<uint64_t>(ahead / 4, 4 << 10) + 200 + 1024;
   for (const auto& [id, row_group_bytes] : tables) {
     for (uint64_t from : {uint64_t{0}, uint64_t{5000}}) {
       SCOPED_TRACE(id.ToString() + " from offset " + std::to_string(from));
       TopicReader r(wal_.get(), TopicTable{catalog_.get(), id, config});
+      ASSERT_EQ(r.read_ahead_bytes(), ahead);
       r.Seek(from);
       auto first = Next(&r);
       ASSERT_TRUE(first.has_value());
       EXPECT_EQ(first->offset, from);
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      EXPECT_GE(r.held_bytes(), config.prefetch_bytes - slack) << "prefetch reads ahead";
-      EXPECT_LE(r.held_bytes(), config.prefetch_bytes + slack);
+      EXPECT_GE(r.held_bytes(), ahead - slack) << "prefetch reads ahead";
+      EXPECT_LE(r.held_bytes(), ahead + slack);
       ReadAll(&r, from + 1);
-      EXPECT_LE(r.peak_held_bytes(), config.prefetch_bytes + slack);
+      EXPECT_LE(r.peak_held_bytes(), ahead + slack);
       EXPECT_EQ(r.held_bytes(), 0u);
     }
   }
+}
+
+// A replay gives freed memory back as it goes (every sixteenth of the
+// window it decodes, at least every MiB), not only once it reaches the
+// WAL: what it decoded and delivered would otherwise stay in the
+// allocator's arenas until the end.
+TEST_F(TopicReaderTest, ReplayTrimsTheHeapAsItGoes) {
+  pad_ = std::string(400, 'x');
+  Produce(10000);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{100000, 1 << 30}).value();
+  ASSERT_EQ(w->CommitBatch().value(), 10000u);
+  ASSERT_GT(wal_->Reclaim(10000).value().low_water_offset, 9000u);
+  Executor prefetch("test-prefetch", 1);
+  ReaderConfig config;
+  config.prefetch_executor = &prefetch;
+  config.prefetch_bytes = 16 << 20;  // a trim every MiB decoded
+  TopicReader r(wal_.get(), TopicTable{catalog_.get(), id_, config});
+  const uint64_t before = FreedMemoryReleases();
+  r.Seek(0);
+  uint64_t decoded = 0;
+  for (uint64_t next = 0; next < 5000; ++next) {
+    auto rec = Next(&r);
+    ASSERT_TRUE(rec.has_value());
+    ASSERT_EQ(rec->offset, next);
+    decoded += rec->message->MemoryBytes();
+  }
+  ASSERT_TRUE(r.reading_table());  // the end of the replay (which trims too) is not reached
+  ASSERT_GT(decoded, 3u << 20);
+  EXPECT_GE(FreedMemoryReleases() - before, 2u);
+  ReadAll(&r, 5000);
 }
 
 // A WAL record that does not decode is skipped, logged and counted; the
