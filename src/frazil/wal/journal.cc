@@ -509,8 +509,8 @@ Status Journal::FinishRecovery() {
     std::vector<uint8_t> entry;
     AppendJournalEntry(JournalEntryKind::kRecords, name, r.first_offset,
                        static_cast<uint32_t>(r.end_offset - r.first_offset), r.records, &entry);
-    FRAZIL_RETURN_IF_ERROR(
-        Wait([&](JournalCallback done) { return Enqueue(entry, id, r.end_offset, std::move(done)); }));
+    const uint64_t end = r.end_offset;
+    FRAZIL_RETURN_IF_ERROR(Wait([&](JournalCallback done) { return Enqueue(entry, id, end, std::move(done)); }));
   }
   std::vector<std::string> doomed;
   {
