@@ -101,6 +101,20 @@ class JournalTest : public ::testing::Test {
     f.seekp(static_cast<std::streamoff>(pos));
     f.write(&c, 1);
   }
+  // Commits records [first, first + count) of `log` (Records' numbering)
+  // under `name`, as a log registered for just that.
+  struct Seeded {
+    std::string name;
+    int log;
+    uint64_t first;
+    uint32_t count;
+  };
+  static void Seed(Journal& j, const std::vector<Seeded>& commits) {
+    for (const auto& c : commits) {
+      auto log = j.Register(c.name);
+      ASSERT_TRUE(j.Commit(*log, c.first, c.count, Records(c.log, c.first, c.count)).ok()) << c.name;
+    }
+  }
   void ExpectClaim(Journal& j, const std::string& name, int log, uint64_t first, uint64_t end) {
     JournalRecovered r = j.Claim(name);
     EXPECT_EQ(r.first_offset, first) << name;
@@ -193,10 +207,7 @@ TEST_F(JournalTest, UnclaimedRecordsSurviveFinishRecoveryAndAnotherReopen) {
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
-    auto a = j->Register("ns/a");
-    auto b = j->Register("ns/b");
-    ASSERT_TRUE(j->Commit(*a, 0, 2, Records(1, 0, 2)).ok());
-    ASSERT_TRUE(j->Commit(*b, 5, 3, Records(2, 5, 3)).ok());
+    Seed(*j, {{"ns/a", 1, 0, 2}, {"ns/b", 2, 5, 3}});
   }
   {
     auto j = OpenJournal();
@@ -224,8 +235,7 @@ TEST_F(JournalTest, LogOpenedAfterFinishRecoveryStillGetsItsRecordsAndThenUnpins
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
-    auto b = j->Register("ns/b");
-    ASSERT_TRUE(j->Commit(*b, 0, 3, Records(2, 0, 3)).ok());
+    Seed(*j, {{"ns/b", 2, 0, 3}});
   }
   auto j = OpenJournal();
   ASSERT_NE(j, nullptr);
@@ -242,8 +252,7 @@ TEST_F(JournalTest, ForgettingACarriedLogUnpinsItsSegment) {
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
-    auto b = j->Register("ns/b");
-    ASSERT_TRUE(j->Commit(*b, 0, 3, Records(2, 0, 3)).ok());
+    Seed(*j, {{"ns/b", 2, 0, 3}});
   }
   {
     auto j = OpenJournal();
@@ -263,10 +272,7 @@ TEST_F(JournalTest, ForgottenLogIsNotRestoredButOthersAre) {
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
-    auto a = j->Register("ns/a");
-    auto b = j->Register("ns/b");
-    ASSERT_TRUE(j->Commit(*a, 0, 4, Records(1, 0, 4)).ok());
-    ASSERT_TRUE(j->Commit(*b, 0, 2, Records(2, 0, 2)).ok());
+    Seed(*j, {{"ns/a", 1, 0, 4}, {"ns/b", 2, 0, 2}});
     ASSERT_TRUE(j->Forget("ns/a").ok());
   }
   {
