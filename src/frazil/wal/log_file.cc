@@ -30,13 +30,15 @@ class PosixWritableLogFile final : public WritableLogFile {
     const off_t pos = ::lseek(fd_, 0, SEEK_CUR);
     if (pos < 0) return Status::IoErrorFromErrno("lseek", path_, errno);
     const std::vector<uint8_t> zeros(1 << 20, 0);
-    for (uint64_t at = static_cast<uint64_t>(pos); at < end;) {
+    Status st;
+    for (uint64_t at = static_cast<uint64_t>(pos); at < end && st.ok();) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), end - at));
-      FRAZIL_RETURN_IF_ERROR(fsutil::WriteAll(fd_, std::span<const uint8_t>(zeros.data(), n), path_));
+      st = fsutil::WriteAll(fd_, std::span<const uint8_t>(zeros.data(), n), path_);
       at += n;
     }
+    // Back to where the next append goes, whatever happened.
     if (::lseek(fd_, pos, SEEK_SET) < 0) return Status::IoErrorFromErrno("lseek", path_, errno);
-    return Status::Ok();
+    return st;
   }
   Status Truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
