@@ -78,7 +78,7 @@ struct BrokerOptions {
   // fdatasync for many topics. The journal is opened whatever this says, to
   // restore what an earlier run left in it.
   bool shared_journal = true;
-  uint64_t journal_segment_bytes = 16ull << 20;
+  uint64_t journal_segment_bytes = 4ull << 20;
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;

@@ -34,7 +34,7 @@ struct WalConfig {
   // durable with one fdatasync; each topic's segment is synced this often.
   bool shared_journal = true;
   uint64_t journal_sync_interval_ms = 1000;
-  uint64_t journal_segment_bytes = 16ull << 20;
+  uint64_t journal_segment_bytes = 4ull << 20;
 
   // Options for the WAL stored in `dir`.
   wal::WalOptions ToOptions(const std::string& dir) const;

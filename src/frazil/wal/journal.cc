@@ -184,7 +184,15 @@ Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t seque
   uint8_t header[kJournalHeaderSize];
   EncodeJournalHeader(sequence, header);
   Status st = file->Append(header);
-  if (st.ok()) ZeroAhead(*file, kJournalHeaderSize, nullptr);
+  if (st.ok()) {
+    // Zeros to the end (made in the background for all but the first
+    // segment): an fdatasync of a group then writes its data only, not the
+    // file's size and block maps too. Best effort: on a full disk the
+    // segment grows as it is written.
+    Status zeroed = file->ZeroFill(options_.segment_bytes);
+    if (!zeroed.ok())
+      FRAZIL_LOG_DEBUG("journal {}: zero-filling {}: {}", options_.dir, path, zeroed.ToString());
+  }
   if (st.ok()) st = file->Sync();
   if (st.ok()) st = fs_->SyncDir(options_.dir);
   if (!st.ok()) {
@@ -195,25 +203,10 @@ Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t seque
   return file;
 }
 
-void Journal::ZeroAhead(WritableLogFile& file, uint64_t from, uint64_t* zeroed_end) {
-  // Zeros a little ahead of the writes (not the whole segment: a small disk
-  // or many lanes would pay for space nobody uses): an fdatasync of a group
-  // then writes its data only, and the file's size and block maps once per
-  // kZeroAheadBytes. Best effort: on a full disk the group is written anyway.
-  const uint64_t end = std::min<uint64_t>(std::max(from, options_.segment_bytes), from + kZeroAheadBytes);
-  Status st = file.ZeroFill(end);
-  if (!st.ok()) {
-    FRAZIL_LOG_DEBUG("journal {}: zeroing ahead: {}", options_.dir, st.ToString());
-    return;
-  }
-  if (zeroed_end) *zeroed_end = end;
-}
-
 void Journal::InstallSegment(uint64_t sequence, std::unique_ptr<WritableLogFile> file) {
   if (active_) (void)active_->Close();
   active_ = std::move(file);
   active_size_ = kJournalHeaderSize;
-  zeroed_end_ = kJournalHeaderSize + kZeroAheadBytes;
   Segment s;
   s.sequence = sequence;
   s.path = options_.dir + "/" + JournalFileName(sequence);
@@ -356,8 +349,6 @@ void Journal::RunWriter() {
       if (file.ok()) InstallSegment(next_seq, std::move(file).value());
     }
     const uint64_t good_size = active_size_;
-    if (st.ok() && active_size_ + buf.size() > zeroed_end_)
-      ZeroAhead(*active_, active_size_ + buf.size(), &zeroed_end_);
     if (st.ok()) st = active_->Append(buf);
     if (st.ok()) {
       auto t0 = std::chrono::steady_clock::now();

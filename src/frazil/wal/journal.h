@@ -42,7 +42,7 @@ struct JournalOptions {
   std::string dir;
   // A segment is sealed when the next group would take it past this; it is
   // deleted once every log with records in it has synced them.
-  uint64_t segment_bytes = 16ull << 20;
+  uint64_t segment_bytes = 4ull << 20;
   // File operations; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;
   // Where the writer runs (not owned); null means DefaultWalExecutor().
@@ -165,8 +165,6 @@ class Journal {
   // roll need not wait for it): taken if ready, else made now.
   Result<std::unique_ptr<WritableLogFile>> NextSegmentFile(uint64_t sequence) EXCLUDES(mu_);
   void MakeSpare(uint64_t sequence) EXCLUDES(mu_);
-  static constexpr uint64_t kZeroAheadBytes = 1 << 20;
-  void ZeroAhead(WritableLogFile& file, uint64_t from, uint64_t* zeroed_end);
   // The oldest segments no log needs any more, taken off the list.
   std::vector<std::string> TakeDeletableLocked() REQUIRES(mu_);
   void DeleteFiles(const std::vector<std::string>& paths);
@@ -195,7 +193,6 @@ class Journal {
   // The writer's file; touched only by whoever set writing_ (or Open/Close).
   std::unique_ptr<WritableLogFile> active_;
   uint64_t active_size_ = 0;
-  uint64_t zeroed_end_ = 0;  // the active file is zero-filled up to here
   // Recovery: per name, what the journal held at open; `claimed` names are
   // held until Applied. Carried-over names pin the segment they went to
   // through a log id of their own.
