@@ -81,6 +81,8 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
     wal::JournalOptions jo;
     jo.dir = b->options_.data_dir + "/journal/" + std::to_string(i);
     jo.segment_bytes = b->options_.journal_segment_bytes;
+    jo.preallocate = b->options_.shared_journal &&
+                     b->options_.wal_options(b->options_.data_dir).sync_mode == wal::SyncMode::kAlways;
     // Its writer blocks in fdatasync, as the WALs' group commits do.
     jo.executor = b->options_.executors.wal_sync;
     FRAZIL_ASSIGN_OR_RETURN(auto j, wal::Journal::Open(std::move(jo)));

@@ -184,7 +184,7 @@ Result<std::unique_ptr<WritableLogFile>> Journal::MakeSegmentFile(uint64_t seque
   uint8_t header[kJournalHeaderSize];
   EncodeJournalHeader(sequence, header);
   Status st = file->Append(header);
-  if (st.ok()) {
+  if (st.ok() && options_.preallocate) {
     // Zeros to the end (made in the background for all but the first
     // segment): an fdatasync of a group then writes its data only, not the
     // file's size and block maps too. Best effort: on a full disk the

@@ -45,6 +45,9 @@ struct JournalOptions {
   uint64_t segment_bytes = 4ull << 20;
   // File operations; null means POSIX. Tests inject faults here.
   std::shared_ptr<LogFileSystem> file_system;
+  // Zero-fill segments ahead of use (see MakeSegmentFile); off when nothing
+  // commits through the journal (it is open only to restore what is left).
+  bool preallocate = true;
   // Where the writer runs (not owned); null means DefaultWalExecutor().
   Executor* executor = nullptr;
 };
