@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,26 @@ class JournalTest : public ::testing::Test {
     uint64_t first;
     uint32_t count;
   };
+  // Logs "ns/t0".."ns/t<n-1>", each committing records 0..per_log-1 one by
+  // one on a thread of its own (Records(l, i, 1, 0, payload)); `after(l, i)`
+  // runs after each. Returns how many commits failed.
+  static int CommitConcurrently(Journal& j, std::vector<std::shared_ptr<Journal::Log>>* logs, int n,
+                                uint64_t per_log, size_t payload,
+                                const std::function<void(int, uint64_t)>& after = {}) {
+    for (int l = 0; l < n; ++l) logs->push_back(j.Register("ns/t" + std::to_string(l)));
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int l = 0; l < n; ++l) {
+      threads.emplace_back([&, l] {
+        for (uint64_t i = 0; i < per_log; ++i) {
+          if (!j.Commit(*(*logs)[l], i, 1, Records(l, i, 1, 0, payload)).ok()) ++failures;
+          if (after) after(l, i);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return failures.load();
+  }
   static void Seed(Journal& j, const std::vector<Seeded>& commits) {
     for (const auto& c : commits) {
       auto log = j.Register(c.name);
@@ -134,18 +155,7 @@ TEST_F(JournalTest, ConcurrentCommitsOfManyLogsShareGroups) {
   constexpr int kThreads = 16;
   constexpr int kCommits = 100;
   std::vector<std::shared_ptr<Journal::Log>> logs;
-  for (int t = 0; t < kThreads; ++t) logs.push_back(j->Register("ns/t" + std::to_string(t)));
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kCommits; ++i) {
-        if (!j->Commit(*logs[t], i, 1, Records(t, i, 1)).ok()) ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(CommitConcurrently(*j, &logs, kThreads, kCommits, 64), 0);
   const JournalStats s = j->Stats();
   EXPECT_EQ(s.commits, uint64_t{kThreads * kCommits});
   EXPECT_EQ(s.failures, 0u);
@@ -464,19 +474,12 @@ TEST_F(JournalTest, SyncedWhileCommitsRollSegments) {
   constexpr int kLogs = 4;
   constexpr uint64_t kN = 150;
   std::vector<std::shared_ptr<Journal::Log>> logs;
-  for (int l = 0; l < kLogs; ++l) logs.push_back(j->Register("ns/t" + std::to_string(l)));
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int l = 0; l < kLogs; ++l) {
-    threads.emplace_back([&, l] {
-      for (uint64_t i = 0; i < kN; ++i) {
-        if (!j->Commit(*logs[l], i, 1, Records(l, i, 1, 0, 300)).ok()) ++failures;
-        if (i % 10 == 9) j->Synced(*logs[l], i - 5);  // the log's own syncs lag behind
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  // The logs' own syncs lag behind their commits.
+  EXPECT_EQ(CommitConcurrently(*j, &logs, kLogs, kN, 300,
+                               [&](int l, uint64_t i) {
+                                 if (i % 10 == 9) j->Synced(*logs[l], i - 5);
+                               }),
+            0);
   EXPECT_GT(j->Stats().segments, 1u);
   for (int l = 0; l < kLogs; ++l) j->Synced(*logs[l], kN);
   EXPECT_EQ(Files().size(), 1u);

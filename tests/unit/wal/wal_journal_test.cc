@@ -68,6 +68,20 @@ std::string OnlySegment(const std::string& dir) {
   return segs.empty() ? std::string() : segs[0];
 }
 
+// A kAlways log committing through `journal`. Its own segment is never
+// synced by the timer unless a test says so: only the journal makes
+// appends durable.
+WalOptions JournalWalOptions(const std::string& dir, Journal* journal, const std::string& name = "ns/t") {
+  WalOptions o;
+  o.dir = dir;
+  o.sync_mode = SyncMode::kAlways;
+  o.max_total_bytes = 0;
+  o.journal = journal;
+  o.journal_name = name;
+  o.journal_sync_interval = std::chrono::hours(1);
+  return o;
+}
+
 class WalJournalTest : public ::testing::Test {
  protected:
   std::unique_ptr<Journal> OpenJournal(const std::string& dir,
@@ -80,16 +94,7 @@ class WalJournalTest : public ::testing::Test {
     return j.ok() ? std::move(j).value() : nullptr;
   }
   WalOptions Opts(const std::string& dir, Journal* journal, const std::string& name = "ns/t") {
-    WalOptions o;
-    o.dir = dir;
-    o.sync_mode = SyncMode::kAlways;
-    o.max_total_bytes = 0;
-    o.journal = journal;
-    o.journal_name = name;
-    // The log's own segment is never synced by the timer in these tests
-    // unless a test says so: only the journal makes appends durable.
-    o.journal_sync_interval = std::chrono::hours(1);
-    return o;
+    return JournalWalOptions(dir, journal, name);
   }
   std::unique_ptr<WriteAheadLog> OpenWal(const WalOptions& o) {
     auto w = WriteAheadLog::Open(o);
@@ -168,13 +173,7 @@ void CrashAndRecover(testing::TempDir& tmp, Loss loss) {
     JournalOptions jo;
     jo.dir = tmp.Sub("journal");
     auto j = std::move(Journal::Open(jo)).value();
-    WalOptions o;
-    o.dir = tmp.Sub("wal");
-    o.sync_mode = SyncMode::kAlways;
-    o.journal = j.get();
-    o.journal_name = "ns/t";
-    o.journal_sync_interval = std::chrono::hours(1);
-    auto wal = std::move(WriteAheadLog::Open(o)).value();
+    auto wal = std::move(WriteAheadLog::Open(JournalWalOptions(tmp.Sub("wal"), j.get()))).value();
     for (uint64_t i = 0; i < kN; ++i) ASSERT_EQ(*wal->AppendAndWait(Payload(i)), i);
     fs::copy(tmp.Sub("wal"), tmp.Sub("crash-wal"), fs::copy_options::recursive);
     fs::copy(tmp.Sub("journal"), tmp.Sub("crash-journal"), fs::copy_options::recursive);
@@ -208,12 +207,7 @@ void CrashAndRecover(testing::TempDir& tmp, Loss loss) {
   JournalOptions jo;
   jo.dir = tmp.Sub("crash-journal");
   auto j = std::move(Journal::Open(jo)).value();
-  WalOptions o;
-  o.dir = tmp.Sub("crash-wal");
-  o.sync_mode = SyncMode::kAlways;
-  o.journal = j.get();
-  o.journal_name = "ns/t";
-  auto wal_or = WriteAheadLog::Open(o);
+  auto wal_or = WriteAheadLog::Open(JournalWalOptions(tmp.Sub("crash-wal"), j.get()));
   ASSERT_TRUE(wal_or.ok()) << wal_or.status().ToString();
   auto wal = std::move(wal_or).value();
   EXPECT_EQ(wal->recovery_report().journal_records, kK);
