@@ -130,6 +130,13 @@ class JournalTest : public ::testing::Test {
     for (auto& th : threads) th.join();
     return failures.load();
   }
+  // A journal that committed `commits` and then went away without any log
+  // syncing (what a crash leaves).
+  void SeedAndLeave(const std::vector<Seeded>& commits) {
+    auto j = OpenJournal();
+    ASSERT_NE(j, nullptr);
+    Seed(*j, commits);
+  }
   static void Seed(Journal& j, const std::vector<Seeded>& commits) {
     for (const auto& c : commits) {
       auto log = j.Register(c.name);
@@ -214,11 +221,7 @@ TEST_F(JournalTest, ReopenReturnsWhatNoLogSyncedAndFinishRecoveryDeletesTheOldSe
 }
 
 TEST_F(JournalTest, UnclaimedRecordsSurviveFinishRecoveryAndAnotherReopen) {
-  {
-    auto j = OpenJournal();
-    ASSERT_NE(j, nullptr);
-    Seed(*j, {{"ns/a", 1, 0, 2}, {"ns/b", 2, 5, 3}});
-  }
+  SeedAndLeave({{"ns/a", 1, 0, 2}, {"ns/b", 2, 5, 3}});
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
@@ -242,11 +245,7 @@ TEST_F(JournalTest, UnclaimedRecordsSurviveFinishRecoveryAndAnotherReopen) {
 }
 
 TEST_F(JournalTest, LogOpenedAfterFinishRecoveryStillGetsItsRecordsAndThenUnpinsThem) {
-  {
-    auto j = OpenJournal();
-    ASSERT_NE(j, nullptr);
-    Seed(*j, {{"ns/b", 2, 0, 3}});
-  }
+  SeedAndLeave({{"ns/b", 2, 0, 3}});
   auto j = OpenJournal();
   ASSERT_NE(j, nullptr);
   ASSERT_TRUE(j->FinishRecovery().ok());
@@ -259,11 +258,7 @@ TEST_F(JournalTest, LogOpenedAfterFinishRecoveryStillGetsItsRecordsAndThenUnpins
 }
 
 TEST_F(JournalTest, ForgettingACarriedLogUnpinsItsSegment) {
-  {
-    auto j = OpenJournal();
-    ASSERT_NE(j, nullptr);
-    Seed(*j, {{"ns/b", 2, 0, 3}});
-  }
+  SeedAndLeave({{"ns/b", 2, 0, 3}});
   {
     auto j = OpenJournal();
     ASSERT_NE(j, nullptr);
