@@ -48,6 +48,20 @@ size_t ThreadCount() {
 
 using frazil::testing::Eventually;
 
+// The executor's completed-job count once it has stopped moving for 50 ms
+// (bounded at 5 s): a job may still be running after the queue emptied, for
+// longer on a loaded machine.
+uint64_t SettledCount(const Executor& ex) {
+  uint64_t last = ex.completed();
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(50ms);
+    const uint64_t now = ex.completed();
+    if (now == last && ex.queue_depth() == 0) break;
+    last = now;
+  }
+  return last;
+}
+
 // A filesystem whose fdatasync takes at least `delay`, like a slow disk.
 class SlowSyncFs final : public LogFileSystem {
  public:
@@ -111,9 +125,7 @@ TEST(WalThreading, IdleLogRunsNothing) {
   ASSERT_TRUE(wal->Sync().ok());
   ASSERT_TRUE(ex.completed() > 0);
   // Let the last run finish after its acknowledgements.
-  ASSERT_TRUE(Eventually([&] { return ex.queue_depth() == 0; }));
-  std::this_thread::sleep_for(50ms);
-  const uint64_t settled = ex.completed();
+  const uint64_t settled = SettledCount(ex);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(ex.completed(), settled) << "an idle log woke up";
   // Still works after idling.
@@ -129,8 +141,7 @@ TEST(WalThreading, PeriodicTimerRunsOnlyWhileDirty) {
   o.executor = &ex;
   auto wal = std::move(WriteAheadLog::Open(o)).value();
   // Clean: a periodic log does not tick.
-  std::this_thread::sleep_for(30ms);
-  uint64_t c0 = ex.completed();
+  uint64_t c0 = SettledCount(ex);
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(ex.completed(), c0) << "a clean periodic log ticked";
   // Dirty: the timer makes it durable within about one interval.
@@ -138,8 +149,7 @@ TEST(WalThreading, PeriodicTimerRunsOnlyWhileDirty) {
   ASSERT_TRUE(Eventually([&] { return wal->Stats().durable_end == 1; }));
   EXPECT_EQ(wal->Stats().syncs, 1u);
   // Clean again: quiet again.
-  std::this_thread::sleep_for(50ms);
-  uint64_t c1 = ex.completed();
+  uint64_t c1 = SettledCount(ex);
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(ex.completed(), c1) << "the periodic timer kept running after the sync";
 }
