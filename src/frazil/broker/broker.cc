@@ -77,7 +77,9 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(options.data_dir + "/wal"));
   std::unique_ptr<Broker> b(new Broker(std::move(options)));
   FRAZIL_ASSIGN_OR_RETURN(b->store_, CursorStore::Open(b->options_.data_dir + "/metadata.db"));
-  for (size_t i = 0; i < kJournalLanes; ++i) {
+  FRAZIL_ASSIGN_OR_RETURN(const size_t lanes,
+                          JournalLanes(b->options_.data_dir + "/journal", b->options_.journal_lanes));
+  for (size_t i = 0; i < lanes; ++i) {
     wal::JournalOptions jo;
     jo.dir = b->options_.data_dir + "/journal/" + std::to_string(i);
     jo.segment_bytes = b->options_.journal_segment_bytes;
@@ -95,6 +97,27 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   b->janitor_ = std::make_unique<SerialTask>(b->upkeep_, [p = b.get()] { p->Janitor(); });
   b->janitor_->ScheduleAfter(b->options_.cursor_flush_interval);
   return b;
+}
+
+Result<size_t> Broker::JournalLanes(const std::string& journal_dir, size_t configured) {
+  if (configured == 0) return Status::InvalidArgument("the journal needs at least one lane");
+  std::error_code ec;
+  if (!std::filesystem::exists(journal_dir, ec)) return configured;
+  size_t existing = 0;
+  for (const auto& e : std::filesystem::directory_iterator(journal_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory() || name.empty() || name.size() > 2 ||
+        name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    existing = std::max<size_t>(existing, std::stoull(name) + 1);
+  }
+  if (ec) return Status::IoError("listing " + journal_dir + ": " + ec.message());
+  if (existing == 0) return configured;
+  if (existing != configured)
+    FRAZIL_LOG_WARN(
+        "{} has {} lane(s); keeping them (wal.journal_lanes is {}, which applies to a new data directory)",
+        journal_dir, existing, configured);
+  return existing;
 }
 
 Broker::~Broker() {

@@ -79,6 +79,10 @@ struct BrokerOptions {
   // restore what an earlier run left in it.
   bool shared_journal = true;
   uint64_t journal_segment_bytes = 4ull << 20;
+  // Journal lanes (DATA_DIR/journal/<lane>) for a new data directory; one
+  // whose journal exists keeps the lanes it has (a topic's lane follows from
+  // the count, and its unsynced records must be found where they are).
+  size_t journal_lanes = 2;
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;
@@ -105,6 +109,8 @@ struct TopicInfo {
 
 class Broker {
  public:
+  // The lanes a data directory's journal has (see BrokerOptions::journal_lanes).
+  static Result<size_t> JournalLanes(const std::string& journal_dir, size_t configured);
   static Result<std::unique_ptr<Broker>> Open(BrokerOptions options);
   ~Broker();
 
@@ -269,7 +275,6 @@ class Broker {
   // A few journals ("lanes", DATA_DIR/journal/<i>), a topic's chosen by a
   // hash of its name: each writes and fdatasyncs one group at a time, and
   // this disk serves several fdatasyncs at once far better than one.
-  static constexpr size_t kJournalLanes = 4;
   std::vector<std::unique_ptr<wal::Journal>> journals_;
   wal::Journal* JournalFor(const std::string& wal_name) const;
   Mutex mu_;

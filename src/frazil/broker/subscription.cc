@@ -533,8 +533,13 @@ Status Subscription::Ack(uint64_t offset) {
       if (ack_latency_) ack_latency_->ObserveDuration(Clock::now() - it->second.sent);
       auto c = consumers_.find(it->second.consumer_id);
       if (c != consumers_.end()) {
+        // Room in its window matters only to a consumer that had none (its
+        // redeliveries wait for it); what is routed to it wakes it anyway.
+        // Not waking the others saves a dispatch wake-up per acknowledgement
+        // while a replay streams.
+        const bool was_full = c->second.in_flight >= window_;
         if (c->second.in_flight > 0) c->second.in_flight--;
-        Wake(c->first, &wake);  // room in its window
+        if (was_full) Wake(c->first, &wake);
       }
       pending_.erase(it);
     } else if (!redeliver_.erase(offset)) {

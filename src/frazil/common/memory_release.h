@@ -14,7 +14,16 @@ void NoteTransientBytes(uint64_t bytes);
 // At a point where the caller has gone idle: when at least `threshold`
 // bytes were noted since the last trim, trims (malloc_trim) in this thread
 // and returns true. One trim at a time; the others return false.
-bool ReleaseFreedMemory(uint64_t threshold = 64ull << 20);
+//
+// With `min_rise`, only if the process's resident memory has also grown by
+// that much since the last trim: a trim holds each malloc arena's lock for
+// milliseconds, stalling every thread that allocates meanwhile (producers'
+// acknowledgements too), so a long replay trims when memory actually grew,
+// not on every step.
+bool ReleaseFreedMemory(uint64_t threshold = 64ull << 20, uint64_t min_rise = 0);
+
+// The process's resident memory (RSS), from /proc/self/statm; 0 if unknown.
+uint64_t ResidentBytes();
 
 // Trims done so far by ReleaseFreedMemory (for tests and metrics).
 uint64_t FreedMemoryReleases();

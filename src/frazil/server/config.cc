@@ -143,7 +143,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     if (auto st = CheckKeys(w,
                             {"sync_mode", "sync_interval_ms", "segment_bytes", "segment_max_age_ms",
                              "max_total_bytes", "max_record_bytes", "recovery_mode", "shared_journal",
-                             "journal_sync_interval_ms", "journal_segment_bytes"},
+                             "journal_sync_interval_ms", "journal_segment_bytes", "journal_lanes"},
                             where);
         !st.ok()) {
       return in_file(st);
@@ -173,11 +173,14 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           std::pair{"max_total_bytes", &wc.max_total_bytes},
           std::pair{"max_record_bytes", &wc.max_record_bytes},
           std::pair{"journal_sync_interval_ms", &wc.journal_sync_interval_ms},
-          std::pair{"journal_segment_bytes", &wc.journal_segment_bytes}}) {
+          std::pair{"journal_segment_bytes", &wc.journal_segment_bytes},
+          std::pair{"journal_lanes", &wc.journal_lanes}}) {
       if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
     }
     if (wc.journal_sync_interval_ms == 0)
       return in_file(Status::InvalidArgument("wal.journal_sync_interval_ms must be positive"));
+    if (wc.journal_lanes < 1 || wc.journal_lanes > 64)
+      return in_file(Status::InvalidArgument("wal.journal_lanes must be between 1 and 64"));
     if (wc.journal_segment_bytes < 4096)
       return in_file(Status::InvalidArgument("wal.journal_segment_bytes must be at least 4096"));
   }

@@ -35,6 +35,9 @@ struct WalConfig {
   bool shared_journal = true;
   uint64_t journal_sync_interval_ms = 1000;
   uint64_t journal_segment_bytes = 4ull << 20;
+  // Journal writers, each with its own files and fdatasyncs; fixed when the
+  // data directory's journal is first made.
+  uint64_t journal_lanes = 2;
 
   // Options for the WAL stored in `dir`.
   wal::WalOptions ToOptions(const std::string& dir) const;

@@ -161,6 +161,7 @@ int RunServe(const ServeConfig& config) {
   broker_options.recovery_parallelism = ex.recovery_threads;
   broker_options.shared_journal = config.wal.shared_journal;
   broker_options.journal_segment_bytes = config.wal.journal_segment_bytes;
+  broker_options.journal_lanes = static_cast<size_t>(config.wal.journal_lanes);
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;
   broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);

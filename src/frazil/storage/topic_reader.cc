@@ -30,8 +30,11 @@ constexpr uint64_t kTrimAfterBytes = 64ull << 20;
 constexpr uint64_t kReadAheadShare = 8;
 // ...and while replaying, the reader gives freed memory back every
 // sixteenth of the window it decodes (a malloc_trim, 1-10 ms), so the
-// slack does not pile up between the start and the end of a replay.
+// slack does not pile up between the start and the end of a replay; but
+// only once the process has grown by half the window since the last trim,
+// since a trim stalls every thread that allocates while it runs.
 constexpr uint64_t kTrimShare = 16;
+constexpr uint64_t kTrimRiseShare = 2;
 constexpr uint64_t kMinTrimStep = 1 << 20;
 
 }  // namespace
@@ -374,7 +377,7 @@ void TopicReader::Prefetch() {
   if (untrimmed_bytes_ >= trim_step_bytes_) {
     NoteTransientBytes(untrimmed_bytes_);
     untrimmed_bytes_ = 0;
-    ReleaseFreedMemory(trim_step_bytes_);
+    ReleaseFreedMemory(trim_step_bytes_, table_.config.prefetch_bytes / kTrimRiseShare);
   }
   if (stream_ && stream_->done()) {
     counters.files_read.fetch_add(stream_->range().files.size(), std::memory_order_relaxed);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -172,6 +173,20 @@ class BrokerTest : public ::testing::Test {
   // Called with every WAL's directory and options as its topic opens.
   std::function<void(const std::string& dir, wal::WalOptions*)> wal_hook_;
 };
+
+TEST(BrokerJournal, AnExistingJournalKeepsItsLanes) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("journal");
+  // A new data directory takes the configured count.
+  EXPECT_EQ(Broker::JournalLanes(dir, 2).value(), 2u);
+  // One made with 4 lanes keeps 4: its topics' records are in the lane
+  // their name picks out of 4. Other names in the directory do not count.
+  for (const char* lane : {"0", "1", "3"}) std::filesystem::create_directories(dir + "/" + lane);
+  std::filesystem::create_directories(dir + "/tmp");
+  EXPECT_EQ(Broker::JournalLanes(dir, 2).value(), 4u);
+  EXPECT_EQ(Broker::JournalLanes(dir, 8).value(), 4u);
+  EXPECT_FALSE(Broker::JournalLanes(dir, 0).ok());
+}
 
 TEST_F(BrokerTest, SlowTopicOpenDoesNotBlockOtherTopics) {
   auto sql = testing::OpenTestCatalog(dir_);

@@ -41,6 +41,15 @@ TEST(ConfigExecutors, WalSyncThreadsIsReadAndBounded) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("walsync0", "executors:\n  wal_sync_threads: 0\n"), &config).ok());
 }
 
+TEST(ConfigWal, JournalLanesIsReadAndBounded) {
+  ServeConfig config = Shipped();
+  EXPECT_EQ(config.wal.journal_lanes, WalConfig{}.journal_lanes);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("lanes", "wal:\n  journal_lanes: 3\n"), &config).ok());
+  EXPECT_EQ(config.wal.journal_lanes, 3u);
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("lanes0", "wal:\n  journal_lanes: 0\n"), &config).ok());
+  EXPECT_FALSE(LoadConfigFile(WriteYaml("lanes65", "wal:\n  journal_lanes: 65\n"), &config).ok());
+}
+
 TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   ServeConfig config;
   ASSERT_TRUE(

@@ -1,0 +1,43 @@
+// ReleaseFreedMemory trims only when enough was noted and, with a minimum
+// rise, only when the process grew by that much since the last trim.
+#include "frazil/common/memory_release.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+namespace frazil {
+namespace {
+
+TEST(MemoryRelease, ResidentBytesIsTheProcessRss) {
+  const uint64_t before = ResidentBytes();
+  ASSERT_GT(before, 0u);
+  // 64 MiB touched page by page: resident now.
+  constexpr size_t kBytes = 64u << 20;
+  std::unique_ptr<char[]> block(new char[kBytes]);
+  std::memset(block.get(), 1, kBytes);
+  EXPECT_GE(ResidentBytes(), before + kBytes / 2);
+}
+
+TEST(MemoryRelease, TrimsWhenEnoughWasNotedAndTheProcessGrew) {
+  // A first trim sets the reference point.
+  NoteTransientBytes(1);
+  ASSERT_TRUE(ReleaseFreedMemory(1));
+  const uint64_t trims = FreedMemoryReleases();
+  // Not enough noted: no trim.
+  EXPECT_FALSE(ReleaseFreedMemory(1ull << 40));
+  // Enough noted, but the process has not grown by 1 TiB since: no trim.
+  NoteTransientBytes(1 << 20);
+  EXPECT_FALSE(ReleaseFreedMemory(1 << 20, 1ull << 40));
+  EXPECT_EQ(FreedMemoryReleases(), trims);
+  // Grown by more than the minimum rise (held while checking): a trim.
+  constexpr size_t kBytes = 32u << 20;
+  std::unique_ptr<char[]> block(new char[kBytes]);
+  std::memset(block.get(), 1, kBytes);
+  EXPECT_TRUE(ReleaseFreedMemory(1 << 20, 8u << 20));
+  EXPECT_EQ(FreedMemoryReleases(), trims + 1);
+}
+
+}  // namespace
+}  // namespace frazil
