@@ -8,8 +8,11 @@
 // by a second, independent implementation.
 //
 // Proxy mode (--upstream URL) forwards every request, except that the
-// first N fail in the way chosen: --fail-503, --slowdown (503 SlowDown),
-// --drop (connection closed without a response). GET /__faults returns how
+// first ones fail in the ways chosen, in this order: --drop N (connection
+// closed without a response), --fail-503 N, --slowdown N (503 SlowDown).
+// Drops come first, on a fresh connection: a client like libcurl silently
+// re-sends a request once when a connection it reused dies before any
+// answer, so a drop there would not be seen by the client at all. GET /__faults returns how
 // many faults were injected so far. --deny-parts answers every part upload
 // of a multipart upload 403 (to show failed uploads are aborted).
 //
@@ -39,9 +42,9 @@ func main() {
 	accessKey := flag.String("access-key", "", "access key id that requests must be signed with (empty = no check)")
 	secretKey := flag.String("secret-key", "", "its secret access key")
 	upstream := flag.String("upstream", "", "proxy mode: forward to this URL")
-	fail503 := flag.Int64("fail-503", 0, "proxy: answer the first N requests 503 ServiceUnavailable")
-	slowdown := flag.Int64("slowdown", 0, "proxy: then answer the next N requests 503 SlowDown")
-	drop := flag.Int64("drop", 0, "proxy: then drop the connection of the next N requests")
+	fail503 := flag.Int64("fail-503", 0, "proxy: after the drops, answer N requests 503 ServiceUnavailable")
+	slowdown := flag.Int64("slowdown", 0, "proxy: then answer N requests 503 SlowDown")
+	drop := flag.Int64("drop", 0, "proxy: drop the connection of the first N requests")
 	denyParts := flag.Bool("deny-parts", false, "proxy: answer every multipart part upload 403 AccessDenied")
 	flag.Parse()
 
@@ -103,13 +106,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n := p.seen.Add(1)
 	switch {
-	case n <= p.fail503:
-		p.injected.Add(1)
-		s3Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "injected fault")
-	case n <= p.fail503+p.slowdown:
-		p.injected.Add(1)
-		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate (injected)")
-	case n <= p.fail503+p.slowdown+p.drop:
+	case n <= p.drop:
 		p.injected.Add(1)
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
@@ -118,6 +115,12 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		panic(http.ErrAbortHandler) // closes the connection too
+	case n <= p.drop+p.fail503:
+		p.injected.Add(1)
+		s3Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "injected fault")
+	case n <= p.drop+p.fail503+p.slowdown:
+		p.injected.Add(1)
+		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate (injected)")
 	default:
 		p.next.ServeHTTP(w, r)
 	}
