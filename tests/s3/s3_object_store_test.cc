@@ -310,6 +310,17 @@ TEST_F(S3FaultProxyTest, TransientFaultsAreRetriedAndCounted) {
   EXPECT_EQ(Text(store_->Get("retried/object").value()), "made it");  // straight from the server
 }
 
+TEST_F(S3FaultProxyTest, RetriedCreateThatLandedIsNotAConflict) {
+  // The first PUT creates the object but its answer is lost; the retry
+  // meets 412 and must recognise its own object (same ETag = MD5).
+  auto store = ThroughProxy({"--lose-responses", "1"}, 4);
+  ASSERT_NE(store, nullptr);
+  Status st = store->PutIfAbsent("lost/answer", Bytes("mine"));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(store->retries(), 1);
+  EXPECT_EQ(Text(store_->Get("lost/answer").value()), "mine");
+}
+
 TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
   auto store = ThroughProxy({"--slowdown", "100"}, 3);
   ASSERT_NE(store, nullptr);

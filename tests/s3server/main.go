@@ -9,7 +9,9 @@
 //
 // Proxy mode (--upstream URL) forwards every request, except that the
 // first ones fail in the ways chosen, in this order: --drop N (connection
-// closed without a response), --fail-503 N, --slowdown N (503 SlowDown).
+// closed without a response), --fail-503 N, --slowdown N (503 SlowDown),
+// --lose-responses N (forwarded, so it takes effect, then the connection is
+// closed instead of answering).
 // Drops come first, on a fresh connection: a client like libcurl silently
 // re-sends a request once when a connection it reused dies before any
 // answer, so a drop there would not be seen by the client at all. GET /__faults returns how
@@ -26,6 +28,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -45,6 +48,7 @@ func main() {
 	fail503 := flag.Int64("fail-503", 0, "proxy: after the drops, answer N requests 503 ServiceUnavailable")
 	slowdown := flag.Int64("slowdown", 0, "proxy: then answer N requests 503 SlowDown")
 	drop := flag.Int64("drop", 0, "proxy: drop the connection of the first N requests")
+	lose := flag.Int64("lose-responses", 0, "proxy: then forward N requests but drop the connection instead of answering")
 	denyParts := flag.Bool("deny-parts", false, "proxy: answer every multipart part upload 403 AccessDenied")
 	flag.Parse()
 
@@ -56,6 +60,7 @@ func main() {
 		}
 		p := newFaultProxy(httputil.NewSingleHostReverseProxy(u), *fail503, *slowdown, *drop)
 		p.denyParts = *denyParts
+		p.lose = *lose
 		handler = p
 	} else {
 		var backend gofakes3.Backend
@@ -86,6 +91,7 @@ func main() {
 type faultProxy struct {
 	next                    http.Handler
 	fail503, slowdown, drop int64
+	lose                    int64
 	denyParts               bool
 	seen, injected          atomic.Int64
 }
@@ -108,22 +114,32 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case n <= p.drop:
 		p.injected.Add(1)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // closes the connection too
+		closeConnection(w)
 	case n <= p.drop+p.fail503:
 		p.injected.Add(1)
 		s3Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "injected fault")
 	case n <= p.drop+p.fail503+p.slowdown:
 		p.injected.Add(1)
 		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate (injected)")
+	case n <= p.drop+p.fail503+p.slowdown+p.lose:
+		// The request takes effect upstream; its answer is lost.
+		p.injected.Add(1)
+		p.next.ServeHTTP(httptest.NewRecorder(), r)
+		closeConnection(w)
 	default:
 		p.next.ServeHTTP(w, r)
 	}
+}
+
+// Closes the client's connection without an answer.
+func closeConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // closes the connection too
 }
 
 func s3Error(w http.ResponseWriter, status int, code, message string) {

@@ -71,8 +71,10 @@ uint64_t ParseU64(const std::string& s) {
 }
 
 bool Retryable(long status, const std::string& code) {
+  // 409 ConditionalRequestConflict: a conditional write raced another
+  // request on the same key; S3 asks for a retry.
   return status >= 500 || status == 429 || code == "SlowDown" || code == "RequestTimeout" ||
-         code == "InternalError" || code == "ServiceUnavailable";
+         code == "InternalError" || code == "ServiceUnavailable" || code == "ConditionalRequestConflict";
 }
 
 std::string HiddenName(const std::string& key) {
@@ -179,10 +181,11 @@ Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const
   return Status::IoError(op + ": " + detail);
 }
 
-Result<HttpResponse> S3ObjectStore::Execute(const Call& call) {
+Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   Status last;
   for (int attempt = 1;; ++attempt) {
+    if (attempts) *attempts = attempt;
     auto sent = SendOnce(call);
     if (sent.ok()) {
       HttpResponse& resp = *sent;
@@ -243,13 +246,14 @@ Result<std::vector<uint8_t>> S3ObjectStore::GetRange(const std::string& key, uin
             {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}},
             {}};
   FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call));
-  // A server that ignores Range answers 200 with the whole object.
-  if (resp.status == 200 && resp.body.size() > length) {
+  if (resp.status == 200) {
+    // A server that ignores Range answers 200 with the whole object.
     if (offset + length > resp.body.size())
       return Status::OutOfRange("read past the end of " + Describe(key));
     return std::vector<uint8_t>(resp.body.begin() + static_cast<ptrdiff_t>(offset),
                                 resp.body.begin() + static_cast<ptrdiff_t>(offset + length));
   }
+  // 206: fewer bytes than asked means the object ends inside the range.
   if (resp.body.size() != length) return Status::OutOfRange("read past the end of " + Describe(key));
   return std::move(resp.body);
 }
@@ -393,7 +397,17 @@ class S3ObjectWriter final : public ObjectWriter {
                              {{"uploadId", upload_id_}},
                              {{"if-none-match", "*"}, {"content-type", "application/xml"}},
                              AsBytes(body)};
-    auto r = store_->Execute(call);
+    int attempts = 0;
+    auto r = store_->Execute(call, &attempts);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound && attempts > 1) {
+      // A retried completion whose first attempt went through finds its
+      // upload gone: the object of our size is then ours.
+      auto head = store_->Head(key_);
+      if (head.ok() && head->size == pos_) {
+        completed_ = true;
+        return Status::Ok();
+      }
+    }
     if (!r.ok()) return Fail(r.status());
     completed_ = true;
     return Status::Ok();
@@ -409,12 +423,12 @@ class S3ObjectWriter final : public ObjectWriter {
 
   Status PutWhole() {
     S3ObjectStore::Call call{"PUT", key_, {}, {{"if-none-match", "*"}}, buffer_};
-    int64_t retries_before = store_->retries();
-    auto r = store_->Execute(call);
+    int attempts = 0;
+    auto r = store_->Execute(call, &attempts);
     if (r.ok()) return Status::Ok();
     // A retried PUT whose first attempt landed meets its own object: the
     // same content (MD5 = ETag of a single PUT) means it is ours.
-    if (r.status().code() == StatusCode::kAlreadyExists && store_->retries() > retries_before) {
+    if (r.status().code() == StatusCode::kAlreadyExists && attempts > 1) {
       auto head = store_->Execute(S3ObjectStore::Call{"HEAD", key_, {}, {}, {}});
       if (head.ok() && head->Header("etag") == "\"" + Md5Hex(buffer_) + "\"") return Status::Ok();
     }

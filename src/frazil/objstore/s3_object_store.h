@@ -70,8 +70,8 @@ class S3ObjectStore final : public ObjectStore {
   };
   // Sends `call`, retrying transient failures; a response whose status is
   // not 2xx comes back as the error it means (NotFound, AlreadyExists for
-  // 412, ...).
-  Result<HttpResponse> Execute(const Call& call);
+  // 412, ...). `attempts`, if given, receives how many were made.
+  Result<HttpResponse> Execute(const Call& call, int* attempts = nullptr);
 
  private:
   S3ObjectStore(S3Config config, std::string bucket);
