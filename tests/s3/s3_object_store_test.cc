@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "frazil/objstore/object_store_file_io.h"
 #include "s3_server.h"
 
 namespace frazil::objstore {
@@ -229,6 +230,42 @@ TEST_F(S3ObjectStoreTest, MissingBucketIsAClearErrorNotRetried) {
   EXPECT_EQ(list.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store->retries(), 0);
   EXPECT_TRUE(store_->CheckBucket().ok());
+}
+
+TEST_F(S3ObjectStoreTest, FileIOResolvesS3LocationsInEverySpelling) {
+  ObjectStoreFileIO io(NewLocalObjectStore(), ConfigFor(server_->endpoint()));
+  ASSERT_TRUE(io.WriteNew("s3://frazil-test/wh/ns/t/metadata/v1.json", Bytes("{}")).ok());
+  EXPECT_EQ(io.WriteNew("s3a://frazil-test/wh/ns/t/metadata/v1.json", Bytes("{ }")).code(),
+            StatusCode::kAlreadyExists);  // same object under another spelling
+  EXPECT_EQ(Text(io.Read("s3n://frazil-test/wh/ns/t/metadata/v1.json").value()), "{}");
+
+  auto out = io.NewOutput("s3://frazil-test/wh/ns/t/data/f.parquet");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_TRUE((*out)->Write(Bytes("PAR1....PAR1")).ok());
+  ASSERT_TRUE((*out)->Close().ok());
+  auto in = io.OpenInput("s3://frazil-test/wh/ns/t/data/f.parquet");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ((*in)->Size(), 12u);
+  std::vector<uint8_t> tail(4);
+  ASSERT_TRUE((*in)->ReadAt(8, tail).ok());
+  EXPECT_EQ(Text(tail), "PAR1");
+
+  auto listed = io.List("s3a://frazil-test/wh/ns/t/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].location, "s3a://frazil-test/wh/ns/t/data/f.parquet");
+  EXPECT_EQ((*listed)[1].location, "s3a://frazil-test/wh/ns/t/metadata/v1.json");
+
+  ASSERT_TRUE(io.Delete("s3://frazil-test/wh/ns/t/data/f.parquet").ok());
+  EXPECT_EQ(io.List("s3://frazil-test/wh/ns/t/data/").value().size(), 0u);
+
+  auto bad = io.Read("s3://Bad_Bucket/x");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("malformed S3 URI"), std::string::npos) << bad.status().message();
+  ObjectStoreFileIO local_only(NewLocalObjectStore());
+  auto unconfigured = local_only.Read("s3://frazil-test/wh/x");
+  EXPECT_EQ(unconfigured.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unconfigured.status().message().find("no S3 configuration"), std::string::npos);
 }
 
 // A loopback port with nothing listening (bound, then closed).
