@@ -309,7 +309,7 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix, b
   while (true) {
     Call call{"GET",
               "",
-              {{"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(list_page_size_)}},
+              {{"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(list_page_size_.load())}},
               {},
               {}};
     if (!token.empty()) call.query.emplace_back("continuation-token", token);

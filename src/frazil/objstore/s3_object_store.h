@@ -49,7 +49,7 @@ class S3ObjectStore final : public ObjectStore {
   Status CheckBucket();
 
   // Keys per ListObjectsV2 page (S3's maximum is 1000).
-  void set_list_page_size(int n) { list_page_size_ = n; }
+  void set_list_page_size(int n) { list_page_size_.store(n); }
 
   const std::string& bucket() const { return bucket_; }
   // Requests sent (attempts, retries included) and retries made.
@@ -85,7 +85,7 @@ class S3ObjectStore final : public ObjectStore {
   std::string host_;       // authority requests go to (bucket included if virtual-hosted)
   std::string base_path_;  // "/bucket" for path style, "" otherwise
   HttpClient http_;
-  int list_page_size_ = 1000;
+  std::atomic<int> list_page_size_{1000};
   std::atomic<int64_t> requests_{0}, retries_{0}, aborted_{0}, max_parts_in_flight_{0};
 
   friend class S3ObjectWriter;
