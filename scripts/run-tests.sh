@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(build unit crash asan tsa tsan fuzz integration spark)
+all_stages=(build unit s3 crash asan tsa tsan fuzz integration spark)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
@@ -20,6 +20,16 @@ stage_build() {
 }
 
 stage_unit() { ctest --test-dir build -L unit --output-on-failure -j "$jobs"; }
+
+# The S3 object store against a real S3 server on loopback: setup-s3server.sh
+# builds the server (gofakes3 behind tests/s3server, Go module proxy) once
+# and prints its path; each test starts its own server and proxies.
+stage_s3() {
+  local bin
+  bin=$(scripts/setup-s3server.sh | tail -n 1) &&
+    cmake --build build -j "$jobs" --target frazil_s3_tests &&
+    FRAZIL_S3SERVER_BIN="$bin" ctest --test-dir build -L s3 --output-on-failure -j "$jobs"
+}
 
 # Run directly, not through ctest, so its closing figures show in the log.
 stage_crash() { build/tests/wal_crash_test; }

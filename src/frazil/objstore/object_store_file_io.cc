@@ -1,6 +1,8 @@
 #include "frazil/objstore/object_store_file_io.h"
 
 #include "frazil/iceberg/location.h"
+#include "frazil/objstore/s3_object_store.h"
+#include "frazil/objstore/s3_uri.h"
 
 namespace frazil::objstore {
 namespace {
@@ -39,13 +41,32 @@ class ObjectOutputSink final : public parquet::OutputSink {
 
 }  // namespace
 
-ObjectStoreFileIO::ObjectStoreFileIO(std::unique_ptr<ObjectStore> local) : local_(std::move(local)) {}
+ObjectStoreFileIO::ObjectStoreFileIO(std::unique_ptr<ObjectStore> local, std::optional<S3Config> s3)
+    : local_(std::move(local)), s3_(std::move(s3)) {}
+
+Result<ObjectStore*> ObjectStoreFileIO::S3StoreFor(const std::string& bucket) {
+  MutexLock lock(&s3_mu_);
+  auto it = s3_stores_.find(bucket);
+  if (it != s3_stores_.end()) return it->second.get();
+  // Open does no I/O, so making the store under the lock is fine.
+  FRAZIL_ASSIGN_OR_RETURN(auto store, S3ObjectStore::Open(*s3_, bucket));
+  ObjectStore* raw = store.get();
+  s3_stores_.emplace(bucket, std::move(store));
+  return raw;
+}
 
 Result<ObjectStoreFileIO::Target> ObjectStoreFileIO::Resolve(const std::string& location) {
   // Every spelling of a local file (`/p`, `file:/p`, `file:///p`,
   // `file://localhost/p`) resolves to the same key; see iceberg/location.h.
   FRAZIL_ASSIGN_OR_RETURN(iceberg::ParsedLocation parsed, iceberg::ParseLocation(location));
   if (parsed.local()) return Target{local_.get(), parsed.path, parsed.spelled_prefix};
+  if (IsS3Location(location)) {
+    FRAZIL_ASSIGN_OR_RETURN(S3Uri uri, ParseS3Uri(location));
+    if (!s3_) return Status::InvalidArgument("no S3 configuration for location " + location);
+    FRAZIL_ASSIGN_OR_RETURN(ObjectStore * store, S3StoreFor(uri.bucket));
+    // Listings keep the scheme as written (s3a:// stays s3a://).
+    return Target{store, uri.key, uri.scheme + "://" + uri.bucket + "/"};
+  }
   return Status::InvalidArgument("no object store configured for location " + location + " (scheme " +
                                  parsed.scheme + ")");
 }

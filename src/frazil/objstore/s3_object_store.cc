@@ -1,0 +1,518 @@
+#include "frazil/objstore/s3_object_store.h"
+
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "frazil/objstore/aws_sigv4.h"
+#include "frazil/objstore/s3_xml.h"
+
+namespace frazil::objstore {
+
+namespace {
+
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string Base64(std::span<const unsigned char> data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string Md5Base64(std::span<const uint8_t> data) {
+  unsigned char digest[MD5_DIGEST_LENGTH];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  return Base64({digest, len});
+}
+
+std::string Md5Hex(std::span<const uint8_t> data) {
+  unsigned char digest[MD5_DIGEST_LENGTH];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  return sigv4::ToHex(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+// "2026-11-30T20:00:00.000Z" (listings) -> ms since the epoch; 0 if unreadable.
+int64_t ParseIso8601Ms(const std::string& s) {
+  std::tm tm{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return 0;
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  if (*rest == '.')
+    ms += std::atoi(std::string(rest + 1, std::min<size_t>(3, std::strlen(rest + 1))).c_str());
+  return ms;
+}
+
+// "Mon, 30 Nov 2026 20:00:00 GMT" (Last-Modified) -> ms; 0 if unreadable.
+int64_t ParseHttpDateMs(const std::string& s) {
+  std::tm tm{};
+  if (!strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+uint64_t ParseU64(const std::string& s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+bool Retryable(long status, const std::string& code) {
+  // 409 ConditionalRequestConflict: a conditional write raced another
+  // request on the same key; S3 asks for a retry.
+  return status >= 500 || status == 429 || code == "SlowDown" || code == "RequestTimeout" ||
+         code == "InternalError" || code == "ServiceUnavailable" || code == "ConditionalRequestConflict";
+}
+
+std::string HiddenName(const std::string& key) {
+  size_t slash = key.rfind('/');
+  return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Open(S3Config config, std::string bucket) {
+  if (bucket.empty()) return Status::InvalidArgument("s3: no bucket");
+  if (config.access_key_id.empty() || config.secret_access_key.empty())
+    return Status::InvalidArgument("s3: no credentials for bucket '" + bucket + "' (config not resolved?)");
+  if (config.region.empty()) return Status::InvalidArgument("s3: no region for bucket '" + bucket + "'");
+  std::unique_ptr<S3ObjectStore> store(new S3ObjectStore(std::move(config), std::move(bucket)));
+  const S3Config& c = store->config_;
+  std::string endpoint = c.endpoint.empty() ? "https://s3." + c.region + ".amazonaws.com" : c.endpoint;
+  size_t sep = endpoint.find("://");
+  if (sep == std::string::npos)
+    return Status::InvalidArgument("s3: endpoint '" + endpoint + "' must start with http:// or https://");
+  store->scheme_ = endpoint.substr(0, sep);
+  if (store->scheme_ != "http" && store->scheme_ != "https")
+    return Status::InvalidArgument("s3: endpoint '" + endpoint + "' must start with http:// or https://");
+  std::string authority = endpoint.substr(sep + 3);
+  if (!authority.empty() && authority.back() == '/') authority.pop_back();
+  if (authority.empty() || authority.find('/') != std::string::npos)
+    return Status::InvalidArgument("s3: endpoint '" + endpoint +
+                                   "' must be scheme://host[:port] without a path");
+  if (c.path_style) {
+    store->host_ = authority;
+    store->base_path_ = "/" + store->bucket_;
+  } else {
+    // Bucket names with dots break TLS host matching; path style is needed
+    // for them (and for most servers other than AWS).
+    store->host_ = store->bucket_ + "." + authority;
+  }
+  return store;
+}
+
+S3ObjectStore::S3ObjectStore(S3Config config, std::string bucket)
+    : config_(std::move(config)),
+      bucket_(std::move(bucket)),
+      http_(HttpClientOptions{config_.connect_timeout_ms, config_.request_timeout_ms,
+                              static_cast<size_t>(std::max(16, 2 * config_.multipart_parallelism))}) {}
+
+std::string S3ObjectStore::Describe(const std::string& key) const {
+  return "s3://" + bucket_ + (key.empty() ? "" : "/" + key);
+}
+
+Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call) {
+  std::string path = base_path_ + "/" + call.key;
+  if (path.size() > 1 && call.key.empty() && !base_path_.empty()) path = base_path_;
+  std::string amz_date = sigv4::AmzDate(std::chrono::system_clock::now());
+  std::string payload_hash =
+      config_.sign_payload ? sigv4::HexSha256(call.body) : std::string(sigv4::kUnsignedPayload);
+
+  sigv4::CanonicalInput in;
+  in.method = call.method;
+  in.path = path;
+  in.query = call.query;
+  in.payload_hash = payload_hash;
+  in.headers = call.headers;
+  in.headers.emplace_back("host", host_);
+  in.headers.emplace_back("x-amz-date", amz_date);
+  in.headers.emplace_back("x-amz-content-sha256", payload_hash);
+  if (!config_.session_token.empty()) in.headers.emplace_back("x-amz-security-token", config_.session_token);
+  sigv4::Credentials creds{config_.access_key_id, config_.secret_access_key, config_.session_token};
+
+  HttpRequest req;
+  req.method = call.method;
+  req.url = scheme_ + "://" + host_ + sigv4::UriEncode(path, true);
+  std::string query = sigv4::CanonicalQueryString(call.query);
+  if (!query.empty()) req.url += "?" + query;
+  req.headers = in.headers;
+  req.headers.emplace_back("Authorization",
+                           sigv4::AuthorizationHeader(in, creds, amz_date, config_.region, "s3"));
+  req.body = call.body;
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  return http_.Send(req);
+}
+
+Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const {
+  std::string body = resp.BodyText();
+  std::string code = xml::FirstText(body, "Code");
+  std::string message = xml::FirstText(body, "Message");
+  std::string what = Describe(call.key);
+  std::string detail = "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code) +
+                       (message.empty() ? "" : ": " + message);
+  std::string op = "s3 " + call.method + " " + what;
+  if (code == "NoSuchBucket" || (resp.status == 404 && call.key.empty()))
+    return Status::NotFound("s3 bucket '" + bucket_ + "' does not exist at " + scheme_ + "://" + host_ +
+                            " (" + detail + ")");
+  if (resp.status == 404 && code == "NoSuchUpload")
+    return Status::NotFound(op + ": the multipart upload no longer exists (" + detail + ")");
+  if (resp.status == 404) return Status::NotFound("no object " + what + " (" + detail + ")");
+  if (resp.status == 412) return Status::AlreadyExists("object already exists: " + what);
+  if (resp.status == 416) return Status::OutOfRange(op + ": range not satisfiable (" + detail + ")");
+  if (resp.status == 403 || resp.status == 401 || code == "InvalidAccessKeyId" ||
+      code == "SignatureDoesNotMatch")
+    return Status::IoError(op + ": access denied, check the credentials (access key id '" +
+                           config_.access_key_id + "', region '" + config_.region + "'): " + detail);
+  return Status::IoError(op + ": " + detail);
+}
+
+Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  Status last;
+  for (int attempt = 1;; ++attempt) {
+    if (attempts) *attempts = attempt;
+    auto sent = SendOnce(call);
+    if (sent.ok()) {
+      HttpResponse& resp = *sent;
+      bool ok = resp.status >= 200 && resp.status < 300;
+      std::string code;
+      if (ok && call.method == "POST" && resp.BodyText().find("<Error>") != std::string::npos) {
+        std::string body = resp.BodyText();
+        std::string code = xml::FirstText(body, "Code");
+        std::string detail = code + ": " + xml::FirstText(body, "Message");
+        if (body.find("<DeleteResult") != std::string::npos) {
+          // Batch delete: errors per key, never retried as a whole.
+          return Status::IoError("s3 batch delete in s3://" + bucket_ + ": key '" +
+                                 xml::FirstText(body, "Key") + "': " + detail);
+        }
+        // CompleteMultipartUpload can fail inside a 200; S3 asks for a retry
+        // when the code says so.
+        Status err = Status::IoError("s3 " + call.method + " " + Describe(call.key) + ": " + detail);
+        if (!Retryable(0, code)) return err;
+        last = err;
+      } else if (ok) {
+        return std::move(sent).value();
+      } else {
+        std::string code = xml::FirstText(resp.BodyText(), "Code");
+        Status err = ErrorFor(call, resp);
+        if (!Retryable(resp.status, code)) return err;
+        last = err;
+      }
+    } else {
+      last = sent.status();  // no response: refused, timed out, dropped
+    }
+    if (attempt >= config_.max_attempts)
+      return Status::Unavailable("s3 " + call.method + " " + Describe(call.key) + ": gave up after " +
+                                 std::to_string(attempt) + " attempts: " + last.message());
+    // Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)].
+    int64_t ceiling = config_.retry_base_delay_ms << std::min(attempt - 1, 20);
+    ceiling = std::min(ceiling, config_.retry_max_delay_ms);
+    int64_t delay = std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(ceiling, 0))(rng);
+    retries_.fetch_add(1, std::memory_order_relaxed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+  }
+}
+
+Result<std::vector<uint8_t>> S3ObjectStore::Get(const std::string& key) {
+  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(Call{"GET", key, {}, {}, {}}));
+  return std::move(resp.body);
+}
+
+Result<std::vector<uint8_t>> S3ObjectStore::GetRange(const std::string& key, uint64_t offset,
+                                                     uint64_t length) {
+  if (length == 0) {
+    FRAZIL_ASSIGN_OR_RETURN(ObjectInfo info, Head(key));
+    if (offset > info.size) return Status::OutOfRange("read past the end of " + Describe(key));
+    return std::vector<uint8_t>();
+  }
+  Call call{"GET",
+            key,
+            {},
+            {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}},
+            {}};
+  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call));
+  if (resp.status == 200) {
+    // A server that ignores Range answers 200 with the whole object.
+    if (offset + length > resp.body.size())
+      return Status::OutOfRange("read past the end of " + Describe(key));
+    return std::vector<uint8_t>(resp.body.begin() + static_cast<ptrdiff_t>(offset),
+                                resp.body.begin() + static_cast<ptrdiff_t>(offset + length));
+  }
+  // 206: fewer bytes than asked means the object ends inside the range.
+  if (resp.body.size() != length) return Status::OutOfRange("read past the end of " + Describe(key));
+  return std::move(resp.body);
+}
+
+Result<ObjectInfo> S3ObjectStore::Head(const std::string& key) {
+  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(Call{"HEAD", key, {}, {}, {}}));
+  ObjectInfo info{key, 0, ParseHttpDateMs(resp.Header("last-modified"))};
+  info.size = ParseU64(resp.Header("content-length"));
+  return info;
+}
+
+Status S3ObjectStore::Delete(const std::string& key) {
+  auto r = Execute(Call{"DELETE", key, {}, {}, {}});
+  if (!r.ok() && r.status().code() == StatusCode::kNotFound &&
+      r.status().message().find("NoSuchBucket") == std::string::npos &&
+      r.status().message().find("does not exist at") == std::string::npos)
+    return Status::Ok();
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status S3ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
+  constexpr size_t kBatch = 1000;  // S3's limit per request
+  for (size_t i = 0; i < keys.size(); i += kBatch) {
+    std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>true</Quiet>";
+    for (size_t j = i; j < std::min(keys.size(), i + kBatch); ++j)
+      body += "<Object><Key>" + xml::Escape(keys[j]) + "</Key></Object>";
+    body += "</Delete>";
+    auto bytes = AsBytes(body);
+    Call call{"POST",
+              "",
+              {{"delete", ""}},
+              {{"content-md5", Md5Base64(bytes)}, {"content-type", "application/xml"}},
+              bytes};
+    // The response is a 200 listing per-key errors; Execute sees "<Error>".
+    auto r = Execute(call);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kNotFound) return r.status();
+      return r.status().WithContext("batch delete of " + std::to_string(std::min(kBatch, keys.size() - i)) +
+                                    " keys in s3://" + bucket_);
+    }
+  }
+  return Status::Ok();
+}
+
+Status S3ObjectStore::CheckBucket() {
+  auto r = Execute(Call{"HEAD", "", {}, {}, {}});
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix, bool include_hidden) {
+  std::vector<ObjectInfo> out;
+  std::string token;
+  while (true) {
+    Call call{"GET",
+              "",
+              {{"list-type", "2"}, {"prefix", prefix}, {"max-keys", std::to_string(list_page_size_.load())}},
+              {},
+              {}};
+    if (!token.empty()) call.query.emplace_back("continuation-token", token);
+    FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call));
+    std::string body = resp.BodyText();
+    for (std::string_view c : xml::Elements(body, "Contents")) {
+      ObjectInfo info;
+      info.key = xml::FirstText(c, "Key");
+      std::string size = xml::FirstText(c, "Size");
+      info.size = ParseU64(size);
+      info.modified_ms = ParseIso8601Ms(xml::FirstText(c, "LastModified"));
+      if (!include_hidden && HiddenName(info.key).starts_with(".")) continue;
+      out.push_back(std::move(info));
+    }
+    if (xml::FirstText(body, "IsTruncated") != "true") break;
+    std::string next = xml::FirstText(body, "NextContinuationToken");
+    if (next.empty() || next == token)
+      return Status::IoError("s3 list " + Describe(prefix) +
+                             ": truncated listing without a continuation token");
+    token = std::move(next);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+
+// Buffers up to one part; beyond that, a multipart upload with up to
+// `multipart_parallelism` parts on the network at once, each on its own
+// short-lived thread. The writer is used by one thread at a time, like the
+// local one; nothing here is shared, so no lock.
+class S3ObjectWriter final : public ObjectWriter {
+ public:
+  S3ObjectWriter(S3ObjectStore* store, std::string key) : store_(store), key_(std::move(key)) {}
+
+  ~S3ObjectWriter() override {
+    if (!upload_id_.empty() && !completed_) Abort();
+  }
+
+  Status Append(std::span<const uint8_t> data) override {
+    if (closed_) return Status::Closed("object writer for " + store_->Describe(key_) + " is closed");
+    if (!failed_.ok()) return failed_;
+    buffer_.insert(buffer_.end(), data.begin(), data.end());
+    pos_ += data.size();
+    const uint64_t part = store_->config_.multipart_part_size;
+    while (buffer_.size() >= part && failed_.ok()) {
+      if (upload_id_.empty()) {
+        Status st = StartUpload();
+        if (!st.ok()) return Fail(st);
+      }
+      auto chunk = std::make_shared<std::vector<uint8_t>>(buffer_.begin(),
+                                                          buffer_.begin() + static_cast<ptrdiff_t>(part));
+      buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(part));
+      Status st = LaunchPart(std::move(chunk));
+      if (!st.ok()) return Fail(st);
+    }
+    return failed_;
+  }
+
+  uint64_t Position() const override { return pos_; }
+
+  Status Commit() override {
+    if (closed_) return Status::Closed("object writer for " + store_->Describe(key_) + " is closed");
+    closed_ = true;
+    if (!failed_.ok()) return failed_;
+    if (upload_id_.empty()) return PutWhole();
+    if (!buffer_.empty()) {
+      Status st = LaunchPart(std::make_shared<std::vector<uint8_t>>(std::move(buffer_)));
+      if (!st.ok()) return Fail(st);
+    }
+    while (!in_flight_.empty()) {
+      Status st = WaitOldest();
+      if (!st.ok()) return Fail(st);
+    }
+    // Fallback for servers that ignore If-None-Match on completion.
+    auto head = store_->Head(key_);
+    if (head.ok()) return Fail(Status::AlreadyExists("object already exists: " + store_->Describe(key_)));
+    if (head.status().code() != StatusCode::kNotFound) return Fail(head.status());
+    std::string body = "<CompleteMultipartUpload>";
+    for (const auto& [n, etag] : done_)
+      body += "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + xml::Escape(etag) +
+              "</ETag></Part>";
+    body += "</CompleteMultipartUpload>";
+    S3ObjectStore::Call call{"POST",
+                             key_,
+                             {{"uploadId", upload_id_}},
+                             {{"if-none-match", "*"}, {"content-type", "application/xml"}},
+                             AsBytes(body)};
+    int attempts = 0;
+    auto r = store_->Execute(call, &attempts);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound && attempts > 1) {
+      // A retried completion whose first attempt went through finds its
+      // upload gone: the object of our size is then ours.
+      auto head = store_->Head(key_);
+      if (head.ok() && head->size == pos_) {
+        completed_ = true;
+        return Status::Ok();
+      }
+    }
+    if (!r.ok()) return Fail(r.status());
+    completed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  Status Fail(Status st) {
+    if (failed_.ok()) failed_ = st;
+    closed_ = true;
+    if (!upload_id_.empty() && !completed_) Abort();
+    return st;
+  }
+
+  Status PutWhole() {
+    S3ObjectStore::Call call{"PUT", key_, {}, {{"if-none-match", "*"}}, buffer_};
+    int attempts = 0;
+    auto r = store_->Execute(call, &attempts);
+    if (r.ok()) return Status::Ok();
+    // A retried PUT whose first attempt landed meets its own object: the
+    // same content (MD5 = ETag of a single PUT) means it is ours.
+    if (r.status().code() == StatusCode::kAlreadyExists && attempts > 1) {
+      auto head = store_->Execute(S3ObjectStore::Call{"HEAD", key_, {}, {}, {}});
+      if (head.ok() && head->Header("etag") == "\"" + Md5Hex(buffer_) + "\"") return Status::Ok();
+    }
+    return r.status();
+  }
+
+  Status StartUpload() {
+    auto r = store_->Execute(S3ObjectStore::Call{"POST", key_, {{"uploads", ""}}, {}, {}});
+    if (!r.ok()) return r.status();
+    upload_id_ = xml::FirstText(r->BodyText(), "UploadId");
+    if (upload_id_.empty())
+      return Status::IoError("s3 create multipart upload " + store_->Describe(key_) +
+                             ": no UploadId in the answer");
+    return Status::Ok();
+  }
+
+  Status LaunchPart(std::shared_ptr<std::vector<uint8_t>> data) {
+    while (in_flight_.size() >= static_cast<size_t>(store_->config_.multipart_parallelism))
+      FRAZIL_RETURN_IF_ERROR(WaitOldest());
+    int number = next_part_++;
+    if (number > 10000)
+      return Status::ResourceExhausted("s3: more than 10000 parts; raise multipart_part_size");
+    S3ObjectStore* store = store_;
+    std::string key = key_, upload = upload_id_;
+    auto fut = std::async(std::launch::async, [store, key, upload, number, data]() -> Result<std::string> {
+      S3ObjectStore::Call call{
+          "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload}}, {}, *data};
+      FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, store->Execute(call));
+      std::string etag = resp.Header("etag");
+      if (etag.empty()) return Status::IoError("s3 upload part " + std::to_string(number) + ": no ETag");
+      return etag;
+    });
+    in_flight_.push_back(InFlight{number, std::move(fut)});
+    int64_t n = static_cast<int64_t>(in_flight_.size());
+    int64_t seen = store_->max_parts_in_flight_.load();
+    while (n > seen && !store_->max_parts_in_flight_.compare_exchange_weak(seen, n)) {
+    }
+    return Status::Ok();
+  }
+
+  Status WaitOldest() {
+    InFlight f = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    Result<std::string> etag = f.etag.get();
+    if (!etag.ok())
+      return etag.status().WithContext("part " + std::to_string(f.number) + " of " + store_->Describe(key_));
+    done_.emplace_back(f.number, std::move(etag).value());
+    return Status::Ok();
+  }
+
+  void Abort() {
+    // Parts still uploading would outlive the abort; wait for them first.
+    while (!in_flight_.empty()) {
+      in_flight_.front().etag.wait();
+      in_flight_.pop_front();
+    }
+    auto r = store_->Execute(S3ObjectStore::Call{"DELETE", key_, {{"uploadId", upload_id_}}, {}, {}});
+    if (r.ok() || r.status().code() == StatusCode::kNotFound) store_->aborted_.fetch_add(1);
+    completed_ = true;  // nothing more to clean up, whether or not the abort got through
+  }
+
+  struct InFlight {
+    int number;
+    std::future<Result<std::string>> etag;
+  };
+
+  S3ObjectStore* const store_;
+  const std::string key_;
+  std::vector<uint8_t> buffer_;
+  uint64_t pos_ = 0;
+  std::string upload_id_;
+  int next_part_ = 1;
+  std::deque<InFlight> in_flight_;
+  std::vector<std::pair<int, std::string>> done_;
+  Status failed_;
+  bool closed_ = false;
+  bool completed_ = false;
+};
+
+Result<std::unique_ptr<ObjectWriter>> S3ObjectStore::NewObject(const std::string& key) {
+  if (key.empty() || key.front() == '/')
+    return Status::InvalidArgument("s3 object key must be non-empty and relative to the bucket: '" + key +
+                                   "'");
+  return std::unique_ptr<ObjectWriter>(new S3ObjectWriter(this, key));
+}
+
+}  // namespace frazil::objstore

@@ -1,0 +1,389 @@
+// S3ObjectStore against a real S3 server on loopback (gofakes3 behind our
+// tests/s3server main, which also verifies every request's Signature
+// Version 4), and against our fault-injecting proxy in front of it. Run by
+// the `s3` stage of scripts/run-tests.sh (ctest label s3), which builds the
+// server first; without the server these tests fail, they do not skip.
+#include "frazil/objstore/s3_object_store.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "frazil/objstore/object_store_file_io.h"
+#include "s3_server.h"
+
+namespace frazil::objstore {
+namespace {
+
+constexpr char kKey[] = "FRAZILTESTKEY";
+constexpr char kSecret[] = "frazil/test+secret";
+constexpr char kBucket[] = "frazil-test";
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+std::string Text(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+S3Config ConfigFor(const std::string& endpoint) {
+  S3Config c;
+  c.endpoint = endpoint;
+  c.region = "us-east-1";
+  c.path_style = true;
+  c.access_key_id = kKey;
+  c.secret_access_key = kSecret;
+  c.connect_timeout_ms = 2'000;
+  c.request_timeout_ms = 10'000;
+  c.max_attempts = 6;
+  c.retry_base_delay_ms = 5;
+  c.retry_max_delay_ms = 50;
+  c.multipart_part_size = 5 << 20;
+  c.multipart_parallelism = 3;
+  return c;
+}
+
+std::unique_ptr<S3ObjectStore> OpenStore(const S3Config& c, const std::string& bucket = kBucket) {
+  auto s = S3ObjectStore::Open(c, bucket);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+class S3ObjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<testing::S3ServerProcess>(
+        std::vector<std::string>{"--access-key", kKey, "--secret-key", kSecret});
+    ASSERT_FALSE(server_->address().empty()) << server_->error();
+    store_ = OpenStore(ConfigFor(server_->endpoint()));
+    ASSERT_NE(store_, nullptr);
+    auto created = store_->Execute(S3ObjectStore::Call{"PUT", "", {}, {}, {}});  // CreateBucket
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+  }
+
+  // Multipart uploads the server still has open in the bucket.
+  size_t OpenUploads() {
+    auto r = store_->Execute(S3ObjectStore::Call{"GET", "", {{"uploads", ""}}, {}, {}});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return 0;
+    std::string body = r->BodyText();
+    size_t n = 0;
+    for (size_t pos = 0; (pos = body.find("<Upload>", pos)) != std::string::npos; ++pos) ++n;
+    return n;
+  }
+
+  std::unique_ptr<testing::S3ServerProcess> server_;
+  std::unique_ptr<S3ObjectStore> store_;
+};
+
+TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
+  // Characters that need encoding in the path, to check our signing of them.
+  const std::string key = "dir/a b$c+d=e&f.txt";
+  ASSERT_TRUE(store_->PutIfAbsent(key, Bytes("hello, object store")).ok());
+  auto all = store_->Get(key);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(Text(*all), "hello, object store");
+  auto part = store_->GetRange(key, 7, 6);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(Text(*part), "object");
+  EXPECT_EQ(store_->GetRange(key, 15, 10).status().code(), StatusCode::kOutOfRange);
+  auto head = store_->Head(key);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->size, 19u);
+  EXPECT_GT(head->modified_ms, 1'500'000'000'000);
+
+  auto missing = store_->Get("dir/missing");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("s3://frazil-test/dir/missing"), std::string::npos)
+      << missing.status().message();
+  EXPECT_EQ(store_->Head("dir/missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->retries(), 0);
+}
+
+TEST_F(S3ObjectStoreTest, CreateIfAbsentKeepsTheFirstObject) {
+  ASSERT_TRUE(store_->PutIfAbsent("meta/v1.json", Bytes("first")).ok());
+  Status again = store_->PutIfAbsent("meta/v1.json", Bytes("second"));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+  EXPECT_NE(again.message().find("s3://frazil-test/meta/v1.json"), std::string::npos) << again.message();
+  EXPECT_EQ(Text(store_->Get("meta/v1.json").value()), "first");
+}
+
+TEST_F(S3ObjectStoreTest, ListFollowsContinuationTokens) {
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(store_->PutIfAbsent("t/data/f" + std::to_string(i), Bytes("x")).ok());
+  ASSERT_TRUE(store_->PutIfAbsent("t/data/.hidden", Bytes("h")).ok());
+  ASSERT_TRUE(store_->PutIfAbsent("u/other", Bytes("o")).ok());
+  store_->set_list_page_size(2);
+  int64_t before = store_->requests_sent();
+  auto listed = store_->List("t/data/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 7u);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ((*listed)[static_cast<size_t>(i)].key, "t/data/f" + std::to_string(i));
+    EXPECT_EQ((*listed)[static_cast<size_t>(i)].size, 1u);
+  }
+  EXPECT_GE(store_->requests_sent() - before, 4);  // 8 keys, 2 a page
+  EXPECT_EQ(store_->List("t/data/", true).value().size(), 8u);
+  EXPECT_TRUE(store_->List("nothing/").value().empty());
+}
+
+TEST_F(S3ObjectStoreTest, MultipartUploadsPartsInParallel) {
+  // 3 full parts of 5 MiB and a short last one, appended in odd sizes.
+  std::string data;
+  for (size_t i = 0; data.size() < (15u << 20) + 12345; ++i) data += "block " + std::to_string(i) + "\n";
+  auto w = store_->NewObject("big/object.bin");
+  ASSERT_TRUE(w.ok());
+  for (size_t off = 0; off < data.size(); off += 777'777) {
+    size_t n = std::min<size_t>(777'777, data.size() - off);
+    ASSERT_TRUE((*w)->Append(Bytes(data.substr(off, n))).ok());
+  }
+  EXPECT_EQ((*w)->Position(), data.size());
+  EXPECT_EQ(store_->Head("big/object.bin").status().code(), StatusCode::kNotFound);  // nothing before Commit
+  Status st = (*w)->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GE(store_->max_parts_in_flight(), 2);
+  EXPECT_EQ(store_->Head("big/object.bin").value().size, data.size());
+  auto got = store_->Get("big/object.bin");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(Text(*got) == data) << "content differs";
+  EXPECT_EQ(Text(store_->GetRange("big/object.bin", 5u << 20, 100).value()), data.substr(5u << 20, 100));
+  EXPECT_EQ(OpenUploads(), 0u);
+}
+
+TEST_F(S3ObjectStoreTest, MultipartOntoAnExistingKeyIsAbortedAndReportsAlreadyExists) {
+  ASSERT_TRUE(store_->PutIfAbsent("big/taken", Bytes("small")).ok());
+  auto w = store_->NewObject("big/taken");
+  ASSERT_TRUE(w.ok());
+  std::string chunk(6u << 20, 'z');
+  ASSERT_TRUE((*w)->Append(Bytes(chunk)).ok());
+  EXPECT_EQ((*w)->Commit().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->multipart_uploads_aborted(), 1);
+  EXPECT_EQ(OpenUploads(), 0u);
+  EXPECT_EQ(Text(store_->Get("big/taken").value()), "small");
+}
+
+TEST_F(S3ObjectStoreTest, AbandonedWriterAbortsItsUpload) {
+  {
+    auto w = store_->NewObject("big/abandoned");
+    ASSERT_TRUE(w.ok());
+    std::string chunk(11u << 20, 'a');
+    ASSERT_TRUE((*w)->Append(Bytes(chunk)).ok());
+  }  // destroyed without Commit
+  EXPECT_EQ(store_->multipart_uploads_aborted(), 1);
+  EXPECT_EQ(OpenUploads(), 0u);
+  EXPECT_EQ(store_->Head("big/abandoned").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(S3ObjectStoreTest, DeleteAndBatchDelete) {
+  for (const char* k : {"d/1", "d/2", "d/3", "d/4", "keep/5"})
+    ASSERT_TRUE(store_->PutIfAbsent(k, Bytes(k)).ok());
+  ASSERT_TRUE(store_->Delete("d/1").ok());
+  EXPECT_EQ(store_->Head("d/1").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Delete("d/1").ok());  // missing is fine
+  Status st = store_->DeleteMany({"d/2", "d/3", "d/4", "d/never-existed"});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(store_->List("d/").value().empty());
+  EXPECT_EQ(store_->List("keep/").value().size(), 1u);
+}
+
+TEST_F(S3ObjectStoreTest, ConnectionsAreReused) {
+  int64_t before = store_->http().connections_opened();
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(store_->PutIfAbsent("reuse/" + std::to_string(i), Bytes("r")).ok());
+  EXPECT_LE(store_->http().connections_opened() - before, 1);
+}
+
+TEST_F(S3ObjectStoreTest, WrongCredentialsAreAClearErrorNotRetried) {
+  S3Config bad = ConfigFor(server_->endpoint());
+  bad.secret_access_key = "not-the-secret";
+  auto store = OpenStore(bad);
+  ASSERT_NE(store, nullptr);
+  auto r = store->Get("any/key");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_NE(r.status().message().find("access denied"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("SignatureDoesNotMatch"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("s3://frazil-test/any/key"), std::string::npos) << r.status().message();
+  EXPECT_EQ(store->retries(), 0);
+
+  S3Config unknown = ConfigFor(server_->endpoint());
+  unknown.access_key_id = "NOSUCHKEY";
+  auto store2 = OpenStore(unknown);
+  Status st = store2->CheckBucket();
+  EXPECT_EQ(st.code(), StatusCode::kIoError) << st.ToString();
+  EXPECT_EQ(store2->retries(), 0);
+}
+
+TEST_F(S3ObjectStoreTest, MissingBucketIsAClearErrorNotRetried) {
+  auto store = OpenStore(ConfigFor(server_->endpoint()), "no-such-bucket");
+  Status st = store->CheckBucket();
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find("bucket 'no-such-bucket' does not exist"), std::string::npos) << st.message();
+  auto put = store->PutIfAbsent("k", Bytes("v"));
+  EXPECT_EQ(put.code(), StatusCode::kNotFound);
+  EXPECT_NE(put.message().find("no-such-bucket"), std::string::npos) << put.message();
+  auto list = store->List("p/");
+  EXPECT_EQ(list.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->retries(), 0);
+  EXPECT_TRUE(store_->CheckBucket().ok());
+}
+
+TEST_F(S3ObjectStoreTest, FileIOResolvesS3LocationsInEverySpelling) {
+  ObjectStoreFileIO io(NewLocalObjectStore(), ConfigFor(server_->endpoint()));
+  ASSERT_TRUE(io.WriteNew("s3://frazil-test/wh/ns/t/metadata/v1.json", Bytes("{}")).ok());
+  EXPECT_EQ(io.WriteNew("s3a://frazil-test/wh/ns/t/metadata/v1.json", Bytes("{ }")).code(),
+            StatusCode::kAlreadyExists);  // same object under another spelling
+  EXPECT_EQ(Text(io.Read("s3n://frazil-test/wh/ns/t/metadata/v1.json").value()), "{}");
+
+  auto out = io.NewOutput("s3://frazil-test/wh/ns/t/data/f.parquet");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_TRUE((*out)->Write(Bytes("PAR1....PAR1")).ok());
+  ASSERT_TRUE((*out)->Close().ok());
+  auto in = io.OpenInput("s3://frazil-test/wh/ns/t/data/f.parquet");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ((*in)->Size(), 12u);
+  std::vector<uint8_t> tail(4);
+  ASSERT_TRUE((*in)->ReadAt(8, tail).ok());
+  EXPECT_EQ(Text(tail), "PAR1");
+
+  auto listed = io.List("s3a://frazil-test/wh/ns/t/");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].location, "s3a://frazil-test/wh/ns/t/data/f.parquet");
+  EXPECT_EQ((*listed)[1].location, "s3a://frazil-test/wh/ns/t/metadata/v1.json");
+
+  ASSERT_TRUE(io.Delete("s3://frazil-test/wh/ns/t/data/f.parquet").ok());
+  EXPECT_EQ(io.List("s3://frazil-test/wh/ns/t/data/").value().size(), 0u);
+
+  auto bad = io.Read("s3://Bad_Bucket/x");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("malformed S3 URI"), std::string::npos) << bad.status().message();
+  ObjectStoreFileIO local_only(NewLocalObjectStore());
+  auto unconfigured = local_only.Read("s3://frazil-test/wh/x");
+  EXPECT_EQ(unconfigured.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unconfigured.status().message().find("no S3 configuration"), std::string::npos);
+}
+
+// A loopback port with nothing listening (bound, then closed).
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(S3ObjectStoreFailureTest, UnreachableEndpointGivesUpWithinTheRetryBudget) {
+  S3Config c = ConfigFor("http://127.0.0.1:" + std::to_string(ClosedPort()));
+  c.max_attempts = 3;
+  auto store = OpenStore(c);
+  auto r = store->Get("k");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("gave up after 3 attempts"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("s3://frazil-test/k"), std::string::npos) << r.status().message();
+  EXPECT_EQ(store->retries(), 2);
+}
+
+TEST(S3ObjectStoreFailureTest, ServerThatNeverAnswersTimesOut) {
+  // Accepts connections (the kernel does, from the backlog) but never reads.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  S3Config c = ConfigFor("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  c.request_timeout_ms = 300;
+  c.max_attempts = 2;
+  auto store = OpenStore(c);
+  auto start = std::chrono::steady_clock::now();
+  auto r = store->Head("k");
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
+  // Two attempts of 0.3 s: far below this bound unless a request hangs.
+  EXPECT_LT(elapsed, std::chrono::seconds(20));
+}
+
+class S3FaultProxyTest : public S3ObjectStoreTest {
+ protected:
+  std::unique_ptr<S3ObjectStore> ThroughProxy(std::vector<std::string> faults, int max_attempts) {
+    faults.insert(faults.begin(), {"--upstream", server_->endpoint()});
+    proxy_ = std::make_unique<testing::S3ServerProcess>(faults);
+    EXPECT_FALSE(proxy_->address().empty()) << proxy_->error();
+    S3Config c = ConfigFor(proxy_->endpoint());
+    c.max_attempts = max_attempts;
+    return OpenStore(c);
+  }
+  std::unique_ptr<testing::S3ServerProcess> proxy_;
+};
+
+TEST_F(S3FaultProxyTest, TransientFaultsAreRetriedAndCounted) {
+  // 1 dropped connection, 2 x 503, 1 x SlowDown, then the real server.
+  auto store = ThroughProxy({"--fail-503", "2", "--slowdown", "1", "--drop", "1"}, 6);
+  ASSERT_NE(store, nullptr);
+  Status st = store->PutIfAbsent("retried/object", Bytes("made it"));
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(store->retries(), 4);
+  EXPECT_EQ(store->requests_sent(), 5);
+  // The proxy's own count of what it injected.
+  HttpClient http(HttpClientOptions{});
+  auto faults = http.Send(HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
+  ASSERT_TRUE(faults.ok()) << faults.status().ToString();
+  EXPECT_EQ(faults->BodyText(), "4\n");
+  EXPECT_EQ(Text(store_->Get("retried/object").value()), "made it");  // straight from the server
+}
+
+TEST_F(S3FaultProxyTest, RetriedCreateThatLandedIsNotAConflict) {
+  // The first PUT creates the object but its answer is lost; the retry
+  // meets 412 and must recognise its own object (same ETag = MD5).
+  auto store = ThroughProxy({"--lose-responses", "1"}, 4);
+  ASSERT_NE(store, nullptr);
+  Status st = store->PutIfAbsent("lost/answer", Bytes("mine"));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(store->retries(), 1);
+  EXPECT_EQ(Text(store_->Get("lost/answer").value()), "mine");
+}
+
+TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
+  auto store = ThroughProxy({"--slowdown", "100"}, 3);
+  ASSERT_NE(store, nullptr);
+  auto r = store->Get("anything");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("gave up after 3 attempts"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("SlowDown"), std::string::npos) << r.status().message();
+  EXPECT_EQ(store->retries(), 2);
+}
+
+TEST_F(S3FaultProxyTest, FailedPartAbortsTheMultipartUpload) {
+  auto store = ThroughProxy({"--deny-parts"}, 3);
+  ASSERT_NE(store, nullptr);
+  auto w = store->NewObject("big/denied");
+  ASSERT_TRUE(w.ok());
+  std::string chunk(11u << 20, 'd');
+  Status appended = (*w)->Append(Bytes(chunk));
+  Status st = appended.ok() ? (*w)->Commit() : appended;
+  EXPECT_EQ(st.code(), StatusCode::kIoError) << st.ToString();
+  EXPECT_NE(st.message().find("AccessDenied"), std::string::npos) << st.message();
+  EXPECT_EQ(store->multipart_uploads_aborted(), 1);
+  EXPECT_EQ(store->retries(), 0);
+  EXPECT_EQ(OpenUploads(), 0u);
+  EXPECT_EQ(store_->Head("big/denied").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace frazil::objstore
