@@ -41,8 +41,9 @@
 //                   broker with sync none and always, as a fraction of it;
 //   --replay N      (above) also records the broker's idle and peak RSS and
 //                   the streaming ceiling for the same N;
-//   --interference  topic A's ack p99 alone and while topic B's 1,000,000
-//                   messages are replayed from its table;
+//   --interference  topic A's ack p99 alone (60 s, --seconds) and while
+//                   topic B's 1,000,000 messages are replayed from its table
+//                   (about as long: both p99s then cover the same rare events);
 //   --scale N       N topics with 3 messages each: threads, RSS, fds, idle
 //                   CPU, time until all are committed, restart time.
 // --frazil PATH runs another broker binary.
@@ -1615,7 +1616,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (interference) {
-    InterferenceBench(dir, base, interference_messages, 4, rate, seconds_given ? seconds : 10, payload_bytes);
+    InterferenceBench(dir, base, interference_messages, 4, rate, seconds_given ? seconds : 60, payload_bytes);
     return 0;
   }
   if (scale > 0) {
