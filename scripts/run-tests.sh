@@ -86,9 +86,13 @@ stage_fuzz() {
   return $rc
 }
 
+# The tests marked s3 (warehouse on S3) start the S3 test server that
+# setup-s3server.sh builds; -rs prints why anything was skipped.
 stage_integration() {
+  local s3bin
   scripts/setup-venv.sh &&
-    FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q tests/integration
+    s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
+    FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
 }
 
 # A second engine that writes (issue 11): Spark with the Iceberg runtime and

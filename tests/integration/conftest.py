@@ -99,3 +99,8 @@ def run_frazil(*args, timeout=10):
     """Runs the binary to completion; returns (exit code, combined output)."""
     p = subprocess.run([FRAZIL_BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     return p.returncode, p.stdout.decode()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "s3: runs against the S3 test server (tests/s3server, built by scripts/setup-s3server.sh)")

@@ -11,9 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "frazil/objstore/object_store_file_io.h"
 #include "s3_server.h"
@@ -151,6 +154,59 @@ TEST_F(S3ObjectStoreTest, MultipartUploadsPartsInParallel) {
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(Text(*got) == data) << "content differs";
   EXPECT_EQ(Text(store_->GetRange("big/object.bin", 5u << 20, 100).value()), data.substr(5u << 20, 100));
+  EXPECT_EQ(OpenUploads(), 0u);
+}
+
+// Threads of this process (/proc/self/status).
+int ThreadCount() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
+  return -1;
+}
+
+// Committers upload many files at once: their parts share one bounded pool
+// of threads instead of each writer starting a thread per part.
+TEST_F(S3ObjectStoreTest, ConcurrentMultipartWritersShareABoundedPool) {
+  constexpr int kWriters = 6;  // each 3 parts of 5 MiB, all 3 in flight (parallelism 3)
+  const std::string part(5u << 20, 'p');
+  const int before = ThreadCount();
+  ASSERT_GT(before, 0);
+  std::atomic<bool> done{false};
+  std::atomic<int> most{0};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      int n = ThreadCount();
+      int seen = most.load();
+      while (n > seen && !most.compare_exchange_weak(seen, n)) {
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::vector<std::thread> writers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      auto w = store_->NewObject("pool/" + std::to_string(i));
+      if (!w.ok()) return;
+      for (int p = 0; p < 3; ++p)
+        if (!(*w)->Append(Bytes(part)).ok()) return;
+      if ((*w)->Commit().ok()) ok.fetch_add(1);
+    });
+  }
+  for (auto& t : writers) t.join();
+  done.store(true);
+  sampler.join();
+  EXPECT_EQ(ok.load(), kWriters);
+  for (int i = 0; i < kWriters; ++i)
+    EXPECT_EQ(store_->Head("pool/" + std::to_string(i)).value().size, 3 * part.size());
+  // The sampler and the writers, plus at most the pool's threads (and a
+  // few of libcurl's or the runtime's): not a thread per part in flight.
+  const int extra = most.load() - before - 1 - kWriters;
+  EXPECT_LE(extra, S3ObjectStore::kUploadThreads + 2)
+      << "threads beyond the writers: " << extra << " (a thread per part would be up to " << kWriters * 3
+      << ")";
   EXPECT_EQ(OpenUploads(), 0u);
 }
 

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   frazil::server::ServeConfig defaults;
-  std::string config_file, data_dir, listen, advertise, http, log_level;
+  std::string config_file, data_dir, listen, advertise, http, log_level, warehouse;
   auto* serve = app.add_subcommand("serve", "Run a broker (standalone with embedded defaults)");
   serve->add_option("--config", config_file, "YAML configuration file (see config/frazil.yaml)");
   serve->add_option("--data-dir", data_dir, "Data directory (default " + defaults.data_dir + ")");
@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
                     "HOST:PORT clients are told to connect to (default: the --listen address; for a wildcard "
                     "listen address, this machine's host name)");
   serve->add_option("--http", http, "HTTP address for /healthz and /metrics (default " + defaults.http + ")");
+  serve->add_option("--warehouse", warehouse,
+                    "Where new tables go (storage.warehouse): s3://bucket/prefix (see the s3 section of "
+                    "config/frazil.yaml), file:///path or a path (default file://DATA_DIR/warehouse)");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
 
   frazil::cli::ProduceArgs pa;
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
     if (!advertise.empty()) config.advertised_address = advertise;
     if (!http.empty()) config.http = http;
     if (!log_level.empty()) config.log_level = log_level;
+    if (!warehouse.empty()) config.storage.warehouse = warehouse;
     if (auto st = frazil::SetLogLevel(config.log_level); !st.ok()) {
       std::cerr << "frazil serve: " << st.message() << "\n";
       return 2;

@@ -78,7 +78,11 @@ std::string CanonicalLocation(std::string_view location) {
   auto parsed = ParseLocation(location);
   if (!parsed.ok()) return std::string(location);
   if (parsed->local()) return "file://" + parsed->path;
-  return parsed->scheme + "://" + parsed->authority + "/" + parsed->path;
+  // Hadoop engines name the objects of s3://b/k as s3a://b/k (or the older
+  // s3n://b/k); our FileIO reads all three as the same object, so they must
+  // compare equal (or orphan removal would delete a live file).
+  const std::string& scheme = parsed->scheme == "s3a" || parsed->scheme == "s3n" ? "s3" : parsed->scheme;
+  return scheme + "://" + parsed->authority + "/" + parsed->path;
 }
 
 bool SameLocation(std::string_view a, std::string_view b) {

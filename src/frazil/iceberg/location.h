@@ -36,7 +36,8 @@ struct ParsedLocation {
 Result<ParsedLocation> ParseLocation(std::string_view location);
 
 // The one spelling used to compare locations: `file:///p` for local files
-// (slashes collapsed), `scheme://authority/key` for others. Text that does
+// (slashes collapsed), `scheme://authority/key` for others, with `s3a://`
+// and `s3n://` (Hadoop's names for S3) spelled `s3://`. Text that does
 // not parse is returned unchanged (it then only equals itself).
 std::string CanonicalLocation(std::string_view location);
 

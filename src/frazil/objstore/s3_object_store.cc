@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "frazil/common/executor.h"
 #include "frazil/objstore/aws_sigv4.h"
 #include "frazil/objstore/s3_xml.h"
 
@@ -336,9 +337,20 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix, b
 
 // ---------------------------------------------------------------------------
 
+// The parts of every writer in the process go up on one pool, so threads do
+// not grow with concurrent large uploads (many committers at once). Part
+// uploads never wait on the pool themselves, so a full pool only queues.
+// Never destroyed: writers may run until the process exits.
+namespace {
+Executor* PartUploadExecutor() {
+  static Executor* e = new Executor("s3-upload", S3ObjectStore::kUploadThreads);
+  return e;
+}
+}  // namespace
+
 // Buffers up to one part; beyond that, a multipart upload with up to
-// `multipart_parallelism` parts on the network at once, each on its own
-// short-lived thread. The writer is used by one thread at a time, like the
+// `multipart_parallelism` parts queued or on the network at once, on the
+// shared upload pool. The writer is used by one thread at a time, like the
 // local one; nothing here is shared, so no lock.
 class S3ObjectWriter final : public ObjectWriter {
  public:
@@ -453,14 +465,18 @@ class S3ObjectWriter final : public ObjectWriter {
       return Status::ResourceExhausted("s3: more than 10000 parts; raise multipart_part_size");
     S3ObjectStore* store = store_;
     std::string key = key_, upload = upload_id_;
-    auto fut = std::async(std::launch::async, [store, key, upload, number, data]() -> Result<std::string> {
+    auto upload_part = [store, key, upload, number, data]() -> Result<std::string> {
       S3ObjectStore::Call call{
           "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload}}, {}, *data};
       FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, store->Execute(call));
       std::string etag = resp.Header("etag");
       if (etag.empty()) return Status::IoError("s3 upload part " + std::to_string(number) + ": no ETag");
       return etag;
-    });
+    };
+    auto done = std::make_shared<std::promise<Result<std::string>>>();
+    std::future<Result<std::string>> fut = done->get_future();
+    PartUploadExecutor()->Post(
+        [done, upload_part = std::move(upload_part)] { done->set_value(upload_part()); });
     in_flight_.push_back(InFlight{number, std::move(fut)});
     int64_t n = static_cast<int64_t>(in_flight_.size());
     int64_t seen = store_->max_parts_in_flight_.load();

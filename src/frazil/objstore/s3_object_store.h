@@ -28,6 +28,11 @@ namespace frazil::objstore {
 
 class S3ObjectStore final : public ObjectStore {
  public:
+  // Threads of the one pool that uploads the parts of every multipart
+  // upload in the process (each writer keeps at most
+  // multipart_parallelism parts queued or in flight).
+  static constexpr int kUploadThreads = 8;
+
   // `config` must be resolved (ResolveS3Config). Does no I/O.
   static Result<std::unique_ptr<S3ObjectStore>> Open(S3Config config, std::string bucket);
 

@@ -82,6 +82,49 @@ Status Read(const YAML::Node& map, const char* key, const std::string& where, T*
   return Status::Ok();
 }
 
+// The `s3` section: S3Config's fields under the same names. Bounds that
+// ResolveS3Config checks too are checked here, so that the error names the
+// config file.
+Status LoadS3Section(const YAML::Node& node, objstore::S3Config* c) {
+  const std::string where = "s3.";
+  const std::pair<const char*, std::string*> texts[] = {
+      {"endpoint", &c->endpoint},           {"region", &c->region},
+      {"access_key_id", &c->access_key_id}, {"secret_access_key", &c->secret_access_key},
+      {"session_token", &c->session_token}, {"profile", &c->profile},
+  };
+  const std::pair<const char*, int64_t*> millis[] = {
+      {"connect_timeout_ms", &c->connect_timeout_ms},
+      {"request_timeout_ms", &c->request_timeout_ms},
+      {"retry_base_delay_ms", &c->retry_base_delay_ms},
+      {"retry_max_delay_ms", &c->retry_max_delay_ms},
+  };
+  std::set<std::string> keys{"path_style", "max_attempts", "multipart_part_size", "multipart_parallelism"};
+  for (const auto& [key, field] : texts) keys.insert(key);
+  for (const auto& [key, field] : millis) keys.insert(key);
+  FRAZIL_RETURN_IF_ERROR(CheckKeys(node, keys, where));
+  for (const auto& [key, field] : texts) FRAZIL_RETURN_IF_ERROR(Read(node, key, where, field));
+  for (const auto& [key, field] : millis) {
+    FRAZIL_RETURN_IF_ERROR(Read(node, key, where, field));
+    if (*field <= 0) return Status::InvalidArgument("s3." + std::string(key) + " must be positive");
+  }
+  FRAZIL_RETURN_IF_ERROR(Read(node, "path_style", where, &c->path_style));
+  FRAZIL_RETURN_IF_ERROR(Read(node, "max_attempts", where, &c->max_attempts));
+  FRAZIL_RETURN_IF_ERROR(Read(node, "multipart_part_size", where, &c->multipart_part_size));
+  FRAZIL_RETURN_IF_ERROR(Read(node, "multipart_parallelism", where, &c->multipart_parallelism));
+  if (c->max_attempts < 1 || c->max_attempts > 100)
+    return Status::InvalidArgument("s3.max_attempts must be between 1 and 100");
+  if (c->retry_max_delay_ms < c->retry_base_delay_ms)
+    return Status::InvalidArgument("s3.retry_max_delay_ms must be at least s3.retry_base_delay_ms");
+  // S3 takes parts of 5 MiB to 5 GiB.
+  if (c->multipart_part_size < (5ull << 20) || c->multipart_part_size > (5ull << 30))
+    return Status::InvalidArgument("s3.multipart_part_size must be between 5 MiB and 5 GiB");
+  if (c->multipart_parallelism < 1 || c->multipart_parallelism > 64)
+    return Status::InvalidArgument("s3.multipart_parallelism must be between 1 and 64");
+  if ((c->access_key_id.empty()) != (c->secret_access_key.empty()))
+    return Status::InvalidArgument("s3.access_key_id and s3.secret_access_key must be given together");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadConfigFile(const std::string& path, ServeConfig* config) {
@@ -96,11 +139,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st =
-          CheckKeys(root,
-                    {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
-                     "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage", "executors"},
-                    "");
+  if (auto st = CheckKeys(
+          root,
+          {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
+           "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage", "s3", "executors"},
+          "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
@@ -207,10 +250,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"reader_prefetch_files", &sc.reader_prefetch_files},
         {"reader_prefetch_bytes", &sc.reader_prefetch_bytes},
     };
-    std::set<std::string> keys{"enabled"};
+    std::set<std::string> keys{"enabled", "warehouse"};
     for (const auto& [key, field] : numbers) keys.insert(key);
     if (auto st = CheckKeys(s, keys, where); !st.ok()) return in_file(st);
     if (auto st = Read(s, "enabled", where, &sc.enabled); !st.ok()) return in_file(st);
+    if (auto st = Read(s, "warehouse", where, &sc.warehouse); !st.ok()) return in_file(st);
     for (const auto& [key, field] : numbers)
       if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
     if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||
@@ -222,6 +266,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           "commit_max_backoff_ms, reader_prefetch_files and reader_prefetch_bytes must be positive"));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
+  }
+  if (YAML::Node s3 = root["s3"]) {
+    if (!s3.IsMap()) return in_file(Status::InvalidArgument("'s3' must be a mapping"));
+    if (auto st = LoadS3Section(s3, &config->s3); !st.ok()) return in_file(st);
   }
   if (YAML::Node e = root["executors"]) {
     if (!e.IsMap()) return in_file(Status::InvalidArgument("'executors' must be a mapping"));

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "frazil/common/status.h"
+#include "frazil/objstore/s3_config.h"
 #include "frazil/wal/wal_options.h"
 
 namespace frazil::server {
@@ -46,6 +47,9 @@ struct WalConfig {
 // Iceberg storage of topics (see config/frazil.yaml for each key).
 struct StorageConfig {
   bool enabled = true;
+  // Where new tables go: empty = file://DATA_DIR/warehouse; a local path or
+  // file:// URI; or s3://bucket[/prefix] (reached with the `s3` section).
+  std::string warehouse;
   uint64_t flush_interval_ms = 1000;
   uint64_t max_rows = 100000;
   uint64_t max_bytes = 64ull << 20;
@@ -105,6 +109,9 @@ struct ServeConfig {
   uint64_t client_timeout_ms = 15000;     // producers and consumers without a heartbeat this long are removed
   WalConfig wal;
   StorageConfig storage;
+  // How to reach S3 when storage.warehouse (or a table) is on S3; what is
+  // left empty comes from the AWS variables and files (docs/s3.md).
+  objstore::S3Config s3;
   ExecutorConfig executors;
 
   std::string WalRoot() const { return data_dir + "/wal"; }

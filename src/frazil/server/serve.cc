@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "frazil/broker/broker.h"
@@ -22,7 +23,10 @@
 #include "frazil/common/fs_util.h"
 #include "frazil/common/logging.h"
 #include "frazil/common/memory_release.h"
+#include "frazil/iceberg/location.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/objstore/s3_object_store.h"
+#include "frazil/objstore/s3_uri.h"
 #include "frazil/server/admin_api.h"
 #include "frazil/server/http_server.h"
 #include "frazil/server/metrics.h"
@@ -59,6 +63,57 @@ void RaiseFileLimit() {
   auto show = [](rlim_t v) { return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v); };
   FRAZIL_LOG_INFO("open file limit: {} (was {}, hard limit {}); each topic keeps about one file open",
                   show(lim.rlim_cur), show(before), show(lim.rlim_max));
+}
+
+// The warehouse new tables go to, and the FileIO that reaches it (and every
+// table already in the catalog, local or on S3).
+struct Warehouse {
+  std::string location;
+  std::unique_ptr<iceberg::FileIO> io;
+};
+
+// Exit code 2 for configuration errors (the command line's convention), 1
+// for a bucket that cannot be reached or used.
+struct WarehouseError {
+  int exit_code;
+  std::string message;
+};
+
+std::variant<Warehouse, WarehouseError> OpenWarehouse(const ServeConfig& config) {
+  const std::string& wanted = config.storage.warehouse;
+  if (!wanted.empty() && objstore::IsS3Location(wanted)) {
+    auto uri = objstore::ParseS3Uri(wanted);
+    if (!uri.ok()) return WarehouseError{2, "storage.warehouse: " + uri.status().message()};
+    auto s3 = objstore::ResolveS3Config(config.s3, objstore::Environment::Process());
+    if (!s3.ok()) return WarehouseError{2, "s3 configuration: " + s3.status().message()};
+    // Checked now, so that a missing bucket, wrong credentials or an
+    // unreachable endpoint stop the broker with a clear error instead of
+    // failing every commit later (bounded by the timeouts and retry budget).
+    auto store = objstore::S3ObjectStore::Open(*s3, uri->bucket);
+    if (!store.ok()) return WarehouseError{2, "s3 configuration: " + store.status().message()};
+    FRAZIL_LOG_INFO("checking S3 bucket '{}' at {} (region {}, {} style)", uri->bucket,
+                    s3->endpoint.empty() ? "AWS" : s3->endpoint, s3->region,
+                    s3->path_style ? "path" : "virtual-hosted");
+    if (auto st = (*store)->CheckBucket(); !st.ok())
+      return WarehouseError{1, "warehouse " + uri->ToString() + ": " + st.ToString()};
+    // Metadata and manifests name s3://, whatever scheme was configured.
+    return Warehouse{uri->ToString(),
+                     std::make_unique<objstore::ObjectStoreFileIO>(objstore::NewLocalObjectStore(), *s3)};
+  }
+  std::string path = config.data_dir + "/warehouse";
+  if (!wanted.empty()) {
+    auto parsed = iceberg::ParseLocation(wanted);
+    if (!parsed.ok()) return WarehouseError{2, "storage.warehouse: " + parsed.status().message()};
+    if (!parsed->local())
+      return WarehouseError{2, "storage.warehouse '" + wanted + "': scheme " + parsed->scheme +
+                                   " is not supported (expected s3://bucket/prefix, file:// or a path)"};
+    path = parsed->path;
+  }
+  if (auto st = fsutil::CreateDirs(path); !st.ok())
+    return WarehouseError{1, "warehouse directory: " + st.ToString()};
+  std::string location = "file://" + fs::absolute(path).lexically_normal().string();
+  while (location.size() > 8 && location.back() == '/') location.pop_back();
+  return Warehouse{location, objstore::NewLocalFileIO()};
 }
 
 }  // namespace
@@ -117,13 +172,14 @@ int RunServe(const ServeConfig& config) {
   catalog::SqlCatalogOptions catalog_options;
   catalog_options.name = "frazil";
   catalog_options.db_path = config.data_dir + "/catalog.db";
-  catalog_options.warehouse =
-      "file://" + fs::absolute(config.data_dir + "/warehouse").lexically_normal().string();
-  if (auto st = fsutil::CreateDirs(config.data_dir + "/warehouse"); !st.ok()) {
-    FRAZIL_LOG_ERROR("warehouse directory: {}", st.ToString());
-    return 1;
+  auto warehouse_or = OpenWarehouse(config);
+  if (auto* err = std::get_if<WarehouseError>(&warehouse_or)) {
+    FRAZIL_LOG_ERROR("{}", err->message);
+    return err->exit_code;
   }
-  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, objstore::NewLocalFileIO());
+  Warehouse& warehouse = std::get<Warehouse>(warehouse_or);
+  catalog_options.warehouse = warehouse.location;
+  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(warehouse.io));
   if (!catalog_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
     return 1;

@@ -47,6 +47,26 @@ TEST(LocationTest, RefusesWhatIsNotALocalAbsolutePath) {
   EXPECT_FALSE(SameLocation("s3://bucket/t/a", "file:///bucket/t/a"));
 }
 
+// Spark and other Hadoop engines write s3a:// (older ones s3n://) for the
+// objects Frazil and PyIceberg name s3://: one object, so one canonical
+// form; another bucket or key stays different.
+TEST(LocationTest, S3aAndS3nAreTheSameObjectAsS3) {
+  for (const char* spelled : {"s3://bucket/t/data/a.parquet", "s3a://bucket/t/data/a.parquet",
+                              "s3n://bucket/t/data/a.parquet", "S3A://bucket/t/data/a.parquet"}) {
+    EXPECT_EQ(CanonicalLocation(spelled), "s3://bucket/t/data/a.parquet") << spelled;
+    EXPECT_TRUE(SameLocation(spelled, "s3://bucket/t/data/a.parquet")) << spelled;
+    EXPECT_TRUE(SameLocation("s3a://bucket/t/data/a.parquet", spelled)) << spelled;
+    EXPECT_TRUE(LocationUnder(spelled, "s3a://bucket/t")) << spelled;
+    EXPECT_TRUE(LocationUnder(spelled, "s3://bucket/t/")) << spelled;
+  }
+  // The listing keeps the spelling it was asked with.
+  EXPECT_EQ(ParseLocation("s3a://bucket/t/a")->spelled_prefix, "s3a://bucket");
+  EXPECT_FALSE(SameLocation("s3a://bucket/t/a", "s3://other/t/a"));
+  EXPECT_FALSE(SameLocation("s3a://bucket/t/a", "s3://bucket/t/b"));
+  EXPECT_FALSE(SameLocation("s3a://bucket/t/a", "gs://bucket/t/a"));
+  EXPECT_FALSE(LocationUnder("s3a://bucket/t2/a", "s3://bucket/t"));
+}
+
 TEST(LocationTest, JoinKeepsTheSpellingAndUnderComparesSegments) {
   EXPECT_EQ(JoinLocation("file:/w/t", "data/a"), "file:/w/t/data/a");
   EXPECT_EQ(JoinLocation("file:/w/t/", "/data/a"), "file:/w/t/data/a");

@@ -100,5 +100,85 @@ TEST(ConfigExecutors, NiceValues) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("nice20", "executors:\n  dispatch_nice: 20\n"), &config).ok());
 }
 
+// The shipped file documents every s3 key with S3Config's own defaults
+// (credentials and endpoint empty: taken from the AWS variables and files).
+TEST(ConfigS3, ShippedFileMatchesTheEmbeddedDefaults) {
+  ServeConfig shipped = Shipped();
+  const objstore::S3Config d;
+  const objstore::S3Config& c = shipped.s3;
+  EXPECT_EQ(shipped.storage.warehouse, "");
+  EXPECT_EQ(c.endpoint, d.endpoint);
+  EXPECT_EQ(c.region, d.region);
+  EXPECT_EQ(c.path_style, d.path_style);
+  EXPECT_EQ(c.access_key_id, d.access_key_id);
+  EXPECT_EQ(c.secret_access_key, d.secret_access_key);
+  EXPECT_EQ(c.session_token, d.session_token);
+  EXPECT_EQ(c.profile, d.profile);
+  EXPECT_EQ(c.connect_timeout_ms, d.connect_timeout_ms);
+  EXPECT_EQ(c.request_timeout_ms, d.request_timeout_ms);
+  EXPECT_EQ(c.max_attempts, d.max_attempts);
+  EXPECT_EQ(c.retry_base_delay_ms, d.retry_base_delay_ms);
+  EXPECT_EQ(c.retry_max_delay_ms, d.retry_max_delay_ms);
+  EXPECT_EQ(c.multipart_part_size, d.multipart_part_size);
+  EXPECT_EQ(c.multipart_parallelism, d.multipart_parallelism);
+}
+
+TEST(ConfigS3, ReadsEveryKeyAndTheWarehouse) {
+  ServeConfig config;
+  Status st = LoadConfigFile(WriteYaml("s3", R"(storage:
+  warehouse: s3://bucket/prefix
+s3:
+  endpoint: http://127.0.0.1:9000
+  region: eu-west-3
+  path_style: true
+  access_key_id: AKID
+  secret_access_key: SECRET
+  session_token: TOKEN
+  profile: dev
+  connect_timeout_ms: 1500
+  request_timeout_ms: 20000
+  max_attempts: 3
+  retry_base_delay_ms: 50
+  retry_max_delay_ms: 800
+  multipart_part_size: 16777216
+  multipart_parallelism: 2
+)"),
+                             &config);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(config.storage.warehouse, "s3://bucket/prefix");
+  const objstore::S3Config& c = config.s3;
+  EXPECT_EQ(c.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(c.region, "eu-west-3");
+  EXPECT_TRUE(c.path_style);
+  EXPECT_EQ(c.access_key_id, "AKID");
+  EXPECT_EQ(c.secret_access_key, "SECRET");
+  EXPECT_EQ(c.session_token, "TOKEN");
+  EXPECT_EQ(c.profile, "dev");
+  EXPECT_EQ(c.connect_timeout_ms, 1500);
+  EXPECT_EQ(c.request_timeout_ms, 20000);
+  EXPECT_EQ(c.max_attempts, 3);
+  EXPECT_EQ(c.retry_base_delay_ms, 50);
+  EXPECT_EQ(c.retry_max_delay_ms, 800);
+  EXPECT_EQ(c.multipart_part_size, 16777216u);
+  EXPECT_EQ(c.multipart_parallelism, 2);
+}
+
+TEST(ConfigS3, RefusesBadValuesByName) {
+  auto refused = [](const std::string& name, const std::string& yaml, const std::string& key) {
+    ServeConfig config;
+    Status st = LoadConfigFile(WriteYaml(name, yaml), &config);
+    EXPECT_FALSE(st.ok()) << yaml;
+    EXPECT_NE(st.message().find(key), std::string::npos) << st.ToString();
+  };
+  refused("s3typo", "s3:\n  endpiont: http://x\n", "s3.endpiont");
+  refused("s3parts", "s3:\n  multipart_part_size: 1048576\n", "s3.multipart_part_size");
+  refused("s3par0", "s3:\n  multipart_parallelism: 0\n", "s3.multipart_parallelism");
+  refused("s3att0", "s3:\n  max_attempts: 0\n", "s3.max_attempts");
+  refused("s3tmo", "s3:\n  request_timeout_ms: 0\n", "s3.request_timeout_ms");
+  refused("s3half", "s3:\n  access_key_id: AKID\n", "s3.access_key_id");
+  refused("s3bool", "s3:\n  path_style: maybe\n", "s3.path_style");
+  refused("s3scalar", "s3: 5\n", "'s3'");
+}
+
 }  // namespace
 }  // namespace frazil::server
