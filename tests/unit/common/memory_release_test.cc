@@ -10,14 +10,23 @@
 namespace frazil {
 namespace {
 
+// Touches every page of a new block and keeps the compiler from eliding
+// the allocation (Clang may drop a new/delete pair whose memory is unused).
+std::unique_ptr<char[]> TouchedBlock(size_t bytes) {
+  std::unique_ptr<char[]> block(new char[bytes]);
+  std::memset(block.get(), 1, bytes);
+  asm volatile("" : : "r"(block.get()) : "memory");
+  return block;
+}
+
 TEST(MemoryRelease, ResidentBytesIsTheProcessRss) {
   const uint64_t before = ResidentBytes();
   ASSERT_GT(before, 0u);
   // 64 MiB touched page by page: resident now.
   constexpr size_t kBytes = 64u << 20;
-  std::unique_ptr<char[]> block(new char[kBytes]);
-  std::memset(block.get(), 1, kBytes);
+  auto block = TouchedBlock(kBytes);
   EXPECT_GE(ResidentBytes(), before + kBytes / 2);
+  asm volatile("" : : "r"(block.get()) : "memory");
 }
 
 TEST(MemoryRelease, TrimsWhenEnoughWasNotedAndTheProcessGrew) {
@@ -33,10 +42,10 @@ TEST(MemoryRelease, TrimsWhenEnoughWasNotedAndTheProcessGrew) {
   EXPECT_EQ(FreedMemoryReleases(), trims);
   // Grown by more than the minimum rise (held while checking): a trim.
   constexpr size_t kBytes = 32u << 20;
-  std::unique_ptr<char[]> block(new char[kBytes]);
-  std::memset(block.get(), 1, kBytes);
+  auto block = TouchedBlock(kBytes);
   EXPECT_TRUE(ReleaseFreedMemory(1 << 20, 8u << 20));
   EXPECT_EQ(FreedMemoryReleases(), trims + 1);
+  asm volatile("" : : "r"(block.get()) : "memory");
 }
 
 }  // namespace
