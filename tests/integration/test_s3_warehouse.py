@@ -27,9 +27,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table.snapshots import Operation
 
 from conftest import FRAZIL_BIN, REPO, free_port
-from test_topic_storage import (COMMITTED, Sent, admin, client_for, config_args, consume, describe,
-                                nothing_more, poll, run, sdk_consumer, sdk_producer, subscribe_from_earliest,
-                                wait_committed)
+from test_topic_storage import (COMMITTED, Sent, admin, client_for, config_args, describe, poll,
+                                read_from_earliest, run, sdk_producer, wait_committed)
 
 pytestmark = pytest.mark.s3
 
@@ -235,17 +234,7 @@ def test_topic_table_on_s3_commits_compacts_expires_replays_and_deletes(start_br
     d = poll(lambda: (lambda d: d if d["wal"]["low_water_offset"] > 0 else None)(describe(b, topic)), 30,
              "WAL segments given back after commit")
     low_water = d["wal"]["low_water_offset"]
-    subscribe_from_earliest(b, topic, "replay", "reader")
-
-    async def replay():
-        client = await client_for(b)
-        c, q = await sdk_consumer(client, topic, "replay", "reader")
-        got = await consume(c, q, lambda got: len(got) >= total)
-        extra = await nothing_more(q)
-        await c.close()
-        return got, extra
-
-    got, extra = run(replay(), timeout=120)
+    got, extra = read_from_earliest(b, topic, "replay", total, timeout=120)
     assert extra is None, f"extra message at offset {extra.msg_id.topic_offset}"
     assert [m.msg_id.topic_offset for m in got] == list(range(total))
     bad = [m.msg_id.topic_offset for m in got

@@ -306,6 +306,23 @@ async def nothing_more(q, wait=1.0):
         return None
 
 
+def read_from_earliest(b, topic, sub, count, timeout):
+    """Subscribes `sub` at the oldest message and reads `count` messages
+    through an SDK consumer; returns them and what came after (None if
+    nothing did)."""
+    subscribe_from_earliest(b, topic, sub, "reader")
+
+    async def read():
+        client = await client_for(b)
+        c, q = await sdk_consumer(client, topic, sub, "reader")
+        got = await consume(c, q, lambda got: len(got) >= count)
+        extra = await nothing_more(q)
+        await c.close()
+        return got, extra
+
+    return run(read(), timeout=timeout)
+
+
 # ---------------------------------------------------------------- 1. 100,000 messages
 
 TOTAL = 100_000
@@ -547,17 +564,7 @@ def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broke
     assert (n, distinct) == (end, end)
 
     # a consumer from earliest sees every offset once
-    subscribe_from_earliest(b, topic, "after-crashes", "reader")
-
-    async def read_all():
-        client = await client_for(b)
-        c, q = await sdk_consumer(client, topic, "after-crashes", "reader")
-        got = await consume(c, q, lambda got: len(got) >= end)
-        extra = await nothing_more(q)
-        await c.close()
-        return got, extra
-
-    got, extra = run(read_all(), timeout=180)
+    got, extra = read_from_earliest(b, topic, "after-crashes", end, timeout=180)
     assert extra is None
     assert [m.msg_id.topic_offset for m in got] == list(range(end)), f"seed {seed}"
     assert [m.payload for m in got] == payloads
