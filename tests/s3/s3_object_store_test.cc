@@ -83,6 +83,17 @@ class S3ObjectStoreTest : public ::testing::Test {
   std::unique_ptr<S3ObjectStore> store_;
 };
 
+// A request that failed transiently `attempts` times: Unavailable, saying
+// so and naming `also` (the object, or the server's last error), after
+// attempts - 1 retries.
+void ExpectGaveUp(const Status& st, const S3ObjectStore& store, int64_t attempts, const std::string& also) {
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("gave up after " + std::to_string(attempts) + " attempts"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find(also), std::string::npos) << st.message();
+  EXPECT_EQ(store.retries(), attempts - 1);
+}
+
 TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
   // Characters that need encoding in the path, to check our signing of them.
   const std::string key = "dir/a b$c+d=e&f.txt";
@@ -343,10 +354,7 @@ TEST(S3ObjectStoreFailureTest, UnreachableEndpointGivesUpWithinTheRetryBudget) {
   auto store = OpenStore(c);
   auto r = store->Get("k");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(r.status().message().find("gave up after 3 attempts"), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("s3://frazil-test/k"), std::string::npos) << r.status().message();
-  EXPECT_EQ(store->retries(), 2);
+  ExpectGaveUp(r.status(), *store, 3, "s3://frazil-test/k");
 }
 
 TEST(S3ObjectStoreFailureTest, ServerThatNeverAnswersTimesOut) {
@@ -419,10 +427,7 @@ TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
   ASSERT_NE(store, nullptr);
   auto r = store->Get("anything");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(r.status().message().find("gave up after 3 attempts"), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("SlowDown"), std::string::npos) << r.status().message();
-  EXPECT_EQ(store->retries(), 2);
+  ExpectGaveUp(r.status(), *store, 3, "SlowDown");
 }
 
 TEST_F(S3FaultProxyTest, FailedPartAbortsTheMultipartUpload) {
