@@ -118,6 +118,25 @@ TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
   EXPECT_EQ(store_->retries(), 0);
 }
 
+// The server's own byte accounting (GET /__stats), which the benchmarks
+// use to measure what a reader fetched: a ranged GET counts the range's
+// bytes only, a whole GET and a PUT the object's.
+TEST_F(S3ObjectStoreTest, ServerCountsBodyBytesByKind) {
+  const std::string object(1000, 'x');
+  ASSERT_TRUE(store_->PutIfAbsent("stats/object", Bytes(object)).ok());
+  ASSERT_TRUE(store_->Get("stats/object").ok());
+  ASSERT_TRUE(store_->GetRange("stats/object", 200, 100).ok());
+  HttpClient http(HttpClientOptions{});
+  auto stats = http.Send(HttpRequest{"GET", server_->endpoint() + "/__stats", {}, {}});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  const std::string body = stats->BodyText();
+  for (const char* want : {R"("get_object":{"requests":1,"bytes_sent":1000,"bytes_received":0})",
+                           R"("get_range":{"requests":1,"bytes_sent":100,"bytes_received":0})",
+                           R"("put_object":{"requests":1,"bytes_sent":0,"bytes_received":1000})",
+                           R"("get_body_bytes_sent":1100)", R"("put_body_bytes_received":1000)"})
+    EXPECT_NE(body.find(want), std::string::npos) << want << " not in " << body;
+}
+
 TEST_F(S3ObjectStoreTest, CreateIfAbsentKeepsTheFirstObject) {
   ASSERT_TRUE(store_->PutIfAbsent("meta/v1.json", Bytes("first")).ok());
   Status again = store_->PutIfAbsent("meta/v1.json", Bytes("second"));

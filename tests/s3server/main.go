@@ -19,7 +19,8 @@
 // of a multipart upload 403 (to show failed uploads are aborted).
 //
 // Both print "listening on HOST:PORT" once ready (use --addr 127.0.0.1:0
-// for a free port).
+// for a free port), and both answer GET /__stats with the requests and body
+// bytes they saw since start, by method and by S3 operation (stats.go).
 package main
 
 import (
@@ -78,6 +79,8 @@ func main() {
 			handler = &sigV4Verifier{next: handler, accessKey: *accessKey, secretKey: *secretKey}
 		}
 	}
+
+	handler = newStatsHandler(handler)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
