@@ -76,7 +76,10 @@
 #include <vector>
 
 #include "danube_api.grpc.pb.h"
+#include "frazil/objstore/s3_config.h"
+#include "frazil/objstore/s3_object_store.h"
 #include "null_danube_server.h"
+#include "s3_server.h"
 
 namespace {
 
@@ -312,6 +315,138 @@ void StartNull(Broker* b, const std::string& dir, size_t payload_bytes) {
   if (!WaitServing(*b, 10)) DieNotStarted(*b, "null Danube server");
 }
 
+// --warehouse s3 (issue 13): the test S3 server (tests/s3server,
+// scripts/setup-s3server.sh; --s3-server PATH) started for one broker on a
+// free loopback port with a fresh directory (bolt file) and SigV4 keys,
+// the bucket created, and the broker pointed at s3://frazil-bench/wh. Its
+// GET /__stats counts requests and body bytes by S3 operation: what the
+// broker fetched and uploaded, measured outside the broker.
+constexpr char kS3Key[] = "FRAZILBENCHKEY";
+constexpr char kS3Secret[] = "frazilbenchsecret";
+constexpr char kS3Bucket[] = "frazil-bench";
+constexpr char kS3Prefix[] = "wh";
+
+class S3Warehouse {
+ public:
+  explicit S3Warehouse(const std::string& dir) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    server_ = std::make_unique<frazil::testing::S3ServerProcess>(
+        std::vector<std::string>{"--dir", dir, "--access-key", kS3Key, "--secret-key", kS3Secret});
+    if (server_->address().empty()) {
+      std::fprintf(stderr, "S3 server: %s\n", server_->error().c_str());
+      std::exit(1);
+    }
+    port_ = std::atoi(server_->address().substr(server_->address().rfind(':') + 1).c_str());
+    frazil::objstore::S3Config c;
+    c.endpoint = server_->endpoint();
+    c.region = "us-east-1";
+    c.path_style = true;
+    c.access_key_id = kS3Key;
+    c.secret_access_key = kS3Secret;
+    auto resolved = frazil::objstore::ResolveS3Config(c, frazil::objstore::Environment::Process());
+    if (!resolved.ok()) {
+      std::fprintf(stderr, "S3 config: %s\n", resolved.status().ToString().c_str());
+      std::exit(1);
+    }
+    auto store = frazil::objstore::S3ObjectStore::Open(*resolved, kS3Bucket);
+    if (!store.ok()) {
+      std::fprintf(stderr, "S3 store: %s\n", store.status().ToString().c_str());
+      std::exit(1);
+    }
+    store_ = std::move(store).value();
+    if (auto r = store_->Execute({"PUT", "", {}, {}, {}}); !r.ok()) {  // CreateBucket
+      std::fprintf(stderr, "S3 create bucket: %s\n", r.status().ToString().c_str());
+      std::exit(1);
+    }
+  }
+
+  void Configure(BrokerConfig* cfg) const {
+    cfg->Set("storage", "warehouse", std::string("s3://") + kS3Bucket + "/" + kS3Prefix);
+    cfg->Set("s3", "endpoint", server_->endpoint());
+    cfg->Set("s3", "region", "us-east-1");
+    cfg->Set("s3", "path_style", "true");
+    cfg->Set("s3", "access_key_id", kS3Key);
+    cfg->Set("s3", "secret_access_key", kS3Secret);
+  }
+
+  // The server's counters since it started (GET /__stats).
+  Json Stats() const {
+    auto r = HttpGet(port_, "/__stats");
+    if (!r || r->first != 200) return Json::object();
+    try {
+      return Json::parse(r->second);
+    } catch (const Json::exception&) {
+      return Json::object();
+    }
+  }
+
+  // Total size of the objects under the topic's table ("/ns/t") whose keys
+  // end with `suffix` (".parquet": the data files, the current snapshot's
+  // and any not yet expired).
+  uint64_t TableBytes(const std::string& topic, const std::string& suffix) const {
+    auto listed = store_->List(std::string(kS3Prefix) + topic + "/", false);
+    uint64_t total = 0;
+    if (listed.ok())
+      for (const auto& o : *listed)
+        if (o.key.ends_with(suffix)) total += o.size;
+    return total;
+  }
+
+ private:
+  std::unique_ptr<frazil::testing::S3ServerProcess> server_;
+  std::unique_ptr<frazil::objstore::S3ObjectStore> store_;
+  int port_ = 0;
+};
+
+// Difference of two /__stats answers: requests and body bytes by kind.
+struct S3Delta {
+  int64_t get_bytes = 0, put_bytes = 0, requests = 0;
+  std::map<std::string, int64_t> requests_by_kind;
+  std::string ToString() const {
+    std::string out;
+    for (const auto& [k, n] : requests_by_kind)
+      if (n > 0) out += (out.empty() ? "" : ", ") + k + " " + std::to_string(n);
+    return out;
+  }
+};
+S3Delta S3Diff(const Json& before, const Json& after) {
+  S3Delta d;
+  d.get_bytes =
+      after.value("get_body_bytes_sent", int64_t{0}) - before.value("get_body_bytes_sent", int64_t{0});
+  d.put_bytes = after.value("put_body_bytes_received", int64_t{0}) -
+                before.value("put_body_bytes_received", int64_t{0});
+  if (after.contains("kinds")) {
+    for (const auto& [kind, v] : after["kinds"].items()) {
+      int64_t n = v.value("requests", int64_t{0});
+      if (before.contains("kinds") && before["kinds"].contains(kind))
+        n -= before["kinds"][kind].value("requests", int64_t{0});
+      d.requests_by_kind[kind] = n;
+      d.requests += n;
+    }
+  }
+  return d;
+}
+
+// Sum of the sizes of the files under `root` whose names end with `suffix`.
+uint64_t LocalBytes(const std::string& root, const std::string& suffix) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && it->path().string().ends_with(suffix)) total += it->file_size(ec);
+  return total;
+}
+
+// /proc/<pid>/io "rchar": bytes the process got from read(2)/pread(2)
+// and the like (files, from the page cache or not); recv(2) on sockets,
+// which libcurl uses, is not counted. -1 if unreadable.
+int64_t ProcReadChars(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/io");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("rchar:", 0) == 0) return std::atoll(line.c_str() + 6);
+  return -1;
+}
+
 // /proc/<pid>/status field (kB), e.g. "VmRSS", "VmHWM"; -1 if unreadable.
 int64_t ProcStatusKb(pid_t pid, const std::string& field) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -493,7 +628,7 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
       mode.c_str(), storage.c_str(), producers, r.msgs_per_s,
       sent * static_cast<double>(payload_bytes) / secs / 1e6, r.p50, r.p99, Pct(all, 0.999), cpu / secs * 100,
       r.cpu_us_per_msg);
-  if (storage == "on") {
+  if (storage == "on" || storage == "on-s3") {
     // How far the writer was behind when the window ended, and how long it
     // took to catch up.
     auto progress = [&](uint64_t* committed, uint64_t* next, std::string* error) {
@@ -634,10 +769,11 @@ struct ReplayResult {
   double msgs_per_s = 0;
   double mb_per_s = 0;
   int64_t got = 0;
-  int64_t idle_rss_kb = 0;   // the server's RSS just before Subscribe
-  int64_t peak_rss_kb = 0;   // largest RSS sampled during the replay
-  int64_t hwm_kb = -1;       // the kernel's VmHWM, reset before the replay
-  int64_t after_rss_kb = 0;  // RSS 2 s after the replay
+  int64_t idle_rss_kb = 0;     // the server's RSS just before Subscribe
+  int64_t peak_rss_kb = 0;     // largest RSS sampled during the replay
+  int64_t hwm_kb = -1;         // the kernel's VmHWM, reset before the replay
+  int64_t after_rss_kb = 0;    // RSS 2 s after the replay
+  uint64_t payload_bytes = 0;  // payload bytes received
 };
 
 // Produces n messages into `topic` from `producers` connections, each
@@ -699,16 +835,19 @@ void ProduceN(const Broker& b, const std::string& topic, int64_t n, int producer
   std::fflush(stdout);
 }
 
-// on_received runs as soon as the n-th message has arrived.
+// on_received runs as soon as the n-th message has arrived. The replay
+// reads subscription `subscription` (made from the earliest message unless
+// it exists), expecting offsets first_offset .. first_offset + n - 1.
 ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
-                    const std::function<void()>& on_received = {}) {
+                    const std::function<void()>& on_received = {}, const std::string& subscription = "replay",
+                    uint64_t first_offset = 0) {
   auto ch = OwnChannel(b.target, 1000);
   auto cons = danube::ConsumerService::NewStub(ch);
   AsyncAcker acker(cons.get(), 512);
   danube::ConsumerRequest creq;
   creq.set_topic_name(topic);
   creq.set_consumer_name("replayer");
-  creq.set_subscription("replay");
+  creq.set_subscription(subscription);
   creq.set_subscription_type(danube::ConsumerRequest::Exclusive);
   danube::ConsumerResponse cresp;
   int64_t idle_rss = ProcStatusKb(b.pid, "VmRSS");
@@ -746,23 +885,23 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
   auto stream = cons->ReceiveMessages(&rctx, rreq);
   std::vector<bool> seen(static_cast<size_t>(n), false);
   int64_t got = 0, distinct = 0, out_of_range = 0;
-  uint64_t bytes = 0, expected_next = 0, out_of_order = 0;
+  uint64_t bytes = 0, expected_next = first_offset, out_of_order = 0;
   Clock::time_point first{};
   danube::StreamMessage m;
   while (got < n && stream->Read(&m)) {
     if (got == 0) first = Clock::now();
     ++got;
     uint64_t off = m.msg_id().topic_offset();
-    if (off < static_cast<uint64_t>(n)) {
-      if (!seen[off]) ++distinct;
-      seen[off] = true;
+    if (off >= first_offset && off - first_offset < static_cast<uint64_t>(n)) {
+      if (!seen[off - first_offset]) ++distinct;
+      seen[off - first_offset] = true;
     } else {
       ++out_of_range;
     }
     if (off != expected_next) ++out_of_order;
     expected_next = off + 1;
     bytes += m.payload().size();
-    acker.Ack(m.msg_id(), "replay");
+    acker.Ack(m.msg_id(), subscription);
   }
   auto t1 = Clock::now();
   double broker_cpu = b.CpuSeconds() - broker_cpu0, own_cpu = OwnCpuSeconds() - own_cpu0;
@@ -778,6 +917,7 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
   heartbeat.join();
   double secs = Seconds(t0, t1);
   ReplayResult r{static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6, got};
+  r.payload_bytes = bytes;
   r.idle_rss_kb = idle_rss;
   r.peak_rss_kb = rss.Stop();
   r.hwm_kb = hwm_reset ? ProcStatusKb(b.pid, "VmHWM") : -1;
@@ -800,7 +940,7 @@ ReplayResult Replay(const Broker& b, const std::string& topic, int64_t n,
   // The acknowledgements landed: the cursor is at the end.
   if (auto d = b.Describe(topic)) {
     for (const auto& s : (*d)["subscriptions"])
-      if (s.value("name", "") == "replay")
+      if (s.value("name", "") == subscription)
         std::printf("  subscription cursor after the acks: %llu (lag %llu)\n",
                     static_cast<unsigned long long>(s.value("cursor", uint64_t{0})),
                     static_cast<unsigned long long>(s.value("lag", uint64_t{0})));
@@ -854,77 +994,182 @@ ReplayResult StreamCeiling(const std::string& dir, int64_t n, size_t payload_byt
 
 // storage: "both" (table, pyarrow and WAL replays), "on" (table and pyarrow),
 // "off" (WAL only) or "default" (WAL only, no storage key in the config).
+// Creates subscription `name` on `topic` at the end of the topic (Danube's
+// default start), without reading: a later Replay of it starts there.
+void SubscribeAtEnd(const Broker& b, const std::string& topic, const std::string& name) {
+  auto cons =
+      danube::ConsumerService::NewStub(grpc::CreateChannel(b.target, grpc::InsecureChannelCredentials()));
+  danube::ConsumerRequest creq;
+  creq.set_topic_name(topic);
+  creq.set_consumer_name(name + "-creator");
+  creq.set_subscription(name);
+  creq.set_subscription_type(danube::ConsumerRequest::Exclusive);
+  danube::ConsumerResponse cresp;
+  grpc::ClientContext ctx;
+  if (auto st = cons->Subscribe(&ctx, creq, &cresp); !st.ok()) {
+    std::fprintf(stderr, "Subscribe %s: %s\n", name.c_str(), st.error_message().c_str());
+    std::exit(1);
+  }
+}
+
+// What a replay fetched (--warehouse given): GET bodies counted by the S3
+// server, and the broker's file reads (rchar), against the payload
+// replayed and the table's data files.
+Json ReportFetched(const char* what, const S3Warehouse* s3, const Json& s0, const Json& s1, int64_t rchar,
+                   const ReplayResult& r, uint64_t file_bytes) {
+  const double payload = static_cast<double>(r.payload_bytes), files = static_cast<double>(file_bytes);
+  Json j = {{"payload_mb", payload / 1e6},
+            {"data_files_mb", files / 1e6},
+            {"broker_rchar_mb", static_cast<double>(rchar) / 1e6},
+            {"msgs_per_s", std::round(r.msgs_per_s)},
+            {"mb_per_s", std::round(r.mb_per_s * 10) / 10}};
+  if (s3) {
+    S3Delta d = S3Diff(s0, s1);
+    const double get = static_cast<double>(d.get_bytes);
+    std::printf(
+        "  %s: S3 GET bodies %.2f MB in %lld requests (%s) = %.3f per replayed payload byte, %.3f of the "
+        "data files (%.2f MB); broker rchar %.2f MB\n",
+        what, get / 1e6, static_cast<long long>(d.requests), d.ToString().c_str(),
+        payload > 0 ? get / payload : 0, files > 0 ? get / files : 0, files / 1e6,
+        static_cast<double>(rchar) / 1e6);
+    j["s3_get_mb"] = get / 1e6;
+    j["s3_requests"] = d.requests_by_kind;
+    j["get_per_payload_byte"] = payload > 0 ? std::round(get / payload * 1000) / 1000 : 0;
+    j["get_per_data_file_byte"] = files > 0 ? std::round(get / files * 1000) / 1000 : 0;
+  } else {
+    std::printf(
+        "  %s: broker rchar %.2f MB = %.3f per replayed payload byte, %.3f of the data files (%.2f MB)\n",
+        what, static_cast<double>(rchar) / 1e6, payload > 0 ? static_cast<double>(rchar) / payload : 0,
+        files > 0 ? static_cast<double>(rchar) / files : 0, files / 1e6);
+  }
+  return j;
+}
+
+// storage: "both" (table, pyarrow and WAL replays), "on" (table and pyarrow),
+// "off" (WAL only) or "default" (WAL only, no storage key in the config).
+// With --warehouse (issue 13) the table replay runs for each warehouse
+// given (local, s3), the topic also gets a subscription made when half
+// the messages were produced, replayed after the full one ("from the
+// middle"), and both replays report what they fetched.
 void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::string& sync, int64_t n,
-                 int producers, size_t payload_bytes, const std::string& storage) {
+                 int producers, size_t payload_bytes, const std::string& storage,
+                 const std::vector<std::string>& warehouses, bool fetched) {
   const std::string topic = "/bench/replay";
   ReplayResult table;
   if (storage == "both" || storage == "on") {
-    // 1. From the table.
-    std::printf("replay of %lld messages, storage on (history in the Iceberg table), sync=%s\n",
-                static_cast<long long>(n), sync.c_str());
-    BrokerConfig cfg = base;
-    cfg.Set("wal", "sync_mode", sync);
-    cfg.Set("wal", "segment_bytes", "1048576");
-    cfg.Set("storage", "enabled", "true");
-    cfg.Set("storage", "wal_retain_records", "0");
-    std::string data;
-    {
-      Broker b;
-      Start(&b, dir + "/replay-table", cfg);
-      data = b.data;
-      ProduceN(b, topic, n, producers, payload_bytes);
-      WaitCommitted(b, topic, n);
-      // Let the commit's aftermath (WAL reclaim, upkeep) settle, so that
-      // the RSS before the replay is the idle figure.
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      table = Replay(b, topic, n);
-      b.Stop();
-    }
-    // 2. Reference: pyarrow reading the table's data files (broker stopped).
-    const char* py = std::getenv("FRAZIL_PYTHON");
-    std::string cmd = std::string(py ? py : FRAZIL_SOURCE_DIR "/.venv/bin/python") +
-                      " " FRAZIL_SOURCE_DIR "/bench/storage_replay_pyarrow.py --data-dir " + data +
-                      " --table bench.replay";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      for (size_t k; (k = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
-      ::pclose(p);
-    }
-    try {
-      Json j = Json::parse(out);
-      double rows = j["rows"], payload = j["payload_bytes"];
-      std::printf(
-          "  reference, pyarrow.parquet.read_table over the snapshot's %d files (%.1f MB on disk), best of "
-          "%d:\n",
-          j["files"].get<int>(), j["file_bytes"].get<double>() / 1e6, j["repeat"].get<int>());
-      for (const char* k : {"threads", "1thread"}) {
-        double s = j[std::string("seconds_") + k];
-        std::printf(
-            "    use_threads=%-5s %.3f s: %.0f rows/s, %.1f MB/s of payload; gRPC replay is %.2fx slower\n",
-            std::string(k) == "threads" ? "True" : "False", s, rows / s, payload / s / 1e6,
-            (rows / s) / table.msgs_per_s);
+    std::vector<std::pair<std::string, ReplayResult>> tables;
+    std::vector<Json> extra;
+    for (const auto& wh : warehouses) {
+      // 1. From the table.
+      std::printf("replay of %lld messages, storage on (history in the Iceberg table), sync=%s%s\n",
+                  static_cast<long long>(n), sync.c_str(), wh == "s3" ? ", warehouse on S3" : "");
+      BrokerConfig cfg = base;
+      cfg.Set("wal", "sync_mode", sync);
+      cfg.Set("wal", "segment_bytes", "1048576");
+      cfg.Set("storage", "enabled", "true");
+      cfg.Set("storage", "wal_retain_records", "0");
+      std::unique_ptr<S3Warehouse> s3;  // outlives the broker
+      if (wh == "s3") {
+        s3 = std::make_unique<S3Warehouse>(dir + "/replay-s3server");
+        s3->Configure(&cfg);
       }
-    } catch (const Json::exception& e) {
-      std::printf("  pyarrow reference failed (%s): %s\n", e.what(), out.c_str());
+      std::string data;
+      ReplayResult got;
+      Json more = Json::object();
+      {
+        Broker b;
+        Start(&b, dir + (wh == "s3" ? "/replay-table-s3" : "/replay-table"), cfg);
+        data = b.data;
+        const int64_t half = n / 2;
+        if (fetched) {
+          ProduceN(b, topic, half, producers, payload_bytes);
+          SubscribeAtEnd(b, topic, "mid");
+          ProduceN(b, topic, n - half, producers, payload_bytes);
+        } else {
+          ProduceN(b, topic, n, producers, payload_bytes);
+        }
+        WaitCommitted(b, topic, n);
+        // Let the commit's aftermath (WAL reclaim, upkeep) settle, so that
+        // the RSS before the replay is the idle figure.
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        Json s0 = s3 ? s3->Stats() : Json();
+        int64_t rc0 = ProcReadChars(b.pid);
+        got = Replay(b, topic, n);
+        if (fetched) {
+          Json s1 = s3 ? s3->Stats() : Json();
+          int64_t rc1 = ProcReadChars(b.pid);
+          uint64_t files =
+              s3 ? s3->TableBytes(topic, ".parquet") : LocalBytes(b.data + "/warehouse" + topic, ".parquet");
+          more["full"] =
+              ReportFetched("fetched by the replay from offset 0", s3.get(), s0, s1, rc1 - rc0, got, files);
+          std::printf("replay of subscription 'mid' (made at offset %lld) from the table%s\n",
+                      static_cast<long long>(half), wh == "s3" ? " on S3" : "");
+          Json m0 = s3 ? s3->Stats() : Json();
+          int64_t mc0 = ProcReadChars(b.pid);
+          ReplayResult mid = Replay(b, topic, n - half, {}, "mid", static_cast<uint64_t>(half));
+          Json m1 = s3 ? s3->Stats() : Json();
+          more["middle"] = ReportFetched("fetched by the replay from the middle", s3.get(), m0, m1,
+                                         ProcReadChars(b.pid) - mc0, mid, files);
+        }
+        b.Stop();
+      }
+      tables.emplace_back(wh, got);
+      extra.push_back(more);
+      if (wh != "local") continue;
+      // 2. Reference: pyarrow reading the table's data files (broker stopped).
+      const char* py = std::getenv("FRAZIL_PYTHON");
+      std::string cmd = std::string(py ? py : FRAZIL_SOURCE_DIR "/.venv/bin/python") +
+                        " " FRAZIL_SOURCE_DIR "/bench/storage_replay_pyarrow.py --data-dir " + data +
+                        " --table bench.replay";
+      std::string out;
+      if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (size_t k; (k = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
+        ::pclose(p);
+      }
+      try {
+        Json j = Json::parse(out);
+        double rows = j["rows"], payload = j["payload_bytes"];
+        std::printf(
+            "  reference, pyarrow.parquet.read_table over the snapshot's %d files (%.1f MB on disk), best of "
+            "%d:\n",
+            j["files"].get<int>(), j["file_bytes"].get<double>() / 1e6, j["repeat"].get<int>());
+        for (const char* k : {"threads", "1thread"}) {
+          double s = j[std::string("seconds_") + k];
+          std::printf(
+              "    use_threads=%-5s %.3f s: %.0f rows/s, %.1f MB/s of payload; gRPC replay is %.2fx slower\n",
+              std::string(k) == "threads" ? "True" : "False", s, rows / s, payload / s / 1e6,
+              (rows / s) / got.msgs_per_s);
+        }
+      } catch (const Json::exception& e) {
+        std::printf("  pyarrow reference failed (%s): %s\n", e.what(), out.c_str());
+      }
     }
+    table = tables.front().second;
     // 3. The streaming ceiling, same client, same run.
     ReplayResult ceiling = StreamCeiling(dir, n, payload_bytes);
     auto mb = [](int64_t kb) { return static_cast<double>(kb) / 1024; };
-    Json summary = {{"mode", "replay"},
-                    {"messages", n},
-                    {"payload_bytes", payload_bytes},
-                    {"sync", sync},
-                    {"replay_msgs_per_s", std::round(table.msgs_per_s)},
-                    {"ceiling_stream_msgs_per_s", std::round(ceiling.msgs_per_s)},
-                    {"replay_vs_ceiling", std::round(table.msgs_per_s / ceiling.msgs_per_s * 1000) / 1000},
-                    {"broker_idle_rss_mb", mb(table.idle_rss_kb)},
-                    {"broker_peak_rss_mb", mb(table.peak_rss_kb)},
-                    {"broker_vmhwm_mb", mb(table.hwm_kb)},
-                    {"broker_peak_minus_idle_mb", mb(table.peak_rss_kb - table.idle_rss_kb)},
-                    {"broker_rss_2s_after_mb", mb(table.after_rss_kb)},
-                    {"load1", LoadAverage1()}};
-    std::printf("SUMMARY %s\n", summary.dump().c_str());
+    for (size_t i = 0; i < tables.size(); ++i) {
+      const ReplayResult& t = tables[i].second;
+      Json summary = {{"mode", "replay"},
+                      {"messages", n},
+                      {"payload_bytes", payload_bytes},
+                      {"sync", sync},
+                      {"replay_msgs_per_s", std::round(t.msgs_per_s)},
+                      {"ceiling_stream_msgs_per_s", std::round(ceiling.msgs_per_s)},
+                      {"replay_vs_ceiling", std::round(t.msgs_per_s / ceiling.msgs_per_s * 1000) / 1000},
+                      {"broker_idle_rss_mb", mb(t.idle_rss_kb)},
+                      {"broker_peak_rss_mb", mb(t.peak_rss_kb)},
+                      {"broker_vmhwm_mb", mb(t.hwm_kb)},
+                      {"broker_peak_minus_idle_mb", mb(t.peak_rss_kb - t.idle_rss_kb)},
+                      {"broker_rss_2s_after_mb", mb(t.after_rss_kb)},
+                      {"load1", LoadAverage1()}};
+      if (fetched) {
+        summary["warehouse"] = tables[i].first;
+        summary["fetched"] = extra[i];
+      }
+      std::printf("SUMMARY %s\n", summary.dump().c_str());
+    }
   }
   if (storage == "on") return;
   // 3. Reference: the same replay served from the WAL (no storage).
@@ -1499,6 +1744,167 @@ void ScaleBench(const std::string& dir, const BrokerConfig& base, int64_t n, int
   std::printf("SUMMARY %s\n", summary.dump().c_str());
 }
 
+// The q-quantile of the observations between two scrapes of a histogram:
+// the upper bound of the bucket it falls in (-1 if none).
+double HistogramQuantile(const std::map<double, double>& before, const std::map<double, double>& after,
+                         double q) {
+  auto delta = [&](double le, double n) { return n - (before.count(le) ? before.at(le) : 0); };
+  double total = 0;
+  for (const auto& [le, n] : after) total = std::max(total, delta(le, n));
+  if (total <= 0) return -1;
+  for (const auto& [le, n] : after)
+    if (delta(le, n) >= q * total) return le;
+  return -1;
+}
+
+// --queryable N (issue 13): produce-to-queryable latency, for each
+// warehouse given (local, s3) and round, alternating. One producer sends
+// one message every `interval_ms` (the next when the last is acknowledged
+// and its time has come) to a fresh topic of a broker with storage on;
+// meanwhile a poller reads GET /admin/topics/<topic> back to back and
+// notes when `table.committed_offset` (the offset the table's last commit
+// reached) passes each message, and `table.last_commit_ms` (wall clock
+// when that commit returned from the catalog). Latencies per message:
+// "seen" = the first poll that shows it committed - its acknowledgement
+// (steady clock; an upper bound by the poll period), "commit" =
+// last_commit_ms of the commit that covered it - the acknowledgement's
+// wall-clock time (exact when each poll sees at most one new commit; the
+// run reports how often it saw more). Also the broker's commit duration
+// (frazil_storage_commit_duration_seconds, bucket bounds).
+void QueryableBench(const std::string& dir, const BrokerConfig& base, const std::vector<std::string>& syncs,
+                    const std::vector<std::string>& warehouses, int64_t n, int interval_ms, int rounds,
+                    size_t payload_bytes) {
+  std::map<std::string, std::vector<double>> seen_all, commit_all;
+  for (const auto& mode : syncs) {
+    for (int round = 0; round < rounds; ++round) {
+      for (size_t w = 0; w < warehouses.size(); ++w) {
+        // Alternate which warehouse goes first from round to round.
+        const std::string& wh = warehouses[(w + static_cast<size_t>(round)) % warehouses.size()];
+        BrokerConfig cfg = base;
+        cfg.Set("wal", "sync_mode", mode);
+        cfg.Set("storage", "enabled", "true");
+        std::unique_ptr<S3Warehouse> s3;  // outlives the broker
+        if (wh == "s3") {
+          s3 = std::make_unique<S3Warehouse>(dir + "/queryable-s3server");
+          s3->Configure(&cfg);
+        }
+        Broker b;
+        Start(&b, dir + "/queryable-" + wh, cfg);
+        const std::string topic = "/bench/queryable";
+        auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, 0));
+        uint64_t id = CreateProducer(stub.get(), topic, "queryable");
+        auto h0 = ScrapeHistogram(b, "frazil_storage_commit_duration_seconds");
+        Json s0 = s3 ? s3->Stats() : Json();
+        std::vector<Clock::time_point> ack(static_cast<size_t>(n));
+        std::vector<int64_t> ack_wall_ms(static_cast<size_t>(n));
+        struct Change {
+          Clock::time_point at;
+          uint64_t committed;
+          int64_t commit_ms;
+          uint64_t commits;
+        };
+        std::vector<Change> changes;
+        std::atomic<bool> stop{false};
+        int64_t polls = 0;
+        std::thread poller([&] {
+          uint64_t last = 0;
+          while (!stop) {
+            auto d = b.Describe(topic);
+            ++polls;
+            auto now = Clock::now();
+            if (!d || !(*d)["table"].is_object()) continue;
+            uint64_t c = (*d)["table"].value("committed_offset", uint64_t{0});
+            if (c != last && (*d)["table"]["last_commit_ms"].is_number()) {
+              changes.push_back({now, c, (*d)["table"]["last_commit_ms"].get<int64_t>(),
+                                 (*d)["table"].value("commits", uint64_t{0})});
+              last = c;
+            }
+            if (c >= static_cast<uint64_t>(n)) break;
+          }
+        });
+        std::string payload = Payload(payload_bytes);
+        PayloadVariator vary(1);
+        danube::SentMessage m;
+        m.mutable_msg_id()->set_producer_id(id);
+        auto start = Clock::now();
+        for (int64_t i = 0; i < n; ++i) {
+          std::this_thread::sleep_until(start + std::chrono::milliseconds(i * interval_ms));
+          m.set_payload(payload);
+          vary.Vary(m.mutable_payload());
+          danube::MessageResponse resp;
+          grpc::ClientContext ctx;
+          if (auto st = stub->SendMessage(&ctx, m, &resp); !st.ok()) {
+            std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
+            std::exit(1);
+          }
+          ack[static_cast<size_t>(i)] = Clock::now();
+          ack_wall_ms[static_cast<size_t>(i)] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count();
+        }
+        // Wait for the last commit (the poller stops there), at most 60 s.
+        auto deadline = Clock::now() + std::chrono::seconds(60);
+        while (Clock::now() < deadline &&
+               (changes.empty() || changes.back().committed < static_cast<uint64_t>(n)))
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        stop = true;
+        poller.join();
+        auto h1 = ScrapeHistogram(b, "frazil_storage_commit_duration_seconds");
+        std::vector<double> seen, commit;
+        int64_t multi = 0;
+        size_t c = 0;
+        uint64_t prev_commits = 0;
+        for (size_t k = 0; k < changes.size(); ++k) {
+          if (k > 0 && changes[k].commits > prev_commits + 1) ++multi;
+          prev_commits = changes[k].commits;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          while (c < changes.size() && changes[c].committed <= static_cast<uint64_t>(i)) ++c;
+          if (c == changes.size()) break;
+          seen.push_back(
+              std::chrono::duration<double, std::milli>(changes[c].at - ack[static_cast<size_t>(i)]).count());
+          commit.push_back(static_cast<double>(changes[c].commit_ms - ack_wall_ms[static_cast<size_t>(i)]));
+        }
+        const std::string key = mode + "/" + wh;
+        seen_all[key].insert(seen_all[key].end(), seen.begin(), seen.end());
+        commit_all[key].insert(commit_all[key].end(), commit.begin(), commit.end());
+        std::printf(
+            "sync=%-6s warehouse=%-5s round %d: %zu of %lld messages committed; ack -> seen committed p50 "
+            "%7.1f ms  "
+            "p99 %7.1f ms  max %7.1f ms; ack -> commit returned p50 %7.1f ms  p99 %7.1f ms; %zu commits seen "
+            "(%lld polls showed more than one), %lld polls\n",
+            mode.c_str(), wh.c_str(), round, seen.size(), static_cast<long long>(n), Pct(seen, 0.5),
+            Pct(seen, 0.99), seen.empty() ? 0.0 : *std::max_element(seen.begin(), seen.end()),
+            Pct(commit, 0.5), Pct(commit, 0.99), changes.size(), static_cast<long long>(multi),
+            static_cast<long long>(polls));
+        std::printf(
+            "    commit duration (frazil_storage_commit_duration_seconds): p50 <= %g ms, p99 <= %g ms (%s)\n",
+            HistogramQuantile(h0, h1, 0.5) * 1000, HistogramQuantile(h0, h1, 0.99) * 1000,
+            HistogramDelta(h0, h1).c_str());
+        if (s3) {
+          S3Delta d = S3Diff(s0, s3->Stats());
+          std::printf("    S3: %lld requests (%s), %.2f MB uploaded\n", static_cast<long long>(d.requests),
+                      d.ToString().c_str(), static_cast<double>(d.put_bytes) / 1e6);
+        }
+        std::printf("    load %.2f\n", LoadAverage1());
+      }
+    }
+  }
+  std::printf("\nproduce-to-queryable over all rounds (ack -> seen committed; ack -> commit returned)\n");
+  Json summary = {{"mode", "queryable"}, {"messages", n}, {"interval_ms", interval_ms}, {"rounds", rounds}};
+  for (const auto& [key, v] : seen_all) {
+    const auto& cm = commit_all[key];
+    std::printf("%-12s seen p50 %7.1f ms  p99 %7.1f ms   commit p50 %7.1f ms  p99 %7.1f ms  (%zu messages)\n",
+                key.c_str(), Pct(v, 0.5), Pct(v, 0.99), Pct(cm, 0.5), Pct(cm, 0.99), v.size());
+    summary[key] = {{"seen_p50_ms", Pct(v, 0.5)},
+                    {"seen_p99_ms", Pct(v, 0.99)},
+                    {"commit_p50_ms", Pct(cm, 0.5)},
+                    {"commit_p99_ms", Pct(cm, 0.99)}};
+  }
+  summary["load1"] = LoadAverage1();
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
+}
+
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -1523,7 +1929,9 @@ int Usage() {
                "       broker_bench --ceiling [--seconds S] [--producers 4,16] [--sync none,always]\n"
                "                    [--stream-messages N]\n"
                "       broker_bench --interference [--interference-messages N] [--rate R] [--seconds S]\n"
-               "       broker_bench --scale N [--scale-messages K]\n");
+               "       broker_bench --scale N [--scale-messages K]\n"
+               "       broker_bench --queryable N [--queryable-interval-ms MS] [--sync S] [--rounds K]\n"
+               "  any mode with storage: [--warehouse local,s3] [--s3-server PATH]\n");
   return 2;
 }
 
@@ -1550,6 +1958,10 @@ int main(int argc, char** argv) {
   int64_t replay = 0;
   int replay_producers = 4;
   std::string dir = "/tmp/frazil-broker-bench";
+  std::vector<std::string> warehouses = {"local"};
+  bool warehouse_given = false;
+  int64_t queryable = 0;
+  int queryable_interval_ms = 50;
   BrokerConfig base;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -1591,6 +2003,18 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a == "--frazil" && has) {
       g_frazil = argv[++i];
+    } else if (a == "--s3-server" && has) {
+      ::setenv("FRAZIL_S3SERVER_BIN", argv[++i], 1);  // read by S3ServerProcess
+    } else if (a == "--warehouse" && has) {
+      warehouses = Split(argv[++i]);
+      warehouse_given = true;
+      for (const auto& w : warehouses)
+        if (w != "local" && w != "s3") return Usage();
+      if (warehouses.empty()) return Usage();
+    } else if (a == "--queryable" && has) {
+      queryable = std::max<int64_t>(1, std::atoll(argv[++i]));
+    } else if (a == "--queryable-interval-ms" && has) {
+      queryable_interval_ms = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--ceiling") {
       ceiling = true;
     } else if (a == "--stream-messages" && has) {
@@ -1623,10 +2047,17 @@ int main(int argc, char** argv) {
     ScaleBench(dir, base, scale, scale_messages, payload_bytes);
     return 0;
   }
+  if (queryable > 0) {
+    if (!syncs_given) syncs = {"none"};
+    QueryableBench(dir, base, syncs, warehouses, queryable, queryable_interval_ms, rounds, payload_bytes);
+    return 0;
+  }
   if (replay > 0) {
     if (!storage_given) storage = "both";
     for (const auto& mode : syncs)
-      ReplayBench(dir, base, mode, replay, replay_producers, payload_bytes, storage);
+      for (int round = 0; round < rounds; ++round)
+        ReplayBench(dir, base, mode, replay, replay_producers, payload_bytes, storage, warehouses,
+                    warehouse_given);
     return 0;
   }
   std::printf("reference: 4 KiB write + fdatasync on this disk: p50 %.1f us\n", FsyncLatencyUs(dir));
@@ -1639,32 +2070,59 @@ int main(int argc, char** argv) {
   for (const auto& mode : syncs) {
     for (int round = 0; round < rounds; ++round) {
       for (const auto& st : storages) {
-        BrokerConfig cfg = base;
-        cfg.Set("wal", "sync_mode", mode);
-        if (st != "default") cfg.Set("storage", "enabled", st == "on" ? "true" : "false");
-        Broker b;
-        Start(&b, dir + "/" + mode + "-" + st, cfg);
-        for (int p : producer_counts)
-          results.push_back(Throughput(b, p, seconds, payload_bytes, mode, st, round));
-        if (e2e) EndToEnd(b, seconds, rate, payload_bytes, mode);
+        // A broker without storage has no warehouse: run once.
+        for (const auto& wh : st == "off" ? std::vector<std::string>{"local"} : warehouses) {
+          BrokerConfig cfg = base;
+          cfg.Set("wal", "sync_mode", mode);
+          if (st != "default") cfg.Set("storage", "enabled", st == "on" ? "true" : "false");
+          std::unique_ptr<S3Warehouse> s3;  // outlives the broker
+          std::string label = st;
+          if (wh == "s3") {
+            s3 = std::make_unique<S3Warehouse>(dir + "/" + mode + "-s3server");
+            s3->Configure(&cfg);
+            label = st + "-s3";
+          }
+          Broker b;
+          Start(&b, dir + "/" + mode + "-" + label, cfg);
+          for (int p : producer_counts) {
+            Json s0 = s3 ? s3->Stats() : Json();
+            results.push_back(Throughput(b, p, seconds, payload_bytes, mode, label, round));
+            if (s3) {
+              S3Delta d = S3Diff(s0, s3->Stats());
+              std::printf("    S3 during the window and the catch-up: %lld requests (%s), %.1f MB uploaded\n",
+                          static_cast<long long>(d.requests), d.ToString().c_str(),
+                          static_cast<double>(d.put_bytes) / 1e6);
+            }
+          }
+          if (e2e) EndToEnd(b, seconds, rate, payload_bytes, mode);
+        }
       }
     }
   }
   if (storage == "both") {
     std::printf("\ncost of committing (median over %d round%s): 1 - on/off\n", rounds, rounds > 1 ? "s" : "");
-    for (const auto& mode : syncs) {
-      for (int p : producer_counts) {
-        std::vector<double> off, on, off_cpu, on_cpu;
-        for (const auto& r : results) {
-          if (r.sync != mode || r.producers != p) continue;
-          (r.storage == "on" ? on : off).push_back(r.msgs_per_s);
-          (r.storage == "on" ? on_cpu : off_cpu).push_back(r.cpu_us_per_msg);
+    for (const auto& wh : warehouses) {
+      const std::string on_label = wh == "s3" ? "on-s3" : "on";
+      if (warehouses.size() > 1 || wh != "local") std::printf("warehouse %s:\n", wh.c_str());
+      for (const auto& mode : syncs) {
+        for (int p : producer_counts) {
+          std::vector<double> off, on, off_cpu, on_cpu;
+          for (const auto& r : results) {
+            if (r.sync != mode || r.producers != p) continue;
+            if (r.storage == on_label) {
+              on.push_back(r.msgs_per_s);
+              on_cpu.push_back(r.cpu_us_per_msg);
+            } else if (r.storage == "off") {
+              off.push_back(r.msgs_per_s);
+              off_cpu.push_back(r.cpu_us_per_msg);
+            }
+          }
+          double mo = Median(off), mn = Median(on);
+          std::printf(
+              "sync=%-6s producers=%-2d  off %8.0f msg/s  on %8.0f msg/s  cost %5.1f%%   broker cpu/msg off "
+              "%5.1f us  on %5.1f us\n",
+              mode.c_str(), p, mo, mn, mo > 0 ? (1 - mn / mo) * 100 : 0.0, Median(off_cpu), Median(on_cpu));
         }
-        double mo = Median(off), mn = Median(on);
-        std::printf(
-            "sync=%-6s producers=%-2d  off %8.0f msg/s  on %8.0f msg/s  cost %5.1f%%   broker cpu/msg off "
-            "%5.1f us  on %5.1f us\n",
-            mode.c_str(), p, mo, mn, mo > 0 ? (1 - mn / mo) * 100 : 0.0, Median(off_cpu), Median(on_cpu));
       }
     }
   }
