@@ -403,6 +403,8 @@ class S3Warehouse {
 struct S3Delta {
   int64_t get_bytes = 0, put_bytes = 0, requests = 0;
   std::map<std::string, int64_t> requests_by_kind;
+  // "ext kind" (e.g. "parquet get_range") -> requests, response body bytes.
+  std::map<std::string, std::pair<int64_t, int64_t>> by_extension;
   std::string ToString() const {
     std::string out;
     for (const auto& [k, n] : requests_by_kind)
@@ -423,6 +425,19 @@ S3Delta S3Diff(const Json& before, const Json& after) {
         n -= before["kinds"][kind].value("requests", int64_t{0});
       d.requests_by_kind[kind] = n;
       d.requests += n;
+    }
+  }
+  if (after.contains("by_extension")) {
+    for (const auto& [ext, kinds] : after["by_extension"].items()) {
+      for (const auto& [kind, v] : kinds.items()) {
+        int64_t n = v.value("requests", int64_t{0}), sent = v.value("bytes_sent", int64_t{0});
+        if (before.contains("by_extension") && before["by_extension"].contains(ext) &&
+            before["by_extension"][ext].contains(kind)) {
+          n -= before["by_extension"][ext][kind].value("requests", int64_t{0});
+          sent -= before["by_extension"][ext][kind].value("bytes_sent", int64_t{0});
+        }
+        if (n > 0) d.by_extension[ext + " " + kind] = {n, sent};
+      }
     }
   }
   return d;
@@ -1032,6 +1047,18 @@ Json ReportFetched(const char* what, const S3Warehouse* s3, const Json& s0, cons
         what, get / 1e6, static_cast<long long>(d.requests), d.ToString().c_str(),
         payload > 0 ? get / payload : 0, files > 0 ? get / files : 0, files / 1e6,
         static_cast<double>(rchar) / 1e6);
+    std::string by_ext;
+    for (const auto& [what_kind, v] : d.by_extension) {
+      if (!what_kind.ends_with("get_object") && !what_kind.ends_with("get_range") &&
+          !what_kind.ends_with("head_object"))
+        continue;
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "%s%s %lld (%.2f MB)", by_ext.empty() ? "" : ", ", what_kind.c_str(),
+                    static_cast<long long>(v.first), static_cast<double>(v.second) / 1e6);
+      by_ext += buf;
+      j["s3_by_extension"][what_kind] = {{"requests", v.first}, {"mb", static_cast<double>(v.second) / 1e6}};
+    }
+    std::printf("    by object: %s\n", by_ext.c_str());
     j["s3_get_mb"] = get / 1e6;
     j["s3_requests"] = d.requests_by_kind;
     j["get_per_payload_byte"] = payload > 0 ? std::round(get / payload * 1000) / 1000 : 0;

@@ -120,12 +120,12 @@ TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
 
 // The server's own byte accounting (GET /__stats), which the benchmarks
 // use to measure what a reader fetched: a ranged GET counts the range's
-// bytes only, a whole GET and a PUT the object's.
+// bytes only, a whole GET and a PUT the object's; also by key extension.
 TEST_F(S3ObjectStoreTest, ServerCountsBodyBytesByKind) {
   const std::string object(1000, 'x');
-  ASSERT_TRUE(store_->PutIfAbsent("stats/object", Bytes(object)).ok());
-  ASSERT_TRUE(store_->Get("stats/object").ok());
-  ASSERT_TRUE(store_->GetRange("stats/object", 200, 100).ok());
+  ASSERT_TRUE(store_->PutIfAbsent("stats/object.parquet", Bytes(object)).ok());
+  ASSERT_TRUE(store_->Get("stats/object.parquet").ok());
+  ASSERT_TRUE(store_->GetRange("stats/object.parquet", 200, 100).ok());
   HttpClient http(HttpClientOptions{});
   auto stats = http.Send(HttpRequest{"GET", server_->endpoint() + "/__stats", {}, {}});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
@@ -133,7 +133,9 @@ TEST_F(S3ObjectStoreTest, ServerCountsBodyBytesByKind) {
   for (const char* want : {R"("get_object":{"requests":1,"bytes_sent":1000,"bytes_received":0})",
                            R"("get_range":{"requests":1,"bytes_sent":100,"bytes_received":0})",
                            R"("put_object":{"requests":1,"bytes_sent":0,"bytes_received":1000})",
-                           R"("get_body_bytes_sent":1100)", R"("put_body_bytes_received":1000)"})
+                           R"("get_body_bytes_sent":1100)", R"("put_body_bytes_received":1000)",
+                           // The same, by the key's extension.
+                           R"("by_extension":{"parquet":{"get_object":{"requests":1,"bytes_sent":1000,)"})
     EXPECT_NE(body.find(want), std::string::npos) << want << " not in " << body;
 }
 

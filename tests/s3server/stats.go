@@ -28,10 +28,29 @@ type statsHandler struct {
 	mu       sync.Mutex
 	byMethod map[string]int64
 	byKind   map[string]*kindStats
+	byExt    map[string]map[string]*kindStats // object key extension -> kind -> counts
+}
+
+func (k *kindStats) add(sent, received int64) {
+	k.Requests++
+	k.BytesSent += sent
+	k.BytesReceived += received
+}
+
+// The extension of an object request's key ("parquet", "avro", "json"),
+// "" for bucket requests and keys without one.
+func keyExtension(r *http.Request) string {
+	_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	name := key[strings.LastIndex(key, "/")+1:]
+	if dot := strings.LastIndex(name, "."); dot >= 0 {
+		return name[dot+1:]
+	}
+	return ""
 }
 
 func newStatsHandler(next http.Handler) *statsHandler {
-	return &statsHandler{next: next, byMethod: map[string]int64{}, byKind: map[string]*kindStats{}}
+	return &statsHandler{next: next, byMethod: map[string]int64{}, byKind: map[string]*kindStats{},
+		byExt: map[string]map[string]*kindStats{}}
 }
 
 // requestKind names the S3 operation of a path-style request (the tests
@@ -117,15 +136,28 @@ func (s *statsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			k = &kindStats{}
 			s.byKind[kind] = k
 		}
-		k.Requests++
-		k.BytesSent += cw.n
-		k.BytesReceived += body.n
+		k.add(cw.n, body.n)
+		if ext := keyExtension(r); ext != "" {
+			m := s.byExt[ext]
+			if m == nil {
+				m = map[string]*kindStats{}
+				s.byExt[ext] = m
+			}
+			e := m[kind]
+			if e == nil {
+				e = &kindStats{}
+				m[kind] = e
+			}
+			e.add(cw.n, body.n)
+		}
 		s.mu.Unlock()
 	}()
 	s.next.ServeHTTP(cw, r)
 }
 
-// The JSON at /__stats. get_body_bytes_sent: bodies of object GETs (whole
+// The JSON at /__stats. by_extension: the same counts per object key
+// extension (data files "parquet", manifests "avro", metadata "json").
+// get_body_bytes_sent: bodies of object GETs (whole
 // and ranged); put_body_bytes_received: bodies of PUT objects and parts.
 func (s *statsHandler) writeStats(w http.ResponseWriter) {
 	s.mu.Lock()
@@ -147,7 +179,15 @@ func (s *statsHandler) writeStats(w http.ResponseWriter) {
 			putBytes += v.BytesReceived
 		}
 	}
+	byExt := map[string]map[string]kindStats{}
+	for ext, m := range s.byExt {
+		byExt[ext] = map[string]kindStats{}
+		for k, v := range m {
+			byExt[ext][k] = *v
+		}
+	}
 	s.mu.Unlock()
+	out["by_extension"] = byExt
 	out["requests_by_method"] = methods
 	out["kinds"] = kinds
 	out["get_body_bytes_sent"] = getBytes
