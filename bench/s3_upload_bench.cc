@@ -4,7 +4,8 @@
 //
 //   build/bench/s3_upload_bench [--s3-server PATH] [--server-dir DIR] [--objects 8x64M,64x1M]
 //                               [--rounds K] [--chunk-bytes C] [--part-size BYTES]
-//                               [--parallelism N] [--unsigned-payload] [--python PATH] [--dir DIR]
+//                               [--parallelism N] [--unsigned-payload] [--keep-heap] [--python PATH]
+//                               [--dir DIR]
 //
 // Starts the test server (tests/s3server, scripts/setup-s3server.sh; in
 // memory unless --server-dir) on a free loopback port with SigV4 keys,
@@ -19,6 +20,7 @@
 // server does not grow. The server's GET /__stats confirms both uploaded
 // the same number of body bytes. Prints MB/s (10^6 bytes) per run, the
 // client's CPU, and the median ratio ours / pyarrow per size class.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -145,7 +147,7 @@ int Usage() {
                "usage: s3_upload_bench [--s3-server PATH] [--server-dir DIR] [--objects 8x64M,64x1M] "
                "[--rounds K]\n"
                "                       [--chunk-bytes C] [--part-size BYTES] [--parallelism N] "
-               "[--unsigned-payload]\n"
+               "[--unsigned-payload] [--keep-heap]\n"
                "                       [--python PATH] [--dir DIR]\n");
   return 2;
 }
@@ -177,6 +179,11 @@ int main(int argc, char** argv) {
       config.multipart_part_size = ParseSize(argv[++i]);
     } else if (a == "--parallelism" && has) {
       config.multipart_parallelism = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--keep-heap") {
+      // Experiment: glibc keeps freed part buffers (no trimming, no mmap
+      // per buffer), so each part is written into memory already mapped.
+      mallopt(M_MMAP_THRESHOLD, 256 << 20);
+      mallopt(M_TRIM_THRESHOLD, 1 << 30);
     } else if (a == "--unsigned-payload") {
       config.sign_payload = false;
     } else if (a == "--python" && has) {

@@ -200,6 +200,25 @@ int ThreadCount() {
 
 // Committers upload many files at once: their parts share one bounded pool
 // of threads instead of each writer starting a thread per part.
+TEST_F(S3ObjectStoreTest, OneAppendSpanningPartsAndAnObjectOfExactlyOnePart) {
+  std::string data;
+  for (size_t i = 0; data.size() < (10u << 20) + 3; ++i) data += std::to_string(i * 7919) + ",";
+  data.resize((10u << 20) + 3);
+  for (const auto& [key, size] : {std::pair<std::string, size_t>{"span/two-parts-and-3", data.size()},
+                                  std::pair<std::string, size_t>{"span/one-part", 5u << 20}}) {
+    auto w = store_->NewObject(key);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Append(Bytes(data.substr(0, size))).ok());  // one call for all of it
+    EXPECT_EQ((*w)->Position(), size);
+    Status st = (*w)->Commit();
+    ASSERT_TRUE(st.ok()) << key << ": " << st.ToString();
+    auto got = store_->Get(key);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(Text(*got) == data.substr(0, size)) << key << ": content differs";
+  }
+  EXPECT_EQ(OpenUploads(), 0u);
+}
+
 TEST_F(S3ObjectStoreTest, ConcurrentMultipartWritersShareABoundedPool) {
   constexpr int kWriters = 6;  // each 3 parts of 5 MiB, all 3 in flight (parallelism 3)
   const std::string part(5u << 20, 'p');

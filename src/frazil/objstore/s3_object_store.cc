@@ -363,17 +363,25 @@ class S3ObjectWriter final : public ObjectWriter {
   Status Append(std::span<const uint8_t> data) override {
     if (closed_) return Status::Closed("object writer for " + store_->Describe(key_) + " is closed");
     if (!failed_.ok()) return failed_;
-    buffer_.insert(buffer_.end(), data.begin(), data.end());
-    pos_ += data.size();
     const uint64_t part = store_->config_.multipart_part_size;
-    while (buffer_.size() >= part && failed_.ok()) {
+    // The buffer fills up to one part and is then handed to the upload as
+    // it is (no copy of the part, no shifting of the rest); once the object
+    // is known to be multipart, each new buffer is sized for a whole part.
+    size_t at = 0;
+    while (at < data.size()) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(part - buffer_.size(), data.size() - at));
+      buffer_.insert(buffer_.end(), data.begin() + static_cast<ptrdiff_t>(at),
+                     data.begin() + static_cast<ptrdiff_t>(at + take));
+      at += take;
+      pos_ += take;
+      if (buffer_.size() < part) break;
       if (upload_id_.empty()) {
         Status st = StartUpload();
         if (!st.ok()) return Fail(st);
       }
-      auto chunk = std::make_shared<std::vector<uint8_t>>(buffer_.begin(),
-                                                          buffer_.begin() + static_cast<ptrdiff_t>(part));
-      buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(part));
+      auto chunk = std::make_shared<std::vector<uint8_t>>(std::move(buffer_));
+      buffer_ = std::vector<uint8_t>();
+      buffer_.reserve(part);
       Status st = LaunchPart(std::move(chunk));
       if (!st.ok()) return Fail(st);
     }
