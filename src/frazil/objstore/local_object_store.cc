@@ -17,6 +17,15 @@ Status ObjectStore::PutIfAbsent(const std::string& key, std::span<const uint8_t>
   return w->Commit();
 }
 
+Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
+  Status first;
+  for (const auto& k : keys) {
+    Status st = Delete(k);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -45,10 +45,11 @@ class S3ObjectStore final : public ObjectStore {
   // S3 has no hidden objects: include_hidden only decides whether names
   // whose last segment starts with '.' are returned.
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) override;
+  uint64_t read_ahead() const override { return config_.read_ahead_bytes; }
 
   // Deletes many keys with batch DELETE (POST ?delete, up to 1000 a
   // request). Missing keys are not an error.
-  Status DeleteMany(const std::vector<std::string>& keys);
+  Status DeleteMany(const std::vector<std::string>& keys) override;
   // Checks that the bucket exists and the credentials are accepted
   // (HEAD bucket): a clear error at start rather than on first use.
   Status CheckBucket();

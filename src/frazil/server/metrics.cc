@@ -405,6 +405,19 @@ void RenderProcess(ExpositionWriter& w) {
       start_time > 0 ? now - start_time : 0);
 }
 
+void RenderManifestCache(ExpositionWriter& w, const iceberg::ManifestCachingFileIO::Stats& s) {
+  w.Family("frazil_manifest_cache_hits_total", Type::kCounter,
+           "Reads of manifests and manifest lists served from memory.");
+  w.Sample("frazil_manifest_cache_hits_total", {}, s.hits);
+  w.Family("frazil_manifest_cache_misses_total", Type::kCounter,
+           "Reads of manifests and manifest lists that went to storage.");
+  w.Sample("frazil_manifest_cache_misses_total", {}, s.misses);
+  w.Family("frazil_manifest_cache_bytes", Type::kGauge, "Bytes of manifests and manifest lists held.");
+  w.Sample("frazil_manifest_cache_bytes", {}, s.bytes);
+  w.Family("frazil_manifest_cache_files", Type::kGauge, "Manifests and manifest lists held.");
+  w.Sample("frazil_manifest_cache_files", {}, s.files);
+}
+
 }  // namespace
 
 std::string RenderMetrics(const MetricsInput& input) {
@@ -412,24 +425,27 @@ std::string RenderMetrics(const MetricsInput& input) {
   RenderTopics(w, input);
   if (input.broker != nullptr) RenderBroker(w, *input.broker);
   if (input.replay) RenderReplay(w);
+  if (input.manifest_cache != nullptr) RenderManifestCache(w, input.manifest_cache->stats());
   if (!input.executors.empty()) RenderExecutors(w, input.executors);
   if (input.http != nullptr) RenderHttp(w, input.http->Stats());
   if (input.process) RenderProcess(w);
   return w.Take();
 }
 
-void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors) {
+void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors,
+                     const iceberg::ManifestCachingFileIO* manifest_cache) {
   // The HTTP server's own executor is always rendered, after the others.
   bool has_http = false;
   for (const Executor* e : executors) has_http = has_http || e == http->executor();
   if (!has_http) executors.push_back(http->executor());
-  http->Get(std::string("/metrics"), [http, broker, executors]() {
+  http->Get(std::string("/metrics"), [http, broker, executors, manifest_cache]() {
     MetricsInput in;
     in.topics = broker->Topics();
     in.unavailable_topics = broker->UnavailableTopics().size();
     in.journal = broker->JournalStats();
     in.broker = &broker->metrics();
     in.executors = executors;
+    in.manifest_cache = manifest_cache;
     in.http = http;
     return HttpResponse{200, kMetricsContentType, RenderMetrics(in)};
   });

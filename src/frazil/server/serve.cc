@@ -24,6 +24,7 @@
 #include "frazil/common/logging.h"
 #include "frazil/common/memory_release.h"
 #include "frazil/iceberg/location.h"
+#include "frazil/iceberg/manifest_cache.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/objstore/s3_object_store.h"
 #include "frazil/objstore/s3_uri.h"
@@ -179,7 +180,10 @@ int RunServe(const ServeConfig& config) {
   }
   Warehouse& warehouse = std::get<Warehouse>(warehouse_or);
   catalog_options.warehouse = warehouse.location;
-  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(warehouse.io));
+  auto io = std::make_unique<iceberg::ManifestCachingFileIO>(std::move(warehouse.io),
+                                                             config.storage.manifest_cache_bytes);
+  const iceberg::ManifestCachingFileIO* manifest_cache = io.get();
+  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(io));
   if (!catalog_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
     return 1;
@@ -281,7 +285,7 @@ int RunServe(const ServeConfig& config) {
   std::vector<const Executor*> shared_executors;
   for (const Executor* e : message_broker->Executors()) shared_executors.push_back(e);
   shared_executors.push_back(broker::DefaultDispatchExecutor());
-  RegisterMetrics(&http, message_broker.get(), shared_executors);
+  RegisterMetrics(&http, message_broker.get(), shared_executors, manifest_cache);
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
     return 1;
