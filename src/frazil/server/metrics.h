@@ -56,8 +56,9 @@ struct MetricsInput {
   const broker::BrokerMetrics* broker = nullptr;
   std::vector<const Executor*> executors;
   const HttpServer* http = nullptr;
-  bool replay = true;   // storage::GlobalReplayCounters()
-  bool process = true;  // from /proc/self
+  bool replay = true;        // storage::GlobalReplayCounters()
+  bool object_store = true;  // objstore::GlobalObjectStoreStats()
+  bool process = true;       // from /proc/self
 };
 
 std::string RenderMetrics(const MetricsInput& input);
