@@ -184,11 +184,13 @@ void S3ObjectStore::LogRateLimited(const std::string& line) {
                     .count();
   int64_t next = next_log_ns_.load(std::memory_order_relaxed);
   if (now < next || !next_log_ns_.compare_exchange_strong(next, now + 1'000'000'000)) {
-    logs_skipped_.fetch_add(1, std::memory_order_relaxed);
+    if (!line.empty()) logs_skipped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   int64_t skipped = logs_skipped_.exchange(0, std::memory_order_relaxed);
-  if (skipped > 0) {
+  if (line.empty()) {
+    if (skipped > 0) FRAZIL_LOG_WARN("{} more retry messages for s3://{} suppressed", skipped, bucket_);
+  } else if (skipped > 0) {
     FRAZIL_LOG_WARN("{} ({} more retry messages for s3://{} suppressed)", line, skipped, bucket_);
   } else {
     FRAZIL_LOG_WARN("{}", line);
@@ -292,6 +294,9 @@ Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
         reason = ReasonFor(0, code);
         why = "HTTP 200 with error " + code;
       } else if (ok) {
+        // Lines left out at the end of a burst of retries are counted on a
+        // later request, not only on a later retry (there may be none).
+        if (logs_skipped_.load(std::memory_order_relaxed) > 0) LogRateLimited("");
         return std::move(sent).value();
       } else {
         std::string code = xml::FirstText(resp.BodyText(), "Code");

@@ -91,6 +91,7 @@ class S3ObjectStore final : public ObjectStore {
   std::string Describe(const std::string& key) const;
   // Logs `line` at WARN unless a line was logged less than a second ago
   // (then counts it, and the next line logged says how many were left out).
+  // An empty `line` only logs how many were left out, if any.
   void LogRateLimited(const std::string& line);
 
   const S3Config config_;
