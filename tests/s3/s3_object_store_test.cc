@@ -513,6 +513,21 @@ TEST_F(S3FaultProxyTest, RetriedCreateThatLandedIsNotAConflict) {
   EXPECT_EQ(Text(store_->Get("lost/answer").value()), "mine");
 }
 
+TEST_F(S3FaultProxyTest, CreateResentByLibcurlThatLandedIsNotAConflict) {
+  // A 503 answer keeps its connection open; the PUT that reuses it has its
+  // answer lost, and libcurl re-sends it by itself (a reused connection
+  // that closed before any answer): our first attempt meets 412 from its
+  // own object.
+  auto store = ThroughProxy({"--fail-503", "1", "--lose-responses", "1"}, 1);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Get("warm/up").status().code(), StatusCode::kUnavailable);  // the 503
+  Status st = store->PutIfAbsent("resent/answer", Bytes("mine"));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(Text(store_->Get("resent/answer").value()), "mine");
+  // A different object at the key is still a conflict.
+  EXPECT_EQ(store->PutIfAbsent("resent/answer", Bytes("other")).code(), StatusCode::kAlreadyExists);
+}
+
 TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
   auto store = ThroughProxy({"--slowdown", "100"}, 3);
   ASSERT_NE(store, nullptr);

@@ -512,11 +512,12 @@ class S3ObjectWriter final : public ObjectWriter {
                              {{"uploadId", upload_id_}},
                              {{"if-none-match", "*"}, {"content-type", "application/xml"}},
                              AsBytes(body)};
-    int attempts = 0;
-    auto r = store_->Execute(call, &attempts);
-    if (!r.ok() && r.status().code() == StatusCode::kNotFound && attempts > 1) {
+    auto r = store_->Execute(call);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
       // A retried completion whose first attempt went through finds its
-      // upload gone: the object of our size is then ours.
+      // upload gone: the object of our size is then ours (it was absent
+      // just before). Retried by us, or re-sent by libcurl itself, as for
+      // PutWhole.
       auto head = store_->Head(key_);
       if (head.ok() && head->size == pos_) {
         completed_ = true;
@@ -538,12 +539,13 @@ class S3ObjectWriter final : public ObjectWriter {
 
   Status PutWhole() {
     S3ObjectStore::Call call{"PUT", key_, {}, {{"if-none-match", "*"}}, buffer_};
-    int attempts = 0;
-    auto r = store_->Execute(call, &attempts);
+    auto r = store_->Execute(call);
     if (r.ok()) return Status::Ok();
     // A retried PUT whose first attempt landed meets its own object: the
-    // same content (MD5 = ETag of a single PUT) means it is ours.
-    if (r.status().code() == StatusCode::kAlreadyExists && attempts > 1) {
+    // same content (MD5 = ETag of a single PUT) means it is ours. Even a
+    // first attempt can be a retry: libcurl re-sends a request by itself
+    // when the reused connection it went out on closes before any answer.
+    if (r.status().code() == StatusCode::kAlreadyExists) {
       auto head = store_->Execute(S3ObjectStore::Call{"HEAD", key_, {}, {}, {}});
       if (head.ok() && head->Header("etag") == "\"" + Md5Hex(buffer_) + "\"") return Status::Ok();
     }
