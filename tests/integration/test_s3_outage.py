@@ -239,6 +239,22 @@ def outage_test(start_broker, tmp_path, server):
 
 # ---------------------------------------------------------------- injected faults
 
+async def produce_sdk(b, topic, payloads):
+    """Sends the payloads with one SDK producer, 250 at a time; {offset: payload}."""
+    client = await client_for(b)
+    p = await sdk_producer(client, topic, "faulty")
+    acked = {}
+    for s in range(0, len(payloads), 250):
+        chunk = payloads[s:s + 250]
+        offsets = await asyncio.gather(*[p.send(x, None) for x in chunk])
+        for x, o in zip(chunk, offsets):
+            assert o not in acked, f"offset {o} acknowledged twice"
+            acked[o] = x
+        await asyncio.sleep(0.05)  # several commits, so several S3 requests meet the faults
+    await p.close()
+    return acked
+
+
 FAULTS = {"--drop": 2, "--fail-503": 3, "--slowdown": 2, "--lose-responses": 2}
 N = 3000
 
@@ -261,37 +277,30 @@ def test_injected_s3_faults_are_retried_counted_logged_and_commit_exactly_once(s
             tmp_path, "faults", s3_yaml(proxies[0].endpoint, "storage:\n  flush_interval_ms: 200\n",
                                         max_attempts=attempts)) + ["--warehouse", f"s3://{BUCKET}/{PREFIX}"])
         b.wait_healthy(timeout=60)
+        # The table exists before the faults: they meet the writes of commits
+        # (a data file's PUT first), not the table's creation.
+        cat = open_s3_catalog(data, server)
+        warmup = run(produce_sdk(b, topic, [("warmup-%d" % i).encode() for i in range(100)]))
+        wait_committed(cat, ident, 100, b)
         before = s3_metrics(b.http_port)
         proxies[0].stop()
         proxies.append(S3Server(s3server_binary(), addr=proxies[0].address, upstream=server.endpoint,
                                 faults=[str(x) for kv in FAULTS.items() for x in kv]))
         assert proxies[1].address == proxies[0].address
 
-        async def produce():
-            client = await client_for(b)
-            p = await sdk_producer(client, topic, "faulty")
-            acked = {}
-            for s in range(0, N, 250):
-                offsets = await asyncio.gather(*[p.send(b"fault-%06d" % i, None) for i in range(s, s + 250)])
-                for i, o in zip(range(s, s + 250), offsets):
-                    assert o not in acked, f"offset {o} acknowledged twice"
-                    acked[o] = b"fault-%06d" % i
-                await asyncio.sleep(0.05)  # several commits, so several S3 requests meet the faults
-            await p.close()
-            return acked
-
-        acked = run(produce())
-        assert sorted(acked) == list(range(N))
-        d = poll(lambda: (lambda d: d if d["table"]["committed_offset"] == N else None)(describe(b, topic)), 90,
-                 "every message committed")
+        acked = run(produce_sdk(b, topic, [b"fault-%06d" % i for i in range(N)]))
+        acked.update(warmup)
+        total = N + 100
+        assert sorted(acked) == list(range(total))
+        d = poll(lambda: (lambda d: d if d["table"]["committed_offset"] == total else None)(describe(b, topic)),
+                 90, "every message committed")
         assert d["table"]["error"] is None
 
         # Exactly once, read through PyIceberg's S3 FileIO (straight from the server).
-        cat = open_s3_catalog(data, server)
-        table = wait_committed(cat, ident, N, b)
+        table = wait_committed(cat, ident, total, b)
         offsets, payloads = table_columns(table, "offset", "payload")
-        assert offsets == list(range(N))
-        assert payloads == [acked[o] for o in range(N)]
+        assert offsets == list(range(total))
+        assert payloads == [acked[o] for o in range(total)]
 
         # The proxy injected every fault.
         assert proxies[1].injected() == sum(FAULTS.values())
@@ -308,6 +317,7 @@ def test_injected_s3_faults_are_retried_counted_logged_and_commit_exactly_once(s
         assert delta["server_error"] >= FAULTS["--fail-503"], delta
         assert delta["throttled"] >= FAULTS["--slowdown"], delta
         assert after["errors"]["unavailable"] == before["errors"]["unavailable"], (before, after)
+        conflicts = after["errors"]["conflict"] - before["errors"]["conflict"]
 
         log = b.log()
         lines = RETRY_LINE.findall(log)
@@ -318,7 +328,8 @@ def test_injected_s3_faults_are_retried_counted_logged_and_commit_exactly_once(s
         assert reasons <= set(REASONS), reasons
         assert lines[0][3] == "connection", lines[0]
         assert all(m == str(attempts) for _, _, m, _, _, _ in lines), lines
-        print(f"s3 faults test: retries {delta}, {len(lines)} retry lines: {sorted(reasons)}")
+        print(f"s3 faults test: retries {delta}, {conflicts} conflicts (retried PUTs that met their own "
+              f"object), {len(lines)} retry lines: {sorted(reasons)}")
         assert b.stop() == 0
     finally:
         for p in proxies:
