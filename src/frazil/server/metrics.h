@@ -58,8 +58,9 @@ struct MetricsInput {
   std::vector<const Executor*> executors;
   const HttpServer* http = nullptr;
   const iceberg::ManifestCachingFileIO* manifest_cache = nullptr;
-  bool replay = true;   // storage::GlobalReplayCounters()
-  bool process = true;  // from /proc/self
+  bool replay = true;        // storage::GlobalReplayCounters()
+  bool object_store = true;  // objstore::GlobalObjectStoreStats()
+  bool process = true;       // from /proc/self
 };
 
 std::string RenderMetrics(const MetricsInput& input);

@@ -285,6 +285,10 @@ int RunServe(const ServeConfig& config) {
   std::vector<const Executor*> shared_executors;
   for (const Executor* e : message_broker->Executors()) shared_executors.push_back(e);
   shared_executors.push_back(broker::DefaultDispatchExecutor());
+  // The pool that uploads multipart parts, when the warehouse is on S3 (not
+  // made otherwise: its threads would idle).
+  if (config.storage.enabled && objstore::IsS3Location(config.storage.warehouse))
+    shared_executors.push_back(objstore::S3ObjectStore::UploadExecutor());
   RegisterMetrics(&http, message_broker.get(), shared_executors, manifest_cache);
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
