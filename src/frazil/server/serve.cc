@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -271,7 +272,13 @@ int RunServe(const ServeConfig& config) {
                             {{"name", catalog_options.name},
                              {"uri", catalog_options.db_path},
                              {"warehouse", catalog_options.warehouse}}}};
-  http.Get("/healthz", [&message_broker, &health] {
+  // The HTTP endpoint starts first (a failing start is visible there), but
+  // is healthy only once the Danube port accepts connections: whoever waits
+  // for /healthz may connect at once.
+  std::atomic<bool> danube_listening{false};
+  http.Get("/healthz", [&message_broker, &health, &danube_listening] {
+    if (!danube_listening.load(std::memory_order_acquire))
+      return HttpResponse{503, "application/json", "{\"status\":\"starting\"}\n"};
     nlohmann::json h = health;
     h["wals"] = message_broker->Topics().size();
     // Topics that could not be opened at start (damaged WAL): the broker
@@ -322,6 +329,7 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   FRAZIL_LOG_INFO("Danube protocol listening on {} (advertised as {})", listen_addr->ToString(), url);
+  danube_listening.store(true, std::memory_order_release);
 
   int sig = 0;
   sigwait(&signals, &sig);
