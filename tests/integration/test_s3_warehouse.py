@@ -12,8 +12,10 @@ port with a fresh bucket.
   unreachable endpoint stop `frazil serve` at start with a clear error.
 
 The server binary comes from scripts/setup-s3server.sh (the `integration`
-stage of scripts/run-tests.sh runs it first; this file runs it too when the
-binary is missing, and skips, saying why, only if it cannot be built).
+stage of scripts/run-tests.sh runs it first; the s3_server fixture in
+conftest.py runs it too when the binary is missing, and skips, saying why,
+only if it cannot be built). The server and its helpers are in warehouses.py,
+shared with the topic-storage suite, which also runs on S3.
 """
 import asyncio
 import os
