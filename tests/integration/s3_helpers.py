@@ -2,6 +2,7 @@
 the integration tests: a real S3 server on loopback, or its fault-injecting
 proxy in front of one, and what a broker and PyIceberg need to use it."""
 import os
+import pathlib
 import signal
 import subprocess
 import urllib.request
@@ -10,12 +11,12 @@ import pyarrow.fs as pafs
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from conftest import REPO
 
 ACCESS_KEY = "FRAZILITKEY"
 SECRET_KEY = "frazil/it+secret"
 BUCKET = "frazil-it"
 PREFIX = "wh"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def s3server_binary() -> str:

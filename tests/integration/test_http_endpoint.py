@@ -178,7 +178,7 @@ def test_healthz_is_ok_only_once_the_danube_port_accepts_connections(tmp_path):
     tests, orchestrators' readiness probes): a 200 before gRPC listens made
     13 of 20 starts refuse that first connection. The endpoint says
     "starting" (503) until then."""
-    from conftest import Broker, free_port
+    from conftest import Broker
     starts, starting_seen = 10, 0
     for i in range(starts):
         b = Broker(tmp_path / f"data{i}", tmp_path / f"broker{i}.log")

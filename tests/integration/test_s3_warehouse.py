@@ -12,8 +12,10 @@ port with a fresh bucket.
   unreachable endpoint stop `frazil serve` at start with a clear error.
 
 The server binary comes from scripts/setup-s3server.sh (the `integration`
-stage of scripts/run-tests.sh runs it first; this file runs it too when the
-binary is missing, and skips, saying why, only if it cannot be built).
+stage of scripts/run-tests.sh runs it first; the s3_server fixture in
+conftest.py runs it too when the binary is missing, and skips, saying why,
+only if it cannot be built). The server and its helpers are in warehouses.py,
+shared with the topic-storage suite, which also runs on S3.
 """
 import asyncio
 import os
@@ -24,19 +26,12 @@ import pytest
 from pyiceberg.table.snapshots import Operation
 
 from conftest import FRAZIL_BIN, free_port
-from s3_helpers import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, S3Server, open_s3_catalog, s3_yaml, s3server_binary
-from test_topic_storage import (COMMITTED, Sent, admin, client_for, config_args, describe, poll,
-                                read_from_earliest, run, sdk_producer, wait_committed)
+from test_topic_storage import (COMMITTED, Sent, admin, client_for, describe, poll, read_from_earliest, run,
+                                sdk_producer, wait_committed)
+from s3_helpers import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, open_s3_catalog, s3_yaml
+from warehouses import config_args
 
 pytestmark = pytest.mark.s3
-
-
-@pytest.fixture
-def s3_server():
-    server = S3Server(s3server_binary())
-    server.fs.create_dir(BUCKET)  # CreateBucket
-    yield server
-    server.stop()
 
 
 def message(i):
