@@ -1,6 +1,7 @@
 #include "frazil/parquet/column_reader.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "frazil/common/coding.h"
 #include "frazil/parquet/compression.h"
@@ -292,13 +293,21 @@ Result<std::span<const uint8_t>> ColumnChunkCursor::Bytes(uint64_t pos, size_t n
     FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos, *direct));
     return std::span<const uint8_t>(*direct);
   }
-  if (pos < ahead_pos_ || pos + n > ahead_pos_ + ahead_.size()) {
+  const uint64_t ahead_end = ahead_pos_ + ahead_.size();
+  if (pos < ahead_pos_ || pos + n > ahead_end) {
     // A page larger than the block is read whole; the buffer never holds
-    // more than the larger of the two.
+    // more than the larger of the two. What the buffer already holds of
+    // the range (a page that straddles the block's end) is kept, so a
+    // sequential pass fetches each byte once.
     const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(block, n), size_ - pos);
-    ahead_.clear();
+    size_t kept = 0;
+    if (pos >= ahead_pos_ && pos < ahead_end) {
+      kept = static_cast<size_t>(ahead_end - pos);
+      std::memmove(ahead_.data(), ahead_.data() + (pos - ahead_pos_), kept);
+    }
     ahead_.resize(static_cast<size_t>(len));
-    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos, ahead_));
+    FRAZIL_RETURN_IF_ERROR(
+        file_->ReadAt(start_ + pos + kept, std::span<uint8_t>(ahead_).subspan(kept, ahead_.size() - kept)));
     ahead_pos_ = pos;
   }
   return std::span<const uint8_t>(ahead_).subspan(static_cast<size_t>(pos - ahead_pos_), n);
