@@ -11,7 +11,9 @@ import urllib.request
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from s3_helpers import BUCKET, REPO, S3Server, s3server_binary
+from warehouses import LocalWarehouse, S3Warehouse
+
 FRAZIL_BIN = os.environ.get("FRAZIL_BIN", str(REPO / "build" / "frazil"))
 
 
@@ -93,6 +95,24 @@ def start_broker(tmp_path):
     yield start
     for b in brokers:
         b.kill()
+
+
+@pytest.fixture
+def s3_server(tmp_path):
+    """The S3 test server (fresh store in tmp_path) with a fresh, empty bucket."""
+    server = S3Server(s3server_binary(), data_dir=tmp_path / "s3store")
+    server.fs.create_dir(BUCKET)  # CreateBucket
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def warehouse(request, tmp_path):
+    """Each warehouse in turn: local, then a fresh bucket on the S3 test server."""
+    if request.param == "local":
+        yield LocalWarehouse(tmp_path)
+        return
+    yield S3Warehouse(tmp_path, request.getfixturevalue("s3_server"))
 
 
 def run_frazil(*args, timeout=10):

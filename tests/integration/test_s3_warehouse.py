@@ -12,108 +12,26 @@ port with a fresh bucket.
   unreachable endpoint stop `frazil serve` at start with a clear error.
 
 The server binary comes from scripts/setup-s3server.sh (the `integration`
-stage of scripts/run-tests.sh runs it first; this file runs it too when the
-binary is missing, and skips, saying why, only if it cannot be built).
+stage of scripts/run-tests.sh runs it first; the s3_server fixture in
+conftest.py runs it too when the binary is missing, and skips, saying why,
+only if it cannot be built). The server and its helpers are in warehouses.py,
+shared with the topic-storage suite, which also runs on S3.
 """
 import asyncio
 import os
-import pathlib
 import subprocess
 import time
 
-import pyarrow.fs as pafs
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table.snapshots import Operation
 
-from conftest import FRAZIL_BIN, REPO, free_port
-from test_topic_storage import (COMMITTED, Sent, admin, client_for, config_args, describe, poll,
-                                read_from_earliest, run, sdk_producer, wait_committed)
+from conftest import FRAZIL_BIN, free_port
+from test_topic_storage import (COMMITTED, Sent, admin, client_for, describe, poll, read_from_earliest, run,
+                                sdk_producer, wait_committed)
+from s3_helpers import ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY, open_s3_catalog, s3_yaml
+from warehouses import config_args
 
 pytestmark = pytest.mark.s3
-
-ACCESS_KEY = "FRAZILITKEY"
-SECRET_KEY = "frazil/it+secret"
-BUCKET = "frazil-it"
-PREFIX = "wh"
-
-
-def s3server_binary() -> str:
-    env = os.environ.get("FRAZIL_S3SERVER_BIN")
-    if env and os.access(env, os.X_OK):
-        return env
-    # No-op while the binary is newer than its sources.
-    p = subprocess.run([str(REPO / "scripts" / "setup-s3server.sh")], capture_output=True, text=True,
-                       timeout=900, env=dict(os.environ, **({"FRAZIL_S3SERVER_BIN": env} if env else {})))
-    if p.returncode != 0:
-        pytest.skip(f"no S3 test server: scripts/setup-s3server.sh failed ({p.returncode}): "
-                    f"{p.stderr.strip()[-500:]}")
-    return p.stdout.strip().splitlines()[-1]
-
-
-class S3Server:
-    """The test S3 server on a free loopback port, with SigV4 checked."""
-
-    def __init__(self, binary: str):
-        # The AWS SDK in pyarrow sends uploads aws-chunked with a trailing
-        # checksum by default, which gofakes3 refuses (411): plain uploads.
-        os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "WHEN_REQUIRED")
-        self.proc = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--access-key", ACCESS_KEY,
-                                      "--secret-key", SECRET_KEY], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening on "), f"S3 test server: unexpected first line {line!r}"
-        self.address = line.removeprefix("listening on ").strip()
-        self.endpoint = f"http://{self.address}"
-        self.fs = pafs.S3FileSystem(access_key=ACCESS_KEY, secret_key=SECRET_KEY, endpoint_override=self.endpoint,
-                                    scheme="http", region="us-east-1", allow_bucket_creation=True,
-                                    allow_bucket_deletion=True)
-
-    def keys(self, prefix: str):
-        """Every object under bucket/prefix, as keys relative to the bucket."""
-        infos = self.fs.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
-        return sorted(i.path.removeprefix(BUCKET + "/") for i in infos if i.type == pafs.FileType.File)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def s3_server():
-    server = S3Server(s3server_binary())
-    server.fs.create_dir(BUCKET)  # CreateBucket
-    yield server
-    server.stop()
-
-
-def s3_yaml(endpoint, extra=""):
-    return f"""\
-s3:
-  endpoint: {endpoint}
-  region: us-east-1
-  path_style: true
-  access_key_id: {ACCESS_KEY}
-  secret_access_key: {SECRET_KEY}
-  connect_timeout_ms: 1000
-  request_timeout_ms: 10000
-  max_attempts: 3
-  retry_base_delay_ms: 20
-  retry_max_delay_ms: 200
-{extra}"""
-
-
-def open_s3_catalog(data_dir: pathlib.Path, server: S3Server) -> SqlCatalog:
-    """PyIceberg on the broker's catalog, reading the files with its own S3 FileIO."""
-    return SqlCatalog("frazil", **{
-        "uri": f"sqlite:///{data_dir / 'catalog.db'}",
-        "warehouse": f"s3://{BUCKET}/{PREFIX}",
-        "s3.endpoint": server.endpoint,
-        "s3.access-key-id": ACCESS_KEY,
-        "s3.secret-access-key": SECRET_KEY,
-        "s3.region": "us-east-1",
-        "s3.force-virtual-addressing": False,  # path style, as the test server needs
-    })
 
 
 def message(i):

@@ -4,6 +4,11 @@ test needs control over each RPC, by raw gRPC calls with the SDK's own
 generated stubs); the tables are read back with PyIceberg (SqlCatalog
 `frazil` on DATA_DIR/catalog.db) and DuckDB.
 
+The tests that take the `warehouse` fixture run twice: with the default
+local warehouse and with the warehouse on S3 (issue 13: a fresh bucket on the
+S3 test server, tables read by PyIceberg through its S3 FileIO, objects
+listed in the bucket; see warehouses.py).
+
 - 100,000 messages: table == what was acknowledged, offset by offset
 - history only in the table: a new subscription from earliest replays the
   table, then the WAL, with no gap or duplicate while producers keep sending
@@ -34,11 +39,12 @@ import grpc
 from danube import DanubeClientBuilder, DispatchStrategy, SubType
 from danube.proto import DanubeApi_pb2 as pb
 from danube.proto import DanubeApi_pb2_grpc as pb_grpc
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table.snapshots import Operation
 
 from conftest import FRAZIL_BIN, free_port
+from warehouses import config_args
+from warehouses import open_local_catalog as open_catalog
 
 COMMITTED = "frazil.committed-offset"
 EARLIEST = ("x-frazil-initial-position", "earliest")
@@ -50,17 +56,6 @@ SCHEMA = [(1, "offset"), (2, "publish_time"), (3, "producer_name"), (4, "produce
 
 def run(coro, timeout=240):
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def config_args(tmp_path, name, text):
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    return ["--config", str(path)]
-
-
-def open_catalog(data_dir: pathlib.Path) -> SqlCatalog:
-    return SqlCatalog("frazil", uri=f"sqlite:///{data_dir / 'catalog.db'}",
-                      warehouse=f"file://{data_dir.resolve()}/warehouse")
 
 
 def load_table_or_none(cat, ident):
@@ -329,16 +324,16 @@ TOTAL = 100_000
 FAST = "wal:\n  sync_mode: none\n"
 
 
-def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_path):
+def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_path, warehouse):
     data = tmp_path / "data"
-    b = start_broker(data_dir=data, extra_args=config_args(tmp_path, "fast", FAST))
+    b = start_broker(data_dir=data, extra_args=warehouse.broker_args("fast", FAST))
     b.wait_healthy()
     t0 = time.time()
     sent = run(produce_sdk(b, "/default/bulk", list(range(TOTAL)), producers=4), timeout=300)
     t1 = time.time()
     assert sorted(sent) == list(range(TOTAL))  # send() returned every offset 0..99,999 once
 
-    cat = open_catalog(data)
+    cat = warehouse.open_catalog(data)
     table = wait_committed(cat, "default.bulk", TOTAL, b)
     assert table.properties[COMMITTED] == str(TOTAL)
     assert [(f.field_id, f.name) for f in table.schema().fields] == SCHEMA
@@ -357,16 +352,16 @@ def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_p
 
     # DuckDB over the current snapshot's data files
     files = data_files(table)
-    day = re.compile(re.escape(str((data / "warehouse" / "default" / "bulk" / "data").resolve()))
+    day = re.compile(re.escape(warehouse.data_prefix(data, "default.bulk"))
                      + r"/publish_time_day=\d{4}-\d{2}-\d{2}/[^/]+\.parquet$")
     assert files and all(day.match(f) for f in files), files[:3]
     con = duckdb.connect()
+    rel = warehouse.parquet_relation(con, files)
     n, distinct, lo, hi = con.execute(
-        f'SELECT count(*), count(DISTINCT "offset"), min("offset"), max("offset") FROM read_parquet({files})'
-    ).fetchone()
+        f'SELECT count(*), count(DISTINCT "offset"), min("offset"), max("offset") FROM {rel}').fetchone()
     assert (n, distinct, lo, hi) == (TOTAL, TOTAL, 0, TOTAL - 1)
     rows = con.execute(f'SELECT "offset", payload, attributes, routing_key, producer_name '
-                       f'FROM read_parquet({files}) ORDER BY "offset"').fetchall()
+                       f'FROM {rel} ORDER BY "offset"').fetchall()
     assert [r[0] for r in rows] == list(range(TOTAL))
     bad = [r[0] for r in rows if (r[1], r[2], r[3], r[4]) != (sent[r[0]].payload, sent[r[0]].attributes,
                                                                 sent[r[0]].key, sent[r[0]].producer)]
@@ -390,14 +385,14 @@ storage:
 """
 
 
-def test_new_subscription_from_earliest_reads_the_table_then_the_wal(start_broker, tmp_path):
+def test_new_subscription_from_earliest_reads_the_table_then_the_wal(start_broker, tmp_path, warehouse):
     data = tmp_path / "data"
     topic = "/default/history"
-    b = start_broker(data_dir=data, extra_args=config_args(tmp_path, "small-wal", SMALL_WAL))
+    b = start_broker(data_dir=data, extra_args=warehouse.broker_args("small-wal", SMALL_WAL))
     b.wait_healthy()
     sent = run(produce_sdk(b, topic, list(range(TOTAL)), producers=4), timeout=300)
     assert sorted(sent) == list(range(TOTAL))
-    wait_committed(open_catalog(data), "default.history", TOTAL, b)
+    wait_committed(warehouse.open_catalog(data), "default.history", TOTAL, b)
     # the WAL gave back the committed segments: history below low water is only in the table
     d = poll(lambda: (lambda d: d if d["wal"]["low_water_offset"] >= TOTAL // 2 else None)(describe(b, topic)),
              30, "WAL low-water mark above 50,000")
@@ -460,7 +455,7 @@ def test_new_subscription_from_earliest_reads_the_table_then_the_wal(start_broke
     assert not bad, f"{len(bad)} messages differ from what was sent, first at offset {bad[0]}"
     # compaction rewrote files meanwhile; the table still holds every message once
     end = TOTAL + len(more)
-    table = wait_committed(open_catalog(data), "default.history", end, b)
+    table = wait_committed(warehouse.open_catalog(data), "default.history", end, b)
     compactions = [x for x in table.snapshots() if x.summary and x.summary.operation == Operation.REPLACE]
     assert compactions, "no compaction ran"
     assert_snapshot_chain(table, end)
@@ -481,12 +476,12 @@ storage:
 """
 
 
-def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broker, tmp_path):
+def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broker, tmp_path, warehouse):
     data = tmp_path / "data"
     topic, ident = "/default/crash", "default.crash"
     seed = int(os.environ.get("FRAZIL_CRASH_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    args = config_args(tmp_path, "crash", CRASH)
+    args = warehouse.broker_args("crash", CRASH)  # every round: the same data directory and warehouse
     acked = {}        # offset -> payload, every send the broker acknowledged
     attempted = set()  # every payload ever sent (acknowledged or not)
     interrupted = 0
@@ -496,7 +491,7 @@ def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broke
     for r in range(20):
         b = start_broker(data_dir=data, extra_args=args)
         b.wait_healthy(timeout=30)
-        cat = cat or open_catalog(data)
+        cat = cat or warehouse.open_catalog(data)
         cap = rng.choice([50, 300, 3000, 3000, 3000])  # per sender: some rounds end idle, most mid-send
         delay = rng.uniform(0.05, 1.5)
 
@@ -559,8 +554,10 @@ def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broke
     strangers = [p for p in payloads if p not in attempted]
     assert not strangers, f"seed {seed}: rows nobody sent: {strangers[:3]}"
     # DuckDB agrees
-    n, distinct = duckdb.connect().execute(
-        f'SELECT count(*), count(DISTINCT "offset") FROM read_parquet({data_files(table)})').fetchone()
+    con = duckdb.connect()
+    n, distinct = con.execute(
+        f'SELECT count(*), count(DISTINCT "offset") FROM {warehouse.parquet_relation(con, data_files(table))}'
+    ).fetchone()
     assert (n, distinct) == (end, end)
 
     # a consumer from earliest sees every offset once
@@ -762,11 +759,11 @@ def test_storage_outage_pushes_back_then_commits_every_acknowledged_message(star
 
 # ---------------------------------------------------------------- 5. topic delete
 
-def test_deleted_topic_leaves_nothing_and_starts_again_at_offset_zero(start_broker, tmp_path):
+def test_deleted_topic_leaves_nothing_and_starts_again_at_offset_zero(start_broker, tmp_path, warehouse):
     data = tmp_path / "data"
-    b = start_broker(data_dir=data)
+    b = start_broker(data_dir=data, extra_args=warehouse.broker_args())
     b.wait_healthy()
-    cat = open_catalog(data)
+    cat = warehouse.open_catalog(data)
     http = f"127.0.0.1:{b.http_port}"
 
     def populate(topic, n):
@@ -782,13 +779,13 @@ def test_deleted_topic_leaves_nothing_and_starts_again_at_offset_zero(start_brok
         wait_committed(cat, ident, n, b)
         d = describe(b, topic)
         assert [s["name"] for s in d["subscriptions"]] == ["doomed"]
-        assert files_under(data / "warehouse" / ident.replace(".", "/") / "data")
+        assert warehouse.objects(data, ident, "data")
         assert files_under(data / "wal" / ident.replace(".", "/"))
 
     def assert_gone(topic):
         ns, t = topic[1:].split("/")
         assert not cat.table_exists(f"{ns}.{t}")
-        assert files_under(data / "warehouse" / ns / t) == []
+        assert warehouse.objects(data, f"{ns}.{t}") == []  # no file or object under the table's location
         assert files_under(data / "wal" / ns / t) == []
         status, body = admin(b, "/admin/topics")
         assert status == 200 and topic not in [x["name"] for x in body["topics"]]
@@ -819,7 +816,7 @@ def test_deleted_topic_leaves_nothing_and_starts_again_at_offset_zero(start_brok
     assert_gone("/default/gone")
     # nothing comes back after a restart (WAL, cursor store, catalog)
     assert b.stop() == 0
-    b = start_broker(data_dir=data)
+    b = start_broker(data_dir=data, extra_args=warehouse.broker_args())
     b.wait_healthy()
     http = f"127.0.0.1:{b.http_port}"
     assert_gone("/default/gone")

@@ -11,14 +11,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/objstore/object_store_stats.h"
+#include "frazil/parquet/file_reader.h"
+#include "frazil/parquet/file_writer.h"
 #include "s3_server.h"
 
 namespace frazil::objstore {
@@ -32,6 +37,52 @@ std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 std::string Text(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+// What the process-wide S3 counters (for /metrics) did since it was made.
+class StatsDelta {
+ public:
+  StatsDelta() : before_(Take()) {}
+  uint64_t requests(StoreOp op) const { return Take().requests[Index(op)] - before_.requests[Index(op)]; }
+  uint64_t retries(RetryReason r) const { return Take().retries[Index(r)] - before_.retries[Index(r)]; }
+  uint64_t errors(ErrorKind k) const { return Take().errors[Index(k)] - before_.errors[Index(k)]; }
+  uint64_t all_retries() const {
+    uint64_t n = 0;
+    for (size_t i = 0; i < kRetryReasons; ++i) n += retries(static_cast<RetryReason>(i));
+    return n;
+  }
+  uint64_t all_errors() const {
+    uint64_t n = 0;
+    for (size_t i = 0; i < kErrorKinds; ++i) n += errors(static_cast<ErrorKind>(i));
+    return n;
+  }
+  uint64_t read_bytes() const { return Take().read - before_.read; }
+  uint64_t written_bytes() const { return Take().written - before_.written; }
+  uint64_t timed_requests() const { return Take().timed - before_.timed; }
+
+ private:
+  struct Values {
+    std::array<uint64_t, kStoreOps> requests{};
+    std::array<uint64_t, kRetryReasons> retries{};
+    std::array<uint64_t, kErrorKinds> errors{};
+    uint64_t read = 0, written = 0, timed = 0;
+  };
+  template <class E>
+  static size_t Index(E e) {
+    return static_cast<size_t>(e);
+  }
+  static Values Take() {
+    const ObjectStoreStats& s = GlobalObjectStoreStats(StoreKind::kS3);
+    Values v;
+    for (size_t i = 0; i < kStoreOps; ++i) v.requests[i] = s.requests[i].load();
+    for (size_t i = 0; i < kRetryReasons; ++i) v.retries[i] = s.retries[i].load();
+    for (size_t i = 0; i < kErrorKinds; ++i) v.errors[i] = s.errors[i].load();
+    v.read = s.read_bytes.load();
+    v.written = s.written_bytes.load();
+    v.timed = s.request_duration.Read().count;
+    return v;
+  }
+  Values before_;
+};
 
 S3Config ConfigFor(const std::string& endpoint) {
   S3Config c;
@@ -97,6 +148,7 @@ void ExpectGaveUp(const Status& st, const S3ObjectStore& store, int64_t attempts
 TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
   // Characters that need encoding in the path, to check our signing of them.
   const std::string key = "dir/a b$c+d=e&f.txt";
+  StatsDelta stats;
   ASSERT_TRUE(store_->PutIfAbsent(key, Bytes("hello, object store")).ok());
   auto all = store_->Get(key);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
@@ -116,6 +168,20 @@ TEST_F(S3ObjectStoreTest, PutGetRangedGetHead) {
       << missing.status().message();
   EXPECT_EQ(store_->Head("dir/missing").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->retries(), 0);
+
+  // The process-wide counters /metrics renders.
+  EXPECT_EQ(stats.requests(StoreOp::kPut), 1u);
+  EXPECT_EQ(stats.requests(StoreOp::kGet), 2u);
+  EXPECT_EQ(stats.requests(StoreOp::kGetRange), 2u);
+  EXPECT_EQ(stats.requests(StoreOp::kHead), 2u);
+  EXPECT_EQ(stats.written_bytes(), 19u);
+  // The whole object, the 6 bytes of the range, and the 4 the server had
+  // from offset 15 (the answer is an error, but its bytes came).
+  EXPECT_EQ(stats.read_bytes(), 19u + 6u + 4u);
+  EXPECT_EQ(stats.timed_requests(), 7u);
+  EXPECT_EQ(stats.errors(ErrorKind::kNotFound), 2u);
+  EXPECT_EQ(stats.all_errors(), 2u);
+  EXPECT_EQ(stats.all_retries(), 0u);
 }
 
 // The server's own byte accounting (GET /__stats), which the benchmarks
@@ -309,6 +375,7 @@ TEST_F(S3ObjectStoreTest, WrongCredentialsAreAClearErrorNotRetried) {
   bad.secret_access_key = "not-the-secret";
   auto store = OpenStore(bad);
   ASSERT_NE(store, nullptr);
+  StatsDelta stats;
   auto r = store->Get("any/key");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kIoError);
@@ -323,6 +390,9 @@ TEST_F(S3ObjectStoreTest, WrongCredentialsAreAClearErrorNotRetried) {
   Status st = store2->CheckBucket();
   EXPECT_EQ(st.code(), StatusCode::kIoError) << st.ToString();
   EXPECT_EQ(store2->retries(), 0);
+  EXPECT_EQ(stats.errors(ErrorKind::kDenied), 2u);
+  EXPECT_EQ(stats.requests(StoreOp::kHeadBucket), 1u);
+  EXPECT_EQ(stats.all_retries(), 0u);
 }
 
 TEST_F(S3ObjectStoreTest, MissingBucketIsAClearErrorNotRetried) {
@@ -375,6 +445,107 @@ TEST_F(S3ObjectStoreTest, FileIOResolvesS3LocationsInEverySpelling) {
   EXPECT_NE(unconfigured.status().message().find("no S3 configuration"), std::string::npos);
 }
 
+// Replay reads a data file on S3 by ranged GETs of what it needs: the
+// footer in one request (no HEAD: the manifest gives the size), then the
+// column chunks of the row groups selected, in blocks of s3.read_ahead_bytes,
+// never the row groups before the offset it starts from.
+TEST_F(S3ObjectStoreTest, DataFilesAreReadByRangedGetsOfTheRowGroupsNeeded) {
+  S3Config config = ConfigFor(server_->endpoint());
+  config.read_ahead_bytes = 256 << 10;
+  ObjectStoreFileIO io(NewLocalObjectStore(), config);
+  const std::string loc = "s3://frazil-test/wh/ns/t/data/replay.parquet";
+  parquet::FileSchema schema;
+  schema.fields.push_back(
+      {"offset", 1, true, parquet::FieldSchema::Shape::kPrimitive, {parquet::ValueType::kInt64}});
+  schema.fields.push_back(
+      {"payload", 2, true, parquet::FieldSchema::Shape::kPrimitive, {parquet::ValueType::kBinary}});
+  parquet::WriterOptions options;
+  options.row_group_bytes = 1 << 20;
+  options.page_bytes = 16 << 10;
+  constexpr int kRows = 40000;
+  uint64_t state = 42;
+  auto payload = [&state]() {  // incompressible, so the file is as large as its payloads
+    std::string p(200, '\0');
+    for (auto& c : p) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      c = static_cast<char>(state >> 56);
+    }
+    return p;
+  };
+  {
+    auto sink = io.NewOutput(loc);
+    ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+    auto w = parquet::FileWriter::Open(schema, options, std::move(sink).value());
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    for (int first = 0; first < kRows; first += 1000) {
+      parquet::RowBatch b;
+      b.num_rows = 1000;
+      b.columns.resize(2);
+      for (int i = 0; i < 1000; ++i) {
+        b.columns[0].values.ints.push_back(first + i);
+        b.columns[1].values.bytes.push_back(payload());
+      }
+      ASSERT_TRUE((*w)->Write(b).ok());
+    }
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  const uint64_t size = store_->Head("wh/ns/t/data/replay.parquet").value().size;
+  ASSERT_GT(size, 7u << 20);
+
+  StatsDelta stats;
+  auto in = io.OpenInput(loc, size);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  auto reader = parquet::FileReader::Open(std::move(in).value());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ(stats.requests(StoreOp::kHead), 0u);
+  EXPECT_EQ(stats.requests(StoreOp::kGetRange), 1u);  // the footer
+  ASSERT_GE((*reader)->num_row_groups(), 6u);
+
+  constexpr int64_t kFrom = kRows * 3 / 4;
+  const auto groups = (*reader)->SelectRowGroups(1, kFrom, INT64_MAX);
+  ASSERT_FALSE(groups.empty());
+  ASSERT_LT(groups.size(), (*reader)->num_row_groups() / 2);
+  uint64_t wanted = 0, blocks = 0;
+  for (size_t g : groups)
+    for (const auto& c : (*reader)->metadata().row_groups[g].columns) {
+      const uint64_t chunk = static_cast<uint64_t>(c.meta_data->total_compressed_size);
+      wanted += chunk;
+      // Each GET brings a block less a page (16 KiB and its header) of new
+      // bytes at least; a page larger than the block (the dictionary) alone.
+      blocks += chunk / ((256 << 10) - (20 << 10)) + 2;
+    }
+  const uint64_t before_rows = stats.read_bytes();
+  int64_t next = -1;
+  for (size_t g : groups) {
+    auto rows = (*reader)->OpenRowGroup(g);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    while ((*rows)->rows_left() > 0) {
+      auto got = (*rows)->Next(512);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      for (size_t i = 0; i < got->num_rows; ++i) {
+        const int64_t offset = got->columns[0].values.ints[i];
+        if (next >= 0) {
+          ASSERT_EQ(offset, next);
+        }
+        next = offset + 1;
+        ASSERT_EQ(got->columns[1].values.bytes[i].size(), 200u);
+      }
+    }
+  }
+  EXPECT_EQ(next, kRows);
+  const uint64_t fetched = stats.read_bytes() - before_rows;
+  EXPECT_EQ(fetched, wanted);  // each byte of the chunks once, nothing else
+  EXPECT_LT(fetched, size / 2);
+  EXPECT_LE(stats.requests(StoreOp::kGetRange), 1 + blocks);
+  EXPECT_EQ(stats.requests(StoreOp::kGet), 0u);
+  std::printf(
+      "file %llu bytes in %zu row groups; replay of the last quarter fetched %llu bytes (%.2f of the "
+      "row groups read) in %llu ranged GETs\n",
+      static_cast<unsigned long long>(size), (*reader)->num_row_groups(),
+      static_cast<unsigned long long>(fetched), static_cast<double>(fetched) / static_cast<double>(wanted),
+      static_cast<unsigned long long>(stats.requests(StoreOp::kGetRange)));
+}
+
 // A loopback port with nothing listening (bound, then closed).
 int ClosedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -392,9 +563,14 @@ TEST(S3ObjectStoreFailureTest, UnreachableEndpointGivesUpWithinTheRetryBudget) {
   S3Config c = ConfigFor("http://127.0.0.1:" + std::to_string(ClosedPort()));
   c.max_attempts = 3;
   auto store = OpenStore(c);
+  StatsDelta stats;
   auto r = store->Get("k");
   ASSERT_FALSE(r.ok());
   ExpectGaveUp(r.status(), *store, 3, "s3://frazil-test/k");
+  EXPECT_EQ(stats.requests(StoreOp::kGet), 3u);
+  EXPECT_EQ(stats.retries(RetryReason::kConnection), 2u);
+  EXPECT_EQ(stats.all_retries(), 2u);
+  EXPECT_EQ(stats.errors(ErrorKind::kUnavailable), 1u);
 }
 
 TEST(S3ObjectStoreFailureTest, ServerThatNeverAnswersTimesOut) {
@@ -411,6 +587,7 @@ TEST(S3ObjectStoreFailureTest, ServerThatNeverAnswersTimesOut) {
   c.request_timeout_ms = 300;
   c.max_attempts = 2;
   auto store = OpenStore(c);
+  StatsDelta stats;
   auto start = std::chrono::steady_clock::now();
   auto r = store->Head("k");
   auto elapsed = std::chrono::steady_clock::now() - start;
@@ -420,6 +597,9 @@ TEST(S3ObjectStoreFailureTest, ServerThatNeverAnswersTimesOut) {
   EXPECT_NE(r.status().message().find("timed out"), std::string::npos) << r.status().message();
   // Two attempts of 0.3 s: far below this bound unless a request hangs.
   EXPECT_LT(elapsed, std::chrono::seconds(20));
+  EXPECT_EQ(stats.retries(RetryReason::kTimeout), 1u);
+  EXPECT_EQ(stats.all_retries(), 1u);
+  EXPECT_EQ(stats.errors(ErrorKind::kUnavailable), 1u);
 }
 
 class S3FaultProxyTest : public S3ObjectStoreTest {
@@ -439,10 +619,19 @@ TEST_F(S3FaultProxyTest, TransientFaultsAreRetriedAndCounted) {
   // 1 dropped connection, 2 x 503, 1 x SlowDown, then the real server.
   auto store = ThroughProxy({"--fail-503", "2", "--slowdown", "1", "--drop", "1"}, 6);
   ASSERT_NE(store, nullptr);
+  StatsDelta stats;
   Status st = store->PutIfAbsent("retried/object", Bytes("made it"));
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(store->retries(), 4);
   EXPECT_EQ(store->requests_sent(), 5);
+  // By reason, as injected; every attempt sent the body.
+  EXPECT_EQ(stats.retries(RetryReason::kConnection), 1u);
+  EXPECT_EQ(stats.retries(RetryReason::kServerError), 2u);
+  EXPECT_EQ(stats.retries(RetryReason::kThrottled), 1u);
+  EXPECT_EQ(stats.retries(RetryReason::kTimeout), 0u);
+  EXPECT_EQ(stats.requests(StoreOp::kPut), 5u);
+  EXPECT_EQ(stats.written_bytes(), 5u * 7u);
+  EXPECT_EQ(stats.all_errors(), 0u);
   // The proxy's own count of what it injected.
   HttpClient http(HttpClientOptions{});
   auto faults = http.Send(HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
@@ -456,23 +645,50 @@ TEST_F(S3FaultProxyTest, RetriedCreateThatLandedIsNotAConflict) {
   // meets 412 and must recognise its own object (same ETag = MD5).
   auto store = ThroughProxy({"--lose-responses", "1"}, 4);
   ASSERT_NE(store, nullptr);
+  StatsDelta stats;
   Status st = store->PutIfAbsent("lost/answer", Bytes("mine"));
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(store->retries(), 1);
+  EXPECT_EQ(stats.retries(RetryReason::kConnection), 1u);
+  EXPECT_EQ(stats.all_retries(), 1u);
+  // The retry's 412 was recognised as our own object: a conflict the
+  // caller never saw, but a failed call all the same.
+  EXPECT_EQ(stats.errors(ErrorKind::kConflict), 1u);
   EXPECT_EQ(Text(store_->Get("lost/answer").value()), "mine");
+}
+
+TEST_F(S3FaultProxyTest, CreateResentByLibcurlThatLandedIsNotAConflict) {
+  // A 503 answer keeps its connection open; the PUT that reuses it has its
+  // answer lost, and libcurl re-sends it by itself (a reused connection
+  // that closed before any answer): our first attempt meets 412 from its
+  // own object.
+  auto store = ThroughProxy({"--fail-503", "1", "--lose-responses", "1"}, 1);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Get("warm/up").status().code(), StatusCode::kUnavailable);  // the 503
+  Status st = store->PutIfAbsent("resent/answer", Bytes("mine"));
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(Text(store_->Get("resent/answer").value()), "mine");
+  // A different object at the key is still a conflict.
+  EXPECT_EQ(store->PutIfAbsent("resent/answer", Bytes("other")).code(), StatusCode::kAlreadyExists);
 }
 
 TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
   auto store = ThroughProxy({"--slowdown", "100"}, 3);
   ASSERT_NE(store, nullptr);
+  StatsDelta stats;
   auto r = store->Get("anything");
   ASSERT_FALSE(r.ok());
   ExpectGaveUp(r.status(), *store, 3, "SlowDown");
+  EXPECT_EQ(stats.retries(RetryReason::kThrottled), 2u);
+  EXPECT_EQ(stats.all_retries(), 2u);
+  EXPECT_EQ(stats.errors(ErrorKind::kUnavailable), 1u);
+  EXPECT_EQ(stats.all_errors(), 1u);
 }
 
 TEST_F(S3FaultProxyTest, FailedPartAbortsTheMultipartUpload) {
   auto store = ThroughProxy({"--deny-parts"}, 3);
   ASSERT_NE(store, nullptr);
+  StatsDelta stats;
   auto w = store->NewObject("big/denied");
   ASSERT_TRUE(w.ok());
   std::string chunk(11u << 20, 'd');
@@ -482,6 +698,11 @@ TEST_F(S3FaultProxyTest, FailedPartAbortsTheMultipartUpload) {
   EXPECT_NE(st.message().find("AccessDenied"), std::string::npos) << st.message();
   EXPECT_EQ(store->multipart_uploads_aborted(), 1);
   EXPECT_EQ(store->retries(), 0);
+  EXPECT_EQ(stats.requests(StoreOp::kCreateMultipart), 1u);
+  EXPECT_GE(stats.requests(StoreOp::kUploadPart), 1u);
+  EXPECT_EQ(stats.requests(StoreOp::kAbortMultipart), 1u);
+  EXPECT_EQ(stats.requests(StoreOp::kCompleteMultipart), 0u);
+  EXPECT_EQ(stats.errors(ErrorKind::kDenied), stats.requests(StoreOp::kUploadPart));
   EXPECT_EQ(OpenUploads(), 0u);
   EXPECT_EQ(store_->Head("big/denied").status().code(), StatusCode::kNotFound);
 }

@@ -7,6 +7,10 @@ import pathlib
 import sys
 
 _INTEGRATION = pathlib.Path(__file__).resolve().parents[1] / "integration"
+# test_topic_storage's helpers (producers, subscriptions, catalog access) and
+# the integration conftest's own imports (warehouses) are found by module name.
+if str(_INTEGRATION) not in sys.path:
+    sys.path.append(str(_INTEGRATION))
 _spec = importlib.util.spec_from_file_location("frazil_integration_conftest", _INTEGRATION / "conftest.py")
 _mod = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_mod)
@@ -14,10 +18,6 @@ sys.modules["frazil_integration_conftest"] = _mod
 
 from frazil_integration_conftest import *  # noqa: E402,F401,F403  (fixtures and helpers)
 from frazil_integration_conftest import FRAZIL_BIN, REPO, Broker, free_port, http_get, run_frazil  # noqa: E402,F401
-
-# test_topic_storage's helpers (producers, subscriptions, catalog access) are imported by module name.
-if str(_INTEGRATION) not in sys.path:
-    sys.path.append(str(_INTEGRATION))
 
 
 def pytest_runtest_makereport(item, call):

@@ -73,19 +73,15 @@ Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {
       for (const auto& e : entries.value()) files.insert(e.file.file_path);
     }
   }
-  Status first_error;
-  for (const auto& f : files) {
-    Status s = io->Delete(f);
-    if (!s.ok() && first_error.ok()) first_error = s;
-  }
+  Status first_error = io->DeleteMany(std::vector<std::string>(files.begin(), files.end()));
   // Files under the location that no metadata names (orphans of failed
   // commits, checksum sidecars, temporary files) belong to the table too.
   auto listed = io->ListIncludingHidden(iceberg::JoinLocation(m.location, ""));
   if (listed.ok()) {
-    for (const auto& f : listed.value()) {
-      Status s = io->Delete(f.location);
-      if (!s.ok() && first_error.ok()) first_error = s;
-    }
+    std::vector<std::string> left;
+    for (const auto& f : listed.value()) left.push_back(f.location);
+    Status s = io->DeleteMany(left);
+    if (!s.ok() && first_error.ok()) first_error = s;
   }
   return first_error;
 }

@@ -42,6 +42,14 @@ struct DataFile {
   std::optional<std::string> referenced_data_file;
 };
 
+// The file's size as its manifest records it, for FileIO::OpenInput; none
+// when the manifest holds no usable size (it is required, but a Parquet
+// file has at least 12 bytes).
+inline std::optional<uint64_t> KnownSize(const DataFile& f) {
+  if (f.file_size_in_bytes < 12) return std::nullopt;
+  return static_cast<uint64_t>(f.file_size_in_bytes);
+}
+
 struct ManifestEntry {
   EntryStatus status = EntryStatus::kAdded;
   // Null in a written ADDED entry means "inherit from the manifest list";

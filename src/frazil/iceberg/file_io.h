@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,7 +27,11 @@ class FileIO {
   virtual ~FileIO() = default;
 
   virtual Result<std::vector<uint8_t>> Read(const std::string& location) = 0;
-  virtual Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) = 0;
+  // A file for random access. `size`, when the caller knows it (data
+  // files carry theirs in the manifest), spares a remote store the
+  // request that would ask; reads past a wrong size fail.
+  virtual Result<std::unique_ptr<parquet::InputFile>> OpenInput(
+      const std::string& location, std::optional<uint64_t> size = std::nullopt) = 0;
 
   // Creates a file that must not exist yet, all or nothing: readers never
   // see a partial file, and an existing file is never replaced
@@ -41,6 +46,17 @@ class FileIO {
   // sidecars (local files: `dir/.name.crc` for `dir/name`), the file's
   // sidecar goes too, if there is one.
   virtual Status Delete(const std::string& location) = 0;
+  // Deletes each of `locations` as Delete does, in as few requests as the
+  // store allows (S3: a thousand keys a request). Every file is attempted;
+  // the first error is returned.
+  virtual Status DeleteMany(const std::vector<std::string>& locations) {
+    Status first;
+    for (const auto& l : locations) {
+      Status st = Delete(l);
+      if (!st.ok() && first.ok()) first = st;
+    }
+    return first;
+  }
   // Every file whose location starts with `prefix`, recursively, except
   // hidden ones (name starting with '.').
   virtual Result<std::vector<FileInfo>> List(const std::string& prefix) = 0;

@@ -167,9 +167,9 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileIO* io, const TableMetada
   for (const auto& f : listed) {
     if (f.modified_ms >= older_than_ms || ref.count(CanonicalLocation(f.location))) continue;
     if (auto owner = SidecarOwner(f.location); owner && ref.count(CanonicalLocation(*owner))) continue;
-    if (!dry_run) FRAZIL_RETURN_IF_ERROR(io->Delete(f.location));
     out.push_back(f.location);
   }
+  if (!dry_run) FRAZIL_RETURN_IF_ERROR(io->DeleteMany(out));
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -253,8 +253,9 @@ Result<DataFile> WriteDataFile(FileIO* io, const std::string& location, const Sc
 
 Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const std::string& location,
                                                              const Schema& read_schema,
-                                                             std::vector<int32_t> field_ids) {
-  FRAZIL_ASSIGN_OR_RETURN(auto input, io->OpenInput(location));
+                                                             std::vector<int32_t> field_ids,
+                                                             std::optional<uint64_t> file_size) {
+  FRAZIL_ASSIGN_OR_RETURN(auto input, io->OpenInput(location, file_size));
   auto opened = parquet::FileReader::Open(std::move(input));
   if (!opened.ok()) return opened.status().WithContext("data file " + location);
   std::unique_ptr<DataFileReader> r(new DataFileReader());

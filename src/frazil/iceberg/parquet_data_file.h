@@ -70,12 +70,14 @@ class DataFileWriter {
 
 // Reads a data file's rows as columns of `read_schema` (top-level field
 // ids `field_ids`, in that order). Columns the file lacks (added later)
-// read as nulls; a missing required column is an error.
+// read as nulls; a missing required column is an error. `file_size`,
+// from the manifest, spares a remote store a request (FileIO::OpenInput).
 class DataFileReader {
  public:
   static Result<std::unique_ptr<DataFileReader>> Open(FileIO* io, const std::string& location,
                                                       const Schema& read_schema,
-                                                      std::vector<int32_t> field_ids);
+                                                      std::vector<int32_t> field_ids,
+                                                      std::optional<uint64_t> file_size = std::nullopt);
   size_t num_row_groups() const { return reader_->num_row_groups(); }
   int64_t num_rows() const { return reader_->num_rows(); }
   // Row groups that may hold values of the long column `field_id` in [lo, hi].

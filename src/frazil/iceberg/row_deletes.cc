@@ -79,7 +79,7 @@ Status CheckReadable(const DataFile& f) {
 
 Result<std::unique_ptr<parquet::FileReader>> OpenDeleteFile(FileIO* io, const DataFile& f) {
   FRAZIL_RETURN_IF_ERROR(CheckReadable(f));
-  FRAZIL_ASSIGN_OR_RETURN(auto input, io->OpenInput(f.file_path));
+  FRAZIL_ASSIGN_OR_RETURN(auto input, io->OpenInput(f.file_path, KnownSize(f)));
   auto reader = parquet::FileReader::Open(std::move(input));
   if (!reader.ok()) return reader.status().WithContext("delete file " + f.file_path);
   return reader;

@@ -87,7 +87,8 @@ void HttpClient::ReturnHandle(void* handle) {
   curl_easy_cleanup(static_cast<CURL*>(handle));  // closes its connections: not under the lock
 }
 
-Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
+Result<HttpResponse> HttpClient::Send(const HttpRequest& req, bool* timed_out) {
+  if (timed_out) *timed_out = false;
   CURL* curl = static_cast<CURL*>(TakeHandle());
   if (!curl) return Status::Internal("curl_easy_init failed");
   // Reset clears the options but keeps the handle's open connections.
@@ -136,6 +137,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
     // A failed handle may hold a broken connection: do not pool it.
     curl_easy_cleanup(curl);
     std::string why = errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc);
+    if (timed_out) *timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     return Status::Unavailable(req.method + " " + req.url + ": " + why);
   }
   ReturnHandle(curl);

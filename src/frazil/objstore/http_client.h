@@ -47,8 +47,9 @@ class HttpClient {
 
   // Any HTTP status is a response; failures to get one (refused, timed
   // out, connection dropped, DNS) are Unavailable, naming the URL and
-  // libcurl's reason.
-  Result<HttpResponse> Send(const HttpRequest& request);
+  // libcurl's reason. `timed_out`, if given, is set to whether the failure
+  // was a timeout (connect or whole request).
+  Result<HttpResponse> Send(const HttpRequest& request, bool* timed_out = nullptr);
 
   // Connections opened so far (a measure of reuse).
   int64_t connections_opened() const;

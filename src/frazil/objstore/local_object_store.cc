@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
+#include <type_traits>
 
 #include "frazil/common/fs_util.h"
 #include "frazil/common/random_id.h"
 #include "frazil/objstore/object_store.h"
+#include "frazil/objstore/object_store_stats.h"
 
 namespace frazil::objstore {
 
@@ -17,9 +20,40 @@ Status ObjectStore::PutIfAbsent(const std::string& key, std::span<const uint8_t>
   return w->Commit();
 }
 
+Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
+  Status first;
+  for (const auto& k : keys) {
+    Status st = Delete(k);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
+
+ObjectStoreStats& Stats() { return GlobalObjectStoreStats(StoreKind::kLocal); }
+
+// Counts one call of the local store: the request, its duration, and its
+// error if it failed.
+class Counted {
+ public:
+  explicit Counted(StoreOp op) : start_(std::chrono::steady_clock::now()) { Stats().Request(op); }
+  ~Counted() { Stats().request_duration.ObserveDuration(std::chrono::steady_clock::now() - start_); }
+  template <class T>
+  T Done(T result) {
+    if constexpr (std::is_same_v<T, Status>) {
+      if (!result.ok()) Stats().Error(ErrorKindOf(result));
+    } else {
+      if (!result.ok()) Stats().Error(ErrorKindOf(result.status()));
+    }
+    return result;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
 
 Status CheckKey(const std::string& key) {
   if (key.empty() || key[0] != '/')
@@ -41,6 +75,7 @@ class LocalObjectWriter final : public ObjectWriter {
   Status Append(std::span<const uint8_t> data) override {
     if (fd_ < 0) return Status::Closed("object writer for " + key_ + " is closed");
     FRAZIL_RETURN_IF_ERROR(fsutil::WriteAll(fd_, data, tmp_));
+    Stats().Written(data.size());
     pos_ += data.size();
     if (pos_ - queued_ >= kWriteBehindBytes) {
       // Start writing back what is written so far, without waiting for it:
@@ -59,6 +94,12 @@ class LocalObjectWriter final : public ObjectWriter {
   uint64_t Position() const override { return pos_; }
 
   Status Commit() override {
+    Counted c(StoreOp::kPut);
+    return c.Done(CommitFile());
+  }
+
+ private:
+  Status CommitFile() {
     if (fd_ < 0) return Status::Closed("object writer for " + key_ + " is closed");
     if (::fdatasync(fd_) != 0) return Status::IoErrorFromErrno("fdatasync", tmp_, errno);
     ::close(fd_);
@@ -73,7 +114,6 @@ class LocalObjectWriter final : public ObjectWriter {
     return fsutil::SyncDir(fs::path(key_).parent_path().string());
   }
 
- private:
   std::string key_, tmp_;
   int fd_;
   uint64_t pos_ = 0;
@@ -90,11 +130,42 @@ class LocalObjectStore final : public ObjectStore {
  public:
   using ObjectStore::List;
   Result<std::vector<uint8_t>> Get(const std::string& key) override {
-    FRAZIL_RETURN_IF_ERROR(CheckKey(key));
-    return fsutil::ReadFile(key);
+    Counted c(StoreOp::kGet);
+    auto r = c.Done(ReadWhole(key));
+    if (r.ok()) Stats().Read(r->size());
+    return r;
   }
 
   Result<std::vector<uint8_t>> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    Counted c(StoreOp::kGetRange);
+    auto r = c.Done(ReadRange(key, offset, length));
+    if (r.ok()) Stats().Read(r->size());
+    return r;
+  }
+
+  Result<ObjectInfo> Head(const std::string& key) override {
+    Counted c(StoreOp::kHead);
+    return c.Done(Stat(key));
+  }
+
+  // Not counted: the request is the commit ("put").
+  Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) override {
+    FRAZIL_RETURN_IF_ERROR(CheckKey(key));
+    return CreateWriter(key);
+  }
+
+  Status Delete(const std::string& key) override {
+    Counted c(StoreOp::kDelete);
+    return c.Done(Unlink(key));
+  }
+
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) override {
+    Counted c(StoreOp::kList);
+    return c.Done(ListFiles(prefix, include_hidden));
+  }
+
+ private:
+  Result<std::vector<uint8_t>> ReadRange(const std::string& key, uint64_t offset, uint64_t length) {
     FRAZIL_RETURN_IF_ERROR(CheckKey(key));
     int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -117,7 +188,7 @@ class LocalObjectStore final : public ObjectStore {
     return out;
   }
 
-  Result<ObjectInfo> Head(const std::string& key) override {
+  Result<ObjectInfo> Stat(const std::string& key) {
     FRAZIL_RETURN_IF_ERROR(CheckKey(key));
     struct stat st;
     if (::stat(key.c_str(), &st) != 0)
@@ -126,8 +197,7 @@ class LocalObjectStore final : public ObjectStore {
     return ObjectInfo{key, static_cast<uint64_t>(st.st_size), ModifiedMs(st)};
   }
 
-  Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) override {
-    FRAZIL_RETURN_IF_ERROR(CheckKey(key));
+  Result<std::unique_ptr<ObjectWriter>> CreateWriter(const std::string& key) {
     fs::path p(key);
     FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(p.parent_path().string()));
     if (::access(key.c_str(), F_OK) == 0) return Status::AlreadyExists("object already exists: " + key);
@@ -139,13 +209,18 @@ class LocalObjectStore final : public ObjectStore {
     return std::unique_ptr<ObjectWriter>(new LocalObjectWriter(key, tmp, fd));
   }
 
-  Status Delete(const std::string& key) override {
+  Result<std::vector<uint8_t>> ReadWhole(const std::string& key) {
+    FRAZIL_RETURN_IF_ERROR(CheckKey(key));
+    return fsutil::ReadFile(key);
+  }
+
+  Status Unlink(const std::string& key) {
     FRAZIL_RETURN_IF_ERROR(CheckKey(key));
     if (::unlink(key.c_str()) != 0 && errno != ENOENT) return Status::IoErrorFromErrno("unlink", key, errno);
     return Status::Ok();
   }
 
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) override {
+  Result<std::vector<ObjectInfo>> ListFiles(const std::string& prefix, bool include_hidden) {
     // The prefix names a directory, or a directory plus a name prefix.
     fs::path dir = prefix.ends_with("/") ? fs::path(prefix) : fs::path(prefix).parent_path();
     std::vector<ObjectInfo> out;

@@ -40,11 +40,18 @@ class ObjectStore {
   virtual Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) = 0;
   // Missing keys are not an error.
   virtual Status Delete(const std::string& key) = 0;
+  // Deletes every key (missing ones are not an error); the first error is
+  // returned after all were attempted.
+  virtual Status DeleteMany(const std::vector<std::string>& keys);
   // Objects under `prefix`; with `include_hidden`, also those whose name
   // starts with '.' (for the local store: temporary files of writes in
   // flight, and sidecars other writers put there).
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) = 0;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) { return List(prefix, false); }
+
+  // Bytes a sequential reader should fetch per request (0: as asked);
+  // see parquet::InputFile::read_ahead.
+  virtual uint64_t read_ahead() const { return 0; }
 
   // Convenience: a whole object in one call.
   Status PutIfAbsent(const std::string& key, std::span<const uint8_t> data);

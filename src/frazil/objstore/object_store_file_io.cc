@@ -12,11 +12,15 @@ class ObjectInputFile final : public parquet::InputFile {
   ObjectInputFile(ObjectStore* store, std::string key, uint64_t size)
       : store_(store), key_(std::move(key)), size_(size) {}
   uint64_t Size() const override { return size_; }
+  uint64_t read_ahead() const override { return store_->read_ahead(); }
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
     if (offset > size_ || out.size() > size_ - offset)
       return Status::OutOfRange("read of " + std::to_string(out.size()) + " bytes at " +
                                 std::to_string(offset) + " past the end of " + key_);
     FRAZIL_ASSIGN_OR_RETURN(auto bytes, store_->GetRange(key_, offset, out.size()));
+    if (bytes.size() != out.size())
+      return Status::Corruption(key_ + ": " + std::to_string(bytes.size()) + " bytes read of " +
+                                std::to_string(out.size()) + " at " + std::to_string(offset));
     std::copy(bytes.begin(), bytes.end(), out.begin());
     return Status::Ok();
   }
@@ -76,10 +80,14 @@ Result<std::vector<uint8_t>> ObjectStoreFileIO::Read(const std::string& location
   return t.store->Get(t.key);
 }
 
-Result<std::unique_ptr<parquet::InputFile>> ObjectStoreFileIO::OpenInput(const std::string& location) {
+Result<std::unique_ptr<parquet::InputFile>> ObjectStoreFileIO::OpenInput(const std::string& location,
+                                                                         std::optional<uint64_t> size) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
-  FRAZIL_ASSIGN_OR_RETURN(ObjectInfo info, t.store->Head(t.key));
-  return std::unique_ptr<parquet::InputFile>(new ObjectInputFile(t.store, t.key, info.size));
+  if (!size) {
+    FRAZIL_ASSIGN_OR_RETURN(ObjectInfo info, t.store->Head(t.key));
+    size = info.size;
+  }
+  return std::unique_ptr<parquet::InputFile>(new ObjectInputFile(t.store, t.key, *size));
 }
 
 Status ObjectStoreFileIO::WriteNew(const std::string& location, std::span<const uint8_t> data) {
@@ -101,6 +109,26 @@ Status ObjectStoreFileIO::Delete(const std::string& location) {
   if (t.store == local_.get() && !iceberg::SidecarOwner(t.key))
     return t.store->Delete(iceberg::ChecksumSidecar(t.key));
   return Status::Ok();
+}
+
+Status ObjectStoreFileIO::DeleteMany(const std::vector<std::string>& locations) {
+  Status first;
+  auto note = [&first](Status st) {
+    if (!st.ok() && first.ok()) first = std::move(st);
+  };
+  std::map<ObjectStore*, std::vector<std::string>> remote;
+  for (const auto& location : locations) {
+    auto t = Resolve(location);
+    if (!t.ok()) {
+      note(t.status());
+    } else if (t->store == local_.get()) {
+      note(Delete(location));  // and its checksum sidecar
+    } else {
+      remote[t->store].push_back(std::move(t->key));
+    }
+  }
+  for (auto& [store, keys] : remote) note(store->DeleteMany(keys));
+  return first;
 }
 
 Result<std::vector<iceberg::FileInfo>> ObjectStoreFileIO::ListObjects(const std::string& prefix,

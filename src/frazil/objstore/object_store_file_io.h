@@ -24,10 +24,13 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
   explicit ObjectStoreFileIO(std::unique_ptr<ObjectStore> local, std::optional<S3Config> s3 = std::nullopt);
 
   Result<std::vector<uint8_t>> Read(const std::string& location) override;
-  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) override;
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location,
+                                                        std::optional<uint64_t> size = std::nullopt) override;
   Status WriteNew(const std::string& location, std::span<const uint8_t> data) override;
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override;
   Status Delete(const std::string& location) override;
+  // Keys of one S3 bucket go in batch DELETEs.
+  Status DeleteMany(const std::vector<std::string>& locations) override;
   Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override;
   Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override;
 

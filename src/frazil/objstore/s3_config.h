@@ -36,6 +36,9 @@ struct S3Config {
   // parts of at least 5 MiB except the last).
   uint64_t multipart_part_size = 8ull << 20;
   int multipart_parallelism = 4;  // parts in flight per object
+  // Sequential reads (a Parquet column chunk page by page) fetch this
+  // much per ranged GET, so a page costs no round trip of its own.
+  uint64_t read_ahead_bytes = 4ull << 20;
   // Hash each body into x-amz-content-sha256 (the server checks it);
   // false sends UNSIGNED-PAYLOAD.
   bool sign_payload = true;

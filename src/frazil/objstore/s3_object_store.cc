@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "frazil/common/executor.h"
+#include "frazil/common/logging.h"
 #include "frazil/objstore/aws_sigv4.h"
+#include "frazil/objstore/object_store_stats.h"
 #include "frazil/objstore/s3_xml.h"
 
 namespace frazil::objstore {
@@ -78,6 +80,55 @@ bool Retryable(long status, const std::string& code) {
          code == "InternalError" || code == "ServiceUnavailable" || code == "ConditionalRequestConflict";
 }
 
+// Why a retryable answer failed, for the retry counters.
+RetryReason ReasonFor(long status, const std::string& code) {
+  if (status == 429 || code == "SlowDown") return RetryReason::kThrottled;
+  if (code == "RequestTimeout") return RetryReason::kTimeout;
+  return RetryReason::kServerError;
+}
+
+// What a final (non-retried) error answer means, for the error counters.
+ErrorKind KindFor(long status, const std::string& code) {
+  if (status == 404 || code == "NoSuchBucket" || code == "NoSuchKey" || code == "NoSuchUpload")
+    return ErrorKind::kNotFound;
+  if (status == 401 || status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch")
+    return ErrorKind::kDenied;
+  if (status == 409 || status == 412) return ErrorKind::kConflict;
+  return ErrorKind::kOther;
+}
+
+bool HasQuery(const S3ObjectStore::Call& call, std::string_view name) {
+  for (const auto& [k, v] : call.query)
+    if (k == name) return true;
+  return false;
+}
+
+// The S3 operation a call is, from its method, key and query.
+StoreOp OpFor(const S3ObjectStore::Call& call) {
+  const std::string& m = call.method;
+  if (m == "GET") {
+    if (call.key.empty()) return HasQuery(call, "list-type") ? StoreOp::kList : StoreOp::kOther;
+    for (const auto& [k, v] : call.headers)
+      if (k == "range") return StoreOp::kGetRange;
+    return StoreOp::kGet;
+  }
+  if (m == "HEAD") return call.key.empty() ? StoreOp::kHeadBucket : StoreOp::kHead;
+  if (m == "PUT") {
+    if (call.key.empty()) return StoreOp::kOther;  // CreateBucket
+    return HasQuery(call, "partNumber") ? StoreOp::kUploadPart : StoreOp::kPut;
+  }
+  if (m == "POST") {
+    if (HasQuery(call, "delete")) return StoreOp::kDeleteBatch;
+    if (HasQuery(call, "uploads")) return StoreOp::kCreateMultipart;
+    if (HasQuery(call, "uploadId")) return StoreOp::kCompleteMultipart;
+    return StoreOp::kOther;
+  }
+  if (m == "DELETE") return HasQuery(call, "uploadId") ? StoreOp::kAbortMultipart : StoreOp::kDelete;
+  return StoreOp::kOther;
+}
+
+ObjectStoreStats& Stats() { return GlobalObjectStoreStats(StoreKind::kS3); }
+
 std::string HiddenName(const std::string& key) {
   size_t slash = key.rfind('/');
   return slash == std::string::npos ? key : key.substr(slash + 1);
@@ -127,7 +178,26 @@ std::string S3ObjectStore::Describe(const std::string& key) const {
   return "s3://" + bucket_ + (key.empty() ? "" : "/" + key);
 }
 
-Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call) {
+void S3ObjectStore::LogRateLimited(const std::string& line) {
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t next = next_log_ns_.load(std::memory_order_relaxed);
+  if (now < next || !next_log_ns_.compare_exchange_strong(next, now + 1'000'000'000)) {
+    if (!line.empty()) logs_skipped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  int64_t skipped = logs_skipped_.exchange(0, std::memory_order_relaxed);
+  if (line.empty()) {
+    if (skipped > 0) FRAZIL_LOG_WARN("{} more retry messages for s3://{} suppressed", skipped, bucket_);
+  } else if (skipped > 0) {
+    FRAZIL_LOG_WARN("{} ({} more retry messages for s3://{} suppressed)", line, skipped, bucket_);
+  } else {
+    FRAZIL_LOG_WARN("{}", line);
+  }
+}
+
+Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call, bool* timed_out) {
   std::string path = base_path_ + "/" + call.key;
   if (path.size() > 1 && call.key.empty() && !base_path_.empty()) path = base_path_;
   std::string amz_date = sigv4::AmzDate(std::chrono::system_clock::now());
@@ -156,7 +226,15 @@ Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call) {
                            sigv4::AuthorizationHeader(in, creds, amz_date, config_.region, "s3"));
   req.body = call.body;
   requests_.fetch_add(1, std::memory_order_relaxed);
-  return http_.Send(req);
+  ObjectStoreStats& stats = Stats();
+  stats.Request(OpFor(call));
+  if (call.method == "PUT") stats.Written(call.body.size());
+  auto start = std::chrono::steady_clock::now();
+  auto resp = http_.Send(req, timed_out);
+  stats.request_duration.ObserveDuration(std::chrono::steady_clock::now() - start);
+  if (resp.ok() && call.method == "GET" && !call.key.empty() && resp->status >= 200 && resp->status < 300)
+    stats.Read(resp->body.size());
+  return resp;
 }
 
 Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const {
@@ -184,47 +262,70 @@ Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const
 
 Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
+  ObjectStoreStats& stats = Stats();
+  auto fail = [&stats](ErrorKind kind, Status st) {
+    stats.Error(kind);
+    return st;
+  };
   Status last;
   for (int attempt = 1;; ++attempt) {
     if (attempts) *attempts = attempt;
-    auto sent = SendOnce(call);
+    bool timed_out = false;
+    auto sent = SendOnce(call, &timed_out);
+    RetryReason reason = RetryReason::kConnection;
+    std::string why;  // for the log: the HTTP status and S3 code, or the transport's error
     if (sent.ok()) {
       HttpResponse& resp = *sent;
       bool ok = resp.status >= 200 && resp.status < 300;
-      std::string code;
       if (ok && call.method == "POST" && resp.BodyText().find("<Error>") != std::string::npos) {
         std::string body = resp.BodyText();
         std::string code = xml::FirstText(body, "Code");
         std::string detail = code + ": " + xml::FirstText(body, "Message");
         if (body.find("<DeleteResult") != std::string::npos) {
           // Batch delete: errors per key, never retried as a whole.
-          return Status::IoError("s3 batch delete in s3://" + bucket_ + ": key '" +
-                                 xml::FirstText(body, "Key") + "': " + detail);
+          return fail(ErrorKind::kOther, Status::IoError("s3 batch delete in s3://" + bucket_ + ": key '" +
+                                                         xml::FirstText(body, "Key") + "': " + detail));
         }
         // CompleteMultipartUpload can fail inside a 200; S3 asks for a retry
         // when the code says so.
         Status err = Status::IoError("s3 " + call.method + " " + Describe(call.key) + ": " + detail);
-        if (!Retryable(0, code)) return err;
+        if (!Retryable(0, code)) return fail(KindFor(0, code), err);
         last = err;
+        reason = ReasonFor(0, code);
+        why = "HTTP 200 with error " + code;
       } else if (ok) {
+        // Lines left out at the end of a burst of retries are counted on a
+        // later request, not only on a later retry (there may be none).
+        if (logs_skipped_.load(std::memory_order_relaxed) > 0) LogRateLimited("");
         return std::move(sent).value();
       } else {
         std::string code = xml::FirstText(resp.BodyText(), "Code");
         Status err = ErrorFor(call, resp);
-        if (!Retryable(resp.status, code)) return err;
+        if (!Retryable(resp.status, code)) return fail(KindFor(resp.status, code), err);
         last = err;
+        reason = ReasonFor(resp.status, code);
+        why = "HTTP " + std::to_string(resp.status) + (code.empty() ? "" : " " + code);
       }
     } else {
       last = sent.status();  // no response: refused, timed out, dropped
+      reason = timed_out ? RetryReason::kTimeout : RetryReason::kConnection;
+      why = last.message();
     }
-    if (attempt >= config_.max_attempts)
-      return Status::Unavailable("s3 " + call.method + " " + Describe(call.key) + ": gave up after " +
-                                 std::to_string(attempt) + " attempts: " + last.message());
+    if (attempt >= config_.max_attempts) {
+      Status err = Status::Unavailable("s3 " + call.method + " " + Describe(call.key) + ": gave up after " +
+                                       std::to_string(attempt) + " attempts: " + last.message());
+      LogRateLimited(err.message());
+      return fail(ErrorKind::kUnavailable, err);
+    }
     // Exponential backoff with full jitter: uniform in [0, min(cap, base*2^n)].
     int64_t ceiling = config_.retry_base_delay_ms << std::min(attempt - 1, 20);
     ceiling = std::min(ceiling, config_.retry_max_delay_ms);
     int64_t delay = std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(ceiling, 0))(rng);
     retries_.fetch_add(1, std::memory_order_relaxed);
+    stats.Retry(reason);
+    LogRateLimited("s3 " + call.method + " " + Describe(call.key) + ": attempt " + std::to_string(attempt) +
+                   " of " + std::to_string(config_.max_attempts) + " failed (" + RetryReasonName(reason) +
+                   ": " + why + "), retrying in " + std::to_string(delay) + " ms");
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   }
 }
@@ -348,6 +449,8 @@ Executor* PartUploadExecutor() {
 }
 }  // namespace
 
+const Executor* S3ObjectStore::UploadExecutor() { return PartUploadExecutor(); }
+
 // Buffers up to one part; beyond that, a multipart upload with up to
 // `multipart_parallelism` parts queued or on the network at once, on the
 // shared upload pool. The writer is used by one thread at a time, like the
@@ -417,11 +520,12 @@ class S3ObjectWriter final : public ObjectWriter {
                              {{"uploadId", upload_id_}},
                              {{"if-none-match", "*"}, {"content-type", "application/xml"}},
                              AsBytes(body)};
-    int attempts = 0;
-    auto r = store_->Execute(call, &attempts);
-    if (!r.ok() && r.status().code() == StatusCode::kNotFound && attempts > 1) {
+    auto r = store_->Execute(call);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
       // A retried completion whose first attempt went through finds its
-      // upload gone: the object of our size is then ours.
+      // upload gone: the object of our size is then ours (it was absent
+      // just before). Retried by us, or re-sent by libcurl itself, as for
+      // PutWhole.
       auto head = store_->Head(key_);
       if (head.ok() && head->size == pos_) {
         completed_ = true;
@@ -443,12 +547,13 @@ class S3ObjectWriter final : public ObjectWriter {
 
   Status PutWhole() {
     S3ObjectStore::Call call{"PUT", key_, {}, {{"if-none-match", "*"}}, buffer_};
-    int attempts = 0;
-    auto r = store_->Execute(call, &attempts);
+    auto r = store_->Execute(call);
     if (r.ok()) return Status::Ok();
     // A retried PUT whose first attempt landed meets its own object: the
-    // same content (MD5 = ETag of a single PUT) means it is ours.
-    if (r.status().code() == StatusCode::kAlreadyExists && attempts > 1) {
+    // same content (MD5 = ETag of a single PUT) means it is ours. Even a
+    // first attempt can be a retry: libcurl re-sends a request by itself
+    // when the reused connection it went out on closes before any answer.
+    if (r.status().code() == StatusCode::kAlreadyExists) {
       auto head = store_->Execute(S3ObjectStore::Call{"HEAD", key_, {}, {}, {}});
       if (head.ok() && head->Header("etag") == "\"" + Md5Hex(buffer_) + "\"") return Status::Ok();
     }

@@ -4,7 +4,10 @@
 // retried with exponential backoff and full jitter when the failure is
 // transient: 5xx, 429, SlowDown, RequestTimeout, timeouts and dropped or
 // refused connections. 403, 404, NoSuchBucket and bad credentials are
-// never retried; their errors name the bucket and key.
+// never retried; their errors name the bucket and key. Every retry is
+// logged (WARN, at most one line a second per store, with a count of the
+// lines left out), and every request, retry, failure and body byte is
+// counted in GlobalObjectStoreStats(StoreKind::kS3) for /metrics.
 //
 // Objects larger than one part go up as multipart uploads, several parts
 // in flight at once; a failed or abandoned upload is aborted so no parts
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "frazil/common/executor.h"
 #include "frazil/objstore/http_client.h"
 #include "frazil/objstore/object_store.h"
 #include "frazil/objstore/s3_config.h"
@@ -32,6 +36,8 @@ class S3ObjectStore final : public ObjectStore {
   // upload in the process (each writer keeps at most
   // multipart_parallelism parts queued or in flight).
   static constexpr int kUploadThreads = 8;
+  // That pool (made on first use), for /metrics.
+  static const Executor* UploadExecutor();
 
   // `config` must be resolved (ResolveS3Config). Does no I/O.
   static Result<std::unique_ptr<S3ObjectStore>> Open(S3Config config, std::string bucket);
@@ -45,10 +51,11 @@ class S3ObjectStore final : public ObjectStore {
   // S3 has no hidden objects: include_hidden only decides whether names
   // whose last segment starts with '.' are returned.
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, bool include_hidden) override;
+  uint64_t read_ahead() const override { return config_.read_ahead_bytes; }
 
   // Deletes many keys with batch DELETE (POST ?delete, up to 1000 a
   // request). Missing keys are not an error.
-  Status DeleteMany(const std::vector<std::string>& keys);
+  Status DeleteMany(const std::vector<std::string>& keys) override;
   // Checks that the bucket exists and the credentials are accepted
   // (HEAD bucket): a clear error at start rather than on first use.
   Status CheckBucket();
@@ -80,9 +87,13 @@ class S3ObjectStore final : public ObjectStore {
 
  private:
   S3ObjectStore(S3Config config, std::string bucket);
-  Result<HttpResponse> SendOnce(const Call& call);
+  Result<HttpResponse> SendOnce(const Call& call, bool* timed_out);
   Status ErrorFor(const Call& call, const HttpResponse& resp) const;
   std::string Describe(const std::string& key) const;
+  // Logs `line` at WARN unless a line was logged less than a second ago
+  // (then counts it, and the next line logged says how many were left out).
+  // An empty `line` only logs how many were left out, if any.
+  void LogRateLimited(const std::string& line);
 
   const S3Config config_;
   const std::string bucket_;
@@ -92,6 +103,8 @@ class S3ObjectStore final : public ObjectStore {
   HttpClient http_;
   std::atomic<int> list_page_size_{1000};
   std::atomic<int64_t> requests_{0}, retries_{0}, aborted_{0}, max_parts_in_flight_{0};
+  std::atomic<int64_t> next_log_ns_{0};   // steady clock: when the next WARN line may be logged
+  std::atomic<int64_t> logs_skipped_{0};  // lines left out since the last one
 
   friend class S3ObjectWriter;
 };

@@ -1,6 +1,7 @@
 #include "frazil/parquet/column_reader.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "frazil/common/coding.h"
 #include "frazil/parquet/compression.h"
@@ -268,21 +269,48 @@ Status ColumnChunkCursor::NextPage() {
     size_t header_len = 0;
     for (size_t want = 256;; want *= 4) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(want, size_ - pos_));
-      header_.resize(n);
-      FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos_, header_));
-      Status st = DecodePageHeader(header_, &h, &header_len);
+      FRAZIL_ASSIGN_OR_RETURN(std::span<const uint8_t> header, Bytes(pos_, n, &header_));
+      Status st = DecodePageHeader(header, &h, &header_len);
       if (st.ok()) break;
       if (n == size_ - pos_ || want >= kMaxPageBytes) return st;
     }
     pos_ += header_len;
     FRAZIL_RETURN_IF_ERROR(CheckPageSizes(h, static_cast<size_t>(pos_), static_cast<size_t>(size_)));
-    body_.resize(static_cast<size_t>(h.compressed_page_size));
-    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos_, body_));
+    FRAZIL_ASSIGN_OR_RETURN(std::span<const uint8_t> body,
+                            Bytes(pos_, static_cast<size_t>(h.compressed_page_size), &body_));
     pos_ += static_cast<uint64_t>(h.compressed_page_size);
-    FRAZIL_RETURN_IF_ERROR(DecodePage(h, body_, *meta_, *leaf_, values_loaded_, &dict_, &scratch_, &page_));
+    FRAZIL_RETURN_IF_ERROR(DecodePage(h, body, *meta_, *leaf_, values_loaded_, &dict_, &scratch_, &page_));
     values_loaded_ += page_.num_values;
   }
   return Status::Ok();
+}
+
+Result<std::span<const uint8_t>> ColumnChunkCursor::Bytes(uint64_t pos, size_t n,
+                                                          std::vector<uint8_t>* direct) {
+  const uint64_t block = file_->read_ahead();
+  if (block == 0) {
+    direct->resize(n);
+    FRAZIL_RETURN_IF_ERROR(file_->ReadAt(start_ + pos, *direct));
+    return std::span<const uint8_t>(*direct);
+  }
+  const uint64_t ahead_end = ahead_pos_ + ahead_.size();
+  if (pos < ahead_pos_ || pos + n > ahead_end) {
+    // A page larger than the block is read whole; the buffer never holds
+    // more than the larger of the two. What the buffer already holds of
+    // the range (a page that straddles the block's end) is kept, so a
+    // sequential pass fetches each byte once.
+    const uint64_t len = std::min<uint64_t>(std::max<uint64_t>(block, n), size_ - pos);
+    size_t kept = 0;
+    if (pos >= ahead_pos_ && pos < ahead_end) {
+      kept = static_cast<size_t>(ahead_end - pos);
+      std::memmove(ahead_.data(), ahead_.data() + (pos - ahead_pos_), kept);
+    }
+    ahead_.resize(static_cast<size_t>(len));
+    FRAZIL_RETURN_IF_ERROR(
+        file_->ReadAt(start_ + pos + kept, std::span<uint8_t>(ahead_).subspan(kept, ahead_.size() - kept)));
+    ahead_pos_ = pos;
+  }
+  return std::span<const uint8_t>(ahead_).subspan(static_cast<size_t>(pos - ahead_pos_), n);
 }
 
 void ColumnChunkCursor::Take(size_t begin, size_t end, DecodedChunk* out) {

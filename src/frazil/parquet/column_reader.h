@@ -49,6 +49,9 @@ class ColumnChunkCursor {
 
  private:
   Status NextPage();  // decodes the next data page into page_ (empty at the chunk's end)
+  // `n` bytes of the chunk at `pos`: read as asked, or, when the file
+  // wants large reads, served from a block fetched ahead.
+  Result<std::span<const uint8_t>> Bytes(uint64_t pos, size_t n, std::vector<uint8_t>* direct);
   void Take(size_t begin, size_t end, DecodedChunk* out);  // level entries [begin, end) of page_
 
   InputFile* file_;
@@ -61,6 +64,8 @@ class ColumnChunkCursor {
   DecodedChunk page_;                     // the current page
   size_t level_pos_ = 0, value_pos_ = 0;  // what of page_ is not taken yet
   std::vector<uint8_t> header_, body_, scratch_;
+  std::vector<uint8_t> ahead_;  // chunk bytes [ahead_pos_, ahead_pos_ + size)
+  uint64_t ahead_pos_ = 0;
 };
 
 }  // namespace frazil::parquet

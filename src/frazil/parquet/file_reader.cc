@@ -10,6 +10,8 @@ namespace frazil::parquet {
 namespace {
 
 constexpr uint32_t kMaxFooterBytes = 256u << 20;
+// Read from a file's end at open: footers of a few row groups fit.
+constexpr uint64_t kFooterReadBytes = 64u << 10;
 
 // Where a column chunk's first page is, checked to lie in the data.
 Result<uint64_t> ChunkStart(const ColumnMetaData& m, uint64_t data_end) {
@@ -135,10 +137,24 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> 
   const uint64_t size = r->file_->Size();
   if (size < 12)
     return Status::Corruption(name + ": " + std::to_string(size) + " bytes is too short for Parquet");
-  uint8_t head[4], tail[8];
-  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(0, head));
-  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(size - 8, tail));
-  if (std::memcmp(head, "PAR1", 4) != 0 || std::memcmp(tail + 4, "PAR1", 4) != 0) {
+  // The footer's length is at the end: read a block that holds most
+  // footers whole, so a remote file opens with one request.
+  const uint64_t guess = std::min<uint64_t>(size, kFooterReadBytes);
+  std::vector<uint8_t> block(static_cast<size_t>(guess));
+  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(size - guess, block));
+  const uint8_t* tail = block.data() + block.size() - 8;
+  // The leading magic costs a request of its own on a remote file; it is
+  // checked there only when the block covers it (the chunks are found by
+  // the footer's offsets, which are checked against the file).
+  bool head_ok = true;
+  if (guess == size) {
+    head_ok = std::memcmp(block.data(), "PAR1", 4) == 0;
+  } else if (r->file_->read_ahead() == 0) {
+    uint8_t head[4];
+    FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(0, head));
+    head_ok = std::memcmp(head, "PAR1", 4) == 0;
+  }
+  if (!head_ok || std::memcmp(tail + 4, "PAR1", 4) != 0) {
     return Status::Corruption(name + ": bad magic (not a Parquet file, or encrypted)");
   }
   uint32_t footer_len = DecodeFixed32(tail);
@@ -146,9 +162,16 @@ Result<std::unique_ptr<FileReader>> FileReader::Open(std::unique_ptr<InputFile> 
     return Status::Corruption(name + ": footer length " + std::to_string(footer_len) +
                               " out of range for a " + std::to_string(size) + "-byte file");
   }
-  std::vector<uint8_t> footer(footer_len);
   r->data_end_ = size - 8 - footer_len;
-  FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(r->data_end_, footer));
+  std::vector<uint8_t> footer;
+  if (footer_len + 8 <= guess) {
+    block.resize(block.size() - 8);
+    block.erase(block.begin(), block.end() - footer_len);
+    footer = std::move(block);
+  } else {
+    footer.resize(footer_len);
+    FRAZIL_RETURN_IF_ERROR(r->file_->ReadAt(r->data_end_, footer));
+  }
   Status st = DecodeFileMetaData(footer, &r->meta_);
   if (!st.ok()) return st.WithContext(name);
   auto schema = FromParquetSchema(r->meta_.schema, &r->leaves_);

@@ -1,5 +1,5 @@
-// Random-access input for the Parquet reader: a local file now, object
-// storage later.
+// Random-access input for the Parquet reader: a local file, an object in
+// an object store, or bytes in memory.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,11 @@ class InputFile {
   // Reads exactly out.size() bytes at `offset`; a short file is an error.
   virtual Status ReadAt(uint64_t offset, std::span<uint8_t> out) = 0;
   virtual const std::string& name() const = 0;
+  // Bytes a sequential reader should fetch at once, 0 for "as asked".
+  // Each read of a remote object costs a round trip of tens of
+  // milliseconds, so readers of such files fetch a large block and serve
+  // the small reads (page headers, pages) from it.
+  virtual uint64_t read_ahead() const { return 0; }
 };
 
 Result<std::unique_ptr<InputFile>> OpenInputFile(const std::string& path);

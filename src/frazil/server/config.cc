@@ -98,7 +98,8 @@ Status LoadS3Section(const YAML::Node& node, objstore::S3Config* c) {
       {"retry_base_delay_ms", &c->retry_base_delay_ms},
       {"retry_max_delay_ms", &c->retry_max_delay_ms},
   };
-  std::set<std::string> keys{"path_style", "max_attempts", "multipart_part_size", "multipart_parallelism"};
+  std::set<std::string> keys{"path_style", "max_attempts", "multipart_part_size", "multipart_parallelism",
+                             "read_ahead_bytes"};
   for (const auto& [key, field] : texts) keys.insert(key);
   for (const auto& [key, field] : millis) keys.insert(key);
   FRAZIL_RETURN_IF_ERROR(CheckKeys(node, keys, where));
@@ -111,6 +112,7 @@ Status LoadS3Section(const YAML::Node& node, objstore::S3Config* c) {
   FRAZIL_RETURN_IF_ERROR(Read(node, "max_attempts", where, &c->max_attempts));
   FRAZIL_RETURN_IF_ERROR(Read(node, "multipart_part_size", where, &c->multipart_part_size));
   FRAZIL_RETURN_IF_ERROR(Read(node, "multipart_parallelism", where, &c->multipart_parallelism));
+  FRAZIL_RETURN_IF_ERROR(Read(node, "read_ahead_bytes", where, &c->read_ahead_bytes));
   if (c->max_attempts < 1 || c->max_attempts > 100)
     return Status::InvalidArgument("s3.max_attempts must be between 1 and 100");
   if (c->retry_max_delay_ms < c->retry_base_delay_ms)
@@ -120,6 +122,9 @@ Status LoadS3Section(const YAML::Node& node, objstore::S3Config* c) {
     return Status::InvalidArgument("s3.multipart_part_size must be between 5 MiB and 5 GiB");
   if (c->multipart_parallelism < 1 || c->multipart_parallelism > 64)
     return Status::InvalidArgument("s3.multipart_parallelism must be between 1 and 64");
+  // 0 reads as asked: a request per Parquet page header and page.
+  if (c->read_ahead_bytes > (256ull << 20))
+    return Status::InvalidArgument("s3.read_ahead_bytes must be at most 256 MiB");
   if ((c->access_key_id.empty()) != (c->secret_access_key.empty()))
     return Status::InvalidArgument("s3.access_key_id and s3.secret_access_key must be given together");
   return Status::Ok();
@@ -249,6 +254,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"compact_target_bytes", &sc.compact_target_bytes},
         {"reader_prefetch_files", &sc.reader_prefetch_files},
         {"reader_prefetch_bytes", &sc.reader_prefetch_bytes},
+        {"manifest_cache_bytes", &sc.manifest_cache_bytes},
     };
     std::set<std::string> keys{"enabled", "warehouse"};
     for (const auto& [key, field] : numbers) keys.insert(key);

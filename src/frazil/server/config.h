@@ -67,6 +67,7 @@ struct StorageConfig {
   uint64_t compact_target_bytes = 64ull << 20;
   uint64_t reader_prefetch_files = 2;
   uint64_t reader_prefetch_bytes = 32ull << 20;
+  uint64_t manifest_cache_bytes = 32ull << 20;
 };
 
 // Limits of the HTTP endpoint (see config/frazil.yaml, `http_limits`).

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "frazil/objstore/object_store_stats.h"
 #include "frazil/storage/topic_reader.h"
 
 namespace frazil::server {
@@ -310,6 +311,60 @@ void RenderReplay(ExpositionWriter& w) {
           r.missing_offsets);
 }
 
+void RenderObjectStore(ExpositionWriter& w) {
+  using objstore::StoreKind;
+  using objstore::StoreOp;
+  // The operations each kind of store makes (the local store has no
+  // multipart uploads or batch deletes).
+  const std::vector<StoreOp> local_ops = {StoreOp::kGet, StoreOp::kGetRange, StoreOp::kHead,
+                                          StoreOp::kPut, StoreOp::kDelete,   StoreOp::kList};
+  std::vector<StoreOp> s3_ops;
+  for (size_t i = 0; i < objstore::kStoreOps; ++i) s3_ops.push_back(static_cast<StoreOp>(i));
+  const std::pair<StoreKind, const std::vector<StoreOp>*> kinds[] = {{StoreKind::kS3, &s3_ops},
+                                                                     {StoreKind::kLocal, &local_ops}};
+  auto stats = [](StoreKind k) -> const objstore::ObjectStoreStats& {
+    return objstore::GlobalObjectStoreStats(k);
+  };
+
+  const char* requests = "frazil_object_store_requests_total";
+  w.Family(requests, Type::kCounter,
+           "Object-store requests sent, by store and operation (every attempt, retries included).");
+  for (const auto& [kind, ops] : kinds)
+    for (StoreOp op : *ops)
+      w.Sample(requests, {{"store", objstore::StoreKindName(kind)}, {"op", objstore::StoreOpName(op)}},
+               stats(kind).requests_of(op));
+  const char* retries = "frazil_object_store_retries_total";
+  w.Family(retries, Type::kCounter,
+           "Object-store attempts that failed transiently and were retried, by reason.");
+  for (size_t i = 0; i < objstore::kRetryReasons; ++i) {
+    auto r = static_cast<objstore::RetryReason>(i);
+    w.Sample(retries, {{"store", "s3"}, {"reason", objstore::RetryReasonName(r)}},
+             stats(StoreKind::kS3).retries_of(r));
+  }
+  const char* errors = "frazil_object_store_errors_total";
+  w.Family(errors, Type::kCounter,
+           "Object-store calls that failed (after the retry budget, or not retryable), by kind.");
+  for (const auto& [kind, ops] : kinds) {
+    for (size_t i = 0; i < objstore::kErrorKinds; ++i) {
+      auto e = static_cast<objstore::ErrorKind>(i);
+      w.Sample(errors, {{"store", objstore::StoreKindName(kind)}, {"kind", objstore::ErrorKindName(e)}},
+               stats(kind).errors_of(e));
+    }
+  }
+  const char* read = "frazil_object_store_read_bytes_total";
+  w.Family(read, Type::kCounter, "Object bytes received by object-store reads (GET, ranged GET).");
+  for (const auto& [kind, ops] : kinds)
+    w.Sample(read, {{"store", objstore::StoreKindName(kind)}}, stats(kind).read_bytes.load());
+  const char* written = "frazil_object_store_written_bytes_total";
+  w.Family(written, Type::kCounter, "Object bytes sent by object-store writes (PUT, part uploads).");
+  for (const auto& [kind, ops] : kinds)
+    w.Sample(written, {{"store", objstore::StoreKindName(kind)}}, stats(kind).written_bytes.load());
+  w.Family("frazil_object_store_request_duration_seconds", Type::kHistogram,
+           "Duration of one object-store request (one attempt).");
+  for (const auto& [kind, ops] : kinds)
+    w.Histogram({{"store", objstore::StoreKindName(kind)}}, stats(kind).request_duration.Read());
+}
+
 void RenderExecutors(ExpositionWriter& w, const std::vector<const Executor*>& executors) {
   auto family = [&](const char* name, Type type, const char* help, auto value) {
     w.Family(name, type, help);
@@ -405,6 +460,19 @@ void RenderProcess(ExpositionWriter& w) {
       start_time > 0 ? now - start_time : 0);
 }
 
+void RenderManifestCache(ExpositionWriter& w, const iceberg::ManifestCachingFileIO::Stats& s) {
+  w.Family("frazil_manifest_cache_hits_total", Type::kCounter,
+           "Reads of manifests and manifest lists served from memory.");
+  w.Sample("frazil_manifest_cache_hits_total", {}, s.hits);
+  w.Family("frazil_manifest_cache_misses_total", Type::kCounter,
+           "Reads of manifests and manifest lists that went to storage.");
+  w.Sample("frazil_manifest_cache_misses_total", {}, s.misses);
+  w.Family("frazil_manifest_cache_bytes", Type::kGauge, "Bytes of manifests and manifest lists held.");
+  w.Sample("frazil_manifest_cache_bytes", {}, s.bytes);
+  w.Family("frazil_manifest_cache_files", Type::kGauge, "Manifests and manifest lists held.");
+  w.Sample("frazil_manifest_cache_files", {}, s.files);
+}
+
 }  // namespace
 
 std::string RenderMetrics(const MetricsInput& input) {
@@ -412,24 +480,28 @@ std::string RenderMetrics(const MetricsInput& input) {
   RenderTopics(w, input);
   if (input.broker != nullptr) RenderBroker(w, *input.broker);
   if (input.replay) RenderReplay(w);
+  if (input.manifest_cache != nullptr) RenderManifestCache(w, input.manifest_cache->stats());
+  if (input.object_store) RenderObjectStore(w);
   if (!input.executors.empty()) RenderExecutors(w, input.executors);
   if (input.http != nullptr) RenderHttp(w, input.http->Stats());
   if (input.process) RenderProcess(w);
   return w.Take();
 }
 
-void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors) {
+void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors,
+                     const iceberg::ManifestCachingFileIO* manifest_cache) {
   // The HTTP server's own executor is always rendered, after the others.
   bool has_http = false;
   for (const Executor* e : executors) has_http = has_http || e == http->executor();
   if (!has_http) executors.push_back(http->executor());
-  http->Get(std::string("/metrics"), [http, broker, executors]() {
+  http->Get(std::string("/metrics"), [http, broker, executors, manifest_cache]() {
     MetricsInput in;
     in.topics = broker->Topics();
     in.unavailable_topics = broker->UnavailableTopics().size();
     in.journal = broker->JournalStats();
     in.broker = &broker->metrics();
     in.executors = executors;
+    in.manifest_cache = manifest_cache;
     in.http = http;
     return HttpResponse{200, kMetricsContentType, RenderMetrics(in)};
   });

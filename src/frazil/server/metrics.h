@@ -11,6 +11,7 @@
 #include "frazil/broker/broker.h"
 #include "frazil/common/executor.h"
 #include "frazil/common/histogram.h"
+#include "frazil/iceberg/manifest_cache.h"
 #include "frazil/server/http_server.h"
 
 namespace frazil::server {
@@ -56,8 +57,10 @@ struct MetricsInput {
   const broker::BrokerMetrics* broker = nullptr;
   std::vector<const Executor*> executors;
   const HttpServer* http = nullptr;
-  bool replay = true;   // storage::GlobalReplayCounters()
-  bool process = true;  // from /proc/self
+  const iceberg::ManifestCachingFileIO* manifest_cache = nullptr;
+  bool replay = true;        // storage::GlobalReplayCounters()
+  bool object_store = true;  // objstore::GlobalObjectStoreStats()
+  bool process = true;       // from /proc/self
 };
 
 std::string RenderMetrics(const MetricsInput& input);
@@ -67,6 +70,7 @@ inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; c
 // Registers GET /metrics. `executors` are the process's shared executors
 // (rendered by name); `http` is the server's own (its connections and
 // handler executor are rendered too).
-void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors);
+void RegisterMetrics(HttpServer* http, broker::Broker* broker, std::vector<const Executor*> executors,
+                     const iceberg::ManifestCachingFileIO* manifest_cache = nullptr);
 
 }  // namespace frazil::server

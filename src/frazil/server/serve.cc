@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "frazil/common/logging.h"
 #include "frazil/common/memory_release.h"
 #include "frazil/iceberg/location.h"
+#include "frazil/iceberg/manifest_cache.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/objstore/s3_object_store.h"
 #include "frazil/objstore/s3_uri.h"
@@ -179,7 +181,10 @@ int RunServe(const ServeConfig& config) {
   }
   Warehouse& warehouse = std::get<Warehouse>(warehouse_or);
   catalog_options.warehouse = warehouse.location;
-  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(warehouse.io));
+  auto io = std::make_unique<iceberg::ManifestCachingFileIO>(std::move(warehouse.io),
+                                                             config.storage.manifest_cache_bytes);
+  const iceberg::ManifestCachingFileIO* manifest_cache = io.get();
+  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(io));
   if (!catalog_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
     return 1;
@@ -267,7 +272,13 @@ int RunServe(const ServeConfig& config) {
                             {{"name", catalog_options.name},
                              {"uri", catalog_options.db_path},
                              {"warehouse", catalog_options.warehouse}}}};
-  http.Get("/healthz", [&message_broker, &health] {
+  // The HTTP endpoint starts first (a failing start is visible there), but
+  // is healthy only once the Danube port accepts connections: whoever waits
+  // for /healthz may connect at once.
+  std::atomic<bool> danube_listening{false};
+  http.Get("/healthz", [&message_broker, &health, &danube_listening] {
+    if (!danube_listening.load(std::memory_order_acquire))
+      return HttpResponse{503, "application/json", "{\"status\":\"starting\"}\n"};
     nlohmann::json h = health;
     h["wals"] = message_broker->Topics().size();
     // Topics that could not be opened at start (damaged WAL): the broker
@@ -281,7 +292,11 @@ int RunServe(const ServeConfig& config) {
   std::vector<const Executor*> shared_executors;
   for (const Executor* e : message_broker->Executors()) shared_executors.push_back(e);
   shared_executors.push_back(broker::DefaultDispatchExecutor());
-  RegisterMetrics(&http, message_broker.get(), shared_executors);
+  // The pool that uploads multipart parts, when the warehouse is on S3 (not
+  // made otherwise: its threads would idle).
+  if (config.storage.enabled && objstore::IsS3Location(config.storage.warehouse))
+    shared_executors.push_back(objstore::S3ObjectStore::UploadExecutor());
+  RegisterMetrics(&http, message_broker.get(), shared_executors, manifest_cache);
   if (auto st = http.Start(*http_addr); !st.ok()) {
     FRAZIL_LOG_ERROR("{}", st.ToString());
     return 1;
@@ -314,6 +329,7 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   FRAZIL_LOG_INFO("Danube protocol listening on {} (advertised as {})", listen_addr->ToString(), url);
+  danube_listening.store(true, std::memory_order_release);
 
   int sig = 0;
   sigwait(&signals, &sig);

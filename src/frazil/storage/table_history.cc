@@ -69,7 +69,8 @@ Status TableHistory::Refresh(uint64_t from) {
     uint64_t first = static_cast<uint64_t>(lo);
     uint64_t last = std::min(static_cast<uint64_t>(hi), committed_end_ - 1);
     if (last < from) continue;
-    HistoryFile hf{task.file.file_path, first, last, task.file.record_count, nullptr};
+    HistoryFile hf{task.file.file_path,           first,  last, task.file.record_count,
+                   iceberg::KnownSize(task.file), nullptr};
     if (!task.deletes.empty()) hf.with_deletes = std::make_shared<const iceberg::ScanTask>(task);
     files_[task.file.file_path] = std::move(hf);
   }
@@ -117,8 +118,8 @@ Result<TableHistory::RangeRecords> TableHistory::ReadRange(iceberg::FileIO* io, 
   auto& recs = out.records;
   bool ordered = true;
   for (const auto& file : range.files) {
-    FRAZIL_ASSIGN_OR_RETURN(auto reader,
-                            iceberg::DataFileReader::Open(io, file.path, schema, EnvelopeFieldIds()));
+    FRAZIL_ASSIGN_OR_RETURN(
+        auto reader, iceberg::DataFileReader::Open(io, file.path, schema, EnvelopeFieldIds(), file.size));
     recs.reserve(recs.size() + static_cast<size_t>(std::max<int64_t>(0, file.records)));
     // Rows another engine deleted (position or equality delete files) are
     // not replayed: their offsets read as gaps.
@@ -164,7 +165,8 @@ Result<std::unique_ptr<TableHistory::RangeStream>> TableHistory::RangeStream::Op
   const std::string& path = s->range_.files[0].path;
   // First the offsets alone (8 bytes a row, read a page at a time): only
   // rows in strictly increasing offset order can be handed on as read.
-  FRAZIL_ASSIGN_OR_RETURN(auto offsets, iceberg::DataFileReader::Open(io, path, schema, {kOffset}));
+  FRAZIL_ASSIGN_OR_RETURN(
+      auto offsets, iceberg::DataFileReader::Open(io, path, schema, {kOffset}, s->range_.files[0].size));
   auto groups = offsets->SelectRowGroups(kOffset, static_cast<int64_t>(from), INT64_MAX);
   bool increasing = true;
   std::optional<int64_t> last;
@@ -186,7 +188,8 @@ Result<std::unique_ptr<TableHistory::RangeStream>> TableHistory::RangeStream::Op
     }
   }
   if (!increasing) return s;
-  FRAZIL_ASSIGN_OR_RETURN(s->reader_, iceberg::DataFileReader::Open(io, path, schema, EnvelopeFieldIds()));
+  FRAZIL_ASSIGN_OR_RETURN(s->reader_, iceberg::DataFileReader::Open(io, path, schema, EnvelopeFieldIds(),
+                                                                    s->range_.files[0].size));
   s->row_groups_ = std::move(groups);
   s->streaming_ = true;
   return s;

@@ -30,6 +30,7 @@ struct HistoryFile {
   std::string path;
   uint64_t first = 0, last = 0;
   int64_t records = 0;
+  std::optional<uint64_t> size;  // bytes, as the manifest says
   // Its planning task when delete files (another engine's DELETE) apply to
   // it; null when none do.
   std::shared_ptr<const iceberg::ScanTask> with_deletes;

@@ -79,7 +79,8 @@ Result<parquet::RowBatch> ReadSortedByOffset(iceberg::FileIO* io, const iceberg:
   std::vector<parquet::RowBatch> batches;
   std::vector<parquet::FieldSchema> fields;
   for (const auto* f : run) {
-    FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids));
+    FRAZIL_ASSIGN_OR_RETURN(
+        auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids, iceberg::KnownSize(*f)));
     fields = reader->fields();
     for (size_t g = 0; g < reader->num_row_groups(); ++g) {
       FRAZIL_ASSIGN_OR_RETURN(parquet::RowBatch b, reader->ReadRowGroup(g));
@@ -122,7 +123,8 @@ Result<bool> CopyInOffsetOrder(iceberg::FileIO* io, const iceberg::Schema& schem
   int64_t last = INT64_MIN;
   uint64_t bytes_per_row = 0;
   for (const auto* f : run) {
-    FRAZIL_ASSIGN_OR_RETURN(auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids));
+    FRAZIL_ASSIGN_OR_RETURN(
+        auto reader, iceberg::DataFileReader::Open(io, f->file_path, schema, ids, iceberg::KnownSize(*f)));
     for (size_t g = 0; g < reader->num_row_groups(); ++g) {
       FRAZIL_ASSIGN_OR_RETURN(auto rows, reader->OpenRowGroup(g));
       while (rows.rows_left() > 0) {
@@ -342,8 +344,9 @@ Status DropTopicTable(catalog::Catalog* catalog, const catalog::TableIdentifier&
   FRAZIL_RETURN_IF_ERROR(catalog->DropTable(id, /*purge=*/true));
   FRAZIL_ASSIGN_OR_RETURN(
       auto left, catalog->io()->ListIncludingHidden(iceberg::JoinLocation(t->metadata.location, "")));
-  for (const auto& f : left) FRAZIL_RETURN_IF_ERROR(catalog->io()->Delete(f.location));
-  return Status::Ok();
+  std::vector<std::string> locations;
+  for (const auto& f : left) locations.push_back(f.location);
+  return catalog->io()->DeleteMany(locations);
 }
 
 }  // namespace frazil::storage

@@ -8,6 +8,7 @@
 #include "../testing/temp_dir.h"
 #include "frazil/objstore/object_store.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/objstore/object_store_stats.h"
 
 namespace frazil::objstore {
 namespace {
@@ -69,6 +70,46 @@ TEST(LocalObjectStoreTest, RangedReadsAndBadKeys) {
   EXPECT_EQ(store->Get(dir.Sub("missing")).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store->Get("relative/key").status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(store->Delete(dir.Sub("missing")).ok());  // idempotent
+}
+
+TEST(LocalObjectStoreTest, CallsAreCountedForMetrics) {
+  testing::TempDir dir;
+  auto store = NewLocalObjectStore();
+  const ObjectStoreStats& stats = GlobalObjectStoreStats(StoreKind::kLocal);
+  auto requests = [&](StoreOp op) { return stats.requests_of(op); };
+  uint64_t puts = requests(StoreOp::kPut), gets = requests(StoreOp::kGet),
+           ranges = requests(StoreOp::kGetRange), heads = requests(StoreOp::kHead),
+           deletes = requests(StoreOp::kDelete), lists = requests(StoreOp::kList);
+  uint64_t read = stats.read_bytes.load(), written = stats.written_bytes.load();
+  uint64_t not_found = stats.errors_of(ErrorKind::kNotFound),
+           conflicts = stats.errors_of(ErrorKind::kConflict);
+  uint64_t timed = stats.request_duration.Read().count;
+
+  std::string key = dir.Sub("counted");
+  ASSERT_TRUE(store->PutIfAbsent(key, Bytes("0123456789")).ok());
+  auto w1 = store->NewObject(dir.Sub("raced")).value();
+  auto w2 = store->NewObject(dir.Sub("raced")).value();
+  ASSERT_TRUE(w1->Append(Bytes("one")).ok());
+  ASSERT_TRUE(w2->Append(Bytes("two")).ok());
+  ASSERT_TRUE(w1->Commit().ok());
+  EXPECT_EQ(w2->Commit().code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store->Get(key).ok());
+  ASSERT_TRUE(store->GetRange(key, 2, 3).ok());
+  EXPECT_EQ(store->Head(dir.Sub("missing")).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store->List(dir.path() + "/").ok());
+  ASSERT_TRUE(store->Delete(key).ok());
+
+  EXPECT_EQ(requests(StoreOp::kPut) - puts, 3u);
+  EXPECT_EQ(requests(StoreOp::kGet) - gets, 1u);
+  EXPECT_EQ(requests(StoreOp::kGetRange) - ranges, 1u);
+  EXPECT_EQ(requests(StoreOp::kHead) - heads, 1u);
+  EXPECT_EQ(requests(StoreOp::kList) - lists, 1u);
+  EXPECT_EQ(requests(StoreOp::kDelete) - deletes, 1u);
+  EXPECT_EQ(stats.read_bytes.load() - read, 10u + 3u);
+  EXPECT_EQ(stats.written_bytes.load() - written, 10u + 3u + 3u);
+  EXPECT_EQ(stats.errors_of(ErrorKind::kNotFound) - not_found, 1u);
+  EXPECT_EQ(stats.errors_of(ErrorKind::kConflict) - conflicts, 1u);
+  EXPECT_EQ(stats.request_duration.Read().count - timed, 8u);
 }
 
 TEST(ObjectStoreFileIOTest, ResolvesFileLocationsAndRefusesOthers) {

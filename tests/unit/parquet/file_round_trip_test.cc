@@ -181,17 +181,22 @@ TEST(ParquetFile, PagesOfEveryCodecReadBackWithStatistics) {
 // An input file that counts what is read of it.
 class CountingInput final : public InputFile {
  public:
-  explicit CountingInput(std::vector<uint8_t> bytes) : inner_(std::move(bytes)) {}
+  explicit CountingInput(std::vector<uint8_t> bytes, uint64_t read_ahead = 0)
+      : inner_(std::move(bytes)), read_ahead_(read_ahead) {}
   uint64_t Size() const override { return inner_.Size(); }
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
     largest_read = std::max<uint64_t>(largest_read, out.size());
+    ++reads;
+    bytes_read += out.size();
     return inner_.ReadAt(offset, out);
   }
   const std::string& name() const override { return inner_.name(); }
-  uint64_t largest_read = 0;
+  uint64_t read_ahead() const override { return read_ahead_; }
+  uint64_t largest_read = 0, reads = 0, bytes_read = 0;
 
  private:
   MemoryInputFile inner_;
+  uint64_t read_ahead_;
 };
 
 // One row of a batch of Envelope() columns as text.
@@ -260,6 +265,62 @@ TEST(ParquetFile, RowGroupsReadPageByPageInBatchesOfAnySize) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->columns.size(), 1u);
   EXPECT_EQ(got->columns[0].values.ints[9], 9);
+}
+
+// A file that wants large reads (an object on S3: every read is a round
+// trip) opens with one read of its end, and streams a row group in blocks
+// of its read-ahead, not a read per page header and page, still holding a
+// block per column rather than the column chunks.
+TEST(ParquetFile, RemoteFilesOpenInOneReadAndStreamInBlocks) {
+  std::vector<uint8_t> bytes;
+  WriterOptions o;
+  o.page_bytes = 1024;
+  auto w = FileWriter::Open(Envelope(), o, std::make_unique<SharedSink>(&bytes));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (int b = 0; b < 8; ++b) ASSERT_TRUE((*w)->Write(Rows(b * 5000, 5000)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  ASSERT_GT(bytes.size(), 64u << 10);  // larger than the block read at open
+
+  auto all = (*FileReader::Open(std::make_unique<MemoryInputFile>(bytes)))->ReadRowGroup(0);
+  ASSERT_TRUE(all.ok());
+  const uint64_t kBlock = 16 << 10;
+  for (uint64_t ahead : {uint64_t{0}, kBlock}) {
+    SCOPED_TRACE("read_ahead " + std::to_string(ahead));
+    auto input = std::make_unique<CountingInput>(bytes, ahead);
+    CountingInput* counting = input.get();
+    auto r = FileReader::Open(std::move(input));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    // Local files also check the leading magic; remote ones skip the
+    // round trip.
+    EXPECT_EQ(counting->reads, ahead ? 1u : 2u);
+    counting->reads = counting->bytes_read = counting->largest_read = 0;
+    auto rows = (*r)->OpenRowGroup(0);
+    ASSERT_TRUE(rows.ok());
+    size_t next = 0;
+    while ((*rows)->rows_left() > 0) {
+      auto got = (*rows)->Next(1000);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      for (size_t i = 0; i < got->num_rows; ++i, ++next) ASSERT_EQ(RowText(*got, i), RowText(*all, next));
+    }
+    ASSERT_EQ(next, 40000u);
+    uint64_t chunks = 0, pages_bound = 0, blocks_bound = 0;
+    for (const auto& c : (*r)->metadata().row_groups[0].columns) {
+      const uint64_t size = static_cast<uint64_t>(c.meta_data->total_compressed_size);
+      chunks += size;
+      pages_bound += size / 1024;
+      // Each read brings at least a block less a page (~1 KiB and its
+      // header) of new bytes: what a straddling page had is kept.
+      blocks_bound += size / (kBlock - 4096) + 2;
+    }
+    if (ahead == 0) {
+      EXPECT_GT(counting->reads, pages_bound);  // a header and a body per page
+      EXPECT_LE(counting->largest_read, 4u << 10);
+    } else {
+      EXPECT_LE(counting->reads, blocks_bound);
+      EXPECT_LE(counting->largest_read, kBlock);
+      EXPECT_EQ(counting->bytes_read, chunks);  // each byte once
+    }
+  }
 }
 
 TEST(ParquetFile, RejectsNonParquetInput) {

@@ -121,6 +121,7 @@ TEST(ConfigS3, ShippedFileMatchesTheEmbeddedDefaults) {
   EXPECT_EQ(c.retry_max_delay_ms, d.retry_max_delay_ms);
   EXPECT_EQ(c.multipart_part_size, d.multipart_part_size);
   EXPECT_EQ(c.multipart_parallelism, d.multipart_parallelism);
+  EXPECT_EQ(c.read_ahead_bytes, d.read_ahead_bytes);
 }
 
 TEST(ConfigS3, ReadsEveryKeyAndTheWarehouse) {
@@ -142,6 +143,7 @@ s3:
   retry_max_delay_ms: 800
   multipart_part_size: 16777216
   multipart_parallelism: 2
+  read_ahead_bytes: 1048576
 )"),
                              &config);
   ASSERT_TRUE(st.ok()) << st.ToString();
@@ -161,6 +163,7 @@ s3:
   EXPECT_EQ(c.retry_max_delay_ms, 800);
   EXPECT_EQ(c.multipart_part_size, 16777216u);
   EXPECT_EQ(c.multipart_parallelism, 2);
+  EXPECT_EQ(c.read_ahead_bytes, 1048576u);
 }
 
 TEST(ConfigS3, RefusesBadValuesByName) {
@@ -172,6 +175,7 @@ TEST(ConfigS3, RefusesBadValuesByName) {
   };
   refused("s3typo", "s3:\n  endpiont: http://x\n", "s3.endpiont");
   refused("s3parts", "s3:\n  multipart_part_size: 1048576\n", "s3.multipart_part_size");
+  refused("s3ahead", "s3:\n  read_ahead_bytes: 1073741824\n", "s3.read_ahead_bytes");
   refused("s3par0", "s3:\n  multipart_parallelism: 0\n", "s3.multipart_parallelism");
   refused("s3att0", "s3:\n  max_attempts: 0\n", "s3.max_attempts");
   refused("s3tmo", "s3:\n  request_timeout_ms: 0\n", "s3.request_timeout_ms");

@@ -267,9 +267,10 @@ class OverlapFileIO : public iceberg::FileIO {
     Guard g(this);
     return base_->Read(location);
   }
-  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) override {
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(
+      const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
     Guard g(this);
-    return base_->OpenInput(location);
+    return base_->OpenInput(location, size);
   }
   Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
     Guard g(this);

@@ -522,9 +522,10 @@ class SlowFileIO : public iceberg::FileIO {
     Wait();
     return base_->Read(location);
   }
-  Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location) override {
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(
+      const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
     Wait();
-    return base_->OpenInput(location);
+    return base_->OpenInput(location, size);
   }
   Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
     return base_->WriteNew(location, data);
