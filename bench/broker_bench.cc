@@ -203,7 +203,10 @@ struct Broker {
   ~Broker() { Stop(); }
 
   // CPU seconds (user + system, all threads) the broker has used so far.
-  double CpuSeconds() const {
+  double CpuSeconds() const { return ProcCpuSeconds(pid); }
+
+  // The same for any process.
+  static double ProcCpuSeconds(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
     std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     auto rp = s.rfind(')');
@@ -380,6 +383,9 @@ class S3Warehouse {
       return Json::object();
     }
   }
+
+  // CPU seconds the server has used so far.
+  double CpuSeconds() const { return Broker::ProcCpuSeconds(server_->pid()); }
 
   // Total size of the objects under the topic's table ("/ns/t") whose keys
   // end with `suffix` (".parquet": the data files, the current snapshot's
@@ -2118,12 +2124,19 @@ int main(int argc, char** argv) {
           Start(&b, dir + "/" + mode + "-" + label, cfg);
           for (int p : producer_counts) {
             Json s0 = s3 ? s3->Stats() : Json();
+            const double server_cpu0 = s3 ? s3->CpuSeconds() : 0;
+            const auto t0 = Clock::now();
             results.push_back(Throughput(b, p, seconds, payload_bytes, mode, label, round));
             if (s3) {
               S3Delta d = S3Diff(s0, s3->Stats());
-              std::printf("    S3 during the window and the catch-up: %lld requests (%s), %.1f MB uploaded\n",
-                          static_cast<long long>(d.requests), d.ToString().c_str(),
-                          static_cast<double>(d.put_bytes) / 1e6);
+              const double secs = Seconds(t0, Clock::now());
+              std::printf(
+                  "    S3 during the window and the catch-up (%.1f s): %lld requests (%s), %.1f MB uploaded; "
+                  "the "
+                  "S3 server used %.1f%% of a core; load %.2f\n",
+                  secs, static_cast<long long>(d.requests), d.ToString().c_str(),
+                  static_cast<double>(d.put_bytes) / 1e6, (s3->CpuSeconds() - server_cpu0) / secs * 100,
+                  LoadAverage1());
             }
           }
           if (e2e) EndToEnd(b, seconds, rate, payload_bytes, mode);

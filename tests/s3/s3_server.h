@@ -83,6 +83,7 @@ class S3ServerProcess {
   S3ServerProcess& operator=(const S3ServerProcess&) = delete;
 
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
   std::string endpoint() const { return "http://" + address_; }
   const std::string& error() const { return error_; }
 
