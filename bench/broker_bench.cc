@@ -468,6 +468,18 @@ int64_t ProcReadChars(pid_t pid) {
   return -1;
 }
 
+// The value of one sample of the broker's /metrics, e.g.
+// `frazil_object_store_read_bytes_total{store="s3"}`; -1 if absent.
+double MetricValue(const Broker& b, const std::string& sample) {
+  auto r = HttpGet(b.http_port, "/metrics");
+  if (!r || r->first != 200) return -1;
+  std::istringstream in(r->second);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > sample.size() && line.rfind(sample, 0) == 0 && line[sample.size()] == ' ')
+      return std::atof(line.c_str() + sample.size() + 1);
+  return -1;
+}
+
 // /proc/<pid>/status field (kB), e.g. "VmRSS", "VmHWM"; -1 if unreadable.
 int64_t ProcStatusKb(pid_t pid, const std::string& field) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -1037,11 +1049,12 @@ void SubscribeAtEnd(const Broker& b, const std::string& topic, const std::string
 // server, and the broker's file reads (rchar), against the payload
 // replayed and the table's data files.
 Json ReportFetched(const char* what, const S3Warehouse* s3, const Json& s0, const Json& s1, int64_t rchar,
-                   const ReplayResult& r, uint64_t file_bytes) {
+                   double counted, const ReplayResult& r, uint64_t file_bytes) {
   const double payload = static_cast<double>(r.payload_bytes), files = static_cast<double>(file_bytes);
   Json j = {{"payload_mb", payload / 1e6},
             {"data_files_mb", files / 1e6},
             {"broker_rchar_mb", static_cast<double>(rchar) / 1e6},
+            {"broker_counted_read_mb", counted / 1e6},
             {"msgs_per_s", std::round(r.msgs_per_s)},
             {"mb_per_s", std::round(r.mb_per_s * 10) / 10}};
   if (s3) {
@@ -1064,16 +1077,19 @@ Json ReportFetched(const char* what, const S3Warehouse* s3, const Json& s0, cons
       by_ext += buf;
       j["s3_by_extension"][what_kind] = {{"requests", v.first}, {"mb", static_cast<double>(v.second) / 1e6}};
     }
-    std::printf("    by object: %s\n", by_ext.c_str());
+    std::printf("    by object: %s; the broker's own count (frazil_object_store_read_bytes_total) %.2f MB\n",
+                by_ext.c_str(), counted / 1e6);
     j["s3_get_mb"] = get / 1e6;
     j["s3_requests"] = d.requests_by_kind;
     j["get_per_payload_byte"] = payload > 0 ? std::round(get / payload * 1000) / 1000 : 0;
     j["get_per_data_file_byte"] = files > 0 ? std::round(get / files * 1000) / 1000 : 0;
   } else {
     std::printf(
-        "  %s: broker rchar %.2f MB = %.3f per replayed payload byte, %.3f of the data files (%.2f MB)\n",
-        what, static_cast<double>(rchar) / 1e6, payload > 0 ? static_cast<double>(rchar) / payload : 0,
-        files > 0 ? static_cast<double>(rchar) / files : 0, files / 1e6);
+        "  %s: read through the local store %.2f MB (frazil_object_store_read_bytes_total) = %.3f per "
+        "replayed "
+        "payload byte, %.3f of the data files (%.2f MB); broker rchar %.2f MB\n",
+        what, counted / 1e6, payload > 0 ? counted / payload : 0, files > 0 ? counted / files : 0,
+        files / 1e6, static_cast<double>(rchar) / 1e6);
   }
   return j;
 }
@@ -1125,24 +1141,30 @@ void ReplayBench(const std::string& dir, const BrokerConfig& base, const std::st
         // Let the commit's aftermath (WAL reclaim, upkeep) settle, so that
         // the RSS before the replay is the idle figure.
         std::this_thread::sleep_for(std::chrono::seconds(1));
+        const std::string read_metric =
+            std::string("frazil_object_store_read_bytes_total{store=\"") + (s3 ? "s3" : "local") + "\"}";
         Json s0 = s3 ? s3->Stats() : Json();
         int64_t rc0 = ProcReadChars(b.pid);
+        double read0 = fetched ? MetricValue(b, read_metric) : 0;
         got = Replay(b, topic, n);
         if (fetched) {
           Json s1 = s3 ? s3->Stats() : Json();
           int64_t rc1 = ProcReadChars(b.pid);
+          double read1 = MetricValue(b, read_metric);
           uint64_t files =
               s3 ? s3->TableBytes(topic, ".parquet") : LocalBytes(b.data + "/warehouse" + topic, ".parquet");
-          more["full"] =
-              ReportFetched("fetched by the replay from offset 0", s3.get(), s0, s1, rc1 - rc0, got, files);
+          more["full"] = ReportFetched("fetched by the replay from offset 0", s3.get(), s0, s1, rc1 - rc0,
+                                       read1 - read0, got, files);
           std::printf("replay of subscription 'mid' (made at offset %lld) from the table%s\n",
                       static_cast<long long>(half), wh == "s3" ? " on S3" : "");
           Json m0 = s3 ? s3->Stats() : Json();
           int64_t mc0 = ProcReadChars(b.pid);
+          double mread0 = MetricValue(b, read_metric);
           ReplayResult mid = Replay(b, topic, n - half, {}, "mid", static_cast<uint64_t>(half));
           Json m1 = s3 ? s3->Stats() : Json();
-          more["middle"] = ReportFetched("fetched by the replay from the middle", s3.get(), m0, m1,
-                                         ProcReadChars(b.pid) - mc0, mid, files);
+          more["middle"] =
+              ReportFetched("fetched by the replay from the middle", s3.get(), m0, m1,
+                            ProcReadChars(b.pid) - mc0, MetricValue(b, read_metric) - mread0, mid, files);
         }
         b.Stop();
       }
