@@ -2148,7 +2148,16 @@ int main(int argc, char** argv) {
             Json s0 = s3 ? s3->Stats() : Json();
             const double server_cpu0 = s3 ? s3->CpuSeconds() : 0;
             const auto t0 = Clock::now();
+            auto h0 = warehouse_given && st != "off"
+                          ? ScrapeHistogram(b, "frazil_storage_commit_duration_seconds")
+                          : std::map<double, double>();
             results.push_back(Throughput(b, p, seconds, payload_bytes, mode, label, round));
+            if (warehouse_given && st != "off") {
+              auto h1 = ScrapeHistogram(b, "frazil_storage_commit_duration_seconds");
+              std::printf("    commit duration: p50 <= %g ms, p99 <= %g ms (%s)\n",
+                          HistogramQuantile(h0, h1, 0.5) * 1000, HistogramQuantile(h0, h1, 0.99) * 1000,
+                          HistogramDelta(h0, h1).c_str());
+            }
             if (s3) {
               S3Delta d = S3Diff(s0, s3->Stats());
               const double secs = Seconds(t0, Clock::now());
