@@ -593,8 +593,8 @@ TEST_F(S3FaultProxyTest, TransientFaultsAreRetriedAndCounted) {
   EXPECT_EQ(stats.written_bytes(), 5u * 7u);
   EXPECT_EQ(stats.all_errors(), 0u);
   // The proxy's own count of what it injected.
-  HttpClient http(HttpClientOptions{});
-  auto faults = http.Send(HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
+  net::HttpClient http(net::HttpClientOptions{});
+  auto faults = http.Send(net::HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
   ASSERT_TRUE(faults.ok()) << faults.status().ToString();
   EXPECT_EQ(faults->BodyText(), "4\n");
   EXPECT_EQ(Text(store_->Get("retried/object").value()), "made it");  // straight from the server
