@@ -632,6 +632,24 @@ TEST_F(S3FaultProxyTest, CreateResentByLibcurlThatLandedIsNotAConflict) {
   EXPECT_EQ(store->PutIfAbsent("resent/answer", Bytes("other")).code(), StatusCode::kAlreadyExists);
 }
 
+TEST_F(S3FaultProxyTest, LostAnswerToCreateMultipartLeavesNoUploadBehind) {
+  // The first CreateMultipartUpload starts an upload but its answer is
+  // lost; the retry starts a second. The first is aborted, the second
+  // completes: no upload is left open.
+  auto store = ThroughProxy({"--lose-responses", "1"}, 4);
+  ASSERT_NE(store, nullptr);
+  auto w = store->NewObject("big/lost-create");
+  ASSERT_TRUE(w.ok());
+  std::string chunk(11u << 20, 'c');
+  ASSERT_TRUE((*w)->Append(Bytes(chunk)).ok());
+  Status st = (*w)->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(store->retries(), 1);
+  EXPECT_EQ(store->multipart_uploads_aborted(), 1);
+  EXPECT_EQ(OpenUploads(), 0u);
+  EXPECT_EQ(store_->Head("big/lost-create").value().size, chunk.size());
+}
+
 TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {
   auto store = ThroughProxy({"--slowdown", "100"}, 3);
   ASSERT_NE(store, nullptr);

@@ -553,13 +553,34 @@ class S3ObjectWriter final : public ObjectWriter {
   }
 
   Status StartUpload() {
-    auto r = store_->Execute(S3ObjectStore::Call{"POST", key_, {{"uploads", ""}}, {}, {}});
+    int attempts = 0;
+    auto r = store_->Execute(S3ObjectStore::Call{"POST", key_, {{"uploads", ""}}, {}, {}}, &attempts);
     if (!r.ok()) return r.status();
     upload_id_ = xml::FirstText(r->BodyText(), "UploadId");
     if (upload_id_.empty())
       return Status::IoError("s3 create multipart upload " + store_->Describe(key_) +
                              ": no UploadId in the answer");
+    if (attempts > 1) AbortEarlierUploads();
     return Status::Ok();
+  }
+
+  // An attempt whose answer was lost may have started an upload we never
+  // heard of; left alone, its (empty) upload would stay in the bucket
+  // until a lifecycle rule removes it. Keys are this writer's own (a new
+  // file's name), so other uploads of exactly this key are those attempts.
+  // Best effort: a failure here leaves what it would have removed.
+  void AbortEarlierUploads() {
+    auto listed =
+        store_->Execute(S3ObjectStore::Call{"GET", "", {{"uploads", ""}, {"prefix", key_}}, {}, {}});
+    if (!listed.ok()) return;
+    const std::string body = listed->BodyText();
+    for (std::string_view upload : xml::Elements(body, "Upload")) {
+      const std::string key = xml::FirstText(upload, "Key");
+      const std::string id = xml::FirstText(upload, "UploadId");
+      if (key != key_ || id.empty() || id == upload_id_) continue;
+      auto r = store_->Execute(S3ObjectStore::Call{"DELETE", key_, {{"uploadId", id}}, {}, {}});
+      if (r.ok() || r.status().code() == StatusCode::kNotFound) store_->aborted_.fetch_add(1);
+    }
   }
 
   Status LaunchPart(std::shared_ptr<std::vector<uint8_t>> data) {
