@@ -17,17 +17,15 @@
   broker saw them.
 """
 import asyncio
-import itertools
 import re
 import time
 
-import grpc
 import pytest
 
 from s3_helpers import BUCKET, PREFIX, S3Server, open_s3_catalog, s3_yaml, s3server_binary
 from test_metrics import scrape
-from test_topic_storage import (RawProducer, client_for, config_args, describe, poll, run, sdk_producer,
-                                table_columns, wait_committed)
+from test_topic_storage import (OUTAGE, ProducersUnderLoad, client_for, config_args, describe, poll, run,
+                                sdk_producer, table_columns, wait_committed)
 
 pytestmark = pytest.mark.s3
 
@@ -62,18 +60,6 @@ def executors(port):
 
 # ---------------------------------------------------------------- outage
 
-OUTAGE = """\
-wal:
-  sync_mode: none
-  segment_bytes: 262144
-  max_total_bytes: 2097152
-storage:
-  flush_interval_ms: 200
-  wal_retain_records: 0
-  commit_max_backoff_ms: 500
-"""
-
-
 def test_s3_outage_pushes_back_then_commits_every_acknowledged_message(start_broker, tmp_path):
     server = S3Server(s3server_binary(), data_dir=tmp_path / "s3data")
     try:
@@ -91,124 +77,46 @@ def outage_test(start_broker, tmp_path, server):
     b.wait_healthy(timeout=60)
     assert executors(b.http_port).get("s3-upload", 0) > 0, "the s3-upload pool is not in /metrics"
     cat = open_s3_catalog(data, server)
-    acked = {}       # offset -> payload
-    attempted = set()
-    raw_errors = []  # (phase, code, details)
-    sdk_errors = []
-    phase = {"name": "before", "acked_after": 0}
     seen = {}
 
     def table_state():
         return describe(b, topic)["table"]
 
+    load = ProducersUnderLoad(b, topic, table_state)
+
     async def main():
-        client = await client_for(b)
-        raws = [RawProducer(b.listen_port, topic, f"raw-{k}") for k in range(3)]
-        for p in raws:
-            await p.create()
-        for i in range(300):
-            payload = b"warmup-%d" % i
-            attempted.add(payload)
-            acked[await raws[0].send(payload)] = payload
-        await asyncio.to_thread(wait_committed, cat, ident, 300, b)
-        stop = asyncio.Event()
-        filler = b"x" * 1000
-
-        async def raw_sender(p, k):
-            for i in itertools.count():
-                if stop.is_set():
-                    return
-                payload = b"raw-%d-%07d-" % (k, i) + filler
-                attempted.add(payload)
-                try:
-                    off = await p.send(payload, timeout=15)
-                except grpc.aio.AioRpcError as e:
-                    raw_errors.append((phase["name"], e.code(), e.details()))
-                    await asyncio.sleep(0.05)
-                    continue
-                assert off not in acked, f"offset {off} acknowledged twice"
-                acked[off] = payload
-                phase["acked_after"] += phase["name"] == "after"
-
-        async def sdk_sender():  # the SDK retries RESOURCE_EXHAUSTED on its own
-            p = await sdk_producer(client, topic, "sdk")
-            for i in itertools.count():
-                if stop.is_set():
-                    return
-                payload = b"sdk-%07d-" % i + filler
-                attempted.add(payload)
-                try:
-                    off = await p.send(payload, None)
-                except Exception as e:  # noqa: BLE001 - it either succeeds or errors
-                    sdk_errors.append(repr(e))
-                    continue
-                assert off not in acked, f"offset {off} acknowledged twice"
-                acked[off] = payload
-
-        tasks = [asyncio.create_task(raw_sender(p, k)) for k, p in enumerate(raws)]
-        tasks.append(asyncio.create_task(sdk_sender()))
-
-        async def wait_for(cond, timeout, what):
-            deadline = time.monotonic() + timeout
-            while not cond():
-                assert time.monotonic() < deadline, f"{what}: not after {timeout}s; errors {raw_errors[-3:]}, " \
-                                                    f"table {table_state()}\n{b.log()[-3000:]}"
-                await asyncio.sleep(0.1)
-
-        def pushed_back():
-            return any(p == "outage" and c == grpc.StatusCode.RESOURCE_EXHAUSTED for p, c, _ in raw_errors)
-
-        await wait_for(lambda: len(acked) > 600, 30, "sending under load")
+        await load.start(cat, ident)
+        await load.wait_for(lambda: len(load.acked) > 600, 30, "sending under load")
         seen["before"] = await asyncio.to_thread(s3_metrics, b.http_port)
-        phase["name"] = "outage"
+        load.enter("outage")
         outage_start = time.monotonic()
         await asyncio.to_thread(server.kill)
-        await wait_for(pushed_back, 60, "producers pushed back")
-        await wait_for(lambda: table_state()["error"], 20, "table.error set")
+        await load.wait_for(lambda: load.pushed_back("outage"), 60, "producers pushed back")
+        await load.wait_for(lambda: table_state()["error"], 20, "table.error set")
         # The WAL is full: what is in flight settles, then nothing more is
         # acknowledged and nothing commits while the server is down.
         await asyncio.sleep(1.0)
-        count, committed = len(acked), table_state()["committed_offset"]
-        refused = len(raw_errors)
+        count, committed = len(load.acked), table_state()["committed_offset"]
+        refused = len(load.raw_errors)
         await asyncio.sleep(3.0)
-        assert len(acked) == count, f"{len(acked) - count} messages acknowledged past the WAL cap"
+        assert len(load.acked) == count, f"{len(load.acked) - count} messages acknowledged past the WAL cap"
         assert table_state()["committed_offset"] == committed
-        assert len(raw_errors) > refused, "the raw producers stopped being refused"
+        assert len(load.raw_errors) > refused, "the raw producers stopped being refused"
         seen["outage"] = await asyncio.to_thread(s3_metrics, b.http_port)
         seen["outage_seconds"] = time.monotonic() - outage_start
         await asyncio.to_thread(server.restart)
-        phase["name"], phase["acked_after"] = "after", 0
-        await wait_for(lambda: table_state()["error"] is None, 60, "after the outage: table.error cleared")
-        await wait_for(lambda: phase["acked_after"] >= 200, 60, "after the outage: sends succeed again")
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
-        for p in raws:
-            await p.close()
+        load.enter("after")
+        await load.wait_for(lambda: table_state()["error"] is None, 60, "after the outage: table.error cleared")
+        await load.wait_for(lambda: load.acked_after >= 200, 60, "after the outage: sends succeed again")
+        await load.stop()
 
     run(main(), timeout=300)
 
-    d = poll(lambda: (lambda d: d if d["table"]["committed_offset"] == d["wal"]["next_offset"] else None)(
-        describe(b, topic)), 60, "commits caught up with the WAL")
-    assert d["table"]["error"] is None
-    end = d["wal"]["next_offset"]
-
-    # The table through PyIceberg's own S3 FileIO: every acknowledged message
-    # at its offset, each payload once, only payloads that were sent.
-    table = wait_committed(cat, ident, end, b)
-    offsets, payloads = table_columns(table, "offset", "payload")
-    assert offsets == list(range(end))
-    lost = [(o, p[:20]) for o, p in sorted(acked.items()) if payloads[o] != p]
-    assert not lost, f"{len(lost)} acknowledged messages not at their offset, first {lost[0]}"
-    assert len(set(payloads)) == len(payloads), "a payload is in the table twice"
-    assert all(p in attempted for p in payloads)
-
-    # Every refusal was the WAL cap reached because storage was unavailable.
-    assert raw_errors, "no send was refused"
-    wrong = [e for e in raw_errors if e[1] != grpc.StatusCode.RESOURCE_EXHAUSTED or
-             "storage unavailable" not in e[2]]
-    assert not wrong, f"{len(wrong)} of {len(raw_errors)} refusals are not RESOURCE_EXHAUSTED 'storage " \
-                      f"unavailable', first: {wrong[0]}"
-    assert {p for p, _, _ in raw_errors} <= {"outage", "after"}
+    end = load.check_caught_up()["wal"]["next_offset"]
+    # The table through PyIceberg's own S3 FileIO.
+    load.check_table(wait_committed(cat, ident, end, b), end)
+    load.check_refusals({"outage", "after"})
+    raw_errors = load.raw_errors
     # Once the commits have failed, the refusal says why: S3 gave up.
     assert any(f"s3://{BUCKET}" in e[2] and "gave up after 3 attempts" in e[2] for e in raw_errors), raw_errors[-3:]
 
@@ -231,8 +139,8 @@ def outage_test(start_broker, tmp_path, server):
     assert re.search(r"\b\d+ more retry messages for s3://" + BUCKET + r" suppressed", log), log[-3000:]
     assert f"s3://{BUCKET}" in log and "gave up after 3 attempts" in log
     assert "commits resumed" in log
-    print(f"s3 outage test: {len(acked)} acknowledged, {end} committed, {len(raw_errors)} refusals, "
-          f"{len(sdk_errors)} SDK errors, outage {seen['outage_seconds']:.1f}s: {during}, "
+    print(f"s3 outage test: {len(load.acked)} acknowledged, {end} committed, {len(raw_errors)} refusals, "
+          f"{len(load.sdk_errors)} SDK errors, outage {seen['outage_seconds']:.1f}s: {during}, "
           f"{len(lines)} retry lines logged")
     assert b.stop() == 0
 

@@ -584,90 +584,146 @@ storage:
 """
 
 
+class ProducersUnderLoad:
+    """Three raw gRPC producers and a Danube SDK producer sending to `topic`
+    until stopped, for the outage tests: what was acknowledged (offset ->
+    payload), what was attempted, and every refusal with the phase it came
+    in (`phase`, set by the test)."""
+
+    def __init__(self, b, topic, table_state):
+        self.b, self.topic, self.table_state = b, topic, table_state
+        self.acked = {}       # offset -> payload
+        self.attempted = set()
+        self.raw_errors = []  # (phase, code, details)
+        self.sdk_errors = []
+        self.phase = "before"
+        self.acked_after = 0  # acknowledged since the phase became "after..."
+        self._stop = asyncio.Event()
+
+    async def start(self, cat, ident, warmup=300):
+        """Creates the producers, sends and commits `warmup` messages, then
+        starts the senders."""
+        client = await client_for(self.b)
+        self.raws = [RawProducer(self.b.listen_port, self.topic, f"raw-{k}") for k in range(3)]
+        for p in self.raws:
+            await p.create()
+        for i in range(warmup):
+            payload = b"warmup-%d" % i
+            self.attempted.add(payload)
+            self.acked[await self.raws[0].send(payload)] = payload
+        await asyncio.to_thread(wait_committed, cat, ident, warmup, self.b)
+        filler = b"x" * 1000
+
+        async def raw_sender(p, k):
+            for i in itertools.count():
+                if self._stop.is_set():
+                    return
+                payload = b"raw-%d-%07d-" % (k, i) + filler
+                self.attempted.add(payload)
+                try:
+                    off = await p.send(payload, timeout=15)
+                except grpc.aio.AioRpcError as e:
+                    self.raw_errors.append((self.phase, e.code(), e.details()))
+                    await asyncio.sleep(0.05)
+                    continue
+                assert off not in self.acked, f"offset {off} acknowledged twice"
+                self.acked[off] = payload
+                self.acked_after += self.phase.startswith("after")
+
+        async def sdk_sender():  # the SDK retries RESOURCE_EXHAUSTED on its own
+            p = await sdk_producer(client, self.topic, "sdk")
+            for i in itertools.count():
+                if self._stop.is_set():
+                    return
+                payload = b"sdk-%07d-" % i + filler
+                self.attempted.add(payload)
+                try:
+                    off = await p.send(payload, None)
+                except Exception as e:  # noqa: BLE001 - it either succeeds or errors
+                    self.sdk_errors.append(repr(e))
+                    continue
+                assert off not in self.acked, f"offset {off} acknowledged twice"
+                self.acked[off] = payload
+
+        self._tasks = [asyncio.create_task(raw_sender(p, k)) for k, p in enumerate(self.raws)]
+        self._tasks.append(asyncio.create_task(sdk_sender()))
+
+    def enter(self, phase):
+        self.phase = phase
+        self.acked_after = 0
+
+    async def wait_for(self, cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, f"{what}: not after {timeout}s; errors {self.raw_errors[-3:]}, " \
+                                                f"table {self.table_state()}\n{self.b.log()[-3000:]}"
+            await asyncio.sleep(0.1)
+
+    def pushed_back(self, phase):
+        return any(p == phase and c == grpc.StatusCode.RESOURCE_EXHAUSTED for p, c, _ in self.raw_errors)
+
+    async def stop(self):
+        self._stop.set()
+        await asyncio.wait_for(asyncio.gather(*self._tasks), 60)
+        for p in self.raws:
+            await p.close()
+
+    def check_caught_up(self):
+        """Waits until every message in the WAL is committed; its end."""
+        d = poll(lambda: (lambda d: d if d["table"]["committed_offset"] == d["wal"]["next_offset"] else None)(
+            describe(self.b, self.topic)), 60, "commits caught up with the WAL")
+        assert d["table"]["error"] is None
+        return d
+
+    def check_table(self, table, end):
+        """Every acknowledged message at its offset, each payload once, only
+        payloads that were sent."""
+        offsets, payloads = table_columns(table, "offset", "payload")
+        assert offsets == list(range(end))
+        lost = [(o, p[:20]) for o, p in sorted(self.acked.items()) if payloads[o] != p]
+        assert not lost, f"{len(lost)} acknowledged messages not at their offset, first {lost[0]}"
+        assert len(set(payloads)) == len(payloads), "a payload is in the table twice"
+        assert all(p in self.attempted for p in payloads)
+
+    def check_refusals(self, phases):
+        """Every refusal came in one of `phases` and was the WAL cap reached
+        because storage was unavailable."""
+        assert self.raw_errors, "no send was refused"
+        assert {p for p, _, _ in self.raw_errors} <= set(phases)
+        wrong = [e for e in self.raw_errors if e[1] != grpc.StatusCode.RESOURCE_EXHAUSTED or
+                 "storage unavailable" not in e[2]]
+        kinds = collections.Counter((p, c.name, d.split(":")[0]) for p, c, d in self.raw_errors)
+        assert not wrong, f"{len(wrong)} of {len(self.raw_errors)} refusals are not RESOURCE_EXHAUSTED " \
+                          f"'storage unavailable' ({dict(kinds)}), first: {wrong[0]}"
+
+
 def test_storage_outage_pushes_back_then_commits_every_acknowledged_message(start_broker, tmp_path):
     data = tmp_path / "data"
     topic, ident = "/default/outage", "default.outage"
     b = start_broker(data_dir=data, extra_args=config_args(tmp_path, "outage", OUTAGE))
     b.wait_healthy()
     cat = open_catalog(data)
-    acked = {}       # offset -> payload
-    attempted = set()
-    raw_errors = []  # (phase, code, details)
-    sdk_errors = []
-    phase = {"name": "before", "acked_after": 0}
 
     def table_state():
         return describe(b, topic)["table"]
 
+    load = ProducersUnderLoad(b, topic, table_state)
+
     async def main():
-        client = await client_for(b)
-        raws = [RawProducer(b.listen_port, topic, f"raw-{k}") for k in range(3)]
-        for p in raws:
-            await p.create()
-        for i in range(300):
-            payload = b"warmup-%d" % i
-            attempted.add(payload)
-            acked[await raws[0].send(payload)] = payload
-        await asyncio.to_thread(wait_committed, cat, ident, 300, b)
-        stop = asyncio.Event()
-        filler = b"x" * 1000
-
-        async def raw_sender(p, k):
-            for i in itertools.count():
-                if stop.is_set():
-                    return
-                payload = b"raw-%d-%07d-" % (k, i) + filler
-                attempted.add(payload)
-                try:
-                    off = await p.send(payload, timeout=15)
-                except grpc.aio.AioRpcError as e:
-                    raw_errors.append((phase["name"], e.code(), e.details()))
-                    await asyncio.sleep(0.05)
-                    continue
-                assert off not in acked, f"offset {off} acknowledged twice"
-                acked[off] = payload
-                phase["acked_after"] += phase["name"].startswith("after")
-
-        async def sdk_sender():  # the SDK retries RESOURCE_EXHAUSTED on its own
-            p = await sdk_producer(client, topic, "sdk")
-            for i in itertools.count():
-                if stop.is_set():
-                    return
-                payload = b"sdk-%07d-" % i + filler
-                attempted.add(payload)
-                try:
-                    off = await p.send(payload, None)
-                except Exception as e:  # noqa: BLE001 - it either succeeds or errors
-                    sdk_errors.append(repr(e))
-                    continue
-                assert off not in acked, f"offset {off} acknowledged twice"
-                acked[off] = payload
-
-        tasks = [asyncio.create_task(raw_sender(p, k)) for k, p in enumerate(raws)]
-        tasks.append(asyncio.create_task(sdk_sender()))
-
-        async def wait_for(cond, timeout, what):
-            deadline = time.monotonic() + timeout
-            while not cond():
-                assert time.monotonic() < deadline, f"{what}: not after {timeout}s; errors {raw_errors[-3:]}, " \
-                                                    f"table {table_state()}\n{b.log()[-2000:]}"
-                await asyncio.sleep(0.1)
-
-        def pushed_back(name):
-            return any(p == name and c == grpc.StatusCode.RESOURCE_EXHAUSTED for p, c, _ in raw_errors)
+        await load.start(cat, ident)
 
         async def outage(name, start, end):
-            phase["name"] = name
+            load.enter(name)
             await asyncio.to_thread(start)
-            await wait_for(lambda: pushed_back(name), 40, f"{name}: producers pushed back")
-            await wait_for(lambda: table_state()["error"], 20, f"{name}: table.error set")
+            await load.wait_for(lambda: load.pushed_back(name), 40, f"{name}: producers pushed back")
+            await load.wait_for(lambda: table_state()["error"], 20, f"{name}: table.error set")
             committed = table_state()["committed_offset"]
             await asyncio.sleep(0.5)
             assert table_state()["committed_offset"] == committed  # nothing commits during the outage
             await asyncio.to_thread(end)
-            phase["name"], phase["acked_after"] = "after " + name, 0
-            await wait_for(lambda: table_state()["error"] is None, 30, f"after {name}: table.error cleared")
-            await wait_for(lambda: phase["acked_after"] >= 200, 30, f"after {name}: sends succeed again")
+            load.enter("after " + name)
+            await load.wait_for(lambda: table_state()["error"] is None, 30, f"after {name}: table.error cleared")
+            await load.wait_for(lambda: load.acked_after >= 200, 30, f"after {name}: sends succeed again")
 
         # outage 1: the catalog is locked
         db = data / "catalog.db"
@@ -720,40 +776,20 @@ def test_storage_outage_pushes_back_then_commits_every_acknowledged_message(star
             moved.rename(data_dir)
 
         await outage("warehouse broken", break_warehouse, repair_warehouse)
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 60)
-        for p in raws:
-            await p.close()
+        await load.stop()
 
     run(main(), timeout=300)
 
-    d = poll(lambda: (lambda d: d if d["table"]["committed_offset"] == d["wal"]["next_offset"] else None)(
-        describe(b, topic)), 60, "commits caught up with the WAL")
-    assert d["table"]["error"] is None
+    d = load.check_caught_up()
     end = d["wal"]["next_offset"]
     table = wait_committed(cat, ident, end, b)
     assert d["table"]["snapshot_id"] == table.current_snapshot().snapshot_id
     assert_snapshot_chain(table, end)
-    offsets, payloads = table_columns(table, "offset", "payload")
-    assert offsets == list(range(end))
-    lost = [(o, p[:20]) for o, p in sorted(acked.items()) if payloads[o] != p]
-    assert not lost, f"{len(lost)} acknowledged messages not at their offset, first {lost[0]}"
-    assert len(set(payloads)) == len(payloads), "a payload is in the table twice"
-    assert all(p in attempted for p in payloads)
-    files = data_files(table)
-    assert all(os.path.exists(f) for f in files)
-    print(f"outage test: {len(acked)} acknowledged, {end} committed, {len(raw_errors)} refusals, "
-          f"{len(sdk_errors)} SDK errors")
-
-    # every refusal said why: the WAL cap was reached because storage was unavailable
-    assert raw_errors, "no send was refused"
-    assert {p for p, _, _ in raw_errors} <= {"catalog locked", "warehouse broken", "after catalog locked",
-                                             "after warehouse broken"}
-    wrong = [e for e in raw_errors if e[1] != grpc.StatusCode.RESOURCE_EXHAUSTED or
-             "storage unavailable" not in e[2]]
-    kinds = collections.Counter((p, c.name, d.split(":")[0]) for p, c, d in raw_errors)
-    assert not wrong, f"{len(wrong)} of {len(raw_errors)} refusals are not RESOURCE_EXHAUSTED " \
-                      f"'storage unavailable' ({dict(kinds)}), first: {wrong[0]}"
+    load.check_table(table, end)
+    assert all(os.path.exists(f) for f in data_files(table))
+    print(f"outage test: {len(load.acked)} acknowledged, {end} committed, {len(load.raw_errors)} refusals, "
+          f"{len(load.sdk_errors)} SDK errors")
+    load.check_refusals({"catalog locked", "warehouse broken", "after catalog locked", "after warehouse broken"})
     assert b.stop() == 0
 
 

@@ -633,8 +633,8 @@ TEST_F(S3FaultProxyTest, TransientFaultsAreRetriedAndCounted) {
   EXPECT_EQ(stats.written_bytes(), 5u * 7u);
   EXPECT_EQ(stats.all_errors(), 0u);
   // The proxy's own count of what it injected.
-  HttpClient http(HttpClientOptions{});
-  auto faults = http.Send(HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
+  net::HttpClient http(net::HttpClientOptions{});
+  auto faults = http.Send(net::HttpRequest{"GET", proxy_->endpoint() + "/__faults", {}, {}});
   ASSERT_TRUE(faults.ok()) << faults.status().ToString();
   EXPECT_EQ(faults->BodyText(), "4\n");
   EXPECT_EQ(Text(store_->Get("retried/object").value()), "made it");  // straight from the server
@@ -670,6 +670,24 @@ TEST_F(S3FaultProxyTest, CreateResentByLibcurlThatLandedIsNotAConflict) {
   EXPECT_EQ(Text(store_->Get("resent/answer").value()), "mine");
   // A different object at the key is still a conflict.
   EXPECT_EQ(store->PutIfAbsent("resent/answer", Bytes("other")).code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(S3FaultProxyTest, LostAnswerToCreateMultipartLeavesNoUploadBehind) {
+  // The first CreateMultipartUpload starts an upload but its answer is
+  // lost; the retry starts a second. The first is aborted, the second
+  // completes: no upload is left open.
+  auto store = ThroughProxy({"--lose-responses", "1"}, 4);
+  ASSERT_NE(store, nullptr);
+  auto w = store->NewObject("big/lost-create");
+  ASSERT_TRUE(w.ok());
+  std::string chunk(11u << 20, 'c');
+  ASSERT_TRUE((*w)->Append(Bytes(chunk)).ok());
+  Status st = (*w)->Commit();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(store->retries(), 1);
+  EXPECT_EQ(store->multipart_uploads_aborted(), 1);
+  EXPECT_EQ(OpenUploads(), 0u);
+  EXPECT_EQ(store_->Head("big/lost-create").value().size, chunk.size());
 }
 
 TEST_F(S3FaultProxyTest, ExhaustedRetryBudgetIsUnavailable) {

@@ -15,7 +15,7 @@
 
 #include "frazil/common/executor.h"
 #include "frazil/common/logging.h"
-#include "frazil/objstore/aws_sigv4.h"
+#include "frazil/net/aws_sigv4.h"
 #include "frazil/objstore/object_store_stats.h"
 #include "frazil/objstore/s3_xml.h"
 
@@ -46,7 +46,7 @@ std::string Md5Hex(std::span<const uint8_t> data) {
   unsigned char digest[MD5_DIGEST_LENGTH];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-  return sigv4::ToHex(std::string_view(reinterpret_cast<const char*>(digest), len));
+  return net::sigv4::ToHex(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 // "2026-11-30T20:00:00.000Z" (listings) -> ms since the epoch; 0 if unreadable.
@@ -171,8 +171,8 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Open(S3Config config, std:
 S3ObjectStore::S3ObjectStore(S3Config config, std::string bucket)
     : config_(std::move(config)),
       bucket_(std::move(bucket)),
-      http_(HttpClientOptions{config_.connect_timeout_ms, config_.request_timeout_ms,
-                              static_cast<size_t>(std::max(16, 2 * config_.multipart_parallelism))}) {}
+      http_(net::HttpClientOptions{config_.connect_timeout_ms, config_.request_timeout_ms,
+                                   static_cast<size_t>(std::max(16, 2 * config_.multipart_parallelism))}) {}
 
 std::string S3ObjectStore::Describe(const std::string& key) const {
   return "s3://" + bucket_ + (key.empty() ? "" : "/" + key);
@@ -197,14 +197,14 @@ void S3ObjectStore::LogRateLimited(const std::string& line) {
   }
 }
 
-Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call, bool* timed_out) {
+Result<net::HttpResponse> S3ObjectStore::SendOnce(const Call& call, bool* timed_out) {
   std::string path = base_path_ + "/" + call.key;
   if (path.size() > 1 && call.key.empty() && !base_path_.empty()) path = base_path_;
-  std::string amz_date = sigv4::AmzDate(std::chrono::system_clock::now());
+  std::string amz_date = net::sigv4::AmzDate(std::chrono::system_clock::now());
   std::string payload_hash =
-      config_.sign_payload ? sigv4::HexSha256(call.body) : std::string(sigv4::kUnsignedPayload);
+      config_.sign_payload ? net::sigv4::HexSha256(call.body) : std::string(net::sigv4::kUnsignedPayload);
 
-  sigv4::CanonicalInput in;
+  net::sigv4::CanonicalInput in;
   in.method = call.method;
   in.path = path;
   in.query = call.query;
@@ -214,16 +214,16 @@ Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call, bool* timed_out) 
   in.headers.emplace_back("x-amz-date", amz_date);
   in.headers.emplace_back("x-amz-content-sha256", payload_hash);
   if (!config_.session_token.empty()) in.headers.emplace_back("x-amz-security-token", config_.session_token);
-  sigv4::Credentials creds{config_.access_key_id, config_.secret_access_key, config_.session_token};
+  net::sigv4::Credentials creds{config_.access_key_id, config_.secret_access_key, config_.session_token};
 
-  HttpRequest req;
+  net::HttpRequest req;
   req.method = call.method;
-  req.url = scheme_ + "://" + host_ + sigv4::UriEncode(path, true);
-  std::string query = sigv4::CanonicalQueryString(call.query);
+  req.url = scheme_ + "://" + host_ + net::sigv4::UriEncode(path, true);
+  std::string query = net::sigv4::CanonicalQueryString(call.query);
   if (!query.empty()) req.url += "?" + query;
   req.headers = in.headers;
   req.headers.emplace_back("Authorization",
-                           sigv4::AuthorizationHeader(in, creds, amz_date, config_.region, "s3"));
+                           net::sigv4::AuthorizationHeader(in, creds, amz_date, config_.region, "s3"));
   req.body = call.body;
   requests_.fetch_add(1, std::memory_order_relaxed);
   ObjectStoreStats& stats = Stats();
@@ -237,7 +237,7 @@ Result<HttpResponse> S3ObjectStore::SendOnce(const Call& call, bool* timed_out) 
   return resp;
 }
 
-Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const {
+Status S3ObjectStore::ErrorFor(const Call& call, const net::HttpResponse& resp) const {
   std::string body = resp.BodyText();
   std::string code = xml::FirstText(body, "Code");
   std::string message = xml::FirstText(body, "Message");
@@ -260,7 +260,7 @@ Status S3ObjectStore::ErrorFor(const Call& call, const HttpResponse& resp) const
   return Status::IoError(op + ": " + detail);
 }
 
-Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
+Result<net::HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   ObjectStoreStats& stats = Stats();
   auto fail = [&stats](ErrorKind kind, Status st) {
@@ -275,7 +275,7 @@ Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
     RetryReason reason = RetryReason::kConnection;
     std::string why;  // for the log: the HTTP status and S3 code, or the transport's error
     if (sent.ok()) {
-      HttpResponse& resp = *sent;
+      net::HttpResponse& resp = *sent;
       bool ok = resp.status >= 200 && resp.status < 300;
       if (ok && call.method == "POST" && resp.BodyText().find("<Error>") != std::string::npos) {
         std::string body = resp.BodyText();
@@ -331,7 +331,7 @@ Result<HttpResponse> S3ObjectStore::Execute(const Call& call, int* attempts) {
 }
 
 Result<std::vector<uint8_t>> S3ObjectStore::Get(const std::string& key) {
-  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(Call{"GET", key, {}, {}, {}}));
+  FRAZIL_ASSIGN_OR_RETURN(net::HttpResponse resp, Execute(Call{"GET", key, {}, {}, {}}));
   return std::move(resp.body);
 }
 
@@ -347,7 +347,7 @@ Result<std::vector<uint8_t>> S3ObjectStore::GetRange(const std::string& key, uin
             {},
             {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}},
             {}};
-  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call));
+  FRAZIL_ASSIGN_OR_RETURN(net::HttpResponse resp, Execute(call));
   if (resp.status == 200) {
     // A server that ignores Range answers 200 with the whole object.
     if (offset + length > resp.body.size())
@@ -361,7 +361,7 @@ Result<std::vector<uint8_t>> S3ObjectStore::GetRange(const std::string& key, uin
 }
 
 Result<ObjectInfo> S3ObjectStore::Head(const std::string& key) {
-  FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(Call{"HEAD", key, {}, {}, {}}));
+  FRAZIL_ASSIGN_OR_RETURN(net::HttpResponse resp, Execute(Call{"HEAD", key, {}, {}, {}}));
   ObjectInfo info{key, 0, ParseHttpDateMs(resp.Header("last-modified"))};
   info.size = ParseU64(resp.Header("content-length"));
   return info;
@@ -415,7 +415,7 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix, b
               {},
               {}};
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
-    FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, Execute(call));
+    FRAZIL_ASSIGN_OR_RETURN(net::HttpResponse resp, Execute(call));
     std::string body = resp.BodyText();
     for (std::string_view c : xml::Elements(body, "Contents")) {
       ObjectInfo info;
@@ -561,13 +561,34 @@ class S3ObjectWriter final : public ObjectWriter {
   }
 
   Status StartUpload() {
-    auto r = store_->Execute(S3ObjectStore::Call{"POST", key_, {{"uploads", ""}}, {}, {}});
+    int attempts = 0;
+    auto r = store_->Execute(S3ObjectStore::Call{"POST", key_, {{"uploads", ""}}, {}, {}}, &attempts);
     if (!r.ok()) return r.status();
     upload_id_ = xml::FirstText(r->BodyText(), "UploadId");
     if (upload_id_.empty())
       return Status::IoError("s3 create multipart upload " + store_->Describe(key_) +
                              ": no UploadId in the answer");
+    if (attempts > 1) AbortEarlierUploads();
     return Status::Ok();
+  }
+
+  // An attempt whose answer was lost may have started an upload we never
+  // heard of; left alone, its (empty) upload would stay in the bucket
+  // until a lifecycle rule removes it. Keys are this writer's own (a new
+  // file's name), so other uploads of exactly this key are those attempts.
+  // Best effort: a failure here leaves what it would have removed.
+  void AbortEarlierUploads() {
+    auto listed =
+        store_->Execute(S3ObjectStore::Call{"GET", "", {{"uploads", ""}, {"prefix", key_}}, {}, {}});
+    if (!listed.ok()) return;
+    const std::string body = listed->BodyText();
+    for (std::string_view upload : xml::Elements(body, "Upload")) {
+      const std::string key = xml::FirstText(upload, "Key");
+      const std::string id = xml::FirstText(upload, "UploadId");
+      if (key != key_ || id.empty() || id == upload_id_) continue;
+      auto r = store_->Execute(S3ObjectStore::Call{"DELETE", key_, {{"uploadId", id}}, {}, {}});
+      if (r.ok() || r.status().code() == StatusCode::kNotFound) store_->aborted_.fetch_add(1);
+    }
   }
 
   Status LaunchPart(std::shared_ptr<std::vector<uint8_t>> data) {
@@ -581,7 +602,7 @@ class S3ObjectWriter final : public ObjectWriter {
     auto upload_part = [store, key, upload, number, data]() -> Result<std::string> {
       S3ObjectStore::Call call{
           "PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload}}, {}, *data};
-      FRAZIL_ASSIGN_OR_RETURN(HttpResponse resp, store->Execute(call));
+      FRAZIL_ASSIGN_OR_RETURN(net::HttpResponse resp, store->Execute(call));
       std::string etag = resp.Header("etag");
       if (etag.empty()) return Status::IoError("s3 upload part " + std::to_string(number) + ": no ETag");
       return etag;

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "frazil/common/executor.h"
-#include "frazil/objstore/http_client.h"
+#include "frazil/net/http_client.h"
 #include "frazil/objstore/object_store.h"
 #include "frazil/objstore/s3_config.h"
 
@@ -70,7 +70,7 @@ class S3ObjectStore final : public ObjectStore {
   int64_t multipart_uploads_aborted() const { return aborted_.load(); }
   // The most parts of one object seen on the network at once.
   int64_t max_parts_in_flight() const { return max_parts_in_flight_.load(); }
-  HttpClient& http() { return http_; }
+  net::HttpClient& http() { return http_; }
 
   // One S3 call; the writer and the tests build them too.
   struct Call {
@@ -83,12 +83,12 @@ class S3ObjectStore final : public ObjectStore {
   // Sends `call`, retrying transient failures; a response whose status is
   // not 2xx comes back as the error it means (NotFound, AlreadyExists for
   // 412, ...). `attempts`, if given, receives how many were made.
-  Result<HttpResponse> Execute(const Call& call, int* attempts = nullptr);
+  Result<net::HttpResponse> Execute(const Call& call, int* attempts = nullptr);
 
  private:
   S3ObjectStore(S3Config config, std::string bucket);
-  Result<HttpResponse> SendOnce(const Call& call, bool* timed_out);
-  Status ErrorFor(const Call& call, const HttpResponse& resp) const;
+  Result<net::HttpResponse> SendOnce(const Call& call, bool* timed_out);
+  Status ErrorFor(const Call& call, const net::HttpResponse& resp) const;
   std::string Describe(const std::string& key) const;
   // Logs `line` at WARN unless a line was logged less than a second ago
   // (then counts it, and the next line logged says how many were left out).
@@ -100,7 +100,7 @@ class S3ObjectStore final : public ObjectStore {
   std::string scheme_;     // "http" or "https"
   std::string host_;       // authority requests go to (bucket included if virtual-hosted)
   std::string base_path_;  // "/bucket" for path style, "" otherwise
-  HttpClient http_;
+  net::HttpClient http_;
   std::atomic<int> list_page_size_{1000};
   std::atomic<int64_t> requests_{0}, retries_{0}, aborted_{0}, max_parts_in_flight_{0};
   std::atomic<int64_t> next_log_ns_{0};   // steady clock: when the next WARN line may be logged

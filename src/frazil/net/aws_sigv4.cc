@@ -1,4 +1,4 @@
-#include "frazil/objstore/aws_sigv4.h"
+#include "frazil/net/aws_sigv4.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <ctime>
 
-namespace frazil::objstore::sigv4 {
+namespace frazil::net::sigv4 {
 
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -159,4 +159,4 @@ std::string AmzDate(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-}  // namespace frazil::objstore::sigv4
+}  // namespace frazil::net::sigv4

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace frazil::objstore::sigv4 {
+namespace frazil::net::sigv4 {
 
 // The payload hash for requests that do not sign their body.
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
@@ -70,4 +70,4 @@ std::string AmzDate(std::chrono::system_clock::time_point t);
 
 std::string ToHex(std::string_view bytes);
 
-}  // namespace frazil::objstore::sigv4
+}  // namespace frazil::net::sigv4

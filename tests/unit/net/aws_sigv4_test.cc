@@ -4,11 +4,11 @@
 // wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, 2013-05-24, us-east-1): each
 // intermediate value (canonical request, string to sign, signature) is
 // checked, so a mistake shows at the step that makes it.
-#include "frazil/objstore/aws_sigv4.h"
+#include "frazil/net/aws_sigv4.h"
 
 #include <gtest/gtest.h>
 
-namespace frazil::objstore::sigv4 {
+namespace frazil::net::sigv4 {
 namespace {
 
 constexpr char kDate[] = "20130524T000000Z";
@@ -139,4 +139,4 @@ TEST(AwsSigV4Test, AmzDateIsUtcBasicFormat) {
 }
 
 }  // namespace
-}  // namespace frazil::objstore::sigv4
+}  // namespace frazil::net::sigv4

@@ -13,7 +13,7 @@
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
 
-namespace frazil::objstore {
+namespace frazil::net {
 
 struct HttpRequest {
   std::string method;  // GET, HEAD, PUT, POST, DELETE
@@ -64,4 +64,4 @@ class HttpClient {
   int64_t connections_opened_ GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace frazil::objstore
+}  // namespace frazil::net

@@ -1,11 +1,11 @@
-#include "frazil/objstore/http_client.h"
+#include "frazil/net/http_client.h"
 
 #include <curl/curl.h>
 
 #include <cctype>
 #include <mutex>
 
-namespace frazil::objstore {
+namespace frazil::net {
 
 namespace {
 
@@ -144,4 +144,4 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req, bool* timed_out) {
   return resp;
 }
 
-}  // namespace frazil::objstore
+}  // namespace frazil::net
