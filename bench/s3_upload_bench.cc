@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "frazil/net/http_client.h"
 #include "frazil/objstore/s3_config.h"
 #include "frazil/objstore/s3_object_store.h"
 #include "s3_server.h"
@@ -98,7 +99,7 @@ double JsonNumber(const std::string& json, const std::string& name) {
 }
 
 int64_t PutBytes(const std::string& endpoint) {
-  frazil::objstore::HttpClient http(frazil::objstore::HttpClientOptions{});
+  frazil::net::HttpClient http(frazil::net::HttpClientOptions{});
   auto r = http.Send({"GET", endpoint + "/__stats", {}, {}});
   return r.ok() ? static_cast<int64_t>(JsonNumber(r->BodyText(), "put_body_bytes_received")) : -1;
 }

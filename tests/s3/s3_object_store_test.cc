@@ -192,8 +192,8 @@ TEST_F(S3ObjectStoreTest, ServerCountsBodyBytesByKind) {
   ASSERT_TRUE(store_->PutIfAbsent("stats/object.parquet", Bytes(object)).ok());
   ASSERT_TRUE(store_->Get("stats/object.parquet").ok());
   ASSERT_TRUE(store_->GetRange("stats/object.parquet", 200, 100).ok());
-  HttpClient http(HttpClientOptions{});
-  auto stats = http.Send(HttpRequest{"GET", server_->endpoint() + "/__stats", {}, {}});
+  net::HttpClient http(net::HttpClientOptions{});
+  auto stats = http.Send(net::HttpRequest{"GET", server_->endpoint() + "/__stats", {}, {}});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   const std::string body = stats->BodyText();
   for (const char* want : {R"("get_object":{"requests":1,"bytes_sent":1000,"bytes_received":0})",
