@@ -1341,13 +1341,15 @@ class PacedProducers {
 };
 
 // Cumulative buckets (upper bound in seconds -> count) of a histogram
-// family without labels other than `le`, from the broker's /metrics.
-std::map<double, double> ScrapeHistogram(const Broker& b, const std::string& family) {
+// family without labels other than `le` (or with `labels` before it, e.g.
+// `store="s3",`), from the broker's /metrics.
+std::map<double, double> ScrapeHistogram(const Broker& b, const std::string& family,
+                                         const std::string& labels = "") {
   std::map<double, double> out;
   auto r = HttpGet(b.http_port, "/metrics");
   if (!r || r->first != 200) return out;
   std::istringstream in(r->second);
-  const std::string prefix = family + "_bucket{le=\"";
+  const std::string prefix = family + "_bucket{" + labels + "le=\"";
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(prefix, 0) != 0) continue;
     size_t q = line.find('"', prefix.size());
@@ -2148,6 +2150,8 @@ int main(int argc, char** argv) {
             Json s0 = s3 ? s3->Stats() : Json();
             const double server_cpu0 = s3 ? s3->CpuSeconds() : 0;
             const auto t0 = Clock::now();
+            auto r0 = s3 ? ScrapeHistogram(b, "frazil_object_store_request_duration_seconds", "store=\"s3\",")
+                         : std::map<double, double>();
             auto h0 = warehouse_given && st != "off"
                           ? ScrapeHistogram(b, "frazil_storage_commit_duration_seconds")
                           : std::map<double, double>();
@@ -2161,13 +2165,16 @@ int main(int argc, char** argv) {
             if (s3) {
               S3Delta d = S3Diff(s0, s3->Stats());
               const double secs = Seconds(t0, Clock::now());
+              auto r1 = ScrapeHistogram(b, "frazil_object_store_request_duration_seconds", "store=\"s3\",");
               std::printf(
                   "    S3 during the window and the catch-up (%.1f s): %lld requests (%s), %.1f MB uploaded; "
                   "the "
-                  "S3 server used %.1f%% of a core; load %.2f\n",
+                  "S3 server used %.1f%% of a core; request duration p50 <= %g ms, p99 <= %g ms (%s); load "
+                  "%.2f\n",
                   secs, static_cast<long long>(d.requests), d.ToString().c_str(),
                   static_cast<double>(d.put_bytes) / 1e6, (s3->CpuSeconds() - server_cpu0) / secs * 100,
-                  LoadAverage1());
+                  HistogramQuantile(r0, r1, 0.5) * 1000, HistogramQuantile(r0, r1, 0.99) * 1000,
+                  HistogramDelta(r0, r1).c_str(), LoadAverage1());
             }
           }
           if (e2e) EndToEnd(b, seconds, rate, payload_bytes, mode);
