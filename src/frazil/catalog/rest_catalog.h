@@ -11,11 +11,10 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/mutex.h"
@@ -44,7 +43,8 @@ class RestCatalog final : public Catalog {
  public:
   // Fetches /v1/config (and a first token): an unreachable server, refused
   // credentials or an unknown warehouse fail here, clearly.
-  static Result<std::unique_ptr<RestCatalog>> Open(RestCatalogOptions options, std::unique_ptr<iceberg::FileIO> io);
+  static Result<std::unique_ptr<RestCatalog>> Open(RestCatalogOptions options,
+                                                   std::unique_ptr<iceberg::FileIO> io);
 
   const std::string& name() const override { return options_.name; }
   iceberg::FileIO* io() override { return io_.get(); }
@@ -83,8 +83,8 @@ class RestCatalog final : public Catalog {
 
   // Sends with auth headers; on 401/419 with OAuth2 credentials, fetches a
   // new token and sends once more. Transport failures are Unavailable.
-  Result<net::HttpResponse> Send(const std::string& method, const std::string& url, const nlohmann::json* body,
-                                 bool* timed_out = nullptr);
+  Result<net::HttpResponse> Send(const std::string& method, const std::string& url,
+                                 const nlohmann::json* body, bool* timed_out = nullptr);
   Result<std::string> BearerToken(bool force_refresh);
   Result<LoadedTable> ParseLoadResult(const TableIdentifier& id, const net::HttpResponse& resp);
   Result<LoadedTable> PostCommit(const TableIdentifier& id, const nlohmann::json& body);
@@ -92,8 +92,8 @@ class RestCatalog final : public Catalog {
   RestCatalogOptions options_;
   std::unique_ptr<iceberg::FileIO> io_;
   net::HttpClient http_;
-  std::string prefix_;                  // set by Open, then read-only
-  std::string namespace_separator_;     // encoded form, e.g. %1F
+  std::string prefix_;               // set by Open, then read-only
+  std::string namespace_separator_;  // encoded form, e.g. %1F
   std::map<std::string, std::string> properties_;
 
   Mutex token_mu_;

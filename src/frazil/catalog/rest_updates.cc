@@ -43,7 +43,8 @@ json MetadataPart(const iceberg::TableMetadata& m, const char* list, const char*
 }
 
 json RefJson(const std::string& name, const iceberg::SnapshotRef& r) {
-  json j{{"action", "set-snapshot-ref"}, {"ref-name", name}, {"snapshot-id", r.snapshot_id}, {"type", r.type}};
+  json j{
+      {"action", "set-snapshot-ref"}, {"ref-name", name}, {"snapshot-id", r.snapshot_id}, {"type", r.type}};
   if (r.min_snapshots_to_keep) j["min-snapshots-to-keep"] = *r.min_snapshots_to_keep;
   if (r.max_snapshot_age_ms) j["max-snapshot-age-ms"] = *r.max_snapshot_age_ms;
   if (r.max_ref_age_ms) j["max-ref-age-ms"] = *r.max_ref_age_ms;
@@ -51,7 +52,8 @@ json RefJson(const std::string& name, const iceberg::SnapshotRef& r) {
 }
 
 bool SameRef(const iceberg::SnapshotRef& a, const iceberg::SnapshotRef& b) {
-  return a.snapshot_id == b.snapshot_id && a.type == b.type && a.min_snapshots_to_keep == b.min_snapshots_to_keep &&
+  return a.snapshot_id == b.snapshot_id && a.type == b.type &&
+         a.min_snapshots_to_keep == b.min_snapshots_to_keep &&
          a.max_snapshot_age_ms == b.max_snapshot_age_ms && a.max_ref_age_ms == b.max_ref_age_ms;
 }
 
@@ -118,16 +120,21 @@ Result<json> CommitBody(const iceberg::TableMetadata* base, const iceberg::Table
   for (const auto& s : updated.schemas) {
     updated_schemas.insert(s.schema_id);
     if (base_schemas.contains(s.schema_id)) continue;
-    updates.push_back({{"action", "add-schema"}, {"schema", SchemaJson(s)}, {"last-column-id", updated.last_column_id}});
+    updates.push_back(
+        {{"action", "add-schema"}, {"schema", SchemaJson(s)}, {"last-column-id", updated.last_column_id}});
     last_added_schema = s.schema_id;
   }
   for (int32_t id : base_schemas)
     if (!updated_schemas.contains(id))
-      return Status::InvalidArgument("REST commit: removing schema " + std::to_string(id) + " is not supported");
+      return Status::InvalidArgument("REST commit: removing schema " + std::to_string(id) +
+                                     " is not supported");
   if (updated.current_schema_id != b.current_schema_id) {
-    if (!creating) requirements.push_back({{"type", "assert-current-schema-id"}, {"current-schema-id", b.current_schema_id}});
-    updates.push_back({{"action", "set-current-schema"},
-                       {"schema-id", updated.current_schema_id == last_added_schema ? -1 : updated.current_schema_id}});
+    if (!creating)
+      requirements.push_back(
+          {{"type", "assert-current-schema-id"}, {"current-schema-id", b.current_schema_id}});
+    updates.push_back(
+        {{"action", "set-current-schema"},
+         {"schema-id", updated.current_schema_id == last_added_schema ? -1 : updated.current_schema_id}});
   }
 
   std::set<int32_t> base_specs, updated_specs;
@@ -144,9 +151,11 @@ Result<json> CommitBody(const iceberg::TableMetadata* base, const iceberg::Table
       return Status::InvalidArgument("REST commit: removing partition spec " + std::to_string(id) +
                                      " is not supported");
   if (updated.default_spec_id != b.default_spec_id) {
-    if (!creating) requirements.push_back({{"type", "assert-default-spec-id"}, {"default-spec-id", b.default_spec_id}});
-    updates.push_back({{"action", "set-default-spec"},
-                       {"spec-id", updated.default_spec_id == last_added_spec ? -1 : updated.default_spec_id}});
+    if (!creating)
+      requirements.push_back({{"type", "assert-default-spec-id"}, {"default-spec-id", b.default_spec_id}});
+    updates.push_back(
+        {{"action", "set-default-spec"},
+         {"spec-id", updated.default_spec_id == last_added_spec ? -1 : updated.default_spec_id}});
   }
 
   std::set<int32_t> base_orders, updated_orders;
@@ -160,7 +169,8 @@ Result<json> CommitBody(const iceberg::TableMetadata* base, const iceberg::Table
   }
   for (int32_t id : base_orders)
     if (!updated_orders.contains(id))
-      return Status::InvalidArgument("REST commit: removing sort order " + std::to_string(id) + " is not supported");
+      return Status::InvalidArgument("REST commit: removing sort order " + std::to_string(id) +
+                                     " is not supported");
   if (updated.default_sort_order_id != b.default_sort_order_id) {
     if (!creating)
       requirements.push_back(
@@ -177,8 +187,8 @@ Result<json> CommitBody(const iceberg::TableMetadata* base, const iceberg::Table
   for (const auto& s : updated.snapshots) {
     updated_snapshots.insert(s.snapshot_id);
     if (!base_snapshots.contains(s.snapshot_id))
-      updates.push_back(
-          {{"action", "add-snapshot"}, {"snapshot", MetadataPart(updated, "snapshots", "snapshot-id", s.snapshot_id)}});
+      updates.push_back({{"action", "add-snapshot"},
+                         {"snapshot", MetadataPart(updated, "snapshots", "snapshot-id", s.snapshot_id)}});
   }
   json removed = json::array();
   for (int64_t id : base_snapshots)

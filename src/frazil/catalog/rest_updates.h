@@ -4,10 +4,9 @@
 // server, not the client, writes the new metadata file.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "frazil/catalog/catalog.h"
 #include "frazil/common/status.h"
