@@ -5,11 +5,14 @@
 #include "frazil/catalog/rest_catalog.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "../unit/testing/catalog_fixture.h"
 #include "../unit/testing/temp_dir.h"
@@ -285,6 +288,94 @@ TEST_F(RestCatalogTest, BadInputIsAClearErrorWithinTheTimeouts) {
   o.token = "t";
   o.credential = "a:b";
   EXPECT_EQ(RestCatalog::Open(o, objstore::NewLocalFileIO()).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A proxy in front of the real server that forwards every request, but
+// answers 503 to commits after forwarding them: a commit that happened
+// while the client was told it failed.
+class LyingProxy {
+ public:
+  explicit LyingProxy(int upstream_port) : upstream_("127.0.0.1", upstream_port) {
+    auto forward = [this](const httplib::Request& req, httplib::Response& res) {
+      httplib::Request out;
+      out.method = req.method;
+      out.path = req.target;  // as sent: keeps the percent-encoding and the query
+      out.headers = req.headers;
+      out.headers.erase("Host");
+      out.body = req.body;
+      auto r = upstream_.send(out);
+      if (!r) {
+        res.status = 502;
+        return;
+      }
+      res.status = r->status;
+      res.body = r->body;
+      res.set_header("Content-Type", r->get_header_value("Content-Type"));
+      const bool commit = req.method == "POST" && req.target.find("/tables/") != std::string::npos;
+      if (commit && lie_about_commits_) {
+        ++lies_;
+        res.status = 503;
+        res.body = R"({"error":{"message":"lying proxy","type":"ServiceUnavailable","code":503}})";
+      }
+    };
+    server_.Get(".*", forward);
+    server_.Post(".*", forward);
+    server_.Delete(".*", forward);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~LyingProxy() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string uri() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::atomic<bool> lie_about_commits_{false};
+  std::atomic<int> lies_{0};
+
+ private:
+  httplib::Client upstream_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST_F(RestCatalogTest, A503ToACommitThatHappenedIsSettledAsSuccessByReloading) {
+  ASSERT_TRUE(catalog_->CreateNamespace({"ns_503"}, {}).ok());
+  TableIdentifier id{{"ns_503"}, "t"};
+  Create(id);
+  LyingProxy proxy(server_->port());
+  RestCatalogOptions o = Options();
+  o.uri = proxy.uri();
+  auto c = Open(o);
+  ASSERT_NE(c, nullptr);
+  proxy.lie_about_commits_ = true;
+
+  // The catalog alone reports the unknown outcome...
+  iceberg::FastAppend direct(c->io());
+  direct.AddFile(File(0, 9));
+  auto base = c->LoadTable(id).value();
+  auto r = c->CommitTable(base, direct.Apply(base.metadata).value());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitStateUnknown) << r.status().ToString();
+  EXPECT_EQ(proxy.lies_, 1);
+
+  // ...which CommitWithRetry settles by reloading: success, applied once.
+  iceberg::FastAppend append(c->io());
+  append.AddFile(File(10, 19));
+  append.SetProperty("frazil.committed-offset", "19");
+  CommitStats stats;
+  auto settled =
+      CommitWithRetry(c.get(), id, &append, std::nullopt, CommitRetryPolicy{4, 1, 5, 10000}, &stats);
+  ASSERT_TRUE(settled.ok()) << settled.status().ToString();
+  EXPECT_EQ(stats.attempts, 1);
+  EXPECT_EQ(proxy.lies_, 2);
+  const auto m = catalog_->LoadTable(id).value().metadata;
+  ASSERT_EQ(m.snapshots.size(), 2u);  // the first unknown commit did happen too
+  EXPECT_EQ(m.current_snapshot_id, append.snapshot_id());
+  EXPECT_EQ(m.properties.at("frazil.committed-offset"), "19");
+  EXPECT_EQ(iceberg::PlanFiles(c->io(), m, *m.CurrentSnapshot()).value().size(), 2u);
 }
 
 }  // namespace
