@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(build unit s3 crash asan tsa tsan fuzz integration spark)
+all_stages=(build unit s3 glue crash asan tsa tsan fuzz integration spark)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
@@ -29,6 +29,14 @@ stage_s3() {
   bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     cmake --build build -j "$jobs" --target frazil_s3_tests &&
     FRAZIL_S3SERVER_BIN="$bin" ctest --test-dir build -L s3 --output-on-failure -j "$jobs"
+}
+
+# The Glue catalog against moto (AWS emulator, from tests/requirements.txt)
+# on loopback; each test starts its own moto_server.
+stage_glue() {
+  scripts/setup-venv.sh &&
+    cmake --build build -j "$jobs" --target frazil_glue_tests &&
+    FRAZIL_MOTO_SERVER_BIN="$PWD/.venv/bin/moto_server" ctest --test-dir build -L glue --output-on-failure -j "$jobs"
 }
 
 # Run directly, not through ctest, so its closing figures show in the log.

@@ -6,12 +6,27 @@
 #include <thread>
 
 namespace frazil::catalog {
+namespace {
+
+// The text of the first <tag>...</tag> in an XML error (moto's and AWS's
+// authentication errors come as XML even from JSON services).
+std::string XmlElement(std::string_view body, std::string_view tag) {
+  std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+  size_t a = body.find(open);
+  if (a == std::string_view::npos) return "";
+  a += open.size();
+  size_t b = body.find(close, a);
+  return b == std::string_view::npos ? "" : std::string(body.substr(a, b - a));
+}
+
+}  // namespace
 
 std::string GlueErrorType(std::string_view header, std::string_view body) {
   auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   std::string type;
   if (j.is_object() && j.contains("__type") && j["__type"].is_string()) type = j["__type"].get<std::string>();
   if (type.empty()) type = std::string(header.substr(0, header.find(':')));
+  if (type.empty()) type = XmlElement(body, "Code");
   if (size_t hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
   return type;
 }
@@ -102,6 +117,8 @@ Result<nlohmann::json> GlueClient::CallOnce(std::string_view op, const std::stri
   if (j.is_object()) {
     for (const char* k : {"message", "Message"})
       if (j.contains(k) && j[k].is_string()) message = j[k].get<std::string>();
+  } else if (std::string xml_message = XmlElement(text, "Message"); !xml_message.empty()) {
+    message = xml_message;
   } else if (!text.empty()) {
     message = text.substr(0, 200);
   }
