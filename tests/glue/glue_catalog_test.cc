@@ -19,6 +19,7 @@
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "glue_fault_proxy.h"
 #include "moto_server.h"
 
 namespace frazil::catalog {
@@ -251,6 +252,99 @@ TEST_F(GlueCatalogMotoTest, NonIcebergTablesAreRefused) {
   EXPECT_NE(loaded.status().message().find("not an Iceberg table"), std::string::npos);
   EXPECT_EQ(catalog_->ListTables({"db"})->size(), 0u);
   EXPECT_FALSE(catalog_->DropTable({{"db"}, "hive"}, false).ok());
+}
+
+// Glue's answers moto never gives, injected by a proxy in front of it.
+class GlueCatalogFaultTest : public GlueCatalogMotoTest {
+ protected:
+  void SetUp() override {
+    GlueCatalogMotoTest::SetUp();
+    proxy_ = std::make_unique<testing::GlueFaultProxy>(moto_.endpoint());
+    auto c = GlueCatalog::Open(Options(proxy_->endpoint(), "file://" + dir_.Sub("warehouse")),
+                               objstore::NewLocalFileIO());
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    proxied_ = std::move(c).value();
+    ASSERT_TRUE(proxied_->CreateNamespace({"db"}, {}).ok());
+    base_ = Create(id_);
+  }
+
+  // An append on base_, as the next metadata.
+  iceberg::TableMetadata Next(iceberg::FastAppend* append) {
+    append->AddFile(File(base_, 0, 9));
+    auto next = append->Apply(base_.metadata);
+    EXPECT_TRUE(next.ok());
+    return next.ok() ? std::move(next).value() : iceberg::TableMetadata{};
+  }
+
+  std::unique_ptr<testing::GlueFaultProxy> proxy_;
+  std::unique_ptr<GlueCatalog> proxied_;
+  TableIdentifier id_{{"db"}, "t"};
+  LoadedTable base_;
+};
+
+TEST_F(GlueCatalogFaultTest, ConcurrentModificationIsAConflictAndDeletesTheFile) {
+  iceberg::FastAppend append(proxied_->io());
+  auto next = Next(&append);
+  size_t before = MetadataFiles("db.db/t");
+  proxy_->Inject("UpdateTable", testing::GlueFaultProxy::Fault::kConflict);
+  auto r = proxied_->CommitTable(base_, next);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(proxy_->faults_injected(), 1);
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitConflict) << r.status().ToString();
+  EXPECT_EQ(MetadataFiles("db.db/t"), before);
+  append.CleanUpAfterFailure();
+  EXPECT_EQ(catalog_->LoadTable(id_)->metadata_location, base_.metadata_location);
+}
+
+TEST_F(GlueCatalogFaultTest, A500AfterTheUpdateHappenedIsSettledAsSuccess) {
+  iceberg::FastAppend append(proxied_->io());
+  auto next = Next(&append);
+  proxy_->Inject("UpdateTable", testing::GlueFaultProxy::Fault::kForwardThen500);
+  auto r = proxied_->CommitTable(base_, next);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(proxy_->faults_injected(), 1);
+  auto now = catalog_->LoadTable(id_);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->metadata_location, r->metadata_location);
+  EXPECT_EQ(now->metadata.snapshots.size(), 1u);
+}
+
+TEST_F(GlueCatalogFaultTest, A500WithoutTheUpdateIsUnknownAndKeepsTheFile) {
+  iceberg::FastAppend append(proxied_->io());
+  auto next = Next(&append);
+  size_t before = MetadataFiles("db.db/t");
+  proxy_->Inject("UpdateTable", testing::GlueFaultProxy::Fault::kAnswer500);
+  auto r = proxied_->CommitTable(base_, next);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCommitStateUnknown) << r.status().ToString();
+  EXPECT_EQ(MetadataFiles("db.db/t"), before + 1);  // kept: the outcome was not known when answered
+  EXPECT_EQ(catalog_->LoadTable(id_)->metadata_location, base_.metadata_location);
+
+  // CommitWithRetry settles it by re-reading and commits on a retry.
+  iceberg::FastAppend again(proxied_->io());
+  again.AddFile(File(base_, 0, 9));
+  proxy_->Inject("UpdateTable", testing::GlueFaultProxy::Fault::kAnswer500);
+  CommitStats stats;
+  auto c = CommitWithRetry(proxied_.get(), id_, &again, base_, std::nullopt, &stats);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(stats.attempts, 2);
+  EXPECT_EQ(catalog_->LoadTable(id_)->metadata.snapshots.size(), 1u);
+}
+
+TEST_F(GlueCatalogFaultTest, ThrottledOrFailedReadsAreRetriedWritesAreNot) {
+  proxy_->Inject("GetTable", testing::GlueFaultProxy::Fault::kThrottle, 2);
+  auto t = proxied_->LoadTable(id_);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(proxy_->faults_injected(), 2);
+  proxy_->Inject("GetTable", testing::GlueFaultProxy::Fault::kAnswer500, 1);
+  ASSERT_TRUE(proxied_->LoadTable(id_).ok());
+  EXPECT_EQ(proxy_->faults_injected(), 3);
+  // A throttled write is not repeated: the caller sees Unavailable.
+  proxy_->Inject("CreateDatabase", testing::GlueFaultProxy::Fault::kThrottle, 1);
+  Status st = proxied_->CreateNamespace({"db2"}, {});
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("throttled"), std::string::npos) << st.ToString();
+  EXPECT_EQ(proxy_->faults_injected(), 4);
 }
 
 TEST(GlueCatalogErrorsTest, WrongCredentialsAreAClearError) {
