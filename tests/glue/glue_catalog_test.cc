@@ -309,6 +309,16 @@ TEST_F(GlueCatalogFaultTest, A500AfterTheUpdateHappenedIsSettledAsSuccess) {
   EXPECT_EQ(now->metadata.snapshots.size(), 1u);
 }
 
+TEST_F(GlueCatalogFaultTest, AConnectionDroppedAfterTheUpdateIsSettledAsSuccess) {
+  iceberg::FastAppend append(proxied_->io());
+  auto next = Next(&append);
+  proxy_->Inject("UpdateTable", testing::GlueFaultProxy::Fault::kForwardThenDrop);
+  auto r = proxied_->CommitTable(base_, next);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(proxy_->faults_injected(), 1);
+  EXPECT_EQ(catalog_->LoadTable(id_)->metadata_location, r->metadata_location);
+}
+
 TEST_F(GlueCatalogFaultTest, A500WithoutTheUpdateIsUnknownAndKeepsTheFile) {
   iceberg::FastAppend append(proxied_->io());
   auto next = Next(&append);

@@ -24,7 +24,7 @@ namespace frazil::testing {
 
 class GlueFaultProxy {
  public:
-  enum class Fault { kNone, kConflict, kForwardThen500, kAnswer500, kThrottle };
+  enum class Fault { kNone, kConflict, kForwardThen500, kAnswer500, kThrottle, kForwardThenDrop };
 
   explicit GlueFaultProxy(std::string upstream) : upstream_(std::move(upstream)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -135,6 +135,7 @@ class GlueFaultProxy {
       Answer(c, 502, "{}");
       return;
     }
+    if (fault == Fault::kForwardThenDrop) return;  // closed without an answer
     if (fault == Fault::kForwardThen500) {
       Answer(c, 500, R"({"__type":"InternalServiceException","message":"injected after forwarding"})");
       return;

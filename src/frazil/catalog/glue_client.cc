@@ -98,9 +98,15 @@ Result<nlohmann::json> GlueClient::CallOnce(std::string_view op, const std::stri
   auto resp = http_->Send(req, &timed_out);
   if (!resp.ok()) {
     *retryable = true;
-    // A refused connection never reached Glue; anything else may have.
+    // A connection never made (libcurl: "Failed to connect ...: Couldn't
+    // connect to server", "Could not resolve host") never reached Glue;
+    // anything else (timeout, dropped connection) may have.
     const std::string& msg = resp.status().message();
-    *maybe_applied = timed_out || msg.find("refused") == std::string::npos;
+    const bool never_sent = msg.find("Couldn't connect") != std::string::npos ||
+                            msg.find("Failed to connect") != std::string::npos ||
+                            msg.find("Could not resolve") != std::string::npos ||
+                            msg.find("refused") != std::string::npos;
+    *maybe_applied = timed_out || !never_sent;
     return Status::Unavailable("glue " + std::string(op) + " at " + endpoint_ + ": " + msg);
   }
   const std::string text = resp->BodyText();
