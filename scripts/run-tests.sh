@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(build unit s3 rest crash asan tsa tsan fuzz integration spark)
+all_stages=(build unit s3 rest glue crash asan tsa tsan fuzz integration spark)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
@@ -39,6 +39,14 @@ stage_rest() {
   bin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
     cmake --build build -j "$jobs" --target frazil_rest_tests &&
     FRAZIL_REST_CATALOG_BIN="$bin" ctest --test-dir build -L rest --output-on-failure -j "$jobs"
+}
+
+# The Glue catalog against moto (AWS emulator, from tests/requirements.txt)
+# on loopback; each test starts its own moto_server.
+stage_glue() {
+  scripts/setup-venv.sh &&
+    cmake --build build -j "$jobs" --target frazil_glue_tests &&
+    FRAZIL_MOTO_SERVER_BIN="$PWD/.venv/bin/moto_server" ctest --test-dir build -L glue --output-on-failure -j "$jobs"
 }
 
 # Run directly, not through ctest, so its closing figures show in the log.
