@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(build unit s3 crash asan tsa tsan fuzz integration spark)
+all_stages=(build unit s3 rest glue crash asan tsa tsan fuzz integration spark)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 jobs=${FRAZIL_JOBS:-$(nproc)}
@@ -29,6 +29,24 @@ stage_s3() {
   bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     cmake --build build -j "$jobs" --target frazil_s3_tests &&
     FRAZIL_S3SERVER_BIN="$bin" ctest --test-dir build -L s3 --output-on-failure -j "$jobs"
+}
+
+# The REST catalog against Apache Iceberg's REST catalog server:
+# setup-rest-catalog.sh fetches it from Maven Central once (~/.m2) and prints
+# its launcher; each test process starts its own server on a free port.
+stage_rest() {
+  local bin
+  bin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
+    cmake --build build -j "$jobs" --target frazil_rest_tests &&
+    FRAZIL_REST_CATALOG_BIN="$bin" ctest --test-dir build -L rest --output-on-failure -j "$jobs"
+}
+
+# The Glue catalog against moto (AWS emulator, from tests/requirements.txt)
+# on loopback; each test starts its own moto_server.
+stage_glue() {
+  scripts/setup-venv.sh &&
+    cmake --build build -j "$jobs" --target frazil_glue_tests &&
+    FRAZIL_MOTO_SERVER_BIN="$PWD/.venv/bin/moto_server" ctest --test-dir build -L glue --output-on-failure -j "$jobs"
 }
 
 # Run directly, not through ctest, so its closing figures show in the log.
@@ -89,10 +107,11 @@ stage_fuzz() {
 # The tests marked s3 (warehouse on S3) start the S3 test server that
 # setup-s3server.sh builds; -rs prints why anything was skipped.
 stage_integration() {
-  local s3bin
+  local s3bin restbin
   scripts/setup-venv.sh &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
-    FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
+    restbin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
+    FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
 }
 
 # A second engine that writes (issue 11): Spark with the Iceberg runtime and

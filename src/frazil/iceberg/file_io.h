@@ -65,4 +65,36 @@ class FileIO {
   virtual Result<std::vector<FileInfo>> ListIncludingHidden(const std::string& prefix) = 0;
 };
 
+// Passes every call on to another FileIO: the base of decorators (a cache,
+// or a test's counting or slowed store), which override what they change.
+class ForwardingFileIO : public FileIO {
+ public:
+  explicit ForwardingFileIO(std::unique_ptr<FileIO> base) : base_(std::move(base)) {}
+
+  Result<std::vector<uint8_t>> Read(const std::string& location) override { return base_->Read(location); }
+  Result<std::unique_ptr<parquet::InputFile>> OpenInput(
+      const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
+    return base_->OpenInput(location, size);
+  }
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
+    return base_->WriteNew(location, data);
+  }
+  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
+    return base_->NewOutput(location);
+  }
+  Status Delete(const std::string& location) override { return base_->Delete(location); }
+  Status DeleteMany(const std::vector<std::string>& locations) override {
+    return base_->DeleteMany(locations);
+  }
+  Result<std::vector<FileInfo>> List(const std::string& prefix) override { return base_->List(prefix); }
+  Result<std::vector<FileInfo>> ListIncludingHidden(const std::string& prefix) override {
+    return base_->ListIncludingHidden(prefix);
+  }
+
+  FileIO* base() const { return base_.get(); }
+
+ protected:
+  const std::unique_ptr<FileIO> base_;
+};
+
 }  // namespace frazil::iceberg

@@ -5,7 +5,7 @@
 namespace frazil::iceberg {
 
 ManifestCachingFileIO::ManifestCachingFileIO(std::unique_ptr<FileIO> base, uint64_t capacity_bytes)
-    : base_(std::move(base)), capacity_(capacity_bytes) {}
+    : ForwardingFileIO(std::move(base)), capacity_(capacity_bytes) {}
 
 bool ManifestCachingFileIO::Cacheable(const std::string& location) {
   return location.size() > 5 && location.compare(location.size() - 5, 5, ".avro") == 0;

@@ -17,7 +17,7 @@
 
 namespace frazil::iceberg {
 
-class ManifestCachingFileIO final : public FileIO {
+class ManifestCachingFileIO final : public ForwardingFileIO {
  public:
   struct Stats {
     uint64_t hits = 0, misses = 0;
@@ -29,27 +29,12 @@ class ManifestCachingFileIO final : public FileIO {
   ManifestCachingFileIO(std::unique_ptr<FileIO> base, uint64_t capacity_bytes);
 
   Result<std::vector<uint8_t>> Read(const std::string& location) override;
-  Result<std::unique_ptr<parquet::InputFile>> OpenInput(
-      const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
-    return base_->OpenInput(location, size);
-  }
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
-    return base_->WriteNew(location, data);
-  }
-  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
-    return base_->NewOutput(location);
-  }
-  // Also forgets the file: a name that is used again after a delete is
+  // Also forget the files: a name that is used again after a delete is
   // read afresh.
   Status Delete(const std::string& location) override;
   Status DeleteMany(const std::vector<std::string>& locations) override;
-  Result<std::vector<FileInfo>> List(const std::string& prefix) override { return base_->List(prefix); }
-  Result<std::vector<FileInfo>> ListIncludingHidden(const std::string& prefix) override {
-    return base_->ListIncludingHidden(prefix);
-  }
 
   Stats stats() const;
-  FileIO* base() const { return base_.get(); }
 
   // Manifests and manifest lists are Avro files (`.avro`); table metadata
   // files are read once per commit and not kept.
@@ -62,7 +47,6 @@ class ManifestCachingFileIO final : public FileIO {
   };
   void Forget(const std::string& key) REQUIRES(mu_);
 
-  const std::unique_ptr<FileIO> base_;
   const uint64_t capacity_;
   mutable Mutex mu_;  // held for lookups and inserts only, never across a read
   std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "frazil/common/status.h"
+#include "frazil/net/aws_credentials.h"
 
 namespace frazil::objstore {
 
@@ -44,16 +45,11 @@ struct S3Config {
   bool sign_payload = true;
 };
 
-// INI sections ("default", "profile dev", ...) of key = value pairs, as in
-// ~/.aws/credentials and ~/.aws/config. Comments start with '#' or ';'.
-using IniFile = std::map<std::string, std::map<std::string, std::string>>;
-Result<IniFile> ParseIni(std::string_view text, std::string_view name_for_errors);
-
-// Where the process environment is read from (tests pass their own).
-struct Environment {
-  std::function<std::optional<std::string>(const std::string&)> get;
-  static Environment Process();
-};
+// The credential chain lives in net/aws_credentials.h; these names stay
+// here for the callers that reach it through the S3 config.
+using net::Environment;
+using net::IniFile;
+using net::ParseIni;
 
 // Fills what `config` leaves empty: credentials from AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else from the profile in

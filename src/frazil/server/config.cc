@@ -82,6 +82,44 @@ Status Read(const YAML::Node& map, const char* key, const std::string& where, T*
   return Status::Ok();
 }
 
+// The `catalog` section.
+Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
+  const std::string where = "catalog.";
+  const std::pair<const char*, std::string*> texts[] = {
+      {"type", &c->type},     {"name", &c->name},
+      {"uri", &c->uri},       {"warehouse", &c->warehouse},
+      {"prefix", &c->prefix}, {"credential", &c->credential},
+      {"token", &c->token},   {"oauth2_server_uri", &c->oauth2_server_uri},
+      {"scope", &c->scope},
+  };
+  const std::pair<const char*, int64_t*> millis[] = {
+      {"connect_timeout_ms", &c->connect_timeout_ms},
+      {"request_timeout_ms", &c->request_timeout_ms},
+  };
+  std::set<std::string> keys = {"headers"};
+  for (const auto& [key, field] : texts) keys.insert(key);
+  for (const auto& [key, field] : millis) keys.insert(key);
+  FRAZIL_RETURN_IF_ERROR(CheckKeys(node, keys, where));
+  for (const auto& [key, field] : texts) FRAZIL_RETURN_IF_ERROR(Read(node, key, where, field));
+  for (const auto& [key, field] : millis) {
+    FRAZIL_RETURN_IF_ERROR(Read(node, key, where, field));
+    if (*field <= 0) return Status::InvalidArgument("catalog." + std::string(key) + " must be positive");
+  }
+  if (YAML::Node h = node["headers"]) {
+    if (!h.IsMap() && !h.IsNull()) return Status::InvalidArgument("catalog.headers must be a mapping");
+    if (h.IsMap())
+      for (const auto& kv : h) c->headers[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  }
+  if (c->type != "sql" && c->type != "rest" && c->type != "glue")
+    return Status::InvalidArgument("catalog.type must be sql, rest or glue (not '" + c->type + "')");
+  if (c->name.empty()) return Status::InvalidArgument("catalog.name must not be empty");
+  if (c->type == "rest" && c->uri.empty())
+    return Status::InvalidArgument("catalog.uri is required for type rest");
+  if (!c->token.empty() && !c->credential.empty())
+    return Status::InvalidArgument("catalog.token and catalog.credential exclude each other");
+  return Status::Ok();
+}
+
 // The `s3` section: S3Config's fields under the same names. Bounds that
 // ResolveS3Config checks too are checked here, so that the error names the
 // config file.
@@ -144,11 +182,11 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   auto in_file = [&](const Status& st) { return st.WithContext("config file " + path); };
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
-  if (auto st = CheckKeys(
-          root,
-          {"data_dir", "listen", "advertised_address", "http", "log_level", "auto_create_topics",
-           "max_message_bytes", "client_timeout_ms", "http_limits", "wal", "storage", "s3", "executors"},
-          "");
+  if (auto st = CheckKeys(root,
+                          {"data_dir", "listen", "advertised_address", "http", "log_level",
+                           "auto_create_topics", "max_message_bytes", "client_timeout_ms", "http_limits",
+                           "wal", "storage", "s3", "catalog", "executors"},
+                          "");
       !st.ok())
     return in_file(st);
   for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
@@ -276,6 +314,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (YAML::Node s3 = root["s3"]) {
     if (!s3.IsMap()) return in_file(Status::InvalidArgument("'s3' must be a mapping"));
     if (auto st = LoadS3Section(s3, &config->s3); !st.ok()) return in_file(st);
+  }
+  if (YAML::Node c = root["catalog"]) {
+    if (!c.IsMap()) return in_file(Status::InvalidArgument("'catalog' must be a mapping"));
+    if (auto st = LoadCatalogSection(c, &config->catalog); !st.ok()) return in_file(st);
   }
   if (YAML::Node e = root["executors"]) {
     if (!e.IsMap()) return in_file(Status::InvalidArgument("'executors' must be a mapping"));

@@ -1,6 +1,7 @@
 // Broker configuration: embedded defaults, a YAML file, then flags on top.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "frazil/common/status.h"
@@ -96,6 +97,23 @@ struct ExecutorConfig {
   uint64_t dispatch_nice = 0;
 };
 
+// The `catalog` section: where tables are recorded (docs/catalogs.md).
+struct CatalogConfig {
+  std::string type = "sql";  // sql (embedded, DATA_DIR/catalog.db) | rest | glue
+  std::string name = "frazil";
+  // rest: the server, and what /v1/config does not say.
+  std::string uri;
+  std::string warehouse;
+  std::string prefix;
+  std::string credential;  // OAuth2 client credentials, client_id:client_secret
+  std::string token;       // a static bearer token instead
+  std::string oauth2_server_uri;
+  std::string scope = "catalog";
+  std::map<std::string, std::string> headers;
+  int64_t connect_timeout_ms = 5000;
+  int64_t request_timeout_ms = 30000;
+};
+
 struct ServeConfig {
   std::string data_dir = "./frazil-data";
   std::string listen = "127.0.0.1:6650";
@@ -113,6 +131,7 @@ struct ServeConfig {
   // How to reach S3 when storage.warehouse (or a table) is on S3; what is
   // left empty comes from the AWS variables and files (docs/s3.md).
   objstore::S3Config s3;
+  CatalogConfig catalog;
   ExecutorConfig executors;
 
   std::string WalRoot() const { return data_dir + "/wal"; }

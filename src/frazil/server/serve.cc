@@ -18,6 +18,7 @@
 
 #include "frazil/broker/broker.h"
 #include "frazil/broker/grpc_services.h"
+#include "frazil/catalog/rest_catalog.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/crc32c.h"
 #include "frazil/common/executor.h"
@@ -169,10 +170,16 @@ int RunServe(const ServeConfig& config) {
   FRAZIL_LOG_INFO("frazil starting: data dir {}, WAL root {}, crc32c {}", config.data_dir, config.WalRoot(),
                   crc32c::IsHardwareAccelerated() ? "hardware (SSE4.2)" : "software");
 
-  // Standalone: the embedded SQL catalog `frazil` on DATA_DIR/catalog.db
-  // with the warehouse under DATA_DIR, readable by PyIceberg's SqlCatalog.
+  // The catalog (the `catalog` section): by default the embedded SQL
+  // catalog `frazil` on DATA_DIR/catalog.db with the warehouse under
+  // DATA_DIR, readable by PyIceberg's SqlCatalog; or an Iceberg REST server.
+  const CatalogConfig& cc = config.catalog;
+  if (cc.type == "glue") {
+    FRAZIL_LOG_ERROR("catalog.type glue is not implemented yet (use sql or rest)");
+    return 2;
+  }
   catalog::SqlCatalogOptions catalog_options;
-  catalog_options.name = "frazil";
+  catalog_options.name = cc.name;
   catalog_options.db_path = config.data_dir + "/catalog.db";
   auto warehouse_or = OpenWarehouse(config);
   if (auto* err = std::get_if<WarehouseError>(&warehouse_or)) {
@@ -184,15 +191,39 @@ int RunServe(const ServeConfig& config) {
   auto io = std::make_unique<iceberg::ManifestCachingFileIO>(std::move(warehouse.io),
                                                              config.storage.manifest_cache_bytes);
   const iceberg::ManifestCachingFileIO* manifest_cache = io.get();
-  auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(io));
-  if (!catalog_or.ok()) {
-    FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
-    return 1;
+  std::unique_ptr<catalog::Catalog> table_catalog;
+  std::string catalog_endpoint = catalog_options.db_path;
+  if (cc.type == "rest") {
+    catalog::RestCatalogOptions ro;
+    ro.name = cc.name;
+    ro.uri = cc.uri;
+    ro.warehouse = cc.warehouse;
+    ro.prefix = cc.prefix;
+    ro.token = cc.token;
+    ro.credential = cc.credential;
+    ro.oauth2_server_uri = cc.oauth2_server_uri;
+    ro.scope = cc.scope;
+    ro.headers.assign(cc.headers.begin(), cc.headers.end());
+    ro.connect_timeout_ms = cc.connect_timeout_ms;
+    ro.request_timeout_ms = cc.request_timeout_ms;
+    catalog_endpoint = cc.uri;
+    auto rest_or = catalog::RestCatalog::Open(std::move(ro), std::move(io));
+    if (!rest_or.ok()) {
+      FRAZIL_LOG_ERROR("cannot open REST catalog at {}: {}", cc.uri, rest_or.status().ToString());
+      return 1;
+    }
+    table_catalog = std::move(rest_or).value();
+  } else {
+    auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(io));
+    if (!catalog_or.ok()) {
+      FRAZIL_LOG_ERROR("cannot open catalog: {}", catalog_or.status().ToString());
+      return 1;
+    }
+    table_catalog = std::move(catalog_or).value();
   }
-  std::unique_ptr<catalog::SqlCatalog> table_catalog = std::move(catalog_or).value();
   // Outlives the broker (declared before it): every committer takes from it.
   auto commit_memory = std::make_unique<MemoryBudget>(config.storage.commit_memory_bytes);
-  FRAZIL_LOG_INFO("catalog {} on {}, warehouse {}", catalog_options.name, catalog_options.db_path,
+  FRAZIL_LOG_INFO("catalog {} ({}) on {}, warehouse {}", catalog_options.name, cc.type, catalog_endpoint,
                   catalog_options.warehouse);
 
   // The shared thread pools (executors.* in config/frazil.yaml). Declared
@@ -270,7 +301,8 @@ int RunServe(const ServeConfig& config) {
   nlohmann::json health = {{"status", "ok"},
                            {"catalog",
                             {{"name", catalog_options.name},
-                             {"uri", catalog_options.db_path},
+                             {"type", cc.type},
+                             {"uri", catalog_endpoint},
                              {"warehouse", catalog_options.warehouse}}}};
   // The HTTP endpoint starts first (a failing start is visible there), but
   // is healthy only once the Danube port accepts connections: whoever waits

@@ -17,32 +17,14 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 }
 
 // Counts whole-file reads that reach the store underneath.
-class CountingFileIO : public FileIO {
+class CountingFileIO : public ForwardingFileIO {
  public:
-  explicit CountingFileIO(std::unique_ptr<FileIO> base) : base_(std::move(base)) {}
+  using ForwardingFileIO::ForwardingFileIO;
   Result<std::vector<uint8_t>> Read(const std::string& location) override {
     ++reads;
     return base_->Read(location);
   }
-  Result<std::unique_ptr<parquet::InputFile>> OpenInput(
-      const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
-    return base_->OpenInput(location, size);
-  }
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
-    return base_->WriteNew(location, data);
-  }
-  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
-    return base_->NewOutput(location);
-  }
-  Status Delete(const std::string& location) override { return base_->Delete(location); }
-  Result<std::vector<FileInfo>> List(const std::string& prefix) override { return base_->List(prefix); }
-  Result<std::vector<FileInfo>> ListIncludingHidden(const std::string& prefix) override {
-    return base_->ListIncludingHidden(prefix);
-  }
   std::atomic<int> reads{0};
-
- private:
-  std::unique_ptr<FileIO> base_;
 };
 
 struct Fixture {

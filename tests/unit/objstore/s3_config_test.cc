@@ -25,28 +25,6 @@ struct FakeEnv {
 
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-TEST(S3ConfigTest, ParsesIniSectionsCommentsAndSpaces) {
-  auto ini = ParseIni(
-      "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\r\n; another\naws_secret_access_key=sec ret\n\n"
-      "[profile dev]\nregion = eu-west-1\ns3 =\n  max_concurrent_requests = 4\n",
-      "cfg");
-  ASSERT_TRUE(ini.ok()) << ini.status().ToString();
-  EXPECT_EQ((*ini)["default"]["aws_access_key_id"], "AKIDDEFAULT");
-  EXPECT_EQ((*ini)["default"]["aws_secret_access_key"], "sec ret");
-  EXPECT_EQ((*ini)["profile dev"]["region"], "eu-west-1");
-  EXPECT_EQ((*ini)["profile dev"]["s3"], "");
-}
-
-TEST(S3ConfigTest, MalformedIniNamesFileAndLine) {
-  auto a = ParseIni("[default\nx=1\n", "/home/u/.aws/credentials");
-  ASSERT_FALSE(a.ok());
-  EXPECT_NE(a.status().message().find("/home/u/.aws/credentials:1"), std::string::npos)
-      << a.status().message();
-  auto b = ParseIni("x = 1\n", "creds");
-  ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.status().message().find("creds:1: key outside"), std::string::npos) << b.status().message();
-}
-
 TEST(S3ConfigTest, ExplicitValuesWin) {
   FakeEnv env{{{"AWS_ACCESS_KEY_ID", "ENVKEY"},
                {"AWS_SECRET_ACCESS_KEY", "ENVSECRET"},

@@ -184,5 +184,70 @@ TEST(ConfigS3, RefusesBadValuesByName) {
   refused("s3scalar", "s3: 5\n", "'s3'");
 }
 
+// The shipped file documents every catalog key with CatalogConfig's defaults.
+TEST(ConfigCatalog, ShippedFileMatchesTheEmbeddedDefaults) {
+  ServeConfig shipped = Shipped();
+  const CatalogConfig d;
+  const CatalogConfig& c = shipped.catalog;
+  EXPECT_EQ(c.type, "sql");
+  EXPECT_EQ(c.type, d.type);
+  EXPECT_EQ(c.name, d.name);
+  EXPECT_EQ(c.uri, d.uri);
+  EXPECT_EQ(c.warehouse, d.warehouse);
+  EXPECT_EQ(c.prefix, d.prefix);
+  EXPECT_EQ(c.credential, d.credential);
+  EXPECT_EQ(c.token, d.token);
+  EXPECT_EQ(c.oauth2_server_uri, d.oauth2_server_uri);
+  EXPECT_EQ(c.scope, d.scope);
+  EXPECT_EQ(c.headers, d.headers);
+  EXPECT_EQ(c.connect_timeout_ms, d.connect_timeout_ms);
+  EXPECT_EQ(c.request_timeout_ms, d.request_timeout_ms);
+}
+
+TEST(ConfigCatalog, ReadsARestSectionAndRefusesBadOnes) {
+  ServeConfig config;
+  Status st = LoadConfigFile(WriteYaml("catrest", R"(catalog:
+  type: rest
+  name: lake
+  uri: http://127.0.0.1:8181
+  warehouse: wh
+  prefix: p
+  credential: id:secret
+  oauth2_server_uri: http://auth/token
+  scope: all
+  headers:
+    X-Tenant: t1
+  connect_timeout_ms: 100
+  request_timeout_ms: 200
+)"),
+                             &config);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const CatalogConfig& c = config.catalog;
+  EXPECT_EQ(c.type, "rest");
+  EXPECT_EQ(c.name, "lake");
+  EXPECT_EQ(c.uri, "http://127.0.0.1:8181");
+  EXPECT_EQ(c.warehouse, "wh");
+  EXPECT_EQ(c.prefix, "p");
+  EXPECT_EQ(c.credential, "id:secret");
+  EXPECT_EQ(c.oauth2_server_uri, "http://auth/token");
+  EXPECT_EQ(c.scope, "all");
+  EXPECT_EQ(c.headers.at("X-Tenant"), "t1");
+  EXPECT_EQ(c.connect_timeout_ms, 100);
+  EXPECT_EQ(c.request_timeout_ms, 200);
+
+  auto refused = [](const std::string& name, const std::string& yaml, const std::string& key) {
+    ServeConfig config;
+    Status st = LoadConfigFile(WriteYaml(name, yaml), &config);
+    EXPECT_FALSE(st.ok()) << yaml;
+    EXPECT_NE(st.message().find(key), std::string::npos) << st.ToString();
+  };
+  refused("cattype", "catalog:\n  type: hive\n", "catalog.type");
+  refused("cattypo", "catalog:\n  urii: http://x\n", "catalog.urii");
+  refused("catnouri", "catalog:\n  type: rest\n", "catalog.uri");
+  refused("catboth", "catalog:\n  type: rest\n  uri: http://x\n  token: t\n  credential: a:b\n",
+          "catalog.token");
+  refused("cattimeout", "catalog:\n  request_timeout_ms: 0\n", "catalog.request_timeout_ms");
+}
+
 }  // namespace
 }  // namespace frazil::server

@@ -512,9 +512,9 @@ namespace frazil::storage {
 namespace {
 
 // Local files, every read taking `delay` longer: a slow object store.
-class SlowFileIO : public iceberg::FileIO {
+class SlowFileIO : public iceberg::ForwardingFileIO {
  public:
-  explicit SlowFileIO(std::unique_ptr<iceberg::FileIO> base) : base_(std::move(base)) {}
+  using ForwardingFileIO::ForwardingFileIO;
   std::atomic<int> delay_ms{0};
   std::atomic<int> reads{0};
 
@@ -527,26 +527,12 @@ class SlowFileIO : public iceberg::FileIO {
     Wait();
     return base_->OpenInput(location, size);
   }
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
-    return base_->WriteNew(location, data);
-  }
-  Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
-    return base_->NewOutput(location);
-  }
-  Status Delete(const std::string& location) override { return base_->Delete(location); }
-  Result<std::vector<iceberg::FileInfo>> List(const std::string& prefix) override {
-    return base_->List(prefix);
-  }
-  Result<std::vector<iceberg::FileInfo>> ListIncludingHidden(const std::string& prefix) override {
-    return base_->ListIncludingHidden(prefix);
-  }
 
  private:
   void Wait() {
     ++reads;
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
   }
-  std::unique_ptr<iceberg::FileIO> base_;
 };
 
 // The subscription calls TryNext holding no lock but expecting no wait: a
