@@ -46,6 +46,19 @@
 //                   (about as long: both p99s then cover the same rare events);
 //   --scale N       N topics with 3 messages each: threads, RSS, fds, idle
 //                   CPU, time until all are committed, restart time.
+// Issue 13 (object storage):
+//   --warehouse local,s3  runs the produce benchmark's storage-on brokers,
+//                   and the --replay and --queryable brokers, once per
+//                   warehouse, alternating: s3 = the test S3 server
+//                   (tests/s3server; --s3-server PATH) started for each
+//                   broker with a fresh directory, keys and bucket. With it,
+//                   --replay also replays a subscription made at the
+//                   middle of the topic and reports the bytes fetched (the
+//                   server's GET /__stats, the broker's
+//                   frazil_object_store_read_bytes_total) against the
+//                   payload and the table's data files.
+//   --queryable N   produce-to-queryable latency of N messages, one every
+//                   --queryable-interval-ms (50), per warehouse.
 // --frazil PATH runs another broker binary.
 #include <arpa/inet.h>
 #include <fcntl.h>
