@@ -24,7 +24,7 @@ import pytest
 from danube.proto import DanubeApi_pb2 as pb
 from danube.proto import DanubeApi_pb2_grpc as pb_grpc
 
-from test_topic_storage import (EARLIEST, RawProducer, admin, config_args, open_catalog, run,
+from test_topic_storage import (EARLIEST, RawProducer, admin, config_args, describe, open_catalog, poll, run,
                                 wait_committed)
 
 QUICK = """wal:
@@ -323,3 +323,62 @@ def test_full_disk_is_retryable_and_drains_once_space_is_free(start_broker, tmp_
     more = run(send_n(b.listen_port, "/full/t", 5, "after"))
     assert sorted(more) == list(range(len(acked), len(acked) + 5))
     assert b.stop() == 0
+
+
+REPLAY_FROM_TABLE = """wal:
+  sync_mode: none
+  segment_bytes: 65536
+storage:
+  flush_interval_ms: 100
+  wal_retain_records: 0
+"""
+
+
+def test_a_consumer_that_neither_acks_nor_heartbeats_gets_its_messages_at_once(start_broker, tmp_path):
+    """A replay must not wait for the consumer to send anything. The stream
+    coalesces writes with gRPC's buffer hint while more messages are ready;
+    gRPC completes the stream's first write (which carries its initial
+    metadata) only once it is on the wire, and a buffered write does not
+    start one. So when the first write went out buffered (more records were
+    ready at once, as when a replay's first table data arrives), the stream
+    stalled before its first message until the consumer's next request:
+    seconds for a Danube client (health checks every 5 s), for ever for one
+    that sends nothing. It is a race (about 1 replay in 30 stalled), hence
+    many topics, each replayed once from its table on a connection of its
+    own."""
+    b = start_broker(tmp_path / "data", extra_args=config_args(tmp_path, "table", REPLAY_FROM_TABLE))
+    b.wait_healthy()
+    topics, n = [f"/default/quiet{k}" for k in range(60)], 200
+
+    async def fill():
+        await asyncio.gather(*[send_n(b.listen_port, t, n, "x" * 1000) for t in topics])
+    run(fill(), timeout=120)
+    for t in topics:
+        poll(lambda: describe(b, t)["wal"]["low_water_offset"] >= n - 120, 30, f"{t}: the WAL reclaimed")
+    stalled = []
+    for t in topics:
+        ch = grpc.insecure_channel(f"127.0.0.1:{b.listen_port}")
+        try:
+            stub = pb_grpc.ConsumerServiceStub(ch)
+            resp = stub.Subscribe(pb.ConsumerRequest(request_id=1, topic_name=t, consumer_name="c",
+                                                     subscription="quiet",
+                                                     subscription_type=pb.ConsumerRequest.Exclusive),
+                                  metadata=[EARLIEST], timeout=10)
+            stream = stub.ReceiveMessages(pb.ReceiveRequest(request_id=2, consumer_id=resp.consumer_id),
+                                          timeout=5)
+            got = []
+            try:
+                for m in stream:
+                    got.append(m.msg_id.topic_offset)
+                    if len(got) == n:
+                        stream.cancel()
+                        break
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.CANCELLED:
+                    stalled.append((t, len(got), e.code().name))
+                    continue
+            assert got == list(range(n)), t
+        finally:
+            ch.close()
+    assert not stalled, f"{len(stalled)} of {len(topics)} replays stopped short of {n} messages in 5 s " \
+                        f"(topic, messages, code): {stalled[:5]}"

@@ -20,8 +20,17 @@ namespace {
 
 class ConsumerServiceImpl;
 
-// Coalesced writes are flushed at least every this many bytes.
-constexpr size_t kMaxUnflushedBytes = 64 << 10;
+// Coalesced writes are flushed at least every this many bytes, gRPC's
+// framing included. gRPC completes a write made with its buffer hint at
+// once only while what it holds unsent stays within its write buffer
+// (GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, 64 KiB - 1 by default); past that,
+// the write completes when the connection is next written, which nothing
+// starts until the client sends something (an ack, a health check). A
+// replay stalled there before its first message for messages of some
+// sizes: so half of gRPC's default, whatever server the service is in.
+constexpr size_t kMaxUnflushedBytes = 32 << 10;
+// gRPC's length-prefixed framing of each message on the stream.
+constexpr size_t kGrpcFrameBytes = 5;
 
 // One ReceiveMessages stream. gRPC deletes nothing: the stream deletes
 // itself once gRPC has called OnDone and no wake-up is running in it.
@@ -110,6 +119,7 @@ class MessageStream final : public grpc::ServerWriteReactor<danube::StreamMessag
   std::optional<Delivery> lookahead_ GUARDED_BY(mu_);
   danube::StreamMessage msg_;   // the write in flight (touched only by the running Pump)
   size_t unflushed_bytes_ = 0;  // written with a buffer hint since the last flush (Pump only)
+  bool wrote_ = false;          // a message went out (Pump only)
 };
 
 class ConsumerServiceImpl final : public danube::ConsumerService::CallbackService {
@@ -341,8 +351,12 @@ void MessageStream::Pump() {
     if (auto peek = ref_.sub->Poll(id_); peek.ok()) next = std::move(peek).value();
     Build(*d);
     grpc::WriteOptions options;
-    unflushed_bytes_ += msg_.ByteSizeLong();
-    if (next && unflushed_bytes_ < kMaxUnflushedBytes) {
+    unflushed_bytes_ += msg_.ByteSizeLong() + kGrpcFrameBytes;
+    // Never the first write: it carries the stream's initial metadata, and
+    // gRPC completes that only once it is on the wire, which a buffered
+    // write does not start (the first message then waited for the
+    // client's next request).
+    if (next && wrote_ && unflushed_bytes_ < kMaxUnflushedBytes) {
       options.set_buffer_hint();
     } else {
       unflushed_bytes_ = 0;
@@ -352,6 +366,7 @@ void MessageStream::Pump() {
       lookahead_ = std::move(next);
       writing_ = true;
     }
+    wrote_ = true;
     StartWrite(&msg_, options);
   }
 }
