@@ -91,6 +91,12 @@ json GlueCatalog::Request() const {
   return j;
 }
 
+Status GlueCatalog::CheckAccess() {
+  json req = Request();
+  req["MaxResults"] = 1;
+  return client_.Call("GetDatabases", req, /*idempotent=*/true).status();
+}
+
 Result<json> GlueCatalog::GetDatabase(const std::string& db) {
   json req = Request();
   req["Name"] = db;
