@@ -124,3 +124,12 @@ def run_frazil(*args, timeout=10):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "s3: runs against the S3 test server (tests/s3server, built by scripts/setup-s3server.sh)")
+
+
+@pytest.fixture
+def moto_glue(tmp_path):
+    """moto on a free loopback port, answering as AWS Glue (glue_helpers.py)."""
+    from glue_helpers import MotoServer
+    server = MotoServer(tmp_path / "moto.log", free_port())
+    yield server
+    server.stop()
