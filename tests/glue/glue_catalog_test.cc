@@ -99,6 +99,10 @@ TEST_F(GlueCatalogMotoTest, Databases) {
   EXPECT_EQ(catalog_->DefaultTableLocation({{"db1"}, "t"}).value(), "file:///x/db1/t");
   EXPECT_EQ(catalog_->DefaultTableLocation({{"db2"}, "t"}).value(),
             "file://" + dir_.Sub("warehouse") + "/db2.db/t");
+  // A database not created yet: where its table goes once the database is
+  // created without a location (a topic's first table creates it).
+  EXPECT_EQ(catalog_->DefaultTableLocation({{"db3"}, "t"}).value(),
+            "file://" + dir_.Sub("warehouse") + "/db3.db/t");
 
   // Multi-level namespaces: a clear error, never sent to Glue.
   Status deep = catalog_->CreateNamespace({"a", "b"}, {});

@@ -124,3 +124,38 @@ def run_frazil(*args, timeout=10):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "s3: runs against the S3 test server (tests/s3server, built by scripts/setup-s3server.sh)")
+    config.addinivalue_line(
+        "markers", "rest: runs against Iceberg's REST catalog server (scripts/setup-rest-catalog.sh)")
+    config.addinivalue_line("markers", "glue: runs against moto as the AWS Glue endpoint (scripts/setup-venv.sh)")
+
+
+@pytest.fixture
+def moto_glue(tmp_path):
+    """moto on a free loopback port, answering as AWS Glue (glue_helpers.py)."""
+    from glue_helpers import MotoServer
+    server = MotoServer(tmp_path / "moto.log", free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sql", pytest.param("rest", marks=pytest.mark.rest),
+                        pytest.param("glue", marks=pytest.mark.glue)])
+def catalog(request, tmp_path):
+    """Each catalog in turn (catalogs.py): the embedded SQL catalog, Iceberg's
+    REST catalog server, Glue on moto. REST and Glue with the local
+    warehouse only."""
+    from catalogs import (GlueCatalogUnderTest, RestCatalogUnderTest, RestServer, SqlCatalogUnderTest)
+    if request.param == "sql":
+        yield SqlCatalogUnderTest()
+        return
+    params = getattr(request.node, "callspec", None)
+    if params is not None and params.params.get("warehouse", "local") != "local":
+        pytest.skip(f"catalog {request.param} runs with the local warehouse only")
+    if request.param == "rest":
+        server = RestServer(tmp_path / "rest.log", free_port(), tmp_path / "rest-warehouse")
+        yield RestCatalogUnderTest(server)
+    else:
+        from glue_helpers import MotoServer
+        server = MotoServer(tmp_path / "moto-catalog.log", free_port())
+        yield GlueCatalogUnderTest(server)
+    server.stop()

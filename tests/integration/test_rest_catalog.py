@@ -5,42 +5,20 @@ topic's table is created and committed through the REST protocol, and
 PyIceberg's RestCatalog on the same server reads every message exactly
 once. Skipped, saying why, when the server is not installed."""
 import asyncio
-import os
-import subprocess
 import time
-import urllib.request
 
 import pytest
 from danube import DanubeClientBuilder, DispatchStrategy
 
-from conftest import FRAZIL_BIN, free_port
-from s3_helpers import REPO
-
-LAUNCHER = os.environ.get("FRAZIL_REST_CATALOG_BIN", str(REPO / "build" / "tools" / "frazil-rest-catalog"))
+from catalogs import RestServer
+from conftest import free_port
 
 
 @pytest.fixture
 def rest_server(tmp_path):
-    if not os.access(LAUNCHER, os.X_OK):
-        pytest.skip(f"no REST catalog server at {LAUNCHER}: run scripts/setup-rest-catalog.sh")
-    port = free_port()
-    log = open(tmp_path / "rest.log", "wb")
-    proc = subprocess.Popen([LAUNCHER, str(port), str(tmp_path / "rest-warehouse")], stdout=subprocess.DEVNULL,
-                            stderr=log)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(uri + "/v1/config", timeout=1)
-            break
-        except OSError:
-            assert proc.poll() is None, f"REST catalog server exited:\n{(tmp_path / 'rest.log').read_text()}"
-            assert time.monotonic() < deadline, "REST catalog server did not start within 90 s"
-            time.sleep(0.2)
-    yield uri
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    server = RestServer(tmp_path / "rest.log", free_port(), tmp_path / "rest-warehouse")
+    yield server.uri
+    server.stop()
 
 
 def write_config(tmp_path, uri, extra=""):

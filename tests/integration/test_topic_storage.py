@@ -7,7 +7,10 @@ generated stubs); the tables are read back with PyIceberg (SqlCatalog
 The tests that take the `warehouse` fixture run twice: with the default
 local warehouse and with the warehouse on S3 (issue 13: a fresh bucket on the
 S3 test server, tables read by PyIceberg through its S3 FileIO, objects
-listed in the bucket; see warehouses.py).
+listed in the bucket; see warehouses.py). The 100,000 messages and the
+SIGKILL rounds take the `catalog` fixture too: they run again with the
+tables in Iceberg's REST catalog server and in Glue (moto), with the local
+warehouse (catalogs.py).
 
 - 100,000 messages: table == what was acknowledged, offset by offset
 - history only in the table: a new subscription from earliest replays the
@@ -324,16 +327,16 @@ TOTAL = 100_000
 FAST = "wal:\n  sync_mode: none\n"
 
 
-def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_path, warehouse):
+def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_path, warehouse, catalog):
     data = tmp_path / "data"
-    b = start_broker(data_dir=data, extra_args=warehouse.broker_args("fast", FAST))
+    b = start_broker(data_dir=data, extra_args=warehouse.broker_args("fast", FAST + catalog.yaml))
     b.wait_healthy()
     t0 = time.time()
     sent = run(produce_sdk(b, "/default/bulk", list(range(TOTAL)), producers=4), timeout=300)
     t1 = time.time()
     assert sorted(sent) == list(range(TOTAL))  # send() returned every offset 0..99,999 once
 
-    cat = warehouse.open_catalog(data)
+    cat = catalog.open(warehouse, data)
     table = wait_committed(cat, "default.bulk", TOTAL, b)
     assert table.properties[COMMITTED] == str(TOTAL)
     assert [(f.field_id, f.name) for f in table.schema().fields] == SCHEMA
@@ -352,7 +355,7 @@ def test_hundred_thousand_messages_become_exactly_those_rows(start_broker, tmp_p
 
     # DuckDB over the current snapshot's data files
     files = data_files(table)
-    day = re.compile(re.escape(warehouse.data_prefix(data, "default.bulk"))
+    day = re.compile(re.escape(catalog.data_prefix(warehouse, data, "default.bulk", table))
                      + r"/publish_time_day=\d{4}-\d{2}-\d{2}/[^/]+\.parquet$")
     assert files and all(day.match(f) for f in files), files[:3]
     con = duckdb.connect()
@@ -476,12 +479,12 @@ storage:
 """
 
 
-def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broker, tmp_path, warehouse):
+def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broker, tmp_path, warehouse, catalog):
     data = tmp_path / "data"
     topic, ident = "/default/crash", "default.crash"
     seed = int(os.environ.get("FRAZIL_CRASH_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    args = warehouse.broker_args("crash", CRASH)  # every round: the same data directory and warehouse
+    args = warehouse.broker_args("crash", CRASH + catalog.yaml)  # every round: the same data directory and warehouse
     acked = {}        # offset -> payload, every send the broker acknowledged
     attempted = set()  # every payload ever sent (acknowledged or not)
     interrupted = 0
@@ -491,7 +494,7 @@ def test_sigkill_rounds_keep_every_acknowledged_message_exactly_once(start_broke
     for r in range(20):
         b = start_broker(data_dir=data, extra_args=args)
         b.wait_healthy(timeout=30)
-        cat = cat or warehouse.open_catalog(data)
+        cat = cat or catalog.open(warehouse, data)
         cap = rng.choice([50, 300, 3000, 3000, 3000])  # per sender: some rounds end idle, most mid-send
         delay = rng.uniform(0.05, 1.5)
 

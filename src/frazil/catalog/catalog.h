@@ -84,7 +84,8 @@ class Catalog {
   // catalog has `id`).
   virtual Result<LoadedTable> RegisterTable(const TableIdentifier& id,
                                             const std::string& metadata_location) = 0;
-  // The location CreateTable gives `id` when the request names none.
+  // The location CreateTable gives `id` when the request names none (for a
+  // namespace not created yet: as if created without properties).
   virtual Result<std::string> DefaultTableLocation(const TableIdentifier& id) = 0;
   virtual Result<LoadedTable> LoadTable(const TableIdentifier& id) = 0;
   virtual Result<std::vector<TableIdentifier>> ListTables(const Namespace& ns) = 0;

@@ -91,6 +91,12 @@ json GlueCatalog::Request() const {
   return j;
 }
 
+Status GlueCatalog::CheckAccess() {
+  json req = Request();
+  req["MaxResults"] = 1;
+  return client_.Call("GetDatabases", req, /*idempotent=*/true).status();
+}
+
 Result<json> GlueCatalog::GetDatabase(const std::string& db) {
   json req = Request();
   req["Name"] = db;
@@ -216,8 +222,12 @@ Status GlueCatalog::UpdateNamespaceProperties(const Namespace& ns, const Propert
 
 Result<std::string> GlueCatalog::DefaultTableLocation(const TableIdentifier& id) {
   FRAZIL_ASSIGN_OR_RETURN(std::string db, GlueDatabaseName(id.ns));
-  FRAZIL_ASSIGN_OR_RETURN(json d, GetDatabase(db));
-  std::string base = StringField(d, "LocationUri");
+  // A database that does not exist yet places its tables as one created
+  // without a LocationUri will (the topic writer asks before it creates
+  // the namespace of a topic's first table).
+  auto d = GetDatabase(db);
+  if (!d.ok() && d.status().code() != StatusCode::kNotFound) return d.status();
+  std::string base = d.ok() ? StringField(*d, "LocationUri") : std::string();
   if (!base.empty()) {
     while (base.size() > 1 && base.back() == '/') base.pop_back();
     return base + "/" + id.name;

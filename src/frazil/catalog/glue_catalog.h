@@ -34,6 +34,9 @@ class GlueCatalog final : public Catalog {
   const std::string& name() const override { return options_.name; }
   iceberg::FileIO* io() override { return io_.get(); }
   const std::string& endpoint() const { return client_.endpoint(); }
+  // One cheap signed read (GetDatabases, one entry): whether the endpoint
+  // answers and takes the credentials. For a check at start.
+  Status CheckAccess();
 
   Status CreateNamespace(const Namespace& ns, const Properties& properties) override;
   Result<std::vector<Namespace>> ListNamespaces(const Namespace& parent) override;

@@ -131,7 +131,10 @@ Result<AwsSettings> ResolveAwsSettings(AwsSettings c, const Environment& env, st
     } else {
       FRAZIL_ASSIGN_OR_RETURN(IniFile conf, ReadIni(config_path));
       c.region = Lookup(conf, profile == "default" ? "default" : "profile " + profile, "region");
-      if (c.region.empty()) c.region = "us-east-1";
+      if (c.region.empty()) {
+        c.region = "us-east-1";
+        c.region_defaulted = true;
+      }
     }
   }
   return c;

@@ -32,6 +32,10 @@ struct AwsSettings {
   std::string session_token;
   std::string region;
   std::string profile;  // empty = AWS_PROFILE or "default"
+  // Set by ResolveAwsSettings when no region was found anywhere and
+  // us-east-1 was taken (S3 accepts that; Glue, like the AWS SDKs, needs a
+  // region said somewhere).
+  bool region_defaulted = false;
 };
 
 // Fills what `given` leaves empty: credentials from AWS_ACCESS_KEY_ID /

@@ -86,11 +86,22 @@ Status Read(const YAML::Node& map, const char* key, const std::string& where, T*
 Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
   const std::string where = "catalog.";
   const std::pair<const char*, std::string*> texts[] = {
-      {"type", &c->type},     {"name", &c->name},
-      {"uri", &c->uri},       {"warehouse", &c->warehouse},
-      {"prefix", &c->prefix}, {"credential", &c->credential},
-      {"token", &c->token},   {"oauth2_server_uri", &c->oauth2_server_uri},
+      {"type", &c->type},
+      {"name", &c->name},
+      {"uri", &c->uri},
+      {"warehouse", &c->warehouse},
+      {"prefix", &c->prefix},
+      {"credential", &c->credential},
+      {"token", &c->token},
+      {"oauth2_server_uri", &c->oauth2_server_uri},
       {"scope", &c->scope},
+      {"region", &c->region},
+      {"endpoint", &c->endpoint},
+      {"catalog_id", &c->catalog_id},
+      {"access_key_id", &c->access_key_id},
+      {"secret_access_key", &c->secret_access_key},
+      {"session_token", &c->session_token},
+      {"profile", &c->profile},
   };
   const std::pair<const char*, int64_t*> millis[] = {
       {"connect_timeout_ms", &c->connect_timeout_ms},
@@ -115,6 +126,9 @@ Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
   if (c->name.empty()) return Status::InvalidArgument("catalog.name must not be empty");
   if (c->type == "rest" && c->uri.empty())
     return Status::InvalidArgument("catalog.uri is required for type rest");
+  if (c->access_key_id.empty() != c->secret_access_key.empty())
+    return Status::InvalidArgument(
+        "catalog.access_key_id and catalog.secret_access_key must be given together");
   if (!c->token.empty() && !c->credential.empty())
     return Status::InvalidArgument("catalog.token and catalog.credential exclude each other");
   return Status::Ok();

@@ -110,6 +110,18 @@ struct CatalogConfig {
   std::string oauth2_server_uri;
   std::string scope = "catalog";
   std::map<std::string, std::string> headers;
+  // glue: the region (required, here or from AWS_REGION / AWS_DEFAULT_REGION
+  // or the profile), the endpoint (empty: https://glue.REGION.amazonaws.com),
+  // the account id of the catalog (empty: the caller's), and credentials
+  // resolved as the s3 section's are (empty: AWS variables and files).
+  std::string region;
+  std::string endpoint;
+  std::string catalog_id;
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  std::string profile;
+  // rest and glue: connecting, and one whole request.
   int64_t connect_timeout_ms = 5000;
   int64_t request_timeout_ms = 30000;
 };

@@ -18,6 +18,7 @@
 
 #include "frazil/broker/broker.h"
 #include "frazil/broker/grpc_services.h"
+#include "frazil/catalog/glue_catalog.h"
 #include "frazil/catalog/rest_catalog.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/crc32c.h"
@@ -27,6 +28,7 @@
 #include "frazil/common/memory_release.h"
 #include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest_cache.h"
+#include "frazil/net/aws_credentials.h"
 #include "frazil/objstore/object_store_file_io.h"
 #include "frazil/objstore/s3_object_store.h"
 #include "frazil/objstore/s3_uri.h"
@@ -76,7 +78,7 @@ struct Warehouse {
 };
 
 // Exit code 2 for configuration errors (the command line's convention), 1
-// for a bucket that cannot be reached or used.
+// for a bucket (or a Glue catalog) that cannot be reached or used.
 struct WarehouseError {
   int exit_code;
   std::string message;
@@ -117,6 +119,36 @@ std::variant<Warehouse, WarehouseError> OpenWarehouse(const ServeConfig& config)
   std::string location = "file://" + fs::absolute(path).lexically_normal().string();
   while (location.size() > 8 && location.back() == '/') location.pop_back();
   return Warehouse{location, objstore::NewLocalFileIO()};
+}
+
+// The Glue catalog of the `catalog` section, its credentials and region
+// resolved as the s3 section's are, checked with one signed call so that
+// a wrong endpoint or refused credentials stop the broker at start.
+std::variant<std::unique_ptr<catalog::GlueCatalog>, WarehouseError> OpenGlueCatalog(
+    const CatalogConfig& cc, const std::string& warehouse, std::unique_ptr<iceberg::FileIO> io) {
+  net::AwsSettings given{cc.access_key_id, cc.secret_access_key, cc.session_token, cc.region, cc.profile};
+  auto aws = net::ResolveAwsSettings(std::move(given), net::Environment::Process(), "catalog");
+  if (!aws.ok()) return WarehouseError{2, "glue catalog: " + aws.status().message()};
+  if (aws->region_defaulted)
+    return WarehouseError{2,
+                          "glue catalog: no region: set catalog.region, AWS_REGION or AWS_DEFAULT_REGION, or "
+                          "region in the profile '" +
+                              aws->profile + "' of the AWS config file"};
+  catalog::GlueCatalogOptions go;
+  go.name = cc.name;
+  go.catalog_id = cc.catalog_id;
+  go.warehouse = warehouse;
+  go.client.region = aws->region;
+  go.client.endpoint = cc.endpoint;
+  go.client.credentials = {aws->access_key_id, aws->secret_access_key, aws->session_token};
+  go.client.connect_timeout_ms = cc.connect_timeout_ms;
+  go.client.request_timeout_ms = cc.request_timeout_ms;
+  auto glue = catalog::GlueCatalog::Open(std::move(go), std::move(io));
+  if (!glue.ok()) return WarehouseError{2, "glue catalog: " + glue.status().ToString()};
+  FRAZIL_LOG_INFO("checking the Glue catalog at {} (region {})", (*glue)->endpoint(), aws->region);
+  if (auto st = (*glue)->CheckAccess(); !st.ok())
+    return WarehouseError{1, "cannot open Glue catalog at " + (*glue)->endpoint() + ": " + st.ToString()};
+  return std::move(glue).value();
 }
 
 }  // namespace
@@ -172,12 +204,9 @@ int RunServe(const ServeConfig& config) {
 
   // The catalog (the `catalog` section): by default the embedded SQL
   // catalog `frazil` on DATA_DIR/catalog.db with the warehouse under
-  // DATA_DIR, readable by PyIceberg's SqlCatalog; or an Iceberg REST server.
+  // DATA_DIR, readable by PyIceberg's SqlCatalog; or an Iceberg REST server,
+  // or AWS Glue.
   const CatalogConfig& cc = config.catalog;
-  if (cc.type == "glue") {
-    FRAZIL_LOG_ERROR("catalog.type glue is not implemented yet (use sql or rest)");
-    return 2;
-  }
   catalog::SqlCatalogOptions catalog_options;
   catalog_options.name = cc.name;
   catalog_options.db_path = config.data_dir + "/catalog.db";
@@ -213,6 +242,15 @@ int RunServe(const ServeConfig& config) {
       return 1;
     }
     table_catalog = std::move(rest_or).value();
+  } else if (cc.type == "glue") {
+    auto glue_or = OpenGlueCatalog(cc, catalog_options.warehouse, std::move(io));
+    if (auto* err = std::get_if<WarehouseError>(&glue_or)) {
+      FRAZIL_LOG_ERROR("{}", err->message);
+      return err->exit_code;
+    }
+    auto& glue = std::get<std::unique_ptr<catalog::GlueCatalog>>(glue_or);
+    catalog_endpoint = glue->endpoint();
+    table_catalog = std::move(glue);
   } else {
     auto catalog_or = catalog::SqlCatalog::Open(catalog_options, std::move(io));
     if (!catalog_or.ok()) {

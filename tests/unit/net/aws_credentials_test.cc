@@ -96,5 +96,26 @@ TEST(AwsCredentialsTest, ExplicitValuesAndEnvironment) {
   EXPECT_FALSE(ResolveAwsSettings(given, env.env(), "glue").ok());
 }
 
+// us-east-1 is taken when no region is said anywhere, and the caller is
+// told so (Glue refuses to guess); a region found anywhere is not flagged.
+TEST(AwsCredentialsTest, SaysWhenTheRegionIsTheDefault) {
+  FakeEnv env{{{"AWS_ACCESS_KEY_ID", "K"}, {"AWS_SECRET_ACCESS_KEY", "S"}, {"HOME", "/nonexistent"}}};
+  auto none = ResolveAwsSettings(AwsSettings{}, env.env(), "catalog");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->region, "us-east-1");
+  EXPECT_TRUE(none->region_defaulted);
+  env.vars["AWS_REGION"] = "us-east-1";
+  auto said = ResolveAwsSettings(AwsSettings{}, env.env(), "catalog");
+  ASSERT_TRUE(said.ok());
+  EXPECT_EQ(said->region, "us-east-1");
+  EXPECT_FALSE(said->region_defaulted);
+  env.vars.erase("AWS_REGION");
+  AwsSettings given;
+  given.region = "eu-west-3";
+  auto configured = ResolveAwsSettings(given, env.env(), "catalog");
+  ASSERT_TRUE(configured.ok());
+  EXPECT_FALSE(configured->region_defaulted);
+}
+
 }  // namespace
 }  // namespace frazil::net

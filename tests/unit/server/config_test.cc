@@ -200,6 +200,13 @@ TEST(ConfigCatalog, ShippedFileMatchesTheEmbeddedDefaults) {
   EXPECT_EQ(c.oauth2_server_uri, d.oauth2_server_uri);
   EXPECT_EQ(c.scope, d.scope);
   EXPECT_EQ(c.headers, d.headers);
+  EXPECT_EQ(c.region, d.region);
+  EXPECT_EQ(c.endpoint, d.endpoint);
+  EXPECT_EQ(c.catalog_id, d.catalog_id);
+  EXPECT_EQ(c.access_key_id, d.access_key_id);
+  EXPECT_EQ(c.secret_access_key, d.secret_access_key);
+  EXPECT_EQ(c.session_token, d.session_token);
+  EXPECT_EQ(c.profile, d.profile);
   EXPECT_EQ(c.connect_timeout_ms, d.connect_timeout_ms);
   EXPECT_EQ(c.request_timeout_ms, d.request_timeout_ms);
 }
@@ -247,6 +254,34 @@ TEST(ConfigCatalog, ReadsARestSectionAndRefusesBadOnes) {
   refused("catboth", "catalog:\n  type: rest\n  uri: http://x\n  token: t\n  credential: a:b\n",
           "catalog.token");
   refused("cattimeout", "catalog:\n  request_timeout_ms: 0\n", "catalog.request_timeout_ms");
+  refused("cathalfkey", "catalog:\n  type: glue\n  access_key_id: AKID\n", "catalog.access_key_id");
+}
+
+TEST(ConfigCatalog, ReadsAGlueSection) {
+  ServeConfig config;
+  Status st = LoadConfigFile(WriteYaml("catglue", R"(catalog:
+  type: glue
+  region: eu-west-1
+  endpoint: http://127.0.0.1:5000
+  catalog_id: "123456789012"
+  access_key_id: AKID
+  secret_access_key: SECRET
+  session_token: TOKEN
+  profile: dev
+  request_timeout_ms: 300
+)"),
+                             &config);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const CatalogConfig& c = config.catalog;
+  EXPECT_EQ(c.type, "glue");
+  EXPECT_EQ(c.region, "eu-west-1");
+  EXPECT_EQ(c.endpoint, "http://127.0.0.1:5000");
+  EXPECT_EQ(c.catalog_id, "123456789012");
+  EXPECT_EQ(c.access_key_id, "AKID");
+  EXPECT_EQ(c.secret_access_key, "SECRET");
+  EXPECT_EQ(c.session_token, "TOKEN");
+  EXPECT_EQ(c.profile, "dev");
+  EXPECT_EQ(c.request_timeout_ms, 300);
 }
 
 }  // namespace
