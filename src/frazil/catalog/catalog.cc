@@ -4,7 +4,9 @@
 
 #include "frazil/iceberg/location.h"
 #include "frazil/iceberg/manifest.h"
+#include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/scan.h"
+#include "frazil/iceberg/snapshot_producer.h"
 
 namespace frazil::catalog {
 
@@ -53,6 +55,34 @@ Result<TableIdentifier> TableIdentifier::Parse(const std::string& text) {
   id.name = text.substr(dot + 1);
   FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
   return id;
+}
+
+Result<NewTableFile> WriteNewTableMetadata(iceberg::FileIO* io, const TableIdentifier& id,
+                                           const std::string& location, CreateTableRequest request) {
+  FRAZIL_ASSIGN_OR_RETURN(auto existing_metadata, iceberg::FindLatestMetadataFile(io, location));
+  if (existing_metadata)
+    return Status::AlreadyExists("location " + location + " of new table " + id.ToString() +
+                                 " already holds table metadata (" + *existing_metadata +
+                                 ") the catalog does not know: register that table, or remove its files");
+  FRAZIL_ASSIGN_OR_RETURN(
+      iceberg::TableMetadata metadata,
+      iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
+                                std::move(request.sort_order), location, std::move(request.properties)));
+  iceberg::SnapshotProducer* first = request.first_snapshot;
+  if (first) {
+    auto applied = first->Apply(metadata);
+    if (!applied.ok()) {
+      first->CleanUpAfterFailure();
+      return applied.status();
+    }
+    metadata = std::move(applied).value();
+  }
+  std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
+  if (Status st = iceberg::WriteMetadataFile(io, metadata_location, metadata); !st.ok()) {
+    if (first) first->CleanUpAfterFailure();
+    return st;
+  }
+  return NewTableFile{std::move(metadata), std::move(metadata_location)};
 }
 
 Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table) {

@@ -97,6 +97,20 @@ class Catalog {
   virtual Result<LoadedTable> CommitTable(const LoadedTable& base, const iceberg::TableMetadata& updated) = 0;
 };
 
+// The first metadata file of a new table at `location`, written
+// create-if-absent, for catalogs that write metadata files themselves (SQL,
+// Glue): a location that already holds metadata the catalog does not know
+// (a table whose entry was lost, or dropped without purge, still owns its
+// files) is AlreadyExists; request.first_snapshot, if any, is applied, and
+// cleaned up (CleanUpAfterFailure) when this fails. The caller records the
+// table, then cleans the snapshot up after its own outcome.
+struct NewTableFile {
+  iceberg::TableMetadata metadata;
+  std::string metadata_location;
+};
+Result<NewTableFile> WriteNewTableMetadata(iceberg::FileIO* io, const TableIdentifier& id,
+                                           const std::string& location, CreateTableRequest request);
+
 // Deletes every file a table's metadata references (data files, manifests,
 // manifest lists, metadata files) and anything else under its location.
 Status PurgeTableFiles(iceberg::FileIO* io, const LoadedTable& table);

@@ -279,30 +279,11 @@ Result<LoadedTable> GlueCatalog::CreateTable(const TableIdentifier& id, CreateTa
   } else {
     FRAZIL_ASSIGN_OR_RETURN(location, DefaultTableLocation(id));
   }
-  // A table the catalog forgot still owns its files (see SqlCatalog).
-  FRAZIL_ASSIGN_OR_RETURN(auto existing_metadata, iceberg::FindLatestMetadataFile(io_.get(), location));
-  if (existing_metadata)
-    return Status::AlreadyExists("location " + location + " of new table " + id.ToString() +
-                                 " already holds table metadata (" + *existing_metadata +
-                                 ") the catalog does not know: register that table, or remove its files");
-  FRAZIL_ASSIGN_OR_RETURN(
-      iceberg::TableMetadata metadata,
-      iceberg::NewTableMetadata(std::move(request.schema), std::move(request.spec),
-                                std::move(request.sort_order), location, std::move(request.properties)));
   iceberg::SnapshotProducer* first = request.first_snapshot;
-  if (first) {
-    auto applied = first->Apply(metadata);
-    if (!applied.ok()) {
-      first->CleanUpAfterFailure();
-      return applied.status();
-    }
-    metadata = std::move(applied).value();
-  }
-  std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
-  if (Status st = iceberg::WriteMetadataFile(io_.get(), metadata_location, metadata); !st.ok()) {
-    if (first) first->CleanUpAfterFailure();
-    return st;
-  }
+  FRAZIL_ASSIGN_OR_RETURN(NewTableFile file,
+                          WriteNewTableMetadata(io_.get(), id, location, std::move(request)));
+  iceberg::TableMetadata& metadata = file.metadata;
+  const std::string& metadata_location = file.metadata_location;
   Status st = CreateGlueTable(id, metadata.location, metadata_location);
   if (!st.ok()) {
     if (st.code() != StatusCode::kCommitStateUnknown) {

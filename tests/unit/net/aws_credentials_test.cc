@@ -9,21 +9,13 @@
 #include <fstream>
 #include <map>
 
+#include "../testing/fake_environment.h"
 #include "../testing/temp_dir.h"
 
 namespace frazil::net {
 namespace {
 
-struct FakeEnv {
-  std::map<std::string, std::string> vars;
-  Environment env() const {
-    return Environment{[this](const std::string& n) -> std::optional<std::string> {
-      auto it = vars.find(n);
-      if (it == vars.end()) return std::nullopt;
-      return it->second;
-    }};
-  }
-};
+using frazil::testing::FakeEnv;
 
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
