@@ -15,6 +15,7 @@ from danube import DanubeClientBuilder, DispatchStrategy
 
 from conftest import free_port
 from glue_helpers import MotoServer, glue_catalog_yaml, pyiceberg_glue_catalog
+from test_topic_storage import describe
 
 
 def write_config(tmp_path, catalog_yaml):
@@ -52,6 +53,9 @@ def test_topic_table_in_glue_read_by_pyiceberg_and_kept_across_a_restart(tmp_pat
     assert health["catalog"]["uri"] == moto_glue.endpoint
     offsets = asyncio.run(produce(b.listen_port, "/default/events", 300))
     assert sorted(offsets) == list(range(300))
+    # `frazil topics describe` (the admin API) names where the table is recorded
+    assert describe(b, "/default/events")["table"]["catalog"] == {"type": "glue", "name": "frazil",
+                                                                  "uri": moto_glue.endpoint}
     assert b.stop() == 0  # a clean stop commits what the WAL holds
 
     py = pyiceberg_glue_catalog(moto_glue.endpoint)

@@ -12,6 +12,7 @@ from danube import DanubeClientBuilder, DispatchStrategy
 
 from catalogs import RestServer
 from conftest import free_port
+from test_topic_storage import describe
 
 
 @pytest.fixture
@@ -47,6 +48,9 @@ def test_topic_table_through_the_rest_catalog_read_by_pyiceberg(tmp_path, rest_s
     assert health["catalog"]["uri"] == rest_server
     offsets = asyncio.run(produce(b.listen_port, "/default/events", 300))
     assert sorted(offsets) == list(range(300))
+    # `frazil topics describe` (the admin API) names where the table is recorded
+    assert describe(b, "/default/events")["table"]["catalog"] == {"type": "rest", "name": "frazil",
+                                                                  "uri": rest_server}
     assert b.stop() == 0  # a clean stop commits what the WAL holds
 
     py = RestCatalog("rest", uri=rest_server)

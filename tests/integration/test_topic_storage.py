@@ -923,6 +923,9 @@ def test_cli_topics_list_describe_delete(start_broker, tmp_path):
         {"name": "s1", "type": "exclusive", "cursor": 100, "lag": 200, "consumers": 1}]
     # when the last commit of records returned: after the sends began, before now
     assert started_ms <= d["table"]["last_commit_ms"] <= time.time() * 1000, (started_ms, d["table"])
+    # where the table is recorded: the embedded catalog on DATA_DIR/catalog.db
+    assert d["table"]["catalog"]["type"] == "sql" and d["table"]["catalog"]["name"] == "frazil"
+    assert d["table"]["catalog"]["uri"].endswith("catalog.db"), d["table"]["catalog"]
     assert d == describe(b, "/default/orders")
 
     rc, out, err = cli("topics", "list", "--http", http, "--json")
@@ -941,7 +944,7 @@ def test_cli_topics_list_describe_delete(start_broker, tmp_path):
     assert rc == 0 and "/default/orders" in out and "/default/audit" in out, (out, err)
     rc, out, err = cli("topics", "describe", "/default/orders", "--http", http)
     assert rc == 0, err
-    for fact in ["/default/orders", str(snap), "s1"]:
+    for fact in ["/default/orders", str(snap), "s1", "frazil (sql) at ", "catalog.db"]:
         assert fact in out, f"{fact!r} missing from:\n{out}"
     for number in ["0", "300", "100", "200"]:
         assert re.search(rf"\b{number}\b", out), f"{number} missing from:\n{out}"

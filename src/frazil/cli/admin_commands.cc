@@ -64,6 +64,11 @@ void PrintTopic(const nlohmann::json& t) {
   } else {
     std::cout << "  table:         " << tb["identifier"].get<std::string>() << ", snapshot "
               << Num(tb["snapshot_id"]) << ", committed offset " << Num(tb["committed_offset"]) << "\n";
+    if (tb.contains("catalog") && tb["catalog"].is_object()) {
+      const auto& c = tb["catalog"];
+      std::cout << "  catalog:       " << c.value("name", "") << " (" << c.value("type", "") << ") at "
+                << c.value("uri", "") << "\n";
+    }
     if (!tb["error"].is_null()) std::cout << "  storage error: " << tb["error"].get<std::string>() << "\n";
   }
   if (t["subscriptions"].empty()) std::cout << "  subscriptions: none\n";

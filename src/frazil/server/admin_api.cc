@@ -17,7 +17,7 @@ const char* kTopicPath = R"(/admin/topics/([^/]+)/([^/]+))";
 
 }  // namespace
 
-nlohmann::json DescribeTopicJson(const broker::TopicInfo& info) {
+nlohmann::json DescribeTopicJson(const broker::TopicInfo& info, const nlohmann::json& catalog) {
   nlohmann::json j;
   j["name"] = info.name;
   j["reliable"] = info.reliable;
@@ -35,6 +35,7 @@ nlohmann::json DescribeTopicJson(const broker::TopicInfo& info) {
         {"last_commit_ms", info.storage.last_commit_ms > 0 ? nlohmann::json(info.storage.last_commit_ms)
                                                            : nlohmann::json(nullptr)},
         {"error", info.storage.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.storage.error)}};
+    if (!catalog.is_null()) j["table"]["catalog"] = catalog;
   } else {
     j["table"] = nullptr;
   }
@@ -50,16 +51,16 @@ nlohmann::json DescribeTopicJson(const broker::TopicInfo& info) {
   return j;
 }
 
-void RegisterAdminApi(HttpServer* http, broker::Broker* broker) {
-  http->Get(std::string("/admin/topics"), [broker](const std::vector<std::string>&) {
+void RegisterAdminApi(HttpServer* http, broker::Broker* broker, nlohmann::json catalog) {
+  http->Get(std::string("/admin/topics"), [broker, catalog](const std::vector<std::string>&) {
     nlohmann::json topics = nlohmann::json::array();
-    for (const auto& info : broker->Topics()) topics.push_back(DescribeTopicJson(info));
+    for (const auto& info : broker->Topics()) topics.push_back(DescribeTopicJson(info, catalog));
     return Json(200, {{"topics", topics}});
   });
-  http->Get(std::string(kTopicPath), [broker](const std::vector<std::string>& g) {
+  http->Get(std::string(kTopicPath), [broker, catalog](const std::vector<std::string>& g) {
     auto info = broker->DescribeTopic("/" + g.at(0) + "/" + g.at(1));
     if (!info.ok()) return Error(info.status());
-    return Json(200, DescribeTopicJson(*info));
+    return Json(200, DescribeTopicJson(*info, catalog));
   });
   http->Delete(std::string(kTopicPath), [broker](const std::vector<std::string>& g) {
     std::string name = "/" + g.at(0) + "/" + g.at(1);

@@ -11,8 +11,10 @@
 
 namespace frazil::server {
 
-nlohmann::json DescribeTopicJson(const broker::TopicInfo& info);
+// `catalog`: where the topic's table is recorded ({"type", "name", "uri"}),
+// shown with the table; null leaves it out.
+nlohmann::json DescribeTopicJson(const broker::TopicInfo& info, const nlohmann::json& catalog = nullptr);
 
-void RegisterAdminApi(HttpServer* http, broker::Broker* broker);
+void RegisterAdminApi(HttpServer* http, broker::Broker* broker, nlohmann::json catalog = nullptr);
 
 }  // namespace frazil::server

@@ -356,7 +356,8 @@ int RunServe(const ServeConfig& config) {
     h["unavailable_topics"] = message_broker->UnavailableTopics();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
-  RegisterAdminApi(&http, message_broker.get());
+  RegisterAdminApi(&http, message_broker.get(),
+                   {{"type", cc.type}, {"name", catalog_options.name}, {"uri", catalog_endpoint}});
   // The process's shared executors for /metrics; the HTTP server's own is
   // always rendered.
   std::vector<const Executor*> shared_executors;
