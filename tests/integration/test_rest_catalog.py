@@ -11,7 +11,7 @@ import pytest
 from danube import DanubeClientBuilder, DispatchStrategy
 
 from catalogs import RestServer
-from conftest import free_port
+from conftest import free_port, run_frazil
 from test_topic_storage import describe
 
 
@@ -69,3 +69,28 @@ def test_unreachable_rest_catalog_is_a_clear_error_at_start(tmp_path, start_brok
     assert rc != 0
     assert time.monotonic() - start < 15
     assert "cannot open REST catalog" in b.log(), b.log()
+
+
+def test_catalog_flags_choose_the_catalog_and_are_checked(tmp_path, rest_server, start_broker):
+    """`frazil serve --catalog-type rest --catalog-uri URI` without a config
+    file; flags override the file's catalog section and get its checks."""
+    b = start_broker(extra_args=["--catalog-type", "rest", "--catalog-uri", rest_server,
+                                 "--catalog-name", "flagged"])
+    health = b.wait_healthy(timeout=30)
+    assert health["catalog"]["type"] == "rest" and health["catalog"]["uri"] == rest_server
+    assert health["catalog"]["name"] == "flagged"
+    offsets = asyncio.run(produce(b.listen_port, "/default/flags", 20))
+    assert sorted(offsets) == list(range(20))
+    assert describe(b, "/default/flags")["table"]["catalog"] == {"type": "rest", "name": "flagged",
+                                                                 "uri": rest_server}
+    assert b.stop() == 0
+
+    data = str(tmp_path / "unused")
+    for args, message in [(["--catalog-type", "hive"], "catalog.type must be sql, rest or glue (not 'hive')"),
+                          (["--catalog-type", "rest"], "catalog.uri is required for type rest")]:
+        rc, out = run_frazil("serve", "--data-dir", data, *args)
+        assert rc == 2 and message in out, (args, rc, out)
+    # the file's section is overridden by the flags
+    config = write_config(tmp_path, "http://127.0.0.1:1")
+    rc, out = run_frazil("serve", "--data-dir", data, "--config", str(config), "--catalog-type", "bogus")
+    assert rc == 2 and "not 'bogus'" in out, out

@@ -35,6 +35,22 @@ int main(int argc, char** argv) {
                     "Where new tables go (storage.warehouse): s3://bucket/prefix (see the s3 section of "
                     "config/frazil.yaml), file:///path or a path (default file://DATA_DIR/warehouse)");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)");
+  // The catalog section's main keys; secrets (credential, token, AWS keys)
+  // only in the config file or the environment, not on a command line
+  // every user of the machine can read.
+  frazil::server::CatalogConfig cat_flags;
+  cat_flags.type.clear();
+  cat_flags.name.clear();
+  serve->add_option("--catalog-type", cat_flags.type,
+                    "Where tables are recorded (catalog.type): sql (embedded, default), rest or glue");
+  serve->add_option("--catalog-name", cat_flags.name, "The catalog's name (catalog.name, default frazil)");
+  serve->add_option("--catalog-uri", cat_flags.uri,
+                    "REST catalog server (catalog.uri), e.g. http://host:8181");
+  serve->add_option("--catalog-warehouse", cat_flags.warehouse,
+                    "REST: the warehouse asked for (catalog.warehouse)");
+  serve->add_option("--catalog-region", cat_flags.region, "Glue: the AWS region (catalog.region)");
+  serve->add_option("--catalog-endpoint", cat_flags.endpoint,
+                    "Glue: the endpoint (catalog.endpoint; default https://glue.REGION.amazonaws.com)");
 
   frazil::cli::ProduceArgs pa;
   auto* produce = app.add_subcommand("produce", "Send messages to a topic (Danube protocol)");
@@ -110,6 +126,16 @@ int main(int argc, char** argv) {
     if (!http.empty()) config.http = http;
     if (!log_level.empty()) config.log_level = log_level;
     if (!warehouse.empty()) config.storage.warehouse = warehouse;
+    frazil::server::CatalogConfig& cc = config.catalog;
+    for (auto [flag, field] :
+         {std::pair{&cat_flags.type, &cc.type}, std::pair{&cat_flags.name, &cc.name},
+          std::pair{&cat_flags.uri, &cc.uri}, std::pair{&cat_flags.warehouse, &cc.warehouse},
+          std::pair{&cat_flags.region, &cc.region}, std::pair{&cat_flags.endpoint, &cc.endpoint}})
+      if (!flag->empty()) *field = *flag;
+    if (auto st = cc.Validate(); !st.ok()) {
+      std::cerr << "frazil serve: " << st.message() << "\n";
+      return 2;
+    }
     if (auto st = frazil::SetLogLevel(config.log_level); !st.ok()) {
       std::cerr << "frazil serve: " << st.message() << "\n";
       return 2;

@@ -83,6 +83,23 @@ Status Read(const YAML::Node& map, const char* key, const std::string& where, T*
 }
 
 // The `catalog` section.
+}  // namespace
+
+Status CatalogConfig::Validate() const {
+  if (type != "sql" && type != "rest" && type != "glue")
+    return Status::InvalidArgument("catalog.type must be sql, rest or glue (not '" + type + "')");
+  if (name.empty()) return Status::InvalidArgument("catalog.name must not be empty");
+  if (type == "rest" && uri.empty()) return Status::InvalidArgument("catalog.uri is required for type rest");
+  if (access_key_id.empty() != secret_access_key.empty())
+    return Status::InvalidArgument(
+        "catalog.access_key_id and catalog.secret_access_key must be given together");
+  if (!token.empty() && !credential.empty())
+    return Status::InvalidArgument("catalog.token and catalog.credential exclude each other");
+  return Status::Ok();
+}
+
+namespace {
+
 Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
   const std::string where = "catalog.";
   const std::pair<const char*, std::string*> texts[] = {
@@ -121,17 +138,7 @@ Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
     if (h.IsMap())
       for (const auto& kv : h) c->headers[kv.first.as<std::string>()] = kv.second.as<std::string>();
   }
-  if (c->type != "sql" && c->type != "rest" && c->type != "glue")
-    return Status::InvalidArgument("catalog.type must be sql, rest or glue (not '" + c->type + "')");
-  if (c->name.empty()) return Status::InvalidArgument("catalog.name must not be empty");
-  if (c->type == "rest" && c->uri.empty())
-    return Status::InvalidArgument("catalog.uri is required for type rest");
-  if (c->access_key_id.empty() != c->secret_access_key.empty())
-    return Status::InvalidArgument(
-        "catalog.access_key_id and catalog.secret_access_key must be given together");
-  if (!c->token.empty() && !c->credential.empty())
-    return Status::InvalidArgument("catalog.token and catalog.credential exclude each other");
-  return Status::Ok();
+  return c->Validate();
 }
 
 // The `s3` section: S3Config's fields under the same names. Bounds that

@@ -99,6 +99,9 @@ struct ExecutorConfig {
 
 // The `catalog` section: where tables are recorded (docs/catalogs.md).
 struct CatalogConfig {
+  // The checks the config file gets, for values set otherwise (flags).
+  Status Validate() const;
+
   std::string type = "sql";  // sql (embedded, DATA_DIR/catalog.db) | rest | glue
   std::string name = "frazil";
   // rest: the server, and what /v1/config does not say.
