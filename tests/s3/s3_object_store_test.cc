@@ -546,6 +546,21 @@ TEST_F(S3ObjectStoreTest, DataFilesAreReadByRangedGetsOfTheRowGroupsNeeded) {
       static_cast<unsigned long long>(stats.requests(StoreOp::kGetRange)));
 }
 
+// A data file whose object is shorter than its manifest says (damaged or
+// replaced behind the catalog's back) reads as corrupt, naming it, not as
+// a bad request.
+TEST_F(S3ObjectStoreTest, DataFileShorterThanItsManifestSaysIsCorrupt) {
+  ObjectStoreFileIO io(NewLocalObjectStore(), ConfigFor(server_->endpoint()));
+  const std::string loc = "s3://frazil-test/wh/ns/t/data/short.parquet";
+  ASSERT_TRUE(io.WriteNew(loc, Bytes(std::string(180, 'x'))).ok());
+  auto in = io.OpenInput(loc, 200000);  // what the manifest said
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  auto reader = parquet::FileReader::Open(std::move(in).value());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), StatusCode::kCorruption) << reader.status().ToString();
+  EXPECT_NE(reader.status().message().find("short.parquet"), std::string::npos) << reader.status().message();
+}
+
 // A loopback port with nothing listening (bound, then closed).
 int ClosedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -17,7 +17,12 @@ class ObjectInputFile final : public parquet::InputFile {
     if (offset > size_ || out.size() > size_ - offset)
       return Status::OutOfRange("read of " + std::to_string(out.size()) + " bytes at " +
                                 std::to_string(offset) + " past the end of " + key_);
-    FRAZIL_ASSIGN_OR_RETURN(auto bytes, store_->GetRange(key_, offset, out.size()));
+    auto got = store_->GetRange(key_, offset, out.size());
+    if (!got.ok() && got.status().code() == StatusCode::kOutOfRange)
+      // The size came from the manifest: the object is not what it says.
+      return Status::Corruption(key_ + " is shorter than its " + std::to_string(size_) + " bytes (" +
+                                got.status().message() + ")");
+    FRAZIL_ASSIGN_OR_RETURN(auto bytes, std::move(got));
     if (bytes.size() != out.size())
       return Status::Corruption(key_ + ": " + std::to_string(bytes.size()) + " bytes read of " +
                                 std::to_string(out.size()) + " at " + std::to_string(offset));
@@ -83,7 +88,10 @@ Result<std::vector<uint8_t>> ObjectStoreFileIO::Read(const std::string& location
 Result<std::unique_ptr<parquet::InputFile>> ObjectStoreFileIO::OpenInput(const std::string& location,
                                                                          std::optional<uint64_t> size) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
-  if (!size) {
+  // A local file's size costs a stat, not a round trip: the file itself
+  // says, so a file damaged or replaced behind the manifest's back reads as
+  // what it is.
+  if (!size || t.store == local_.get()) {
     FRAZIL_ASSIGN_OR_RETURN(ObjectInfo info, t.store->Head(t.key));
     size = info.size;
   }
