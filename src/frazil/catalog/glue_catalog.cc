@@ -121,8 +121,11 @@ Result<json> GlueCatalog::GetGlueTable(const TableIdentifier& id) {
   return (*r)["Table"];
 }
 
-Status GlueCatalog::CreateNamespace(const Namespace& ns, const Properties& properties) {
-  FRAZIL_ASSIGN_OR_RETURN(std::string db, GlueDatabaseName(ns));
+namespace {
+
+// A Glue DatabaseInput for namespace properties: `location` is the
+// database's LocationUri, `comment` its Description, the rest Parameters.
+json DatabaseInput(const std::string& db, const Properties& properties) {
   json input = {{"Name", db}};
   json params = json::object();
   for (const auto& [k, v] : properties) {
@@ -134,6 +137,14 @@ Status GlueCatalog::CreateNamespace(const Namespace& ns, const Properties& prope
       params[k] = v;
   }
   input["Parameters"] = params;
+  return input;
+}
+
+}  // namespace
+
+Status GlueCatalog::CreateNamespace(const Namespace& ns, const Properties& properties) {
+  FRAZIL_ASSIGN_OR_RETURN(std::string db, GlueDatabaseName(ns));
+  json input = DatabaseInput(db, properties);
   json req = Request();
   req["DatabaseInput"] = input;
   auto r = client_.Call("CreateDatabase", req, /*idempotent=*/false);
@@ -203,17 +214,7 @@ Status GlueCatalog::UpdateNamespaceProperties(const Namespace& ns, const Propert
   FRAZIL_ASSIGN_OR_RETURN(Properties props, LoadNamespaceProperties(ns));
   for (const auto& k : remove) props.erase(k);
   for (const auto& [k, v] : set) props[k] = v;
-  json input = {{"Name", db}};
-  json params = json::object();
-  for (const auto& [k, v] : props) {
-    if (k == "location")
-      input["LocationUri"] = v;
-    else if (k == "comment")
-      input["Description"] = v;
-    else
-      params[k] = v;
-  }
-  input["Parameters"] = params;
+  json input = DatabaseInput(db, props);
   json req = Request();
   req["Name"] = db;
   req["DatabaseInput"] = input;

@@ -18,16 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-iceberg::TableMetadata Metadata() {
-  iceberg::TableMetadata m;
-  m.table_uuid = "11111111-2222-3333-4444-555555555555";
-  m.location = "file:///w/ns/t";
-  m.schemas = {testing::OffsetSchema()};
-  m.last_column_id = 1;
-  m.partition_specs = {iceberg::PartitionSpec{}};
-  m.sort_orders = {iceberg::SortOrder{}};
-  return m;
-}
+iceberg::TableMetadata Metadata() { return testing::OffsetTableMetadata(); }
 
 class RestCatalogErrorsTest : public ::testing::Test {
  protected:

@@ -11,13 +11,7 @@ namespace {
 using nlohmann::json;
 
 iceberg::TableMetadata Base() {
-  iceberg::TableMetadata m;
-  m.table_uuid = "11111111-2222-3333-4444-555555555555";
-  m.location = "file:///w/ns/t";
-  m.schemas = {testing::OffsetSchema()};
-  m.last_column_id = 1;
-  m.partition_specs = {iceberg::PartitionSpec{}};
-  m.sort_orders = {iceberg::SortOrder{}};
+  iceberg::TableMetadata m = testing::OffsetTableMetadata();
   m.properties = {{"keep", "1"}, {"drop", "2"}, {"change", "a"}};
   iceberg::Snapshot s;
   s.snapshot_id = 100;

@@ -37,6 +37,19 @@ inline iceberg::Schema OffsetSchema() {
   return s;
 }
 
+// Metadata of an unpartitioned, unsorted table of OffsetSchema() with no
+// snapshot, for tests that build commits by hand.
+inline iceberg::TableMetadata OffsetTableMetadata() {
+  iceberg::TableMetadata m;
+  m.table_uuid = "11111111-2222-3333-4444-555555555555";
+  m.location = "file:///w/ns/t";
+  m.schemas = {OffsetSchema()};
+  m.last_column_id = 1;
+  m.partition_specs = {iceberg::PartitionSpec{}};
+  m.sort_orders = {iceberg::SortOrder{}};
+  return m;
+}
+
 // A data file entry under dir/warehouse/ns/t/data for offsets [lo, hi],
 // its location spelled with `prefix`.
 inline iceberg::DataFile OffsetFile(const TempDir& dir, int64_t lo, int64_t hi,
