@@ -413,9 +413,13 @@ Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_
       return Status::Unavailable("topic " + topic + " must be opened first");
     }
   }
-  // A client of this broker before a restart: take it back. Opening its
-  // topic (if need be) runs with no lock held.
-  FRAZIL_ASSIGN_OR_RETURN(auto t, GetTopic(topic, false, options_.auto_create_topics));
+  // A client of this broker before a restart: take it back, onto a topic
+  // that exists (opening it runs with no lock held). A send never creates
+  // its topic: after a delete, a producer's stale send would otherwise bring
+  // the topic back with default settings (non-reliable dispatch), not what
+  // the producer asked for; NOT_FOUND makes the client create its producer
+  // again, with its own settings.
+  FRAZIL_ASSIGN_OR_RETURN(auto t, GetTopic(topic, false, /*create=*/false));
   MutexLock lock(&mu_);
   auto it = producers_.find(producer_id);
   if (it == producers_.end()) {

@@ -464,6 +464,11 @@ TEST_F(BrokerTest, DeleteWhilePublishingFailsSendsAndReopensEmpty) {
   // The producer went with its topic (its id is unknown; without a topic
   // name it is not taken back).
   EXPECT_EQ(b->Publish(*p, "", "", rec, 1).status().code(), StatusCode::kNotFound);
+  // With them, a stale send does not bring the topic back either (it would
+  // come back non-reliable, with default settings): the client must create
+  // its producer again.
+  EXPECT_EQ(b->Publish(*p, "/default/d", "p", rec, 1).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(b->TopicExists("/default/d"));
   auto again = b->CreateProducer("/default/d", "p", false, true);
   ASSERT_TRUE(again.ok());
   auto offset = b->Publish(*again, "/default/d", "p", rec, 1);
