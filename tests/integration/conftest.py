@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,39 @@ from warehouses import LocalWarehouse, S3Warehouse
 FRAZIL_BIN = os.environ.get("FRAZIL_BIN", str(REPO / "build" / "frazil"))
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_LOW = _ephemeral_low()
+_handed_out = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, for a server this session starts.
+
+    Not one the kernel picks for bind(0): those come from the ephemeral
+    range, where any outgoing connection (a client of another broker, a
+    catalog call) may take it before the server binds, and where two calls
+    may return the same port (a broker once got its own HTTP port as its
+    Danube port). So: below the ephemeral range, and never the same twice
+    in a session."""
+    low, high = 10000, max(10001, _EPHEMERAL_LOW)
+    for _ in range(1000):
+        port = random.randrange(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in [{low}, {high})")
 
 
 def http_get(port: int, path: str, timeout: float = 2.0):
