@@ -25,6 +25,10 @@ REST_LAUNCHER = os.environ.get("FRAZIL_REST_CATALOG_BIN",
                                str(REPO / "build" / "tools" / "frazil-rest-catalog"))
 
 
+def files_under(path: pathlib.Path):
+    return sorted(str(p) for p in path.rglob("*") if not p.is_dir()) if path.exists() else []
+
+
 class RestServer:
     """Iceberg's RESTCatalogServer on a free loopback port, its warehouse
     under `warehouse_dir`."""
@@ -67,6 +71,10 @@ class SqlCatalogUnderTest:
     def data_prefix(self, warehouse, data_dir, ident, table):
         return warehouse.data_prefix(data_dir, ident)
 
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        """Every file or object under the table's location (or sub below it)."""
+        return warehouse.objects(data_dir, ident, sub)
+
 
 class RestCatalogUnderTest:
     kind = "rest"
@@ -83,6 +91,9 @@ class RestCatalogUnderTest:
         # The server places tables in its own warehouse: WAREHOUSE/ns/table.
         return str(self.server.warehouse_dir.resolve() / ident.replace(".", "/") / "data")
 
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        return files_under(self.server.warehouse_dir / ident.replace(".", "/") / sub)
+
 
 class GlueCatalogUnderTest:
     kind = "glue"
@@ -98,3 +109,7 @@ class GlueCatalogUnderTest:
         # Glue's layout (Iceberg's and PyIceberg's): WAREHOUSE/db.db/table.
         db, name = ident.split(".")
         return str((data_dir / "warehouse" / f"{db}.db" / name / "data").resolve())
+
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        db, name = ident.split(".")
+        return files_under(data_dir / "warehouse" / f"{db}.db" / name / sub)
