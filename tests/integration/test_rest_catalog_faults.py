@@ -19,8 +19,10 @@ import http.client
 import http.server
 import json
 import re
+import socket
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -113,16 +115,18 @@ def outage_test(start_broker, tmp_path, server):
 COMMIT = re.compile(r"^/v1/(?:.+/)?namespaces/[^/]+/tables/[^/?]+$")
 
 
-class LyingProxy:
+class Proxy:
     """An HTTP proxy on a free loopback port in front of `upstream`
-    (host:port). Every request is forwarded; the answer to the commit POSTs
-    numbered in `lie_to` (1 = the first commit, which creates the table) is
-    replaced, after the server has applied it, by a 503. `lies` keeps the
-    server's true answers to those."""
+    (host:port). `refuse(handler, body)` may answer a request itself
+    (returns (status, JSON object)) before it is forwarded. The answer to
+    the commit POSTs numbered in `lie_to` (1 = the first commit, which
+    creates the table) is replaced, after the server has applied it, by a
+    503; `lies` keeps the server's true answers to those."""
 
-    def __init__(self, upstream: str, lie_to):
-        self.upstream, self.lie_to = upstream, set(lie_to)
+    def __init__(self, upstream: str, lie_to=(), refuse=None):
+        self.upstream, self.lie_to, self.refuse = upstream, set(lie_to), refuse
         self.commits = 0
+        self.refused = 0
         self.lies = []  # the server's real JSON answers to the commits answered 503
         self.lock = threading.Lock()
         proxy = self
@@ -133,9 +137,26 @@ class LyingProxy:
             def log_message(self, *args):
                 pass
 
+            def answer(self, status, reply, reply_headers):
+                self.send_response(status)
+                for k, v in reply_headers:
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
             def forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if proxy.refuse:
+                    refused = proxy.refuse(self, body)
+                    if refused:
+                        with proxy.lock:
+                            proxy.refused += 1
+                        self.answer(refused[0], json.dumps(refused[1]).encode(),
+                                    [("Content-Type", "application/json")])
+                        return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=30)
                 try:
@@ -156,13 +177,7 @@ class LyingProxy:
                     reply = json.dumps({"error": {"message": "injected: the commit was applied, the answer lost",
                                                   "type": "ServiceUnavailableException", "code": 503}}).encode()
                     reply_headers = [("Content-Type", "application/json")]
-                self.send_response(status)
-                for k, v in reply_headers:
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                self.answer(status, reply, reply_headers)
 
             do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = forward
 
@@ -187,7 +202,7 @@ storage:
 def test_rest_commit_answered_503_after_it_happened_is_settled_as_done(start_broker, tmp_path):
     server = RestServer(tmp_path / "rest.log", free_port(), tmp_path / "rest-warehouse")
     # The table's creating commit, then two in a row later on.
-    proxy = LyingProxy(server.uri.removeprefix("http://"), lie_to=[1, 4, 5])
+    proxy = Proxy(server.uri.removeprefix("http://"), lie_to=[1, 4, 5])
     try:
         data = tmp_path / "data"
         topic, ident, total = "/default/lies", "default.lies", 2000
@@ -231,3 +246,119 @@ def test_rest_commit_answered_503_after_it_happened_is_settled_as_done(start_bro
         [(a["metadata"]["current-snapshot-id"], "commit happened") for a in proxy.lies[1:]]), log[-4000:]
     assert "already exists" not in log and "commit failed" not in log, log[-4000:]
     print(f"lying proxy: {proxy.commits} commits, 503 to {len(proxy.lies)}; {len(ranges)} commit snapshots")
+
+
+# ---------------------------------------------------------------- start-up errors
+
+@pytest.fixture(scope="module")
+def rest_server(tmp_path_factory):
+    """One server for the start-up tests (each JVM start costs seconds):
+    they create no table."""
+    tmp = tmp_path_factory.mktemp("rest-startup")
+    server = RestServer(tmp / "rest.log", free_port(), tmp / "rest-warehouse")
+    yield server
+    server.stop()
+
+
+def start_and_fail(start_broker, tmp_path, catalog_yaml):
+    """Starts a broker that must give up at once: (exit code, log)."""
+    b = start_broker(extra_args=config_args(tmp_path, "startup", catalog_yaml))
+    start = time.monotonic()
+    rc = b.proc.wait(timeout=30)
+    assert time.monotonic() - start < 20, "the broker took too long to give up"
+    return rc, b.log()
+
+
+def start_and_serve(start_broker, tmp_path, catalog_yaml):
+    """The control: the same set-up with what the server accepts works."""
+    b = start_broker(extra_args=config_args(tmp_path, "startup-ok", catalog_yaml))
+    assert b.wait_healthy(timeout=30)["catalog"]["type"] == "rest"
+    assert b.stop() == 0
+
+
+def oauth2_gate(secret):
+    """Iceberg's fixture server gives a token for any client credentials:
+    in front of it, refuse (as an OAuth2 server does) a wrong secret, and
+    any request without a bearer token."""
+
+    def refuse(handler, body):
+        if handler.path.startswith("/v1/oauth/tokens"):
+            form = urllib.parse.parse_qs((body or b"").decode())
+            if form.get("client_secret") != [secret]:
+                return 401, {"error": "invalid_client", "error_description": "client authentication failed"}
+            return None
+        if not handler.headers.get("Authorization", "").startswith("Bearer "):
+            return 401, {"error": {"message": "no bearer token", "type": "NotAuthorizedException", "code": 401}}
+        return None
+
+    return refuse
+
+
+def test_wrong_client_credentials_are_a_clear_error_at_start(start_broker, tmp_path, rest_server):
+    proxy = Proxy(rest_server.uri.removeprefix("http://"), refuse=oauth2_gate("right"))
+    try:
+        rc, log = start_and_fail(start_broker, tmp_path, rest_yaml(proxy.uri) + "  credential: frazil:wrong\n")
+        assert rc == 1, log
+        assert f"cannot open REST catalog at {proxy.uri}" in log, log
+        assert f"OAuth2 token endpoint {proxy.uri}/v1/oauth/tokens refused the client credentials: HTTP 401" in log, log
+        # No credential at all: the server's 401 to the config request.
+        rc, log = start_and_fail(start_broker, tmp_path, rest_yaml(proxy.uri))
+        assert rc == 1 and "not authenticated (check token/credential)" in log and "HTTP 401" in log, log
+        refused = proxy.refused
+        start_and_serve(start_broker, tmp_path, rest_yaml(proxy.uri) + "  credential: frazil:right\n")
+        assert proxy.refused == refused
+    finally:
+        proxy.stop()
+
+
+def test_wrong_token_is_a_clear_error_at_start(start_broker, tmp_path, rest_server):
+    def refuse(handler, body):
+        if handler.headers.get("Authorization") != "Bearer good-token":
+            return 401, {"error": {"message": "token not valid", "type": "NotAuthorizedException", "code": 401}}
+        return None
+
+    proxy = Proxy(rest_server.uri.removeprefix("http://"), refuse=refuse)
+    try:
+        rc, log = start_and_fail(start_broker, tmp_path, rest_yaml(proxy.uri) + "  token: bad-token\n")
+        assert rc == 1, log
+        assert f"cannot open REST catalog at {proxy.uri}" in log, log
+        assert "not authenticated (check token/credential)" in log and "token not valid" in log, log
+        start_and_serve(start_broker, tmp_path, rest_yaml(proxy.uri) + "  token: good-token\n")
+    finally:
+        proxy.stop()
+
+
+def test_unknown_warehouse_is_a_clear_error_at_start(start_broker, tmp_path, rest_server):
+    """Iceberg's fixture server serves one warehouse whatever is asked; in
+    front of it, answer GET /v1/config?warehouse=W as a multi-warehouse
+    server does for a warehouse it does not have (404)."""
+
+    def refuse(handler, body):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+        if handler.path.startswith("/v1/config") and query.get("warehouse", ["known"]) != ["known"]:
+            return 404, {"error": {"message": f"warehouse {query['warehouse'][0]} does not exist",
+                                   "type": "NoSuchWarehouseException", "code": 404}}
+        return None
+
+    proxy = Proxy(rest_server.uri.removeprefix("http://"), refuse=refuse)
+    try:
+        rc, log = start_and_fail(start_broker, tmp_path, rest_yaml(proxy.uri) + "  warehouse: nope\n")
+        assert rc == 1, log
+        assert f"cannot open REST catalog at {proxy.uri}" in log, log
+        assert "HTTP 404 NoSuchWarehouseException: warehouse nope does not exist" in log, log
+        start_and_serve(start_broker, tmp_path, rest_yaml(proxy.uri) + "  warehouse: known\n")
+    finally:
+        proxy.stop()
+
+
+def test_rest_server_that_never_answers_is_an_error_at_start_not_a_hang(start_broker, tmp_path):
+    """Something listens on the port (connections are accepted by the
+    kernel) but never answers: the request timeout ends the start."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yaml = f"catalog:\n  type: rest\n  uri: {uri}\n  connect_timeout_ms: 1000\n  request_timeout_ms: 2000\n"
+        rc, log = start_and_fail(start_broker, tmp_path, yaml)
+    assert rc == 1, log
+    assert f"cannot open REST catalog at {uri}" in log and "timed out after" in log, log
