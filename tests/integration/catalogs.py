@@ -13,6 +13,7 @@ S3FileIO, Glue's tables (metadata written by Frazil) are there too, and
 PyIceberg reads them with its own S3 FileIO."""
 import os
 import pathlib
+import signal
 import subprocess
 import time
 import urllib.request
@@ -78,8 +79,16 @@ class RestServer:
         assert self.proc.poll() is not None, "still running"
         self._start()
 
+    def pause(self):
+        """SIGSTOP: connections are accepted, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(timeout=30)
         self._log.close()
