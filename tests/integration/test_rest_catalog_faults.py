@@ -119,7 +119,8 @@ def outage_test(start_broker, tmp_path, server, how):
         assert "timed out" in error, error
     log = b.log()
     assert "commit failed, retrying with backoff" in log and "commits resumed" in log, log[-3000:]
-    print(f"REST outage test ({how}): {len(load.acked)} acknowledged, {end} committed, {len(load.raw_errors)} refusals, "
+    print(f"REST outage test ({how}): {len(load.acked)} acknowledged, {end} committed, "
+          f"{len(load.raw_errors)} refusals, "
           f"{len(load.sdk_errors)} SDK errors; error during the outage: {error}")
     assert b.stop() == 0
 

@@ -269,7 +269,8 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     if (at != start)
       return Status::CommitConflict("topic table " + id_.ToString() + " is committed up to " +
                                     std::to_string(at) + ", not " + std::to_string(start) +
-                                    ": another writer committed these offsets");
+                                    ": these offsets were committed meanwhile (by another writer, or by an "
+                                    "earlier commit of this one whose outcome was unknown)");
     return Status::Ok();
   });
   if (absent_location_) {
