@@ -7,12 +7,15 @@
 # and silent when done. Prints the launcher's path on the last line.
 #   FRAZIL_REST_CATALOG_DIR  where to install (default build/tools)
 #
-# The launcher: frazil-rest-catalog PORT WAREHOUSE_DIR [CATALOG_DB]
+# The launcher: frazil-rest-catalog PORT WAREHOUSE [CATALOG_DB]
 # serves the REST API on PORT (all interfaces: the fixture has no bind
 # address setting), with a JDBC catalog in SQLite (CATALOG_DB, default
-# WAREHOUSE_DIR/catalog.db) and tables under file://WAREHOUSE_DIR. Extra
-# CATALOG_* environment variables reach the catalog as properties
-# (CATALOG_A_B -> a.b, CATALOG_A__B -> a-b).
+# WAREHOUSE/catalog.db) and tables under file://WAREHOUSE, a directory. Or
+# WAREHOUSE s3://bucket/prefix (CATALOG_DB then required): the server
+# writes metadata with Iceberg's S3FileIO, set up by the S3_* variables
+# S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION (path-style
+# requests). Extra CATALOG_* environment variables reach the catalog as
+# properties (CATALOG_A_B -> a.b, CATALOG_A__B -> a-b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,18 +49,40 @@ mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
 cat >"$launcher" <<LAUNCHER
 #!/usr/bin/env bash
 # Starts Apache Iceberg's REST catalog server (written by scripts/setup-rest-catalog.sh).
-# Usage: frazil-rest-catalog PORT WAREHOUSE_DIR [CATALOG_DB]
+# Usage: frazil-rest-catalog PORT WAREHOUSE_DIR|s3://BUCKET/PREFIX [CATALOG_DB]
 set -euo pipefail
 if [[ \$# -lt 2 ]]; then
-  echo "usage: \$0 PORT WAREHOUSE_DIR [CATALOG_DB]" >&2
+  echo "usage: \$0 PORT WAREHOUSE_DIR|s3://BUCKET/PREFIX [CATALOG_DB]" >&2
   exit 2
 fi
 port=\$1
-warehouse=\$(realpath -m "\$2")
-db=\${3:-\$warehouse/catalog.db}
-mkdir -p "\$warehouse" "\$(dirname "\$db")"
+case \$2 in
+  s3://*)
+    if [[ \$# -lt 3 ]]; then
+      echo "\$0: a warehouse on S3 needs CATALOG_DB" >&2
+      exit 2
+    fi
+    db=\$3
+    mkdir -p "\$(dirname "\$db")"
+    export CATALOG_WAREHOUSE=\$2
+    export CATALOG_IO__IMPL=org.apache.iceberg.aws.s3.S3FileIO
+    export CATALOG_HTTP__CLIENT_TYPE=urlconnection
+    export CATALOG_S3_PATH__STYLE__ACCESS=true
+    export CATALOG_S3_ENDPOINT=\${S3_ENDPOINT:?S3_ENDPOINT is required with an s3:// warehouse}
+    export CATALOG_S3_ACCESS__KEY__ID=\${S3_ACCESS_KEY_ID:?S3_ACCESS_KEY_ID is required with an s3:// warehouse}
+    export CATALOG_S3_SECRET__ACCESS__KEY=\${S3_SECRET_ACCESS_KEY:?S3_SECRET_ACCESS_KEY is required with an s3:// warehouse}
+    export CATALOG_CLIENT_REGION=\${S3_REGION:-us-east-1}
+    # Plain uploads: test servers may refuse aws-chunked bodies with trailing checksums.
+    export AWS_REQUEST_CHECKSUM_CALCULATION=\${AWS_REQUEST_CHECKSUM_CALCULATION:-WHEN_REQUIRED}
+    ;;
+  *)
+    warehouse=\$(realpath -m "\$2")
+    db=\${3:-\$warehouse/catalog.db}
+    mkdir -p "\$warehouse" "\$(dirname "\$db")"
+    export CATALOG_WAREHOUSE=file://\$warehouse
+    ;;
+esac
 export CATALOG_REST_PORT=\$port
-export CATALOG_WAREHOUSE=file://\$warehouse
 export CATALOG_URI=jdbc:sqlite:file:\$db
 # The JDBC catalog wants credentials even for SQLite, which ignores them.
 export CATALOG_JDBC_USER=\${CATALOG_JDBC_USER:-frazil}

@@ -7,11 +7,13 @@ Glue emulated by moto (glue_helpers.py).
 A test that takes the `catalog` fixture (conftest.py) runs once per catalog
 and reaches the catalog only through it: the `catalog:` section of the
 broker's configuration, PyIceberg's catalog on the same server, and where
-the table's data files are. REST and Glue run with the local warehouse only
-(the `warehouse` fixture's s3 variant is skipped for them: PyIceberg would
-need the S3 test server's FileIO settings in each catalog)."""
+the table's data files are. With the `warehouse` fixture's s3 variant, the
+REST server writes its metadata to the S3 test server with Iceberg's
+S3FileIO, Glue's tables (metadata written by Frazil) are there too, and
+PyIceberg reads them with its own S3 FileIO."""
 import os
 import pathlib
+import signal
 import subprocess
 import time
 import urllib.request
@@ -19,39 +21,84 @@ import urllib.request
 import pytest
 
 from glue_helpers import MotoServer, glue_catalog_yaml, pyiceberg_glue_catalog
+from s3_helpers import ACCESS_KEY as S3_ACCESS_KEY
+from s3_helpers import BUCKET, PREFIX
+from s3_helpers import SECRET_KEY as S3_SECRET_KEY
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 REST_LAUNCHER = os.environ.get("FRAZIL_REST_CATALOG_BIN",
                                str(REPO / "build" / "tools" / "frazil-rest-catalog"))
 
 
+def files_under(path: pathlib.Path):
+    return sorted(str(p) for p in path.rglob("*") if not p.is_dir()) if path.exists() else []
+
+
 class RestServer:
     """Iceberg's RESTCatalogServer on a free loopback port, its warehouse
-    under `warehouse_dir`."""
+    under `warehouse_dir`, or, given the S3 test server `s3`, in its bucket
+    (s3://frazil-it/wh, written by the server's own S3FileIO). The catalog
+    is a SQLite file (`db`, default in warehouse_dir) that outlives the
+    process: restart() brings the same catalog back on the same port."""
 
-    def __init__(self, log_path: pathlib.Path, port: int, warehouse_dir: pathlib.Path):
+    def __init__(self, log_path: pathlib.Path, port: int, warehouse_dir: pathlib.Path, s3=None, db=None):
         if not os.access(REST_LAUNCHER, os.X_OK):
             pytest.skip(f"no REST catalog server at {REST_LAUNCHER}: run scripts/setup-rest-catalog.sh")
-        self.warehouse_dir = warehouse_dir
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([REST_LAUNCHER, str(port), str(warehouse_dir)], stdout=subprocess.DEVNULL,
-                                     stderr=self._log)
+        self.warehouse_dir, self.s3, self.log_path, self.port = warehouse_dir, s3, log_path, port
+        self.db = db or warehouse_dir / "catalog.db"
         self.uri = f"http://127.0.0.1:{port}"
+        self._log = open(log_path, "ab")
+        self._start()
+
+    def _start(self):
+        env = dict(os.environ)
+        if self.s3 is not None:
+            warehouse = f"s3://{BUCKET}/{PREFIX}"
+            env.update(S3_ENDPOINT=self.s3.endpoint, S3_ACCESS_KEY_ID=S3_ACCESS_KEY,
+                       S3_SECRET_ACCESS_KEY=S3_SECRET_KEY, S3_REGION="us-east-1")
+        else:
+            warehouse = str(self.warehouse_dir)
+        self.proc = subprocess.Popen([REST_LAUNCHER, str(self.port), warehouse, str(self.db)],
+                                     stdout=subprocess.DEVNULL, stderr=self._log, env=env)
         deadline = time.monotonic() + 90
         while True:
             try:
                 urllib.request.urlopen(self.uri + "/v1/config", timeout=1)
                 break
             except OSError:
-                assert self.proc.poll() is None, f"REST catalog server exited:\n{log_path.read_text()}"
+                assert self.proc.poll() is None, f"REST catalog server exited:\n{self.log_path.read_text()}"
                 assert time.monotonic() < deadline, "REST catalog server did not start within 90 s"
                 time.sleep(0.2)
 
+    def kill(self):
+        """Stops the server at once (SIGKILL): an outage; restart() ends it."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def restart(self):
+        assert self.proc.poll() is not None, "still running"
+        self._start()
+
+    def pause(self):
+        """SIGSTOP: connections are accepted, nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             self.proc.terminate()
             self.proc.wait(timeout=30)
         self._log.close()
+
+
+def s3_properties(server):
+    """PyIceberg's FileIO settings for the S3 test server."""
+    return {"s3.endpoint": server.endpoint, "s3.access-key-id": S3_ACCESS_KEY,
+            "s3.secret-access-key": S3_SECRET_KEY, "s3.region": "us-east-1",
+            "s3.force-virtual-addressing": False}
 
 
 class SqlCatalogUnderTest:
@@ -67,6 +114,10 @@ class SqlCatalogUnderTest:
     def data_prefix(self, warehouse, data_dir, ident, table):
         return warehouse.data_prefix(data_dir, ident)
 
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        """Every file or object under the table's location (or sub below it)."""
+        return warehouse.objects(data_dir, ident, sub)
+
 
 class RestCatalogUnderTest:
     kind = "rest"
@@ -77,11 +128,22 @@ class RestCatalogUnderTest:
 
     def open(self, warehouse, data_dir):
         from pyiceberg.catalog.rest import RestCatalog
-        return RestCatalog("rest", uri=self.server.uri)
+        props = s3_properties(warehouse.server) if warehouse.kind == "s3" else {}
+        return RestCatalog("rest", uri=self.server.uri, **props)
+
+    def _table_path(self, ident):
+        # The server places tables in its own warehouse: WAREHOUSE/ns/table.
+        return ident.replace(".", "/")
 
     def data_prefix(self, warehouse, data_dir, ident, table):
-        # The server places tables in its own warehouse: WAREHOUSE/ns/table.
-        return str(self.server.warehouse_dir.resolve() / ident.replace(".", "/") / "data")
+        if warehouse.kind == "s3":
+            return f"s3://{BUCKET}/{PREFIX}/{self._table_path(ident)}/data"
+        return str(self.server.warehouse_dir.resolve() / self._table_path(ident) / "data")
+
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        if warehouse.kind == "s3":
+            return warehouse.server.keys(f"{BUCKET}/{PREFIX}/{self._table_path(ident)}/{sub}".rstrip("/"))
+        return files_under(self.server.warehouse_dir / self._table_path(ident) / sub)
 
 
 class GlueCatalogUnderTest:
@@ -92,9 +154,20 @@ class GlueCatalogUnderTest:
         self.yaml = glue_catalog_yaml(server.endpoint)
 
     def open(self, warehouse, data_dir):
-        return pyiceberg_glue_catalog(self.server.endpoint)
+        props = s3_properties(warehouse.server) if warehouse.kind == "s3" else {}
+        return pyiceberg_glue_catalog(self.server.endpoint, **props)
 
-    def data_prefix(self, warehouse, data_dir, ident, table):
+    def _table_path(self, ident):
         # Glue's layout (Iceberg's and PyIceberg's): WAREHOUSE/db.db/table.
         db, name = ident.split(".")
-        return str((data_dir / "warehouse" / f"{db}.db" / name / "data").resolve())
+        return f"{db}.db/{name}"
+
+    def data_prefix(self, warehouse, data_dir, ident, table):
+        if warehouse.kind == "s3":
+            return f"s3://{BUCKET}/{PREFIX}/{self._table_path(ident)}/data"
+        return str((data_dir / "warehouse" / self._table_path(ident) / "data").resolve())
+
+    def objects(self, warehouse, data_dir, ident, sub=""):
+        if warehouse.kind == "s3":
+            return warehouse.server.keys(f"{BUCKET}/{PREFIX}/{self._table_path(ident)}/{sub}".rstrip("/"))
+        return files_under(data_dir / "warehouse" / self._table_path(ident) / sub)

@@ -172,17 +172,17 @@ def moto_glue(tmp_path):
                         pytest.param("glue", marks=pytest.mark.glue)])
 def catalog(request, tmp_path):
     """Each catalog in turn (catalogs.py): the embedded SQL catalog, Iceberg's
-    REST catalog server, Glue on moto. REST and Glue with the local
-    warehouse only."""
+    REST catalog server, Glue on moto. With the `warehouse` fixture's s3
+    variant, the REST server's warehouse is the same bucket."""
     from catalogs import (GlueCatalogUnderTest, RestCatalogUnderTest, RestServer, SqlCatalogUnderTest)
     if request.param == "sql":
         yield SqlCatalogUnderTest()
         return
-    params = getattr(request.node, "callspec", None)
-    if params is not None and params.params.get("warehouse", "local") != "local":
-        pytest.skip(f"catalog {request.param} runs with the local warehouse only")
     if request.param == "rest":
-        server = RestServer(tmp_path / "rest.log", free_port(), tmp_path / "rest-warehouse")
+        params = getattr(request.node, "callspec", None)
+        on_s3 = params is not None and params.params.get("warehouse", "local") == "s3"
+        server = RestServer(tmp_path / "rest.log", free_port(), tmp_path / "rest-warehouse",
+                            s3=request.getfixturevalue("s3_server") if on_s3 else None)
         yield RestCatalogUnderTest(server)
     else:
         from glue_helpers import MotoServer

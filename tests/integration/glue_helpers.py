@@ -66,7 +66,10 @@ def glue_catalog_yaml(endpoint: str, region: str = REGION, keys: bool = True) ->
     return text
 
 
-def pyiceberg_glue_catalog(endpoint: str):
+def pyiceberg_glue_catalog(endpoint: str, **properties):
+    """PyIceberg's GlueCatalog on this moto; `properties` add to its own
+    (the FileIO's s3.* for a warehouse on S3)."""
     from pyiceberg.catalog.glue import GlueCatalog
     return GlueCatalog("glue", **{"glue.endpoint": endpoint, "glue.region": REGION,
-                                  "glue.access-key-id": ACCESS_KEY, "glue.secret-access-key": SECRET_KEY})
+                                  "glue.access-key-id": ACCESS_KEY, "glue.secret-access-key": SECRET_KEY,
+                                  **properties})

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "frazil/common/clock.h"
+#include "frazil/common/logging.h"
 #include "frazil/iceberg/metadata_file.h"
 
 namespace frazil::catalog {
@@ -59,9 +60,15 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
       auto reread = catalog->LoadTable(id);
       if (!reread.ok()) return last;  // still unknown: keep every file
       if (Contains(reread->metadata, producer->snapshot_id())) {
+        // Said, so that an operator reading the catalog's error in its own
+        // logs knows the broker took the commit as done.
+        FRAZIL_LOG_WARN("{}; re-read table {}: its snapshot {} is there, the commit happened", last.message(),
+                        id.ToString(), producer->snapshot_id());
         producer->CleanUpAfterCommit();
         return reread;
       }
+      FRAZIL_LOG_WARN("{}; re-read table {}: its snapshot {} is not there, the commit did not happen",
+                      last.message(), id.ToString(), producer->snapshot_id());
     } else if (last.code() != StatusCode::kCommitConflict) {
       // Unavailable included: the catalog already waited its busy timeout
       // (or is unreachable). Retrying here would hide an outage from the

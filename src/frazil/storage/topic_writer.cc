@@ -269,11 +269,24 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
     if (at != start)
       return Status::CommitConflict("topic table " + id_.ToString() + " is committed up to " +
                                     std::to_string(at) + ", not " + std::to_string(start) +
-                                    ": another writer committed these offsets");
+                                    ": these offsets were committed meanwhile (by another writer, or by an "
+                                    "earlier commit of this one whose outcome was unknown)");
     return Status::Ok();
   });
   if (absent_location_) {
     auto created = Create(&append, start);
+    if (!created.ok() && created.status().code() == StatusCode::kCommitStateUnknown) {
+      // Settled as CommitWithRetry settles a commit, by re-reading: else the
+      // next batch would write its files again only to find the table there.
+      auto reread = catalog_->LoadTable(id_);
+      if (reread.ok() && reread->metadata.SnapshotById(append.snapshot_id()) != nullptr) {
+        FRAZIL_LOG_WARN("{}; re-read table {}: its snapshot {} is there, the table was created",
+                        created.status().message(), id_.ToString(), append.snapshot_id());
+        append.CleanUpAfterCommit();
+        absent_location_.reset();
+        created = std::move(reread);
+      }
+    }
     if (!created.ok()) {
       // CreateTable removed what the append wrote; the data files are ours.
       if (created.status().code() != StatusCode::kCommitStateUnknown) discard();

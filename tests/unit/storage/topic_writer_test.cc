@@ -266,6 +266,95 @@ TEST_F(TopicWriterTest, EmptyTableOnRequestAndCreationRacesAreConflicts) {
   EXPECT_EQ(Rows().size(), 3u);
 }
 
+// A catalog whose CreateTable answers "outcome unknown" after creating the
+// table (a REST server's 503, a lost answer): everything else goes to the
+// real catalog.
+class UnknownCreateCatalog : public catalog::Catalog {
+ public:
+  explicit UnknownCreateCatalog(catalog::Catalog* inner) : inner_(inner) {}
+  const std::string& name() const override { return inner_->name(); }
+  iceberg::FileIO* io() override { return inner_->io(); }
+  Status CreateNamespace(const catalog::Namespace& ns, const catalog::Properties& p) override {
+    return inner_->CreateNamespace(ns, p);
+  }
+  Result<std::vector<catalog::Namespace>> ListNamespaces(const catalog::Namespace& parent) override {
+    return inner_->ListNamespaces(parent);
+  }
+  Status DropNamespace(const catalog::Namespace& ns) override { return inner_->DropNamespace(ns); }
+  Result<catalog::Properties> LoadNamespaceProperties(const catalog::Namespace& ns) override {
+    return inner_->LoadNamespaceProperties(ns);
+  }
+  Status UpdateNamespaceProperties(const catalog::Namespace& ns, const catalog::Properties& set,
+                                   const std::vector<std::string>& remove) override {
+    return inner_->UpdateNamespaceProperties(ns, set, remove);
+  }
+  Result<catalog::LoadedTable> CreateTable(const catalog::TableIdentifier& id,
+                                           catalog::CreateTableRequest request) override {
+    auto created = inner_->CreateTable(id, std::move(request));
+    if (!created.ok()) return created;
+    ++creates;
+    return Status::CommitStateUnknown("create table " + id.ToString() + ": injected lost answer");
+  }
+  Result<catalog::LoadedTable> RegisterTable(const catalog::TableIdentifier& id,
+                                             const std::string& location) override {
+    return inner_->RegisterTable(id, location);
+  }
+  Result<std::string> DefaultTableLocation(const catalog::TableIdentifier& id) override {
+    return inner_->DefaultTableLocation(id);
+  }
+  Result<catalog::LoadedTable> LoadTable(const catalog::TableIdentifier& id) override {
+    return inner_->LoadTable(id);
+  }
+  Result<std::vector<catalog::TableIdentifier>> ListTables(const catalog::Namespace& ns) override {
+    return inner_->ListTables(ns);
+  }
+  Status DropTable(const catalog::TableIdentifier& id, bool purge) override {
+    return inner_->DropTable(id, purge);
+  }
+  Status RenameTable(const catalog::TableIdentifier& from, const catalog::TableIdentifier& to) override {
+    return inner_->RenameTable(from, to);
+  }
+  Result<catalog::LoadedTable> CommitTable(const catalog::LoadedTable& base,
+                                           const iceberg::TableMetadata& updated) override {
+    return inner_->CommitTable(base, updated);
+  }
+  int creates = 0;  // tables it created
+
+ private:
+  catalog::Catalog* inner_;
+};
+
+// The table's creating commit happened but its answer was lost: re-reading
+// the table settles it as done (its snapshot is there), so the batch is
+// not written again only to find the table made "by someone else".
+TEST_F(TopicWriterTest, CreationWithAnUnknownOutcomeThatHappenedIsSettledAsDone) {
+  UnknownCreateCatalog lossy(catalog_.get());
+  Produce(5);
+  auto w = TopicWriter::Open(&lossy, id_, wal_.get()).value();
+  ASSERT_TRUE(w->table_absent());
+  auto first = w->CommitBatch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, 5u);
+  EXPECT_EQ(lossy.creates, 1);
+  EXPECT_FALSE(w->table_absent());
+  EXPECT_EQ(w->committed_offset(), 5u);
+  auto t = catalog_->LoadTable(id_).value();
+  ASSERT_EQ(t.metadata.snapshots.size(), 1u);
+  EXPECT_EQ(w->snapshot_id(), t.metadata.current_snapshot_id.value_or(-1));
+  size_t data_files = 0;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(dir_.Sub("warehouse/default/orders/data")))
+    data_files += e.is_regular_file();
+  auto in_table = iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
+  EXPECT_EQ(data_files, in_table.size()) << "a batch was written twice";
+  Produce(2);
+  EXPECT_EQ(w->CommitBatch().value(), 2u);
+  EXPECT_EQ(lossy.creates, 1);
+  auto rows = Rows();
+  ASSERT_EQ(rows.size(), 7u);
+  EXPECT_EQ(rows.at(6), "payload-6");
+}
+
 TEST_F(TopicWriterTest, TwoWritersNeverCommitTheSameOffsets) {
   Produce(400);
   auto cat_a = OpenCatalog(), cat_b = OpenCatalog();
