@@ -156,6 +156,10 @@ Result<catalog::LoadedTable> TopicWriter::Create(iceberg::SnapshotProducer* firs
     // finds it missing, and the committer re-opens and registers it).
     absent_location_.reset();
     return Status::CommitConflict(created.status().message());
+  } else if (created.status().code() == StatusCode::kCommitConflict) {
+    // Created empty, its ids or location the catalog's own (see
+    // CreateTableRequest::first_snapshot): the next attempt loads it.
+    absent_location_.reset();
   }
   return created;
 }
@@ -171,6 +175,18 @@ Status TopicWriter::CreateTable() {
 }
 
 Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
+  const bool creating = absent_location_.has_value();
+  auto committed = CommitBatchOnce(max_bytes);
+  // The first commit was refused as a conflict and the table now exists
+  // (created meanwhile, or created empty by a catalog that assigned its own
+  // ids or location): the batch again, at once, against the table.
+  if (!committed.ok() && creating && !absent_location_ &&
+      committed.status().code() == StatusCode::kCommitConflict)
+    return CommitBatchOnce(max_bytes);
+  return committed;
+}
+
+Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
   const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
   catalog::LoadedTable table;
   if (absent_location_) {
