@@ -160,6 +160,7 @@ Result<catalog::LoadedTable> TopicWriter::Create(iceberg::SnapshotProducer* firs
     // Created empty, its ids or location the catalog's own (see
     // CreateTableRequest::first_snapshot): the next attempt loads it.
     absent_location_.reset();
+    created_empty_ = true;
   }
   return created;
 }
@@ -175,14 +176,12 @@ Status TopicWriter::CreateTable() {
 }
 
 Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
-  const bool creating = absent_location_.has_value();
+  created_empty_ = false;
   auto committed = CommitBatchOnce(max_bytes);
-  // The first commit was refused as a conflict and the table now exists
-  // (created meanwhile, or created empty by a catalog that assigned its own
-  // ids or location): the batch again, at once, against the table.
-  if (!committed.ok() && creating && !absent_location_ &&
-      committed.status().code() == StatusCode::kCommitConflict)
-    return CommitBatchOnce(max_bytes);
+  // The catalog created the table empty, with ids or a location of its own
+  // (see Create): nobody else wrote, so the batch goes again at once,
+  // against the table.
+  if (!committed.ok() && created_empty_) return CommitBatchOnce(max_bytes);
   return committed;
 }
 

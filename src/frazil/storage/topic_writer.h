@@ -94,6 +94,7 @@ class TopicWriter {
   catalog::Catalog* catalog_;
   catalog::TableIdentifier id_;
   std::optional<std::string> absent_location_;  // set while the table does not exist
+  bool created_empty_ = false;                  // by the catalog, in this CommitBatch
   wal::WriteAheadLog* wal_;
   WriterConfig config_;
   uint64_t committed_ = 0;
