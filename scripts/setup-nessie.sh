@@ -81,7 +81,8 @@ fi
 s3=nessie.catalog.service.s3.default-options
 # The S3 key pair reaches Nessie as a secret reference (urn:nessie-secret:
 # quarkus:NAME reads NAME.name and NAME.secret from its own configuration).
-# Tiered compilation stops at C1: the server starts in about half the time.
+# Tiered compilation stops at C1: it starts about a quarter sooner (3.8 s
+# against 4.8-5.2 s, measured back to back at load 4) and runs briefly.
 exec "$java" -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="\$1" \\
   -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port=0 \\
