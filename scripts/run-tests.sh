@@ -31,14 +31,18 @@ stage_s3() {
     FRAZIL_S3SERVER_BIN="$bin" ctest --test-dir build -L s3 --output-on-failure -j "$jobs"
 }
 
-# The REST catalog against Apache Iceberg's REST catalog server:
-# setup-rest-catalog.sh fetches it from Maven Central once (~/.m2) and prints
-# its launcher; each test process starts its own server on a free port.
+# The REST catalog against Apache Iceberg's REST catalog server and Project
+# Nessie: setup-rest-catalog.sh and setup-nessie.sh fetch them from Maven
+# Central once (~/.m2) and print their launchers; each test process starts
+# its own servers on free ports (Nessie's tables on an S3 test server).
 stage_rest() {
-  local bin
+  local bin nessie s3bin
   bin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
+    nessie=$(scripts/setup-nessie.sh | tail -n 1) &&
+    s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     cmake --build build -j "$jobs" --target frazil_rest_tests &&
-    FRAZIL_REST_CATALOG_BIN="$bin" ctest --test-dir build -L rest --output-on-failure -j "$jobs"
+    FRAZIL_REST_CATALOG_BIN="$bin" FRAZIL_NESSIE_BIN="$nessie" FRAZIL_S3SERVER_BIN="$s3bin" \
+      ctest --test-dir build -L rest --output-on-failure -j "$jobs"
 }
 
 # The Glue catalog against moto (AWS emulator, from tests/requirements.txt)
@@ -107,11 +111,13 @@ stage_fuzz() {
 # The tests marked s3 (warehouse on S3) start the S3 test server that
 # setup-s3server.sh builds; -rs prints why anything was skipped.
 stage_integration() {
-  local s3bin restbin
+  local s3bin restbin nessiebin
   scripts/setup-venv.sh &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     restbin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
-    FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
+    nessiebin=$(scripts/setup-nessie.sh | tail -n 1) &&
+    FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_NESSIE_BIN="$nessiebin" \
+      FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
 }
 
 # A second engine that writes (issue 11): Spark with the Iceberg runtime and

@@ -1,7 +1,10 @@
-// Starts Apache Iceberg's REST catalog server (the launcher
-// scripts/setup-rest-catalog.sh writes) as a child process on a free
-// loopback port with its own warehouse directory, waits until it answers
-// GET /v1/config, and stops it when destroyed.
+// Starts an Iceberg REST catalog server as a child process on a free
+// loopback port, waits until it answers GET /v1/config, and stops it when
+// destroyed. Two servers: Apache Iceberg's own REST catalog server (the
+// launcher scripts/setup-rest-catalog.sh writes) with its warehouse in a
+// local directory, and Project Nessie (scripts/setup-nessie.sh) with its
+// warehouse in a bucket of the S3 test server (scripts/setup-s3server.sh),
+// since Nessie keeps table metadata on object stores only.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,19 +18,30 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../s3/s3_server.h"
 #include "frazil/net/http_client.h"
+#include "frazil/objstore/object_store_file_io.h"
+#include "frazil/objstore/s3_object_store.h"
 
 extern char** environ;
 
 namespace frazil::testing {
 
+inline std::string LauncherFromEnv(const char* var, const char* fallback) {
+  const char* env = std::getenv(var);
+  return env && *env ? env : fallback;
+}
+
 inline std::string RestCatalogLauncher() {
-  const char* env = std::getenv("FRAZIL_REST_CATALOG_BIN");
-  return env && *env ? env : FRAZIL_DEFAULT_REST_CATALOG_BIN;
+  return LauncherFromEnv("FRAZIL_REST_CATALOG_BIN", FRAZIL_DEFAULT_REST_CATALOG_BIN);
+}
+inline std::string NessieLauncher() {
+  return LauncherFromEnv("FRAZIL_NESSIE_BIN", FRAZIL_DEFAULT_NESSIE_BIN);
 }
 
 // A port nothing listens on right now (the kernel's pick for port 0).
@@ -48,34 +62,34 @@ inline int FreeLoopbackPort() {
 
 class RestCatalogServerProcess {
  public:
-  explicit RestCatalogServerProcess(const std::string& warehouse_dir) {
-    std::string bin = RestCatalogLauncher();
-    if (::access(bin.c_str(), X_OK) != 0) {
-      error_ = "no REST catalog server at " + bin +
-               ": run scripts/setup-rest-catalog.sh (or set FRAZIL_REST_CATALOG_BIN)";
+  // Runs `launcher PORT args...` with stderr to `log`; the catalog answers
+  // under http://127.0.0.1:PORT + `path` (Nessie's is "/iceberg").
+  RestCatalogServerProcess(const std::string& launcher, std::vector<std::string> args, const std::string& log,
+                           const std::string& path, const std::string& setup_hint) {
+    if (::access(launcher.c_str(), X_OK) != 0) {
+      error_ = "no REST catalog server at " + launcher + ": " + setup_hint;
       return;
     }
     port_ = FreeLoopbackPort();
-    std::vector<std::string> args = {bin, std::to_string(port_), warehouse_dir};
+    args.insert(args.begin(), {launcher, std::to_string(port_)});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    // The server logs every request to stderr: keep it in a file beside the warehouse.
-    std::string log = warehouse_dir + ".log";
+    // The servers log every request: keep it in a file.
     posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), environ);
+    int rc = posix_spawn(&pid_, launcher.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
       pid_ = -1;
-      error_ = "posix_spawn " + bin + " failed";
+      error_ = "posix_spawn " + launcher + " failed";
       return;
     }
-    uri_ = "http://127.0.0.1:" + std::to_string(port_);
+    uri_ = "http://127.0.0.1:" + std::to_string(port_) + path;
     net::HttpClient http(net::HttpClientOptions{.connect_timeout_ms = 1000, .request_timeout_ms = 5000});
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (std::chrono::steady_clock::now() < deadline) {
       net::HttpRequest req;
       req.method = "GET";
@@ -91,7 +105,7 @@ class RestCatalogServerProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    error_ = "the REST catalog server did not answer /v1/config within 90 s (see " + log + ")";
+    error_ = "the REST catalog server did not answer /v1/config within 120 s (see " + log + ")";
     uri_.clear();
   }
   ~RestCatalogServerProcess() {
@@ -114,6 +128,95 @@ class RestCatalogServerProcess {
   int port_ = -1;
   std::string uri_;
   std::string error_;
+};
+
+// One REST catalog server under test, with what a client needs besides the
+// URI: a FileIO that reaches the server's warehouse.
+class RestServerUnderTest {
+ public:
+  virtual ~RestServerUnderTest() = default;
+  virtual const RestCatalogServerProcess& process() const = 0;
+  virtual std::unique_ptr<iceberg::FileIO> NewFileIO() const = 0;
+  // The catalog's URI as seen through a proxy on `port` (same path).
+  std::string UriVia(int port) const {
+    const std::string& uri = process().uri();
+    auto path = uri.find('/', uri.find("//") + 2);
+    return "http://127.0.0.1:" + std::to_string(port) + (path == std::string::npos ? "" : uri.substr(path));
+  }
+  // Empty when ready, else why not.
+  virtual std::string error() const { return process().error(); }
+};
+
+// Iceberg's RESTCatalogServer over a JDBC catalog in SQLite, tables under
+// file://`warehouse_dir`.
+class IcebergFixtureServer final : public RestServerUnderTest {
+ public:
+  explicit IcebergFixtureServer(const std::string& warehouse_dir)
+      : process_(RestCatalogLauncher(), {warehouse_dir}, warehouse_dir + ".log", "",
+                 "run scripts/setup-rest-catalog.sh (or set FRAZIL_REST_CATALOG_BIN)") {}
+  const RestCatalogServerProcess& process() const override { return process_; }
+  std::unique_ptr<iceberg::FileIO> NewFileIO() const override { return objstore::NewLocalFileIO(); }
+
+ private:
+  RestCatalogServerProcess process_;
+};
+
+// Nessie with an in-memory version store and its warehouse at
+// s3://frazil-nessie/wh on an S3 test server of its own.
+class NessieServer final : public RestServerUnderTest {
+ public:
+  static constexpr const char* kKey = "FRAZILNESSIEKEY";
+  static constexpr const char* kSecret = "frazil/nessie+secret";
+  static constexpr const char* kBucket = "frazil-nessie";
+
+  explicit NessieServer(const std::string& log_dir)
+      : s3_(std::vector<std::string>{"--access-key", kKey, "--secret-key", kSecret}) {
+    if (!s3_.error().empty()) {
+      error_ = s3_.error();
+      return;
+    }
+    auto store = objstore::S3ObjectStore::Open(S3(), kBucket);
+    if (!store.ok()) {
+      error_ = store.status().ToString();
+      return;
+    }
+    auto created = (*store)->Execute(objstore::S3ObjectStore::Call{"PUT", "", {}, {}, {}});  // CreateBucket
+    if (!created.ok() || created->status != 200) {
+      error_ = "CreateBucket " + std::string(kBucket) + " failed: " +
+               (created.ok() ? "HTTP " + std::to_string(created->status) : created.status().ToString());
+      return;
+    }
+    // The launcher takes the key pair from the environment.
+    ::setenv("AWS_ACCESS_KEY_ID", kKey, 1);
+    ::setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);
+    process_ = std::make_unique<RestCatalogServerProcess>(
+        NessieLauncher(), std::vector<std::string>{std::string("s3://") + kBucket + "/wh", s3_.endpoint()},
+        log_dir + "/nessie.log", "/iceberg", "run scripts/setup-nessie.sh (or set FRAZIL_NESSIE_BIN)");
+  }
+  const RestCatalogServerProcess& process() const override { return *process_; }
+  std::string error() const override {
+    if (!error_.empty()) return error_;
+    return process_ ? process_->error() : "not started";
+  }
+  std::unique_ptr<iceberg::FileIO> NewFileIO() const override {
+    return std::make_unique<objstore::ObjectStoreFileIO>(objstore::NewLocalObjectStore(), S3());
+  }
+  objstore::S3Config S3() const {
+    objstore::S3Config c;
+    c.endpoint = s3_.endpoint();
+    c.region = "us-east-1";
+    c.path_style = true;
+    c.access_key_id = kKey;
+    c.secret_access_key = kSecret;
+    c.connect_timeout_ms = 2'000;
+    c.request_timeout_ms = 10'000;
+    return c;
+  }
+
+ private:
+  S3ServerProcess s3_;
+  std::string error_;
+  std::unique_ptr<RestCatalogServerProcess> process_;
 };
 
 }  // namespace frazil::testing

@@ -58,7 +58,10 @@ struct CreateTableRequest {
   // and one catalog write (not a create and then a commit). Its validation
   // sees the new table. Cleaned up (CleanUpAfterCommit/-Failure) by
   // CreateTable, except when the outcome is unknown. Every implementation
-  // must honour it (the caller takes the snapshot as committed).
+  // must honour it (the caller takes the snapshot as committed), except a
+  // catalog whose server assigns its own field ids, spec, sort order or
+  // location (a REST server may): the table is then created empty and the
+  // answer is CommitConflict, the snapshot not committed.
   iceberg::SnapshotProducer* first_snapshot = nullptr;
 };
 

@@ -91,6 +91,32 @@ std::string TrimTrailingSlashes(std::string s) {
   return s;
 }
 
+// What the server changed of a create request in its staged table, which
+// files written for the request would not match: "" when nothing. Servers
+// may assign fresh field ids (Nessie numbers nested fields depth-first,
+// Iceberg's catalogs breadth-first) and locations of their own (Nessie
+// adds a UUID to every table's directory).
+std::string StagedChanges(const CreateTableRequest& request, const iceberg::TableMetadata& staged) {
+  std::string out;
+  auto add = [&out](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+  const iceberg::Schema* schema = staged.CurrentSchema();
+  if (!schema || rest::SchemaJson(*schema)["fields"] != rest::SchemaJson(request.schema)["fields"])
+    add("field ids");
+  const iceberg::PartitionSpec* spec = nullptr;
+  for (const auto& s : staged.partition_specs)
+    if (s.spec_id == staged.default_spec_id) spec = &s;
+  if (!spec || rest::PartitionSpecJson(*spec)["fields"] != rest::PartitionSpecJson(request.spec)["fields"])
+    add("partition spec");
+  const iceberg::SortOrder* order = nullptr;
+  for (const auto& o : staged.sort_orders)
+    if (o.order_id == staged.default_sort_order_id) order = &o;
+  if (!order || rest::SortOrderJson(*order)["fields"] != rest::SortOrderJson(request.sort_order)["fields"])
+    add("sort order");
+  if (request.location && TrimTrailingSlashes(staged.location) != TrimTrailingSlashes(*request.location))
+    add("location (" + staged.location + ")");
+  return out;
+}
+
 }  // namespace
 
 RestCatalog::RestCatalog(RestCatalogOptions options, std::unique_ptr<iceberg::FileIO> io)
@@ -325,6 +351,21 @@ Result<LoadedTable> RestCatalog::CreateTable(const TableIdentifier& id, CreateTa
   if (resp.status != 200) return fail(ErrorStatus(resp, what));
   auto loaded = ParseLoadResult(id, resp);
   if (!loaded.ok() || !first) return loaded.ok() ? std::move(loaded) : fail(loaded.status());
+
+  // The first snapshot's files were written for the request. A server that
+  // changed it (see StagedChanges) gets the table created empty, and the
+  // caller a conflict: it writes the snapshot again against the table.
+  if (std::string changed = StagedChanges(request, loaded->metadata); !changed.empty()) {
+    json plain = body;
+    plain["stage-create"] = false;
+    auto made = Send("POST", Url(NamespacePath(id.ns) + "/tables"), &plain);
+    if (!made.ok()) return fail(made.status());
+    if (made->status == 409) return fail(Status::AlreadyExists(what + " already exists"));
+    if (made->status != 200) return fail(ErrorStatus(*made, what));
+    return fail(
+        Status::CommitConflict(what + " was created empty: the catalog assigned its own " + changed +
+                               ", so the first snapshot is to be written again against its metadata"));
+  }
 
   // The staged table persisted nothing: apply the first snapshot to it and
   // create it in one commit.

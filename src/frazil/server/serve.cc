@@ -118,6 +118,15 @@ std::variant<Warehouse, WarehouseError> OpenWarehouse(const ServeConfig& config)
     return WarehouseError{1, "warehouse directory: " + st.ToString()};
   std::string location = "file://" + fs::absolute(path).lexically_normal().string();
   while (location.size() > 8 && location.back() == '/') location.pop_back();
+  if (config.catalog.type != "sql") {
+    // A REST or Glue catalog's server may place tables on S3 whatever our
+    // warehouse is (Nessie always does): where S3 settings resolve (the s3
+    // section, AWS_* variables, the profile), s3:// locations work too.
+    auto s3 = objstore::ResolveS3Config(config.s3, objstore::Environment::Process());
+    if (s3.ok())
+      return Warehouse{location,
+                       std::make_unique<objstore::ObjectStoreFileIO>(objstore::NewLocalObjectStore(), *s3)};
+  }
   return Warehouse{location, objstore::NewLocalFileIO()};
 }
 

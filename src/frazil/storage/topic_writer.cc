@@ -156,6 +156,11 @@ Result<catalog::LoadedTable> TopicWriter::Create(iceberg::SnapshotProducer* firs
     // finds it missing, and the committer re-opens and registers it).
     absent_location_.reset();
     return Status::CommitConflict(created.status().message());
+  } else if (created.status().code() == StatusCode::kCommitConflict) {
+    // Created empty, its ids or location the catalog's own (see
+    // CreateTableRequest::first_snapshot): the next attempt loads it.
+    absent_location_.reset();
+    created_empty_ = true;
   }
   return created;
 }
@@ -171,6 +176,16 @@ Status TopicWriter::CreateTable() {
 }
 
 Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
+  created_empty_ = false;
+  auto committed = CommitBatchOnce(max_bytes);
+  // The catalog created the table empty, with ids or a location of its own
+  // (see Create): nobody else wrote, so the batch goes again at once,
+  // against the table.
+  if (!committed.ok() && created_empty_) return CommitBatchOnce(max_bytes);
+  return committed;
+}
+
+Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
   const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
   catalog::LoadedTable table;
   if (absent_location_) {

@@ -86,6 +86,7 @@ class TopicWriter {
               WriterConfig config)
       : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(config) {}
 
+  Result<size_t> CommitBatchOnce(uint64_t max_bytes);
   Result<iceberg::TableMetadata> NewTableMetadata(const std::string& location, uint64_t low) const;
   // Creates the table at absent_location_, with `first` applied (may be null).
   Result<catalog::LoadedTable> Create(iceberg::SnapshotProducer* first, uint64_t low);
@@ -93,6 +94,7 @@ class TopicWriter {
   catalog::Catalog* catalog_;
   catalog::TableIdentifier id_;
   std::optional<std::string> absent_location_;  // set while the table does not exist
+  bool created_empty_ = false;                  // by the catalog, in this CommitBatch
   wal::WriteAheadLog* wal_;
   WriterConfig config_;
   uint64_t committed_ = 0;
