@@ -39,7 +39,8 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
  public:
   SchemaRegistryImpl(Broker* b, SchemaRegistry* r) : broker_(b), registry_(r) {}
 
-  grpc::ServerUnaryReactor* RegisterSchema(grpc::CallbackServerContext* ctx, const pb::RegisterSchemaRequest* req,
+  grpc::ServerUnaryReactor* RegisterSchema(grpc::CallbackServerContext* ctx,
+                                           const pb::RegisterSchemaRequest* req,
                                            pb::RegisterSchemaResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
     broker_->rpc_executor()->Post([this, reactor, req, resp] {
@@ -70,7 +71,8 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* GetLatestSchema(grpc::CallbackServerContext* ctx, const pb::GetLatestSchemaRequest* req,
+  grpc::ServerUnaryReactor* GetLatestSchema(grpc::CallbackServerContext* ctx,
+                                            const pb::GetLatestSchemaRequest* req,
                                             pb::GetSchemaResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
     auto f = registry_->GetLatest(req->subject());
@@ -115,7 +117,8 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
         if (!m.ok()) return reactor->Finish(Counted(broker_, ToGrpc(m.status())));
         mode = *m;
       }
-      auto r = registry_->CheckCompatibility(req->subject(), req->schema_type(), req->new_schema_definition(), mode);
+      auto r = registry_->CheckCompatibility(req->subject(), req->schema_type(), req->new_schema_definition(),
+                                             mode);
       if (!r.ok()) return reactor->Finish(Counted(broker_, ToGrpc(r.status())));
       resp->set_is_compatible(r->compatible);
       for (const auto& e : r->errors) resp->add_errors(e);
@@ -132,7 +135,8 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
       if (auto st = registry_->DeleteVersion(req->subject(), req->version()); !st.ok())
         return reactor->Finish(Counted(broker_, ToGrpc(st)));
       resp->set_success(true);
-      resp->set_message("deleted version " + std::to_string(req->version()) + " of subject " + req->subject());
+      resp->set_message("deleted version " + std::to_string(req->version()) + " of subject " +
+                        req->subject());
       reactor->Finish(grpc::Status::OK);
     });
     return reactor;

@@ -143,7 +143,8 @@ class Resolver {
       if (wf != nullptr) {
         Check(*rf.type, *wf->type, prefix + "." + rf.name);
       } else if (!rf.attributes.contains("default")) {
-        Fail(prefix + "." + rf.name, "field is missing from the writer's schema and has no default in the reader's");
+        Fail(prefix + "." + rf.name,
+             "field is missing from the writer's schema and has no default in the reader's");
       }
     }
     // Writer fields the reader lacks are skipped: not an error.

@@ -56,9 +56,11 @@ bool ValidUtf8(std::string_view s) {
 
 Status CheckText(std::string_view field, std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes)
-    return Status::InvalidArgument(std::string(field) + " is longer than " + std::to_string(max_bytes) + " bytes");
+    return Status::InvalidArgument(std::string(field) + " is longer than " + std::to_string(max_bytes) +
+                                   " bytes");
   if (!ValidUtf8(value)) return Status::InvalidArgument(std::string(field) + " is not valid UTF-8");
-  if (value.find('\0') != std::string_view::npos) return Status::InvalidArgument(std::string(field) + " contains NUL");
+  if (value.find('\0') != std::string_view::npos)
+    return Status::InvalidArgument(std::string(field) + " contains NUL");
   return Status::Ok();
 }
 
@@ -86,8 +88,8 @@ Status CheckJsonDepth(std::string_view text) {
       in_string = true;
     } else if (c == '{' || c == '[') {
       if (++depth > kMaxJsonDepth)
-        return Status::InvalidArgument("schema definition is nested more than " + std::to_string(kMaxJsonDepth) +
-                                       " levels deep");
+        return Status::InvalidArgument("schema definition is nested more than " +
+                                       std::to_string(kMaxJsonDepth) + " levels deep");
     } else if (c == '}' || c == ']') {
       --depth;
     }
@@ -108,9 +110,9 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 uint64_t NowMs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 bool Transitive(CompatibilityMode m) {
@@ -168,7 +170,8 @@ Result<SchemaType> ParseSchemaType(std::string_view name) {
   const std::string n = Lower(name);
   if (n == "bytes") return SchemaType::kBytes;
   if (n == "string") return SchemaType::kString;
-  if (n == "number" || n == "int64" || n == "int" || n == "float" || n == "double") return SchemaType::kNumber;
+  if (n == "number" || n == "int64" || n == "int" || n == "float" || n == "double")
+    return SchemaType::kNumber;
   if (n == "avro") return SchemaType::kAvro;
   if (n == "json_schema" || n == "json") return SchemaType::kJsonSchema;
   if (n == "protobuf" || n == "proto") return SchemaType::kProtobuf;
@@ -229,7 +232,8 @@ const char* CompatibilityModeName(CompatibilityMode m) {
 
 Result<ParsedSchema> ParseDefinition(SchemaType type, std::string_view definition) {
   if (definition.size() > kMaxSchemaBytes)
-    return Status::InvalidArgument("schema definition is larger than " + std::to_string(kMaxSchemaBytes) + " bytes");
+    return Status::InvalidArgument("schema definition is larger than " + std::to_string(kMaxSchemaBytes) +
+                                   " bytes");
   ParsedSchema p;
   p.type = type;
   switch (type) {
@@ -258,8 +262,9 @@ Result<ParsedSchema> ParseDefinition(SchemaType type, std::string_view definitio
       break;
     }
     case SchemaType::kProtobuf:
-      return Status::Unimplemented("protobuf schemas are not supported by Frazil yet (avro, json_schema, bytes, "
-                                   "string and number are)");
+      return Status::Unimplemented(
+          "protobuf schemas are not supported by Frazil yet (avro, json_schema, bytes, "
+          "string and number are)");
   }
   p.fingerprint = Sha256Hex(p.normalized);
   return p;
@@ -280,7 +285,8 @@ Result<CompatibilityResult> CheckReadable(const ParsedSchema& reader, const Pars
       return r;
     case SchemaType::kJsonSchema:
       return Status::Unimplemented(
-          "compatibility checks of JSON Schema are not implemented in Frazil yet; use compatibility mode none "
+          "compatibility checks of JSON Schema are not implemented in Frazil yet; use compatibility mode "
+          "none "
           "for this subject");
     case SchemaType::kProtobuf:
       return Status::Unimplemented("protobuf schemas are not supported by Frazil yet");
@@ -293,8 +299,8 @@ Result<CompatibilityResult> CheckReadable(const ParsedSchema& reader, const Pars
 
 Result<std::unique_ptr<SchemaRegistry>> SchemaRegistry::Open(const std::string& db_path) {
   sqlite3* db = nullptr;
-  if (int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                               nullptr);
+  if (int rc = sqlite3_open_v2(db_path.c_str(), &db,
+                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
       rc != SQLITE_OK) {
     sqlite3_close_v2(db);
     return Status::IoError("cannot open schema registry store " + db_path + ": " + sqlite3_errstr(rc));
@@ -303,16 +309,16 @@ Result<std::unique_ptr<SchemaRegistry>> SchemaRegistry::Open(const std::string& 
   // The metadata store's other connection (subscriptions) may hold the write lock briefly.
   sqlite3_busy_timeout(db, 5000);
   FRAZIL_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
-  FRAZIL_RETURN_IF_ERROR(
-      Exec(db,
-           "CREATE TABLE IF NOT EXISTS schema_versions (subject TEXT NOT NULL, version INTEGER NOT NULL, "
-           "schema_id INTEGER NOT NULL, schema_type TEXT NOT NULL, definition BLOB NOT NULL, fingerprint TEXT "
-           "NOT NULL, description TEXT NOT NULL, created_by TEXT NOT NULL, tags TEXT NOT NULL, created_at "
-           "INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (subject, version))"));
-  FRAZIL_RETURN_IF_ERROR(
-      Exec(db,
-           "CREATE TABLE IF NOT EXISTS schema_modes (subject TEXT PRIMARY KEY NOT NULL, compatibility_mode TEXT "
-           "NOT NULL, seq INTEGER NOT NULL)"));
+  FRAZIL_RETURN_IF_ERROR(Exec(
+      db,
+      "CREATE TABLE IF NOT EXISTS schema_versions (subject TEXT NOT NULL, version INTEGER NOT NULL, "
+      "schema_id INTEGER NOT NULL, schema_type TEXT NOT NULL, definition BLOB NOT NULL, fingerprint TEXT "
+      "NOT NULL, description TEXT NOT NULL, created_by TEXT NOT NULL, tags TEXT NOT NULL, created_at "
+      "INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (subject, version))"));
+  FRAZIL_RETURN_IF_ERROR(Exec(
+      db,
+      "CREATE TABLE IF NOT EXISTS schema_modes (subject TEXT PRIMARY KEY NOT NULL, compatibility_mode TEXT "
+      "NOT NULL, seq INTEGER NOT NULL)"));
   FRAZIL_RETURN_IF_ERROR(r->Load());
   return r;
 }
@@ -363,7 +369,8 @@ Status SchemaRegistry::Load() {
   }
   {
     Stmt st;
-    int rc = sqlite3_prepare_v2(db_, "SELECT subject, compatibility_mode, seq FROM schema_modes", -1, &st.s, nullptr);
+    int rc = sqlite3_prepare_v2(db_, "SELECT subject, compatibility_mode, seq FROM schema_modes", -1, &st.s,
+                                nullptr);
     if (rc != SQLITE_OK) return SqlError(rc, "prepare");
     while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
       auto it = subjects.find(ColumnText(st.s, 0));
@@ -382,7 +389,8 @@ Status SchemaRegistry::Load() {
   return Status::Ok();
 }
 
-std::vector<std::shared_ptr<const ParsedSchema>> SchemaRegistry::Baseline(const Subject& s, CompatibilityMode mode) {
+std::vector<std::shared_ptr<const ParsedSchema>> SchemaRegistry::Baseline(const Subject& s,
+                                                                          CompatibilityMode mode) {
   std::vector<std::shared_ptr<const ParsedSchema>> out;
   if (mode == CompatibilityMode::kNone) return out;
   for (auto it = s.versions.rbegin(); it != s.versions.rend(); ++it) {
@@ -393,11 +401,12 @@ std::vector<std::shared_ptr<const ParsedSchema>> SchemaRegistry::Baseline(const 
   return out;
 }
 
-Result<CompatibilityResult> SchemaRegistry::Check(const ParsedSchema& candidate,
-                                                  const std::vector<std::shared_ptr<const ParsedSchema>>& existing,
-                                                  CompatibilityMode mode) {
-  const bool backward = mode == CompatibilityMode::kBackward || mode == CompatibilityMode::kBackwardTransitive ||
-                        mode == CompatibilityMode::kFull || mode == CompatibilityMode::kFullTransitive;
+Result<CompatibilityResult> SchemaRegistry::Check(
+    const ParsedSchema& candidate, const std::vector<std::shared_ptr<const ParsedSchema>>& existing,
+    CompatibilityMode mode) {
+  const bool backward = mode == CompatibilityMode::kBackward ||
+                        mode == CompatibilityMode::kBackwardTransitive || mode == CompatibilityMode::kFull ||
+                        mode == CompatibilityMode::kFullTransitive;
   const bool forward = mode == CompatibilityMode::kForward || mode == CompatibilityMode::kForwardTransitive ||
                        mode == CompatibilityMode::kFull || mode == CompatibilityMode::kFullTransitive;
   CompatibilityResult out;
@@ -421,7 +430,8 @@ FoundSchema SchemaRegistry::Found(const std::string& subject, const Subject& s, 
 
 Result<RegisterResult> SchemaRegistry::Register(const NewSchema& n) {
   FRAZIL_RETURN_IF_ERROR(CheckSubject(n.subject));
-  if (n.tags.size() > kMaxTags) return Status::InvalidArgument("more than " + std::to_string(kMaxTags) + " tags");
+  if (n.tags.size() > kMaxTags)
+    return Status::InvalidArgument("more than " + std::to_string(kMaxTags) + " tags");
   size_t meta = n.description.size() + n.created_by.size();
   for (const auto& t : n.tags) meta += t.size();
   if (meta > kMaxMetadataBytes)
@@ -483,7 +493,8 @@ Result<RegisterResult> SchemaRegistry::Register(const NewSchema& n) {
               sqlite3_bind_int64(st, 2, v.info.version);
               sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(schema_id));
               BindText(st, 4, SchemaTypeName(type));
-              sqlite3_bind_blob(st, 5, n.definition.data(), static_cast<int>(n.definition.size()), SQLITE_TRANSIENT);
+              sqlite3_bind_blob(st, 5, n.definition.data(), static_cast<int>(n.definition.size()),
+                                SQLITE_TRANSIENT);
               BindText(st, 6, v.info.fingerprint);
               BindText(st, 7, n.description);
               BindText(st, 8, n.created_by);
@@ -533,7 +544,8 @@ Result<FoundSchema> SchemaRegistry::GetLatest(const std::string& subject) {
   return Status::NotFound("subject '" + subject + "' has no versions left");
 }
 
-Result<std::pair<uint64_t, std::vector<SchemaVersion>>> SchemaRegistry::ListVersions(const std::string& subject) {
+Result<std::pair<uint64_t, std::vector<SchemaVersion>>> SchemaRegistry::ListVersions(
+    const std::string& subject) {
   FRAZIL_RETURN_IF_ERROR(CheckSubject(subject));
   MutexLock l(&mu_);
   auto it = subjects_.find(subject);
@@ -544,7 +556,8 @@ Result<std::pair<uint64_t, std::vector<SchemaVersion>>> SchemaRegistry::ListVers
   return std::make_pair(it->second.schema_id, std::move(out));
 }
 
-Result<CompatibilityResult> SchemaRegistry::CheckCompatibility(const std::string& subject, const std::string& type,
+Result<CompatibilityResult> SchemaRegistry::CheckCompatibility(const std::string& subject,
+                                                               const std::string& type,
                                                                const std::string& definition,
                                                                std::optional<CompatibilityMode> mode) {
   FRAZIL_RETURN_IF_ERROR(CheckSubject(subject));
@@ -585,7 +598,8 @@ Status SchemaRegistry::DeleteVersion(const std::string& subject, uint32_t versio
     MutexLock l(&mu_);
     auto it = subjects_.find(subject);
     if (it != subjects_.end())
-      if (auto v = it->second.versions.find(version); v != it->second.versions.end()) v->second.deleted = false;
+      if (auto v = it->second.versions.find(version); v != it->second.versions.end())
+        v->second.deleted = false;
   }
   return written;
 }
@@ -607,15 +621,16 @@ Status SchemaRegistry::SetCompatibilityMode(const std::string& subject, Compatib
   }
   // Two changes racing to the disk: the later one (higher seq) wins there
   // as it did in memory.
-  Status written = Write(db_,
-                         "INSERT INTO schema_modes (subject, compatibility_mode, seq) VALUES (?1, ?2, ?3) "
-                         "ON CONFLICT (subject) DO UPDATE SET compatibility_mode = excluded.compatibility_mode, "
-                         "seq = excluded.seq WHERE excluded.seq > schema_modes.seq",
-                         [&](sqlite3_stmt* st) {
-                           BindText(st, 1, subject);
-                           BindText(st, 2, CompatibilityModeName(mode));
-                           sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(seq));
-                         });
+  Status written =
+      Write(db_,
+            "INSERT INTO schema_modes (subject, compatibility_mode, seq) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (subject) DO UPDATE SET compatibility_mode = excluded.compatibility_mode, "
+            "seq = excluded.seq WHERE excluded.seq > schema_modes.seq",
+            [&](sqlite3_stmt* st) {
+              BindText(st, 1, subject);
+              BindText(st, 2, CompatibilityModeName(mode));
+              sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(seq));
+            });
   if (!written.ok()) {
     MutexLock l(&mu_);
     auto it = subjects_.find(subject);

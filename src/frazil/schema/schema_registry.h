@@ -154,7 +154,7 @@ class SchemaRegistry {
   struct Subject {
     uint64_t schema_id = 0;
     CompatibilityMode mode = CompatibilityMode::kBackward;
-    uint64_t mode_seq = 0;  // of the last mode change, so a late write never wins
+    uint64_t mode_seq = 0;                       // of the last mode change, so a late write never wins
     std::map<uint32_t, StoredVersion> versions;  // deleted ones included
     uint32_t max_version = 0;
   };
