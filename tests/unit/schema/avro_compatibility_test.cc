@@ -99,8 +99,8 @@ TEST(AvroCompatibilityTest, FieldTypeChangesResolveRecursivelyWithPaths) {
   const char* widened = R"({"type":"record","name":"User","namespace":"ex","fields":[
     {"name":"id","type":"double"},{"name":"name","type":"bytes"}]})";
   EXPECT_TRUE(Readable(widened, kV1));
-  auto e = Errors(kV1, widened);  // the old reader cannot narrow
-  ASSERT_EQ(e.size(), 2u) << Joined(e);
+  auto e = Errors(kV1, widened);  // the old reader cannot narrow double to long (bytes to string it can)
+  ASSERT_EQ(e.size(), 1u) << Joined(e);
   EXPECT_NE(e[0].find("User.id"), std::string::npos) << e[0];
   // Nested: a path through arrays and maps.
   const char* nested_w = R"({"type":"record","name":"Order","fields":[
