@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <thread>
 
 #include "../testing/temp_dir.h"
 
@@ -259,6 +261,40 @@ TEST_F(SchemaRegistryTest, PrimitiveTypesAndTypeChanges) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("schema type changes from string to avro"), std::string::npos)
       << r.status().message();
+}
+
+TEST_F(SchemaRegistryTest, ConcurrentRegistrationsGetDistinctVersionsThatAllPersist) {
+  constexpr int kThreads = 4, kPerThread = 10;
+  {
+    auto reg = Open();
+    ASSERT_TRUE(reg->Register(Avro("c", R"({"type":"record","name":"R","fields":[]})")).ok());
+    ASSERT_TRUE(reg->SetCompatibilityMode("c", CompatibilityMode::kNone).ok());
+    std::vector<std::thread> threads;
+    std::vector<std::vector<uint32_t>> got(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          // A distinct schema per call: a record with one field named after it.
+          std::string def = R"({"type":"record","name":"R","fields":[{"name":"f)" + std::to_string(t) + "_" +
+                            std::to_string(i) + R"(","type":"int","default":0}]})";
+          auto r = reg->Register(Avro("c", def));
+          ASSERT_TRUE(r.ok()) << r.status().ToString();
+          got[t].push_back(r->version);
+          if (i % 3 == 0) (void)reg->ListSubjects();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    std::set<uint32_t> all;
+    for (const auto& v : got) all.insert(v.begin(), v.end());
+    EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+    EXPECT_EQ(*all.begin(), 2u);
+    EXPECT_EQ(*all.rbegin(), static_cast<uint32_t>(kThreads * kPerThread + 1));
+  }
+  auto reg = Open();
+  auto versions = reg->ListVersions("c");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->second.size(), static_cast<size_t>(kThreads * kPerThread + 1));
 }
 
 }  // namespace
