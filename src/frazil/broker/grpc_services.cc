@@ -93,6 +93,8 @@ grpc::Status ToGrpc(const Status& s) {
     case StatusCode::kResourceExhausted:
       // Retryable for Danube clients: they back off and send again.
       return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message()};
+    case StatusCode::kUnimplemented:
+      return {grpc::StatusCode::UNIMPLEMENTED, s.message()};
     default:
       return {grpc::StatusCode::INTERNAL, s.ToString()};
   }

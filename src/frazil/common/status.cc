@@ -35,6 +35,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "CommitStateUnknown";
     case StatusCode::kResourceExhausted:
       return "ResourceExhausted";
+    case StatusCode::kUnimplemented:
+      return "Unimplemented";
   }
   return "Unknown";
 }

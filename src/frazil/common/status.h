@@ -29,6 +29,8 @@ enum class StatusCode {
   // Temporarily out of room (e.g. a WAL full because its table cannot be
   // committed); the same request may succeed later.
   kResourceExhausted,
+  // The request is understood but Frazil does not implement it (yet).
+  kUnimplemented,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -52,6 +54,7 @@ class [[nodiscard]] Status {
   static Status CommitConflict(std::string m) { return {StatusCode::kCommitConflict, std::move(m)}; }
   static Status CommitStateUnknown(std::string m) { return {StatusCode::kCommitStateUnknown, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+  static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
   // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, EIO);
   // ENOSPC and EDQUOT are kResourceExhausted (retryable once space is freed).
   static Status IoErrorFromErrno(std::string_view what, std::string_view path, int err);

@@ -18,6 +18,7 @@
 
 #include "frazil/broker/broker.h"
 #include "frazil/broker/grpc_services.h"
+#include "frazil/broker/schema_registry_service.h"
 #include "frazil/catalog/glue_catalog.h"
 #include "frazil/catalog/rest_catalog.h"
 #include "frazil/catalog/sql_catalog.h"
@@ -337,6 +338,13 @@ int RunServe(const ServeConfig& config) {
   std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
   FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
                   wal::SyncModeName(config.wal.sync_mode));
+  // Danube's schema registry: its own tables in the broker's metadata store.
+  auto registry_or = schema::SchemaRegistry::Open(config.data_dir + "/metadata.db");
+  if (!registry_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open the schema registry: {}", registry_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<schema::SchemaRegistry> schema_registry = std::move(registry_or).value();
 
   HttpServerOptions http_options;
   http_options.max_connections = config.http_limits.max_connections;
@@ -386,6 +394,7 @@ int RunServe(const ServeConfig& config) {
   // The Danube protocol.
   const std::string& url = *url_or;
   auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
+  services.push_back(broker::MakeSchemaRegistryService(message_broker.get(), schema_registry.get()));
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
