@@ -73,6 +73,10 @@ class Parser {
       auto named = named_.find(name.find('.') == std::string::npos && !ns.empty() ? ns + "." + name : name);
       if (named == named_.end()) named = named_.find(name);
       if (named == named_.end()) return Status::InvalidArgument("avro schema: unknown type '" + name + "'");
+      // A record that refers to itself (or to a record it is inside of):
+      // the reference does not own it, or the two would keep each other
+      // alive forever (a leak per parse of a recursive schema).
+      if (open_records_.count(named->first)) return SchemaPtr(SchemaPtr(), named->second.get());
       return named->second;
     }
     if (j.is_array()) {
@@ -122,6 +126,7 @@ class Parser {
       named_[s->name] = s;  // records may refer to themselves
       if (!j.contains("fields") || !j["fields"].is_array())
         return Status::InvalidArgument("avro schema: record " + s->name + " without fields");
+      open_records_.insert(s->name);
       for (const auto& f : j["fields"]) {
         if (!f.is_object() || !f.contains("name") || !f["name"].is_string() || !f.contains("type")) {
           return Status::InvalidArgument("avro schema: bad field in record " + s->name);
@@ -134,6 +139,7 @@ class Parser {
         }
         s->fields.push_back(std::move(field));
       }
+      open_records_.erase(s->name);
       return SchemaPtr(s);
     }
     if (type == "enum") {
@@ -177,6 +183,7 @@ class Parser {
 
  private:
   std::map<std::string, SchemaPtr> named_;
+  std::set<std::string> open_records_;  // records whose fields are being parsed
 };
 
 }  // namespace

@@ -34,6 +34,8 @@ enum class Type {
 const char* TypeName(Type t);
 
 struct Schema;
+// A reference back to an enclosing record (a recursive schema) does not own
+// it: keep the root of a parsed schema while using any part of it.
 using SchemaPtr = std::shared_ptr<const Schema>;
 
 struct Field {

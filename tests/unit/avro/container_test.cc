@@ -70,6 +70,20 @@ TEST(AvroSchema, RejectsMalformedSchemas) {
 
 class AvroContainer : public ::testing::TestWithParam<Codec> {};
 
+TEST(AvroSchema, RecursiveSchemasAreFreedWithTheirRoot) {
+  // A linked list: the record refers to itself through a union.
+  auto parsed = ParseSchema(R"({"type":"record","name":"Node","fields":[{"name":"value","type":"long"},)"
+                            R"({"name":"next","type":["null","Node"]}]})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  SchemaPtr root = *parsed;
+  const Schema* next = root->fields[1].type->branches[1].get();
+  EXPECT_EQ(next, root.get());  // the reference is the record itself
+  std::weak_ptr<const Schema> watch = root;
+  root.reset();
+  parsed = Status::InvalidArgument("dropped");
+  EXPECT_TRUE(watch.expired()) << "a recursive schema keeps itself alive";
+}
+
 TEST_P(AvroContainer, RoundTripsRecordsAcrossBlocks) {
   auto schema = std::move(ParseSchema(kSchema)).value();
   ContainerOptions o;
