@@ -241,7 +241,12 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
 
 Result<size_t> TopicCommitter::CommitOnce() {
   const auto start = Clock::now();
+  const uint64_t conflicts_before = writer_->conflicts();
   auto n = writer_->CommitBatch(shrunk_bytes_);
+  if (uint64_t conflicts = writer_->conflicts() - conflicts_before; conflicts > 0) {
+    MutexLock lock(&mu_);
+    status_.conflicts += conflicts;
+  }
   if (!n.ok()) {
     // Dropped under the broker (by another engine): open it afresh, which
     // re-registers or re-creates it.
