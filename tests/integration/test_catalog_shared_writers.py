@@ -281,9 +281,12 @@ def test_pyiceberg_and_the_broker_commit_to_one_table(server, tmp_path, start_br
         # Conflicts happened on both sides and were retried.
         assert conflicts > 0, "the broker never lost a commit race to PyIceberg"
         assert py_retries.count + app_retries > 0, "PyIceberg never lost a commit race to the broker"
-        # The committed offset kept advancing while PyIceberg committed.
+        # The committed offset kept advancing while PyIceberg committed: in
+        # the second half of the rounds too (4 s or more; the broker's
+        # compaction, losing race after race to PyIceberg while the topic's
+        # commits waited for it, once held it still until PyIceberg stopped).
         assert committed_seen == sorted(committed_seen), committed_seen
-        assert committed_seen[-1] > committed_seen[0], committed_seen
+        assert committed_seen[-1] > committed_seen[len(committed_seen) // 2], committed_seen
 
         # Nothing lost, nothing twice, on either side.
         rows = table.scan(selected_fields=("offset", "payload", "producer_name")).to_arrow()
