@@ -28,14 +28,19 @@ def moto_binary() -> str:
 
 
 class MotoServer:
-    def __init__(self, log_path: pathlib.Path, port: int, extra_env=None):
+    """strict: moto with Glue's VersionId rule for UpdateTable
+    (strict_glue_moto.py), which moto itself does not enforce."""
+
+    def __init__(self, log_path: pathlib.Path, port: int, extra_env=None, strict=False):
         bin_ = moto_binary()
         if not os.access(bin_, os.X_OK):
             pytest.skip(f"no moto_server at {bin_}: run scripts/setup-venv.sh (or set FRAZIL_MOTO_SERVER_BIN)")
         self._log = open(log_path, "wb")
         self.log_path = log_path
         self.endpoint = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([bin_, "-H", "127.0.0.1", "-p", str(port)], stdout=self._log,
+        # The strict variant patches moto in this interpreter's venv.
+        cmd = [sys.executable, str(pathlib.Path(__file__).parent / "strict_glue_moto.py")] if strict else [bin_]
+        self.proc = subprocess.Popen(cmd + ["-H", "127.0.0.1", "-p", str(port)], stdout=self._log,
                                      stderr=subprocess.STDOUT, env=dict(os.environ, **(extra_env or {})))
         deadline = time.monotonic() + 30  # a cold Python start
         while True:

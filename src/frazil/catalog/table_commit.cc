@@ -54,6 +54,7 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
       return committed;
     }
     last = committed.status();
+    if (last.code() == StatusCode::kCommitConflict && stats) ++stats->conflicts;
     if (last.code() == StatusCode::kCommitStateUnknown) {
       // Settle it by re-reading: our snapshot is there (it happened) or not
       // (it did not, and the attempt may be retried).

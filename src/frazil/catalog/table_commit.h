@@ -23,6 +23,7 @@ struct CommitRetryPolicy {
 
 struct CommitStats {
   int attempts = 0;
+  int conflicts = 0;  // attempts the catalog refused because another writer committed first
 };
 
 // Applies `producer` to the table (loaded unless `base` is given) and

@@ -239,6 +239,10 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       w, topics, "frazil_storage_commit_failures_total", Type::kCounter,
       "Failed commit attempts since start.", [](const TI& t) { return t.storage.failures; }, table);
   PerTopic(
+      w, topics, "frazil_storage_commit_conflicts_total", Type::kCounter,
+      "Catalog commits another writer's commit beat, retried on the table as it then was.",
+      [](const TI& t) { return t.storage.conflicts; }, table);
+  PerTopic(
       w, topics, "frazil_storage_commit_failing", Type::kGauge,
       "1 while the last commit attempt failed (the error is in /admin/topics), else 0.",
       [](const TI& t) { return static_cast<uint64_t>(t.storage.error.empty() ? 0 : 1); }, table);

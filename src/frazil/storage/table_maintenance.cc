@@ -241,7 +241,14 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
   if (report.files_added == 0) return report;
   rewrite.SetSummary("frazil.compacted", std::to_string(report.files_removed) + " files into " +
                                              std::to_string(report.files_added));
-  auto committed = catalog::CommitWithRetry(catalog, id, &rewrite, std::move(t));
+  // The topic's commits wait while upkeep runs, and compaction can wait:
+  // against another writer that keeps committing (each lost race means
+  // re-applying the rewrite), it gives up after a few lost races and tries
+  // again at the next upkeep instead of retrying as long as the table's
+  // commit.retry.* allows, which held the topic's commits back for as long.
+  catalog::CommitRetryPolicy policy = catalog::CommitRetryPolicy::FromTable(t.metadata);
+  policy.num_retries = std::min(policy.num_retries, kCompactionCommitRetries);
+  auto committed = catalog::CommitWithRetry(catalog, id, &rewrite, std::move(t), policy);
   if (!committed.ok()) {
     if (committed.status().code() != StatusCode::kCommitStateUnknown) discard();
     return committed.status().WithContext("compacting " + id.ToString());

@@ -41,6 +41,9 @@ struct CompactionReport {
 // Merges runs of small data files (one commit a second makes 86,400 a day)
 // so that planning and engines reading the table stay fast. One "replace"
 // snapshot with summary `frazil.compacted`; rows and offsets are unchanged.
+// A commit conflict is retried at most kCompactionCommitRetries times (fewer
+// if the table's commit.retry.num-retries says so), then returned.
+inline constexpr int kCompactionCommitRetries = 2;
 Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const catalog::TableIdentifier& id,
                                            const MaintenanceConfig& config);
 

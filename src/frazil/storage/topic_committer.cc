@@ -241,7 +241,12 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
 
 Result<size_t> TopicCommitter::CommitOnce() {
   const auto start = Clock::now();
+  const uint64_t conflicts_before = writer_->conflicts();
   auto n = writer_->CommitBatch(shrunk_bytes_);
+  if (uint64_t conflicts = writer_->conflicts() - conflicts_before; conflicts > 0) {
+    MutexLock lock(&mu_);
+    status_.conflicts += conflicts;
+  }
   if (!n.ok()) {
     // Dropped under the broker (by another engine): open it afresh, which
     // re-registers or re-creates it.
@@ -397,7 +402,14 @@ bool TopicCommitter::Maintain(bool compact, bool expire, bool orphans) {
     auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
     if (!compacted.ok()) {
       ok = false;
-      FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
+      // Losing races to another writer is expected while it commits often.
+      if (compacted.status().code() == StatusCode::kCommitConflict)
+        FRAZIL_LOG_INFO(
+            "topic table {}: compaction lost its commit races to another writer, trying again at "
+            "the next upkeep: {}",
+            id_.ToString(), compacted.status().ToString());
+      else
+        FRAZIL_LOG_WARN("topic table {}: compaction: {}", id_.ToString(), compacted.status().ToString());
     } else if (compacted->files_added > 0) {
       FRAZIL_LOG_DEBUG("topic table {}: compacted {} data file(s) into {}", id_.ToString(),
                        compacted->files_removed, compacted->files_added);
@@ -410,7 +422,13 @@ bool TopicCommitter::Maintain(bool compact, bool expire, bool orphans) {
     auto expired = ExpireTopicSnapshots(catalog_, id_, config_.maintenance, &pending_deletes_);
     if (!expired.ok()) {
       ok = false;
-      FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
+      if (expired.status().code() == StatusCode::kCommitConflict)
+        FRAZIL_LOG_INFO(
+            "topic table {}: snapshot expiry lost its commit race to another writer, trying again "
+            "at the next upkeep: {}",
+            id_.ToString(), expired.status().ToString());
+      else
+        FRAZIL_LOG_WARN("topic table {}: snapshot expiry: {}", id_.ToString(), expired.status().ToString());
     } else if (expired->snapshots_expired > 0) {
       FRAZIL_LOG_DEBUG("topic table {}: expired {} snapshot(s), deleted {} file(s), {} to delete after {} ms",
                        id_.ToString(), expired->snapshots_expired, expired->files_deleted,

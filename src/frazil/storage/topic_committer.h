@@ -62,11 +62,12 @@ struct CommitterStatus {
   uint64_t committed_offset = 0;  // offset after the last committed record
   uint64_t commits = 0;
   int64_t last_commit_ms = 0;  // wall clock when the last commit of records returned (0: none yet)
-  std::string error;                          // the last failure, empty once a commit succeeds again
-  uint64_t failures = 0;                      // failed commit attempts since start
-  double lag_seconds = 0;                     // age of the oldest record visible in the WAL and not committed
-  uint64_t snapshots = 0;                     // snapshots in the table's metadata
-  uint64_t data_files = 0;                    // data files in the current snapshot
+  std::string error;           // the last failure, empty once a commit succeeds again
+  uint64_t failures = 0;       // failed commit attempts since start
+  uint64_t conflicts = 0;      // catalog commit conflicts with other writers, retried
+  double lag_seconds = 0;      // age of the oldest record visible in the WAL and not committed
+  uint64_t snapshots = 0;      // snapshots in the table's metadata
+  uint64_t data_files = 0;     // data files in the current snapshot
   uint64_t compactions = 0, expirations = 0;  // upkeep runs that changed the table
   LatencyHistogram::Snapshot commit_latency;  // one table commit (files written + catalog commit)
 };

@@ -312,7 +312,9 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
     counts_ = CountsOf(created->metadata);
     return records.size();
   }
-  auto committed = catalog::CommitWithRetry(catalog_, id_, &append, std::move(table));
+  catalog::CommitStats stats;
+  auto committed = catalog::CommitWithRetry(catalog_, id_, &append, std::move(table), std::nullopt, &stats);
+  conflicts_ += static_cast<uint64_t>(stats.conflicts);
   if (!committed.ok()) {
     // Unknown outcome: keep the files (the next call re-reads the table).
     if (committed.status().code() != StatusCode::kCommitStateUnknown) discard();

@@ -79,6 +79,9 @@ class TopicWriter {
   int64_t snapshot_id() const { return snapshot_id_; }
   // The table's counts after the last load or commit.
   const TableCounts& counts() const { return counts_; }
+  // Commit attempts since Open that another writer's commit beat (each
+  // retried on the table as it then was, within commit.retry.*).
+  uint64_t conflicts() const { return conflicts_; }
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
@@ -100,6 +103,7 @@ class TopicWriter {
   uint64_t committed_ = 0;
   int64_t snapshot_id_ = -1;
   TableCounts counts_;
+  uint64_t conflicts_ = 0;
 };
 
 // The committed offset a table records (0 for a table never written).

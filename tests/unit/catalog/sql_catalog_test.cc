@@ -87,6 +87,7 @@ TEST_F(SqlCatalogTest, RetryReappliesOnTheNewBase) {
   auto r = CommitWithRetry(catalog_.get(), id_, &late, stale, fast, &stats);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(stats.attempts, 2);
+  EXPECT_EQ(stats.conflicts, 1);
   const auto& m = r->metadata;
   ASSERT_EQ(m.snapshots.size(), 2u);
   EXPECT_EQ(m.snapshots[1].parent_snapshot_id, m.snapshots[0].snapshot_id);
@@ -109,9 +110,11 @@ TEST_F(SqlCatalogTest, RetryBudgetExhaustedIsAConflictAndDeletesWhatItWrote) {
   size_t before = MetadataFiles();
   iceberg::FastAppend late(catalog_->io());
   late.AddFile(File(10, 19));
-  auto r = CommitWithRetry(catalog_.get(), id_, &late, stale, CommitRetryPolicy{0, 1, 1, 1000});
+  CommitStats stats;
+  auto r = CommitWithRetry(catalog_.get(), id_, &late, stale, CommitRetryPolicy{0, 1, 1, 1000}, &stats);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCommitConflict);
+  EXPECT_EQ(stats.conflicts, 1);
   EXPECT_EQ(MetadataFiles(), before);
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "../testing/row_deltas.h"
 #include "../testing/temp_dir.h"
@@ -254,6 +255,97 @@ TEST(TableMaintenanceTest, ExpiredFilesAreDeletedOnlyOnceTheGraceHasPassed) {
   EXPECT_TRUE(pending.empty());
   EXPECT_FALSE(exists(first_list)) << "still there after the grace";
   EXPECT_TRUE(exists(current_list));
+  (void)f.wal->Close();
+}
+
+// A catalog whose commits all lose to "another writer" (CommitConflict),
+// counting them; everything else goes to the real catalog.
+class AlwaysConflictingCatalog final : public catalog::Catalog {
+ public:
+  explicit AlwaysConflictingCatalog(catalog::Catalog* inner) : inner_(inner) {}
+  int commits = 0;
+
+  const std::string& name() const override { return inner_->name(); }
+  iceberg::FileIO* io() override { return inner_->io(); }
+  Status CreateNamespace(const catalog::Namespace& ns, const catalog::Properties& p) override {
+    return inner_->CreateNamespace(ns, p);
+  }
+  Result<std::vector<catalog::Namespace>> ListNamespaces(const catalog::Namespace& parent) override {
+    return inner_->ListNamespaces(parent);
+  }
+  Status DropNamespace(const catalog::Namespace& ns) override { return inner_->DropNamespace(ns); }
+  Result<catalog::Properties> LoadNamespaceProperties(const catalog::Namespace& ns) override {
+    return inner_->LoadNamespaceProperties(ns);
+  }
+  Status UpdateNamespaceProperties(const catalog::Namespace& ns, const catalog::Properties& set,
+                                   const std::vector<std::string>& remove) override {
+    return inner_->UpdateNamespaceProperties(ns, set, remove);
+  }
+  Result<catalog::LoadedTable> CreateTable(const catalog::TableIdentifier& id,
+                                           catalog::CreateTableRequest request) override {
+    return inner_->CreateTable(id, std::move(request));
+  }
+  Result<catalog::LoadedTable> RegisterTable(const catalog::TableIdentifier& id,
+                                             const std::string& metadata_location) override {
+    return inner_->RegisterTable(id, metadata_location);
+  }
+  Result<std::string> DefaultTableLocation(const catalog::TableIdentifier& id) override {
+    return inner_->DefaultTableLocation(id);
+  }
+  Result<catalog::LoadedTable> LoadTable(const catalog::TableIdentifier& id) override {
+    return inner_->LoadTable(id);
+  }
+  Result<std::vector<catalog::TableIdentifier>> ListTables(const catalog::Namespace& ns) override {
+    return inner_->ListTables(ns);
+  }
+  Status DropTable(const catalog::TableIdentifier& id, bool purge) override {
+    return inner_->DropTable(id, purge);
+  }
+  Status RenameTable(const catalog::TableIdentifier& from, const catalog::TableIdentifier& to) override {
+    return inner_->RenameTable(from, to);
+  }
+  Result<catalog::LoadedTable> CommitTable(const catalog::LoadedTable&,
+                                           const iceberg::TableMetadata&) override {
+    ++commits;
+    return Status::CommitConflict("another writer committed first");
+  }
+
+ private:
+  catalog::Catalog* inner_;
+};
+
+// The topic's commits wait while compaction runs: against a writer that
+// keeps winning, compaction gives up after a few lost races (the next
+// upkeep tries again), even when the table allows many more retries.
+TEST(TableMaintenanceTest, CompactionGivesUpAfterAFewLostRaces) {
+  frazil::testing::TempDir dir;
+  Fixture f(dir, 40);
+  auto base = f.catalog->LoadTable(f.id).value();
+  iceberg::TableMetadata many = base.metadata;
+  many.properties["commit.retry.num-retries"] = "40";
+  many.properties["commit.retry.min-wait-ms"] = "1";
+  many.properties["commit.retry.max-wait-ms"] = "1";
+  ASSERT_TRUE(f.catalog->CommitTable(base, many).ok());
+  const size_t files_before = FilesByOffset(f.catalog.get(), f.id).size();
+  auto files_on_disk = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.Sub("warehouse")))
+      n += e.is_regular_file();
+    return n;
+  };
+  const size_t on_disk_before = files_on_disk();
+
+  AlwaysConflictingCatalog losing(f.catalog.get());
+  MaintenanceConfig m;
+  m.compact_min_files = 2;
+  auto report = CompactTopicFiles(&losing, f.id, m);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), StatusCode::kCommitConflict) << report.status().ToString();
+  EXPECT_EQ(losing.commits, kCompactionCommitRetries + 1);
+  // The table is unchanged, and what the attempts wrote (the merged data
+  // file, manifests, manifest lists) is deleted.
+  EXPECT_EQ(FilesByOffset(f.catalog.get(), f.id).size(), files_before);
+  EXPECT_EQ(files_on_disk(), on_disk_before);
   (void)f.wal->Close();
 }
 
