@@ -86,7 +86,7 @@ catalog::CreateTableRequest Request() {
 // A catalog of one type, with the server it talks to (none for sql), and
 // the arguments that point bench/catalog_bench_pyiceberg.py at the same.
 struct BenchCatalog {
-  std::unique_ptr<testing::RestCatalogServerProcess> rest;
+  std::unique_ptr<testing::IcebergFixtureServer> rest;
   std::unique_ptr<testing::MotoServerProcess> moto;
   std::unique_ptr<catalog::Catalog> cat;
   std::string pyiceberg_args;
@@ -103,13 +103,13 @@ BenchCatalog OpenCatalog(const std::string& type, const std::string& dir) {
     b.cat = Must(catalog::SqlCatalog::Open(o, objstore::NewLocalFileIO()), "open SQL catalog");
     b.pyiceberg_args = "--catalog sql --uri sqlite:///" + o.db_path + " --warehouse " + warehouse;
   } else if (type == "rest") {
-    b.rest = std::make_unique<testing::RestCatalogServerProcess>(dir + "/warehouse");
-    if (b.rest->uri().empty()) {
+    b.rest = std::make_unique<testing::IcebergFixtureServer>(dir + "/warehouse");
+    if (!b.rest->error().empty()) {
       std::fprintf(stderr, "REST catalog server: %s\n", b.rest->error().c_str());
       std::exit(1);
     }
     catalog::RestCatalogOptions o;
-    o.uri = b.rest->uri();
+    o.uri = b.rest->process().uri();
     b.cat = Must(catalog::RestCatalog::Open(o, objstore::NewLocalFileIO()), "open REST catalog");
     b.pyiceberg_args = "--catalog rest --uri " + o.uri;
   } else if (type == "glue") {
