@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../testing/catalog_fixture.h"
+#include "../testing/forwarding_catalog.h"
 #include "../testing/temp_dir.h"
 #include "frazil/storage/stored_message.h"
 
@@ -75,59 +76,18 @@ class Gate {
 
 // A catalog whose LoadTable of one table waits at a gate: a catalog (or
 // object store) that takes long to answer.
-class SlowCatalog final : public catalog::Catalog {
+class SlowCatalog final : public frazil::testing::ForwardingCatalog {
  public:
   SlowCatalog(catalog::Catalog* inner, std::string slow_table)
-      : inner_(inner), slow_(std::move(slow_table)) {}
+      : ForwardingCatalog(inner), slow_(std::move(slow_table)) {}
   Gate gate;
 
-  const std::string& name() const override { return inner_->name(); }
-  iceberg::FileIO* io() override { return inner_->io(); }
-  Status CreateNamespace(const catalog::Namespace& ns, const catalog::Properties& p) override {
-    return inner_->CreateNamespace(ns, p);
-  }
-  Result<std::vector<catalog::Namespace>> ListNamespaces(const catalog::Namespace& parent) override {
-    return inner_->ListNamespaces(parent);
-  }
-  Status DropNamespace(const catalog::Namespace& ns) override { return inner_->DropNamespace(ns); }
-  Result<catalog::Properties> LoadNamespaceProperties(const catalog::Namespace& ns) override {
-    return inner_->LoadNamespaceProperties(ns);
-  }
-  Status UpdateNamespaceProperties(const catalog::Namespace& ns, const catalog::Properties& set,
-                                   const std::vector<std::string>& remove) override {
-    return inner_->UpdateNamespaceProperties(ns, set, remove);
-  }
-  Result<catalog::LoadedTable> CreateTable(const catalog::TableIdentifier& id,
-                                           catalog::CreateTableRequest request) override {
-    return inner_->CreateTable(id, std::move(request));
-  }
-  Result<catalog::LoadedTable> RegisterTable(const catalog::TableIdentifier& id,
-                                             const std::string& metadata_location) override {
-    return inner_->RegisterTable(id, metadata_location);
-  }
-  Result<std::string> DefaultTableLocation(const catalog::TableIdentifier& id) override {
-    return inner_->DefaultTableLocation(id);
-  }
   Result<catalog::LoadedTable> LoadTable(const catalog::TableIdentifier& id) override {
     if (id.name == slow_) gate.Enter();
     return inner_->LoadTable(id);
   }
-  Result<std::vector<catalog::TableIdentifier>> ListTables(const catalog::Namespace& ns) override {
-    return inner_->ListTables(ns);
-  }
-  Status DropTable(const catalog::TableIdentifier& id, bool purge) override {
-    return inner_->DropTable(id, purge);
-  }
-  Status RenameTable(const catalog::TableIdentifier& from, const catalog::TableIdentifier& to) override {
-    return inner_->RenameTable(from, to);
-  }
-  Result<catalog::LoadedTable> CommitTable(const catalog::LoadedTable& base,
-                                           const iceberg::TableMetadata& updated) override {
-    return inner_->CommitTable(base, updated);
-  }
 
  private:
-  catalog::Catalog* inner_;
   const std::string slow_;
 };
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "../testing/forwarding_catalog.h"
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
@@ -269,25 +270,9 @@ TEST_F(TopicWriterTest, EmptyTableOnRequestAndCreationRacesAreConflicts) {
 // A catalog whose CreateTable answers "outcome unknown" after creating the
 // table (a REST server's 503, a lost answer): everything else goes to the
 // real catalog.
-class UnknownCreateCatalog : public catalog::Catalog {
+class UnknownCreateCatalog : public frazil::testing::ForwardingCatalog {
  public:
-  explicit UnknownCreateCatalog(catalog::Catalog* inner) : inner_(inner) {}
-  const std::string& name() const override { return inner_->name(); }
-  iceberg::FileIO* io() override { return inner_->io(); }
-  Status CreateNamespace(const catalog::Namespace& ns, const catalog::Properties& p) override {
-    return inner_->CreateNamespace(ns, p);
-  }
-  Result<std::vector<catalog::Namespace>> ListNamespaces(const catalog::Namespace& parent) override {
-    return inner_->ListNamespaces(parent);
-  }
-  Status DropNamespace(const catalog::Namespace& ns) override { return inner_->DropNamespace(ns); }
-  Result<catalog::Properties> LoadNamespaceProperties(const catalog::Namespace& ns) override {
-    return inner_->LoadNamespaceProperties(ns);
-  }
-  Status UpdateNamespaceProperties(const catalog::Namespace& ns, const catalog::Properties& set,
-                                   const std::vector<std::string>& remove) override {
-    return inner_->UpdateNamespaceProperties(ns, set, remove);
-  }
+  using ForwardingCatalog::ForwardingCatalog;
   Result<catalog::LoadedTable> CreateTable(const catalog::TableIdentifier& id,
                                            catalog::CreateTableRequest request) override {
     auto created = inner_->CreateTable(id, std::move(request));
@@ -295,33 +280,7 @@ class UnknownCreateCatalog : public catalog::Catalog {
     ++creates;
     return Status::CommitStateUnknown("create table " + id.ToString() + ": injected lost answer");
   }
-  Result<catalog::LoadedTable> RegisterTable(const catalog::TableIdentifier& id,
-                                             const std::string& location) override {
-    return inner_->RegisterTable(id, location);
-  }
-  Result<std::string> DefaultTableLocation(const catalog::TableIdentifier& id) override {
-    return inner_->DefaultTableLocation(id);
-  }
-  Result<catalog::LoadedTable> LoadTable(const catalog::TableIdentifier& id) override {
-    return inner_->LoadTable(id);
-  }
-  Result<std::vector<catalog::TableIdentifier>> ListTables(const catalog::Namespace& ns) override {
-    return inner_->ListTables(ns);
-  }
-  Status DropTable(const catalog::TableIdentifier& id, bool purge) override {
-    return inner_->DropTable(id, purge);
-  }
-  Status RenameTable(const catalog::TableIdentifier& from, const catalog::TableIdentifier& to) override {
-    return inner_->RenameTable(from, to);
-  }
-  Result<catalog::LoadedTable> CommitTable(const catalog::LoadedTable& base,
-                                           const iceberg::TableMetadata& updated) override {
-    return inner_->CommitTable(base, updated);
-  }
   int creates = 0;  // tables it created
-
- private:
-  catalog::Catalog* inner_;
 };
 
 // The table's creating commit happened but its answer was lost: re-reading
