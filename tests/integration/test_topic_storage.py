@@ -679,6 +679,18 @@ class ProducersUnderLoad:
                                                 f"table {self.table_state()}\n{self.b.log()[-3000:]}"
             await asyncio.sleep(0.1)
 
+    async def check_held_back(self, watch):
+        """With the WAL full: once what was in flight settled, nothing more
+        is acknowledged and nothing commits for `watch` seconds, while raw
+        producers keep being refused."""
+        await asyncio.sleep(1.0)
+        count, committed = len(self.acked), self.table_state()["committed_offset"]
+        refused = len(self.raw_errors)
+        await asyncio.sleep(watch)
+        assert len(self.acked) == count, f"{len(self.acked) - count} messages acknowledged past the WAL cap"
+        assert self.table_state()["committed_offset"] == committed
+        assert len(self.raw_errors) > refused, "the raw producers stopped being refused"
+
     def pushed_back(self, phase):
         return any(p == phase and c == grpc.StatusCode.RESOURCE_EXHAUSTED for p, c, _ in self.raw_errors)
 
