@@ -98,6 +98,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req, bool* timed_out) {
   curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  // Servers' access logs (S3, a REST catalog, Glue) name who called; not signed.
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "frazil");
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
