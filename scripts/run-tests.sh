@@ -36,13 +36,30 @@ stage_s3() {
 # Central once (~/.m2) and print their launchers; each test process starts
 # its own servers on free ports (Nessie's tables on an S3 test server).
 stage_rest() {
-  local bin nessie s3bin
+  local bin nessie s3bin skip=()
+  nessie=$(nessie_launcher) || return 1
+  [[ $nessie == none ]] && skip=(-E nessie)
   bin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
-    nessie=$(scripts/setup-nessie.sh | tail -n 1) &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     cmake --build build -j "$jobs" --target frazil_rest_tests &&
     FRAZIL_REST_CATALOG_BIN="$bin" FRAZIL_NESSIE_BIN="$nessie" FRAZIL_S3SERVER_BIN="$s3bin" \
-      ctest --test-dir build -L rest --output-on-failure -j "$jobs"
+      ctest --test-dir build -L rest "${skip[@]}" --output-on-failure -j "$jobs"
+}
+
+# Nessie's launcher, or "none" (said loudly) on a machine without the Java
+# 21 it needs, which no package source of this project provides: its tests
+# are then skipped, the other REST tests still run. Any other setup failure
+# fails the stage.
+nessie_launcher() {
+  local out rc
+  out=$(scripts/setup-nessie.sh) && { tail -n 1 <<<"$out"; return 0; }
+  rc=$?
+  if ((rc == 3)); then
+    echo "NESSIE SKIPPED: no Java 21 or newer on this machine; Nessie's tests do not run" >&2
+    echo none
+    return 0
+  fi
+  return 1
 }
 
 # The Glue catalog against moto (AWS emulator, from tests/requirements.txt)
@@ -115,7 +132,7 @@ stage_integration() {
   scripts/setup-venv.sh &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     restbin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
-    nessiebin=$(scripts/setup-nessie.sh | tail -n 1) &&
+    nessiebin=$(nessie_launcher) &&
     FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_NESSIE_BIN="$nessiebin" \
       FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
 }
