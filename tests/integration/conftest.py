@@ -151,6 +151,53 @@ def run_frazil(*args, timeout=10):
     return p.returncode, p.stdout.decode()
 
 
+class DanubeRs:
+    """Danube's Rust client (tests/danube-rust: danube-client 0.15 behind our
+    own command line) against one broker. Each command prints one JSON object
+    per line; `call` returns the last, `run` all of them."""
+
+    def __init__(self, binary: str):
+        self.binary = binary
+
+    def argv(self, broker, cmd, *args):
+        return [self.binary, "--url", f"http://127.0.0.1:{broker.listen_port}", cmd, *map(str, args)]
+
+    def run(self, broker, cmd, *args, timeout=60):
+        p = subprocess.run(self.argv(broker, cmd, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        lines = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
+        assert lines, f"frazil-danube-rs {cmd} printed nothing (exit {p.returncode}): {p.stderr.decode()[-2000:]}"
+        return p.returncode, lines
+
+    def call(self, broker, cmd, *args, timeout=60):
+        return self.run(broker, cmd, *args, timeout=timeout)[1][-1]
+
+    def start(self, broker, cmd, *args):
+        """A running command (a consumer), its stdout read line by line."""
+        return subprocess.Popen(self.argv(broker, cmd, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+
+def danube_rs_binary() -> str:
+    """FRAZIL_DANUBE_RS_BIN (run-tests.sh sets it), else what
+    scripts/setup-danube-rust.sh builds (a no-op once built). A failed build
+    fails the test: these tests are the evidence of Rust client compatibility."""
+    env = os.environ.get("FRAZIL_DANUBE_RS_BIN")
+    if env:
+        assert os.access(env, os.X_OK), f"FRAZIL_DANUBE_RS_BIN={env} is not an executable"
+        return env
+    p = subprocess.run([str(REPO / "scripts" / "setup-danube-rust.sh")], capture_output=True, text=True,
+                       timeout=3600)
+    if p.returncode != 0:
+        pytest.fail(f"scripts/setup-danube-rust.sh failed ({p.returncode}): {p.stderr.strip()[-1500:]}")
+    return p.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def danube_rs():
+    return DanubeRs(danube_rs_binary())
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "s3: runs against the S3 test server (tests/s3server, built by scripts/setup-s3server.sh)")
