@@ -4,9 +4,12 @@
 # profile, niced. Crates come from crates.io through cargo (~/.cargo/registry);
 # the target directory is build/tools/danube-rust-target, so only the first
 # build compiles the dependencies (a few minutes on 2 cores). Quick and
-# silent when the binary is newer than the sources and the lock. Needs protoc
-# (Debian protobuf-compiler, scripts/install-deps.sh): danube-core's build
-# script generates its gRPC code with it. Prints the binary's path last.
+# silent when the binary is newer than the sources and the lock. Needs Rust
+# 1.88 or newer (the locked tonic, time and jsonwebtoken say so; Debian 12's
+# rustc is 1.63: use rustup), protoc (danube-core's build script generates its
+# gRPC code with it) and cmake with a C compiler (aws-lc-sys, under
+# jsonwebtoken), all Debian packages that scripts/install-deps.sh installs.
+# Prints the binary's path on the last line.
 #   FRAZIL_CARGO  the cargo to use (default: cargo on PATH, else ~/.cargo/bin/cargo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,11 @@ if [[ -z $cargo ]]; then
     echo "setup-danube-rust: cargo is missing (install Rust with rustup, or Debian's cargo; set FRAZIL_CARGO to use another)" >&2
     exit 1
   fi
+fi
+rust=$("$cargo" --version | awk '{print $2}')
+if [[ $(printf '%s\n' 1.88.0 "$rust" | sort -V | head -n 1) != 1.88.0 ]]; then
+  echo "setup-danube-rust: $cargo is version $rust; danube-client 0.15's dependencies need Rust 1.88 or newer (rustup update)" >&2
+  exit 1
 fi
 if ! command -v protoc >/dev/null; then
   echo "setup-danube-rust: protoc is missing (Debian protobuf-compiler; scripts/install-deps.sh installs it)" >&2
