@@ -391,7 +391,9 @@ async fn consume(client: &DanubeClient, a: &Args) -> Res<Value> {
         }));
         consumer.ack(&msg).await?;
     }
-    consumer.close().await;
+    // close() waits for the receive task's lock, which it can hold while the
+    // stream is opening; the process ends anyway, so do not wait long.
+    let _ = tokio::time::timeout(Duration::from_secs(2), consumer.close()).await;
     Ok(json!({"event": "done", "ok": received == count, "received": received}))
 }
 
