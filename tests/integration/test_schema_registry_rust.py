@@ -527,3 +527,100 @@ def test_schema_ids_survive_restart_on_stored_messages(danube_rs, start_broker, 
     msgs, done = c.messages()
     assert [(m["payload"], m["schema_id"], m["schema_version"]) for m in msgs] == \
         [(b"one", sid, 1), (b"two", sid, 1)], msgs
+
+
+def test_payloads_are_checked_against_their_own_version(danube_rs, broker, reg):
+    """With payload validation on, a message is checked against the version
+    it carries (the one its producer was bound to), not the latest."""
+    topic = "/default/rs-versions"
+    v1 = jsonschema({"name": NAME}, ["name"])
+    v2 = jsonschema({"name": NAME, "id": {"type": "integer"}}, ["name", "id"])
+    sid = ok(reg.register("rs-versions", "json_schema", v1))["schema_id"]
+    ok(reg.call("set-mode", "--subject", "rs-versions", "--mode", "none"))
+    ok(reg.register("rs-versions", "json_schema", v2))
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--subject", "rs-versions", "--payload",
+                    '{"name": "a", "id": 1}')
+    assert lines[-1]["acked"] == 1, lines
+    ok(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-versions", "--policy",
+                      "enforce", "--payload-validation"))
+    c = Consumer(danube_rs, broker, topic, "s", count=2, timeout=10)
+    v1_only = '{"name": "b"}'  # valid under v1, lacks v2's required id
+    lines = produce(danube_rs, broker, topic, "--name", "p1", "--subject", "rs-versions", "--pin", "1",
+                    "--payload", v1_only)
+    assert lines[-1]["acked"] == 1, lines
+    lines = produce(danube_rs, broker, topic, "--name", "p2", "--subject", "rs-versions", "--payload", v1_only,
+                    "--payload", '{"name": "c", "id": 2}')
+    assert [x["event"] for x in lines if x["event"] in ("ack", "send_error")] == ["send_error", "ack"], lines
+    assert "id" in lines[1]["message"], lines
+    msgs, done = c.messages()
+    assert [(m["payload"], m["schema_id"], m["schema_version"]) for m in msgs] == \
+        [(v1_only.encode(), sid, 1), (b'{"name": "c", "id": 2}', sid, 2)], msgs
+
+
+@pytest.mark.parametrize("type_,good,bad", [
+    ("string", ["héllo".encode()], [b"\xff\xfe"]),
+    ("number", [(7).to_bytes(8, "little"), (7).to_bytes(4, "little")], [b"\x01\x02\x03"]),
+])
+def test_untyped_payload_validation(danube_rs, broker, reg, type_, good, bad):
+    topic = f"/default/rs-{type_}"
+    ok(reg.register(f"rs-{type_}", type_))
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--subject", f"rs-{type_}", "--payload-b64",
+                    b64(good[0]))
+    assert lines[-1]["acked"] == 1, lines
+    ok(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", f"rs-{type_}", "--policy",
+                      "enforce", "--payload-validation"))
+    c = Consumer(danube_rs, broker, topic, "s", count=len(good), timeout=10)
+    args = [a for p in bad + good for a in ("--payload-b64", b64(p))]
+    lines = produce(danube_rs, broker, topic, "--name", "p1", "--subject", f"rs-{type_}", *args)
+    assert [x["event"] for x in lines if x["event"] in ("ack", "send_error")] == \
+        ["send_error"] * len(bad) + ["ack"] * len(good), lines
+    msgs, done = c.messages()
+    assert [m["payload"] for m in msgs] == good
+
+
+def test_topic_schema_config_calls(danube_rs, broker, reg):
+    topic = "/default/rs-cfg"
+    sid = ok(reg.register("rs-cfg", "string"))["schema_id"]
+    # A topic the broker does not have, a subject the registry does not have, a policy that does not exist.
+    refused(danube_rs.call(broker, "configure-topic", "--topic", "/default/rs-nowhere", "--subject", "rs-cfg",
+                           "--policy", "warn"), "NotFound", "rs-nowhere")
+    refused(danube_rs.call(broker, "topic-config", "--topic", "/default/rs-nowhere"), "NotFound", "rs-nowhere")
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--payload", "x")  # the topic, without a subject
+    assert lines[-1]["acked"] == 1, lines
+    cfg = ok(danube_rs.call(broker, "topic-config", "--topic", topic))
+    assert (cfg["schema_subject"], cfg["validation_policy"], cfg["schema_id"]) == ("", "warn", 0)
+    refused(danube_rs.call(broker, "update-policy", "--topic", topic, "--policy", "enforce"), "FailedPrecondition")
+    refused(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-nobody", "--policy",
+                           "warn"), "NotFound", "rs-nobody")
+    refused(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-cfg", "--policy",
+                           "sometimes"), "InvalidArgument", "sometimes")
+    ok(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-cfg", "--policy", "ENFORCE"))
+    cfg = ok(danube_rs.call(broker, "topic-config", "--topic", topic))
+    assert (cfg["schema_subject"], cfg["validation_policy"], cfg["enable_payload_validation"], cfg["schema_id"]) \
+        == ("rs-cfg", "enforce", False, sid)
+
+
+def test_topic_schema_config_survives_restart(danube_rs, start_broker, tmp_path):
+    b = start_broker()
+    b.wait_healthy()
+    reg = Registry(danube_rs, b, tmp_path)
+    topic = "/default/rs-keep"
+    sid = ok(reg.register("rs-keep", "json_schema", jsonschema({"name": NAME}, ["name"])))["schema_id"]
+    lines = produce(danube_rs, b, topic, "--subject", "rs-keep", "--payload", '{"name": "a"}')
+    assert lines[-1]["acked"] == 1, lines
+    ok(danube_rs.call(b, "configure-topic", "--topic", topic, "--subject", "rs-keep", "--policy", "enforce",
+                      "--payload-validation"))
+    assert b.stop() == 0
+    b2 = start_broker(data_dir=b.data_dir)
+    b2.wait_healthy()
+    cfg = ok(danube_rs.call(b2, "topic-config", "--topic", topic))
+    assert (cfg["schema_subject"], cfg["validation_policy"], cfg["enable_payload_validation"], cfg["schema_id"]) \
+        == ("rs-keep", "enforce", True, sid)
+    lines = produce(danube_rs, b2, topic, "--subject", "rs-keep", "--payload", '{"nom": 1}', "--payload",
+                    '{"name": "b"}')
+    assert [x["event"] for x in lines if x["event"] in ("ack", "send_error")] == ["send_error", "ack"], lines
+    # Another subject is still refused after the restart.
+    ok(danube_rs.call(b2, "register", "--subject", "rs-other", "--type", "string"))
+    rc, lines = danube_rs.run(b2, "produce", "--topic", topic, "--name", "px", "--subject", "rs-other",
+                              "--reliable", "--payload", "x")
+    refused(lines[-1], "FailedPrecondition", "rs-keep")
