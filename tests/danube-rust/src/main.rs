@@ -39,7 +39,11 @@ struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Self {
-        Failure { kind: "usage", code: None, message: message.into() }
+        Failure {
+            kind: "usage",
+            code: None,
+            message: message.into(),
+        }
     }
     fn to_json(&self) -> Value {
         json!({"ok": false, "kind": self.kind, "code": self.code, "message": self.message})
@@ -54,8 +58,16 @@ impl From<DanubeError> for Failure {
                 code: Some(format!("{:?}", s.code())),
                 message: s.message().to_string(),
             },
-            DanubeError::SchemaError(m) => Failure { kind: "schema", code: None, message: m.clone() },
-            _ => Failure { kind: "client", code: None, message: e.to_string() },
+            DanubeError::SchemaError(m) => Failure {
+                kind: "schema",
+                code: None,
+                message: m.clone(),
+            },
+            _ => Failure {
+                kind: "client",
+                code: None,
+                message: e.to_string(),
+            },
         }
     }
 }
@@ -97,7 +109,8 @@ impl Args {
         self.values.get(key).and_then(|v| v.last()).map(String::as_str)
     }
     fn req(&self, key: &str) -> Res<&str> {
-        self.opt(key).ok_or_else(|| Failure::usage(format!("--{key} is required")))
+        self.opt(key)
+            .ok_or_else(|| Failure::usage(format!("--{key} is required")))
     }
     fn all(&self, key: &str) -> Vec<String> {
         self.values.get(key).cloned().unwrap_or_default()
@@ -107,7 +120,10 @@ impl Args {
     }
     fn num<T: FromStr>(&self, key: &str) -> Res<Option<T>> {
         self.opt(key)
-            .map(|v| v.parse::<T>().map_err(|_| Failure::usage(format!("--{key}: not a number: '{v}'"))))
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| Failure::usage(format!("--{key}: not a number: '{v}'")))
+            })
             .transpose()
     }
 }
@@ -121,11 +137,19 @@ fn emit(v: Value) {
 }
 
 fn schema_type(s: &str) -> Res<SchemaType> {
-    SchemaType::from_str(s).map_err(|e| Failure { kind: "client", code: None, message: e })
+    SchemaType::from_str(s).map_err(|e| Failure {
+        kind: "client",
+        code: None,
+        message: e,
+    })
 }
 
 fn mode(s: &str) -> Res<CompatibilityMode> {
-    CompatibilityMode::from_str(s).map_err(|e| Failure { kind: "client", code: None, message: e })
+    CompatibilityMode::from_str(s).map_err(|e| Failure {
+        kind: "client",
+        code: None,
+        message: e,
+    })
 }
 
 fn read_file(path: &str) -> Res<Vec<u8>> {
@@ -183,7 +207,10 @@ async fn schema_cmd(client: &DanubeClient, cmd: &str, a: &Args) -> Res<Value> {
                 json!({"ok": true, "schema_id": r.schema_id, "version": r.version,
                        "is_new_version": r.is_new_version, "fingerprint": r.fingerprint})
             } else {
-                let mut b = reg.register_schema(subject).with_type(schema_type(t)?).with_schema_data(def);
+                let mut b = reg
+                    .register_schema(subject)
+                    .with_type(schema_type(t)?)
+                    .with_schema_data(def);
                 if let Some(d) = a.opt("description") {
                     b = b.with_description(d);
                 }
@@ -207,16 +234,25 @@ async fn schema_cmd(client: &DanubeClient, cmd: &str, a: &Args) -> Res<Value> {
         "check" => {
             let m = a.opt("mode").map(mode).transpose()?;
             let r = reg
-                .check_compatibility(a.req("subject")?, read_file(a.req("file")?)?, schema_type(a.req("type")?)?, m)
+                .check_compatibility(
+                    a.req("subject")?,
+                    read_file(a.req("file")?)?,
+                    schema_type(a.req("type")?)?,
+                    m,
+                )
                 .await?;
             json!({"ok": true, "is_compatible": r.is_compatible, "errors": r.errors})
         }
         "set-mode" => {
-            let r = reg.set_compatibility_mode(a.req("subject")?, mode(a.req("mode")?)?).await?;
+            let r = reg
+                .set_compatibility_mode(a.req("subject")?, mode(a.req("mode")?)?)
+                .await?;
             json!({"ok": true, "success": r.success, "message": r.message})
         }
         "delete" => {
-            let version: u32 = a.num("version")?.ok_or_else(|| Failure::usage("--version is required"))?;
+            let version: u32 = a
+                .num("version")?
+                .ok_or_else(|| Failure::usage("--version is required"))?;
             let r = stub(client)
                 .await?
                 .delete_schema_version(DeleteSchemaVersionRequest {
@@ -228,7 +264,11 @@ async fn schema_cmd(client: &DanubeClient, cmd: &str, a: &Args) -> Res<Value> {
             json!({"ok": true, "success": r.success, "message": r.message})
         }
         "subjects" => {
-            let r = stub(client).await?.list_subjects(ListSubjectsRequest {}).await?.into_inner();
+            let r = stub(client)
+                .await?
+                .list_subjects(ListSubjectsRequest {})
+                .await?
+                .into_inner();
             let subjects: Vec<Value> = r
                 .subjects
                 .iter()
@@ -268,7 +308,9 @@ async fn schema_cmd(client: &DanubeClient, cmd: &str, a: &Args) -> Res<Value> {
         "topic-config" => {
             let r = stub(client)
                 .await?
-                .get_topic_schema_config(GetTopicSchemaConfigRequest { topic_name: a.req("topic")?.to_string() })
+                .get_topic_schema_config(GetTopicSchemaConfigRequest {
+                    topic_name: a.req("topic")?.to_string(),
+                })
                 .await?
                 .into_inner();
             json!({"ok": true, "schema_subject": r.schema_subject, "validation_policy": r.validation_policy,
@@ -283,7 +325,10 @@ async fn schema_cmd(client: &DanubeClient, cmd: &str, a: &Args) -> Res<Value> {
 fn payloads(a: &Args) -> Res<Vec<Vec<u8>>> {
     let mut out: Vec<Vec<u8>> = a.all("payload").into_iter().map(String::into_bytes).collect();
     for b in a.all("payload-b64") {
-        out.push(B64.decode(b.as_bytes()).map_err(|e| Failure::usage(format!("--payload-b64: {e}")))?);
+        out.push(
+            B64.decode(b.as_bytes())
+                .map_err(|e| Failure::usage(format!("--payload-b64: {e}")))?,
+        );
     }
     if let Some(f) = a.opt("file") {
         let text = String::from_utf8(read_file(f)?).map_err(|_| Failure::usage("--file: not UTF-8"))?;
@@ -297,7 +342,10 @@ fn payloads(a: &Args) -> Res<Vec<Vec<u8>>> {
 
 async fn produce(client: &DanubeClient, a: &Args) -> Res<Value> {
     let topic = a.req("topic")?;
-    let mut b = client.new_producer().with_topic(topic).with_name(a.opt("name").unwrap_or("frazil-danube-rs"));
+    let mut b = client
+        .new_producer()
+        .with_topic(topic)
+        .with_name(a.opt("name").unwrap_or("frazil-danube-rs"));
     if let Some(subject) = a.opt("subject") {
         // The three bindings the client offers; none given is the client's
         // default for a subject, its latest version.
@@ -318,7 +366,9 @@ async fn produce(client: &DanubeClient, a: &Args) -> Res<Value> {
     let data = payloads(a)?;
     let mut attributes = HashMap::new();
     for kv in a.all("attr") {
-        let (k, v) = kv.split_once('=').ok_or_else(|| Failure::usage("--attr wants key=value"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Failure::usage("--attr wants key=value"))?;
         attributes.insert(k.to_string(), v.to_string());
     }
     let mut producer = b.build()?;
@@ -331,7 +381,11 @@ async fn produce(client: &DanubeClient, a: &Args) -> Res<Value> {
     emit(json!({"event": "created", "topic": topic}));
     let (mut acked, mut failed) = (0u64, 0u64);
     for (i, payload) in data.into_iter().enumerate() {
-        let attrs = if attributes.is_empty() { None } else { Some(attributes.clone()) };
+        let attrs = if attributes.is_empty() {
+            None
+        } else {
+            Some(attributes.clone())
+        };
         // Each send goes on after a refusal: a test sends bad and good payloads in one run.
         match producer.send(payload, attrs).await {
             Ok(id) => {
@@ -356,7 +410,11 @@ async fn consume(client: &DanubeClient, a: &Args) -> Res<Value> {
         "shared" => SubType::Shared,
         "failover" => SubType::FailOver,
         "key_shared" => SubType::KeyShared,
-        other => return Err(Failure::usage(format!("--type: unknown subscription type '{other}'"))),
+        other => {
+            return Err(Failure::usage(format!(
+                "--type: unknown subscription type '{other}'"
+            )))
+        }
     };
     let count: usize = a.num("count")?.unwrap_or(1);
     let timeout = Duration::from_secs_f64(a.num::<f64>("timeout")?.unwrap_or(10.0));
@@ -400,7 +458,9 @@ async fn consume(client: &DanubeClient, a: &Args) -> Res<Value> {
 async fn run(argv: &[String]) -> Res<Value> {
     // frazil-danube-rs --url URL COMMAND [--option value | --flag]...
     if argv.len() < 3 || argv[0] != "--url" {
-        return Err(Failure::usage("usage: frazil-danube-rs --url URL COMMAND [--option value]..."));
+        return Err(Failure::usage(
+            "usage: frazil-danube-rs --url URL COMMAND [--option value]...",
+        ));
     }
     let (url, cmd) = (&argv[1], argv[2].as_str());
     let a = Args::parse(&argv[3..])?;
@@ -414,10 +474,21 @@ async fn run(argv: &[String]) -> Res<Value> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            emit(Failure { kind: "client", code: None, message: e.to_string() }.to_json());
+            emit(
+                Failure {
+                    kind: "client",
+                    code: None,
+                    message: e.to_string(),
+                }
+                .to_json(),
+            );
             return ExitCode::from(1);
         }
     };
