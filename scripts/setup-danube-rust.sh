@@ -25,11 +25,14 @@ if [[ -z $cargo ]]; then
   elif [[ -x $HOME/.cargo/bin/cargo ]]; then
     cargo=$HOME/.cargo/bin/cargo
   else
-    echo "setup-danube-rust: cargo is missing (install Rust with rustup, or Debian's cargo; set FRAZIL_CARGO to use another)" >&2
+    echo "setup-danube-rust: cargo is missing (install Rust 1.88 or newer with rustup: Debian 12 packages 1.63; or set FRAZIL_CARGO)" >&2
     exit 1
   fi
 fi
-rust=$("$cargo" --version | awk '{print $2}')
+if ! rust=$("$cargo" --version 2>/dev/null | awk '{print $2}') || [[ -z $rust ]]; then
+  echo "setup-danube-rust: $cargo does not run" >&2
+  exit 1
+fi
 if [[ $(printf '%s\n' 1.88.0 "$rust" | sort -V | head -n 1) != 1.88.0 ]]; then
   echo "setup-danube-rust: $cargo is version $rust; danube-client 0.15's dependencies need Rust 1.88 or newer (rustup update)" >&2
   exit 1

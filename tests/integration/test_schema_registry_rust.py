@@ -320,7 +320,11 @@ def test_unknown_and_malformed_give_clear_errors(reg):
     refused(reg.check("known", "avro", "[[["), "InvalidArgument", "avro")
     deep = "[" * 200 + "]" * 200
     refused(reg.register("deep", "json_schema", '{"items": ' + deep + "}"), "InvalidArgument", "nested")
+    huge = avro([ID] + [{"name": f"f{i}", "type": "string", "doc": "x" * 100} for i in range(12000)])
+    assert len(huge) > 1 << 20
+    refused(reg.register("huge", "avro", huge), "InvalidArgument", "larger")
     refused(reg.call("latest", "--subject", "bad"), "NotFound")  # nothing registered by the failures
+    refused(reg.call("latest", "--subject", "huge"), "NotFound")
     # The broker keeps serving.
     assert ok(reg.call("latest", "--subject", "known"))["version"] == 1
     assert ok(reg.register("known", "avro", avro([ID, EMAIL_OPT]), full=True))["version"] == 2
