@@ -522,15 +522,16 @@ def test_schema_ids_survive_restart_on_stored_messages(danube_rs, start_broker, 
     assert lines[-1]["acked"] == 1, lines
     c = Consumer(danube_rs, b, topic, "s", count=0, timeout=1)  # creates the subscription at the end
     c.messages()
-    lines = produce(danube_rs, b, topic, "--subject", "rs-replay", "--payload", "one", "--payload", "two")
+    lines = produce(danube_rs, b, topic, "--subject", "rs-replay", "--payload", "one", "--payload", "two",
+                    "--attr", "k=v", "--attr", "trace=7")
     assert lines[-1]["acked"] == 2, lines
     assert b.stop() == 0
     b2 = start_broker(data_dir=b.data_dir)
     b2.wait_healthy()
     c = Consumer(danube_rs, b2, topic, "s", count=2, timeout=15)
     msgs, done = c.messages()
-    assert [(m["payload"], m["schema_id"], m["schema_version"]) for m in msgs] == \
-        [(b"one", sid, 1), (b"two", sid, 1)], msgs
+    assert [(m["payload"], m["schema_id"], m["schema_version"], m["attributes"]) for m in msgs] == \
+        [(b"one", sid, 1, {"k": "v", "trace": "7"}), (b"two", sid, 1, {"k": "v", "trace": "7"})], msgs
 
 
 def test_payloads_are_checked_against_their_own_version(danube_rs, broker, reg):
