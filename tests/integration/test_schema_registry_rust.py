@@ -629,3 +629,24 @@ def test_topic_schema_config_survives_restart(danube_rs, start_broker, tmp_path)
     rc, lines = danube_rs.run(b2, "produce", "--topic", topic, "--name", "px", "--subject", "rs-other",
                               "--reliable", "--payload", "x")
     refused(lines[-1], "FailedPrecondition", "rs-keep")
+
+
+def test_partitioned_producer_binds_every_partition(danube_rs, broker, reg):
+    """The client makes one producer per partition (`/ns/t-part-i`), each with
+    the schema reference: every partition is bound and stamps its messages."""
+    topic = "/default/rs-parts"
+    sid = ok(reg.register("rs-parts", "string"))["schema_id"]
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--partitions", 3, "--subject", "rs-parts",
+                    "--generate", 3)
+    assert lines[-1]["acked"] == 3, lines
+    for i in range(3):
+        cfg = ok(danube_rs.call(broker, "topic-config", "--topic", f"{topic}-part-{i}"))
+        assert (cfg["schema_subject"], cfg["schema_id"]) == ("rs-parts", sid), (i, cfg)
+    c = Consumer(danube_rs, broker, topic, "s", count=6, timeout=15)
+    lines = produce(danube_rs, broker, topic, "--name", "p1", "--partitions", 3, "--subject", "rs-parts",
+                    "--generate", 6)
+    assert lines[-1]["acked"] == 6, lines
+    msgs, done = c.messages()
+    assert sorted(m["payload"] for m in msgs) == sorted(f"msg-{i}".encode() for i in range(6)), msgs
+    assert {m["topic"] for m in msgs} == {f"{topic}-part-{i}" for i in range(3)}
+    assert {(m["schema_id"], m["schema_version"]) for m in msgs} == {(sid, 1)}

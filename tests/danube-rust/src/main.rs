@@ -363,6 +363,9 @@ async fn produce(client: &DanubeClient, a: &Args) -> Res<Value> {
     if a.flag("reliable") {
         b = b.with_reliable_dispatch();
     }
+    if let Some(n) = a.num::<usize>("partitions")? {
+        b = b.with_partitions(n);
+    }
     let data = payloads(a)?;
     let mut attributes = HashMap::new();
     for kv in a.all("attr") {
