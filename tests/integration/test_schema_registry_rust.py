@@ -407,8 +407,9 @@ def test_producers_pinned_minimum_latest(danube_rs, broker, reg):
     want = sorted(((p, sid, v) for _, p, v in cases), key=lambda t: t[0])
     assert got == want
 
-    # Versions the subject does not have: the client refuses to create the producer.
-    for binding in (["--pin", 5], ["--min", 3]):
+    # Versions the subject does not have (also a deleted one): no producer.
+    ok(reg.call("delete", "--subject", "rs-users", "--version", 1))
+    for binding in (["--pin", 5], ["--min", 3], ["--pin", 1]):
         rc, lines = danube_rs.run(broker, "produce", "--topic", topic, "--name", "px", "--subject", "rs-users",
                                   *map(str, binding), "--generate", 1)
         assert rc == 1 and lines[-1]["event"] == "create_error", lines
@@ -650,3 +651,30 @@ def test_partitioned_producer_binds_every_partition(danube_rs, broker, reg):
     assert sorted(m["payload"] for m in msgs) == sorted(f"msg-{i}".encode() for i in range(6)), msgs
     assert {m["topic"] for m in msgs} == {f"{topic}-part-{i}" for i in range(3)}
     assert {(m["schema_id"], m["schema_version"]) for m in msgs} == {(sid, 1)}
+
+
+def test_hostile_payloads_under_enforce(danube_rs, broker, reg):
+    """Deeply nested and large JSON under an enforcing JSON Schema: refused or
+    stored as the schema says, with a clear error, and the broker keeps serving."""
+    topic = "/default/rs-hostile"
+    schema = json.dumps({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}})
+    ok(reg.register("rs-hostile", "json_schema", schema))
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--subject", "rs-hostile", "--payload", "{}")
+    assert lines[-1]["acked"] == 1, lines
+    ok(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-hostile", "--policy", "enforce",
+                      "--payload-validation"))
+    deep = '{"x": ' + "[" * 5000 + "]" * 5000 + "}"
+    big_ok = json.dumps({"tags": [f"t{i}" for i in range(50000)]})
+    big_bad = json.dumps({"tags": [f"t{i}" for i in range(50000)] + [1]})
+    payloads = broker.data_dir.parent / "hostile.txt"
+    payloads.write_text("\n".join([deep, big_bad, big_ok]) + "\n")
+    c = Consumer(danube_rs, broker, topic, "s", count=2, timeout=15)
+    lines = produce(danube_rs, broker, topic, "--name", "p1", "--subject", "rs-hostile", "--file", str(payloads),
+                    "--payload", '{"tags": ["a"]}')
+    events = [x for x in lines if x["event"] in ("ack", "send_error")]
+    # --payload first, then the file's lines.
+    assert [x["event"] for x in events] == ["ack", "send_error", "send_error", "ack"], lines
+    assert "deep" in events[1]["message"].lower() or "nest" in events[1]["message"].lower(), events[1]
+    assert "tags" in events[2]["message"], events[2]
+    msgs, done = c.messages()
+    assert [m["payload"] for m in msgs] == [b'{"tags": ["a"]}', big_ok.encode()]
