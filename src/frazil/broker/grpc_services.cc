@@ -95,6 +95,8 @@ grpc::Status ToGrpc(const Status& s) {
       return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message()};
     case StatusCode::kUnimplemented:
       return {grpc::StatusCode::UNIMPLEMENTED, s.message()};
+    case StatusCode::kFailedPrecondition:
+      return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
     default:
       return {grpc::StatusCode::INTERNAL, s.ToString()};
   }
