@@ -439,6 +439,8 @@ class AvroConverter {
       case TypeId::kDate:
         if (s.type != avro::Type::kInt && s.type != avro::Type::kLong) break;
         if (t.id == TypeId::kInt && s.type != avro::Type::kInt) break;
+        if (t.id == TypeId::kLong && logical == "time-millis")
+          return Int(d.i * 1000);  // microseconds of the day
         return Int(d.i);
       case TypeId::kTime:
         if (logical == "time-millis") return Int(d.i * 1000);

@@ -189,10 +189,11 @@ class AvroMapper {
         return iceberg::Primitive(TypeId::kBoolean);
       case avro::Type::kInt:
         if (logical == "date") return iceberg::Primitive(TypeId::kDate);
-        if (logical == "time-millis") return iceberg::Primitive(TypeId::kTime);
+        // Times of day are microseconds in a long: our Parquet files have
+        // no TIME columns.
+        if (logical == "time-millis") return iceberg::Primitive(TypeId::kLong);
         return iceberg::Primitive(TypeId::kInt);
       case avro::Type::kLong:
-        if (logical == "time-micros") return iceberg::Primitive(TypeId::kTime);
         if (logical == "timestamp-millis" || logical == "timestamp-micros")
           return iceberg::Primitive(TypeId::kTimestampTz);
         if (logical == "local-timestamp-millis" || logical == "local-timestamp-micros")

@@ -118,6 +118,7 @@ TEST(TypedColumnsTest, AvroTypesAndLogicalTypes) {
     {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
     {"name": "local", "type": {"type": "long", "logicalType": "local-timestamp-millis"}},
     {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    {"name": "tod", "type": {"type": "int", "logicalType": "time-millis"}},
     {"name": "uid", "type": {"type": "string", "logicalType": "uuid"}},
     {"name": "note", "type": ["null", "string"]},
     {"name": "either", "type": ["null", "int", "string", {"type": "record", "name": "x.Pt", "fields": [{"name": "x", "type": "float"}]}]},
@@ -129,7 +130,8 @@ TEST(TypedColumnsTest, AvroTypesAndLogicalTypes) {
   const std::string t = TypeOf(SchemaType::kAvro, def);
   for (const char* want :
        {"id: optional long", "qty: optional int", "price: optional decimal(9,2)", "at: optional timestamptz",
-        "local: optional timestamp", "day: optional date", "uid: optional uuid", "note: optional string",
+        "local: optional timestamp", "day: optional date", "tod: optional long", "uid: optional uuid",
+        "note: optional string",
         "either: optional struct<int: optional int, string: optional string, Pt: optional struct<x: optional "
         "float>>",
         "color: optional string", "hash: optional fixed[4]", "lines: optional list<double>",
