@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "frazil/parquet/file_reader.h"
@@ -476,6 +477,77 @@ TEST(ParquetNested, SchemasThatCannotBeWrittenAreRefused) {
   for (int i = 0; i < 80; ++i) deep = Struct("s", 1 + i, false, {deep});
   s.fields = {deep};
   EXPECT_EQ(ToParquetSchema(s, &leaves).status().code(), StatusCode::kInvalidArgument);  // too deep
+}
+
+SchemaElement Group(std::string name, std::optional<Repetition> rep, int32_t children,
+                    LogicalType::Kind kind = LogicalType::Kind::kNone) {
+  SchemaElement e;
+  e.name = std::move(name);
+  e.repetition = rep;
+  e.num_children = children;
+  e.logical_type.kind = kind;
+  return e;
+}
+
+SchemaElement Leaf(std::string name, Repetition rep, PhysicalType type) {
+  SchemaElement e;
+  e.name = std::move(name);
+  e.repetition = rep;
+  e.type = type;
+  return e;
+}
+
+// The backward-compatibility rules of LogicalTypes.md for lists that other
+// writers produce: the levels and the element they describe.
+TEST(ParquetNested, LegacyListLayoutsAreRecognized) {
+  using R = Repetition;
+  using K = LogicalType::Kind;
+  std::vector<SchemaElement> el = {
+      Group("schema", std::nullopt, 5),
+      // optional group a (LIST) { repeated int32 element; }
+      Group("a", R::kOptional, 1, K::kList), Leaf("element", R::kRepeated, PhysicalType::kInt32),
+      // optional group b (LIST) { repeated group array { optional binary s; } }
+      Group("b", R::kOptional, 1, K::kList), Group("array", R::kRepeated, 1),
+      Leaf("s", R::kOptional, PhysicalType::kByteArray),
+      // optional group c (LIST) { repeated group element { required int64 x; optional int64 y; } }
+      Group("c", R::kOptional, 1, K::kList), Group("element", R::kRepeated, 2),
+      Leaf("x", R::kRequired, PhysicalType::kInt64), Leaf("y", R::kOptional, PhysicalType::kInt64),
+      // repeated int32 d;  (a repeated field outside any LIST)
+      Leaf("d", R::kRepeated, PhysicalType::kInt32),
+      // optional group e (LIST) { repeated group list { optional int32 item; } }  (three-level)
+      Group("e", R::kOptional, 1, K::kList), Group("list", R::kRepeated, 1),
+      Leaf("item", R::kOptional, PhysicalType::kInt32)};
+  std::vector<LeafColumn> leaves;
+  auto schema = FromParquetSchema(el, &leaves);
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  const auto& f = schema->fields;
+  ASSERT_EQ(f.size(), 5u);
+  // a: list<required int>
+  EXPECT_EQ(f[0].shape, S::kList);
+  EXPECT_TRUE(f[0].children[0].is_primitive() && f[0].children[0].required);
+  // b: list<required struct<s>>
+  EXPECT_EQ(f[1].children[0].shape, S::kStruct);
+  EXPECT_TRUE(f[1].children[0].required);
+  // c: list<required struct<x, y>>
+  EXPECT_EQ(f[2].children[0].shape, S::kStruct);
+  EXPECT_EQ(f[2].children[0].children.size(), 2u);
+  // d: required list<required int>
+  EXPECT_EQ(f[3].shape, S::kList);
+  EXPECT_TRUE(f[3].required);
+  // e: list<optional int>
+  EXPECT_FALSE(f[4].children[0].required);
+  std::vector<std::pair<int, int>> levels;
+  for (const auto& l : leaves) levels.emplace_back(l.max_def, l.max_rep);
+  EXPECT_EQ(levels, (std::vector<std::pair<int, int>>{{2, 1}, {3, 1}, {2, 1}, {3, 1}, {1, 1}, {3, 1}}));
+
+  // A MAP whose repeated group lacks a value, and a LIST of two children, are errors.
+  std::vector<SchemaElement> bad = {Group("schema", std::nullopt, 1), Group("m", R::kOptional, 1, K::kMap),
+                                    Group("key_value", R::kRepeated, 1),
+                                    Leaf("key", R::kRequired, PhysicalType::kByteArray)};
+  EXPECT_EQ(FromParquetSchema(bad, &leaves).status().code(), StatusCode::kInvalidArgument);
+  bad = {Group("schema", std::nullopt, 1), Group("l", R::kOptional, 2, K::kList),
+         Leaf("a", R::kRepeated, PhysicalType::kInt32), Leaf("b", R::kRepeated, PhysicalType::kInt32)};
+  EXPECT_EQ(FromParquetSchema(bad, &leaves).status().code(), StatusCode::kInvalidArgument);
 }
 
 // A file whose footer schema disagrees with its pages: each mutation of
