@@ -116,7 +116,7 @@ def test_producers_bind_and_messages_carry_their_schema(start_broker, fast):
         sid = await reg.register_schema("events").with_type(SchemaType.JSON_SCHEMA).with_schema_data(EVENT_V1).execute()
         assert await reg.register_schema("events").with_type(SchemaType.JSON_SCHEMA).with_schema_data(
             EVENT_V2).execute() == sid
-        other = await reg.register_schema("other").with_type(SchemaType.STRING).with_schema_data(b"").execute()
+        other = await reg.register_schema("other").with_type(SchemaType.STRING).with_schema_data(b"-").execute()
         # The SDK's producer pinned to version 1: the first producer that
         # names a subject binds the topic to it (policy warn, as Danube).
         p = (client.new_producer().with_topic(topic).with_name("sdk").with_schema_version("events", 1)
@@ -176,7 +176,7 @@ def test_validation_policies_restart_and_topic_delete(start_broker, fast):
         reg = client.schema()
         sid = await reg.register_schema("ev").with_type(SchemaType.JSON_SCHEMA).with_schema_data(EVENT_V1).execute()
         uid = await reg.register_schema("users").with_type(SchemaType.AVRO).with_schema_data(USER).execute()
-        nid = await reg.register_schema("nums").with_type(SchemaType.NUMBER).with_schema_data(b"").execute()
+        nid = await reg.register_schema("nums").with_type(SchemaType.NUMBER).with_schema_data(b"-").execute()
         raw = Raw(b)
         pid = await raw.producer(topic, "p", "ev")
         apid = await raw.producer(avro_topic, "p", "users")

@@ -436,7 +436,9 @@ Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_
         return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
     if (auto cur = topics_.find(topic); cur == topics_.end() || cur->second != t)
       return Status::Unavailable("topic " + topic + " is being deleted; try again");
-    it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now(), std::nullopt}).first;
+    it = producers_
+             .emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now(), std::nullopt})
+             .first;
     FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
   } else if (it->second.topic != topic) {
     return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +

@@ -256,8 +256,9 @@ class ProducerServiceImpl final : public danube::ProducerService::CallbackServic
     *assigned = bound->second;
     if (bound->first->subject != ref.subject())
       return {grpc::StatusCode::FAILED_PRECONDITION,
-              "topic '" + req.topic_name() + "' uses schema subject '" + bound->first->subject + "', cannot use '" +
-                  ref.subject() + "'; only an admin can change a topic's schema (ConfigureTopicSchema)"};
+              "topic '" + req.topic_name() + "' uses schema subject '" + bound->first->subject +
+                  "', cannot use '" + ref.subject() +
+                  "'; only an admin can change a topic's schema (ConfigureTopicSchema)"};
     *out = ProducerSchema{resolved->schema_id, resolved->version};
     return grpc::Status::OK;
   }

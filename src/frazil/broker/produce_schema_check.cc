@@ -38,14 +38,14 @@ grpc::Status ProduceSchemaCheck::Check(const std::string& msg_topic, uint64_t pr
     // An id the registry does not know is refused under warn too, as
     // Danube does: nothing could ever read the message by its schema.
     broker_->metrics().CountSchemaFailure(topic, "unknown_schema", "refused");
-    return {grpc::StatusCode::PERMISSION_DENIED,
-            "schema validation failed on topic " + topic + ": schema id " + std::to_string(*m->schema_id) +
-                " is not in the registry"};
+    return {grpc::StatusCode::PERMISSION_DENIED, "schema validation failed on topic " + topic +
+                                                     ": schema id " + std::to_string(*m->schema_id) +
+                                                     " is not in the registry"};
   }
   if (*subject != config->subject)
     return Fail(topic, policy, "subject_mismatch",
-                "the message's schema id " + std::to_string(*m->schema_id) + " belongs to subject '" + *subject +
-                    "', but topic " + topic + " uses subject '" + config->subject + "'");
+                "the message's schema id " + std::to_string(*m->schema_id) + " belongs to subject '" +
+                    *subject + "', but topic " + topic + " uses subject '" + config->subject + "'");
   if (!config->payload_validation) return grpc::Status::OK;
   // Danube's reading of a message without a version: version 1.
   const uint32_t version = m->schema_version.value_or(1);
@@ -82,10 +82,11 @@ void ProduceSchemaCheck::LogWarning(const std::string& topic, const char* reason
     return;
   }
   const uint64_t skipped = unlogged_warnings_.exchange(0, std::memory_order_relaxed);
-  FRAZIL_LOG_WARN("schema check failed on topic {} ({}), message stored under policy warn: {}{}", topic, reason,
-                  why.substr(0, 500),
-                  skipped ? " (" + std::to_string(skipped) + " more such warnings in the last second, not logged)"
-                          : std::string());
+  FRAZIL_LOG_WARN("schema check failed on topic {} ({}), message stored under policy warn: {}{}", topic,
+                  reason, why.substr(0, 500),
+                  skipped
+                      ? " (" + std::to_string(skipped) + " more such warnings in the last second, not logged)"
+                      : std::string());
 }
 
 }  // namespace frazil::broker

@@ -37,8 +37,8 @@ grpc::Status CheckTopic(Broker* broker, const std::string& topic) {
 }
 
 std::string Describe(const schema::TopicSchemaConfig& c) {
-  return std::string("validation policy '") + schema::ValidationPolicyName(c.policy) + "', payload validation " +
-         (c.payload_validation ? "enabled" : "disabled");
+  return std::string("validation policy '") + schema::ValidationPolicyName(c.policy) +
+         "', payload validation " + (c.payload_validation ? "enabled" : "disabled");
 }
 
 // Reads answer from memory on gRPC's thread; anything that writes the
@@ -178,11 +178,12 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
     broker_->rpc_executor()->Post([this, reactor, req, resp] {
       auto policy = schema::ParseValidationPolicy(req->validation_policy());
       if (!policy.ok()) return reactor->Finish(Counted(broker_, ToGrpc(policy.status())));
-      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok()) return reactor->Finish(Counted(broker_, st));
+      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok())
+        return reactor->Finish(Counted(broker_, st));
       if (!registry_->SubjectId(req->schema_subject()))
-        return reactor->Finish(Counted(
-            broker_, {grpc::StatusCode::NOT_FOUND,
-                      "schema subject '" + req->schema_subject() + "' not found in the registry"}));
+        return reactor->Finish(
+            Counted(broker_, {grpc::StatusCode::NOT_FOUND,
+                              "schema subject '" + req->schema_subject() + "' not found in the registry"}));
       schema::TopicSchemaConfig c{req->schema_subject(), *policy, req->enable_payload_validation()};
       if (auto st = topics_->Set(req->topic_name(), c); !st.ok())
         return reactor->Finish(Counted(broker_, ToGrpc(st)));
@@ -194,14 +195,15 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* UpdateTopicValidationPolicy(grpc::CallbackServerContext* ctx,
-                                                        const pb::UpdateTopicValidationPolicyRequest* req,
-                                                        pb::UpdateTopicValidationPolicyResponse* resp) override {
+  grpc::ServerUnaryReactor* UpdateTopicValidationPolicy(
+      grpc::CallbackServerContext* ctx, const pb::UpdateTopicValidationPolicyRequest* req,
+      pb::UpdateTopicValidationPolicyResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
     broker_->rpc_executor()->Post([this, reactor, req, resp] {
       auto policy = schema::ParseValidationPolicy(req->validation_policy());
       if (!policy.ok()) return reactor->Finish(Counted(broker_, ToGrpc(policy.status())));
-      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok()) return reactor->Finish(Counted(broker_, st));
+      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok())
+        return reactor->Finish(Counted(broker_, st));
       Status st = topics_->UpdatePolicy(req->topic_name(), *policy, req->enable_payload_validation());
       if (st.code() == StatusCode::kNotFound)
         return reactor->Finish(
@@ -210,8 +212,8 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
                                   "' has no schema subject configured; use ConfigureTopicSchema first"}));
       if (!st.ok()) return reactor->Finish(Counted(broker_, ToGrpc(st)));
       resp->set_success(true);
-      resp->set_message("topic '" + req->topic_name() + "': " +
-                        Describe({"", *policy, req->enable_payload_validation()}));
+      resp->set_message("topic '" + req->topic_name() +
+                        "': " + Describe({"", *policy, req->enable_payload_validation()}));
       reactor->Finish(grpc::Status::OK);
     });
     return reactor;

@@ -113,10 +113,11 @@ const char* const kUnmodeled[] = {"allOf",
                                   "$recursiveRef"};
 
 // Keywords that constrain nothing (a $ref beside only these is followed).
-const char* const kAnnotations[] = {"$schema",     "$id",        "id",         "$comment",   "title",
-                                    "description", "default",    "examples",   "deprecated", "readOnly",
-                                    "writeOnly",   "$defs",      "definitions", "$anchor",   "contentEncoding",
-                                    "contentMediaType"};
+const char* const kAnnotations[] = {
+    "$schema",         "$id",     "id",          "$comment",   "title",
+    "description",     "default", "examples",    "deprecated", "readOnly",
+    "writeOnly",       "$defs",   "definitions", "$anchor",    "contentEncoding",
+    "contentMediaType"};
 
 bool IsAnnotation(const std::string& k) {
   for (const char* a : kAnnotations)
@@ -193,7 +194,8 @@ class Checker {
     if (!r.is_object()) return Err(path, "new schema: not a schema (an object or a boolean)");
     static const json kEmpty = json::object();
     const json& wo = w.is_object() ? w : kEmpty;
-    if (!w.is_object() && !w.is_boolean()) return Err(path, "old schema: not a schema (an object or a boolean)");
+    if (!w.is_object() && !w.is_boolean())
+      return Err(path, "old schema: not a schema (an object or a boolean)");
 
     for (const char* kw : kUnmodeled) {
       if (r.contains(kw) || wo.contains(kw)) {
@@ -347,8 +349,8 @@ class Checker {
     if (auto it = r.find("required"); it != r.end() && it->is_array())
       for (const auto& n : *it)
         if (n.is_string() && !wreq.count(n.get<std::string>()))
-          Err(path + "/required",
-              "property '" + n.get<std::string>() + "' is required now and was optional (old data may lack it)");
+          Err(path + "/required", "property '" + n.get<std::string>() +
+                                      "' is required now and was optional (old data may lack it)");
 
     static const json kNoProperties = json::object();
     auto rpi = r.find("properties");
@@ -411,7 +413,8 @@ class Checker {
     const json* rp = Resolve(rroot_, &r_in, &why);
     if (!rp) return why;
     const json& r = *rp;
-    if (r.is_boolean()) return r.get<bool>() ? std::nullopt : std::optional<std::string>("the schema is false");
+    if (r.is_boolean())
+      return r.get<bool>() ? std::nullopt : std::optional<std::string>("the schema is false");
     if (!r.is_object()) return "not a schema";
     for (const char* kw : kUnmodeled)
       if (r.contains(kw)) return std::string("keyword '") + kw + "' is not evaluated by these rules";
@@ -451,7 +454,8 @@ class Checker {
       const auto n = static_cast<double>(v.size());
       if (auto e = num("minItems", [&](double b) { return n >= b; })) return e;
       if (auto e = num("maxItems", [&](double b) { return n <= b; })) return e;
-      if (r.value("uniqueItems", false) == true) return std::string("uniqueItems is not evaluated by these rules");
+      if (r.value("uniqueItems", false) == true)
+        return std::string("uniqueItems is not evaluated by these rules");
       if (auto it = r.find("items"); it != r.end()) {
         if (it->is_array()) return std::string("tuple-form items are not evaluated by these rules");
         for (const auto& x : v)

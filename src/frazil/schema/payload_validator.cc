@@ -93,8 +93,8 @@ Status JsonSchemaValidator::Validate(std::string_view payload) const {
   }
   std::string where;
   for (const auto& c : best.context) where += c;
-  return Status::InvalidArgument("payload does not match the JSON Schema at " + Cut(where.empty() ? "<root>" : where, 200) +
-                                 ": " + Cut(best.description));
+  return Status::InvalidArgument("payload does not match the JSON Schema at " +
+                                 Cut(where.empty() ? "<root>" : where, 200) + ": " + Cut(best.description));
 }
 
 Status ValidatePayload(const ParsedSchema& schema, std::string_view payload) {
@@ -102,7 +102,8 @@ Status ValidatePayload(const ParsedSchema& schema, std::string_view payload) {
     case SchemaType::kBytes:
       return Status::Ok();
     case SchemaType::kString:
-      if (!IsValidUtf8(payload)) return Status::InvalidArgument("payload is not valid UTF-8 (schema type string)");
+      if (!IsValidUtf8(payload))
+        return Status::InvalidArgument("payload is not valid UTF-8 (schema type string)");
       return Status::Ok();
     case SchemaType::kNumber:
       // Danube's rule: a 32- or 64-bit number, so 4 or 8 bytes.
@@ -115,7 +116,8 @@ Status ValidatePayload(const ParsedSchema& schema, std::string_view payload) {
       return schema.json_validator->Validate(payload);
     case SchemaType::kAvro: {
       if (!schema.avro) return Status::Internal("Avro schema not parsed");
-      avro::Decoder d(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+      avro::Decoder d(
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
       avro::Datum datum;
       if (auto st = d.Decode(*schema.avro, &datum); !st.ok())
         return Status::InvalidArgument("payload is not an Avro datum of the schema: " + Cut(st.message()));

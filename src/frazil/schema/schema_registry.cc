@@ -656,7 +656,8 @@ Result<SchemaRegistry::Resolved> SchemaRegistry::Resolve(const std::string& subj
   if (choice.kind == VersionChoice::kPinned) {
     auto v = s.versions.find(choice.version);
     if (v == s.versions.end() || v->second.deleted)
-      return Status::NotFound("schema subject '" + subject + "' has no version " + std::to_string(choice.version));
+      return Status::NotFound("schema subject '" + subject + "' has no version " +
+                              std::to_string(choice.version));
     return Resolved{s.schema_id, v->first, v->second.parsed};
   }
   for (auto v = s.versions.rbegin(); v != s.versions.rend(); ++v) {

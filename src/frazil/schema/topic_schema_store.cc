@@ -64,11 +64,12 @@ Result<std::unique_ptr<TopicSchemaStore>> TopicSchemaStore::Open(const std::stri
   // The metadata store's other connections may hold the write lock briefly.
   sqlite3_busy_timeout(db, 5000);
   char* err = nullptr;
-  int rc = sqlite3_exec(db,
-                        "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS topic_schemas (topic TEXT PRIMARY KEY "
-                        "NOT NULL, subject TEXT NOT NULL, validation_policy TEXT NOT NULL, payload_validation "
-                        "INTEGER NOT NULL, seq INTEGER NOT NULL)",
-                        nullptr, nullptr, &err);
+  int rc = sqlite3_exec(
+      db,
+      "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS topic_schemas (topic TEXT PRIMARY KEY "
+      "NOT NULL, subject TEXT NOT NULL, validation_policy TEXT NOT NULL, payload_validation "
+      "INTEGER NOT NULL, seq INTEGER NOT NULL)",
+      nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
     std::string m = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
@@ -109,11 +110,12 @@ Status TopicSchemaStore::Load() {
 
 Status TopicSchemaStore::Persist(const std::string& topic, const TopicSchemaConfig* c, uint64_t seq) {
   Stmt st;
-  const char* sql = c ? "INSERT INTO topic_schemas (topic, subject, validation_policy, payload_validation, seq) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (topic) DO UPDATE SET subject = excluded.subject, "
-                        "validation_policy = excluded.validation_policy, payload_validation = "
-                        "excluded.payload_validation, seq = excluded.seq WHERE excluded.seq > topic_schemas.seq"
-                      : "DELETE FROM topic_schemas WHERE topic = ?1 AND seq < ?5";
+  const char* sql =
+      c ? "INSERT INTO topic_schemas (topic, subject, validation_policy, payload_validation, seq) "
+          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (topic) DO UPDATE SET subject = excluded.subject, "
+          "validation_policy = excluded.validation_policy, payload_validation = "
+          "excluded.payload_validation, seq = excluded.seq WHERE excluded.seq > topic_schemas.seq"
+        : "DELETE FROM topic_schemas WHERE topic = ?1 AND seq < ?5";
   int rc = sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr);
   if (rc != SQLITE_OK) return SqlError(rc, "prepare");
   BindText(st.s, 1, topic);
@@ -167,7 +169,8 @@ Result<std::pair<std::shared_ptr<const TopicSchemaConfig>, bool>> TopicSchemaSto
   return std::make_pair(c, true);
 }
 
-Status TopicSchemaStore::UpdatePolicy(const std::string& topic, ValidationPolicy policy, bool payload_validation) {
+Status TopicSchemaStore::UpdatePolicy(const std::string& topic, ValidationPolicy policy,
+                                      bool payload_validation) {
   std::shared_ptr<const TopicSchemaConfig> c;
   uint64_t seq;
   {

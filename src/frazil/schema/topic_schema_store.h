@@ -48,7 +48,7 @@ class TopicSchemaStore {
   // Danube). Returns the configuration in effect and whether it was
   // assigned now.
   Result<std::pair<std::shared_ptr<const TopicSchemaConfig>, bool>> AssignIfAbsent(const std::string& topic,
-                                                                                    const std::string& subject)
+                                                                                   const std::string& subject)
       EXCLUDES(mu_);
   // Changes a configured topic's policy (NOT_FOUND if it has none).
   Status UpdatePolicy(const std::string& topic, ValidationPolicy policy, bool payload_validation)

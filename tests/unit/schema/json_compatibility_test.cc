@@ -54,7 +54,8 @@ TEST(JsonCompatibilityTest, AddedOptionalPropertyAndTheContentModel) {
   // Closed on both sides: v1_closed refuses the "email" v2 writes.
   const char* v1_closed =
       R"({"type":"object","properties":{"id":{"type":"integer"}},"required":["id"],"additionalProperties":false})";
-  const char* v2_closed = R"({"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}},
+  const char* v2_closed =
+      R"({"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}},
                               "required":["id"],"additionalProperties":false})";
   EXPECT_TRUE(Reads(v2_closed, v1_closed)) << Joined(v2_closed, v1_closed);
   EXPECT_NE(Joined(v1_closed, v2_closed).find("'email' was allowed and is removed"), std::string::npos)
@@ -75,13 +76,15 @@ TEST(JsonCompatibilityTest, RequiredListsBothWays) {
 TEST(JsonCompatibilityTest, RemovedPropertyDependsOnReadersAdditionalProperties) {
   const char* two = R"({"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}})";
   const char* one_open = R"({"type":"object","properties":{"a":{"type":"string"}}})";
-  const char* one_closed = R"({"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false})";
+  const char* one_closed =
+      R"({"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false})";
   const char* one_typed =
       R"({"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":{"type":"string"}})";
   EXPECT_TRUE(Reads(one_open, two));
   EXPECT_FALSE(Reads(one_closed, two));
   // "b" was an integer; the new schema's additional properties must be strings.
-  EXPECT_NE(Joined(one_typed, two).find("/additionalProperties/type: type integer was allowed"), std::string::npos)
+  EXPECT_NE(Joined(one_typed, two).find("/additionalProperties/type: type integer was allowed"),
+            std::string::npos)
       << Joined(one_typed, two);
 }
 
@@ -139,7 +142,8 @@ TEST(JsonCompatibilityTest, NestedObjectsAndArrays) {
 }
 
 TEST(JsonCompatibilityTest, LocalRefsAreFollowedAndRecursionEnds) {
-  const char* with_ref = R"({"$defs":{"n":{"type":"number"}},"type":"object","properties":{"x":{"$ref":"#/$defs/n"}}})";
+  const char* with_ref =
+      R"({"$defs":{"n":{"type":"number"}},"type":"object","properties":{"x":{"$ref":"#/$defs/n"}}})";
   const char* inline_int = R"({"type":"object","properties":{"x":{"type":"integer"}}})";
   EXPECT_TRUE(Reads(with_ref, inline_int));
   EXPECT_FALSE(Reads(inline_int, with_ref));
@@ -156,9 +160,10 @@ TEST(JsonCompatibilityTest, LocalRefsAreFollowedAndRecursionEnds) {
             std::string::npos);
   EXPECT_NE(Joined(R"({"$ref":"#/nowhere"})", "{}").find("points nowhere"), std::string::npos);
   // A $ref cycle with no structure in between ends too.
-  EXPECT_NE(Joined(R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})", "{}")
-                .find("$ref"),
-            std::string::npos);
+  EXPECT_NE(
+      Joined(R"({"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"})", "{}")
+          .find("$ref"),
+      std::string::npos);
 }
 
 TEST(JsonCompatibilityTest, UnmodelledKeywordsMustStayUnchanged) {
@@ -169,10 +174,13 @@ TEST(JsonCompatibilityTest, UnmodelledKeywordsMustStayUnchanged) {
             std::string::npos);
   // Only on one side counts as a change too.
   EXPECT_FALSE(Reads(R"({"type":"string"})", R"({"type":"string","not":{"const":"x"}})"));
-  EXPECT_FALSE(Reads(R"({"type":"object","patternProperties":{"^x":{"type":"string"}}})", R"({"type":"object"})"));
+  EXPECT_FALSE(
+      Reads(R"({"type":"object","patternProperties":{"^x":{"type":"string"}}})", R"({"type":"object"})"));
   // Unchanged inside a changed parent: the rest is still compared.
-  const char* p1 = R"({"type":"object","properties":{"u":{"oneOf":[{"type":"string"}]},"n":{"type":"integer"}}})";
-  const char* p2 = R"({"type":"object","properties":{"u":{"oneOf":[{"type":"string"}]},"n":{"type":"number"}}})";
+  const char* p1 =
+      R"({"type":"object","properties":{"u":{"oneOf":[{"type":"string"}]},"n":{"type":"integer"}}})";
+  const char* p2 =
+      R"({"type":"object","properties":{"u":{"oneOf":[{"type":"string"}]},"n":{"type":"number"}}})";
   EXPECT_TRUE(Reads(p2, p1)) << Joined(p2, p1);
   EXPECT_FALSE(Reads(p1, p2));
 }

@@ -45,7 +45,7 @@ TEST(PayloadValidatorTest, JsonSchemaNamesWhereAndWhy) {
   auto nested = ValidatePayload(s, R"({"id":1,"tags":["a",2]})");
   EXPECT_EQ(nested.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(nested.message().find("tags"), std::string::npos) << nested.message();
-  EXPECT_EQ(ValidatePayload(s, R"({})").code(), StatusCode::kInvalidArgument);               // required
+  EXPECT_EQ(ValidatePayload(s, R"({})").code(), StatusCode::kInvalidArgument);              // required
   EXPECT_EQ(ValidatePayload(s, R"({"id":1,"x":0})").code(), StatusCode::kInvalidArgument);  // additional
   auto notjson = ValidatePayload(s, "{not json");
   EXPECT_NE(notjson.message().find("not valid JSON"), std::string::npos);
@@ -84,7 +84,8 @@ TEST(PayloadValidatorTest, AvroDecodesExactlyOneDatum) {
 }
 
 TEST(PayloadValidatorTest, CompiledOnceAndSharedAcrossThreads) {
-  auto s = Parse(SchemaType::kJsonSchema, R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}}})");
+  auto s = Parse(SchemaType::kJsonSchema,
+                 R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}}})");
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 4; ++t)

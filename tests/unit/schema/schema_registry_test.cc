@@ -251,11 +251,13 @@ TEST_F(SchemaRegistryTest, JsonSchemaRegistersAndEvolvesUnderItsMode) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->version, 2u);
   // Forward: version 2 (number) is not readable by an integer schema.
-  check = reg->CheckCompatibility("events", "json_schema", R"({"type":"object","properties":{"a":{"type":"integer"}}})",
+  check = reg->CheckCompatibility("events", "json_schema",
+                                  R"({"type":"object","properties":{"a":{"type":"integer"}}})",
                                   CompatibilityMode::kForward);
   ASSERT_TRUE(check.ok());
   EXPECT_TRUE(check->compatible);  // forward: v2 (number) reads integer data
-  check = reg->CheckCompatibility("events", "json_schema", R"({"type":"object","properties":{"a":{"type":"integer"}}})",
+  check = reg->CheckCompatibility("events", "json_schema",
+                                  R"({"type":"object","properties":{"a":{"type":"integer"}}})",
                                   CompatibilityMode::kBackward);
   ASSERT_TRUE(check.ok());
   EXPECT_FALSE(check->compatible);  // backward: integer cannot read v2's numbers

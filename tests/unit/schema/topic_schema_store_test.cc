@@ -43,7 +43,8 @@ TEST_F(TopicSchemaStoreTest, FirstProducerBindsThenConfigurationSurvivesARestart
     EXPECT_FALSE(b->second);
     EXPECT_EQ(b->first->subject, "users");
     ASSERT_TRUE(s->UpdatePolicy("/default/t", ValidationPolicy::kEnforce, true).ok());
-    EXPECT_EQ(s->UpdatePolicy("/default/none", ValidationPolicy::kEnforce, true).code(), StatusCode::kNotFound);
+    EXPECT_EQ(s->UpdatePolicy("/default/none", ValidationPolicy::kEnforce, true).code(),
+              StatusCode::kNotFound);
     ASSERT_TRUE(s->Set("/default/u", {"orders", ValidationPolicy::kNone, false}).ok());
     ASSERT_TRUE(s->Set("/default/gone", {"orders", ValidationPolicy::kWarn, true}).ok());
     ASSERT_TRUE(s->Remove("/default/gone").ok());
