@@ -49,7 +49,7 @@ TEST(JsonCompatibilityTest, AddedOptionalPropertyAndTheContentModel) {
       << Joined(v2, v1_open);
   // Old additional properties typed as strings: a new string property reads them.
   const char* v1_typed = R"({"type":"object","properties":{"id":{"type":"integer"}},
-                             "additionalProperties":{"type":"string"}})";
+                             "required":["id"],"additionalProperties":{"type":"string"}})";
   EXPECT_TRUE(Reads(v2, v1_typed)) << Joined(v2, v1_typed);
   // Closed on both sides: v1_closed refuses the "email" v2 writes.
   const char* v1_closed =
