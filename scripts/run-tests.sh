@@ -110,9 +110,9 @@ stage_tsan() {
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRAZIL_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz table_metadata_fuzz manifest_fuzz stored_message_fuzz typed_payload_fuzz || return 1
+    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz table_metadata_fuzz manifest_fuzz stored_message_fuzz schema_fuzz typed_payload_fuzz || return 1
   local target corpus rc=0
-  for target in wal_segment parquet_reader avro_container table_metadata manifest stored_message typed_payload; do
+  for target in wal_segment parquet_reader avro_container table_metadata manifest stored_message schema typed_payload; do
     # Work on a copy of the seed corpus so new inputs do not dirty the tree.
     corpus=build-fuzz/corpus/$target
     mkdir -p "$corpus"

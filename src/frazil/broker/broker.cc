@@ -359,7 +359,7 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
 }
 
 Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
-                                        bool reliable) {
+                                        bool reliable, std::optional<ProducerSchema> schema) {
   if (shutting_down_) return Status::Unavailable("broker is shutting down");
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   if (name.empty()) return Status::InvalidArgument("producer name is empty");
@@ -371,6 +371,7 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
     if (p.topic != topic) continue;
     if (p.name == name) {
       p.seen = Clock::now();
+      p.schema = schema;
       return id;
     }
     if (exclusive || p.exclusive)
@@ -378,8 +379,15 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
                                    (p.exclusive ? p.name : name) + "'); producer '" + name + "' is refused");
   }
   uint64_t id = next_id_++;
-  producers_[id] = ProducerState{topic, name, exclusive, Clock::now()};
+  producers_[id] = ProducerState{topic, name, exclusive, Clock::now(), schema};
   return id;
+}
+
+std::optional<ProducerSchema> Broker::ProducerSchemaOf(uint64_t producer_id) {
+  MutexLock lock(&mu_);
+  auto it = producers_.find(producer_id);
+  if (it == producers_.end()) return std::nullopt;
+  return it->second.schema;
 }
 
 Result<std::string> Broker::ProducerTopic(uint64_t producer_id) {
@@ -428,7 +436,9 @@ Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_
         return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
     if (auto cur = topics_.find(topic); cur == topics_.end() || cur->second != t)
       return Status::Unavailable("topic " + topic + " is being deleted; try again");
-    it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now()}).first;
+    it = producers_
+             .emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now(), std::nullopt})
+             .first;
     FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
   } else if (it->second.topic != topic) {
     return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
@@ -810,6 +820,9 @@ Status Broker::DeleteTopic(const std::string& topic) {
   if (ec && first.ok())
     first = Status::IoError("moving WAL directory " + wal_dir + " aside: " + ec.message());
   if (Status s = store_->RemoveTopic(topic); !s.ok() && first.ok()) first = s;
+  if (options_.topic_schemas)
+    if (Status s = options_.topic_schemas->Remove(topic); !s.ok() && first.ok()) first = s;
+  metrics_.ForgetTopic(topic);
   if (options_.catalog) {
     Status dropped = storage::DropTopicTable(options_.catalog, t->table);
     if (!dropped.ok() && first.ok()) first = dropped;

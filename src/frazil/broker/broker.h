@@ -36,6 +36,7 @@
 #include "frazil/common/executor.h"
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
+#include "frazil/schema/topic_schema_store.h"
 #include "frazil/storage/topic_committer.h"
 #include "frazil/storage/topic_reader.h"
 #include "frazil/wal/write_ahead_log.h"
@@ -86,6 +87,16 @@ struct BrokerOptions {
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;
+  // Topics' schema configuration: a deleted topic's is removed with it.
+  // Null: topics have none.
+  schema::TopicSchemaStore* topic_schemas = nullptr;
+};
+
+// The schema version a producer is bound to (Danube's SchemaReference,
+// resolved when the producer is created).
+struct ProducerSchema {
+  uint64_t schema_id = 0;
+  uint32_t version = 0;
 };
 
 struct TopicInfo {
@@ -117,8 +128,14 @@ class Broker {
   // Producers: the same (topic, name) gets the same id back (clients
   // reconnect with their name). Exclusive access refuses other names.
   // May open (create) the topic: WAL recovery and a catalog load.
+  // `schema`: the version the producer is bound to (a producer that
+  // reconnects under its name is bound to what it names now).
   Result<uint64_t> CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
-                                  bool reliable) EXCLUDES(mu_);
+                                  bool reliable, std::optional<ProducerSchema> schema = std::nullopt)
+      EXCLUDES(mu_);
+  // The schema version a producer is bound to (none: unknown producer, or
+  // created without one).
+  std::optional<ProducerSchema> ProducerSchemaOf(uint64_t producer_id) EXCLUDES(mu_);
 
   // Appends a stored message (docs/formats/stored-record.md); `done` gets
   // the topic offset once the WAL acknowledges it (per its sync mode), or
@@ -233,6 +250,7 @@ class Broker {
     std::string topic, name;
     bool exclusive;
     std::chrono::steady_clock::time_point seen;
+    std::optional<ProducerSchema> schema;
   };
   struct ConsumerState {
     std::string topic, subscription, name;

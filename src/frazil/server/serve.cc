@@ -330,6 +330,21 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_WARN(
         "storage.enabled is false: topics live in their WALs only, nothing is committed to tables");
   }
+  // Danube's schema registry and topics' schema configuration: their own
+  // tables in the broker's metadata store.
+  auto registry_or = schema::SchemaRegistry::Open(config.data_dir + "/metadata.db");
+  if (!registry_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open the schema registry: {}", registry_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<schema::SchemaRegistry> schema_registry = std::move(registry_or).value();
+  auto topic_schemas_or = schema::TopicSchemaStore::Open(config.data_dir + "/metadata.db");
+  if (!topic_schemas_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open topics' schema configuration: {}", topic_schemas_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<schema::TopicSchemaStore> topic_schemas = std::move(topic_schemas_or).value();
+  broker_options.topic_schemas = topic_schemas.get();
   auto broker_or = broker::Broker::Open(broker_options);
   if (!broker_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
@@ -338,13 +353,6 @@ int RunServe(const ServeConfig& config) {
   std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
   FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
                   wal::SyncModeName(config.wal.sync_mode));
-  // Danube's schema registry: its own tables in the broker's metadata store.
-  auto registry_or = schema::SchemaRegistry::Open(config.data_dir + "/metadata.db");
-  if (!registry_or.ok()) {
-    FRAZIL_LOG_ERROR("cannot open the schema registry: {}", registry_or.status().ToString());
-    return 1;
-  }
-  std::unique_ptr<schema::SchemaRegistry> schema_registry = std::move(registry_or).value();
 
   HttpServerOptions http_options;
   http_options.max_connections = config.http_limits.max_connections;
@@ -393,8 +401,10 @@ int RunServe(const ServeConfig& config) {
 
   // The Danube protocol.
   const std::string& url = *url_or;
-  auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
-  services.push_back(broker::MakeSchemaRegistryService(message_broker.get(), schema_registry.get()));
+  auto services = broker::MakeDanubeServices(
+      message_broker.get(), {url, config.max_message_bytes, schema_registry.get(), topic_schemas.get()});
+  services.push_back(
+      broker::MakeSchemaRegistryService(message_broker.get(), schema_registry.get(), topic_schemas.get()));
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
