@@ -164,10 +164,10 @@ int RunTopicsCreate(const TopicsArgs& args) {
   auto path = TopicPath(args.topic);
   if (!path) return 2;
   std::string query = args.reliable ? "dispatch=reliable" : "dispatch=non_reliable";
-  if (args.partitions > 0) query += "&partitions=" + std::to_string(args.partitions);
+  if (args.partitions >= 0) query += "&partitions=" + std::to_string(args.partitions);
   auto reply = Call(args, "PUT", *path + "?" + query);
   if (!reply) return 1;
-  std::string what = args.partitions > 0 ? " with " + std::to_string(args.partitions) + " partition(s)" : "";
+  std::string what = args.partitions >= 0 ? " with " + std::to_string(args.partitions) + " partition(s)" : "";
   return Done(
       args, *reply,
       "created " + args.topic + what + " (" + (args.reliable ? "reliable" : "non-reliable") + " dispatch)");

@@ -12,7 +12,7 @@ struct TopicsArgs {
   std::string topic;                    // describe / delete / create / subscriptions / unsubscribe
   std::string subscription;             // unsubscribe
   std::string ns;                       // namespaces create / delete / topics
-  uint32_t partitions = 0;              // create: 0 for a plain topic
+  int64_t partitions = -1;              // create: -1 for a plain topic (the broker checks the rest)
   bool reliable = false;                // create: reliable dispatch
   bool json = false;                    // print the endpoint's JSON as is
 };

@@ -367,8 +367,8 @@ int RunServe(const ServeConfig& config) {
                              {"uri", catalog_endpoint},
                              {"warehouse", catalog_options.warehouse}}}};
   // The HTTP endpoint starts first (a failing start is visible there), but
-  // is healthy only once the Danube port accepts connections: whoever waits
-  // for /healthz may connect at once.
+  // is healthy only once the Danube and admin ports accept connections:
+  // whoever waits for /healthz may connect at once.
   std::atomic<bool> danube_listening{false};
   http.Get("/healthz", [&message_broker, &health, &danube_listening] {
     if (!danube_listening.load(std::memory_order_acquire))
