@@ -165,7 +165,11 @@ Result<std::vector<BrokerEntry>> Admin::ListBrokers() {
 }
 
 Result<std::string> Admin::LeaderId() {
-  FRAZIL_ASSIGN_OR_RETURN(uint64_t id, broker_->BrokerId());
+  uint64_t id = id_.load(std::memory_order_relaxed);
+  if (id == 0) {
+    FRAZIL_ASSIGN_OR_RETURN(id, broker_->BrokerId());
+    id_.store(id, std::memory_order_relaxed);
+  }
   return std::to_string(id);
 }
 

@@ -11,6 +11,7 @@
 // only when no topic is in it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -126,6 +127,9 @@ class Admin {
   Broker* const broker_;
   const BrokerAddresses addresses_;
   const NamespacePolicies policies_;
+  // The broker's id once read (0: not yet): it never changes, and reading
+  // it from the metadata store is a write transaction (chosen on first use).
+  std::atomic<uint64_t> id_{0};
 };
 
 }  // namespace frazil::broker
