@@ -126,15 +126,18 @@ stage_fuzz() {
 }
 
 # The tests marked s3 (warehouse on S3) start the S3 test server that
-# setup-s3server.sh builds; -rs prints why anything was skipped.
+# setup-s3server.sh builds, and the danube-admin tests the admin client that
+# setup-danube-admin.sh builds (crates.io); -rs prints why anything was skipped.
 stage_integration() {
-  local s3bin restbin nessiebin
+  local s3bin restbin nessiebin adminbin
   scripts/setup-venv.sh &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     restbin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
     nessiebin=$(nessie_launcher) &&
+    adminbin=$(scripts/setup-danube-admin.sh | tail -n 1) &&
     FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_NESSIE_BIN="$nessiebin" \
-      FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
+      FRAZIL_DANUBE_ADMIN_BIN="$adminbin" FRAZIL_BIN="$PWD/build/frazil" \
+      .venv/bin/python -m pytest -q -rs tests/integration
 }
 
 # A second engine that writes (issue 11): Spark with the Iceberg runtime and

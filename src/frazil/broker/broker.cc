@@ -837,6 +837,53 @@ Status Broker::DeleteTopic(const std::string& topic) {
   return first;
 }
 
+Status Broker::CreateTopic(const std::string& topic, bool reliable) {
+  FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  if (shutting_down_) return Status::Unavailable("broker is shutting down");
+  {
+    MutexLock lock(&mu_);
+    if (topics_.count(topic) || opening_.count(topic))
+      return Status::AlreadyExists("topic " + topic + " already exists");
+  }
+  return GetTopic(topic, reliable, /*create=*/true).status();
+}
+
+Status Broker::DeleteSubscription(const std::string& topic, const std::string& subscription) {
+  std::shared_ptr<Topic> t;
+  std::shared_ptr<Subscription> sub;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+    {
+      MutexLock topic_lock(&t->mu);  // order: mu_ -> Topic::mu
+      auto s = t->subscriptions.find(subscription);
+      if (s == t->subscriptions.end())
+        return Status::NotFound("subscription " + subscription + " on " + topic + " does not exist");
+      sub = s->second;
+      t->subscriptions.erase(s);
+      t->SetWakeLocked();
+    }
+    for (auto c = consumers_.begin(); c != consumers_.end();)
+      c = c->second.topic == topic && c->second.subscription == subscription ? consumers_.erase(c)
+                                                                             : std::next(c);
+    saved_cursors_.erase(SubKey(topic, subscription));
+  }
+  sub->Close();  // ends its consumers' streams
+  // A cursor flush that read the subscription before it went checks again
+  // after writing (FlushCursors), so its row does not come back.
+  FRAZIL_RETURN_IF_ERROR(store_->Remove(topic, subscription));
+  FRAZIL_LOG_INFO("subscription {} on {} deleted", subscription, topic);
+  return Status::Ok();
+}
+
+bool Broker::SubscriptionLive(Topic& t, const std::shared_ptr<Subscription>& s) {
+  MutexLock lock(&t.mu);  // order: mu_ -> Topic::mu
+  auto it = t.subscriptions.find(s->name());
+  return it != t.subscriptions.end() && it->second == s;
+}
+
 Status Broker::FlushCursors() {
   struct Entry {
     std::shared_ptr<Topic> topic;
@@ -857,16 +904,20 @@ Status Broker::FlushCursors() {
   for (const auto& e : entries)
     current.push_back({e.topic->name, e.sub->name(), static_cast<int32_t>(e.sub->type()), e.sub->cursor()});
   std::vector<SubscriptionRecord> changed;
+  std::vector<const Entry*> changed_entries;
   {
     MutexLock lock(&mu_);
     for (size_t i = 0; i < current.size(); ++i) {
-      // A topic deleted since: its rows are gone from the store and stay gone.
+      // A topic or subscription deleted since: its rows are gone from the
+      // store and stay gone.
       if (auto t = topics_.find(current[i].topic); t == topics_.end() || t->second != entries[i].topic)
         continue;
+      if (!SubscriptionLive(*entries[i].topic, entries[i].sub)) continue;
       auto& saved = saved_cursors_[SubKey(current[i].topic, current[i].subscription)];
       if (saved == current[i].cursor && current[i].cursor != 0) continue;
       saved = current[i].cursor;
       changed.push_back(current[i]);
+      changed_entries.push_back(&entries[i]);
     }
   }
   if (changed.empty()) return Status::Ok();
@@ -874,11 +925,14 @@ Status Broker::FlushCursors() {
   std::vector<SubscriptionRecord> stale;
   {
     MutexLock lock(&mu_);
-    for (const auto& r : changed) {
+    for (size_t i = 0; i < changed.size(); ++i) {
+      const auto& r = changed[i];
       // Not saved: written again next time.
       if (!st.ok()) saved_cursors_.erase(SubKey(r.topic, r.subscription));
       // Deleted while this flush wrote: its row must not outlive it.
-      if (!topics_.count(r.topic) || deleting_.count(r.topic)) stale.push_back(r);
+      if (!topics_.count(r.topic) || deleting_.count(r.topic) ||
+          !SubscriptionLive(*changed_entries[i]->topic, changed_entries[i]->sub))
+        stale.push_back(r);
     }
   }
   for (const auto& r : stale) (void)store_->Remove(r.topic, r.subscription);

@@ -186,6 +186,20 @@ class Broker {
   // its table (dropped from the catalog with every file under its
   // location) and its WAL. A topic created later under the name starts empty.
   Status DeleteTopic(const std::string& topic) EXCLUDES(mu_);
+  // Creates (opens) a topic with this dispatch strategy; AlreadyExists if it
+  // is open already. Opens a WAL and loads its table: I/O, no lock held.
+  Status CreateTopic(const std::string& topic, bool reliable) EXCLUDES(mu_);
+  // Removes a subscription for good: its consumers are detached (their
+  // streams end), its cursor forgotten. NotFound for an unknown topic or
+  // subscription. Writes the metadata store: I/O, no lock held.
+  Status DeleteSubscription(const std::string& topic, const std::string& subscription) EXCLUDES(mu_);
+
+  // The metadata store's namespaces and broker id (cursor_store.h), for the
+  // admin operations (admin.h). SQLite: I/O.
+  Result<std::vector<std::string>> DeclaredNamespaces() { return store_->LoadNamespaces(); }
+  Status DeclareNamespace(const std::string& ns) { return store_->SaveNamespace(ns); }
+  Status ForgetNamespace(const std::string& ns) { return store_->RemoveNamespace(ns); }
+  Result<uint64_t> BrokerId() { return store_->BrokerId(); }
 
   // A topic's message counters (null if the topic is not open). The
   // dispatch path keeps the pointer and counts deliveries, acks and nacks;
@@ -280,6 +294,8 @@ class Broker {
   // Cursor flush and client timeouts, every cursor_flush_interval on the upkeep executor.
   void Janitor() EXCLUDES(mu_);
   Status FlushCursors() EXCLUDES(mu_);
+  // `s` is still `t`'s subscription of its name (not deleted since).
+  bool SubscriptionLive(Topic& t, const std::shared_ptr<Subscription>& s) REQUIRES(mu_);
 
   BrokerOptions options_;
   // Executors the broker started itself (options without them). Declared

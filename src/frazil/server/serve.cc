@@ -16,6 +16,8 @@
 #include <variant>
 #include <vector>
 
+#include "frazil/broker/admin.h"
+#include "frazil/broker/admin_service.h"
 #include "frazil/broker/broker.h"
 #include "frazil/broker/grpc_services.h"
 #include "frazil/broker/schema_registry_service.h"
@@ -185,6 +187,11 @@ int RunServe(const ServeConfig& config) {
   auto http_addr = ParseHostPort(config.http);
   if (!http_addr.ok()) {
     FRAZIL_LOG_ERROR("--http: {}", http_addr.status().message());
+    return 2;
+  }
+  auto admin_addr = ParseHostPort(config.admin);
+  if (!admin_addr.ok()) {
+    FRAZIL_LOG_ERROR("--admin: {}", admin_addr.status().message());
     return 2;
   }
   auto listen_addr = ParseHostPort(config.listen);
@@ -368,8 +375,8 @@ int RunServe(const ServeConfig& config) {
                              {"uri", catalog_endpoint},
                              {"warehouse", catalog_options.warehouse}}}};
   // The HTTP endpoint starts first (a failing start is visible there), but
-  // is healthy only once the Danube port accepts connections: whoever waits
-  // for /healthz may connect at once.
+  // is healthy only once the Danube and admin ports accept connections:
+  // whoever waits for /healthz may connect at once.
   std::atomic<bool> danube_listening{false};
   http.Get("/healthz", [&message_broker, &health, &danube_listening] {
     if (!danube_listening.load(std::memory_order_acquire))
@@ -381,7 +388,11 @@ int RunServe(const ServeConfig& config) {
     h["unavailable_topics"] = message_broker->UnavailableTopics();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
-  RegisterAdminApi(&http, message_broker.get(),
+  // The admin operations behind the HTTP admin API and Danube's admin services.
+  broker::Admin admin(message_broker.get(),
+                      {*url_or, "http://" + admin_addr->ToString(), "http://" + http_addr->ToString()},
+                      {config.max_message_bytes, config.auto_create_topics, broker_options.consumer_window});
+  RegisterAdminApi(&http, &admin,
                    {{"type", cc.type}, {"name", catalog_options.name}, {"uri", catalog_endpoint}});
   // The process's shared executors for /metrics; the HTTP server's own is
   // always rendered.
@@ -428,6 +439,26 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   FRAZIL_LOG_INFO("Danube protocol listening on {} (advertised as {})", listen_addr->ToString(), url);
+
+  // Danube's admin services, on a port of their own as in Danube.
+  auto admin_services = broker::MakeAdminServices(message_broker.get(), &admin);
+  grpc::ServerBuilder admin_builder;
+  int admin_port = 0;
+  admin_builder.AddListeningPort(admin_addr->ToString(), grpc::InsecureServerCredentials(), &admin_port);
+  admin_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (auto& svc : admin_services) admin_builder.RegisterService(svc.get());
+  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
+  if (!admin_server || admin_port == 0) {
+    FRAZIL_LOG_ERROR("cannot listen on {} (admin services): address in use or not available",
+                     admin_addr->ToString());
+    http.Stop();
+    message_broker->StopAccepting();
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    rpc_executor.Shutdown();
+    (void)message_broker->Shutdown();
+    return 1;
+  }
+  FRAZIL_LOG_INFO("Danube admin services listening on {}", admin_addr->ToString());
   danube_listening.store(true, std::memory_order_release);
 
   int sig = 0;
@@ -438,6 +469,7 @@ int RunServe(const ServeConfig& config) {
   // (sends waiting for their WAL acknowledgement, acks) finish, then persist
   // cursors and sync and close the WALs.
   message_broker->StopAccepting();
+  admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   // Requests handed to the rpc executor finish (against a broker that
   // refuses new work) before the broker closes.
