@@ -203,6 +203,7 @@ struct Broker {
   pid_t pid = -1;
   std::string target;
   int http_port = 0;
+  int admin_port = 0;  // Danube's admin services (a free port, not the default)
   std::string dir;
   std::string data;
 
@@ -260,7 +261,8 @@ void Spawn(Broker* b) {
       setrlimit(RLIMIT_NOFILE, &nofile);
     }
     std::string listen = b->target, h = "127.0.0.1:" + std::to_string(b->http_port),
-                cfg = b->dir + "/bench.yaml", log = b->dir + "/broker.log";
+                admin = "127.0.0.1:" + std::to_string(b->admin_port), cfg = b->dir + "/bench.yaml",
+                log = b->dir + "/broker.log";
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -268,7 +270,8 @@ void Spawn(Broker* b) {
       close(fd);
     }
     execl(g_frazil.c_str(), g_frazil.c_str(), "serve", "--config", cfg.c_str(), "--data-dir", b->data.c_str(),
-          "--listen", listen.c_str(), "--http", h.c_str(), static_cast<char*>(nullptr));
+          "--listen", listen.c_str(), "--http", h.c_str(), "--admin", admin.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
 }
@@ -298,6 +301,7 @@ void Start(Broker* b, const std::string& dir, const BrokerConfig& config) {
   std::ofstream(dir + "/bench.yaml") << config.Yaml();
   int port = FreePort();
   b->http_port = FreePort();
+  b->admin_port = FreePort();
   b->target = "127.0.0.1:" + std::to_string(port);
   Spawn(b);
   if (!WaitServing(*b, 10)) {

@@ -2,7 +2,10 @@
 // pyarrow (Arrow C++) writing and reading the same rows with the same codec
 // in the same run. Prints figures; asserts nothing.
 //
-//   build/bench/parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH]
+//   build/bench/parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH] [--nested]
+//
+// --nested replaces the payload with the typed column issue 15 decodes it
+// into: struct<event, seq, items: list<struct<sku, qty, price>>>.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -23,7 +26,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-FileSchema EnvelopeSchema() {
+FieldSchema Field(std::string name, int32_t id, bool required, FieldSchema::Shape shape,
+                  ValueType t = ValueType::kInt64, std::vector<FieldSchema> children = {}) {
+  FieldSchema f{std::move(name), id, required, shape, {t}};
+  f.children = std::move(children);
+  return f;
+}
+
+FileSchema EnvelopeSchema(bool nested) {
   FileSchema s;
   s.fields.push_back({"offset", 1, true, FieldSchema::Shape::kPrimitive, {ValueType::kInt64}});
   s.fields.push_back({"publish_time", 2, true, FieldSchema::Shape::kPrimitive, {ValueType::kTimestampTz}});
@@ -33,7 +43,19 @@ FileSchema EnvelopeSchema() {
   attrs.key_id = 8;
   attrs.value_id = 9;
   s.fields.push_back(attrs);
-  s.fields.push_back({"payload", 6, false, FieldSchema::Shape::kPrimitive, {ValueType::kBinary}});
+  if (!nested) {
+    s.fields.push_back({"payload", 6, false, FieldSchema::Shape::kPrimitive, {ValueType::kBinary}});
+    return s;
+  }
+  using S = FieldSchema::Shape;
+  FieldSchema item = Field("element", 13, false, S::kStruct, ValueType::kInt64,
+                           {Field("sku", 14, true, S::kPrimitive, ValueType::kString),
+                            Field("qty", 15, false, S::kPrimitive, ValueType::kInt32),
+                            Field("price", 16, false, S::kPrimitive, ValueType::kDouble)});
+  s.fields.push_back(Field("payload", 6, false, S::kStruct, ValueType::kInt64,
+                           {Field("event", 10, false, S::kPrimitive, ValueType::kString),
+                            Field("seq", 11, true, S::kPrimitive, ValueType::kInt64),
+                            Field("items", 12, false, S::kList, ValueType::kInt64, {item})}));
   return s;
 }
 
@@ -63,7 +85,34 @@ struct Input {
   size_t rows = 0;
 };
 
-Input MakeRows(size_t n) {
+// The payload's fields as a typed column: about as many value bytes per row
+// as the JSON text holds.
+void AddTypedPayload(std::mt19937_64& rng, uint64_t i, ColumnData* col, uint64_t* bytes) {
+  static const char* words[] = {"order",    "payment", "shipment", "refund",
+                                "customer", "invoice", "cart",     "item"};
+  if (col->children.empty()) {
+    col->children.resize(3);
+    col->children[2].offsets.push_back(0);
+    col->children[2].children.resize(1);
+    col->children[2].children[0].children.resize(3);
+  }
+  col->children[0].values.bytes.push_back(words[rng() % 8]);
+  col->children[1].values.ints.push_back(static_cast<int64_t>(i));
+  ColumnData& items = col->children[2];
+  ColumnData& item = items.children[0];
+  const size_t n = 10 + rng() % 10;
+  char sku[9];
+  for (size_t k = 0; k < n; ++k) {
+    std::snprintf(sku, sizeof sku, "%08llx", static_cast<unsigned long long>(rng() & 0xffffffff));
+    item.children[0].values.bytes.push_back(sku);
+    item.children[1].values.ints.push_back(static_cast<int64_t>(rng() % 10));
+    item.children[2].values.doubles.push_back(static_cast<double>(rng() % 50000) / 100);
+  }
+  items.offsets.push_back(items.offsets.back() + static_cast<int32_t>(n));
+  *bytes += col->children[0].values.bytes.back().size() + 8 + n * (8 + 4 + 8);
+}
+
+Input MakeRows(size_t n, bool nested) {
   std::mt19937_64 rng(12345);
   Input in;
   const size_t per_batch = 4096;
@@ -93,9 +142,13 @@ Input MakeRows(size_t n) {
         in.bytes += k.size() + v.size();
       }
       b.columns[4].offsets.push_back(static_cast<int32_t>(b.columns[4].keys.bytes.size()));
-      b.columns[5].values.bytes.push_back(Payload(rng, i));
-      in.bytes += 16 + b.columns[2].values.bytes.back().size() + b.columns[3].values.bytes.back().size() +
-                  b.columns[5].values.bytes.back().size();
+      in.bytes += 16 + b.columns[2].values.bytes.back().size() + b.columns[3].values.bytes.back().size();
+      if (nested) {
+        AddTypedPayload(rng, i, &b.columns[5], &in.bytes);
+      } else {
+        b.columns[5].values.bytes.push_back(Payload(rng, i));
+        in.bytes += b.columns[5].values.bytes.back().size();
+      }
     }
     in.rows += m;
     in.batches.push_back(std::move(b));
@@ -126,6 +179,7 @@ int main(int argc, char** argv) {
   size_t rows = 200000;
   std::string codec_name = "zstd", keep;
   int level = 1;
+  bool nested = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rows" && i + 1 < argc)
@@ -136,9 +190,12 @@ int main(int argc, char** argv) {
       level = std::stoi(argv[++i]);
     else if (a == "--keep" && i + 1 < argc)
       keep = argv[++i];
+    else if (a == "--nested")
+      nested = true;
     else {
-      std::fprintf(stderr,
-                   "usage: parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH]\n");
+      std::fprintf(
+          stderr,
+          "usage: parquet_bench --rows N [--codec zstd|snappy|none] [--level L] [--keep PATH] [--nested]\n");
       return 2;
     }
   }
@@ -149,7 +206,7 @@ int main(int argc, char** argv) {
   }
   const std::string path = keep.empty() ? "parquet-bench-" + std::to_string(::getpid()) + ".parquet" : keep;
   std::filesystem::remove(path);
-  Input in = MakeRows(rows);
+  Input in = MakeRows(rows, nested);
   const double mb = static_cast<double>(in.bytes) / 1e6;
 
   WriterOptions opts;
@@ -164,7 +221,7 @@ int main(int argc, char** argv) {
     // pyarrow does not fsync; neither does this timing.
     auto sink = OpenFileSink(path, /*sync=*/false);
     if (!sink.ok()) return std::fprintf(stderr, "%s\n", sink.status().ToString().c_str()), 1;
-    auto w = FileWriter::Open(EnvelopeSchema(), opts, std::move(sink).value());
+    auto w = FileWriter::Open(EnvelopeSchema(nested), opts, std::move(sink).value());
     if (!w.ok()) return std::fprintf(stderr, "%s\n", w.status().ToString().c_str()), 1;
     for (const auto& b : in.batches) {
       auto st = (*w)->Write(b);
@@ -203,8 +260,10 @@ int main(int argc, char** argv) {
   }
   if (keep.empty()) std::filesystem::remove(path);
 
-  std::printf("parquet_bench: %zu envelope rows (1 KiB payloads), %.1f MB of values, codec %s level %d\n\n",
-              in.rows, mb, codec_name.c_str(), level);
+  std::printf(
+      "parquet_bench: %zu envelope rows (%s), %.1f MB of values, codec %s level %d\n\n", in.rows,
+      nested ? "payloads as struct<event, seq, items: list<struct<sku, qty, price>>>" : "1 KiB payloads", mb,
+      codec_name.c_str(), level);
   std::printf("| %-34s | %10s | %12s |\n", "case", "MB/s", "file bytes");
   std::printf("|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(12, '-').c_str(),
               std::string(14, '-').c_str());

@@ -116,7 +116,8 @@ def main():
     port, http = free_port(), free_port()
     log = open(os.path.join(work, "broker.log"), "w")
     broker = subprocess.Popen([a.frazil, "serve", "--config", cfg, "--data-dir", data_dir, "--listen",
-                               f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}"], stdout=log, stderr=log)
+                               f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--admin",
+                               f"127.0.0.1:{free_port()}"], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10
         while True:

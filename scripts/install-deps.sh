@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libzstd-dev libsnappy-dev zlib1g-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libvalijson-dev
   libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
   # servers used by tests
   etcd-server

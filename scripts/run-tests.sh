@@ -110,9 +110,9 @@ stage_tsan() {
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFRAZIL_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz table_metadata_fuzz manifest_fuzz stored_message_fuzz || return 1
+    cmake --build build-fuzz -j "$jobs" --target wal_segment_fuzz parquet_reader_fuzz avro_container_fuzz table_metadata_fuzz manifest_fuzz stored_message_fuzz schema_fuzz typed_payload_fuzz || return 1
   local target corpus rc=0
-  for target in wal_segment parquet_reader avro_container table_metadata manifest stored_message; do
+  for target in wal_segment parquet_reader avro_container table_metadata manifest stored_message schema typed_payload; do
     # Work on a copy of the seed corpus so new inputs do not dirty the tree.
     corpus=build-fuzz/corpus/$target
     mkdir -p "$corpus"
@@ -126,18 +126,21 @@ stage_fuzz() {
 }
 
 # The tests marked s3 (warehouse on S3) start the S3 test server that
-# setup-s3server.sh builds; -rs prints why anything was skipped. Danube's
-# Rust client (setup-danube-rust.sh, cargo; minutes the first time, then
-# cached) is required: a failed build fails the stage.
+# setup-s3server.sh builds, and the danube-admin tests the admin client that
+# setup-danube-admin.sh builds (crates.io); -rs prints why anything was skipped.
+# Danube's Rust client (setup-danube-rust.sh, cargo; minutes the first time,
+# then cached) is required too: a failed build fails the stage.
 stage_integration() {
-  local s3bin restbin nessiebin rsbin
+  local s3bin restbin nessiebin adminbin rsbin
   scripts/setup-venv.sh &&
     s3bin=$(scripts/setup-s3server.sh | tail -n 1) &&
     restbin=$(scripts/setup-rest-catalog.sh | tail -n 1) &&
     nessiebin=$(nessie_launcher) &&
+    adminbin=$(scripts/setup-danube-admin.sh | tail -n 1) &&
     rsbin=$(scripts/setup-danube-rust.sh | tail -n 1) &&
     FRAZIL_S3SERVER_BIN="$s3bin" FRAZIL_REST_CATALOG_BIN="$restbin" FRAZIL_NESSIE_BIN="$nessiebin" \
-      FRAZIL_DANUBE_RS_BIN="$rsbin" FRAZIL_BIN="$PWD/build/frazil" .venv/bin/python -m pytest -q -rs tests/integration
+      FRAZIL_DANUBE_ADMIN_BIN="$adminbin" FRAZIL_DANUBE_RS_BIN="$rsbin" FRAZIL_BIN="$PWD/build/frazil" \
+      .venv/bin/python -m pytest -q -rs tests/integration
 }
 
 # A second engine that writes (issue 11): Spark with the Iceberg runtime and

@@ -2,6 +2,7 @@
 codecs, encodings and page versions. Run from the repo root:
     .venv/bin/python tests/fuzz/make_parquet_corpus.py"""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,6 +12,9 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, "tests/integration")
 from pq_values import arrow_table  # noqa: E402
+import test_parquet_nested as nested  # noqa: E402
+
+TOOL = os.environ.get("FRAZIL_PARQUET_TOOL", "build/parquet_tool")
 
 OUT = pathlib.Path("tests/fuzz/corpus/parquet_reader")
 FIELDS = [
@@ -34,7 +38,13 @@ with tempfile.TemporaryDirectory() as tmp:
     for codec in ("zstd", "snappy", "uncompressed"):
         spec = pathlib.Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"fields": FIELDS, "rows": ROWS, "options": {"codec": codec, "page_bytes": 64}}))
-        subprocess.run(["build/parquet_tool", "write", str(spec), str(OUT / f"frazil-{codec}.parquet")], check=True,
+        subprocess.run([TOOL, "write", str(spec), str(OUT / f"frazil-{codec}.parquet")], check=True,
                        stdout=subprocess.DEVNULL)
+    # Nested columns (structs, lists and maps in one another), ours and pyarrow's.
+    nested_rows = nested.sample_rows(8, 1)
+    spec.write_text(json.dumps({"fields": nested.FIELDS, "rows": nested_rows, "options": {"page_bytes": 64}}))
+    subprocess.run([TOOL, "write", str(spec), str(OUT / "frazil-nested.parquet")], check=True,
+                   stdout=subprocess.DEVNULL)
+    pq.write_table(nested.arrow_table(nested_rows), OUT / "pa-nested.parquet", compression="NONE")
 for p in sorted(OUT.iterdir()):
     print(p, p.stat().st_size)

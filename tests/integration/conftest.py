@@ -66,14 +66,19 @@ class Broker:
     """One `frazil serve` process with its log captured to a file."""
 
     def __init__(self, data_dir: pathlib.Path, log_path: pathlib.Path, extra_args=(), http_port=None,
-                 listen_port=None):
+                 listen_port=None, admin_port=None):
         self.data_dir = data_dir
         self.log_path = log_path
         self.http_port = http_port or free_port()
         self.listen_port = listen_port or free_port()
+        # Danube's admin services: a free port, not the default 50051, so
+        # that brokers of tests running side by side do not collide.
+        self.admin_port = admin_port or free_port()
         args = [FRAZIL_BIN, "serve", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{self.listen_port}"]
         if http_port is not False:
             args += ["--http", f"127.0.0.1:{self.http_port}"]
+        if admin_port is not False:
+            args += ["--admin", f"127.0.0.1:{self.admin_port}"]
         args += list(extra_args)
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
@@ -116,9 +121,9 @@ class Broker:
 def start_broker(tmp_path):
     brokers = []
 
-    def start(data_dir=None, extra_args=(), http_port=None, listen_port=None):
+    def start(data_dir=None, extra_args=(), http_port=None, listen_port=None, admin_port=None):
         d = data_dir or tmp_path / "data"
-        b = Broker(d, tmp_path / f"frazil-{len(brokers)}.log", extra_args, http_port, listen_port)
+        b = Broker(d, tmp_path / f"frazil-{len(brokers)}.log", extra_args, http_port, listen_port, admin_port)
         brokers.append(b)
         return b
 

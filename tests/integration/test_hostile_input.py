@@ -308,7 +308,8 @@ def serve_on(tmp_path, name, *args):
     port, http = free_port(), free_port()
     log = open(tmp_path / f"{name}.log", "wb")
     proc = subprocess.Popen([FRAZIL_BIN, "serve", "--data-dir", str(tmp_path / name), "--listen",
-                             f"0.0.0.0:{port}", "--http", f"127.0.0.1:{http}", *args],
+                             f"0.0.0.0:{port}", "--http", f"127.0.0.1:{http}",
+                             "--admin", f"127.0.0.1:{free_port()}", *args],
                             stdout=log, stderr=subprocess.STDOUT)
     poll(lambda: proc.poll() is not None or _up(http), 10, "broker up")
     assert proc.poll() is None, (tmp_path / f"{name}.log").read_text()
@@ -360,7 +361,7 @@ def test_wildcard_listen_advertises_the_host_name_or_the_advertised_address(tmp_
 
         bad = subprocess.run([FRAZIL_BIN, "serve", "--data-dir", str(tmp_path / "bad"), "--listen",
                               f"0.0.0.0:{free_port()}", "--http", f"127.0.0.1:{free_port()}",
-                              "--advertise", "0.0.0.0:1"], capture_output=True, timeout=10)
+                              "--admin", f"127.0.0.1:{free_port()}", "--advertise", "0.0.0.0:1"], capture_output=True, timeout=10)
         assert bad.returncode == 2, bad
         assert b"--advertise" in bad.stdout + bad.stderr
     finally:

@@ -174,7 +174,7 @@ def test_topic_table_on_s3_commits_compacts_expires_replays_and_deletes(start_br
 def serve_fails(tmp_path, name, args, env=None, timeout=60):
     """Runs `frazil serve` expecting it to stop by itself; returns (exit code, output)."""
     cmd = [FRAZIL_BIN, "serve", "--data-dir", str(tmp_path / name), "--listen", f"127.0.0.1:{free_port()}",
-           "--http", f"127.0.0.1:{free_port()}", *args]
+           "--http", f"127.0.0.1:{free_port()}", "--admin", f"127.0.0.1:{free_port()}", *args]
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
                        env=env)

@@ -46,7 +46,8 @@ Result<std::unique_ptr<RunningBroker>> StartBroker(const StressBrokerOptions& op
   bo.reader.prefetch_files = 2;
   FRAZIL_ASSIGN_OR_RETURN(rb->broker_, broker::Broker::Open(bo));
 
-  rb->services_ = broker::MakeDanubeServices(rb->broker_.get(), {"http://127.0.0.1", bo.max_message_bytes});
+  rb->services_ = broker::MakeDanubeServices(rb->broker_.get(),
+                                             {"http://127.0.0.1", bo.max_message_bytes, nullptr, nullptr});
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:" + std::to_string(options.port), grpc::InsecureServerCredentials(),
                            &rb->port_);

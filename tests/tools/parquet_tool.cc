@@ -8,7 +8,15 @@
 // Values in JSON: null; numbers; strings for string columns; {"hex": "..."}
 // for binary, fixed and uuid; decimals as strings of the unscaled integer;
 // floats that JSON cannot hold as {"float": "nan" | "inf" | "-inf"};
-// lists as arrays; maps as arrays of [key, value] pairs.
+// lists as arrays; maps as arrays of [key, value] pairs; structs as objects
+// by field name.
+//
+// A field is {"name", "id", "required", "type", ...}: a primitive type (with
+// "length", "precision", "scale"); "struct" with "fields"; "list" with an
+// "element" field; "map" with "key" and "value" fields (nested fields name
+// themselves only where a struct needs it). The older flat form,
+// {"shape": "list" | "map", "type": <element type>, "element_id" | "key_id",
+// "value_id", ...}, still works.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -146,6 +154,132 @@ json ValueToJson(const ValueVector& v, size_t i, const ValueSpec& spec) {
   }
 }
 
+FieldSchema ParseField(const json& f) {
+  FieldSchema fs;
+  fs.name = f.value("name", "");
+  fs.field_id = f.at("id");
+  fs.required = f.value("required", false);
+  const std::string type = f.at("type");
+  if (type == "struct") {
+    fs.shape = FieldSchema::Shape::kStruct;
+    for (const auto& c : f.at("fields")) fs.children.push_back(ParseField(c));
+    return fs;
+  }
+  if (type == "list") {
+    fs.shape = FieldSchema::Shape::kList;
+    fs.children.push_back(ParseField(f.at("element")));
+    fs.children[0].name = "element";
+  } else if (type == "map") {
+    fs.shape = FieldSchema::Shape::kMap;
+    fs.children.push_back(ParseField(f.at("key")));
+    fs.children.push_back(ParseField(f.at("value")));
+    fs.children[0].name = "key";
+    fs.children[1].name = "value";
+  } else {
+    std::string shape = f.value("shape", "primitive");
+    fs.value = ParseSpec(f);
+    if (shape == "list") {
+      fs.shape = FieldSchema::Shape::kList;
+      fs.element_id = f.at("element_id");
+      fs.element_required = f.value("element_required", false);
+    } else if (shape == "map") {
+      fs.shape = FieldSchema::Shape::kMap;
+      fs.key_id = f.at("key_id");
+      fs.value_id = f.at("value_id");
+      fs.value_required = f.value("value_required", false);
+    }
+  }
+  Normalize(&fs);
+  return fs;
+}
+
+// Appends one JSON cell as a slot of `col` (or of `prim`, for primitives),
+// which holds `have` slots.
+void AppendCell(const json& cell, const FieldSchema& f, size_t have, ColumnData* col, ValueVector* prim) {
+  if (f.is_primitive()) {
+    AppendValue(cell, f.value, prim);
+    return;
+  }
+  col->is_null.resize(have, 0);
+  col->is_null.push_back(cell.is_null());
+  if (f.shape == FieldSchema::Shape::kStruct) {
+    col->children.resize(f.children.size());
+    for (size_t k = 0; k < f.children.size(); ++k) {
+      const FieldSchema& c = f.children[k];
+      const json& v = cell.is_null() || !cell.contains(c.name) ? json(nullptr) : cell.at(c.name);
+      AppendCell(v, c, have, &col->children[k], &col->children[k].values);
+    }
+    return;
+  }
+  if (col->offsets.empty()) col->offsets.push_back(0);
+  const FieldSchema& e = f.children.back();
+  if (!e.is_primitive()) col->children.resize(1);
+  int32_t n = 0;
+  for (const auto& item : cell.is_null() ? json::array() : cell) {
+    const size_t at = static_cast<size_t>(col->offsets.back() + n);
+    const json& v = f.shape == FieldSchema::Shape::kMap ? item.at(1) : item;
+    if (f.shape == FieldSchema::Shape::kMap) AppendValue(item.at(0), f.children[0].value, &col->keys);
+    if (e.is_primitive()) {
+      AppendValue(v, e.value, &col->values);
+    } else {
+      AppendCell(v, e, at, &col->children[0], &col->children[0].values);
+    }
+    ++n;
+  }
+  col->offsets.push_back(col->offsets.back() + n);
+}
+
+json CellToJson(const FieldSchema& f, const ColumnData* col, const ValueVector* prim, size_t i) {
+  if (f.is_primitive()) return ValueToJson(*prim, i, f.value);
+  if (!col->is_null.empty() && col->is_null[i]) return nullptr;
+  if (f.shape == FieldSchema::Shape::kStruct) {
+    json o = json::object();
+    for (size_t k = 0; k < f.children.size(); ++k)
+      o[f.children[k].name] = CellToJson(f.children[k], &col->children[k], &col->children[k].values, i);
+    return o;
+  }
+  json items = json::array();
+  const FieldSchema& e = f.children.back();
+  for (auto j = static_cast<size_t>(col->offsets[i]); j < static_cast<size_t>(col->offsets[i + 1]); ++j) {
+    json v = e.is_primitive() ? ValueToJson(col->values, j, e.value)
+                              : CellToJson(e, &col->children[0], &col->children[0].values, j);
+    if (f.shape == FieldSchema::Shape::kMap) {
+      items.push_back(json::array({ValueToJson(col->keys, j, f.children[0].value), v}));
+    } else {
+      items.push_back(v);
+    }
+  }
+  return items;
+}
+
+json SpecToJson(const ValueSpec& s);
+
+json FieldToJson(const FieldSchema& fs) {
+  json j;
+  if (fs.shape == FieldSchema::Shape::kPrimitive || fs.has_primitive_values()) {
+    j = SpecToJson(fs.value);
+    j["shape"] = fs.shape == FieldSchema::Shape::kList  ? "list"
+                 : fs.shape == FieldSchema::Shape::kMap ? "map"
+                                                        : "primitive";
+    if (fs.shape == FieldSchema::Shape::kList) j["element_id"] = fs.element_id;
+    if (fs.shape == FieldSchema::Shape::kMap) {
+      j["key_id"] = fs.key_id;
+      j["value_id"] = fs.value_id;
+    }
+  } else if (fs.shape == FieldSchema::Shape::kStruct) {
+    j["type"] = "struct";
+    for (const auto& c : fs.children) j["fields"].push_back(FieldToJson(c));
+  } else {
+    j["type"] = fs.shape == FieldSchema::Shape::kList ? "list" : "map";
+    if (fs.shape == FieldSchema::Shape::kMap) j["key"] = FieldToJson(fs.children[0]);
+    j[fs.shape == FieldSchema::Shape::kList ? "element" : "value"] = FieldToJson(fs.children.back());
+  }
+  j["name"] = fs.name;
+  j["id"] = fs.field_id;
+  j["required"] = fs.required;
+  return j;
+}
+
 json SpecToJson(const ValueSpec& s) {
   json j{{"type", ValueTypeName(s.type)}};
   if (s.type == ValueType::kFixed) j["length"] = s.fixed_length;
@@ -160,25 +294,7 @@ int Write(const std::string& spec_path, const std::string& out_path) {
   std::ifstream in(spec_path);
   json spec = json::parse(in);
   FileSchema schema;
-  for (const auto& f : spec.at("fields")) {
-    FieldSchema fs;
-    fs.name = f.at("name");
-    fs.field_id = f.at("id");
-    fs.required = f.value("required", false);
-    std::string shape = f.value("shape", "primitive");
-    fs.value = ParseSpec(f);
-    if (shape == "list") {
-      fs.shape = FieldSchema::Shape::kList;
-      fs.element_id = f.at("element_id");
-      fs.element_required = f.value("element_required", false);
-    } else if (shape == "map") {
-      fs.shape = FieldSchema::Shape::kMap;
-      fs.key_id = f.at("key_id");
-      fs.value_id = f.at("value_id");
-      fs.value_required = f.value("value_required", false);
-    }
-    schema.fields.push_back(fs);
-  }
+  for (const auto& f : spec.at("fields")) schema.fields.push_back(ParseField(f));
   WriterOptions opts;
   const json o = spec.value("options", json::object());
   if (o.contains("codec")) {
@@ -208,28 +324,11 @@ int Write(const std::string& spec_path, const std::string& out_path) {
     b.num_rows = end - begin;
     b.columns.resize(schema.fields.size());
     for (size_t c = 0; c < schema.fields.size(); ++c) {
-      const FieldSchema& f = schema.fields[c];
-      ColumnData& d = b.columns[c];
-      if (f.shape != FieldSchema::Shape::kPrimitive) d.offsets.push_back(0);
-      for (size_t r = begin; r < end; ++r) {
-        const json& cell = rows[r].at(c);
-        if (f.shape == FieldSchema::Shape::kPrimitive) {
-          AppendValue(cell, f.value, &d.values);
-          continue;
-        }
-        d.is_null.push_back(cell.is_null());
-        if (!cell.is_null()) {
-          for (const auto& e : cell) {
-            if (f.shape == FieldSchema::Shape::kList) {
-              AppendValue(e, f.value, &d.values);
-            } else {
-              AppendValue(e.at(0), ValueSpec{ValueType::kString}, &d.keys);
-              AppendValue(e.at(1), f.value, &d.values);
-            }
-          }
-        }
-        d.offsets.push_back(static_cast<int32_t>(d.values.size(f.value.type)));
-      }
+      for (size_t r = begin; r < end; ++r)
+        AppendCell(rows[r].at(c), schema.fields[c], r - begin, &b.columns[c], &b.columns[c].values);
+      if (end == begin && !schema.fields[c].is_primitive() &&
+          schema.fields[c].shape != FieldSchema::Shape::kStruct)
+        b.columns[c].offsets.push_back(0);
     }
     Status st = (*w)->Write(b);
     if (!st.ok()) Die(st.ToString());
@@ -268,14 +367,7 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
   }
   json out;
   for (size_t f : fields) {
-    const FieldSchema& fs = (*r)->schema().fields[f];
-    json j = SpecToJson(fs.value);
-    j["name"] = fs.name;
-    j["id"] = fs.field_id;
-    j["required"] = fs.required;
-    j["shape"] = fs.shape == FieldSchema::Shape::kList  ? "list"
-                 : fs.shape == FieldSchema::Shape::kMap ? "map"
-                                                        : "primitive";
+    json j = FieldToJson((*r)->schema().fields[f]);
     out["schema"].push_back(j);
   }
   out["rows"] = json::array();
@@ -287,26 +379,7 @@ int Read(const std::string& path, const std::vector<int32_t>& ids) {
       json jr = json::array();
       for (size_t k = 0; k < fields.size(); ++k) {
         const FieldSchema& fs = (*r)->schema().fields[fields[k]];
-        const ColumnData& d = batch->columns[k];
-        if (fs.shape == FieldSchema::Shape::kPrimitive) {
-          jr.push_back(ValueToJson(d.values, row, fs.value));
-          continue;
-        }
-        if (!d.is_null.empty() && d.is_null[row]) {
-          jr.push_back(nullptr);
-          continue;
-        }
-        json items = json::array();
-        for (int32_t e = d.offsets[row]; e < d.offsets[row + 1]; ++e) {
-          auto idx = static_cast<size_t>(e);
-          if (fs.shape == FieldSchema::Shape::kList) {
-            items.push_back(ValueToJson(d.values, idx, fs.value));
-          } else {
-            items.push_back(
-                json::array({std::string(d.keys.bytes[idx]), ValueToJson(d.values, idx, fs.value)}));
-          }
-        }
-        jr.push_back(items);
+        jr.push_back(CellToJson(fs, &batch->columns[k], &batch->columns[k].values, row));
       }
       out["rows"].push_back(jr);
     }

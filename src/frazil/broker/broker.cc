@@ -359,7 +359,7 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
 }
 
 Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
-                                        bool reliable) {
+                                        bool reliable, std::optional<ProducerSchema> schema) {
   if (shutting_down_) return Status::Unavailable("broker is shutting down");
   FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
   if (name.empty()) return Status::InvalidArgument("producer name is empty");
@@ -371,6 +371,7 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
     if (p.topic != topic) continue;
     if (p.name == name) {
       p.seen = Clock::now();
+      p.schema = schema;
       return id;
     }
     if (exclusive || p.exclusive)
@@ -378,8 +379,15 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
                                    (p.exclusive ? p.name : name) + "'); producer '" + name + "' is refused");
   }
   uint64_t id = next_id_++;
-  producers_[id] = ProducerState{topic, name, exclusive, Clock::now()};
+  producers_[id] = ProducerState{topic, name, exclusive, Clock::now(), schema};
   return id;
+}
+
+std::optional<ProducerSchema> Broker::ProducerSchemaOf(uint64_t producer_id) {
+  MutexLock lock(&mu_);
+  auto it = producers_.find(producer_id);
+  if (it == producers_.end()) return std::nullopt;
+  return it->second.schema;
 }
 
 Result<std::string> Broker::ProducerTopic(uint64_t producer_id) {
@@ -428,7 +436,9 @@ Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_
         return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
     if (auto cur = topics_.find(topic); cur == topics_.end() || cur->second != t)
       return Status::Unavailable("topic " + topic + " is being deleted; try again");
-    it = producers_.emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now()}).first;
+    it = producers_
+             .emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now(), std::nullopt})
+             .first;
     FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
   } else if (it->second.topic != topic) {
     return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
@@ -810,6 +820,9 @@ Status Broker::DeleteTopic(const std::string& topic) {
   if (ec && first.ok())
     first = Status::IoError("moving WAL directory " + wal_dir + " aside: " + ec.message());
   if (Status s = store_->RemoveTopic(topic); !s.ok() && first.ok()) first = s;
+  if (options_.topic_schemas)
+    if (Status s = options_.topic_schemas->Remove(topic); !s.ok() && first.ok()) first = s;
+  metrics_.ForgetTopic(topic);
   if (options_.catalog) {
     Status dropped = storage::DropTopicTable(options_.catalog, t->table);
     if (!dropped.ok() && first.ok()) first = dropped;
@@ -822,6 +835,53 @@ Status Broker::DeleteTopic(const std::string& topic) {
   }
   FRAZIL_LOG_INFO("topic {} deleted (table {}, WAL {})", topic, t->table.ToString(), wal_dir);
   return first;
+}
+
+Status Broker::CreateTopic(const std::string& topic, bool reliable) {
+  FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  if (shutting_down_) return Status::Unavailable("broker is shutting down");
+  {
+    MutexLock lock(&mu_);
+    if (topics_.count(topic) || opening_.count(topic))
+      return Status::AlreadyExists("topic " + topic + " already exists");
+  }
+  return GetTopic(topic, reliable, /*create=*/true).status();
+}
+
+Status Broker::DeleteSubscription(const std::string& topic, const std::string& subscription) {
+  std::shared_ptr<Topic> t;
+  std::shared_ptr<Subscription> sub;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+    {
+      MutexLock topic_lock(&t->mu);  // order: mu_ -> Topic::mu
+      auto s = t->subscriptions.find(subscription);
+      if (s == t->subscriptions.end())
+        return Status::NotFound("subscription " + subscription + " on " + topic + " does not exist");
+      sub = s->second;
+      t->subscriptions.erase(s);
+      t->SetWakeLocked();
+    }
+    for (auto c = consumers_.begin(); c != consumers_.end();)
+      c = c->second.topic == topic && c->second.subscription == subscription ? consumers_.erase(c)
+                                                                             : std::next(c);
+    saved_cursors_.erase(SubKey(topic, subscription));
+  }
+  sub->Close();  // ends its consumers' streams
+  // A cursor flush that read the subscription before it went checks again
+  // after writing (FlushCursors), so its row does not come back.
+  FRAZIL_RETURN_IF_ERROR(store_->Remove(topic, subscription));
+  FRAZIL_LOG_INFO("subscription {} on {} deleted", subscription, topic);
+  return Status::Ok();
+}
+
+bool Broker::SubscriptionLive(Topic& t, const std::shared_ptr<Subscription>& s) {
+  MutexLock lock(&t.mu);  // order: mu_ -> Topic::mu
+  auto it = t.subscriptions.find(s->name());
+  return it != t.subscriptions.end() && it->second == s;
 }
 
 Status Broker::FlushCursors() {
@@ -844,16 +904,20 @@ Status Broker::FlushCursors() {
   for (const auto& e : entries)
     current.push_back({e.topic->name, e.sub->name(), static_cast<int32_t>(e.sub->type()), e.sub->cursor()});
   std::vector<SubscriptionRecord> changed;
+  std::vector<const Entry*> changed_entries;
   {
     MutexLock lock(&mu_);
     for (size_t i = 0; i < current.size(); ++i) {
-      // A topic deleted since: its rows are gone from the store and stay gone.
+      // A topic or subscription deleted since: its rows are gone from the
+      // store and stay gone.
       if (auto t = topics_.find(current[i].topic); t == topics_.end() || t->second != entries[i].topic)
         continue;
+      if (!SubscriptionLive(*entries[i].topic, entries[i].sub)) continue;
       auto& saved = saved_cursors_[SubKey(current[i].topic, current[i].subscription)];
       if (saved == current[i].cursor && current[i].cursor != 0) continue;
       saved = current[i].cursor;
       changed.push_back(current[i]);
+      changed_entries.push_back(&entries[i]);
     }
   }
   if (changed.empty()) return Status::Ok();
@@ -861,11 +925,14 @@ Status Broker::FlushCursors() {
   std::vector<SubscriptionRecord> stale;
   {
     MutexLock lock(&mu_);
-    for (const auto& r : changed) {
+    for (size_t i = 0; i < changed.size(); ++i) {
+      const auto& r = changed[i];
       // Not saved: written again next time.
       if (!st.ok()) saved_cursors_.erase(SubKey(r.topic, r.subscription));
       // Deleted while this flush wrote: its row must not outlive it.
-      if (!topics_.count(r.topic) || deleting_.count(r.topic)) stale.push_back(r);
+      if (!topics_.count(r.topic) || deleting_.count(r.topic) ||
+          !SubscriptionLive(*changed_entries[i]->topic, changed_entries[i]->sub))
+        stale.push_back(r);
     }
   }
   for (const auto& r : stale) (void)store_->Remove(r.topic, r.subscription);

@@ -36,6 +36,7 @@
 #include "frazil/common/executor.h"
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
+#include "frazil/schema/topic_schema_store.h"
 #include "frazil/storage/topic_committer.h"
 #include "frazil/storage/topic_reader.h"
 #include "frazil/wal/write_ahead_log.h"
@@ -86,6 +87,16 @@ struct BrokerOptions {
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;
+  // Topics' schema configuration: a deleted topic's is removed with it.
+  // Null: topics have none.
+  schema::TopicSchemaStore* topic_schemas = nullptr;
+};
+
+// The schema version a producer is bound to (Danube's SchemaReference,
+// resolved when the producer is created).
+struct ProducerSchema {
+  uint64_t schema_id = 0;
+  uint32_t version = 0;
 };
 
 struct TopicInfo {
@@ -117,8 +128,14 @@ class Broker {
   // Producers: the same (topic, name) gets the same id back (clients
   // reconnect with their name). Exclusive access refuses other names.
   // May open (create) the topic: WAL recovery and a catalog load.
+  // `schema`: the version the producer is bound to (a producer that
+  // reconnects under its name is bound to what it names now).
   Result<uint64_t> CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
-                                  bool reliable) EXCLUDES(mu_);
+                                  bool reliable, std::optional<ProducerSchema> schema = std::nullopt)
+      EXCLUDES(mu_);
+  // The schema version a producer is bound to (none: unknown producer, or
+  // created without one).
+  std::optional<ProducerSchema> ProducerSchemaOf(uint64_t producer_id) EXCLUDES(mu_);
 
   // Appends a stored message (docs/formats/stored-record.md); `done` gets
   // the topic offset once the WAL acknowledges it (per its sync mode), or
@@ -169,6 +186,20 @@ class Broker {
   // its table (dropped from the catalog with every file under its
   // location) and its WAL. A topic created later under the name starts empty.
   Status DeleteTopic(const std::string& topic) EXCLUDES(mu_);
+  // Creates (opens) a topic with this dispatch strategy; AlreadyExists if it
+  // is open already. Opens a WAL and loads its table: I/O, no lock held.
+  Status CreateTopic(const std::string& topic, bool reliable) EXCLUDES(mu_);
+  // Removes a subscription for good: its consumers are detached (their
+  // streams end), its cursor forgotten. NotFound for an unknown topic or
+  // subscription. Writes the metadata store: I/O, no lock held.
+  Status DeleteSubscription(const std::string& topic, const std::string& subscription) EXCLUDES(mu_);
+
+  // The metadata store's namespaces and broker id (cursor_store.h), for the
+  // admin operations (admin.h). SQLite: I/O.
+  Result<std::vector<std::string>> DeclaredNamespaces() { return store_->LoadNamespaces(); }
+  Status DeclareNamespace(const std::string& ns) { return store_->SaveNamespace(ns); }
+  Status ForgetNamespace(const std::string& ns) { return store_->RemoveNamespace(ns); }
+  Result<uint64_t> BrokerId() { return store_->BrokerId(); }
 
   // A topic's message counters (null if the topic is not open). The
   // dispatch path keeps the pointer and counts deliveries, acks and nacks;
@@ -233,6 +264,7 @@ class Broker {
     std::string topic, name;
     bool exclusive;
     std::chrono::steady_clock::time_point seen;
+    std::optional<ProducerSchema> schema;
   };
   struct ConsumerState {
     std::string topic, subscription, name;
@@ -262,6 +294,8 @@ class Broker {
   // Cursor flush and client timeouts, every cursor_flush_interval on the upkeep executor.
   void Janitor() EXCLUDES(mu_);
   Status FlushCursors() EXCLUDES(mu_);
+  // `s` is still `t`'s subscription of its name (not deleted since).
+  bool SubscriptionLive(Topic& t, const std::shared_ptr<Subscription>& s) REQUIRES(mu_);
 
   BrokerOptions options_;
   // Executors the broker started itself (options without them). Declared

@@ -49,9 +49,35 @@ class BrokerMetrics {
     return errors_;
   }
 
+  // A message that failed its topic's schema checks: `reason` is
+  // missing_schema_id, unknown_schema, subject_mismatch or payload_invalid;
+  // `action` refused (policy enforce, or an id the registry does not know)
+  // or stored (policy warn). Counted on failures only, so a map will do.
+  struct SchemaFailureKey {
+    std::string topic, reason, action;
+    auto operator<=>(const SchemaFailureKey&) const = default;
+  };
+  void CountSchemaFailure(std::string_view topic, std::string_view reason, std::string_view action)
+      EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    schema_failures_[SchemaFailureKey{std::string(topic), std::string(reason), std::string(action)}]++;
+  }
+  std::map<SchemaFailureKey, uint64_t> SchemaFailures() const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    return schema_failures_;
+  }
+  // A deleted topic's series go with it.
+  void ForgetTopic(const std::string& topic) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    for (auto it = schema_failures_.lower_bound(SchemaFailureKey{topic, "", ""});
+         it != schema_failures_.end() && it->first.topic == topic;)
+      it = schema_failures_.erase(it);
+  }
+
  private:
   mutable Mutex mu_;
   std::map<std::string, uint64_t> errors_ GUARDED_BY(mu_);
+  std::map<SchemaFailureKey, uint64_t> schema_failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace frazil::broker

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "frazil/common/random_id.h"
+
 namespace frazil::broker {
 namespace {
 
@@ -52,6 +54,9 @@ Result<std::unique_ptr<CursorStore>> CursorStore::Open(const std::string& path) 
       Exec(db,
            "CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY NOT NULL, reliable INTEGER "
            "NOT NULL)"));
+  FRAZIL_RETURN_IF_ERROR(Exec(db, "CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY NOT NULL)"));
+  FRAZIL_RETURN_IF_ERROR(
+      Exec(db, "CREATE TABLE IF NOT EXISTS broker (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)"));
   return s;
 }
 
@@ -141,6 +146,66 @@ Status CursorStore::SaveTopics(const std::vector<std::pair<std::string, bool>>& 
                      BindText(st, 1, t.first);
                      sqlite3_bind_int(st, 2, t.second ? 1 : 0);
                    });
+}
+
+Result<std::vector<std::string>> CursorStore::LoadNamespaces() {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT name FROM namespaces ORDER BY name", -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "read");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(ColumnText(st, 0));
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "read");
+  return out;
+}
+
+Status CursorStore::SaveNamespace(const std::string& ns) {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO namespaces (name) VALUES (?1)", -1, &st, nullptr) !=
+      SQLITE_OK)
+    return Error(db_, "write");
+  BindText(st, 1, ns);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "write");
+  if (sqlite3_changes(db_) == 0) return Status::AlreadyExists("namespace " + ns + " already exists");
+  return Status::Ok();
+}
+
+Status CursorStore::RemoveNamespace(const std::string& ns) {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM namespaces WHERE name = ?1", -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "delete");
+  BindText(st, 1, ns);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "delete");
+  if (sqlite3_changes(db_) == 0) return Status::NotFound("namespace " + ns + " does not exist");
+  return Status::Ok();
+}
+
+Result<uint64_t> CursorStore::BrokerId() {
+  MutexLock lock(&mu_);
+  // INSERT OR IGNORE keeps the first id ever chosen; the SELECT reads it.
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT OR IGNORE INTO broker (key, value) VALUES ('id', ?1)", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return Error(db_, "write");
+  sqlite3_bind_int64(st, 1, RandomPositiveId());
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "write");
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM broker WHERE key = 'id'", -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "read");
+  rc = sqlite3_step(st);
+  uint64_t id = rc == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(st, 0)) : 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return Error(db_, "read");
+  return id;
 }
 
 template <class Row, class Bind>

@@ -1,6 +1,7 @@
 // The embedded metadata store for subscriptions: which subscriptions exist
 // on which topic, their type, and their acknowledged cursor (every offset
-// below it is acknowledged). An SQLite file under the data directory.
+// below it is acknowledged); also the topics, the namespaces operators
+// created and the broker's id. An SQLite file under the data directory.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,16 @@ class CursorStore {
   Status SaveTopic(const std::string& topic, bool reliable);
   // Many topics in one transaction (a first start over thousands of WALs).
   Status SaveTopics(const std::vector<std::pair<std::string, bool>>& topics);
+
+  // Namespaces an operator created (a topic's namespace exists as long as
+  // the topic does, declared or not).
+  Result<std::vector<std::string>> LoadNamespaces();
+  // AlreadyExists if it was saved before.
+  Status SaveNamespace(const std::string& ns);
+  // NotFound if it was never saved.
+  Status RemoveNamespace(const std::string& ns);
+  // This broker's id, chosen at random the first time and kept.
+  Result<uint64_t> BrokerId();
 
  private:
   // Runs `sql` once per row (bound by `bind(stmt, row)`) in one transaction.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 
+#include "frazil/broker/produce_schema_check.h"
 #include "frazil/broker/topic_name.h"
 #include "frazil/common/clock.h"
 #include "frazil/common/logging.h"
@@ -95,6 +96,8 @@ grpc::Status ToGrpc(const Status& s) {
       return {grpc::StatusCode::RESOURCE_EXHAUSTED, s.message()};
     case StatusCode::kUnimplemented:
       return {grpc::StatusCode::UNIMPLEMENTED, s.message()};
+    case StatusCode::kFailedPrecondition:
+      return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
     default:
       return {grpc::StatusCode::INTERNAL, s.ToString()};
   }
@@ -148,8 +151,12 @@ namespace {
 // is created on the broker's rpc executor, not on gRPC's threads.
 class ProducerServiceImpl final : public danube::ProducerService::CallbackService {
  public:
-  ProducerServiceImpl(Broker* b, uint64_t max_message_bytes)
-      : broker_(b), max_message_bytes_(max_message_bytes) {}
+  ProducerServiceImpl(Broker* b, const DanubeServiceOptions& o)
+      : broker_(b),
+        max_message_bytes_(o.max_message_bytes),
+        registry_(o.schema_registry),
+        topic_schemas_(o.topic_schemas),
+        schema_check_(b, o.schema_registry, o.topic_schemas) {}
 
   grpc::ServerUnaryReactor* CreateProducer(grpc::CallbackServerContext* ctx,
                                            const danube::ProducerRequest* req,
@@ -159,17 +166,30 @@ class ProducerServiceImpl final : public danube::ProducerService::CallbackServic
       reactor->Finish(Counted(broker_, Invalid(st)));
       return reactor;
     }
-    auto create = [this, reactor, req, resp] {
+    const bool with_schema = req->has_schema_ref() && !req->schema_ref().subject().empty();
+    auto create = [this, reactor, req, resp, with_schema] {
+      std::optional<ProducerSchema> binding;
+      bool assigned = false;
+      if (with_schema) {
+        ProducerSchema b;
+        if (auto st = BindSchema(*req, &assigned, &b); !st.ok()) return reactor->Finish(Counted(broker_, st));
+        binding = b;
+      }
       auto id = broker_->CreateProducer(req->topic_name(), req->producer_name(),
                                         req->producer_access_mode() == danube::Exclusive,
-                                        req->dispatch_strategy() == danube::Reliable);
-      if (!id.ok()) return reactor->Finish(Counted(broker_, ToGrpc(id.status())));
+                                        req->dispatch_strategy() == danube::Reliable, binding);
+      if (!id.ok()) {
+        // The topic was bound for this producer, which is refused: unbind it.
+        if (assigned) (void)topic_schemas_->Remove(req->topic_name());
+        return reactor->Finish(Counted(broker_, ToGrpc(id.status())));
+      }
       resp->set_request_id(req->request_id());
       resp->set_producer_id(*id);
       resp->set_producer_name(req->producer_name());
       reactor->Finish(grpc::Status::OK);
     };
-    if (broker_->TopicExists(req->topic_name()))
+    // A schema binding may write the metadata store: not on gRPC's threads.
+    if (!with_schema && broker_->TopicExists(req->topic_name()))
       create();  // no I/O: the topic is open
     else
       broker_->rpc_executor()->Post(std::move(create));
@@ -190,8 +210,12 @@ class ProducerServiceImpl final : public danube::ProducerService::CallbackServic
       return reactor;
     }
     uint64_t producer_id = req->msg_id().producer_id();
-    std::vector<uint8_t> stored =
-        storage::EncodeStoredMessage(StoredFromSent(*req, producer_id, static_cast<uint64_t>(WallClockMs())));
+    storage::StoredMessage message = StoredFromSent(*req, producer_id, static_cast<uint64_t>(WallClockMs()));
+    if (auto st = schema_check_.Check(req->msg_id().topic_name(), producer_id, &message); !st.ok()) {
+      reactor->Finish(Counted(broker_, st));
+      return reactor;
+    }
+    std::vector<uint8_t> stored = storage::EncodeStoredMessage(message);
     broker_->PublishAsync(
         producer_id, req->msg_id().topic_name(), req->producer_name(), stored, req->payload().size(),
         [this, reactor, resp, received](Result<uint64_t> offset) {
@@ -207,8 +231,45 @@ class ProducerServiceImpl final : public danube::ProducerService::CallbackServic
   }
 
  private:
+  // Resolves the producer's SchemaReference and binds the topic to its
+  // subject if it has none (`assigned`), as Danube does; a topic bound to
+  // another subject refuses the producer (FAILED_PRECONDITION: only
+  // ConfigureTopicSchema changes a topic's subject).
+  grpc::Status BindSchema(const danube::ProducerRequest& req, bool* assigned, ProducerSchema* out) {
+    const auto& ref = req.schema_ref();
+    if (!registry_ || !topic_schemas_)
+      return {grpc::StatusCode::UNIMPLEMENTED, "this broker has no schema registry"};
+    if (auto t = ParseTopicName(req.topic_name()); !t.ok()) return ToGrpc(t.status());
+    schema::SchemaRegistry::VersionChoice choice;
+    switch (ref.version_case()) {
+      case danube::SchemaReference::kPinnedVersion:
+        choice = {schema::SchemaRegistry::VersionChoice::kPinned, ref.pinned_version()};
+        break;
+      case danube::SchemaReference::kMinVersion:
+        choice = {schema::SchemaRegistry::VersionChoice::kMinimum, ref.min_version()};
+        break;
+      default:  // use_latest, or no version named
+        break;
+    }
+    auto resolved = registry_->Resolve(ref.subject(), choice);
+    if (!resolved.ok()) return ToGrpc(resolved.status());
+    auto bound = topic_schemas_->AssignIfAbsent(req.topic_name(), ref.subject());
+    if (!bound.ok()) return ToGrpc(bound.status());
+    *assigned = bound->second;
+    if (bound->first->subject != ref.subject())
+      return {grpc::StatusCode::FAILED_PRECONDITION,
+              "topic '" + req.topic_name() + "' uses schema subject '" + bound->first->subject +
+                  "', cannot use '" + ref.subject() +
+                  "'; only an admin can change a topic's schema (ConfigureTopicSchema)"};
+    *out = ProducerSchema{resolved->schema_id, resolved->version};
+    return grpc::Status::OK;
+  }
+
   Broker* broker_;
   uint64_t max_message_bytes_;
+  schema::SchemaRegistry* registry_;
+  schema::TopicSchemaStore* topic_schemas_;
+  ProduceSchemaCheck schema_check_;
 };
 
 // Lookups and health checks hold no lock across I/O: answered inline.
@@ -278,7 +339,7 @@ class HealthCheckImpl final : public danube::HealthCheck::CallbackService {
 
 std::vector<std::unique_ptr<grpc::Service>> MakeDanubeServices(Broker* broker, DanubeServiceOptions options) {
   std::vector<std::unique_ptr<grpc::Service>> out;
-  out.push_back(std::make_unique<ProducerServiceImpl>(broker, options.max_message_bytes));
+  out.push_back(std::make_unique<ProducerServiceImpl>(broker, options));
   out.push_back(MakeConsumerService(broker, options.advertised_url));
   out.push_back(std::make_unique<DiscoveryImpl>(broker, options.advertised_url));
   out.push_back(std::make_unique<HealthCheckImpl>(broker));

@@ -15,6 +15,8 @@
 
 #include "danube_api.grpc.pb.h"
 #include "frazil/broker/broker.h"
+#include "frazil/schema/schema_registry.h"
+#include "frazil/schema/topic_schema_store.h"
 #include "frazil/storage/stored_message.h"
 
 namespace frazil::broker {
@@ -61,6 +63,10 @@ struct DanubeServiceOptions {
   std::string advertised_url;
   // Largest payload accepted.
   uint64_t max_message_bytes = 5u << 20;
+  // Producers bind to schemas and sends are checked against their topic's
+  // schema configuration. Null: a producer naming a schema is refused.
+  schema::SchemaRegistry* schema_registry = nullptr;
+  schema::TopicSchemaStore* topic_schemas = nullptr;
 };
 
 // Request metadata by which Frazil's own consumers choose where a new

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "frazil/broker/grpc_services.h"
+#include "frazil/broker/topic_name.h"
 #include "schema_registry.grpc.pb.h"
 
 namespace frazil::broker {
@@ -26,18 +27,26 @@ void FillSchema(const schema::FoundSchema& f, pb::GetSchemaResponse* r) {
   r->set_compatibility_mode(schema::CompatibilityModeName(f.mode));
 }
 
-grpc::Status NotYet(const char* what) {
-  return {grpc::StatusCode::UNIMPLEMENTED,
-          std::string(what) +
-              " is not implemented in Frazil yet: topics cannot be bound to schema subjects, and produced "
-              "messages are not validated against schemas (the registry's subject calls work)"};
+// The topic of a per-topic call: valid, and open on this broker (Danube:
+// NOT_FOUND for a topic the broker does not serve).
+grpc::Status CheckTopic(Broker* broker, const std::string& topic) {
+  if (auto t = ParseTopicName(topic); !t.ok()) return ToGrpc(t.status());
+  if (!broker->TopicExists(topic))
+    return {grpc::StatusCode::NOT_FOUND, "topic '" + topic + "' not found on this broker"};
+  return grpc::Status::OK;
+}
+
+std::string Describe(const schema::TopicSchemaConfig& c) {
+  return std::string("validation policy '") + schema::ValidationPolicyName(c.policy) +
+         "', payload validation " + (c.payload_validation ? "enabled" : "disabled");
 }
 
 // Reads answer from memory on gRPC's thread; anything that writes the
 // store, or checks a large schema, is posted to the rpc executor.
 class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
  public:
-  SchemaRegistryImpl(Broker* b, SchemaRegistry* r) : broker_(b), registry_(r) {}
+  SchemaRegistryImpl(Broker* b, SchemaRegistry* r, schema::TopicSchemaStore* t)
+      : broker_(b), registry_(r), topics_(t) {}
 
   grpc::ServerUnaryReactor* RegisterSchema(grpc::CallbackServerContext* ctx,
                                            const pb::RegisterSchemaRequest* req,
@@ -163,26 +172,70 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
   }
 
   grpc::ServerUnaryReactor* ConfigureTopicSchema(grpc::CallbackServerContext* ctx,
-                                                 const pb::ConfigureTopicSchemaRequest*,
-                                                 pb::ConfigureTopicSchemaResponse*) override {
+                                                 const pb::ConfigureTopicSchemaRequest* req,
+                                                 pb::ConfigureTopicSchemaResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(Counted(broker_, NotYet("ConfigureTopicSchema")));
+    broker_->rpc_executor()->Post([this, reactor, req, resp] {
+      auto policy = schema::ParseValidationPolicy(req->validation_policy());
+      if (!policy.ok()) return reactor->Finish(Counted(broker_, ToGrpc(policy.status())));
+      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok())
+        return reactor->Finish(Counted(broker_, st));
+      if (!registry_->SubjectId(req->schema_subject()))
+        return reactor->Finish(
+            Counted(broker_, {grpc::StatusCode::NOT_FOUND,
+                              "schema subject '" + req->schema_subject() + "' not found in the registry"}));
+      schema::TopicSchemaConfig c{req->schema_subject(), *policy, req->enable_payload_validation()};
+      if (auto st = topics_->Set(req->topic_name(), c); !st.ok())
+        return reactor->Finish(Counted(broker_, ToGrpc(st)));
+      resp->set_success(true);
+      resp->set_message("topic '" + req->topic_name() + "' uses schema subject '" + c.subject + "', " +
+                        Describe(c));
+      reactor->Finish(grpc::Status::OK);
+    });
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* UpdateTopicValidationPolicy(grpc::CallbackServerContext* ctx,
-                                                        const pb::UpdateTopicValidationPolicyRequest*,
-                                                        pb::UpdateTopicValidationPolicyResponse*) override {
+  grpc::ServerUnaryReactor* UpdateTopicValidationPolicy(
+      grpc::CallbackServerContext* ctx, const pb::UpdateTopicValidationPolicyRequest* req,
+      pb::UpdateTopicValidationPolicyResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(Counted(broker_, NotYet("UpdateTopicValidationPolicy")));
+    broker_->rpc_executor()->Post([this, reactor, req, resp] {
+      auto policy = schema::ParseValidationPolicy(req->validation_policy());
+      if (!policy.ok()) return reactor->Finish(Counted(broker_, ToGrpc(policy.status())));
+      if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok())
+        return reactor->Finish(Counted(broker_, st));
+      Status st = topics_->UpdatePolicy(req->topic_name(), *policy, req->enable_payload_validation());
+      if (st.code() == StatusCode::kNotFound)
+        return reactor->Finish(
+            Counted(broker_, {grpc::StatusCode::FAILED_PRECONDITION,
+                              "topic '" + req->topic_name() +
+                                  "' has no schema subject configured; use ConfigureTopicSchema first"}));
+      if (!st.ok()) return reactor->Finish(Counted(broker_, ToGrpc(st)));
+      resp->set_success(true);
+      resp->set_message("topic '" + req->topic_name() +
+                        "': " + Describe({"", *policy, req->enable_payload_validation()}));
+      reactor->Finish(grpc::Status::OK);
+    });
     return reactor;
   }
 
   grpc::ServerUnaryReactor* GetTopicSchemaConfig(grpc::CallbackServerContext* ctx,
-                                                 const pb::GetTopicSchemaConfigRequest*,
-                                                 pb::GetTopicSchemaConfigResponse*) override {
+                                                 const pb::GetTopicSchemaConfigRequest* req,
+                                                 pb::GetTopicSchemaConfigResponse* resp) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(Counted(broker_, NotYet("GetTopicSchemaConfig")));
+    if (auto st = CheckTopic(broker_, req->topic_name()); !st.ok()) {
+      reactor->Finish(Counted(broker_, st));
+      return reactor;
+    }
+    // A topic without a subject answers as Danube's does: no subject,
+    // policy warn (its default), payload validation off, schema id 0.
+    schema::TopicSchemaConfig c;
+    if (auto found = topics_->Get(req->topic_name())) c = *found;
+    resp->set_schema_subject(c.subject);
+    resp->set_validation_policy(schema::ValidationPolicyName(c.policy));
+    resp->set_enable_payload_validation(c.payload_validation);
+    resp->set_schema_id(c.subject.empty() ? 0 : registry_->SubjectId(c.subject).value_or(0));
+    reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
@@ -205,12 +258,14 @@ class SchemaRegistryImpl final : public pb::SchemaRegistry::CallbackService {
  private:
   Broker* broker_;
   SchemaRegistry* registry_;
+  schema::TopicSchemaStore* topics_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeSchemaRegistryService(Broker* broker, schema::SchemaRegistry* registry) {
-  return std::make_unique<SchemaRegistryImpl>(broker, registry);
+std::unique_ptr<grpc::Service> MakeSchemaRegistryService(Broker* broker, schema::SchemaRegistry* registry,
+                                                         schema::TopicSchemaStore* topics) {
+  return std::make_unique<SchemaRegistryImpl>(broker, registry, topics);
 }
 
 }  // namespace frazil::broker

@@ -28,6 +28,12 @@ Result<TopicName> ParseTopicName(const std::string& text) {
   return t;
 }
 
+Status CheckNamespaceName(const std::string& ns) {
+  if (ValidPart(ns)) return Status::Ok();
+  return Status::InvalidArgument("invalid namespace name '" + Printable(ns) +
+                                 "': expected 1 to 200 letters, digits, '_' and '-'");
+}
+
 std::optional<std::string> TopicName::PartitionedParent() const {
   auto pos = name.rfind("-part-");
   if (pos == std::string::npos || pos == 0 || pos + 6 >= name.size()) return std::nullopt;

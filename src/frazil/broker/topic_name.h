@@ -21,6 +21,8 @@ struct TopicName {
 };
 
 Result<TopicName> ParseTopicName(const std::string& text);
+// A namespace name alone (`default`): the first part of a topic name.
+Status CheckNamespaceName(const std::string& ns);
 std::string PartitionName(const std::string& topic, int partition);
 
 // Limits on the text clients send besides topic names (see

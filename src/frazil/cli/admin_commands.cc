@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <cctype>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -22,19 +23,21 @@ std::optional<Reply> Call(const TopicsArgs& args, const std::string& method, con
   httplib::Client client(base);
   client.set_connection_timeout(5);
   client.set_read_timeout(60);
-  auto res = method == "DELETE" ? client.Delete(path) : client.Get(path);
+  auto res = method == "DELETE" ? client.Delete(path)
+             : method == "PUT"  ? client.Put(path, std::string(), "application/json")
+                                : client.Get(path);
   if (!res) {
-    std::cerr << "frazil topics: cannot reach the broker's HTTP endpoint " << base << ": "
+    std::cerr << "frazil: cannot reach the broker's HTTP endpoint " << base << ": "
               << httplib::to_string(res.error()) << "\n";
     return std::nullopt;
   }
   auto body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
-    std::cerr << "frazil topics: " << base << path << " answered " << res->status << " with non-JSON\n";
+    std::cerr << "frazil: " << base << path << " answered " << res->status << " with non-JSON\n";
     return std::nullopt;
   }
   if (res->status != 200) {
-    std::cerr << "frazil topics: " << body.value("error", res->body) << "\n";
+    std::cerr << "frazil: " << body.value("error", res->body) << "\n";
     return std::nullopt;
   }
   return Reply{res->status, std::move(body)};
@@ -48,6 +51,40 @@ std::optional<std::string> TopicPath(const std::string& topic) {
     return std::nullopt;
   }
   return "/admin/topics/" + parsed->ns + "/" + parsed->name;
+}
+
+// A namespace name for a path, or nullopt (bad usage) for an invalid one.
+std::optional<std::string> NamespacePath(const std::string& ns) {
+  if (Status st = broker::CheckNamespaceName(ns); !st.ok()) {
+    std::cerr << "frazil namespaces: " << st.message() << "\n";
+    return std::nullopt;
+  }
+  return "/admin/namespaces/" + ns;
+}
+
+// Percent-encodes a path segment (subscription names may hold any UTF-8).
+std::string EncodeSegment(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Prints the reply as JSON (--json) or the given line.
+int Done(const TopicsArgs& args, const Reply& reply, const std::string& line) {
+  if (args.json)
+    std::cout << reply.body.dump(2) << "\n";
+  else
+    std::cout << line << "\n";
+  return 0;
 }
 
 std::string Num(const nlohmann::json& v) { return v.is_null() ? "-" : v.dump(); }
@@ -120,6 +157,80 @@ int RunTopicsDelete(const TopicsArgs& args) {
   } else {
     std::cout << "deleted " << args.topic << " (its table, data files, WAL and subscriptions)\n";
   }
+  return 0;
+}
+
+int RunTopicsCreate(const TopicsArgs& args) {
+  auto path = TopicPath(args.topic);
+  if (!path) return 2;
+  std::string query = args.reliable ? "dispatch=reliable" : "dispatch=non_reliable";
+  if (args.partitions >= 0) query += "&partitions=" + std::to_string(args.partitions);
+  auto reply = Call(args, "PUT", *path + "?" + query);
+  if (!reply) return 1;
+  std::string what = args.partitions >= 0 ? " with " + std::to_string(args.partitions) + " partition(s)" : "";
+  return Done(
+      args, *reply,
+      "created " + args.topic + what + " (" + (args.reliable ? "reliable" : "non-reliable") + " dispatch)");
+}
+
+int RunTopicsSubscriptions(const TopicsArgs& args) {
+  auto path = TopicPath(args.topic);
+  if (!path) return 2;
+  auto reply = Call(args, "GET", *path + "/subscriptions");
+  if (!reply) return 1;
+  if (args.json) {
+    std::cout << reply->body.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& s : reply->body["subscriptions"]) std::cout << s.get<std::string>() << "\n";
+  return 0;
+}
+
+int RunTopicsUnsubscribe(const TopicsArgs& args) {
+  auto path = TopicPath(args.topic);
+  if (!path) return 2;
+  auto reply = Call(args, "DELETE", *path + "/subscriptions/" + EncodeSegment(args.subscription));
+  if (!reply) return 1;
+  return Done(args, *reply, "deleted subscription " + args.subscription + " of " + args.topic);
+}
+
+int RunNamespacesList(const TopicsArgs& args) {
+  auto reply = Call(args, "GET", "/admin/namespaces");
+  if (!reply) return 1;
+  if (args.json) {
+    std::cout << reply->body.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& ns : reply->body["namespaces"]) std::cout << ns.get<std::string>() << "\n";
+  return 0;
+}
+
+int RunNamespacesCreate(const TopicsArgs& args) {
+  auto path = NamespacePath(args.ns);
+  if (!path) return 2;
+  auto reply = Call(args, "PUT", *path);
+  if (!reply) return 1;
+  return Done(args, *reply, "created namespace " + args.ns);
+}
+
+int RunNamespacesDelete(const TopicsArgs& args) {
+  auto path = NamespacePath(args.ns);
+  if (!path) return 2;
+  auto reply = Call(args, "DELETE", *path);
+  if (!reply) return 1;
+  return Done(args, *reply, "deleted namespace " + args.ns);
+}
+
+int RunNamespacesTopics(const TopicsArgs& args) {
+  auto path = NamespacePath(args.ns);
+  if (!path) return 2;
+  auto reply = Call(args, "GET", *path);
+  if (!reply) return 1;
+  if (args.json) {
+    std::cout << reply->body.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& t : reply->body["topics"]) std::cout << t.get<std::string>() << "\n";
   return 0;
 }
 

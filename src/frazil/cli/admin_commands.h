@@ -1,14 +1,19 @@
-// `frazil topics list|describe|delete`: the broker's admin endpoints
-// (docs/formats/admin-api.md) from the shell.
+// `frazil topics ...` and `frazil namespaces ...`: the broker's HTTP admin
+// API (docs/formats/danube-admin.md) from the shell.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace frazil::cli {
 
 struct TopicsArgs {
   std::string http = "127.0.0.1:9040";  // the broker's --http address
-  std::string topic;                    // describe / delete
+  std::string topic;                    // describe / delete / create / subscriptions / unsubscribe
+  std::string subscription;             // unsubscribe
+  std::string ns;                       // namespaces create / delete / topics
+  int64_t partitions = -1;              // create: -1 for a plain topic (the broker checks the rest)
+  bool reliable = false;                // create: reliable dispatch
   bool json = false;                    // print the endpoint's JSON as is
 };
 
@@ -16,5 +21,12 @@ struct TopicsArgs {
 int RunTopicsList(const TopicsArgs& args);
 int RunTopicsDescribe(const TopicsArgs& args);
 int RunTopicsDelete(const TopicsArgs& args);
+int RunTopicsCreate(const TopicsArgs& args);
+int RunTopicsSubscriptions(const TopicsArgs& args);
+int RunTopicsUnsubscribe(const TopicsArgs& args);
+int RunNamespacesList(const TopicsArgs& args);
+int RunNamespacesCreate(const TopicsArgs& args);
+int RunNamespacesDelete(const TopicsArgs& args);
+int RunNamespacesTopics(const TopicsArgs& args);
 
 }  // namespace frazil::cli

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   frazil::server::ServeConfig defaults;
-  std::string config_file, data_dir, listen, advertise, http, log_level, warehouse;
+  std::string config_file, data_dir, listen, advertise, http, admin, log_level, warehouse;
   auto* serve = app.add_subcommand("serve", "Run a broker (standalone with embedded defaults)");
   serve->add_option("--config", config_file, "YAML configuration file (see config/frazil.yaml)");
   serve->add_option("--data-dir", data_dir, "Data directory (default " + defaults.data_dir + ")");
@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
                     "HOST:PORT clients are told to connect to (default: the --listen address; for a wildcard "
                     "listen address, this machine's host name)");
   serve->add_option("--http", http, "HTTP address for /healthz and /metrics (default " + defaults.http + ")");
+  serve->add_option(
+      "--admin", admin,
+      "Danube admin services (danube-admin) address HOST:PORT (default " + defaults.admin + ")");
   serve->add_option("--warehouse", warehouse,
                     "Where new tables go (storage.warehouse): s3://bucket/prefix (see the s3 section of "
                     "config/frazil.yaml), file:///path or a path (default file://DATA_DIR/warehouse)");
@@ -79,8 +82,8 @@ int main(int argc, char** argv) {
   consume->add_option("-n,--consumer-name", ca.consumer_name, "Consumer name (default frazil-cli-PID)");
 
   frazil::cli::TopicsArgs ta;
-  auto* topics =
-      app.add_subcommand("topics", "List, describe and delete topics (the broker's HTTP admin API)");
+  auto* topics = app.add_subcommand(
+      "topics", "List, describe, create and delete topics and subscriptions (HTTP admin API)");
   topics->require_subcommand(1);
   auto add_common = [&ta](CLI::App* cmd) {
     cmd->add_option("--http", ta.http, "The broker's HTTP address (default " + ta.http + ")");
@@ -98,6 +101,36 @@ int main(int argc, char** argv) {
   topics_delete->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
   add_common(topics_delete);
 
+  auto* topics_create = topics->add_subcommand(
+      "create", "Create a topic (or a partitioned topic: --partitions N) without producing to it");
+  topics_create->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  topics_create->add_option("--partitions", ta.partitions, "Partitions /namespace/name-part-0..N-1");
+  topics_create->add_flag("--reliable", ta.reliable,
+                          "Reliable dispatch (acknowledged, redelivered, cursors kept)");
+  add_common(topics_create);
+  auto* topics_subs = topics->add_subcommand("subscriptions", "List a topic's subscriptions");
+  topics_subs->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  add_common(topics_subs);
+  auto* topics_unsub = topics->add_subcommand(
+      "unsubscribe", "Delete a subscription: its consumers are detached, its cursor lost");
+  topics_unsub->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  topics_unsub->add_option("subscription", ta.subscription, "Subscription name")->required();
+  add_common(topics_unsub);
+
+  auto* namespaces = app.add_subcommand("namespaces", "List, create and delete namespaces (HTTP admin API)");
+  namespaces->require_subcommand(1);
+  auto* ns_list = namespaces->add_subcommand("list", "List namespaces");
+  add_common(ns_list);
+  auto* ns_create = namespaces->add_subcommand("create", "Create a namespace");
+  ns_create->add_option("namespace", ta.ns, "Namespace name")->required();
+  add_common(ns_create);
+  auto* ns_delete = namespaces->add_subcommand("delete", "Delete an empty namespace");
+  ns_delete->add_option("namespace", ta.ns, "Namespace name")->required();
+  add_common(ns_delete);
+  auto* ns_topics = namespaces->add_subcommand("topics", "List a namespace's topics");
+  ns_topics->add_option("namespace", ta.ns, "Namespace name")->required();
+  add_common(ns_topics);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -108,6 +141,13 @@ int main(int argc, char** argv) {
   if (topics_list->parsed()) return frazil::cli::RunTopicsList(ta);
   if (topics_describe->parsed()) return frazil::cli::RunTopicsDescribe(ta);
   if (topics_delete->parsed()) return frazil::cli::RunTopicsDelete(ta);
+  if (topics_create->parsed()) return frazil::cli::RunTopicsCreate(ta);
+  if (topics_subs->parsed()) return frazil::cli::RunTopicsSubscriptions(ta);
+  if (topics_unsub->parsed()) return frazil::cli::RunTopicsUnsubscribe(ta);
+  if (ns_list->parsed()) return frazil::cli::RunNamespacesList(ta);
+  if (ns_create->parsed()) return frazil::cli::RunNamespacesCreate(ta);
+  if (ns_delete->parsed()) return frazil::cli::RunNamespacesDelete(ta);
+  if (ns_topics->parsed()) return frazil::cli::RunNamespacesTopics(ta);
 
   if (produce->parsed()) return frazil::cli::RunProduce(pa);
   if (consume->parsed()) return frazil::cli::RunConsume(ca);
@@ -124,6 +164,7 @@ int main(int argc, char** argv) {
     if (!listen.empty()) config.listen = listen;
     if (!advertise.empty()) config.advertised_address = advertise;
     if (!http.empty()) config.http = http;
+    if (!admin.empty()) config.admin = admin;
     if (!log_level.empty()) config.log_level = log_level;
     if (!warehouse.empty()) config.storage.warehouse = warehouse;
     frazil::server::CatalogConfig& cc = config.catalog;

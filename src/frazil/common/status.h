@@ -31,6 +31,9 @@ enum class StatusCode {
   kResourceExhausted,
   // The request is understood but Frazil does not implement it (yet).
   kUnimplemented,
+  // The request is valid but the state it needs does not hold (e.g. a
+  // schema the topic's table cannot take, an operation that needs a cluster).
+  kFailedPrecondition,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -55,6 +58,7 @@ class [[nodiscard]] Status {
   static Status CommitStateUnknown(std::string m) { return {StatusCode::kCommitStateUnknown, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
   // An I/O failure described by errno, e.g. IoErrorFromErrno("write", path, EIO);
   // ENOSPC and EDQUOT are kResourceExhausted (retryable once space is freed).
   static Status IoErrorFromErrno(std::string_view what, std::string_view path, int err);

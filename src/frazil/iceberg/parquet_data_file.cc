@@ -58,11 +58,44 @@ Result<parquet::ValueSpec> ValueSpecFor(const Type& t) {
   return v;
 }
 
-// Top-level fields of `schema` by id, with their nesting role for leaves.
-bool IsTopLevelPrimitive(const Schema& schema, int32_t field_id) {
-  for (const auto& f : schema.fields)
-    if (f.id == field_id) return f.type->IsPrimitive();
+// Whether field `id` is a primitive reached from the top through structs
+// only: Iceberg keeps counts and bounds for those leaves alone (Java's
+// Parquet metrics do the same), since a leaf inside a list or map has a
+// level entry per empty or null collection, which is no value of it.
+bool OutsideRepeated(const std::vector<NestedField>& fields, int32_t id) {
+  for (const auto& f : fields) {
+    if (f.id == id) return f.type->IsPrimitive();
+    if (f.type->id == TypeId::kStruct && OutsideRepeated(f.type->fields, id)) return true;
+  }
   return false;
+}
+
+Result<parquet::FieldSchema> FieldSchemaFor(const NestedField& f) {
+  parquet::FieldSchema pf;
+  pf.name = f.name;
+  pf.field_id = f.id;
+  pf.required = f.required;
+  const Type& t = *f.type;
+  if (t.IsPrimitive()) {
+    FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(t));
+    return pf;
+  }
+  const std::vector<NestedField>& children = t.id == TypeId::kStruct ? t.fields : t.children;
+  if ((t.id == TypeId::kList && children.size() != 1) || (t.id == TypeId::kMap && children.size() != 2))
+    return Status::InvalidArgument("column " + f.name + " of type " + t.ToString() + " is malformed");
+  if (t.id == TypeId::kMap && !children[0].type->IsPrimitive())
+    return Status::InvalidArgument("column " + f.name + " of type " + t.ToString() +
+                                   ": data files support primitive map keys only");
+  pf.shape = t.id == TypeId::kStruct ? parquet::FieldSchema::Shape::kStruct
+             : t.id == TypeId::kList ? parquet::FieldSchema::Shape::kList
+                                     : parquet::FieldSchema::Shape::kMap;
+  for (const auto& c : children) {
+    auto child = FieldSchemaFor(c);
+    if (!child.ok()) return child.status().WithContext("column " + f.name);
+    pf.children.push_back(std::move(child).value());
+  }
+  parquet::Normalize(&pf);
+  return pf;
 }
 
 size_t Utf8Length(unsigned char lead) {
@@ -114,35 +147,43 @@ uint32_t DecodeUtf8(const std::string& s, size_t pos, size_t len) {
   }
 }
 
+// Whether a file's column has the tree the read schema wants: the same
+// shapes and field ids all the way down (types are checked by the reader).
+bool SameTree(const parquet::FieldSchema& a, const parquet::FieldSchema& b) {
+  if (a.shape != b.shape || a.children.size() != b.children.size()) return false;
+  for (size_t k = 0; k < a.children.size(); ++k) {
+    const int32_t ia = a.children[k].field_id, ib = b.children[k].field_id;
+    if ((ia != 0 && ib != 0 && ia != ib) || !SameTree(a.children[k], b.children[k])) return false;
+  }
+  return true;
+}
+
+// A column of `n` null slots shaped as `f`.
+parquet::ColumnData NullColumn(const parquet::FieldSchema& f, size_t n) {
+  using S = parquet::FieldSchema::Shape;
+  parquet::ColumnData c;
+  if (f.shape == S::kPrimitive) {
+    c.values.is_null.assign(n, 1);
+    for (size_t r = 0; r < n; ++r) c.values.AppendDefault(f.value.type);
+    return c;
+  }
+  c.is_null.assign(n, 1);
+  if (f.shape == S::kStruct) {
+    for (const auto& child : f.children) c.children.push_back(NullColumn(child, n));
+    return c;
+  }
+  c.offsets.assign(n + 1, 0);
+  if (!f.children.empty() && !f.children.back().is_primitive())
+    c.children.push_back(NullColumn(f.children.back(), 0));
+  return c;
+}
+
 }  // namespace
 
 Result<parquet::FileSchema> ParquetSchemaFor(const Schema& schema) {
   parquet::FileSchema out;
   for (const auto& f : schema.fields) {
-    parquet::FieldSchema pf;
-    pf.name = f.name;
-    pf.field_id = f.id;
-    pf.required = f.required;
-    const Type& t = *f.type;
-    if (t.IsPrimitive()) {
-      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(t));
-    } else if (t.id == TypeId::kList && t.children.size() == 1 && t.children[0].type->IsPrimitive()) {
-      pf.shape = parquet::FieldSchema::Shape::kList;
-      pf.element_id = t.children[0].id;
-      pf.element_required = t.children[0].required;
-      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(*t.children[0].type));
-    } else if (t.id == TypeId::kMap && t.children.size() == 2 && t.children[0].type->id == TypeId::kString &&
-               t.children[1].type->IsPrimitive()) {
-      pf.shape = parquet::FieldSchema::Shape::kMap;
-      pf.key_id = t.children[0].id;
-      pf.value_id = t.children[1].id;
-      pf.value_required = t.children[1].required;
-      FRAZIL_ASSIGN_OR_RETURN(pf.value, ValueSpecFor(*t.children[1].type));
-    } else {
-      return Status::InvalidArgument("column " + f.name + " of type " + t.ToString() +
-                                     " is not supported in data files (primitives, lists of primitives and "
-                                     "maps from string to primitive are)");
-    }
+    FRAZIL_ASSIGN_OR_RETURN(parquet::FieldSchema pf, FieldSchemaFor(f));
     out.fields.push_back(std::move(pf));
   }
   return out;
@@ -203,11 +244,9 @@ Result<DataFile> DescribeDataFile(const Schema& schema, const std::string& locat
   f.split_offsets = written.split_offsets;
   for (const auto& c : written.columns) {
     f.column_sizes[c.field_id] += c.column_size;
-    // Counts and bounds for top-level primitives only, as Java Iceberg
-    // writes them: a leaf inside a map or list has one Parquet level entry
-    // per empty or null collection, which is no value of the column, so
-    // its counts would be wrong; and nothing prunes on nested values.
-    if (!IsTopLevelPrimitive(schema, c.field_id)) continue;
+    // Counts and bounds for primitives outside lists and maps (see
+    // OutsideRepeated); a leaf below null structs counts their rows as nulls.
+    if (!OutsideRepeated(schema.fields, c.field_id)) continue;
     f.value_counts[c.field_id] = c.value_count;
     f.null_value_counts[c.field_id] = c.null_count;
     const NestedField* field = schema.FindField(c.field_id);
@@ -273,6 +312,10 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const s
       const auto& have = r->reader_->schema().fields[*idx];
       if (have.shape != want->shape)
         return Status::Corruption("data file " + location + ": column " + want->name + " has another shape");
+      if (!SameTree(have, *want))
+        return Status::Unimplemented("data file " + location + ": column " + want->name +
+                                     " is nested differently from the read schema (evolution of nested "
+                                     "columns is not supported yet)");
     }
     r->fields_.push_back(*want);
     r->file_index_.push_back(idx);
@@ -322,14 +365,7 @@ parquet::RowBatch DataFileReader::FillMissing(parquet::RowBatch read) const {
       out.columns.push_back(std::move(read.columns[next++]));
       continue;
     }
-    parquet::ColumnData c;
-    if (fields_[i].shape == parquet::FieldSchema::Shape::kPrimitive) {
-      c.values.is_null.assign(read.num_rows, 1);
-      for (size_t r = 0; r < read.num_rows; ++r) c.values.AppendDefault(fields_[i].value.type);
-    } else {
-      c.offsets.assign(read.num_rows + 1, 0);
-      c.is_null.assign(read.num_rows, 1);
-    }
+    parquet::ColumnData c = NullColumn(fields_[i], read.num_rows);
     out.columns.push_back(std::move(c));
   }
   return out;

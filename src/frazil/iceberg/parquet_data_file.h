@@ -19,8 +19,9 @@
 
 namespace frazil::iceberg {
 
-// Primitive columns, lists of primitives and maps from string to
-// primitive; other shapes are an InvalidArgument.
+// Any nesting of structs, lists and maps (map keys primitive), each node
+// with its Iceberg field id; types Parquet files cannot hold (time,
+// nanosecond timestamps) are an InvalidArgument.
 Result<parquet::FileSchema> ParquetSchemaFor(const Schema& schema);
 
 // Iceberg's default metrics mode, truncate(16): string and binary bounds

@@ -237,17 +237,13 @@ parquet::RowBatch RemoveRows(const parquet::RowBatch& batch, const std::vector<p
       for (size_t r = 0; r < batch.num_rows; ++r)
         if (!deleted[r]) copy_value(src.values, r, field.value.type, &dst.values);
     } else {
-      dst.offsets.push_back(0);
+      // Lists, maps and structs, nested to any depth.
+      size_t have = 0;
       for (size_t r = 0; r < batch.num_rows; ++r) {
-        if (deleted[r]) continue;
-        for (auto i = static_cast<size_t>(src.offsets[r]); i < static_cast<size_t>(src.offsets[r + 1]); ++i) {
-          copy_value(src.values, i, field.value.type, &dst.values);
-          if (field.shape == parquet::FieldSchema::Shape::kMap)
-            copy_value(src.keys, i, parquet::ValueType::kString, &dst.keys);
-        }
-        dst.offsets.push_back(dst.offsets.back() + (src.offsets[r + 1] - src.offsets[r]));
-        if (!src.is_null.empty()) dst.is_null.push_back(src.is_null[r]);
+        if (!deleted[r]) parquet::AppendColumnRow(field, src, r, have++, &dst);
       }
+      if (have == 0 && !field.is_primitive() && field.shape != parquet::FieldSchema::Shape::kStruct)
+        dst.offsets.push_back(0);
     }
     out.columns.push_back(std::move(dst));
   }

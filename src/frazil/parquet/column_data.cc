@@ -105,29 +105,58 @@ void AppendRowFlag(const std::vector<uint8_t>& src, size_t row, size_t dst_rows,
 
 }  // namespace
 
+namespace {
+
+// The type of a list's element or a map's value (keys: `key`), whether the
+// field is normalized (children) or flat.
+ValueType ElementType(const FieldSchema& f) {
+  return f.children.empty() ? f.value.type : f.children.back().value.type;
+}
+ValueType KeyType(const FieldSchema& f) {
+  return f.children.empty() ? ValueType::kString : f.children[0].value.type;
+}
+
+}  // namespace
+
+void AppendColumnRow(const FieldSchema& f, const ColumnData& in, size_t i, size_t have, ColumnData* out) {
+  switch (f.shape) {
+    case FieldSchema::Shape::kPrimitive:
+      AppendValue(in.values, i, f.value.type, have, &out->values);
+      return;
+    case FieldSchema::Shape::kStruct:
+      AppendRowFlag(in.is_null, i, have, &out->is_null);
+      if (out->children.size() < f.children.size()) out->children.resize(f.children.size());
+      for (size_t k = 0; k < f.children.size(); ++k)
+        AppendColumnRow(f.children[k], in.children[k], i, have, &out->children[k]);
+      return;
+    case FieldSchema::Shape::kList:
+    case FieldSchema::Shape::kMap:
+      break;
+  }
+  // Lists and maps: the slot's entries, then its end offset.
+  if (out->offsets.empty()) out->offsets.push_back(0);
+  AppendRowFlag(in.is_null, i, have, &out->is_null);
+  const bool nested = !f.children.empty() && !f.children.back().is_primitive();
+  const bool is_map = f.shape == FieldSchema::Shape::kMap;
+  if (nested && out->children.empty()) out->children.resize(1);
+  const auto start = static_cast<size_t>(out->offsets.back());
+  for (int32_t j = in.offsets[i]; j < in.offsets[i + 1]; ++j) {
+    const auto e = static_cast<size_t>(j);
+    const size_t at = start + static_cast<size_t>(j - in.offsets[i]);
+    if (is_map) AppendValue(in.keys, e, KeyType(f), at, &out->keys);
+    if (nested) {
+      AppendColumnRow(f.children.back(), in.children[0], e, at, &out->children[0]);
+    } else {
+      AppendValue(in.values, e, ElementType(f), at, &out->values);
+    }
+  }
+  out->offsets.push_back(out->offsets.back() + (in.offsets[i + 1] - in.offsets[i]));
+}
+
 void AppendRow(const std::vector<FieldSchema>& fields, const RowBatch& src, size_t row, RowBatch* dst) {
   if (dst->columns.size() < fields.size()) dst->columns.resize(fields.size());
-  for (size_t c = 0; c < fields.size(); ++c) {
-    const FieldSchema& f = fields[c];
-    const ColumnData& in = src.columns[c];
-    ColumnData& out = dst->columns[c];
-    const ValueType t = f.value.type;
-    if (f.shape == FieldSchema::Shape::kPrimitive) {
-      AppendValue(in.values, row, t, dst->num_rows, &out.values);
-      continue;
-    }
-    // Lists and maps: the row's entries, then the row's end offset.
-    if (out.offsets.empty()) out.offsets.push_back(0);
-    AppendRowFlag(in.is_null, row, dst->num_rows, &out.is_null);
-    const auto start = static_cast<size_t>(out.offsets.back());
-    for (int32_t j = in.offsets[row]; j < in.offsets[row + 1]; ++j) {
-      const auto e = static_cast<size_t>(j);
-      const size_t have = start + static_cast<size_t>(j - in.offsets[row]);
-      if (f.shape == FieldSchema::Shape::kMap) AppendValue(in.keys, e, ValueType::kString, have, &out.keys);
-      AppendValue(in.values, e, t, have, &out.values);
-    }
-    out.offsets.push_back(out.offsets.back() + (in.offsets[row + 1] - in.offsets[row]));
-  }
+  for (size_t c = 0; c < fields.size(); ++c)
+    AppendColumnRow(fields[c], src.columns[c], row, dst->num_rows, &dst->columns[c]);
   ++dst->num_rows;
 }
 

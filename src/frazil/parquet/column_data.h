@@ -67,15 +67,25 @@ struct ValueVector {
   void AppendDefault(ValueType t);
 };
 
-// One top-level column of a batch. For primitives `values` has one entry
-// per row. For lists and maps, `offsets` (rows + 1) index into `values`
-// (list elements, map values) and `keys` (map keys); `is_null` marks null
-// rows (a null list differs from an empty one).
+// One column of a batch, laid out as Arrow lays out arrays, shaped by its
+// FieldSchema. A column has "slots": one per row at the top level, one
+// per entry of the parent list or map below it.
+// - primitive: `values`, one entry per slot, nulls in values.is_null.
+// - struct: `is_null` (one flag per slot; empty: no nulls) and `children`,
+//   one per field, each with one slot per slot of the struct (slots under
+//   a null struct are written as null whatever they hold).
+// - list: `offsets` (slots + 1) index the element's entries; `is_null`
+//   marks null slots (a null list differs from an empty one). A primitive
+//   element is in `values`, any other in children[0].
+// - map: as a list, with the (primitive) keys in `keys`, and the values in
+//   `values` if primitive, else in children[0].
+// Lists and maps of primitives (the flat shapes) thus use no children.
 struct ColumnData {
   ValueVector values;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> is_null;
   ValueVector keys;
+  std::vector<ColumnData> children{};
 };
 
 struct RowBatch {
@@ -87,5 +97,9 @@ struct RowBatch {
 // column), nulls and nested values included: for reordering rows, e.g.
 // sorting a data file's rows by a column.
 void AppendRow(const std::vector<FieldSchema>& fields, const RowBatch& src, size_t row, RowBatch* dst);
+// The same for one column: slot `slot` of `src` appended to `dst`, which
+// holds `dst_slots` slots.
+void AppendColumnRow(const FieldSchema& f, const ColumnData& src, size_t slot, size_t dst_slots,
+                     ColumnData* dst);
 
 }  // namespace frazil::parquet

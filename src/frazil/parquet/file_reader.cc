@@ -28,8 +28,129 @@ Result<uint64_t> ChunkStart(const ColumnMetaData& m, uint64_t data_end) {
   return static_cast<uint64_t>(start);
 }
 
+// Assembles a field nested beyond the flat shapes from its leaves' levels
+// (the reverse of the writer's shredding). A node's slots are the level
+// entries of its first leaf with def >= `rep_def` (the level at which the
+// innermost list or map entry above it exists) and rep <= `rep_level` (the
+// lists and maps above it); a slot is present when def reaches the node's
+// own level. Every leaf of a struct must agree on the slots.
+class Assembler {
+ public:
+  Assembler(const std::vector<LeafColumn>& leaves, const std::vector<size_t>& leaf_ids,
+            std::vector<DecodedChunk>* chunks)
+      : leaves_(leaves), leaf_ids_(leaf_ids), chunks_(*chunks) {}
+
+  Status Field(const FieldSchema& f, size_t num_rows, ColumnData* out) {
+    FRAZIL_RETURN_IF_ERROR(Node(f, 0, 0, 0, num_rows, out, &out->values));
+    if (next_ != chunks_.size()) return Status::Corruption("leaves left over after the field");
+    return Status::Ok();
+  }
+
+ private:
+  static uint64_t At(const std::vector<uint64_t>& v, size_t i) { return v.empty() ? 0 : v[i]; }
+
+  Result<DecodedChunk*> First() {
+    if (next_ >= chunks_.size()) return Status::Corruption("the schema has more leaves than were read");
+    DecodedChunk& c = chunks_[next_];
+    const LeafColumn& leaf = leaves_[leaf_ids_[next_]];
+    const auto n = static_cast<size_t>(c.num_values);
+    if ((leaf.max_def > 0 && c.defs.size() != n) || (leaf.max_rep > 0 && c.reps.size() != n))
+      return Status::Corruption("levels missing");
+    return &c;
+  }
+
+  Status Node(const FieldSchema& f, uint64_t parent_def, uint64_t rep_level, uint64_t rep_def, size_t slots,
+              ColumnData* col, ValueVector* prim) {
+    using S = FieldSchema::Shape;
+    const uint64_t def = parent_def + (f.required ? 0 : 1);
+    FRAZIL_ASSIGN_OR_RETURN(DecodedChunk * c, First());
+    const auto levels = static_cast<size_t>(c->num_values);
+    if (f.shape == S::kPrimitive) {
+      const LeafColumn& leaf = leaves_[leaf_ids_[next_++]];
+      if (def != static_cast<uint64_t>(leaf.max_def) || rep_level != static_cast<uint64_t>(leaf.max_rep))
+        return Status::Corruption("column " + f.name + ": levels disagree with the schema");
+      const ValueType vt = f.value.type;
+      const size_t present = c->values.size(vt);
+      prim->Reserve(vt, std::min(slots, levels));
+      size_t next = 0, count = 0;
+      bool any_null = false;
+      for (size_t i = 0; i < levels; ++i) {
+        const uint64_t d = At(c->defs, i);
+        if (d > def || At(c->reps, i) > rep_level)
+          return Status::Corruption("level above the column's maximum");
+        if (d < rep_def) continue;
+        if (count++ >= slots)
+          return Status::Corruption("column " + f.name + ": more entries than its parent has");
+        if (d == def) {
+          if (next >= present) return Status::Corruption("fewer values than definition levels say");
+          if (any_null) prim->is_null.push_back(0);
+          prim->AppendFrom(c->values, next++, vt);
+        } else {
+          if (!any_null) prim->is_null.assign(count - 1, 0);
+          any_null = true;
+          prim->is_null.push_back(1);
+          prim->AppendDefault(vt);
+        }
+      }
+      if (count != slots)
+        return Status::Corruption("column " + f.name + ": fewer entries than its parent has");
+      if (next != present) return Status::Corruption("more values than definition levels say");
+      return Status::Ok();
+    }
+    // The node's slots and nulls; for lists and maps, their entries.
+    col->is_null.clear();
+    col->offsets.clear();
+    const bool repeated = f.shape != S::kStruct;
+    if (repeated) col->offsets.push_back(0);
+    size_t count = 0, entries = 0;
+    bool any_null = false;
+    for (size_t i = 0; i < levels; ++i) {
+      const uint64_t d = At(c->defs, i), r = At(c->reps, i);
+      if (d >= rep_def && r <= rep_level) {
+        if (count > 0 && repeated) col->offsets.push_back(static_cast<int32_t>(entries));
+        if (count++ >= slots)
+          return Status::Corruption("column " + f.name + ": more entries than its parent has");
+        const bool null = d < def;
+        col->is_null.push_back(null);
+        any_null |= null;
+      } else if (repeated && r == rep_level + 1 && d <= def) {
+        return Status::Corruption("column " + f.name + ": a repeated entry without a parent");
+      }
+      if (repeated && d > def && r <= rep_level + 1) {
+        if (count == 0) return Status::Corruption("column " + f.name + ": an entry before its first row");
+        if (++entries > static_cast<size_t>(INT32_MAX)) return Status::Corruption("too many entries");
+      }
+    }
+    if (repeated && count > 0) col->offsets.push_back(static_cast<int32_t>(entries));
+    if (count != slots) return Status::Corruption("column " + f.name + ": fewer entries than its parent has");
+    if (!any_null) col->is_null.clear();
+    if (f.shape == S::kStruct) {
+      col->children.resize(f.children.size());
+      for (size_t k = 0; k < f.children.size(); ++k) {
+        ColumnData& cd = col->children[k];
+        FRAZIL_RETURN_IF_ERROR(Node(f.children[k], def, rep_level, rep_def, slots, &cd, &cd.values));
+      }
+      return Status::Ok();
+    }
+    const uint64_t inner = def + 1;
+    if (f.shape == S::kMap) {
+      FRAZIL_RETURN_IF_ERROR(Node(f.children[0], inner, rep_level + 1, inner, entries, nullptr, &col->keys));
+    }
+    const FieldSchema& e = f.children.back();
+    if (e.is_primitive()) return Node(e, inner, rep_level + 1, inner, entries, nullptr, &col->values);
+    col->children.resize(1);
+    return Node(e, inner, rep_level + 1, inner, entries, &col->children[0], &col->children[0].values);
+  }
+
+  const std::vector<LeafColumn>& leaves_;
+  const std::vector<size_t>& leaf_ids_;
+  std::vector<DecodedChunk>& chunks_;
+  size_t next_ = 0;  // the chunk of the next leaf
+};
+
 // A top-level field's rows from the decoded chunks of its leaves (one for
-// a primitive; element, or key and value, for a list or map).
+// a primitive; element, or key and value, for a list or map; any number
+// for nested fields).
 Status AssembleField(const FieldSchema& f, const std::vector<LeafColumn>& leaves_,
                      const std::vector<size_t>& leaf_ids, size_t num_rows,
                      std::vector<DecodedChunk>* chunks_in, ColumnData* out) {
@@ -60,7 +181,9 @@ Status AssembleField(const FieldSchema& f, const std::vector<LeafColumn>& leaves
     if (next != present) return Status::Corruption("more values than definition levels say");
     return Status::Ok();
   }
-  // Lists and maps: the structure comes from the element (or value) leaf.
+  if (f.shape == FieldSchema::Shape::kStruct || !f.has_primitive_values())
+    return Assembler(leaves_, leaf_ids, chunks_in).Field(f, num_rows, out);
+  // Lists and maps of primitives: the structure comes from the element (or value) leaf.
   const bool is_map = f.shape == FieldSchema::Shape::kMap;
   DecodedChunk& vc = chunks[is_map ? 1 : 0];
   const LeafColumn& vleaf = leaves_[leaf_ids[is_map ? 1 : 0]];
@@ -120,11 +243,12 @@ Status AssembleField(const FieldSchema& f, const std::vector<LeafColumn>& leaves
   }
   if (is_map) {
     // Keys are required: one per entry, in order.
-    if (chunks[0].values.bytes.size() != entries || chunks[0].num_values != vc.num_values) {
-      return Status::Corruption("map has " + std::to_string(chunks[0].values.bytes.size()) + " keys for " +
-                                std::to_string(entries) + " entries");
+    const size_t keys = chunks[0].values.size(f.children.at(0).value.type);
+    if (keys != entries || chunks[0].num_values != vc.num_values) {
+      return Status::Corruption("map has " + std::to_string(keys) + " keys for " + std::to_string(entries) +
+                                " entries");
     }
-    out->keys.bytes = std::move(chunks[0].values.bytes);
+    out->keys = std::move(chunks[0].values);
   }
   return Status::Ok();
 }

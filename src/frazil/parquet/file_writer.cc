@@ -1,6 +1,7 @@
 #include "frazil/parquet/file_writer.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "frazil/common/coding.h"
 
@@ -14,8 +15,10 @@ constexpr size_t kRowsPerSlice = 4096;  // row groups are checked between slices
 constexpr size_t kNestedRowsPerSlice = 256;
 constexpr size_t kNestedEntriesPerSlice = 256;
 
+// `present` (if given) flags the entries whose parent is present: a
+// required entry may be null only where it is not.
 Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool required,
-                   const std::string& what) {
+                   const std::string& what, const std::vector<uint8_t>* present = nullptr) {
   if (v.size(spec.type) != n) {
     return Status::InvalidArgument(what + ": " + std::to_string(v.size(spec.type)) + " " +
                                    ValueTypeName(spec.type) + " values where " + std::to_string(n) +
@@ -46,7 +49,7 @@ Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool r
   if (!null_may_fail && !values_may_fail) return Status::Ok();
   for (size_t i = 0; i < n; ++i) {
     if (v.IsNull(i)) {
-      if (required)
+      if (required && (present == nullptr || (*present)[i]))
         return Status::InvalidArgument(what + " is required but entry " + std::to_string(i) + " is null");
       continue;
     }
@@ -87,6 +90,136 @@ Status CheckValues(const ValueVector& v, const ValueSpec& spec, size_t n, bool r
   return Status::Ok();
 }
 
+// Checks a column's slots [0, n) against its field, recursively: sizes,
+// offsets, and nulls only where the field may be null (`present` as above).
+Status ValidateNode(const FieldSchema& f, const ColumnData* col, const ValueVector* prim, size_t n,
+                    const std::vector<uint8_t>* present, const std::string& what) {
+  using S = FieldSchema::Shape;
+  if (f.shape == S::kPrimitive) return CheckValues(*prim, f.value, n, f.required, what, present);
+  if (!col->is_null.empty() && col->is_null.size() != n)
+    return Status::InvalidArgument(what + ": null flags do not match the rows");
+  const bool nulls = !col->is_null.empty();
+  for (size_t r = 0; r < n && nulls; ++r) {
+    if (col->is_null[r] && f.required && (present == nullptr || (*present)[r]))
+      return Status::InvalidArgument(what + " is required but row " + std::to_string(r) + " is null");
+  }
+  // Which slots of the children have a present parent (null: all).
+  std::vector<uint8_t> below;
+  const std::vector<uint8_t>* below_ptr = nullptr;
+  if (f.shape == S::kStruct) {
+    if (col->children.size() != f.children.size()) {
+      return Status::InvalidArgument(what + ": " + std::to_string(col->children.size()) + " children for " +
+                                     std::to_string(f.children.size()) + " struct fields");
+    }
+    if (nulls || present) {
+      below.resize(n);
+      for (size_t r = 0; r < n; ++r)
+        below[r] = (present == nullptr || (*present)[r]) && !(nulls && col->is_null[r]);
+      below_ptr = &below;
+    }
+    for (size_t k = 0; k < f.children.size(); ++k) {
+      const FieldSchema& c = f.children[k];
+      FRAZIL_RETURN_IF_ERROR(
+          ValidateNode(c, &col->children[k], &col->children[k].values, n, below_ptr, what + "." + c.name));
+    }
+    return Status::Ok();
+  }
+  if (col->offsets.size() != n + 1 || col->offsets[0] != 0) {
+    return Status::InvalidArgument(what + ": needs " + std::to_string(n + 1) + " offsets starting at 0");
+  }
+  for (size_t r = 0; r < n; ++r) {
+    if (col->offsets[r + 1] < col->offsets[r]) return Status::InvalidArgument(what + ": offsets decrease");
+    if (nulls && col->is_null[r] && col->offsets[r + 1] != col->offsets[r])
+      return Status::InvalidArgument(what + ": null row " + std::to_string(r) + " has entries");
+  }
+  const auto entries = static_cast<size_t>(col->offsets[n]);
+  if (present) {
+    below.reserve(entries);
+    for (size_t r = 0; r < n; ++r)
+      below.insert(below.end(), static_cast<size_t>(col->offsets[r + 1] - col->offsets[r]), (*present)[r]);
+    below_ptr = &below;
+  }
+  const bool is_map = f.shape == S::kMap;
+  if (f.children.size() != (is_map ? 2u : 1u)) return Status::InvalidArgument(what + ": malformed schema");
+  if (is_map) {
+    FRAZIL_RETURN_IF_ERROR(
+        CheckValues(col->keys, f.children[0].value, entries, true, what + " key", below_ptr));
+  }
+  const FieldSchema& e = f.children.back();
+  if (e.is_primitive())
+    return ValidateNode(e, nullptr, &col->values, entries, below_ptr,
+                        what + (is_map ? " value" : " element"));
+  if (col->children.size() != 1)
+    return Status::InvalidArgument(what + ": needs one child column for its " +
+                                   (is_map ? "values" : "elements"));
+  return ValidateNode(e, &col->children[0], nullptr, entries, below_ptr,
+                      what + (is_map ? " value" : " element"));
+}
+
+// Appends the level entries (and present values) of one slot of the leaf
+// below chain node k. `def` and `rep` are the levels of the slot's parent
+// and of the slot's first entry; `depth_rep` counts the lists and maps
+// above the node.
+class Shredder {
+ public:
+  Shredder(const std::vector<const FieldSchema*>& nodes, const std::vector<size_t>& child, ValueType type,
+           std::vector<uint16_t>* defs, std::vector<uint16_t>* reps, ValueVector* out)
+      : nodes_(nodes), child_(child), type_(type), defs_(defs), reps_(reps), out_(out) {}
+
+  void Slot(size_t k, const ColumnData* col, const ValueVector* prim, size_t i, uint16_t def, uint16_t rep,
+            uint16_t depth_rep) {
+    const FieldSchema& f = *nodes_[k];
+    const uint16_t opt = f.required ? 0 : 1;
+    if (f.is_primitive()) {
+      if (prim->IsNull(i)) return Emit(def, rep);
+      Emit(static_cast<uint16_t>(def + opt), rep);
+      out_->AppendFrom(*prim, i, type_);
+      return;
+    }
+    if (!col->is_null.empty() && col->is_null[i]) return Emit(def, rep);
+    def = static_cast<uint16_t>(def + opt);
+    const size_t c = child_[k];
+    const FieldSchema& child = f.children[c];
+    if (f.shape == FieldSchema::Shape::kStruct) {
+      const ColumnData& cd = col->children[c];
+      return Slot(k + 1, &cd, &cd.values, i, def, rep, depth_rep);
+    }
+    const auto lo = static_cast<size_t>(col->offsets[i]), hi = static_cast<size_t>(col->offsets[i + 1]);
+    if (lo == hi) return Emit(def, rep);  // empty
+    const ColumnData* cc = nullptr;
+    const ValueVector* cp = nullptr;
+    if (f.shape == FieldSchema::Shape::kMap && c == 0) {
+      cp = &col->keys;
+    } else if (child.is_primitive()) {
+      cp = &col->values;
+    } else {
+      cc = &col->children[0];
+    }
+    const auto inner = static_cast<uint16_t>(depth_rep + 1);
+    for (size_t j = lo; j < hi; ++j)
+      Slot(k + 1, cc, cp, j, static_cast<uint16_t>(def + 1), j == lo ? rep : inner, inner);
+  }
+
+ private:
+  void Emit(uint16_t def, uint16_t rep) {
+    defs_->push_back(def);
+    reps_->push_back(rep);
+  }
+  const std::vector<const FieldSchema*>& nodes_;
+  const std::vector<size_t>& child_;
+  ValueType type_;
+  std::vector<uint16_t>*defs_, *reps_;
+  ValueVector* out_;
+};
+
+void ClearValues(ValueVector* v) {
+  v->is_null.clear();
+  v->ints.clear();
+  v->doubles.clear();
+  v->bytes.clear();
+  v->decimals.clear();
+}
+
 }  // namespace
 
 FileWriter::FileWriter(FileSchema schema, WriterOptions options, std::unique_ptr<OutputSink> sink)
@@ -101,8 +234,29 @@ Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOp
   if (options.page_bytes == 0 || options.row_group_bytes == 0) {
     return Status::InvalidArgument("page and row group byte targets must be positive");
   }
+  Normalize(&schema);
   std::unique_ptr<FileWriter> w(new FileWriter(std::move(schema), std::move(options), std::move(sink)));
   FRAZIL_ASSIGN_OR_RETURN(w->elements_, ToParquetSchema(w->schema_, &w->leaves_));
+  // The leaves' chains, found in the order ToParquetSchema lays leaves out.
+  for (const auto& f : w->schema_.fields) {
+    LeafChain chain;
+    std::function<void(const FieldSchema&)> walk = [&](const FieldSchema& n) {
+      chain.nodes.push_back(&n);
+      if (n.is_primitive()) {
+        w->chains_.push_back(chain);
+      } else {
+        for (size_t k = 0; k < n.children.size(); ++k) {
+          chain.child.push_back(k);
+          walk(n.children[k]);
+          chain.child.pop_back();
+        }
+      }
+      chain.nodes.pop_back();
+    };
+    walk(f);
+  }
+  if (w->chains_.size() != w->leaves_.size())
+    return Status::Internal("Parquet writer: leaves and schema disagree");
   for (const auto& leaf : w->leaves_)
     w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_));
   FRAZIL_RETURN_IF_ERROR(w->sink_->Write(std::span(reinterpret_cast<const uint8_t*>(kMagic), 4)));
@@ -118,36 +272,7 @@ Status FileWriter::Validate(const RowBatch& batch) const {
   for (size_t c = 0; c < schema_.fields.size(); ++c) {
     const FieldSchema& f = schema_.fields[c];
     const ColumnData& d = batch.columns[c];
-    if (f.shape == FieldSchema::Shape::kPrimitive) {
-      FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, n, f.required, "column " + f.name));
-      continue;
-    }
-    if (d.offsets.size() != n + 1 || d.offsets[0] != 0) {
-      return Status::InvalidArgument("column " + f.name + ": needs " + std::to_string(n + 1) +
-                                     " offsets starting at 0");
-    }
-    for (size_t r = 0; r < n; ++r) {
-      if (d.offsets[r + 1] < d.offsets[r])
-        return Status::InvalidArgument("column " + f.name + ": offsets decrease");
-    }
-    if (!d.is_null.empty() && d.is_null.size() != n)
-      return Status::InvalidArgument("column " + f.name + ": null flags do not match the rows");
-    for (size_t r = 0; r < n && !d.is_null.empty(); ++r) {
-      if (d.is_null[r] && f.required)
-        return Status::InvalidArgument("column " + f.name + " is required but row " + std::to_string(r) +
-                                       " is null");
-      if (d.is_null[r] && d.offsets[r + 1] != d.offsets[r])
-        return Status::InvalidArgument("column " + f.name + ": null row " + std::to_string(r) +
-                                       " has entries");
-    }
-    const size_t entries = static_cast<size_t>(d.offsets[n]);
-    const bool is_list = f.shape == FieldSchema::Shape::kList;
-    FRAZIL_RETURN_IF_ERROR(CheckValues(d.values, f.value, entries,
-                                       is_list ? f.element_required : f.value_required,
-                                       "column " + f.name + (is_list ? " element" : " value")));
-    if (!is_list)
-      FRAZIL_RETURN_IF_ERROR(
-          CheckValues(d.keys, ValueSpec{ValueType::kString}, entries, true, "column " + f.name + " key"));
+    FRAZIL_RETURN_IF_ERROR(ValidateNode(f, &d, &d.values, n, nullptr, "column " + f.name));
   }
   return Status::Ok();
 }
@@ -174,6 +299,10 @@ Status FileWriter::WriteRows(const RowBatch& batch, size_t begin, size_t end) {
     ColumnWriter& w = *writers_[l];
     if (f.shape == FieldSchema::Shape::kPrimitive) {
       FRAZIL_RETURN_IF_ERROR(w.AddRows(d.values, begin, end));
+      continue;
+    }
+    if (f.shape == FieldSchema::Shape::kStruct || !f.has_primitive_values()) {
+      FRAZIL_RETURN_IF_ERROR(ShredRows(l, d, begin, end));
       continue;
     }
     // Lists and maps: the levels of a slice of rows at a time, handed over
@@ -206,6 +335,25 @@ Status FileWriter::WriteRows(const RowBatch& batch, size_t begin, size_t end) {
   }
   rows_in_group_ += static_cast<int64_t>(end - begin);
   total_rows_ += static_cast<int64_t>(end - begin);
+  return Status::Ok();
+}
+
+Status FileWriter::ShredRows(size_t leaf, const ColumnData& column, size_t begin, size_t end) {
+  const LeafChain& chain = chains_[leaf];
+  ColumnWriter& w = *writers_[leaf];
+  Shredder shred(chain.nodes, chain.child, leaves_[leaf].value.type, &defs_, &reps_, &gathered_);
+  // A slice of rows at a time (as for flat lists), so pages are cut often enough.
+  for (size_t r = begin; r < end;) {
+    const size_t first = r;
+    defs_.clear();
+    reps_.clear();
+    ClearValues(&gathered_);
+    while (r < end && r - first < kNestedRowsPerSlice && defs_.size() < kNestedEntriesPerSlice) {
+      shred.Slot(0, &column, &column.values, r, 0, 0, 0);
+      ++r;
+    }
+    FRAZIL_RETURN_IF_ERROR(w.AddNested(defs_, reps_, gathered_, 0, gathered_.size(leaves_[leaf].value.type)));
+  }
   return Status::Ok();
 }
 

@@ -54,6 +54,9 @@ class FileWriter {
   FileWriter(FileSchema schema, WriterOptions options, std::unique_ptr<OutputSink> sink);
   Status Validate(const RowBatch& batch) const;
   Status WriteRows(const RowBatch& batch, size_t begin, size_t end);
+  // Rows [begin, end) of a leaf below a struct or a list or map of nested
+  // types: definition and repetition levels by the Dremel algorithm.
+  Status ShredRows(size_t leaf, const ColumnData& column, size_t begin, size_t end);
   Status FlushRowGroup();
 
   FileSchema schema_;
@@ -62,6 +65,15 @@ class FileWriter {
   std::vector<LeafColumn> leaves_;
   std::vector<SchemaElement> elements_;
   std::vector<std::unique_ptr<ColumnWriter>> writers_;
+  // Per leaf, the fields from its top-level field down to it, and which
+  // child leads on at each (for shredding nested columns).
+  struct LeafChain {
+    std::vector<const FieldSchema*> nodes;
+    std::vector<size_t> child;
+  };
+  std::vector<LeafChain> chains_;
+  // The present values of a slice of a nested leaf, gathered for its writer.
+  ValueVector gathered_;
   std::vector<RowGroup> row_groups_;
   // Levels of a slice of list or map rows, reused slice after slice.
   std::vector<uint16_t> defs_, reps_;

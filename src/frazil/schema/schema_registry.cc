@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "frazil/schema/avro_compatibility.h"
+#include "frazil/schema/json_compatibility.h"
+#include "frazil/schema/payload_validator.h"
 
 namespace frazil::schema {
 
@@ -22,43 +24,11 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n;  // continuation bytes
-    uint32_t cp;
-    if (c < 0x80) {
-      n = 0, cp = c;
-    } else if ((c >> 5) == 0x6) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c >> 4) == 0xE) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c >> 3) == 0x1E) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    // Overlong forms, surrogates and code points beyond Unicode.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 Status CheckText(std::string_view field, std::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes)
     return Status::InvalidArgument(std::string(field) + " is longer than " + std::to_string(max_bytes) +
                                    " bytes");
-  if (!ValidUtf8(value)) return Status::InvalidArgument(std::string(field) + " is not valid UTF-8");
+  if (!IsValidUtf8(value)) return Status::InvalidArgument(std::string(field) + " is not valid UTF-8");
   if (value.find('\0') != std::string_view::npos)
     return Status::InvalidArgument(std::string(field) + " contains NUL");
   return Status::Ok();
@@ -166,6 +136,38 @@ Status Write(sqlite3* db, const char* sql, Bind bind) {
 
 }  // namespace
 
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n;  // continuation bytes
+    uint32_t cp;
+    if (c < 0x80) {
+      n = 0, cp = c;
+    } else if ((c >> 5) == 0x6) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c >> 4) == 0xE) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c >> 3) == 0x1E) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, surrogates and code points beyond Unicode.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 Result<SchemaType> ParseSchemaType(std::string_view name) {
   const std::string n = Lower(name);
   if (n == "bytes") return SchemaType::kBytes;
@@ -259,6 +261,10 @@ Result<ParsedSchema> ParseDefinition(SchemaType type, std::string_view definitio
       if (!j.is_object() && !j.is_boolean())
         return Status::InvalidArgument("invalid JSON Schema: the root must be an object or a boolean");
       p.normalized = j.dump();
+      // Compiled here, once per version: a schema valijson cannot compile
+      // (a $ref outside the document or to nowhere) is refused.
+      FRAZIL_ASSIGN_OR_RETURN(p.json_validator, JsonSchemaValidator::Compile(j));
+      p.json = std::move(j);
       break;
     }
     case SchemaType::kProtobuf:
@@ -284,10 +290,9 @@ Result<CompatibilityResult> CheckReadable(const ParsedSchema& reader, const Pars
       r.compatible = r.errors.empty();
       return r;
     case SchemaType::kJsonSchema:
-      return Status::Unimplemented(
-          "compatibility checks of JSON Schema are not implemented in Frazil yet; use compatibility mode "
-          "none "
-          "for this subject");
+      r.errors = JsonSchemaReadErrors(reader.json, writer.json);
+      r.compatible = r.errors.empty();
+      return r;
     case SchemaType::kProtobuf:
       return Status::Unimplemented("protobuf schemas are not supported by Frazil yet");
     default:
@@ -640,6 +645,56 @@ Status SchemaRegistry::SetCompatibilityMode(const std::string& subject, Compatib
     }
   }
   return written;
+}
+
+Result<SchemaRegistry::Resolved> SchemaRegistry::Resolve(const std::string& subject, VersionChoice choice) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubject(subject));
+  MutexLock l(&mu_);
+  auto it = subjects_.find(subject);
+  if (it == subjects_.end()) return Status::NotFound("schema subject '" + subject + "' is not registered");
+  const Subject& s = it->second;
+  if (choice.kind == VersionChoice::kPinned) {
+    auto v = s.versions.find(choice.version);
+    if (v == s.versions.end() || v->second.deleted)
+      return Status::NotFound("schema subject '" + subject + "' has no version " +
+                              std::to_string(choice.version));
+    return Resolved{s.schema_id, v->first, v->second.parsed};
+  }
+  for (auto v = s.versions.rbegin(); v != s.versions.rend(); ++v) {
+    if (v->second.deleted) continue;
+    if (choice.kind == VersionChoice::kMinimum && v->first < choice.version)
+      return Status::NotFound("schema subject '" + subject + "' has no version at or above the minimum " +
+                              std::to_string(choice.version) + " (its latest is " + std::to_string(v->first) +
+                              ")");
+    return Resolved{s.schema_id, v->first, v->second.parsed};
+  }
+  return Status::NotFound("schema subject '" + subject + "' has no versions left");
+}
+
+Result<std::string> SchemaRegistry::SubjectOf(uint64_t schema_id) {
+  MutexLock l(&mu_);
+  auto id = by_id_.find(schema_id);
+  if (id == by_id_.end()) return Status::NotFound("no schema with id " + std::to_string(schema_id));
+  return id->second;
+}
+
+std::optional<uint64_t> SchemaRegistry::SubjectId(const std::string& subject) {
+  MutexLock l(&mu_);
+  auto it = subjects_.find(subject);
+  if (it == subjects_.end()) return std::nullopt;
+  return it->second.schema_id;
+}
+
+Result<std::shared_ptr<const ParsedSchema>> SchemaRegistry::Parsed(uint64_t schema_id, uint32_t version) {
+  MutexLock l(&mu_);
+  auto id = by_id_.find(schema_id);
+  if (id == by_id_.end()) return Status::NotFound("no schema with id " + std::to_string(schema_id));
+  const Subject& s = subjects_.at(id->second);
+  auto v = s.versions.find(version);
+  if (v == s.versions.end() || v->second.deleted)
+    return Status::NotFound("schema id " + std::to_string(schema_id) + " (subject '" + id->second +
+                            "') has no version " + std::to_string(version));
+  return v->second.parsed;
 }
 
 std::vector<SubjectSummary> SchemaRegistry::ListSubjects() {

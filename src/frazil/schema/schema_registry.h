@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,12 @@
 struct sqlite3;
 
 namespace frazil::schema {
+
+class JsonSchemaValidator;
+
+// Whether `s` is valid UTF-8 (no overlong forms, surrogates or code points
+// beyond Unicode).
+bool IsValidUtf8(std::string_view s);
 
 // Danube's schema types.
 enum class SchemaType { kBytes, kString, kNumber, kAvro, kJsonSchema, kProtobuf };
@@ -107,6 +114,9 @@ struct ParsedSchema {
   std::string normalized;
   std::string fingerprint;
   avro::SchemaPtr avro;  // for Avro
+  nlohmann::json json;   // for JSON Schema: the document
+  // For JSON Schema: compiled once here, shared by every validation.
+  std::shared_ptr<const JsonSchemaValidator> json_validator;
 };
 // Parses and normalizes a definition of a type (the bad-input and fuzz
 // entry point): malformed, oversize or too deeply nested is INVALID_ARGUMENT,
@@ -114,7 +124,8 @@ struct ParsedSchema {
 Result<ParsedSchema> ParseDefinition(SchemaType type, std::string_view definition);
 
 // Whether data of `writer` can be read as `reader` (errors say where not).
-// JSON Schema: UNIMPLEMENTED.
+// JSON Schema: whether `reader` accepts every document `writer` does
+// (json_compatibility.h).
 Result<CompatibilityResult> CheckReadable(const ParsedSchema& reader, const ParsedSchema& writer);
 
 class SchemaRegistry {
@@ -144,6 +155,28 @@ class SchemaRegistry {
   Status DeleteVersion(const std::string& subject, uint32_t version) EXCLUDES(mu_);
   Status SetCompatibilityMode(const std::string& subject, CompatibilityMode mode) EXCLUDES(mu_);
   std::vector<SubjectSummary> ListSubjects() EXCLUDES(mu_);
+
+  // A version a producer binds to (Danube's SchemaReference): the latest
+  // live one, a pinned one, or the latest if it is at least `min_version`.
+  struct VersionChoice {
+    enum Kind { kLatest, kPinned, kMinimum } kind = kLatest;
+    uint32_t version = 0;
+  };
+  struct Resolved {
+    uint64_t schema_id = 0;
+    uint32_t version = 0;
+    std::shared_ptr<const ParsedSchema> parsed;
+  };
+  // NOT_FOUND for an unknown subject, a missing pinned version, a latest
+  // version below the minimum, or a subject without live versions.
+  Result<Resolved> Resolve(const std::string& subject, VersionChoice choice) EXCLUDES(mu_);
+  // The subject of a schema id (NOT_FOUND if none).
+  Result<std::string> SubjectOf(uint64_t schema_id) EXCLUDES(mu_);
+  // The subject's id, if the subject exists.
+  std::optional<uint64_t> SubjectId(const std::string& subject) EXCLUDES(mu_);
+  // A live version of a schema id, parsed (and compiled) once at
+  // registration: NOT_FOUND if there is none.
+  Result<std::shared_ptr<const ParsedSchema>> Parsed(uint64_t schema_id, uint32_t version) EXCLUDES(mu_);
 
  private:
   struct StoredVersion {

@@ -1,5 +1,10 @@
 #include "frazil/server/admin_api.h"
 
+#include <map>
+#include <set>
+
+#include "frazil/broker/topic_name.h"
+
 namespace frazil::server {
 namespace {
 
@@ -8,12 +13,74 @@ HttpResponse Json(int status, const nlohmann::json& body) {
 }
 
 HttpResponse Error(const Status& st) {
-  int code = st.code() == StatusCode::kNotFound ? 404 : st.code() == StatusCode::kInvalidArgument ? 400 : 500;
+  int code = 500;
+  switch (st.code()) {
+    case StatusCode::kNotFound:
+      code = 404;
+      break;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+      code = 400;
+      break;
+    case StatusCode::kAlreadyExists:
+      code = 409;
+      break;
+    case StatusCode::kUnavailable:
+      code = 503;
+      break;
+    case StatusCode::kUnimplemented:
+      code = 501;
+      break;
+    default:
+      break;
+  }
   return Json(code, {{"error", st.ToString()}});
 }
 
 // Topic names in paths are /admin/topics/<ns>/<topic>.
 const char* kTopicPath = R"(/admin/topics/([^/]+)/([^/]+))";
+const char* kNamespacePath = R"(/admin/namespaces/([^/]+))";
+
+std::string TopicOf(const std::vector<std::string>& g) { return "/" + g.at(0) + "/" + g.at(1); }
+
+// `key=value` pairs of a query string (values are plain tokens here: no
+// decoding needed). Unknown keys are errors, so a typo is not ignored.
+Result<std::map<std::string, std::string>> ParseQuery(const std::string& query,
+                                                      const std::set<std::string>& known) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string item = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    pos = amp == std::string::npos ? query.size() : amp + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (!known.count(key))
+      return Status::InvalidArgument("unknown query parameter '" + broker::Printable(key) + "'");
+    out[key] = value;
+  }
+  return out;
+}
+
+// PUT /admin/topics/<ns>/<t>: ?partitions=N (a partitioned topic) and
+// ?dispatch=reliable|non_reliable (default non_reliable).
+Status CreateTopic(broker::Admin* admin, const std::string& topic, const std::string& query) {
+  FRAZIL_ASSIGN_OR_RETURN(auto params, ParseQuery(query, {"partitions", "dispatch"}));
+  bool reliable = false;
+  if (auto it = params.find("dispatch"); it != params.end()) {
+    if (it->second != "reliable" && it->second != "non_reliable")
+      return Status::InvalidArgument("dispatch must be reliable or non_reliable, not '" +
+                                     broker::Printable(it->second) + "'");
+    reliable = it->second == "reliable";
+  }
+  auto it = params.find("partitions");
+  if (it == params.end()) return admin->CreateTopic(topic, reliable);
+  const std::string& n = it->second;
+  if (n.empty() || n.size() > 9 || n.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument("partitions must be a number, not '" + broker::Printable(n) + "'");
+  return admin->CreatePartitionedTopic(topic, static_cast<uint32_t>(std::stoul(n)), reliable);
+}
 
 }  // namespace
 
@@ -51,22 +118,78 @@ nlohmann::json DescribeTopicJson(const broker::TopicInfo& info, const nlohmann::
   return j;
 }
 
-void RegisterAdminApi(HttpServer* http, broker::Broker* broker, nlohmann::json catalog) {
-  http->Get(std::string("/admin/topics"), [broker, catalog](const std::vector<std::string>&) {
+void RegisterAdminApi(HttpServer* http, broker::Admin* admin, nlohmann::json catalog) {
+  http->Get(std::string("/admin/topics"), [admin, catalog](const std::vector<std::string>&) {
     nlohmann::json topics = nlohmann::json::array();
-    for (const auto& info : broker->Topics()) topics.push_back(DescribeTopicJson(info, catalog));
+    for (const auto& info : admin->ListTopics()) topics.push_back(DescribeTopicJson(info, catalog));
     return Json(200, {{"topics", topics}});
   });
-  http->Get(std::string(kTopicPath), [broker, catalog](const std::vector<std::string>& g) {
-    auto info = broker->DescribeTopic("/" + g.at(0) + "/" + g.at(1));
+  http->Get(std::string(kTopicPath), [admin, catalog](const std::vector<std::string>& g) {
+    auto info = admin->DescribeTopic(TopicOf(g));
     if (!info.ok()) return Error(info.status());
     return Json(200, DescribeTopicJson(*info, catalog));
   });
-  http->Delete(std::string(kTopicPath), [broker](const std::vector<std::string>& g) {
-    std::string name = "/" + g.at(0) + "/" + g.at(1);
-    Status st = broker->DeleteTopic(name);
+  http->Put(std::string(kTopicPath), [admin](const std::vector<std::string>& g) {
+    std::string name = TopicOf(g);
+    if (Status st = CreateTopic(admin, name, g.at(2)); !st.ok()) return Error(st);
+    return Json(200, {{"created", name}});
+  });
+  http->Delete(std::string(kTopicPath), [admin](const std::vector<std::string>& g) {
+    std::string name = TopicOf(g);
+    Status st = admin->DeleteTopic(name);
     if (!st.ok()) return Error(st);
     return Json(200, {{"deleted", name}});
+  });
+  http->Get(std::string(kTopicPath) + "/subscriptions", [admin](const std::vector<std::string>& g) {
+    auto subs = admin->Subscriptions(TopicOf(g));
+    if (!subs.ok()) return Error(subs.status());
+    return Json(200, {{"subscriptions", *subs}});
+  });
+  http->Delete(std::string(kTopicPath) + "/subscriptions/([^/]+)",
+               [admin](const std::vector<std::string>& g) {
+                 Status st = admin->Unsubscribe(TopicOf(g), g.at(2));
+                 if (!st.ok()) return Error(st);
+                 return Json(200, {{"deleted", g.at(2)}, {"topic", TopicOf(g)}});
+               });
+  http->Get(std::string("/admin/namespaces"), [admin](const std::vector<std::string>&) {
+    auto all = admin->ListNamespaces();
+    if (!all.ok()) return Error(all.status());
+    return Json(200, {{"namespaces", *all}});
+  });
+  http->Get(std::string(kNamespacePath), [admin](const std::vector<std::string>& g) {
+    auto topics = admin->NamespaceTopics(g.at(0));
+    if (!topics.ok()) return Error(topics.status());
+    auto p = admin->Policies(g.at(0));
+    if (!p.ok()) return Error(p.status());
+    return Json(200, {{"name", g.at(0)},
+                      {"topics", *topics},
+                      {"policies",
+                       {{"max_message_size", p->max_message_bytes},
+                        {"auto_create_topics", p->auto_create_topics},
+                        {"max_unacked_messages_per_consumer", p->consumer_window}}}});
+  });
+  http->Put(std::string(kNamespacePath), [admin](const std::vector<std::string>& g) {
+    if (Status st = admin->CreateNamespace(g.at(0)); !st.ok()) return Error(st);
+    return Json(200, {{"created", g.at(0)}});
+  });
+  http->Delete(std::string(kNamespacePath), [admin](const std::vector<std::string>& g) {
+    broker::Outcome o = admin->DeleteNamespace(g.at(0));
+    if (o.refused()) return Json(409, {{"error", *o.refused()}});
+    if (!o.ok()) return Error(o.status());
+    return Json(200, {{"deleted", g.at(0)}});
+  });
+  http->Get(std::string("/admin/brokers"), [admin](const std::vector<std::string>&) {
+    auto brokers = admin->ListBrokers();
+    if (!brokers.ok()) return Error(brokers.status());
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& b : *brokers)
+      list.push_back({{"id", b.id},
+                      {"broker_url", b.addresses.broker_url},
+                      {"admin_url", b.addresses.admin_url},
+                      {"metrics_url", b.addresses.metrics_url},
+                      {"role", b.role},
+                      {"status", b.status}});
+    return Json(200, {{"brokers", list}});
   });
 }
 

@@ -204,15 +204,16 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (root.IsNull()) return Status::Ok();
   if (!root.IsMap()) return in_file(Status::InvalidArgument("top level must be a mapping"));
   if (auto st = CheckKeys(root,
-                          {"data_dir", "listen", "advertised_address", "http", "log_level",
+                          {"data_dir", "listen", "advertised_address", "http", "admin", "log_level",
                            "auto_create_topics", "max_message_bytes", "client_timeout_ms", "http_limits",
                            "wal", "storage", "s3", "catalog", "executors"},
                           "");
       !st.ok())
     return in_file(st);
-  for (auto [key, field] : {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
-                            std::pair{"advertised_address", &config->advertised_address},
-                            std::pair{"http", &config->http}, std::pair{"log_level", &config->log_level}}) {
+  for (auto [key, field] :
+       {std::pair{"data_dir", &config->data_dir}, std::pair{"listen", &config->listen},
+        std::pair{"advertised_address", &config->advertised_address}, std::pair{"http", &config->http},
+        std::pair{"admin", &config->admin}, std::pair{"log_level", &config->log_level}}) {
     if (auto st = Read(root, key, "", field); !st.ok()) return in_file(st);
   }
   if (auto st = Read(root, "auto_create_topics", "", &config->auto_create_topics); !st.ok())

@@ -136,6 +136,9 @@ struct ServeConfig {
   // the listen address, or the host name when it listens on a wildcard.
   std::string advertised_address;
   std::string http = "127.0.0.1:9040";
+  // Danube's admin services (danube-admin; docs/formats/danube-admin.md),
+  // on Danube's default admin port.
+  std::string admin = "127.0.0.1:50051";
   HttpLimitsConfig http_limits;
   std::string log_level = "info";
   bool auto_create_topics = true;         // a producer's first use creates its topic

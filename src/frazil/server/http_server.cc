@@ -144,6 +144,7 @@ struct HttpServer::Connection {
 struct HttpServer::Request {
   std::string method;
   std::string path;
+  std::string query;  // after '?', as sent
   bool keep_alive = true;
 };
 
@@ -172,6 +173,14 @@ void HttpServer::Get(const std::string& pattern, PatternHandler handler) {
 void HttpServer::Delete(const std::string& pattern, PatternHandler handler) {
   Route r;
   r.method = "DELETE";
+  r.pattern = std::regex(pattern);
+  r.handler = std::move(handler);
+  routes_.push_back(std::move(r));
+}
+
+void HttpServer::Put(const std::string& pattern, PatternHandler handler) {
+  Route r;
+  r.method = "PUT";
   r.pattern = std::regex(pattern);
   r.handler = std::move(handler);
   routes_.push_back(std::move(r));
@@ -426,6 +435,8 @@ void HttpServer::ProcessInput(Connection& c) {
       break;
     }
     req.path = std::move(*path);
+    if (size_t q = target.find('?'); q != std::string_view::npos)
+      req.query = std::string(target.substr(q + 1));
     std::optional<uint64_t> content_length;
     bool chunked = false, malformed = false;
     for (size_t pos = eol + 2; pos < head.size();) {
@@ -505,6 +516,7 @@ void HttpServer::Dispatch(Connection& c, Request req) {
     if (r.method == method && route == nullptr) {
       route = &r;
       for (size_t i = 1; i < m.size(); ++i) groups.push_back(m[i].str());
+      groups.push_back(req.query);
     }
   }
   if (route == nullptr) {

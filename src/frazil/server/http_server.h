@@ -67,10 +67,12 @@ class HttpServer {
   // Registers a GET (and HEAD) handler for an exact path; call before Start.
   void Get(const std::string& path, std::function<HttpResponse()> handler);
   // Handlers for a path regex (matched against the whole decoded path,
-  // without the query); `groups` are its capture groups.
+  // without the query); `groups` are its capture groups, then the query
+  // string as sent (after '?', not decoded; empty without one).
   using PatternHandler = std::function<HttpResponse(const std::vector<std::string>& groups)>;
   void Get(const std::string& pattern, PatternHandler handler);
   void Delete(const std::string& pattern, PatternHandler handler);
+  void Put(const std::string& pattern, PatternHandler handler);
 
   // Binds (port 0: any free port, see port()) and starts the event loop.
   Status Start(const HostPort& address);
@@ -84,7 +86,7 @@ class HttpServer {
 
  private:
   struct Route {
-    std::string method;  // GET or DELETE
+    std::string method;  // GET, PUT or DELETE
     bool exact = false;
     std::string path;
     std::regex pattern;

@@ -294,6 +294,12 @@ void RenderBroker(ExpositionWriter& w, const broker::BrokerMetrics& m) {
   w.Histogram({}, m.ack_latency.Read());
   w.Family("frazil_errors_total", Type::kCounter, "Errors returned to clients, by gRPC status code.");
   for (const auto& [kind, n] : m.Errors()) w.Sample("frazil_errors_total", {{"kind", kind}}, n);
+  w.Family("frazil_schema_validation_failures_total", Type::kCounter,
+           "Messages that failed their topic's schema checks, by reason and by what became of them (refused, "
+           "or stored under policy warn).");
+  for (const auto& [key, n] : m.SchemaFailures())
+    w.Sample("frazil_schema_validation_failures_total",
+             {{"topic", key.topic}, {"reason", key.reason}, {"action", key.action}}, n);
 }
 
 void RenderReplay(ExpositionWriter& w) {

@@ -16,6 +16,8 @@
 #include <variant>
 #include <vector>
 
+#include "frazil/broker/admin.h"
+#include "frazil/broker/admin_service.h"
 #include "frazil/broker/broker.h"
 #include "frazil/broker/grpc_services.h"
 #include "frazil/broker/schema_registry_service.h"
@@ -187,6 +189,11 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_ERROR("--http: {}", http_addr.status().message());
     return 2;
   }
+  auto admin_addr = ParseHostPort(config.admin);
+  if (!admin_addr.ok()) {
+    FRAZIL_LOG_ERROR("--admin: {}", admin_addr.status().message());
+    return 2;
+  }
   auto listen_addr = ParseHostPort(config.listen);
   if (!listen_addr.ok()) {
     FRAZIL_LOG_ERROR("--listen: {}", listen_addr.status().message());
@@ -330,6 +337,21 @@ int RunServe(const ServeConfig& config) {
     FRAZIL_LOG_WARN(
         "storage.enabled is false: topics live in their WALs only, nothing is committed to tables");
   }
+  // Danube's schema registry and topics' schema configuration: their own
+  // tables in the broker's metadata store.
+  auto registry_or = schema::SchemaRegistry::Open(config.data_dir + "/metadata.db");
+  if (!registry_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open the schema registry: {}", registry_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<schema::SchemaRegistry> schema_registry = std::move(registry_or).value();
+  auto topic_schemas_or = schema::TopicSchemaStore::Open(config.data_dir + "/metadata.db");
+  if (!topic_schemas_or.ok()) {
+    FRAZIL_LOG_ERROR("cannot open topics' schema configuration: {}", topic_schemas_or.status().ToString());
+    return 1;
+  }
+  std::unique_ptr<schema::TopicSchemaStore> topic_schemas = std::move(topic_schemas_or).value();
+  broker_options.topic_schemas = topic_schemas.get();
   auto broker_or = broker::Broker::Open(broker_options);
   if (!broker_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());
@@ -338,13 +360,6 @@ int RunServe(const ServeConfig& config) {
   std::unique_ptr<broker::Broker> message_broker = std::move(broker_or).value();
   FRAZIL_LOG_INFO("{} topic(s) open, WAL sync={}", message_broker->Topics().size(),
                   wal::SyncModeName(config.wal.sync_mode));
-  // Danube's schema registry: its own tables in the broker's metadata store.
-  auto registry_or = schema::SchemaRegistry::Open(config.data_dir + "/metadata.db");
-  if (!registry_or.ok()) {
-    FRAZIL_LOG_ERROR("cannot open the schema registry: {}", registry_or.status().ToString());
-    return 1;
-  }
-  std::unique_ptr<schema::SchemaRegistry> schema_registry = std::move(registry_or).value();
 
   HttpServerOptions http_options;
   http_options.max_connections = config.http_limits.max_connections;
@@ -360,8 +375,8 @@ int RunServe(const ServeConfig& config) {
                              {"uri", catalog_endpoint},
                              {"warehouse", catalog_options.warehouse}}}};
   // The HTTP endpoint starts first (a failing start is visible there), but
-  // is healthy only once the Danube port accepts connections: whoever waits
-  // for /healthz may connect at once.
+  // is healthy only once the Danube and admin ports accept connections:
+  // whoever waits for /healthz may connect at once.
   std::atomic<bool> danube_listening{false};
   http.Get("/healthz", [&message_broker, &health, &danube_listening] {
     if (!danube_listening.load(std::memory_order_acquire))
@@ -373,7 +388,11 @@ int RunServe(const ServeConfig& config) {
     h["unavailable_topics"] = message_broker->UnavailableTopics();
     return HttpResponse{200, "application/json", h.dump() + "\n"};
   });
-  RegisterAdminApi(&http, message_broker.get(),
+  // The admin operations behind the HTTP admin API and Danube's admin services.
+  broker::Admin admin(message_broker.get(),
+                      {*url_or, "http://" + admin_addr->ToString(), "http://" + http_addr->ToString()},
+                      {config.max_message_bytes, config.auto_create_topics, broker_options.consumer_window});
+  RegisterAdminApi(&http, &admin,
                    {{"type", cc.type}, {"name", catalog_options.name}, {"uri", catalog_endpoint}});
   // The process's shared executors for /metrics; the HTTP server's own is
   // always rendered.
@@ -393,8 +412,10 @@ int RunServe(const ServeConfig& config) {
 
   // The Danube protocol.
   const std::string& url = *url_or;
-  auto services = broker::MakeDanubeServices(message_broker.get(), {url, config.max_message_bytes});
-  services.push_back(broker::MakeSchemaRegistryService(message_broker.get(), schema_registry.get()));
+  auto services = broker::MakeDanubeServices(
+      message_broker.get(), {url, config.max_message_bytes, schema_registry.get(), topic_schemas.get()});
+  services.push_back(
+      broker::MakeSchemaRegistryService(message_broker.get(), schema_registry.get(), topic_schemas.get()));
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(listen_addr->ToString(), grpc::InsecureServerCredentials(), &bound_port);
@@ -418,6 +439,26 @@ int RunServe(const ServeConfig& config) {
     return 1;
   }
   FRAZIL_LOG_INFO("Danube protocol listening on {} (advertised as {})", listen_addr->ToString(), url);
+
+  // Danube's admin services, on a port of their own as in Danube.
+  auto admin_services = broker::MakeAdminServices(message_broker.get(), &admin);
+  grpc::ServerBuilder admin_builder;
+  int admin_port = 0;
+  admin_builder.AddListeningPort(admin_addr->ToString(), grpc::InsecureServerCredentials(), &admin_port);
+  admin_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (auto& svc : admin_services) admin_builder.RegisterService(svc.get());
+  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
+  if (!admin_server || admin_port == 0) {
+    FRAZIL_LOG_ERROR("cannot listen on {} (admin services): address in use or not available",
+                     admin_addr->ToString());
+    http.Stop();
+    message_broker->StopAccepting();
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    rpc_executor.Shutdown();
+    (void)message_broker->Shutdown();
+    return 1;
+  }
+  FRAZIL_LOG_INFO("Danube admin services listening on {}", admin_addr->ToString());
   danube_listening.store(true, std::memory_order_release);
 
   int sig = 0;
@@ -428,6 +469,7 @@ int RunServe(const ServeConfig& config) {
   // (sends waiting for their WAL acknowledgement, acks) finish, then persist
   // cursors and sync and close the WALs.
   message_broker->StopAccepting();
+  admin_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   // Requests handed to the rpc executor finish (against a broker that
   // refuses new work) before the broker closes.

@@ -61,11 +61,17 @@ uint64_t ValueBytes(const parquet::ValueVector& v) {
          v.decimals.size() * 16;
 }
 
+// Nested columns (structs, lists of them) hold their data in children.
+uint64_t ColumnBytes(const parquet::ColumnData& c) {
+  uint64_t n = ValueBytes(c.values) + ValueBytes(c.keys) + c.offsets.size() * 4 + c.is_null.size();
+  for (const auto& child : c.children) n += ColumnBytes(child);
+  return n;
+}
+
 // About what a batch holds, to size the next one.
 uint64_t ApproxBytes(const parquet::RowBatch& b) {
   uint64_t n = 0;
-  for (const auto& c : b.columns)
-    n += ValueBytes(c.values) + ValueBytes(c.keys) + c.offsets.size() * 4 + c.is_null.size();
+  for (const auto& c : b.columns) n += ColumnBytes(c);
   return n + b.num_rows * 8;  // string offsets
 }
 

@@ -226,7 +226,7 @@ TEST_F(SchemaRegistryTest, BadInputIsAClearError) {
   EXPECT_EQ(reg->ListSubjects().size(), 1u);
 }
 
-TEST_F(SchemaRegistryTest, JsonSchemaRegistersButItsCompatibilityIsNotFaked) {
+TEST_F(SchemaRegistryTest, JsonSchemaRegistersAndEvolvesUnderItsMode) {
   auto reg = Open();
   NewSchema j = Avro("events", R"({"type":"object","properties":{"a":{"type":"integer"}}})");
   j.type = "json";  // Danube's alias
@@ -235,17 +235,107 @@ TEST_F(SchemaRegistryTest, JsonSchemaRegistersButItsCompatibilityIsNotFaked) {
   EXPECT_EQ(reg->GetLatest("events")->version.type, SchemaType::kJsonSchema);
   j.definition = R"({"properties":{"a":{"type":"integer"}},"type":"object"})";  // same, normalized
   EXPECT_FALSE(reg->Register(j)->is_new_version);
+  // integer -> string: old data cannot be read (backward, the default).
   j.definition = R"({"type":"object","properties":{"a":{"type":"string"}}})";
   auto check = reg->CheckCompatibility("events", "json_schema", j.definition, std::nullopt);
-  EXPECT_EQ(check.status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(reg->Register(j).status().code(), StatusCode::kUnimplemented);
-  // Mode none needs no check.
-  ASSERT_TRUE(reg->SetCompatibilityMode("events", CompatibilityMode::kNone).ok());
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_FALSE(check->compatible);
+  ASSERT_EQ(check->errors.size(), 1u);
+  EXPECT_NE(check->errors[0].find("/properties/a/type"), std::string::npos) << check->errors[0];
+  auto refused = reg->Register(j);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("new schema cannot read old data"), std::string::npos);
+  // integer -> number widens: backward compatible, registered as version 2.
+  j.definition = R"({"type":"object","properties":{"a":{"type":"number"}}})";
   auto b = reg->Register(j);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->version, 2u);
+  // Forward: version 2 (number) is not readable by an integer schema.
+  check = reg->CheckCompatibility("events", "json_schema",
+                                  R"({"type":"object","properties":{"a":{"type":"integer"}}})",
+                                  CompatibilityMode::kForward);
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->compatible);  // forward: v2 (number) reads integer data
+  check = reg->CheckCompatibility("events", "json_schema",
+                                  R"({"type":"object","properties":{"a":{"type":"integer"}}})",
+                                  CompatibilityMode::kBackward);
+  ASSERT_TRUE(check.ok());
+  EXPECT_FALSE(check->compatible);  // backward: integer cannot read v2's numbers
+  // Mode none needs no check.
+  ASSERT_TRUE(reg->SetCompatibilityMode("events", CompatibilityMode::kNone).ok());
+  j.definition = R"({"type":"object","properties":{"a":{"type":"string"}}})";
+  auto c = reg->Register(j);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->version, 3u);
   j.definition = "[1,2]";
   EXPECT_EQ(reg->Register(j).status().code(), StatusCode::kInvalidArgument);
+  // A schema valijson cannot compile is refused at registration.
+  j.definition = R"({"$ref":"http://example.com/other.json"})";
+  auto ext = reg->Register(j);
+  EXPECT_EQ(ext.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(ext.status().message().find("invalid JSON Schema"), std::string::npos) << ext.status().message();
+}
+
+TEST_F(SchemaRegistryTest, TransitiveJsonSchemaModes) {
+  auto reg = Open();
+  NewSchema j = Avro("t", R"({"type":"integer","minimum":0,"maximum":10})");
+  j.type = "json_schema";
+  ASSERT_TRUE(reg->Register(j).ok());
+  ASSERT_TRUE(reg->SetCompatibilityMode("t", CompatibilityMode::kBackward).ok());
+  j.definition = R"({"type":"integer","minimum":0,"maximum":100})";  // loosens the maximum
+  ASSERT_TRUE(reg->Register(j).ok());
+  // v3's maximum 50 is below v2's 100: v3 cannot read all of v2's data
+  // (backward fails) but v2 reads all of v3's (forward holds against the
+  // latest); v1 (maximum 10) cannot read v3's, which only the transitive
+  // modes see.
+  const char* v3 = R"({"type":"integer","minimum":0,"maximum":50})";
+  auto latest = reg->CheckCompatibility("t", "json_schema", v3, CompatibilityMode::kBackward);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_FALSE(latest->compatible);
+  // Forward transitive: v1 (max 10) cannot read v3's data up to 50; v2 can.
+  auto fwd = reg->CheckCompatibility("t", "json_schema", v3, CompatibilityMode::kForward);
+  ASSERT_TRUE(fwd.ok());
+  EXPECT_TRUE(fwd->compatible);
+  auto fwd_all = reg->CheckCompatibility("t", "json_schema", v3, CompatibilityMode::kForwardTransitive);
+  ASSERT_TRUE(fwd_all.ok());
+  EXPECT_FALSE(fwd_all->compatible);
+  ASSERT_EQ(fwd_all->errors.size(), 1u);
+  EXPECT_NE(fwd_all->errors[0].find("/maximum"), std::string::npos) << fwd_all->errors[0];
+  auto full_all = reg->CheckCompatibility("t", "json_schema", v3, CompatibilityMode::kFullTransitive);
+  ASSERT_TRUE(full_all.ok());
+  // Backward against v2 and forward against v1 fail; backward against v1
+  // (max 10 within 50) and forward against v2 hold.
+  ASSERT_EQ(full_all->errors.size(), 2u);
+  EXPECT_NE(full_all->errors[0].find("new schema cannot read old data"), std::string::npos);
+  EXPECT_NE(full_all->errors[1].find("old schema cannot read new data"), std::string::npos);
+}
+
+TEST_F(SchemaRegistryTest, ResolveProducerReferences) {
+  auto reg = Open();
+  auto a = reg->Register(Avro("users", kUserV1));
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(reg->Register(Avro("users", kUserV2)).ok());
+  using C = SchemaRegistry::VersionChoice;
+  auto latest = reg->Resolve("users", {});
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->schema_id, a->schema_id);
+  EXPECT_EQ(latest->version, 2u);
+  ASSERT_NE(latest->parsed, nullptr);
+  auto pinned = reg->Resolve("users", {C::kPinned, 1});
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->version, 1u);
+  EXPECT_EQ(reg->Resolve("users", {C::kPinned, 3}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg->Resolve("users", {C::kMinimum, 2})->version, 2u);
+  auto too_new = reg->Resolve("users", {C::kMinimum, 3});
+  EXPECT_EQ(too_new.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(too_new.status().message().find("minimum 3"), std::string::npos) << too_new.status().message();
+  EXPECT_EQ(reg->Resolve("nobody", {}).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(reg->DeleteVersion("users", 1).ok());
+  EXPECT_EQ(reg->Resolve("users", {C::kPinned, 1}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*reg->SubjectOf(a->schema_id), "users");
+  EXPECT_EQ(reg->SubjectOf(999).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(reg->Parsed(a->schema_id, 1).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(reg->Parsed(a->schema_id, 2).ok());
 }
 
 TEST_F(SchemaRegistryTest, PrimitiveTypesAndTypeChanges) {

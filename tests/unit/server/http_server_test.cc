@@ -98,6 +98,9 @@ class HttpServerTest : public ::testing::Test {
     server_->Delete(std::string("/items/([^/]+)/([^/]+)"), [](const std::vector<std::string>& g) {
       return HttpResponse{200, "text/plain", "deleted " + g.at(1)};
     });
+    server_->Put(std::string("/items/([^/]+)/([^/]+)"), [](const std::vector<std::string>& g) {
+      return HttpResponse{200, "text/plain", "put " + g.at(1) + " query [" + g.at(2) + "]"};
+    });
     ASSERT_TRUE(server_->Start({"127.0.0.1", 0}).ok());
     ASSERT_NE(server_->port(), 0);
   }
@@ -123,6 +126,15 @@ TEST_F(HttpServerTest, AnswersRoutesWithStatusCodes) {
   del.Send("DELETE /items/x/y HTTP/1.1\r\n\r\n");
   r = del.ReadResponse();
   EXPECT_NE(r.find("deleted y"), std::string::npos) << r;
+  // PUT handlers get the query string as sent, after the capture groups.
+  Client put(server_->port());
+  put.Send("PUT /items/x/y?partitions=3&dispatch=reliable HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  r = put.ReadResponse();
+  EXPECT_NE(r.find("put y query [partitions=3&dispatch=reliable]"), std::string::npos) << r;
+  Client put_plain(server_->port());
+  put_plain.Send("PUT /items/x/z HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  r = put_plain.ReadResponse();
+  EXPECT_NE(r.find("put z query []"), std::string::npos) << r;
   Client post(server_->port());
   post.Send("POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
   r = post.ReadResponse();

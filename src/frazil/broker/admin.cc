@@ -1,0 +1,180 @@
+#include "frazil/broker/admin.h"
+
+#include <algorithm>
+#include <set>
+
+#include "frazil/broker/topic_name.h"
+
+namespace frazil::broker {
+namespace {
+
+std::string NamespaceOf(const std::string& topic) {
+  auto parsed = ParseTopicName(topic);
+  return parsed.ok() ? parsed->ns : std::string();
+}
+
+}  // namespace
+
+Admin::Admin(Broker* broker, BrokerAddresses addresses, NamespacePolicies policies)
+    : broker_(broker), addresses_(std::move(addresses)), policies_(policies) {}
+
+Status Admin::CheckTopic(const std::string& topic) { return ParseTopicName(topic).status(); }
+
+Status Admin::CheckNamespace(const std::string& ns) { return CheckNamespaceName(ns); }
+
+Result<std::vector<std::string>> Admin::ListNamespaces() {
+  FRAZIL_ASSIGN_OR_RETURN(auto declared, broker_->DeclaredNamespaces());
+  std::set<std::string> all(declared.begin(), declared.end());
+  all.insert(kDefaultNamespace);
+  for (const auto& t : broker_->Topics()) all.insert(NamespaceOf(t.name));
+  all.erase(std::string());
+  return std::vector<std::string>(all.begin(), all.end());
+}
+
+Status Admin::RequireNamespace(const std::string& ns) {
+  FRAZIL_RETURN_IF_ERROR(CheckNamespace(ns));
+  FRAZIL_ASSIGN_OR_RETURN(auto all, ListNamespaces());
+  if (!std::binary_search(all.begin(), all.end(), ns))
+    return Status::NotFound("namespace " + ns + " does not exist");
+  return Status::Ok();
+}
+
+Status Admin::CreateNamespace(const std::string& ns) {
+  FRAZIL_RETURN_IF_ERROR(CheckNamespace(ns));
+  FRAZIL_ASSIGN_OR_RETURN(auto all, ListNamespaces());
+  if (std::binary_search(all.begin(), all.end(), ns))
+    return Status::AlreadyExists("namespace " + ns + " already exists");
+  return broker_->DeclareNamespace(ns);
+}
+
+Outcome Admin::DeleteNamespace(const std::string& ns) {
+  if (Status st = RequireNamespace(ns); !st.ok()) return st;
+  if (ns == kDefaultNamespace) return Refused{"namespace default always exists and cannot be deleted"};
+  auto topics_or = NamespaceTopics(ns);
+  if (!topics_or.ok()) return topics_or.status();
+  const auto& topics = *topics_or;
+  if (!topics.empty()) {
+    std::string names;
+    for (size_t i = 0; i < topics.size() && i < 5; ++i) names += (i ? ", " : "") + topics[i];
+    if (topics.size() > 5) names += ", ...";
+    return Refused{"namespace " + ns + " is not empty: " + std::to_string(topics.size()) + " topic(s) (" +
+                   names + "); delete them first"};
+  }
+  // A namespace that existed only through its topics is gone with them.
+  Status st = broker_->ForgetNamespace(ns);
+  return st.code() == StatusCode::kNotFound ? Status::Ok() : st;
+}
+
+Result<std::vector<std::string>> Admin::NamespaceTopics(const std::string& ns) {
+  FRAZIL_RETURN_IF_ERROR(RequireNamespace(ns));
+  std::vector<std::string> out;
+  for (const auto& t : broker_->Topics())
+    if (NamespaceOf(t.name) == ns) out.push_back(t.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<NamespacePolicies> Admin::Policies(const std::string& ns) {
+  FRAZIL_RETURN_IF_ERROR(RequireNamespace(ns));
+  return policies_;
+}
+
+std::vector<TopicInfo> Admin::ListTopics() {
+  auto topics = broker_->Topics();
+  std::sort(topics.begin(), topics.end(),
+            [](const TopicInfo& a, const TopicInfo& b) { return a.name < b.name; });
+  return topics;
+}
+
+Result<std::vector<TopicInfo>> Admin::ListTopics(const std::string& ns) {
+  FRAZIL_RETURN_IF_ERROR(RequireNamespace(ns));
+  std::vector<TopicInfo> out;
+  for (auto& t : ListTopics())
+    if (NamespaceOf(t.name) == ns) out.push_back(std::move(t));
+  return out;
+}
+
+Result<std::vector<TopicInfo>> Admin::BrokerTopics(const std::string& broker_id) {
+  FRAZIL_ASSIGN_OR_RETURN(std::string self, LeaderId());
+  if (broker_id != self)
+    return Status::NotFound("broker " + Printable(broker_id) + " is not known; this broker is " + self);
+  return ListTopics();
+}
+
+Status Admin::CreateTopic(const std::string& topic, bool reliable) {
+  FRAZIL_ASSIGN_OR_RETURN(TopicName name, ParseTopicName(topic));
+  FRAZIL_RETURN_IF_ERROR(RequireNamespace(name.ns));
+  if (!broker_->Partitions(topic).empty() && !broker_->TopicExists(topic))
+    return Status::AlreadyExists("topic " + topic + " already exists as a partitioned topic");
+  return broker_->CreateTopic(topic, reliable);
+}
+
+Status Admin::CreatePartitionedTopic(const std::string& topic, uint32_t partitions, bool reliable) {
+  FRAZIL_ASSIGN_OR_RETURN(TopicName name, ParseTopicName(topic));
+  if (partitions < 1 || partitions > kMaxPartitions)
+    return Status::InvalidArgument("a partitioned topic has 1 to " + std::to_string(kMaxPartitions) +
+                                   " partitions, not " + std::to_string(partitions));
+  if (name.PartitionedParent())
+    return Status::InvalidArgument("topic " + topic + " is itself a partition's name (ends in -part-N)");
+  FRAZIL_RETURN_IF_ERROR(RequireNamespace(name.ns));
+  if (!broker_->Partitions(topic).empty()) return Status::AlreadyExists("topic " + topic + " already exists");
+  for (uint32_t i = 0; i < partitions; ++i)
+    FRAZIL_RETURN_IF_ERROR(broker_->CreateTopic(PartitionName(topic, static_cast<int>(i)), reliable));
+  return Status::Ok();
+}
+
+Status Admin::DeleteTopic(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  auto parts = broker_->Partitions(topic);
+  if (parts.empty()) return Status::NotFound("topic " + topic + " does not exist");
+  Status first;
+  for (const auto& p : parts)
+    if (Status st = broker_->DeleteTopic(p); !st.ok() && first.ok()) first = st;
+  return first;
+}
+
+Result<TopicInfo> Admin::DescribeTopic(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  return broker_->DescribeTopic(topic);
+}
+
+Outcome Admin::UnloadTopic(const std::string& topic) {
+  if (Status st = CheckTopic(topic); !st.ok()) return st;
+  if (broker_->Partitions(topic).empty()) return Status::NotFound("topic " + topic + " does not exist");
+  return NeedsCluster("unloading topic " + topic + " (moving it to another broker)");
+}
+
+Result<std::vector<std::string>> Admin::Subscriptions(const std::string& topic) {
+  FRAZIL_ASSIGN_OR_RETURN(TopicInfo info, DescribeTopic(topic));
+  std::vector<std::string> out;
+  for (const auto& s : info.subscriptions) out.push_back(s.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status Admin::Unsubscribe(const std::string& topic, const std::string& subscription) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  FRAZIL_RETURN_IF_ERROR(CheckText("subscription", subscription, kMaxNameBytes));
+  if (subscription.empty()) return Status::InvalidArgument("subscription name is empty");
+  return broker_->DeleteSubscription(topic, subscription);
+}
+
+Result<std::vector<BrokerEntry>> Admin::ListBrokers() {
+  FRAZIL_ASSIGN_OR_RETURN(std::string id, LeaderId());
+  return std::vector<BrokerEntry>{{id, addresses_, "Cluster_Leader", "active"}};
+}
+
+Result<std::string> Admin::LeaderId() {
+  uint64_t id = id_.load(std::memory_order_relaxed);
+  if (id == 0) {
+    FRAZIL_ASSIGN_OR_RETURN(id, broker_->BrokerId());
+    id_.store(id, std::memory_order_relaxed);
+  }
+  return std::to_string(id);
+}
+
+Refused Admin::NeedsCluster(const std::string& operation) {
+  return Refused{operation + " needs a cluster of brokers; this broker runs standalone"};
+}
+
+}  // namespace frazil::broker

@@ -1,0 +1,104 @@
+#include "frazil/schema/payload_validator.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frazil/avro/binary_codec.h"
+#include "frazil/schema/schema_registry.h"
+
+namespace frazil::schema {
+namespace {
+
+ParsedSchema Parse(SchemaType t, const std::string& def) {
+  auto p = ParseDefinition(t, def);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? std::move(*p) : ParsedSchema{};
+}
+
+TEST(PayloadValidatorTest, PrimitiveTypesFollowDanube) {
+  auto bytes = Parse(SchemaType::kBytes, "");
+  EXPECT_TRUE(ValidatePayload(bytes, std::string("\xff\x00", 2)).ok());
+  auto str = Parse(SchemaType::kString, "");
+  EXPECT_TRUE(ValidatePayload(str, "héllo").ok());
+  auto bad = ValidatePayload(str, "\xff\xfe");
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("UTF-8"), std::string::npos);
+  auto num = Parse(SchemaType::kNumber, "");
+  EXPECT_TRUE(ValidatePayload(num, std::string(4, '\0')).ok());
+  EXPECT_TRUE(ValidatePayload(num, std::string(8, '\1')).ok());
+  EXPECT_EQ(ValidatePayload(num, "123").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidatePayload(num, std::string(9, '\0')).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PayloadValidatorTest, JsonSchemaNamesWhereAndWhy) {
+  auto s = Parse(SchemaType::kJsonSchema, R"({"type":"object","properties":{"id":{"type":"integer"},
+      "tags":{"type":"array","items":{"type":"string"}}},"required":["id"],"additionalProperties":false})");
+  ASSERT_NE(s.json_validator, nullptr);
+  EXPECT_TRUE(ValidatePayload(s, R"({"id":1,"tags":["a"]})").ok());
+  auto wrong = ValidatePayload(s, R"({"id":"x"})");
+  EXPECT_EQ(wrong.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.message().find("id"), std::string::npos) << wrong.message();
+  auto nested = ValidatePayload(s, R"({"id":1,"tags":["a",2]})");
+  EXPECT_EQ(nested.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nested.message().find("tags"), std::string::npos) << nested.message();
+  EXPECT_EQ(ValidatePayload(s, R"({})").code(), StatusCode::kInvalidArgument);              // required
+  EXPECT_EQ(ValidatePayload(s, R"({"id":1,"x":0})").code(), StatusCode::kInvalidArgument);  // additional
+  auto notjson = ValidatePayload(s, "{not json");
+  EXPECT_NE(notjson.message().find("not valid JSON"), std::string::npos);
+  // Deep payloads are refused before anything recurses over them.
+  std::string deep(100000, '[');
+  auto d = ValidatePayload(s, deep);
+  EXPECT_NE(d.message().find("nested more than"), std::string::npos) << d.message();
+}
+
+TEST(PayloadValidatorTest, JsonSchemaWithLocalRefsAndRecursion) {
+  auto s = Parse(SchemaType::kJsonSchema, R"({"$defs":{"node":{"type":"object","properties":{
+      "v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/node"}}}}},
+      "$ref":"#/$defs/node"})");
+  EXPECT_TRUE(ValidatePayload(s, R"({"v":1,"kids":[{"v":2,"kids":[{"v":3}]}]})").ok());
+  EXPECT_FALSE(ValidatePayload(s, R"({"v":1,"kids":[{"v":2,"kids":[{"v":"three"}]}]})").ok());
+}
+
+TEST(PayloadValidatorTest, AvroDecodesExactlyOneDatum) {
+  auto s = Parse(SchemaType::kAvro, R"({"type":"record","name":"U","fields":[{"name":"id","type":"long"},
+      {"name":"name","type":"string"}]})");
+  std::vector<uint8_t> buf;
+  avro::WriteLong(42, &buf);
+  avro::WriteBytes("ann", &buf);
+  std::string ok(buf.begin(), buf.end());
+  EXPECT_TRUE(ValidatePayload(s, ok).ok());
+  auto trailing = ValidatePayload(s, ok + "x");
+  EXPECT_NE(trailing.message().find("after the Avro datum"), std::string::npos) << trailing.message();
+  auto cut = ValidatePayload(s, ok.substr(0, 2));
+  EXPECT_EQ(cut.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(cut.message().find("not an Avro datum"), std::string::npos) << cut.message();
+  // A string length far beyond the payload is refused, not allocated.
+  std::vector<uint8_t> huge;
+  avro::WriteLong(1, &huge);
+  avro::WriteLong(int64_t{1} << 40, &huge);
+  EXPECT_FALSE(ValidatePayload(s, std::string(huge.begin(), huge.end())).ok());
+}
+
+TEST(PayloadValidatorTest, CompiledOnceAndSharedAcrossThreads) {
+  auto s = Parse(SchemaType::kJsonSchema,
+                 R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}}})");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const bool valid = (i + t) % 2 == 0;
+        const std::string doc = std::string(R"({"n":)") + (valid ? "1" : "-1") + "}";
+        if (ValidatePayload(s, doc).ok() != valid) failures++;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+}  // namespace
+}  // namespace frazil::schema
