@@ -7,6 +7,9 @@
 # cargo install --locked, into build/tools/danube-admin; quick and silent when
 # the binary is newer than its sources. Prints the binary's path last.
 #   FRAZIL_DANUBE_ADMIN_ROOT  install root (default build/tools/danube-admin)
+# The cargo target directory is the one setup-danube-rust.sh uses
+# (build/tools/danube-rust-target), so that the dependencies the two tools
+# share (danube-core, tonic, prost, tokio) are compiled once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,7 @@ bin=$root/bin/frazil-danube-admin
 cargo=$(command -v cargo || true)
 [[ -z $cargo && -x $HOME/.cargo/bin/cargo ]] && cargo=$HOME/.cargo/bin/cargo
 if [[ -z $cargo ]]; then
-  echo "setup-danube-admin: cargo is missing (install Rust 1.85 or newer, e.g. with rustup)" >&2
+  echo "setup-danube-admin: cargo is missing (install Rust 1.88 or newer, e.g. with rustup)" >&2
   exit 1
 fi
 if [[ -x $bin ]] && [[ -z $(find "$src" -newer "$bin" -type f -not -path '*/target/*') ]]; then
@@ -26,7 +29,7 @@ fi
 mkdir -p "$root"
 echo "setup-danube-admin: building $bin (first build: a few minutes)" >&2
 # Crates come from crates.io into ~/.cargo (kept on the machine); the build
-# directory sits under the install root so CI builds it once.
-CARGO_TARGET_DIR=$root/target nice -n 19 "$cargo" install --locked --quiet --force \
+# directory sits under build/tools so CI builds it once.
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/build/tools/danube-rust-target} nice -n 19 "$cargo" install --locked --quiet --force \
   --path "$src" --root "$root" >&2
 echo "$bin"
