@@ -2,8 +2,8 @@
 
 namespace frazil::schema {
 
-int JsonDepth(std::string_view text) {
-  int depth = 0, deepest = 0;
+bool JsonDeeperThan(std::string_view text, int max_depth) {
+  int depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -15,12 +15,12 @@ int JsonDepth(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      if (++depth > deepest) deepest = depth;
+      if (++depth > max_depth) return true;
     } else if (c == '}' || c == ']') {
       --depth;
     }
   }
-  return deepest;
+  return false;
 }
 
 }  // namespace frazil::schema

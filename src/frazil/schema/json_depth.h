@@ -1,14 +1,16 @@
 // The nesting depth of a JSON text, found before parsing it: parsing is
-// iterative, but what walks the parsed value (dumping it, mapping a schema)
-// recurses, so deeply nested input is refused up front.
+// iterative, but what walks the parsed value (dumping it, mapping or
+// checking a schema, our Avro parser) recurses, so deeply nested input is
+// refused up front.
 #pragma once
 
 #include <string_view>
 
 namespace frazil::schema {
 
-// The deepest nesting of objects and arrays outside strings ("{}" is 1);
-// malformed text gives some depth and is refused by the parser after.
-int JsonDepth(std::string_view text);
+// Whether objects and arrays nest deeper than `max_depth` outside strings
+// ("{}" is 1). Stops at the first level too deep; malformed text is left
+// to the parser.
+bool JsonDeeperThan(std::string_view text, int max_depth);
 
 }  // namespace frazil::schema

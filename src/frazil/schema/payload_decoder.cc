@@ -571,7 +571,7 @@ class AvroConverter {
 
 DecodedPayload DecodeJsonPayload(const Type& type, std::string_view payload) {
   DecodedPayload out;
-  if (JsonDepth(payload) > kMaxPayloadDepth) {
+  if (JsonDeeperThan(payload, kMaxPayloadDepth)) {
     out.error = "value: payload nested deeper than " + std::to_string(kMaxPayloadDepth);
     return out;
   }

@@ -10,6 +10,7 @@
 #include <valijson/validator.hpp>
 
 #include "frazil/avro/binary_codec.h"
+#include "frazil/schema/json_depth.h"
 #include "frazil/schema/schema_registry.h"
 
 namespace frazil::schema {
@@ -17,28 +18,6 @@ namespace frazil::schema {
 using nlohmann::json;
 
 namespace {
-
-// Nesting depth of a JSON text, found before parsing it.
-bool DeeperThan(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
 
 std::string Cut(std::string s, size_t max = 300) {
   if (s.size() > max) s = s.substr(0, max - 3) + "...";
@@ -68,7 +47,7 @@ Result<std::shared_ptr<const JsonSchemaValidator>> JsonSchemaValidator::Compile(
 }
 
 Status JsonSchemaValidator::Validate(std::string_view payload) const {
-  if (DeeperThan(payload, kMaxPayloadDepth))
+  if (JsonDeeperThan(payload, kMaxPayloadDepth))
     return Status::InvalidArgument("payload is JSON nested more than " + std::to_string(kMaxPayloadDepth) +
                                    " levels deep");
   json doc = json::parse(payload, nullptr, /*allow_exceptions=*/false);

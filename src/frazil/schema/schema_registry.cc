@@ -10,6 +10,7 @@
 
 #include "frazil/schema/avro_compatibility.h"
 #include "frazil/schema/json_compatibility.h"
+#include "frazil/schema/json_depth.h"
 #include "frazil/schema/payload_validator.h"
 
 namespace frazil::schema {
@@ -45,25 +46,9 @@ Status CheckSubject(std::string_view subject) {
 constexpr int kMaxJsonDepth = 64;
 
 Status CheckJsonDepth(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth)
-        return Status::InvalidArgument("schema definition is nested more than " +
-                                       std::to_string(kMaxJsonDepth) + " levels deep");
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
+  if (JsonDeeperThan(text, kMaxJsonDepth))
+    return Status::InvalidArgument("schema definition is nested more than " + std::to_string(kMaxJsonDepth) +
+                                   " levels deep");
   return Status::Ok();
 }
 
