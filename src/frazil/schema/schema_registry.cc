@@ -12,6 +12,7 @@
 #include "frazil/schema/json_compatibility.h"
 #include "frazil/schema/json_depth.h"
 #include "frazil/schema/payload_validator.h"
+#include "frazil/schema/sqlite_statement.h"
 
 namespace frazil::schema {
 
@@ -93,19 +94,7 @@ Status Exec(sqlite3* db, const char* sql) {
   return Status::Ok();
 }
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-
-void BindText(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-
-std::string ColumnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
-}
+using Stmt = SqlStatement;
 
 // Runs one write statement (autocommit: atomic on its own).
 template <class Bind>

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "frazil/schema/sqlite_statement.h"
+
 namespace frazil::schema {
 
 namespace {
@@ -14,19 +16,7 @@ Status SqlError(int rc, const char* what) {
   return Status::IoError(std::string("topic schema store: ") + what + ": " + sqlite3_errstr(rc));
 }
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-
-void BindText(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-
-std::string ColumnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
-}
+using Stmt = SqlStatement;
 
 }  // namespace
 
