@@ -383,18 +383,11 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
   return id;
 }
 
-std::optional<ProducerSchema> Broker::ProducerSchemaOf(uint64_t producer_id) {
-  MutexLock lock(&mu_);
-  auto it = producers_.find(producer_id);
-  if (it == producers_.end()) return std::nullopt;
-  return it->second.schema;
-}
-
-Result<std::string> Broker::ProducerTopic(uint64_t producer_id) {
+Result<Broker::ProducerBinding> Broker::ProducerBindingOf(uint64_t producer_id) {
   MutexLock lock(&mu_);
   auto it = producers_.find(producer_id);
   if (it == producers_.end()) return Status::NotFound("unknown producer id " + std::to_string(producer_id));
-  return it->second.topic;
+  return ProducerBinding{it->second.topic, it->second.schema};
 }
 
 Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_id, const std::string& topic,

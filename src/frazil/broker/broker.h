@@ -133,9 +133,13 @@ class Broker {
   Result<uint64_t> CreateProducer(const std::string& topic, const std::string& name, bool exclusive,
                                   bool reliable, std::optional<ProducerSchema> schema = std::nullopt)
       EXCLUDES(mu_);
-  // The schema version a producer is bound to (none: unknown producer, or
-  // created without one).
-  std::optional<ProducerSchema> ProducerSchemaOf(uint64_t producer_id) EXCLUDES(mu_);
+  // A producer's topic and the schema version it is bound to (none: created
+  // without one), in one lookup; NotFound for an unknown producer.
+  struct ProducerBinding {
+    std::string topic;
+    std::optional<ProducerSchema> schema;
+  };
+  Result<ProducerBinding> ProducerBindingOf(uint64_t producer_id) EXCLUDES(mu_);
 
   // Appends a stored message (docs/formats/stored-record.md); `done` gets
   // the topic offset once the WAL acknowledges it (per its sync mode), or
@@ -152,7 +156,6 @@ class Broker {
   // PublishAsync and wait (tests, tools).
   Result<uint64_t> Publish(uint64_t producer_id, const std::string& topic, const std::string& producer_name,
                            std::span<const uint8_t> stored, size_t payload_bytes) EXCLUDES(mu_);
-  Result<std::string> ProducerTopic(uint64_t producer_id) EXCLUDES(mu_);
 
   // Consumers: the same (topic, subscription, consumer name) gets the same id.
   // A new subscription starts at the end of the topic, or with

@@ -10,20 +10,20 @@ using schema::ValidationPolicy;
 
 grpc::Status ProduceSchemaCheck::Check(const std::string& msg_topic, uint64_t producer_id,
                                        storage::StoredMessage* m) {
-  if (!registry_ || !topics_) return grpc::Status::OK;
-  std::string topic = msg_topic;
-  if (topic.empty()) {
-    auto t = broker_->ProducerTopic(producer_id);
-    if (!t.ok()) return grpc::Status::OK;  // refused later, by the publish itself
-    topic = *t;
-  }
   // A topic bound to no subject is not checked (Danube: no subject, nothing
-  // to check against) and its messages are stored as sent.
+  // to check against) and its messages are stored as sent. Most sends end
+  // here, before any lock: this runs on every message.
+  if (!registry_ || !topics_ || topics_->Empty()) return grpc::Status::OK;
+  // An unknown producer naming its topic is one the publish takes back
+  // (after a restart): checked against that topic, with no binding.
+  auto producer = broker_->ProducerBindingOf(producer_id);
+  if (!producer.ok() && msg_topic.empty()) return grpc::Status::OK;  // refused by the publish itself
+  const std::string topic = msg_topic.empty() ? producer->topic : msg_topic;
   const auto config = topics_->Get(topic);
   if (!config) return grpc::Status::OK;
   // Stamp the producer's binding where the message carries no schema of
   // its own (Danube's clients send theirs; others may not).
-  if (auto bound = broker_->ProducerSchemaOf(producer_id)) {
+  if (const auto* bound = producer.ok() && producer->schema ? &*producer->schema : nullptr) {
     if (!m->schema_id) m->schema_id = bound->schema_id;
     if (!m->schema_version && *m->schema_id == bound->schema_id) m->schema_version = bound->version;
   }

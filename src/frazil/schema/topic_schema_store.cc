@@ -94,6 +94,7 @@ Status TopicSchemaStore::Load() {
   if (rc != SQLITE_DONE) return SqlError(rc, "load");
   MutexLock l(&mu_);
   topics_ = std::move(topics);
+  configured_.store(topics_.size(), std::memory_order_release);
   seq_ = max_seq;
   return Status::Ok();
 }
@@ -132,6 +133,7 @@ Status TopicSchemaStore::Set(const std::string& topic, const TopicSchemaConfig& 
   {
     MutexLock l(&mu_);
     topics_[topic] = c;
+    configured_.store(topics_.size(), std::memory_order_release);
     seq = ++seq_;
   }
   return Persist(topic, c.get(), seq);
@@ -149,11 +151,13 @@ Result<std::pair<std::shared_ptr<const TopicSchemaConfig>, bool>> TopicSchemaSto
     fresh->subject = subject;
     c = fresh;
     topics_[topic] = c;
+    configured_.store(topics_.size(), std::memory_order_release);
     seq = ++seq_;
   }
   if (auto st = Persist(topic, c.get(), seq); !st.ok()) {
     MutexLock l(&mu_);
     if (auto it = topics_.find(topic); it != topics_.end() && it->second == c) topics_.erase(it);
+    configured_.store(topics_.size(), std::memory_order_release);
     return st;
   }
   return std::make_pair(c, true);
@@ -183,6 +187,7 @@ Status TopicSchemaStore::Remove(const std::string& topic) {
   {
     MutexLock l(&mu_);
     if (topics_.erase(topic) == 0) return Status::Ok();
+    configured_.store(topics_.size(), std::memory_order_release);
     seq = ++seq_;
   }
   return Persist(topic, nullptr, seq);

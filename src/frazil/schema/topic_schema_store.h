@@ -5,6 +5,7 @@
 // per change with no lock held across it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -41,6 +42,9 @@ class TopicSchemaStore {
 
   // The topic's configuration (null: none). Cheap: the produce path asks.
   std::shared_ptr<const TopicSchemaConfig> Get(const std::string& topic) EXCLUDES(mu_);
+  // No topic has a configuration: the produce path then checks nothing and
+  // takes no lock (most brokers, most of the time).
+  bool Empty() const { return configured_.load(std::memory_order_acquire) == 0; }
   // Replaces the topic's configuration (ConfigureTopicSchema).
   Status Set(const std::string& topic, const TopicSchemaConfig& config) EXCLUDES(mu_);
   // A topic without a subject gets `subject` with the default policy (the
@@ -68,6 +72,8 @@ class TopicSchemaStore {
   Mutex mu_;
   std::map<std::string, std::shared_ptr<const TopicSchemaConfig>> topics_ GUARDED_BY(mu_);
   uint64_t seq_ GUARDED_BY(mu_) = 0;
+  // topics_.size(), stored after every change of topics_ (under mu_).
+  std::atomic<size_t> configured_{0};
 };
 
 }  // namespace frazil::schema

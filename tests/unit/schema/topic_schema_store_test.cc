@@ -27,6 +27,25 @@ TEST(ValidationPolicyTest, DanubeNamesAnyCase) {
   EXPECT_STREQ(ValidationPolicyName(ValidationPolicy::kEnforce), "enforce");
 }
 
+// The produce path skips every lookup while Empty() holds, so it must
+// follow every change, and a reopened store with rows must not be empty.
+TEST_F(TopicSchemaStoreTest, EmptyFollowsEveryChangeAndAReopen) {
+  {
+    auto s = Open();
+    EXPECT_TRUE(s->Empty());
+    ASSERT_TRUE(s->AssignIfAbsent("/default/a", "users").ok());
+    EXPECT_FALSE(s->Empty());
+    ASSERT_TRUE(s->Remove("/default/a").ok());
+    EXPECT_TRUE(s->Empty());
+    ASSERT_TRUE(s->Set("/default/b", {"orders", ValidationPolicy::kEnforce, true}).ok());
+    EXPECT_FALSE(s->Empty());
+  }
+  auto s = Open();
+  EXPECT_FALSE(s->Empty());
+  ASSERT_TRUE(s->Remove("/default/b").ok());
+  EXPECT_TRUE(s->Empty());
+}
+
 TEST_F(TopicSchemaStoreTest, FirstProducerBindsThenConfigurationSurvivesARestart) {
   {
     auto s = Open();
