@@ -8,6 +8,7 @@
 
 #include "frazil/avro/binary_codec.h"
 #include "frazil/schema/json_depth.h"
+#include "frazil/schema/rfc3339.h"
 
 namespace frazil::schema {
 
@@ -57,76 +58,6 @@ TypedValue Bytes(std::string v) {
 }
 
 // ---- text forms of dates, times, UUIDs and decimals ----
-
-bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (size_t k = 0; k < n; ++k) {
-    const char c = s[pos + k];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-std::optional<int64_t> ParseDate(std::string_view s, size_t* end) {
-  int y, m, d;
-  if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &m) || s[7] != '-' ||
-      !Digits(s, 8, 2, &d))
-    return std::nullopt;
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(m)},
-                                        std::chrono::day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  *end = 10;
-  return std::chrono::sys_days{ymd}.time_since_epoch().count();
-}
-
-// HH:MM:SS[.fraction] at `pos`: microseconds of the day (digits past the
-// sixth are dropped).
-std::optional<int64_t> ParseTime(std::string_view s, size_t pos, size_t* end) {
-  int h, mi, se;
-  if (!Digits(s, pos, 2, &h) || pos + 8 > s.size() || s[pos + 2] != ':' || !Digits(s, pos + 3, 2, &mi) ||
-      s[pos + 5] != ':' || !Digits(s, pos + 6, 2, &se) || h > 23 || mi > 59 || se > 60)
-    return std::nullopt;
-  int64_t micros = ((h * 60LL + mi) * 60 + std::min(se, 59)) * 1000000;
-  size_t p = pos + 8;
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    int64_t scale = 100000;
-    const size_t first = p;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-      if (scale > 0) micros += (s[p] - '0') * scale;
-      scale /= 10;
-      ++p;
-    }
-    if (p == first) return std::nullopt;
-  }
-  *end = p;
-  return micros;
-}
-
-// RFC 3339: a date, T (or t or a space), a time, and Z or an offset; with
-// `zoned` false the offset may be absent (a local timestamp).
-std::optional<int64_t> ParseTimestamp(std::string_view s, bool zoned) {
-  size_t p;
-  auto days = ParseDate(s, &p);
-  if (!days || p >= s.size() || (s[p] != 'T' && s[p] != 't' && s[p] != ' ')) return std::nullopt;
-  auto tod = ParseTime(s, p + 1, &p);
-  if (!tod) return std::nullopt;
-  int64_t offset_minutes = 0;
-  if (p == s.size()) {
-    if (zoned) return std::nullopt;
-  } else if ((s[p] == 'Z' || s[p] == 'z') && p + 1 == s.size()) {
-  } else if ((s[p] == '+' || s[p] == '-') && p + 6 == s.size() && s[p + 3] == ':') {
-    int oh, om;
-    if (!Digits(s, p + 1, 2, &oh) || !Digits(s, p + 4, 2, &om) || oh > 23 || om > 59) return std::nullopt;
-    offset_minutes = (oh * 60 + om) * (s[p] == '-' ? -1 : 1);
-  } else {
-    return std::nullopt;
-  }
-  return *days * 86400000000LL + *tod - offset_minutes * 60000000LL;
-}
 
 std::optional<std::string> ParseUuid(std::string_view s) {
   if (s.size() != 36) return std::nullopt;
@@ -252,21 +183,21 @@ class JsonDecoder {
       case TypeId::kTimestamp:
       case TypeId::kTimestampTz: {
         if (!v.is_string()) return Wrong(path, "an RFC 3339 timestamp", v);
-        auto ts = ParseTimestamp(v.get_ref<const std::string&>(), t.id == TypeId::kTimestampTz);
+        auto ts = ParseRfc3339Timestamp(v.get_ref<const std::string&>(), t.id == TypeId::kTimestampTz);
         if (!ts) return Wrong(path, "an RFC 3339 timestamp", v);
         return Int(*ts);
       }
       case TypeId::kDate: {
         size_t end;
         std::optional<int64_t> d;
-        if (v.is_string()) d = ParseDate(v.get_ref<const std::string&>(), &end);
+        if (v.is_string()) d = ParseRfc3339Date(v.get_ref<const std::string&>(), &end);
         if (!d || end != v.get_ref<const std::string&>().size()) return Wrong(path, "a date (YYYY-MM-DD)", v);
         return Int(*d);
       }
       case TypeId::kTime: {
         size_t end;
         std::optional<int64_t> tm;
-        if (v.is_string()) tm = ParseTime(v.get_ref<const std::string&>(), 0, &end);
+        if (v.is_string()) tm = ParseRfc3339Time(v.get_ref<const std::string&>(), 0, &end);
         if (!tm || end != v.get_ref<const std::string&>().size()) return Wrong(path, "a time (HH:MM:SS)", v);
         return Int(*tm);
       }

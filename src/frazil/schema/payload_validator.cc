@@ -3,14 +3,21 @@
 // valijson reports a schema it cannot compile by throwing (without this it
 // aborts the process).
 #define VALIJSON_USE_EXCEPTIONS 1
+#include <memory>
+#include <new>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/constraint_builder.hpp>
+#include <valijson/constraints/concrete_constraints.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
+#include <vector>
 
 #include "frazil/avro/binary_codec.h"
+#include "frazil/common/mutex.h"
 #include "frazil/schema/json_depth.h"
+#include "frazil/schema/rfc3339.h"
 #include "frazil/schema/schema_registry.h"
 
 namespace frazil::schema {
@@ -24,10 +31,90 @@ std::string Cut(std::string s, size_t max = 300) {
   return s;
 }
 
+// JSON Schema's `date`, `time` and `date-time` formats, checked by our own
+// RFC 3339 parser instead of valijson's built-in check, which compiles a
+// std::regex for every string it checks (~0.5 ms a message). Compile()
+// renames those `format` keywords to kFormatKeyword, which this handles.
+constexpr const char* kFormatKeyword = "x-frazil-format";
+
+class Rfc3339Format final : public valijson::constraints::PolyConstraint {
+ public:
+  enum class Kind { kDate, kTime, kDateTime };
+  explicit Rfc3339Format(Kind kind) : kind_(kind) {}
+
+  bool validate(const valijson::adapters::Adapter& target, const std::vector<std::string>& context,
+                valijson::ValidationResults* results) const override {
+    if (!target.isString()) return true;  // formats constrain strings only
+    const std::string s = target.asString();
+    const bool ok = kind_ == Kind::kDate   ? IsRfc3339Date(s)
+                    : kind_ == Kind::kTime ? IsRfc3339FullTime(s)
+                                           : IsRfc3339DateTime(s);
+    if (!ok && results)
+      results->pushError(context,
+                         std::string("String should be a valid ") + (kind_ == Kind::kDate   ? "date"
+                                                                     : kind_ == Kind::kTime ? "time"
+                                                                                            : "date-time"));
+    return ok;
+  }
+
+ private:
+  valijson::constraints::Constraint* cloneInto(void* at) const override {
+    return new (at) Rfc3339Format(kind_);
+  }
+  size_t sizeOf() const override { return sizeof(Rfc3339Format); }
+  Kind kind_;
+};
+
+class Rfc3339FormatBuilder final : public valijson::ConstraintBuilder {
+ public:
+  valijson::constraints::Constraint* make(const valijson::adapters::Adapter& value) const override {
+    const std::string f = value.asString();
+    return new Rfc3339Format(f == "date"   ? Rfc3339Format::Kind::kDate
+                             : f == "time" ? Rfc3339Format::Kind::kTime
+                                           : Rfc3339Format::Kind::kDateTime);
+  }
+};
+
+// Renames, in place, every `format` keyword naming date, time or date-time
+// to kFormatKeyword. Values that are data, not schemas (enum, const,
+// default, examples), are left alone.
+void RenameDateFormats(json* node) {
+  if (node->is_array()) {
+    for (auto& item : *node) RenameDateFormats(&item);
+    return;
+  }
+  if (!node->is_object()) return;
+  if (auto f = node->find("format");
+      f != node->end() && f->is_string() && (*f == "date" || *f == "time" || *f == "date-time")) {
+    json value = *f;
+    node->erase(f);
+    (*node)[kFormatKeyword] = std::move(value);
+  }
+  for (auto& [key, child] : node->items())
+    if (key != "enum" && key != "const" && key != "default" && key != "examples") RenameDateFormats(&child);
+}
+
 }  // namespace
 
 struct JsonSchemaValidator::Impl {
   valijson::Schema schema;
+  // valijson's Validator caches the regexes of `pattern` keywords, but is
+  // not safe to share: idle ones are kept here for the next message.
+  Mutex mu;
+  std::vector<std::unique_ptr<valijson::Validator>> idle GUARDED_BY(mu);
+
+  std::unique_ptr<valijson::Validator> Take() {
+    MutexLock l(&mu);
+    if (idle.empty()) return std::make_unique<valijson::Validator>();
+    auto v = std::move(idle.back());
+    idle.pop_back();
+    return v;
+  }
+  void Give(std::unique_ptr<valijson::Validator> v) {
+    MutexLock l(&mu);
+    if (idle.size() < kMaxIdleValidators) idle.push_back(std::move(v));
+  }
+  static constexpr size_t kMaxIdleValidators = 16;
 };
 
 JsonSchemaValidator::JsonSchemaValidator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -37,7 +124,10 @@ Result<std::shared_ptr<const JsonSchemaValidator>> JsonSchemaValidator::Compile(
   auto impl = std::make_unique<Impl>();
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    valijson::adapters::NlohmannJsonAdapter adapter(schema);
+    parser.addConstraintBuilder(kFormatKeyword, new Rfc3339FormatBuilder);  // the parser deletes it
+    json renamed = schema;
+    RenameDateFormats(&renamed);
+    valijson::adapters::NlohmannJsonAdapter adapter(renamed);
     // No fetch function: a $ref to another document is refused here.
     parser.populateSchema(adapter, impl->schema);
   } catch (const std::exception& e) {
@@ -53,14 +143,15 @@ Status JsonSchemaValidator::Validate(std::string_view payload) const {
   json doc = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::InvalidArgument("payload is not valid JSON");
   valijson::ValidationResults results;
-  valijson::Validator validator;
+  auto validator = impl_->Take();
   valijson::adapters::NlohmannJsonAdapter target(doc);
   bool ok;
   try {
-    ok = validator.validate(impl_->schema, target, &results);
+    ok = validator->validate(impl_->schema, target, &results);
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("payload could not be validated: ") + Cut(e.what()));
   }
+  impl_->Give(std::move(validator));
   if (ok) return Status::Ok();
   // The deepest error is the most specific one: report that, with its place.
   valijson::ValidationResults::Error best;

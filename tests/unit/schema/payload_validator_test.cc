@@ -100,5 +100,50 @@ TEST(PayloadValidatorTest, CompiledOnceAndSharedAcrossThreads) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// date, time and date-time are checked by our RFC 3339 parser (not
+// valijson's per-string regex): the same answers, at any depth, while data
+// that merely looks like a schema (enum values) is not rewritten.
+TEST(PayloadValidatorTest, DateAndTimeFormatsAnyDepth) {
+  auto s = Parse(SchemaType::kJsonSchema, R"({"type":"object","properties":{
+      "at":{"type":"string","format":"date-time"},
+      "day":{"type":"string","format":"date"},
+      "clock":{"type":"string","format":"time"},
+      "events":{"type":"array","items":{"type":"object","properties":{"when":{"format":"date-time"}}}},
+      "mode":{"enum":[{"format":"date"}, "plain"]}}})");
+  ASSERT_NE(s.json_validator, nullptr);
+  EXPECT_TRUE(
+      ValidatePayload(s, R"({"at":"2024-02-29T23:59:60.123+05:30","day":"2024-02-29","clock":"10:00:00Z"})")
+          .ok());
+  EXPECT_TRUE(
+      ValidatePayload(s, R"({"at":"2025-12-01t00:00:00z","events":[{"when":"1970-01-01T00:00:00-00:00"}]})")
+          .ok());
+  for (const char* bad : {R"({"at":"2025-02-29T00:00:00Z"})",  // not a leap year
+                          R"({"at":"2025-12-01T00:00:00"})",   // no offset
+                          R"({"at":"2025-13-01T00:00:00Z"})", R"({"at":"2025-12-01T24:00:00Z"})",
+                          R"({"at":"2025-12-01T10:00:00+1:00"})", R"({"day":"2025-04-31"})",
+                          R"({"day":"2025-12-01T00:00:00Z"})", R"({"clock":"10:00:00"})",
+                          R"({"events":[{"when":"yesterday"}]})"}) {
+    auto st = ValidatePayload(s, bad);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("String should be a valid"), std::string::npos)
+        << bad << ": " << st.message();
+  }
+  EXPECT_TRUE(ValidatePayload(s, R"({"events":[{"when":42}]})").ok()) << "a format constrains strings only";
+  // The enum value is data: it must still match exactly, keyword and all.
+  EXPECT_TRUE(ValidatePayload(s, R"({"mode":{"format":"date"}})").ok());
+  EXPECT_FALSE(ValidatePayload(s, R"({"mode":{"x-frazil-format":"date"}})").ok());
+}
+
+// A `pattern` is compiled once per validator kept for reuse, and reused
+// validators give the same answers.
+TEST(PayloadValidatorTest, PatternAnswersStayRightAcrossReuse) {
+  auto s = Parse(SchemaType::kJsonSchema, R"({"type":"string","pattern":"^[a-z]+-[0-9]{3}$"})");
+  ASSERT_NE(s.json_validator, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(ValidatePayload(s, R"("abc-123")").ok());
+    EXPECT_FALSE(ValidatePayload(s, R"("abc-12")").ok());
+  }
+}
+
 }  // namespace
 }  // namespace frazil::schema
