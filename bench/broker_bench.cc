@@ -59,6 +59,11 @@
 //                   payload and the table's data files.
 //   --queryable N   produce-to-queryable latency of N messages, one every
 //                   --queryable-interval-ms (50), per warehouse.
+// Issue 15 (typed columns):
+//   --typed         JSON and Avro record payloads (schema_workload.h) on
+//                   topics bound to no schema, bound to a registered schema,
+//                   and bound with validation enforced: throughput, broker
+//                   CPU until committed, commit time and data bytes per message.
 // --frazil PATH runs another broker binary.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -93,11 +98,18 @@
 #include "frazil/objstore/s3_object_store.h"
 #include "null_danube_server.h"
 #include "s3_server.h"
+#include "schema_registry.grpc.pb.h"
+#include "schema_workload.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
+using frazil::bench::MakeRecordPayload;
+using frazil::bench::PayloadKind;
+using frazil::bench::PayloadKindName;
+using frazil::bench::SchemaDefinitionOf;
+using frazil::bench::SchemaTypeOf;
 
 double Pct(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -557,12 +569,18 @@ class RssSampler {
   std::thread thread_;
 };
 
+// `subject` non-empty: the producer is bound to the subject's latest schema
+// version (Danube's SchemaReference), which binds the topic to it.
 uint64_t CreateProducer(danube::ProducerService::Stub* stub, const std::string& topic,
-                        const std::string& name) {
+                        const std::string& name, const std::string& subject = {}) {
   danube::ProducerRequest req;
   req.set_producer_name(name);
   req.set_topic_name(topic);
   req.set_dispatch_strategy(danube::Reliable);
+  if (!subject.empty()) {
+    req.mutable_schema_ref()->set_subject(subject);
+    req.mutable_schema_ref()->set_use_latest(true);
+  }
   danube::ProducerResponse resp;
   grpc::ClientContext ctx;
   if (auto st = stub->CreateProducer(&ctx, req, &resp); !st.ok()) {
@@ -618,9 +636,22 @@ struct ThroughputResult {
   double cpu_us_per_msg = 0;
 };
 
+// What producers send instead of the fixed-size varied payload (--typed):
+// their own payloads, and optionally a schema subject they are bound to.
+struct ProduceWorkload {
+  std::string topic_prefix;  // "/bench/<prefix>..." instead of "/bench/t..."
+  std::string subject;       // empty: producers bound to no schema
+  std::function<void(uint64_t producer, uint64_t seq, std::string* payload)> payload;
+  // Runs once every producer exists (their topics are open), before the
+  // window starts: e.g. the topics' validation policy.
+  std::function<void(const std::vector<std::string>& topics)> before_window;
+};
+
 ThroughputResult Throughput(const Broker& b, int producers, double seconds, size_t payload_bytes,
-                            const std::string& mode, const std::string& storage, int round) {
+                            const std::string& mode, const std::string& storage, int round,
+                            const ProduceWorkload* workload = nullptr) {
   std::string payload = Payload(payload_bytes);
+  std::atomic<int64_t> payload_sent{0};
   std::vector<std::vector<double>> lat(producers);
   std::atomic<bool> go{false};
   std::atomic<int> ready{0};
@@ -628,12 +659,13 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
   std::atomic<int64_t> sent{0};
   std::vector<std::string> topics;
   for (int p = 0; p < producers; ++p)
-    topics.push_back("/bench/t" + std::to_string(producers) + "-" + std::to_string(p) + "-r" +
-                     std::to_string(round));
+    topics.push_back("/bench/" + (workload ? workload->topic_prefix : std::string("t")) +
+                     std::to_string(producers) + "-" + std::to_string(p) + "-r" + std::to_string(round));
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
       auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
-      uint64_t id = CreateProducer(stub.get(), topics[p], "p" + std::to_string(p));
+      uint64_t id =
+          CreateProducer(stub.get(), topics[p], "p" + std::to_string(p), workload ? workload->subject : "");
       ready++;
       while (!go) std::this_thread::yield();
       auto end = Clock::now() + std::chrono::duration<double>(seconds);
@@ -641,8 +673,13 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
       m.mutable_msg_id()->set_producer_id(id);
       m.set_payload(payload);
       PayloadVariator vary(static_cast<uint64_t>(p) + 1);
-      while (Clock::now() < end) {
-        vary.Vary(m.mutable_payload());
+      int64_t bytes = 0;
+      for (uint64_t seq = 0; Clock::now() < end; ++seq) {
+        if (workload)
+          workload->payload(static_cast<uint64_t>(p), seq, m.mutable_payload());
+        else
+          vary.Vary(m.mutable_payload());
+        bytes += static_cast<int64_t>(m.payload().size());
         danube::MessageResponse resp;
         grpc::ClientContext ctx;
         auto t0 = Clock::now();
@@ -653,9 +690,11 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
         lat[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         sent++;
       }
+      payload_sent += bytes;
     });
   }
   while (ready < producers) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (workload && workload->before_window) workload->before_window(topics);
   double cpu0 = b.CpuSeconds();
   auto t0 = Clock::now();
   go = true;
@@ -675,9 +714,8 @@ ThroughputResult Throughput(const Broker& b, int producers, double seconds, size
   std::printf(
       "sync=%-6s storage=%-7s producers=%-2d  %8.0f msg/s  %6.1f MB/s   ack p50 %7.1f us  p99 %7.1f us  "
       "p99.9 %7.1f us   broker cpu %5.1f%% of a core, %5.1f us/msg\n",
-      mode.c_str(), storage.c_str(), producers, r.msgs_per_s,
-      sent * static_cast<double>(payload_bytes) / secs / 1e6, r.p50, r.p99, Pct(all, 0.999), cpu / secs * 100,
-      r.cpu_us_per_msg);
+      mode.c_str(), storage.c_str(), producers, r.msgs_per_s, static_cast<double>(payload_sent) / secs / 1e6,
+      r.p50, r.p99, Pct(all, 0.999), cpu / secs * 100, r.cpu_us_per_msg);
   if (storage == "on" || storage == "on-s3") {
     // How far the writer was behind when the window ended, and how long it
     // took to catch up.
@@ -1360,6 +1398,108 @@ class PacedProducers {
 // Cumulative buckets (upper bound in seconds -> count) of a histogram
 // family without labels other than `le` (or with `labels` before it, e.g.
 // `store="s3",`), from the broker's /metrics.
+// --typed (issue 15): produce throughput and commit cost of a topic whose
+// payloads are JSON or Avro records bound to a registered schema (the broker
+// writes them as typed columns), against the same payloads on topics bound
+// to no schema, and with the topic's validation policy at enforce (every
+// payload validated on produce). Each configuration runs on a fresh broker,
+// storage on, in turn; per configuration: acks, broker CPU per message over
+// the window and until every message is committed, the table commits' time
+// (frazil_storage_commit_duration_seconds) per 1,000 messages, and the data
+// files' bytes per message.
+void TypedBench(const std::string& dir, const BrokerConfig& base, const std::string& sync, double seconds,
+                int producers, int rounds) {
+  struct Variant {
+    PayloadKind kind;
+    std::string name;  // "plain", "typed", "typed+enforce"
+  };
+  std::vector<Variant> variants;
+  for (PayloadKind k : {PayloadKind::kJson, PayloadKind::kAvro})
+    for (const char* v : {"plain", "typed", "typed+enforce"}) variants.push_back({k, v});
+  Json summary = {{"mode", "typed"}, {"sync", sync}, {"seconds", seconds}, {"producers", producers}};
+  for (int round = 0; round < rounds; ++round) {
+    for (const auto& v : variants) {
+      const std::string kind = PayloadKindName(v.kind);
+      const std::string label = kind + " " + v.name;
+      std::printf("%s: %s payloads, %s, sync=%s, round %d\n", label.c_str(), kind.c_str(),
+                  v.name == "plain"   ? "topics bound to no schema"
+                  : v.name == "typed" ? "topics bound to a registered schema (typed columns)"
+                                      : "bound, validation policy enforce with payload validation",
+                  sync.c_str(), round + 1);
+      BrokerConfig cfg = base;
+      cfg.Set("wal", "sync_mode", sync);
+      cfg.Set("storage", "enabled", "true");
+      cfg.Set("storage", "wal_retain_records", "0");
+      Broker b;
+      std::string tag = kind + "-" + (v.name == "plain" ? "plain" : v.name == "typed" ? "typed" : "enforce");
+      Start(&b, dir + "/typed-" + tag, cfg);
+      ProduceWorkload w;
+      w.topic_prefix = tag + "-";
+      w.payload = [k = v.kind](uint64_t producer, uint64_t seq, std::string* out) {
+        MakeRecordPayload(k, producer, seq, out);
+      };
+      auto channel = grpc::CreateChannel(b.target, grpc::InsecureChannelCredentials());
+      auto registry = danube_schema::SchemaRegistry::NewStub(channel);
+      if (v.name != "plain") {
+        w.subject = "bench-" + kind;
+        danube_schema::RegisterSchemaRequest req;
+        req.set_subject(w.subject);
+        req.set_schema_type(SchemaTypeOf(v.kind));
+        req.set_schema_definition(SchemaDefinitionOf(v.kind));
+        danube_schema::RegisterSchemaResponse resp;
+        grpc::ClientContext ctx;
+        if (auto st = registry->RegisterSchema(&ctx, req, &resp); !st.ok()) {
+          std::fprintf(stderr, "RegisterSchema %s: %s\n", w.subject.c_str(), st.error_message().c_str());
+          std::exit(1);
+        }
+      }
+      if (v.name == "typed+enforce") {
+        w.before_window = [&registry](const std::vector<std::string>& topics) {
+          for (const auto& t : topics) {
+            danube_schema::UpdateTopicValidationPolicyRequest req;
+            req.set_topic_name(t);
+            req.set_validation_policy("enforce");
+            req.set_enable_payload_validation(true);
+            danube_schema::UpdateTopicValidationPolicyResponse resp;
+            grpc::ClientContext ctx;
+            if (auto st = registry->UpdateTopicValidationPolicy(&ctx, req, &resp); !st.ok()) {
+              std::fprintf(stderr, "UpdateTopicValidationPolicy %s: %s\n", t.c_str(),
+                           st.error_message().c_str());
+              std::exit(1);
+            }
+          }
+        };
+      }
+      const double commit_s0 = std::max(0.0, MetricValue(b, "frazil_storage_commit_duration_seconds_sum"));
+      const double commits0 = std::max(0.0, MetricValue(b, "frazil_storage_commit_duration_seconds_count"));
+      const double cpu0 = b.CpuSeconds();
+      // "on": Throughput waits until every message is committed.
+      ThroughputResult r = Throughput(b, producers, seconds, 0, sync, "on", round, &w);
+      const double cpu = b.CpuSeconds() - cpu0;
+      const double commit_s = MetricValue(b, "frazil_storage_commit_duration_seconds_sum") - commit_s0;
+      const double commits = MetricValue(b, "frazil_storage_commit_duration_seconds_count") - commits0;
+      const double failures = MetricValue(b, "frazil_schema_validation_failures_total");
+      const double msgs = r.msgs_per_s * seconds;
+      const uint64_t files = LocalBytes(b.data + "/warehouse/bench", ".parquet");
+      std::printf(
+          "  %s: broker cpu until all committed %.1f us/msg; %0.f commits, %.1f ms each, %.2f ms per 1,000 "
+          "messages; data files %.1f bytes/msg%s\n",
+          label.c_str(), msgs > 0 ? cpu * 1e6 / msgs : 0, commits, commits > 0 ? commit_s * 1e3 / commits : 0,
+          msgs > 0 ? commit_s * 1e6 / msgs : 0, msgs > 0 ? static_cast<double>(files) / msgs : 0,
+          failures > 0 ? " (validation failures counted!)" : "");
+      Json& j = summary["runs"][label].emplace_back();
+      j["msgs_per_s"] = std::round(r.msgs_per_s);
+      j["ack_p99_us"] = std::round(r.p99);
+      j["window_cpu_us_per_msg"] = std::round(r.cpu_us_per_msg * 10) / 10;
+      j["total_cpu_us_per_msg"] = msgs > 0 ? std::round(cpu * 1e7 / msgs) / 10 : 0;
+      j["commit_ms_per_1000_msgs"] = msgs > 0 ? std::round(commit_s * 1e8 / msgs) / 100 : 0;
+      j["data_bytes_per_msg"] = msgs > 0 ? std::round(static_cast<double>(files) / msgs * 10) / 10 : 0;
+    }
+  }
+  summary["load1"] = LoadAverage1();
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
+}
+
 std::map<double, double> ScrapeHistogram(const Broker& b, const std::string& family,
                                          const std::string& labels = "") {
   std::map<double, double> out;
@@ -2006,6 +2146,7 @@ int Usage() {
                "                    [--stream-messages N]\n"
                "       broker_bench --interference [--interference-messages N] [--rate R] [--seconds S]\n"
                "       broker_bench --scale N [--scale-messages K]\n"
+               "       broker_bench --typed [--seconds S] [--producers P] [--sync S] [--rounds K]\n"
                "       broker_bench --queryable N [--queryable-interval-ms MS] [--sync S] [--rounds K]\n"
                "  any mode with storage: [--warehouse local,s3] [--s3-server PATH]\n");
   return 2;
@@ -2020,7 +2161,7 @@ int main(int argc, char** argv) {
     return frazil::bench::ServeNullDanube(argv[2], static_cast<size_t>(std::atoll(argv[4])));
   double seconds = 5;
   bool seconds_given = false, producers_given = false, syncs_given = false;
-  bool ceiling = false, interference = false;
+  bool ceiling = false, interference = false, typed = false;
   int64_t scale = 0, interference_messages = 1000000, stream_messages = 200000;
   int scale_messages = 3;
   int rate = 1000;
@@ -2097,6 +2238,8 @@ int main(int argc, char** argv) {
       stream_messages = std::max<int64_t>(1, std::atoll(argv[++i]));
     } else if (a == "--interference") {
       interference = true;
+    } else if (a == "--typed") {
+      typed = true;
     } else if (a == "--interference-messages" && has) {
       interference_messages = std::max<int64_t>(1, std::atoll(argv[++i]));
     } else if (a == "--scale" && has) {
@@ -2113,6 +2256,11 @@ int main(int argc, char** argv) {
     if (!producers_given) producer_counts = {16, 4};
     if (!syncs_given) syncs = {"none", "always"};
     CeilingBench(dir, base, seconds, payload_bytes, producer_counts, syncs, stream_messages);
+    return 0;
+  }
+  if (typed) {
+    TypedBench(dir, base, syncs_given ? syncs[0] : "none", seconds, producers_given ? producer_counts[0] : 4,
+               rounds);
     return 0;
   }
   if (interference) {
