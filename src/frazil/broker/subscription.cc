@@ -600,10 +600,15 @@ std::optional<uint64_t> Subscription::SkipTo(uint64_t floor) {
   {
     MutexLock lock(&mu_);
     if (closed_) return std::nullopt;
-    const uint64_t cursor = unacked_.empty() ? read_position_ : *unacked_.begin();
-    if (cursor >= floor) return std::nullopt;
-    moved = cursor;
-    floor_ = std::max(floor_, floor);
+    if (floor <= floor_) return std::nullopt;
+    floor_ = floor;
+    // The first message it still owes: its cursor, or (non-reliable, whose
+    // cursor is its read position) the first read and not yet sent.
+    uint64_t behind = unacked_.empty() ? read_position_ : *unacked_.begin();
+    if (!backlog_.empty()) behind = std::min(behind, backlog_.front().offset);
+    for (const auto& [id, c] : consumers_)
+      if (!c.queued.empty()) behind = std::min(behind, c.queued.front().offset);
+    if (behind < floor) moved = behind;
     for (auto p = pending_.begin(); p != pending_.end() && p->first < floor;) {
       auto c = consumers_.find(p->second.consumer_id);
       if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;

@@ -126,7 +126,8 @@ class Subscription {
 
   // Retention removed the topic's messages below `floor`: a cursor behind it
   // moves to it, and what was read, sent or waiting below it is dropped (a
-  // later ack of it is ignored). Returns the cursor it had if it moved.
+  // later ack of it is ignored). Returns the first offset it still owed
+  // (its cursor, or a message read and not yet sent) if that was below.
   std::optional<uint64_t> SkipTo(uint64_t floor) EXCLUDES(mu_);
 
   // Everything below is acknowledged.
