@@ -14,6 +14,10 @@ namespace {
 
 int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
 
+// retention_due_ms_ while the table does not exist: due at any upkeep, but
+// no upkeep is scheduled for it.
+constexpr int64_t kRetentionAfterFirstCommit = INT64_MIN;
+
 }  // namespace
 
 // Never destroyed: committers may outlive static destruction at exit.
@@ -401,10 +405,12 @@ void TopicCommitter::RunUpkeep() {
   int64_t first_due = INT64_MAX;
   for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
   const bool deletes_due = first_due <= now_ms;
-  // Retention: when it changed, after new data (the size limit), and when
-  // the oldest file it keeps passes the age limit.
+  // Retention: when it changed, after new data under a size limit, and when
+  // the oldest file it keeps passes the age limit (at once after a start).
   std::optional<RetentionPolicy> retain;
-  if (retention.active() && (retention_changed || changed || now_ms >= retention_due_ms_)) retain = retention;
+  if (retention.active() &&
+      (retention_changed || (changed && retention.max_bytes > 0) || now_ms >= retention_due_ms_))
+    retain = retention;
   bool ok = true;
   if (compact || expire || orphans || deletes_due || retain) {
     ok = Maintain(compact, expire, orphans, retain);
@@ -417,7 +423,8 @@ void TopicCommitter::RunUpkeep() {
   }
   first_due = INT64_MAX;
   for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
-  if (retention.active()) first_due = std::min(first_due, retention_due_ms_);
+  if (retention.active() && retention_due_ms_ != kRetentionAfterFirstCommit)
+    first_due = std::min(first_due, retention_due_ms_);
   if (first_due != INT64_MAX) {
     const int64_t wait = std::max(first_due - WallClockMs() + 1, config_.maintenance.interval_ms);
     upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(wait));
@@ -436,6 +443,12 @@ void TopicCommitter::RunUpkeep() {
 
 bool TopicCommitter::Retain(const RetentionPolicy& policy, bool* changed) {
   auto applied = ApplyRetention(catalog_, id_, policy, WallClockMs());
+  if (applied.status().code() == StatusCode::kNotFound) {
+    // No table yet: the upkeep after its first commit applies retention
+    // (nothing is scheduled for it before).
+    retention_due_ms_ = kRetentionAfterFirstCommit;
+    return true;
+  }
   if (!applied.ok()) {
     retention_due_ms_ = 0;  // tried again at the next upkeep
     if (applied.status().code() == StatusCode::kCommitConflict)
