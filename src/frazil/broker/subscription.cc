@@ -418,7 +418,8 @@ void Subscription::Fill() {
     // A SkipTo while this read ran: what it read below the floor is dropped
     // (the next round moves the reader).
     read_position_ = std::max(position, floor_);
-    std::erase_if(got, [&](const Delivery& d) { return d.offset < floor_; });
+    const uint64_t floor = floor_;
+    std::erase_if(got, [floor](const Delivery& d) { return d.offset < floor; });
     for (auto& d : got) {
       if (reliable_) unacked_.insert(d.offset);
       backlog_.push_back(std::move(d));
