@@ -159,6 +159,22 @@ Status Admin::Unsubscribe(const std::string& topic, const std::string& subscript
   return broker_->DeleteSubscription(topic, subscription);
 }
 
+Result<TopicRetention> Admin::Retention(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  auto parts = broker_->Partitions(topic);
+  if (parts.empty()) return Status::NotFound("topic " + topic + " does not exist");
+  return broker_->Retention(parts.front());
+}
+
+Status Admin::SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  if (policy) FRAZIL_RETURN_IF_ERROR(storage::CheckRetention(*policy));
+  auto parts = broker_->Partitions(topic);
+  if (parts.empty()) return Status::NotFound("topic " + topic + " does not exist");
+  for (const auto& p : parts) FRAZIL_RETURN_IF_ERROR(broker_->SetRetention(p, policy));
+  return Status::Ok();
+}
+
 Result<std::vector<BrokerEntry>> Admin::ListBrokers() {
   FRAZIL_ASSIGN_OR_RETURN(std::string id, LeaderId());
   return std::vector<BrokerEntry>{{id, addresses_, "Cluster_Leader", "active"}};

@@ -107,6 +107,12 @@ class Admin {
   // Sorted subscription names; NotFound for an unknown topic.
   Result<std::vector<std::string>> Subscriptions(const std::string& topic);
   Status Unsubscribe(const std::string& topic, const std::string& subscription);
+  // A topic's retention; for a partitioned topic, its first partition's.
+  Result<TopicRetention> Retention(const std::string& topic);
+  // Sets a topic's own retention (none: back to the broker's default); for
+  // a partitioned topic, every partition's. InvalidArgument for a negative
+  // limit, NotFound for an unknown topic.
+  Status SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy);
 
   // --- brokers
   Result<std::vector<BrokerEntry>> ListBrokers();

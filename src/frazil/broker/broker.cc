@@ -77,6 +77,11 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
   FRAZIL_RETURN_IF_ERROR(fsutil::CreateDirs(options.data_dir + "/wal"));
   std::unique_ptr<Broker> b(new Broker(std::move(options)));
   FRAZIL_ASSIGN_OR_RETURN(b->store_, CursorStore::Open(b->options_.data_dir + "/metadata.db"));
+  FRAZIL_ASSIGN_OR_RETURN(auto retention, b->store_->LoadRetention());
+  {
+    MutexLock lock(&b->mu_);
+    for (auto& [topic, policy] : retention) b->retention_[topic] = policy;
+  }
   FRAZIL_ASSIGN_OR_RETURN(const size_t lanes,
                           JournalLanes(b->options_.data_dir + "/journal", b->options_.journal_lanes));
   for (size_t i = 0; i < lanes; ++i) {
@@ -334,10 +339,17 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
   auto wal = wal::WriteAheadLog::Open(std::move(wal_options));
   if (!wal.ok()) return wal.status().WithContext("topic " + name);
   t->wal = std::move(wal).value();
-  if (options_.catalog)
-    t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(),
-                                                             options_.committer);
   Topic* raw = t.get();
+  if (options_.catalog) {
+    storage::CommitterConfig cc = options_.committer;
+    {
+      MutexLock lock(&mu_);
+      if (auto it = retention_.find(name); it != retention_.end()) cc.retention = it->second;
+    }
+    // The committer stops before the topic goes (Topic::Close).
+    cc.on_retention = [this, raw](uint64_t floor) { OnRetention(*raw, floor); };
+    t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(), cc);
+  }
   // Runs on the WAL's thread after the producers of a batch are
   // acknowledged: wakes the subscriptions and the committer. It takes only
   // the topic's own lock, briefly, never the broker's.
@@ -555,9 +567,10 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   if (!sub) {
     // Earliest is the oldest message the topic holds, in its table or WAL.
     // Built with no lock held: positioning its reader may read the table.
-    auto fresh = std::make_shared<Subscription>(topic, subscription, type, t->reliable, t->wal.get(),
-                                                from_earliest ? 0 : t->wal->Stats().next_offset,
-                                                options_.consumer_window, from_earliest, TableOf(*t));
+    auto fresh = std::make_shared<Subscription>(
+        topic, subscription, type, t->reliable, t->wal.get(),
+        from_earliest ? t->retention_floor.load(std::memory_order_acquire) : t->wal->Stats().next_offset,
+        options_.consumer_window, from_earliest, TableOf(*t));
     fresh->SetMetrics(t->counters, &metrics_.ack_latency);
     MutexLock lock(&t->mu);
     if (t->closed) return deleted;
@@ -787,6 +800,7 @@ Status Broker::DeleteTopic(const std::string& topic) {
     for (auto s = saved_cursors_.lower_bound(topic + '\0');
          s != saved_cursors_.end() && s->first.starts_with(topic + '\0');)
       s = saved_cursors_.erase(s);
+    retention_.erase(topic);  // the store forgets it with the topic
   }
   std::map<std::string, std::shared_ptr<Subscription>> subs;
   {
@@ -828,6 +842,71 @@ Status Broker::DeleteTopic(const std::string& topic) {
   }
   FRAZIL_LOG_INFO("topic {} deleted (table {}, WAL {})", topic, t->table.ToString(), wal_dir);
   return first;
+}
+
+void Broker::OnRetention(Topic& t, uint64_t floor) {
+  uint64_t prev = t.retention_floor.load(std::memory_order_acquire);
+  while (prev < floor && !t.retention_floor.compare_exchange_weak(prev, floor, std::memory_order_acq_rel)) {
+  }
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    MutexLock lock(&t.mu);
+    for (const auto& [name, s] : t.subscriptions) subs.push_back(s);
+  }
+  for (const auto& s : subs) {
+    auto moved = s->SkipTo(floor);
+    if (!moved) continue;
+    metrics_.retention_cursor_moves.fetch_add(1, std::memory_order_relaxed);
+    FRAZIL_LOG_WARN(
+        "subscription {} on {} was behind retention: its cursor moved from offset {} to {}, the first "
+        "message retention keeps; {} message(s) it had not acknowledged are gone",
+        s->name(), t.name, *moved, floor, floor - *moved);
+  }
+}
+
+Result<TopicRetention> Broker::Retention(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  TopicRetention r;
+  std::shared_ptr<Topic> t;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+    if (auto p = retention_.find(topic); p != retention_.end()) r.own = p->second;
+  }
+  r.effective = r.own.value_or(options_.committer.retention);
+  r.floor = t->retention_floor.load(std::memory_order_acquire);
+  return r;
+}
+
+Status Broker::SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy) {
+  FRAZIL_RETURN_IF_ERROR(ParseTopicName(topic).status());
+  if (policy) FRAZIL_RETURN_IF_ERROR(storage::CheckRetention(*policy));
+  std::shared_ptr<Topic> t;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+  }
+  if (!t->committer)
+    return Status::Unimplemented(
+        "retention removes data files of a topic's Iceberg table, and this broker runs without Iceberg "
+        "storage (storage.enabled: false)");
+  FRAZIL_RETURN_IF_ERROR(policy ? store_->SaveRetention(topic, *policy) : store_->RemoveRetention(topic));
+  {
+    MutexLock lock(&mu_);
+    if (policy)
+      retention_[topic] = *policy;
+    else
+      retention_.erase(topic);
+  }
+  const storage::RetentionPolicy effective = policy.value_or(options_.committer.retention);
+  t->committer->SetRetention(effective);
+  FRAZIL_LOG_INFO("topic {}: retention {}max_age_ms {}, max_bytes {} (0: no limit)", topic,
+                  policy ? "" : "back to the default, ", effective.max_age_ms, effective.max_bytes);
+  return Status::Ok();
 }
 
 Status Broker::CreateTopic(const std::string& topic, bool reliable) {

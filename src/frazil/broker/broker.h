@@ -118,6 +118,13 @@ struct TopicInfo {
   std::vector<Sub> subscriptions;
 };
 
+// A topic's retention as the admin layer shows it.
+struct TopicRetention {
+  std::optional<storage::RetentionPolicy> own;  // set for the topic; none: the broker's default
+  storage::RetentionPolicy effective;           // what applies (own, else the default)
+  uint64_t floor = 0;                           // first offset retention keeps
+};
+
 class Broker {
  public:
   // The lanes a data directory's journal has (see BrokerOptions::journal_lanes).
@@ -197,6 +204,13 @@ class Broker {
   // subscription. Writes the metadata store: I/O, no lock held.
   Status DeleteSubscription(const std::string& topic, const std::string& subscription) EXCLUDES(mu_);
 
+  // A topic's retention (retention in options_.committer is the default).
+  // NotFound for an unknown topic; Unimplemented without Iceberg storage
+  // (retention removes table files). Setting none returns the topic to the
+  // default. Persisted in the metadata store: I/O, no lock held.
+  Result<TopicRetention> Retention(const std::string& topic) EXCLUDES(mu_);
+  Status SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy) EXCLUDES(mu_);
+
   // The metadata store's namespaces and broker id (cursor_store.h), for the
   // admin operations (admin.h). SQLite: I/O.
   Result<std::vector<std::string>> DeclaredNamespaces() { return store_->LoadNamespaces(); }
@@ -235,6 +249,8 @@ class Broker {
     std::unique_ptr<storage::TopicCommitter> committer;  // null without a catalog
     uint64_t listener = 0;
     const std::shared_ptr<TopicCounters> counters = std::make_shared<TopicCounters>();
+    // The first offset retention keeps: subscriptions start no lower.
+    std::atomic<uint64_t> retention_floor{0};
     // The fields above are set before the topic is published in topics_
     // and not changed after.
     Mutex mu;
@@ -294,6 +310,9 @@ class Broker {
   storage::TopicTable TableOf(const Topic& t) const;
   TopicInfo Info(Topic& t, const std::map<std::string, size_t>& consumers) EXCLUDES(mu_);
   std::map<std::string, size_t> ConsumerCounts(const std::string& topic) REQUIRES(mu_);
+  // After a retention pass of `t`'s table: subscriptions behind `floor`
+  // move to it (on the upkeep executor, no lock held on entry).
+  void OnRetention(Topic& t, uint64_t floor) EXCLUDES(mu_);
   // Cursor flush and client timeouts, every cursor_flush_interval on the upkeep executor.
   void Janitor() EXCLUDES(mu_);
   Status FlushCursors() EXCLUDES(mu_);
@@ -323,6 +342,7 @@ class Broker {
   std::map<uint64_t, ProducerState> producers_ GUARDED_BY(mu_);
   std::map<uint64_t, ConsumerState> consumers_ GUARDED_BY(mu_);
   std::map<std::string, uint64_t> saved_cursors_ GUARDED_BY(mu_);  // "topic\0sub" -> persisted cursor
+  std::map<std::string, storage::RetentionPolicy> retention_ GUARDED_BY(mu_);  // topics' own, as stored
   // Ids start from the clock so that ids handed out before a restart are
   // never given to someone else after it.
   uint64_t next_id_ GUARDED_BY(mu_);

@@ -36,7 +36,10 @@ struct TopicCounters {
 class BrokerMetrics {
  public:
   LatencyHistogram produce_latency;  // SendMessage received -> producer acknowledged
-  LatencyHistogram ack_latency;      // message written to a consumer stream -> its Ack received
+  // Subscriptions moved forward because retention removed messages they had
+  // not acknowledged.
+  std::atomic<uint64_t> retention_cursor_moves{0};
+  LatencyHistogram ack_latency;  // message written to a consumer stream -> its Ack received
 
   // An error returned to a client; `kind` is the gRPC status code name
   // ("RESOURCE_EXHAUSTED", "INVALID_ARGUMENT", ...).

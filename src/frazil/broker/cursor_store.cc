@@ -56,6 +56,10 @@ Result<std::unique_ptr<CursorStore>> CursorStore::Open(const std::string& path) 
            "NOT NULL)"));
   FRAZIL_RETURN_IF_ERROR(Exec(db, "CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY NOT NULL)"));
   FRAZIL_RETURN_IF_ERROR(
+      Exec(db,
+           "CREATE TABLE IF NOT EXISTS topic_retention (topic TEXT PRIMARY KEY NOT NULL, max_age_ms INTEGER "
+           "NOT NULL, max_bytes INTEGER NOT NULL)"));
+  FRAZIL_RETURN_IF_ERROR(
       Exec(db, "CREATE TABLE IF NOT EXISTS broker (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)"));
   return s;
 }
@@ -97,8 +101,8 @@ Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
 
 Status CursorStore::RemoveTopic(const std::string& topic) {
   MutexLock lock(&mu_);
-  for (const char* sql :
-       {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1"}) {
+  for (const char* sql : {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1",
+                          "DELETE FROM topic_retention WHERE topic = ?1"}) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return Error(db_, "delete topic");
     BindText(st, 1, topic);
@@ -146,6 +150,45 @@ Status CursorStore::SaveTopics(const std::vector<std::pair<std::string, bool>>& 
                      BindText(st, 1, t.first);
                      sqlite3_bind_int(st, 2, t.second ? 1 : 0);
                    });
+}
+
+Result<std::vector<std::pair<std::string, storage::RetentionPolicy>>> CursorStore::LoadRetention() {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT topic, max_age_ms, max_bytes FROM topic_retention", -1, &st, nullptr) !=
+      SQLITE_OK)
+    return Error(db_, "read");
+  std::vector<std::pair<std::string, storage::RetentionPolicy>> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    out.emplace_back(ColumnText(st, 0),
+                     storage::RetentionPolicy{sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)});
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Error(db_, "read");
+  return out;
+}
+
+Status CursorStore::SaveRetention(const std::string& topic, const storage::RetentionPolicy& policy) {
+  return WriteRows(
+      "INSERT INTO topic_retention (topic, max_age_ms, max_bytes) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (topic) DO UPDATE SET max_age_ms = ?2, max_bytes = ?3",
+      std::vector<storage::RetentionPolicy>{policy},
+      [&](sqlite3_stmt* st, const storage::RetentionPolicy& p) {
+        BindText(st, 1, topic);
+        sqlite3_bind_int64(st, 2, p.max_age_ms);
+        sqlite3_bind_int64(st, 3, p.max_bytes);
+      });
+}
+
+Status CursorStore::RemoveRetention(const std::string& topic) {
+  MutexLock lock(&mu_);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM topic_retention WHERE topic = ?1", -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "delete");
+  BindText(st, 1, topic);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "delete");
 }
 
 Result<std::vector<std::string>> CursorStore::LoadNamespaces() {

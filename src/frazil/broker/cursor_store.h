@@ -1,7 +1,7 @@
 // The embedded metadata store for subscriptions: which subscriptions exist
 // on which topic, their type, and their acknowledged cursor (every offset
-// below it is acknowledged); also the topics, the namespaces operators
-// created and the broker's id. An SQLite file under the data directory.
+// below it is acknowledged); also the topics, their retention, the
+// namespaces operators created and the broker's id. An SQLite file under the data directory.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
+#include "frazil/storage/table_retention.h"
 
 struct sqlite3;
 
@@ -48,6 +49,12 @@ class CursorStore {
   Status SaveNamespace(const std::string& ns);
   // NotFound if it was never saved.
   Status RemoveNamespace(const std::string& ns);
+  // Topics' own retention (those without one follow the broker's default).
+  Result<std::vector<std::pair<std::string, storage::RetentionPolicy>>> LoadRetention();
+  Status SaveRetention(const std::string& topic, const storage::RetentionPolicy& policy);
+  // Not an error if the topic had none.
+  Status RemoveRetention(const std::string& topic);
+
   // This broker's id, chosen at random the first time and kept.
   Result<uint64_t> BrokerId();
 

@@ -389,7 +389,11 @@ void Subscription::Fill() {
     const uint64_t seq = notify_seq_;
     filling_ = true;
     read_error_ = Status::Ok();
+    std::optional<uint64_t> seek;
+    if (seek_pending_) seek = floor_;
+    seek_pending_ = false;
     lock.Unlock();
+    if (seek) reader_->Seek(*seek);
     // Reads (WAL preads, table data files, catalog loads) with no lock held.
     std::vector<Delivery> got;
     Status error;
@@ -411,7 +415,11 @@ void Subscription::Fill() {
     const uint64_t position = reader_->position();
     lock.Lock();
     filling_ = false;
-    read_position_ = position;
+    // A SkipTo while this read ran: what it read below the floor is dropped
+    // (the next round moves the reader).
+    read_position_ = std::max(position, floor_);
+    const uint64_t floor = floor_;
+    std::erase_if(got, [floor](const Delivery& d) { return d.offset < floor; });
     for (auto& d : got) {
       if (reliable_) unacked_.insert(d.offset);
       backlog_.push_back(std::move(d));
@@ -584,6 +592,45 @@ Status Subscription::Nack(uint64_t offset, std::chrono::milliseconds delay) {
   }
   Finish(std::move(wake), fill, timer);
   return Status::Ok();
+}
+
+std::optional<uint64_t> Subscription::SkipTo(uint64_t floor) {
+  Wakeups wake;
+  bool fill;
+  std::optional<uint64_t> moved;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return std::nullopt;
+    if (floor <= floor_) return std::nullopt;
+    floor_ = floor;
+    // The first message it still owes: its cursor, or (non-reliable, whose
+    // cursor is its read position) the first read and not yet sent.
+    uint64_t behind = unacked_.empty() ? read_position_ : *unacked_.begin();
+    if (!backlog_.empty()) behind = std::min(behind, backlog_.front().offset);
+    for (const auto& [id, c] : consumers_)
+      if (!c.queued.empty()) behind = std::min(behind, c.queued.front().offset);
+    if (behind < floor) moved = behind;
+    for (auto p = pending_.begin(); p != pending_.end() && p->first < floor;) {
+      auto c = consumers_.find(p->second.consumer_id);
+      if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;
+      p = pending_.erase(p);
+    }
+    redeliver_.erase(redeliver_.begin(), redeliver_.lower_bound(floor));
+    unacked_.erase(unacked_.begin(), unacked_.lower_bound(floor));
+    auto below = [&](const Delivery& d) { return d.offset < floor; };
+    std::erase_if(backlog_, below);
+    for (auto& [id, c] : consumers_) std::erase_if(c.queued, below);
+    if (read_position_ < floor) {
+      read_position_ = floor;
+      seek_pending_ = true;
+      ++notify_seq_;  // a fill runs (or a running one goes round again) and seeks
+    }
+    WakeActive(&wake);
+    RouteLocked(&wake);
+    fill = WantFillLocked();
+  }
+  Finish(std::move(wake), fill, std::nullopt);
+  return moved;
 }
 
 uint64_t Subscription::cursor() {

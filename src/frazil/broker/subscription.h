@@ -124,6 +124,12 @@ class Subscription {
   void Notify() EXCLUDES(mu_);
   void Close() EXCLUDES(mu_);
 
+  // Retention removed the topic's messages below `floor`: a cursor behind it
+  // moves to it, and what was read, sent or waiting below it is dropped (a
+  // later ack of it is ignored). Returns the first offset it still owed
+  // (its cursor, or a message read and not yet sent) if that was below.
+  std::optional<uint64_t> SkipTo(uint64_t floor) EXCLUDES(mu_);
+
   // Everything below is acknowledged.
   uint64_t cursor() EXCLUDES(mu_);
   size_t unacked() EXCLUDES(mu_);
@@ -214,6 +220,8 @@ class Subscription {
   uint64_t notify_seq_ GUARDED_BY(mu_) = 1;
   uint64_t caught_up_seq_ GUARDED_BY(mu_) = 0;
   uint64_t read_position_ GUARDED_BY(mu_) = 0;  // offset of the next record to read
+  uint64_t floor_ GUARDED_BY(mu_) = 0;          // SkipTo: nothing below is delivered
+  bool seek_pending_ GUARDED_BY(mu_) = false;   // the fill task moves the reader to floor_
   Status read_error_ GUARDED_BY(mu_);           // the last fill's failure
   std::optional<Clock::time_point> timer_at_ GUARDED_BY(mu_);
 };

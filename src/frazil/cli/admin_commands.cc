@@ -194,6 +194,33 @@ int RunTopicsUnsubscribe(const TopicsArgs& args) {
   return Done(args, *reply, "deleted subscription " + args.subscription + " of " + args.topic);
 }
 
+int RunTopicsRetention(const TopicsArgs& args) {
+  auto path = TopicPath(args.topic);
+  if (!path) return 2;
+  const bool set = !args.max_age_ms.empty() || !args.max_bytes.empty();
+  if (set && args.retention_default) {
+    std::cerr << "error: --default cannot be given with --max-age-ms or --max-bytes\n";
+    return 2;
+  }
+  std::string query;
+  if (!args.max_age_ms.empty()) query += "max_age_ms=" + EncodeSegment(args.max_age_ms);
+  if (!args.max_bytes.empty())
+    query += (query.empty() ? "" : "&") + ("max_bytes=" + EncodeSegment(args.max_bytes));
+  const char* method = set ? "PUT" : args.retention_default ? "DELETE" : "GET";
+  auto reply = Call(args, method, *path + "/retention" + (query.empty() ? "" : "?" + query));
+  if (!reply) return 1;
+  if (args.json) return Done(args, *reply, "");
+  const auto& b = reply->body;
+  auto limit = [](const nlohmann::json& v, const char* unit) {
+    return v.get<int64_t>() == 0 ? std::string("no limit") : std::to_string(v.get<int64_t>()) + unit;
+  };
+  std::cout << args.topic << ": max age " << limit(b["max_age_ms"], " ms") << ", max size "
+            << limit(b["max_bytes"], " bytes") << " ("
+            << (b["source"] == "topic" ? "the topic's own" : "the broker's default")
+            << "), first offset kept " << b["first_retained_offset"].get<uint64_t>() << "\n";
+  return 0;
+}
+
 int RunNamespacesList(const TopicsArgs& args) {
   auto reply = Call(args, "GET", "/admin/namespaces");
   if (!reply) return 1;

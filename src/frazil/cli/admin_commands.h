@@ -14,7 +14,11 @@ struct TopicsArgs {
   std::string ns;                       // namespaces create / delete / topics
   int64_t partitions = -1;              // create: -1 for a plain topic (the broker checks the rest)
   bool reliable = false;                // create: reliable dispatch
-  bool json = false;                    // print the endpoint's JSON as is
+  // retention: limits to set (as given: the broker checks them), or back
+  // to the broker's default; none of these: show it.
+  std::string max_age_ms, max_bytes;
+  bool retention_default = false;
+  bool json = false;  // print the endpoint's JSON as is
 };
 
 // Exit codes: 0 done, 1 the broker refused or is unreachable, 2 bad usage.
@@ -24,6 +28,7 @@ int RunTopicsDelete(const TopicsArgs& args);
 int RunTopicsCreate(const TopicsArgs& args);
 int RunTopicsSubscriptions(const TopicsArgs& args);
 int RunTopicsUnsubscribe(const TopicsArgs& args);
+int RunTopicsRetention(const TopicsArgs& args);
 int RunNamespacesList(const TopicsArgs& args);
 int RunNamespacesCreate(const TopicsArgs& args);
 int RunNamespacesDelete(const TopicsArgs& args);

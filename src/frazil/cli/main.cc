@@ -116,6 +116,15 @@ int main(int argc, char** argv) {
   topics_unsub->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
   topics_unsub->add_option("subscription", ta.subscription, "Subscription name")->required();
   add_common(topics_unsub);
+  auto* topics_retention = topics->add_subcommand(
+      "retention",
+      "Show or set a topic's retention: whole data files past the age or size limit leave its table");
+  topics_retention->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  topics_retention->add_option("--max-age-ms", ta.max_age_ms, "Age limit in ms (0: no limit)");
+  topics_retention->add_option("--max-bytes", ta.max_bytes,
+                               "Size limit of the table's data files (0: no limit)");
+  topics_retention->add_flag("--default", ta.retention_default, "Back to the broker's default retention");
+  add_common(topics_retention);
 
   auto* namespaces = app.add_subcommand("namespaces", "List, create and delete namespaces (HTTP admin API)");
   namespaces->require_subcommand(1);
@@ -144,6 +153,7 @@ int main(int argc, char** argv) {
   if (topics_create->parsed()) return frazil::cli::RunTopicsCreate(ta);
   if (topics_subs->parsed()) return frazil::cli::RunTopicsSubscriptions(ta);
   if (topics_unsub->parsed()) return frazil::cli::RunTopicsUnsubscribe(ta);
+  if (topics_retention->parsed()) return frazil::cli::RunTopicsRetention(ta);
   if (ns_list->parsed()) return frazil::cli::RunNamespacesList(ta);
   if (ns_create->parsed()) return frazil::cli::RunNamespacesCreate(ta);
   if (ns_delete->parsed()) return frazil::cli::RunNamespacesDelete(ta);

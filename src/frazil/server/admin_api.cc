@@ -82,6 +82,39 @@ Status CreateTopic(broker::Admin* admin, const std::string& topic, const std::st
   return admin->CreatePartitionedTopic(topic, static_cast<uint32_t>(std::stoul(n)), reliable);
 }
 
+// A retention limit from the query: a whole number of ms or bytes, 0 for
+// no limit.
+Result<int64_t> RetentionLimit(const std::string& key, const std::string& value) {
+  if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument(key + " must be 0 (no limit) or a positive whole number, not '" +
+                                   broker::Printable(value) + "'");
+  return static_cast<int64_t>(std::stoll(value));
+}
+
+// PUT /admin/topics/<ns>/<t>/retention?max_age_ms=N&max_bytes=N: a limit
+// not given keeps what applies now.
+Status SetRetention(broker::Admin* admin, const std::string& topic, const std::string& query) {
+  FRAZIL_ASSIGN_OR_RETURN(auto params, ParseQuery(query, {"max_age_ms", "max_bytes"}));
+  if (params.empty()) return Status::InvalidArgument("give max_age_ms and/or max_bytes (0: no limit)");
+  FRAZIL_ASSIGN_OR_RETURN(broker::TopicRetention now, admin->Retention(topic));
+  storage::RetentionPolicy policy = now.effective;
+  if (auto it = params.find("max_age_ms"); it != params.end()) {
+    FRAZIL_ASSIGN_OR_RETURN(policy.max_age_ms, RetentionLimit("max_age_ms", it->second));
+  }
+  if (auto it = params.find("max_bytes"); it != params.end()) {
+    FRAZIL_ASSIGN_OR_RETURN(policy.max_bytes, RetentionLimit("max_bytes", it->second));
+  }
+  return admin->SetRetention(topic, policy);
+}
+
+nlohmann::json RetentionJson(const std::string& topic, const broker::TopicRetention& r) {
+  return {{"topic", topic},
+          {"source", r.own ? "topic" : "default"},
+          {"max_age_ms", r.effective.max_age_ms},
+          {"max_bytes", r.effective.max_bytes},
+          {"first_retained_offset", r.floor}};
+}
+
 }  // namespace
 
 nlohmann::json DescribeTopicJson(const broker::TopicInfo& info, const nlohmann::json& catalog) {
@@ -151,6 +184,23 @@ void RegisterAdminApi(HttpServer* http, broker::Admin* admin, nlohmann::json cat
                  if (!st.ok()) return Error(st);
                  return Json(200, {{"deleted", g.at(2)}, {"topic", TopicOf(g)}});
                });
+  http->Get(std::string(kTopicPath) + "/retention", [admin](const std::vector<std::string>& g) {
+    auto r = admin->Retention(TopicOf(g));
+    if (!r.ok()) return Error(r.status());
+    return Json(200, RetentionJson(TopicOf(g), *r));
+  });
+  http->Put(std::string(kTopicPath) + "/retention", [admin](const std::vector<std::string>& g) {
+    if (Status st = SetRetention(admin, TopicOf(g), g.at(2)); !st.ok()) return Error(st);
+    auto r = admin->Retention(TopicOf(g));
+    if (!r.ok()) return Error(r.status());
+    return Json(200, RetentionJson(TopicOf(g), *r));
+  });
+  http->Delete(std::string(kTopicPath) + "/retention", [admin](const std::vector<std::string>& g) {
+    if (Status st = admin->SetRetention(TopicOf(g), std::nullopt); !st.ok()) return Error(st);
+    auto r = admin->Retention(TopicOf(g));
+    if (!r.ok()) return Error(r.status());
+    return Json(200, RetentionJson(TopicOf(g), *r));
+  });
   http->Get(std::string("/admin/namespaces"), [admin](const std::vector<std::string>&) {
     auto all = admin->ListNamespaces();
     if (!all.ok()) return Error(all.status());

@@ -316,11 +316,19 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"reader_prefetch_bytes", &sc.reader_prefetch_bytes},
         {"manifest_cache_bytes", &sc.manifest_cache_bytes},
     };
-    std::set<std::string> keys{"enabled", "warehouse"};
+    std::set<std::string> keys{"enabled", "warehouse", "retention_max_age_ms", "retention_max_bytes"};
     for (const auto& [key, field] : numbers) keys.insert(key);
     if (auto st = CheckKeys(s, keys, where); !st.ok()) return in_file(st);
     if (auto st = Read(s, "enabled", where, &sc.enabled); !st.ok()) return in_file(st);
     if (auto st = Read(s, "warehouse", where, &sc.warehouse); !st.ok()) return in_file(st);
+    for (auto [key, field] : {std::pair{"retention_max_age_ms", &sc.retention_max_age_ms},
+                              std::pair{"retention_max_bytes", &sc.retention_max_bytes}}) {
+      if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
+      if (*field < 0)
+        return in_file(Status::InvalidArgument("storage." + std::string(key) +
+                                               " must be 0 (no limit) or positive, not " +
+                                               std::to_string(*field)));
+    }
     for (const auto& [key, field] : numbers)
       if (auto st = Read(s, key, where, field); !st.ok()) return in_file(st);
     if (sc.flush_interval_ms == 0 || sc.max_rows == 0 || sc.max_bytes == 0 || sc.memory_cap_bytes == 0 ||

@@ -69,6 +69,9 @@ struct StorageConfig {
   uint64_t reader_prefetch_files = 2;
   uint64_t reader_prefetch_bytes = 32ull << 20;
   uint64_t manifest_cache_bytes = 32ull << 20;
+  // Topics' retention unless a topic has its own (0: no limit).
+  int64_t retention_max_age_ms = 0;
+  int64_t retention_max_bytes = 0;
 };
 
 // Limits of the HTTP endpoint (see config/frazil.yaml, `http_limits`).

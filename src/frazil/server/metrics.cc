@@ -263,6 +263,10 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       w, topics, "frazil_storage_expirations_total", Type::kCounter,
       "Snapshot expirations that removed snapshots.", [](const TI& t) { return t.storage.expirations; },
       table);
+  PerTopic(
+      w, topics, "frazil_storage_retention_files_removed_total", Type::kCounter,
+      "Data files retention removed from the table (by delete snapshots).",
+      [](const TI& t) { return t.storage.retention_files_removed; }, table);
   LatencyHistogram::Snapshot commit;
   for (const auto& t : topics)
     if (t.has_table) Add(&commit, t.storage.commit_latency);
@@ -292,6 +296,10 @@ void RenderBroker(ExpositionWriter& w, const broker::BrokerMetrics& m) {
   w.Family("frazil_ack_latency_seconds", Type::kHistogram,
            "From a message written to a consumer stream to its acknowledgement received.");
   w.Histogram({}, m.ack_latency.Read());
+  w.Family("frazil_retention_cursor_moves_total", Type::kCounter,
+           "Subscriptions moved forward because retention removed messages they had not acknowledged.");
+  w.Sample("frazil_retention_cursor_moves_total", {},
+           m.retention_cursor_moves.load(std::memory_order_relaxed));
   w.Family("frazil_errors_total", Type::kCounter, "Errors returned to clients, by gRPC status code.");
   for (const auto& [kind, n] : m.Errors()) w.Sample("frazil_errors_total", {{"kind", kind}}, n);
   w.Family("frazil_schema_validation_failures_total", Type::kCounter,

@@ -14,6 +14,10 @@ namespace {
 
 int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
 
+// retention_due_ms_ while the table does not exist: due at any upkeep, but
+// no upkeep is scheduled for it.
+constexpr int64_t kRetentionAfterFirstCommit = INT64_MIN;
+
 }  // namespace
 
 // Never destroyed: committers may outlive static destruction at exit.
@@ -35,6 +39,10 @@ TopicCommitter::TopicCommitter(catalog::Catalog* catalog, catalog::TableIdentifi
       wal_(wal),
       config_(std::move(config)),
       rng_(std::random_device{}()) {
+  {
+    MutexLock lock(&mu_);
+    retention_ = config_.retention;
+  }
   Executor* commits = config_.commit_executor ? config_.commit_executor : DefaultCommitExecutor();
   Executor* upkeep = config_.upkeep_executor ? config_.upkeep_executor : DefaultUpkeepExecutor();
   commit_task_ = std::make_unique<SerialTask>(commits, [this] { RunCommit(); });
@@ -91,6 +99,21 @@ CommitterStatus TopicCommitter::status() {
   }
   s.commit_latency = commit_latency_.Read();
   return s;
+}
+
+void TopicCommitter::SetRetention(const RetentionPolicy& policy) {
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return;
+    retention_ = policy;
+    retention_changed_ = true;
+  }
+  upkeep_task_->Schedule();
+}
+
+RetentionPolicy TopicCommitter::retention() {
+  MutexLock lock(&mu_);
+  return retention_;
 }
 
 void TopicCommitter::Fail(const Status& st) {
@@ -288,6 +311,8 @@ void TopicCommitter::Reclaim() {
   // messages cannot fill the WAL with history the table already has.
   const uint64_t cap = wal_->options().max_total_bytes;
   if (cap > 0 && wal_->Stats().total_bytes > cap / 2) keep_from = now_committed;
+  // What retention removed from the table goes from the WAL too.
+  keep_from = std::max(keep_from, std::min(retention_floor_.load(std::memory_order_acquire), now_committed));
   auto reclaimed = wal_->Reclaim(keep_from);
   if (!reclaimed.ok())
     FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below {}: {}", id_.ToString(), keep_from,
@@ -312,6 +337,7 @@ void TopicCommitter::ScheduleFirstUpkeep(bool opened) {
   // random point of the orphan period.
   const auto orphans = now + (opened ? random_within(OrphanPeriod()) : OrphanPeriod());
   uint64_t snapshots, data_files;
+  bool retain;
   {
     MutexLock lock(&mu_);
     // The first upkeep after a commit comes at `first`, later ones an
@@ -320,11 +346,13 @@ void TopicCommitter::ScheduleFirstUpkeep(bool opened) {
     next_orphans_ = orphans;
     snapshots = status_.snapshots;
     data_files = status_.data_files;
+    retain = retention_.active();
   }
   if (!opened) return;  // the first commit schedules it
-  // An opened table that may need expiry or compaction gets it within an
-  // interval; any other only its orphan listing.
-  upkeep_task_->ScheduleAt(ExpiryMayApply(snapshots) || CompactionMayApply(data_files) ? first : orphans);
+  // An opened table that may need expiry, compaction or retention gets it
+  // within an interval; any other only its orphan listing.
+  upkeep_task_->ScheduleAt(ExpiryMayApply(snapshots) || CompactionMayApply(data_files) || retain ? first
+                                                                                                 : orphans);
 }
 
 std::chrono::milliseconds TopicCommitter::OrphanPeriod() const {
@@ -345,6 +373,8 @@ void TopicCommitter::RunUpkeep() {
   int64_t snapshot_id;
   uint64_t snapshots, data_files;
   bool orphans;
+  RetentionPolicy retention;
+  bool retention_changed;
   const auto now = Clock::now();
   {
     MutexLock lock(&mu_);
@@ -359,6 +389,9 @@ void TopicCommitter::RunUpkeep() {
     snapshots = status_.snapshots;
     data_files = status_.data_files;
     orphans = !next_orphans_ || now >= *next_orphans_;
+    retention = retention_;
+    retention_changed = retention_changed_;
+    retention_changed_ = false;
   }
   // Only what can have work: compaction and expiry once per new snapshot
   // (commits are what add files and snapshots), orphans once per period.
@@ -372,15 +405,27 @@ void TopicCommitter::RunUpkeep() {
   int64_t first_due = INT64_MAX;
   for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
   const bool deletes_due = first_due <= now_ms;
+  // Retention: when it changed, after new data under a size limit, and when
+  // the oldest file it keeps passes the age limit (at once after a start).
+  std::optional<RetentionPolicy> retain;
+  if (retention.active() &&
+      (retention_changed || (changed && retention.max_bytes > 0) || now_ms >= retention_due_ms_))
+    retain = retention;
   bool ok = true;
-  if (compact || expire || orphans || deletes_due) {
-    ok = Maintain(compact, expire, orphans);
+  if (compact || expire || orphans || deletes_due || retain) {
+    ok = Maintain(compact, expire, orphans, retain);
     upkeep_passes_.fetch_add(1, std::memory_order_relaxed);
   }
   if (ok) checked_snapshot_ = snapshot_id;  // a failure is retried at the next upkeep
-  if (!pending_deletes_.empty()) {
-    first_due = INT64_MAX;
-    for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
+  if (!ok && retention_changed) {
+    MutexLock lock(&mu_);
+    retention_changed_ = true;  // applied at the next upkeep
+  }
+  first_due = INT64_MAX;
+  for (const auto& p : pending_deletes_) first_due = std::min(first_due, p.due_ms);
+  if (retention.active() && retention_due_ms_ != kRetentionAfterFirstCommit)
+    first_due = std::min(first_due, retention_due_ms_);
+  if (first_due != INT64_MAX) {
     const int64_t wait = std::max(first_due - WallClockMs() + 1, config_.maintenance.interval_ms);
     upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(wait));
   }
@@ -396,8 +441,59 @@ void TopicCommitter::RunUpkeep() {
   if (commit) commit_task_->Schedule();
 }
 
-bool TopicCommitter::Maintain(bool compact, bool expire, bool orphans) {
+bool TopicCommitter::Retain(const RetentionPolicy& policy, bool* changed) {
+  auto applied = ApplyRetention(catalog_, id_, policy, WallClockMs());
+  if (applied.status().code() == StatusCode::kNotFound) {
+    // No table yet: the upkeep after its first commit applies retention
+    // (nothing is scheduled for it before).
+    retention_due_ms_ = kRetentionAfterFirstCommit;
+    return true;
+  }
+  if (!applied.ok()) {
+    retention_due_ms_ = 0;  // tried again at the next upkeep
+    if (applied.status().code() == StatusCode::kCommitConflict)
+      FRAZIL_LOG_INFO(
+          "topic table {}: retention lost its commit races to another writer, trying again at the next "
+          "upkeep: {}",
+          id_.ToString(), applied.status().ToString());
+    else
+      FRAZIL_LOG_WARN("topic table {}: retention: {}", id_.ToString(), applied.status().ToString());
+    return false;
+  }
+  retention_due_ms_ = applied->next_due_ms;
+  if (applied->files_removed > 0) {
+    FRAZIL_LOG_INFO(
+        "topic table {}: retention (max_age_ms {}, max_bytes {}) removed {} data file(s), {} row(s), {} "
+        "byte(s); the first offset kept is {}",
+        id_.ToString(), policy.max_age_ms, policy.max_bytes, applied->files_removed, applied->records_removed,
+        applied->bytes_removed, applied->floor.value_or(0));
+    *changed = true;
+  }
+  if (!applied->floor) return true;
+  const uint64_t floor = *applied->floor;
+  uint64_t prev = retention_floor_.load(std::memory_order_acquire);
+  while (prev < floor && !retention_floor_.compare_exchange_weak(prev, floor, std::memory_order_acq_rel)) {
+  }
+  {
+    MutexLock lock(&mu_);
+    status_.retention_files_removed += applied->files_removed;
+    status_.retention_floor = std::max(status_.retention_floor, floor);
+  }
+  // The WAL below the floor holds only what the table no longer keeps
+  // (commits and upkeep never run at once, so the writer is not reclaiming).
+  auto reclaimed = wal_->Reclaim(floor);
+  if (!reclaimed.ok())
+    FRAZIL_LOG_WARN("topic table {}: reclaiming the WAL below the retention floor {}: {}", id_.ToString(),
+                    floor, reclaimed.status().ToString());
+  if (config_.on_retention) config_.on_retention(floor);
+  return true;
+}
+
+bool TopicCommitter::Maintain(bool compact, bool expire, bool orphans,
+                              const std::optional<RetentionPolicy>& retain) {
   bool changed = false, ok = true;
+  // Before compaction, which would otherwise rewrite files about to go.
+  if (retain && !Retain(*retain, &changed)) ok = false;
   if (compact) {
     auto compacted = CompactTopicFiles(catalog_, id_, config_.maintenance);
     if (!compacted.ok()) {

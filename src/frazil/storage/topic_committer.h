@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -34,6 +35,7 @@
 #include "frazil/common/histogram.h"
 #include "frazil/common/mutex.h"
 #include "frazil/storage/table_maintenance.h"
+#include "frazil/storage/table_retention.h"
 #include "frazil/storage/topic_writer.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -52,6 +54,12 @@ struct CommitterConfig {
   // tailing close behind (older history is read from the table).
   uint64_t wal_retain_records = 100000;
   MaintenanceConfig maintenance;
+  // The topic's retention until SetRetention says otherwise (off: none).
+  RetentionPolicy retention;
+  // After each retention pass, with the retention floor (table_retention.h):
+  // the broker moves subscriptions behind it forward. Runs on the upkeep
+  // executor with no committer lock held.
+  std::function<void(uint64_t floor)> on_retention;
   Executor* commit_executor = nullptr;  // null: DefaultCommitExecutor()
   Executor* upkeep_executor = nullptr;  // null: DefaultUpkeepExecutor()
 };
@@ -69,6 +77,8 @@ struct CommitterStatus {
   uint64_t snapshots = 0;      // snapshots in the table's metadata
   uint64_t data_files = 0;     // data files in the current snapshot
   uint64_t compactions = 0, expirations = 0;  // upkeep runs that changed the table
+  uint64_t retention_files_removed = 0;       // data files retention removed (delete snapshots)
+  uint64_t retention_floor = 0;               // first offset retention keeps (0: none removed)
   LatencyHistogram::Snapshot commit_latency;  // one table commit (files written + catalog commit)
 };
 
@@ -92,6 +102,10 @@ class TopicCommitter {
   void Stop(bool flush, std::chrono::milliseconds deadline = std::chrono::seconds(5)) EXCLUDES(mu_);
 
   CommitterStatus status() EXCLUDES(mu_);
+  // Replaces the topic's retention (CheckRetention must accept it); the
+  // next upkeep, scheduled at once, applies it.
+  void SetRetention(const RetentionPolicy& policy) EXCLUDES(mu_);
+  RetentionPolicy retention() EXCLUDES(mu_);
   // Upkeep runs that did work (read the table); runs that found nothing to
   // do are not counted.
   uint64_t upkeep_passes() const { return upkeep_passes_.load(std::memory_order_relaxed); }
@@ -120,7 +134,10 @@ class TopicCommitter {
   bool ExpiryMayApply(uint64_t snapshots) const;
   bool CompactionMayApply(uint64_t data_files) const;
   // False if a step failed (the next upkeep tries again).
-  bool Maintain(bool compact, bool expire, bool orphans) EXCLUDES(mu_);
+  bool Maintain(bool compact, bool expire, bool orphans, const std::optional<RetentionPolicy>& retain)
+      EXCLUDES(mu_);
+  // One retention pass: false if it failed (the next upkeep tries again).
+  bool Retain(const RetentionPolicy& policy, bool* changed) EXCLUDES(mu_);
   void Reclaim();
 
   catalog::Catalog* const catalog_;
@@ -140,6 +157,7 @@ class TopicCommitter {
   // Files expiry made unreachable, deleted once their grace has passed.
   std::vector<PendingDelete> pending_deletes_;
   int64_t checked_snapshot_ = -2;  // the snapshot the last successful upkeep saw
+  int64_t retention_due_ms_ = 0;   // wall clock: the next file passes the age limit then
 
   // The visible end at which Wake schedules the commit task (max: never).
   std::atomic<uint64_t> wake_at_{UINT64_MAX};
@@ -147,6 +165,9 @@ class TopicCommitter {
   std::atomic<int64_t> first_visible_ns_{0};
   LatencyHistogram commit_latency_;
   std::atomic<uint64_t> upkeep_passes_{0};  // upkeep runs that read the table
+  // The WAL is reclaimed below it too: nothing retention removed from the
+  // table is read from the WAL.
+  std::atomic<uint64_t> retention_floor_{0};
 
   Mutex mu_;
   bool stop_ GUARDED_BY(mu_) = false;
@@ -158,6 +179,8 @@ class TopicCommitter {
   // Since when the oldest uncommitted visible record waits (lag).
   std::optional<Clock::time_point> pending_since_ GUARDED_BY(mu_);
   CommitterStatus status_ GUARDED_BY(mu_);
+  RetentionPolicy retention_ GUARDED_BY(mu_);
+  bool retention_changed_ GUARDED_BY(mu_) = false;  // not applied since SetRetention
 
   // Last: destroyed first, so no run outlives the members it uses.
   std::unique_ptr<SerialTask> commit_task_;

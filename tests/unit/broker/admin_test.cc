@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "../testing/temp_dir.h"
+#include "frazil/catalog/sql_catalog.h"
+#include "frazil/objstore/object_store_file_io.h"
 
 namespace frazil::broker {
 namespace {
@@ -234,6 +236,85 @@ TEST_F(AdminTest, PoliciesAreTheBrokersSettings) {
   EXPECT_EQ(p->max_message_bytes, 1024u);
   EXPECT_EQ(p->consumer_window, 77u);
   EXPECT_TRUE(p->auto_create_topics);
+}
+
+}  // namespace
+}  // namespace frazil::broker
+
+namespace frazil::broker {
+namespace {
+
+TEST_F(AdminTest, RetentionNeedsIcebergStorageAndChecksItsInput) {
+  ASSERT_TRUE(admin_->CreateTopic("/default/r", true).ok());
+  EXPECT_EQ(admin_->SetRetention("/default/r", storage::RetentionPolicy{1000, 0}).code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(admin_->SetRetention("/default/r", storage::RetentionPolicy{-1, 0}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(admin_->SetRetention("/default/none", storage::RetentionPolicy{1, 0}).code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(admin_->Retention("/default/none").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(admin_->Retention("no-slash").status().code(), StatusCode::kInvalidArgument);
+  auto r = admin_->Retention("/default/r");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->own.has_value());
+  EXPECT_FALSE(r->effective.active());
+}
+
+// A topic's own retention, with Iceberg storage: every partition of a
+// partitioned topic gets it, it survives a restart, and it goes with the topic.
+TEST(AdminRetentionTest, PerTopicRetentionIsKeptAndForgottenWithTheTopic) {
+  testing::TempDir dir;
+  catalog::SqlCatalogOptions c;
+  c.db_path = dir.Sub("catalog.db");
+  c.warehouse = "file://" + dir.Sub("warehouse");
+  auto cat = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
+  auto open = [&] {
+    BrokerOptions o;
+    o.data_dir = dir.Sub("data");
+    o.catalog = cat.get();
+    o.committer.retention = storage::RetentionPolicy{0, 1 << 30};  // the default
+    o.wal_options = [](const std::string& d) {
+      wal::WalOptions w;
+      w.dir = d;
+      w.sync_mode = wal::SyncMode::kNone;
+      return w;
+    };
+    return Broker::Open(std::move(o)).value();
+  };
+  auto broker = open();
+  auto admin = std::make_unique<Admin>(broker.get(), BrokerAddresses{}, NamespacePolicies{});
+  ASSERT_TRUE(admin->CreatePartitionedTopic("/default/p", 2, true).ok());
+  auto r = admin->Retention("/default/p-part-1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->own.has_value());
+  EXPECT_EQ(r->effective, (storage::RetentionPolicy{0, 1 << 30}));
+
+  ASSERT_TRUE(admin->SetRetention("/default/p", storage::RetentionPolicy{3600000, 0}).ok());
+  for (const char* part : {"/default/p-part-0", "/default/p-part-1"}) {
+    r = admin->Retention(part);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->own, (storage::RetentionPolicy{3600000, 0})) << part;
+    EXPECT_EQ(r->effective, (storage::RetentionPolicy{3600000, 0})) << part;
+  }
+  admin.reset();
+  ASSERT_TRUE(broker->Shutdown().ok());
+  broker = open();
+  admin = std::make_unique<Admin>(broker.get(), BrokerAddresses{}, NamespacePolicies{});
+  r = admin->Retention("/default/p-part-0");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->own, (storage::RetentionPolicy{3600000, 0}));
+
+  // Back to the default for one partition only.
+  ASSERT_TRUE(admin->SetRetention("/default/p-part-0", std::nullopt).ok());
+  EXPECT_FALSE(admin->Retention("/default/p-part-0")->own.has_value());
+  EXPECT_TRUE(admin->Retention("/default/p-part-1")->own.has_value());
+
+  // A topic created again under the name starts with the default.
+  ASSERT_TRUE(admin->DeleteTopic("/default/p").ok());
+  ASSERT_TRUE(admin->CreateTopic("/default/p-part-1", true).ok());
+  EXPECT_FALSE(admin->Retention("/default/p-part-1")->own.has_value());
+  admin.reset();
+  ASSERT_TRUE(broker->Shutdown().ok());
 }
 
 }  // namespace

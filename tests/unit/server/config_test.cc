@@ -50,6 +50,27 @@ TEST(ConfigWal, JournalLanesIsReadAndBounded) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("lanes65", "wal:\n  journal_lanes: 65\n"), &config).ok());
 }
 
+TEST(ConfigStorage, RetentionIsReadAndNegativeLimitsAreRefused) {
+  ServeConfig config;
+  EXPECT_EQ(config.storage.retention_max_age_ms, 0);  // off unless configured
+  EXPECT_EQ(config.storage.retention_max_bytes, 0);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("retention",
+                                       "storage:\n  retention_max_age_ms: 86400000\n"
+                                       "  retention_max_bytes: 1073741824\n"),
+                             &config)
+                  .ok());
+  EXPECT_EQ(config.storage.retention_max_age_ms, 86400000);
+  EXPECT_EQ(config.storage.retention_max_bytes, 1073741824);
+  Status negative =
+      LoadConfigFile(WriteYaml("retention-neg", "storage:\n  retention_max_bytes: -1\n"), &config);
+  EXPECT_EQ(negative.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(negative.message().find("storage.retention_max_bytes must be 0 (no limit) or positive"),
+            std::string::npos)
+      << negative.ToString();
+  EXPECT_FALSE(
+      LoadConfigFile(WriteYaml("retention-text", "storage:\n  retention_max_age_ms: a day\n"), &config).ok());
+}
+
 TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   ServeConfig config;
   ASSERT_TRUE(
