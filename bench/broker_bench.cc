@@ -46,6 +46,9 @@
 //                   (about as long: both p99s then cover the same rare events);
 //   --scale N       N topics with 3 messages each: threads, RSS, fds, idle
 //                   CPU, time until all are committed, restart time.
+// Issue 15: --typed  produce throughput and commit time per message of
+//                   topics without a schema, with a JSON Schema and with an
+//                   Avro schema (typed columns decoded), one broker, same run.
 // Issue 13 (object storage):
 //   --warehouse local,s3  runs the produce benchmark's storage-on brokers,
 //                   and the --replay and --queryable brokers, once per
@@ -76,6 +79,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -93,6 +97,7 @@
 #include "frazil/objstore/s3_object_store.h"
 #include "null_danube_server.h"
 #include "s3_server.h"
+#include "schema_registry.grpc.pb.h"
 
 namespace {
 
@@ -1981,6 +1986,170 @@ void QueryableBench(const std::string& dir, const BrokerConfig& base, const std:
   std::printf("SUMMARY %s\n", summary.dump().c_str());
 }
 
+// --typed (issue 15): what typed columns cost. One broker (storage on,
+// the first --sync mode); per round, for each kind in turn -- no schema,
+// JSON Schema, Avro -- `producers` producers (the first --producers value)
+// send for --seconds to topics of their own, each message a record of the
+// same fields (an id, a name, a score, tags and a text filling it to about
+// --payload-bytes), then the run waits until the tables hold everything.
+// Reported per kind: produce msg/s and the broker's commit time per
+// message (the sum of frazil_storage_commit_duration_seconds over the
+// commits of that kind's messages, which include the payload decoding).
+namespace typed {
+
+std::string AvroLong(int64_t n) {
+  uint64_t z = (static_cast<uint64_t>(n) << 1) ^ static_cast<uint64_t>(n >> 63);
+  std::string out;
+  while (z >= 0x80) {
+    out.push_back(static_cast<char>((z & 0x7F) | 0x80));
+    z >>= 7;
+  }
+  out.push_back(static_cast<char>(z));
+  return out;
+}
+std::string AvroString(const std::string& s) { return AvroLong(static_cast<int64_t>(s.size())) + s; }
+
+// The message `i` of a kind, about `bytes` long.
+std::string Message(const std::string& kind, int64_t i, size_t bytes) {
+  const std::string name = "customer-" + std::to_string(i % 1000);
+  const double score = static_cast<double>(i % 977) / 7.0;
+  std::string text = Payload(bytes > 160 ? bytes - 160 : 16);
+  PayloadVariator(static_cast<uint64_t>(i) + 1).Vary(&text);
+  if (kind == "avro") {
+    std::string out = AvroLong(i) + AvroString(name);
+    uint64_t bits;
+    std::memcpy(&bits, &score, 8);
+    for (int k = 0; k < 8; ++k) out.push_back(static_cast<char>((bits >> (8 * k)) & 0xFF));
+    out += AvroLong(2) + AvroString("red") + AvroString("blue") + AvroLong(0);  // array: one block of 2
+    return out + AvroString(text);
+  }
+  Json j = {{"id", i}, {"name", name}, {"score", score}, {"tags", {"red", "blue"}}, {"text", text}};
+  return j.dump();
+}
+
+const char* kJsonSchema = R"({"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},
+"score":{"type":"number"},"tags":{"type":"array","items":{"type":"string"}},"text":{"type":"string"}},
+"required":["id"]})";
+const char* kAvroSchema = R"({"type":"record","name":"Event","fields":[{"name":"id","type":"long"},
+{"name":"name","type":"string"},{"name":"score","type":"double"},{"name":"tags","type":{"type":"array",
+"items":"string"}},{"name":"text","type":"string"}]})";
+
+void Register(const Broker& b, const std::string& subject, const std::string& type, const std::string& def) {
+  auto stub = danube_schema::SchemaRegistry::NewStub(
+      grpc::CreateChannel(b.target, grpc::InsecureChannelCredentials()));
+  danube_schema::RegisterSchemaRequest req;
+  req.set_subject(subject);
+  req.set_schema_type(type);
+  req.set_schema_definition(def);
+  danube_schema::RegisterSchemaResponse resp;
+  grpc::ClientContext ctx;
+  if (auto st = stub->RegisterSchema(&ctx, req, &resp); !st.ok()) {
+    std::fprintf(stderr, "RegisterSchema %s failed: %s\n", subject.c_str(), st.error_message().c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace typed
+
+void TypedBench(const std::string& dir, const BrokerConfig& base, const std::string& sync, int producers,
+                double seconds, size_t payload_bytes, int rounds) {
+  BrokerConfig cfg = base;
+  cfg.Set("wal", "sync_mode", sync);
+  cfg.Set("storage", "enabled", "true");
+  Broker b;
+  Start(&b, dir + "/typed", cfg);
+  typed::Register(b, "bench-json", "json_schema", typed::kJsonSchema);
+  typed::Register(b, "bench-avro", "avro", typed::kAvroSchema);
+  std::printf("typed columns: sync=%s, %d producers, %.0f s per kind, messages of about %zu bytes\n",
+              sync.c_str(), producers, seconds, payload_bytes);
+  Json summary = {
+      {"mode", "typed"}, {"sync", sync}, {"producers", producers}, {"payload_bytes", payload_bytes}};
+  for (int round = 0; round < rounds; ++round) {
+    for (const std::string kind : {"none", "json", "avro"}) {
+      std::vector<std::string> topics;
+      for (int p = 0; p < producers; ++p)
+        topics.push_back("/bench/typed-" + kind + "-" + std::to_string(p) + "-r" + std::to_string(round));
+      const double sum0 = MetricValue(b, "frazil_storage_commit_duration_seconds_sum");
+      const double n0 = MetricValue(b, "frazil_storage_commit_duration_seconds_count");
+      std::atomic<bool> go{false};
+      std::atomic<int> ready{0};
+      std::atomic<int64_t> sent{0};
+      std::vector<std::thread> threads;
+      for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+          auto stub = danube::ProducerService::NewStub(OwnChannel(b.target, p));
+          danube::ProducerRequest req;
+          req.set_producer_name("typed-" + std::to_string(p));
+          req.set_topic_name(topics[p]);
+          req.set_dispatch_strategy(danube::Reliable);
+          // Bound to the subject: the broker stamps its id and version on
+          // every message.
+          if (kind != "none") {
+            req.mutable_schema_ref()->set_subject("bench-" + kind);
+            req.mutable_schema_ref()->set_use_latest(true);
+          }
+          danube::ProducerResponse resp;
+          grpc::ClientContext ctx;
+          if (auto st = stub->CreateProducer(&ctx, req, &resp); !st.ok()) {
+            std::fprintf(stderr, "CreateProducer failed: %s\n", st.error_message().c_str());
+            std::exit(1);
+          }
+          // Messages made before the window, so it times the broker.
+          std::vector<std::string> msgs;
+          for (int64_t i = 0; i < 4096; ++i)
+            msgs.push_back(typed::Message(kind == "none" ? "json" : kind, i * producers + p, payload_bytes));
+          ready++;
+          while (!go) std::this_thread::yield();
+          auto end = Clock::now() + std::chrono::duration<double>(seconds);
+          danube::SentMessage m;
+          m.mutable_msg_id()->set_producer_id(resp.producer_id());
+          for (size_t i = 0; Clock::now() < end; ++i) {
+            m.set_payload(msgs[i % msgs.size()]);
+            danube::MessageResponse r;
+            grpc::ClientContext c;
+            if (auto st = stub->SendMessage(&c, m, &r); !st.ok()) {
+              std::fprintf(stderr, "SendMessage: %s\n", st.error_message().c_str());
+              break;
+            }
+            sent++;
+          }
+        });
+      }
+      while (ready < producers) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      auto t0 = Clock::now();
+      go = true;
+      for (auto& t : threads) t.join();
+      const double secs = Seconds(t0, Clock::now());
+      // Wait until every topic's table holds what was sent.
+      auto deadline = Clock::now() + std::chrono::seconds(300);
+      for (const auto& t : topics) {
+        for (;;) {
+          auto d = b.Describe(t);
+          if (d && (*d)["table"].value("committed_offset", uint64_t{0}) >=
+                       (*d)["wal"].value("next_offset", uint64_t{1}))
+            break;
+          if (Clock::now() > deadline) {
+            std::fprintf(stderr, "%s not committed within 300 s\n", t.c_str());
+            std::exit(1);
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+      const double commit_s = MetricValue(b, "frazil_storage_commit_duration_seconds_sum") - sum0;
+      const double commits = MetricValue(b, "frazil_storage_commit_duration_seconds_count") - n0;
+      const double rate = static_cast<double>(sent) / secs;
+      const double us_per_msg = sent ? commit_s * 1e6 / static_cast<double>(sent) : 0;
+      std::printf(
+          "  round %d %-4s  %8.0f msg/s  commits %4.0f, %7.1f ms each, %6.2f us of commit per message\n",
+          round, kind.c_str(), rate, commits, commits > 0 ? commit_s * 1000 / commits : 0.0, us_per_msg);
+      summary["rounds"][round][kind] = {{"msgs_per_s", std::round(rate)},
+                                        {"commits", commits},
+                                        {"commit_us_per_msg", std::round(us_per_msg * 100) / 100}};
+    }
+  }
+  std::printf("SUMMARY %s\n", summary.dump().c_str());
+}
+
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -2007,6 +2176,8 @@ int Usage() {
                "       broker_bench --interference [--interference-messages N] [--rate R] [--seconds S]\n"
                "       broker_bench --scale N [--scale-messages K]\n"
                "       broker_bench --queryable N [--queryable-interval-ms MS] [--sync S] [--rounds K]\n"
+               "       broker_bench --typed [--producers P] [--seconds S] [--payload-bytes B] [--sync S] "
+               "[--rounds K]\n"
                "  any mode with storage: [--warehouse local,s3] [--s3-server PATH]\n");
   return 2;
 }
@@ -2020,7 +2191,7 @@ int main(int argc, char** argv) {
     return frazil::bench::ServeNullDanube(argv[2], static_cast<size_t>(std::atoll(argv[4])));
   double seconds = 5;
   bool seconds_given = false, producers_given = false, syncs_given = false;
-  bool ceiling = false, interference = false;
+  bool ceiling = false, interference = false, typed_mode = false;
   int64_t scale = 0, interference_messages = 1000000, stream_messages = 200000;
   int scale_messages = 3;
   int rate = 1000;
@@ -2099,6 +2270,8 @@ int main(int argc, char** argv) {
       interference = true;
     } else if (a == "--interference-messages" && has) {
       interference_messages = std::max<int64_t>(1, std::atoll(argv[++i]));
+    } else if (a == "--typed") {
+      typed_mode = true;
     } else if (a == "--scale" && has) {
       scale = std::atoll(argv[++i]);
     } else if (a == "--scale-messages" && has) {
@@ -2117,6 +2290,11 @@ int main(int argc, char** argv) {
   }
   if (interference) {
     InterferenceBench(dir, base, interference_messages, 4, rate, seconds_given ? seconds : 60, payload_bytes);
+    return 0;
+  }
+  if (typed_mode) {
+    TypedBench(dir, base, syncs_given ? syncs[0] : "none", producers_given ? producer_counts[0] : 4, seconds,
+               payload_bytes, rounds);
     return 0;
   }
   if (scale > 0) {
