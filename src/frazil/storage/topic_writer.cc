@@ -265,8 +265,9 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
   }
   TypedPlan plan = PlanTypedColumns(*current, table.metadata.last_column_id, versions);
   for (const auto& [key, why] : plan.refused)
-    FRAZIL_LOG_WARN("topic table {}: {}; its messages are written with null typed columns", id_.ToString(),
-                    why);
+    if (refusals_logged_.insert(key).second)  // once per version, not every commit
+      FRAZIL_LOG_WARN("topic table {}: {}; its messages are written with null typed columns", id_.ToString(),
+                      why);
   const TypedFields typed = config_.payload_schemas ? FindTypedFields(plan.schema) : TypedFields{};
   // The envelope columns (other engines may have added their own), then
   // the typed ones.

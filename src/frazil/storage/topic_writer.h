@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "frazil/catalog/catalog.h"
@@ -122,6 +123,7 @@ class TopicWriter {
   // The table's schema changed between writing a batch's files and
   // committing them, so its typed columns no longer fit: written again.
   bool typed_refit_ = false;
+  std::set<SchemaKey> refusals_logged_;  // versions whose refusal was logged
 };
 
 // The committed offset a table records (0 for a table never written).

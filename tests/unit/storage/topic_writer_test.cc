@@ -401,8 +401,12 @@ TEST_F(TopicWriterTest, TypedColumnsEvolveInTheCommitThatFirstUsesThem) {
   int resolved = 0;
   config.payload_schemas = [&](uint64_t id, uint32_t version) -> Result<PayloadSchemaDefinition> {
     ++resolved;
-    if (id != 5 || version < 1 || version > 2) return Status::NotFound("no such schema version");
-    return PayloadSchemaDefinition{schema::SchemaType::kJsonSchema, version == 1 ? v1 : v2};
+    if (id != 5 || version < 1 || version > 3) return Status::NotFound("no such schema version");
+    // Version 3 retypes id (compatibility mode none): no table can take it.
+    const std::string v3 = R"({"type":"object","properties":{"id":{"type":"object"}}})";
+    return PayloadSchemaDefinition{schema::SchemaType::kJsonSchema, version == 1   ? v1
+                                                                    : version == 2 ? v2
+                                                                                   : v3};
   };
   auto put = [&](const std::string& payload, std::optional<uint32_t> version) {
     StoredMessage m;
@@ -494,6 +498,30 @@ TEST_F(TopicWriterTest, TypedColumnsEvolveInTheCommitThatFirstUsesThem) {
   EXPECT_EQ(std::get<4>(rows[3]), "");
   EXPECT_EQ(std::get<1>(rows[4]), 3);
   EXPECT_TRUE(std::get<2>(rows[4]));
+
+  // A version whose columns the table cannot take is never half-applied:
+  // the table keeps its schema, its messages are kept with the reason.
+  put(R"({"id": {"x": 1}})", 3);
+  put(R"({"id": 4})", 9);  // a version the registry does not have
+  ASSERT_EQ(w->CommitBatch().value(), 2u);
+  EXPECT_EQ(w->undecoded(), 4u);
+  auto t3 = catalog_->LoadTable(id_).value().metadata;
+  EXPECT_EQ(t3.schemas.size(), 4u);
+  EXPECT_EQ(t3.current_schema_id, t2.current_schema_id);
+  EXPECT_EQ(t3.last_column_id, t2.last_column_id);
+  auto last = iceberg::PlanFiles(catalog_->io(), t3, *t3.CurrentSnapshot()).value();
+  std::vector<std::string> reasons;
+  for (const auto& task : last) {
+    auto r = iceberg::DataFileReader::Open(catalog_->io(), task.file.file_path, *t3.CurrentSchema(),
+                                           {kOffset, f2.error->id})
+                 .value();
+    auto b = r->ReadRowGroup(0).value();
+    for (size_t i = 0; i < b.num_rows; ++i)
+      if (b.columns[0].values.ints[i] >= 5) reasons.emplace_back(b.columns[1].values.bytes[i]);
+  }
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("version 3 does not fit"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("no such schema version"), std::string::npos) << reasons[1];
 }
 
 }  // namespace
