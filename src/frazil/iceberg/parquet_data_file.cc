@@ -178,6 +178,61 @@ parquet::ColumnData NullColumn(const parquet::FieldSchema& f, size_t n) {
   return c;
 }
 
+// Whether a file's column `have` reads as `want` by field id (Iceberg's
+// projection): the same shape wherever both have a node; struct fields
+// the file lacks (added later) read as null, fields it has that the read
+// schema lacks are skipped. `path` names the column in errors.
+Status CheckProjection(const parquet::FieldSchema& have, const parquet::FieldSchema& want,
+                       const std::string& path) {
+  using S = parquet::FieldSchema::Shape;
+  if (have.shape != want.shape) return Status::Corruption("column " + path + " has another shape");
+  if (want.shape == S::kStruct) {
+    for (const auto& w : want.children) {
+      for (const auto& h : have.children)
+        if (h.field_id == w.field_id) FRAZIL_RETURN_IF_ERROR(CheckProjection(h, w, path + "." + w.name));
+    }
+    return Status::Ok();
+  }
+  if (want.shape == S::kPrimitive) return Status::Ok();
+  // A list's element, a map's key and value: present in both.
+  if (have.children.size() != want.children.size())
+    return Status::Corruption("column " + path + " has another shape");
+  for (size_t k = 0; k < want.children.size(); ++k)
+    FRAZIL_RETURN_IF_ERROR(
+        CheckProjection(have.children[k], want.children[k], path + "." + want.children[k].name));
+  return Status::Ok();
+}
+
+// `c`, read with the file's tree `have` (`slots` slots), reshaped as
+// `want` (CheckProjection passed). Primitives keep their vectors: the
+// promotions Iceberg allows (int to long, float to double, decimal
+// precision) share one in-memory form.
+parquet::ColumnData Project(const parquet::FieldSchema& have, const parquet::FieldSchema& want,
+                            parquet::ColumnData c, size_t slots) {
+  using S = parquet::FieldSchema::Shape;
+  if (want.shape == S::kPrimitive) return c;
+  if (want.shape == S::kStruct) {
+    parquet::ColumnData out;
+    out.is_null = std::move(c.is_null);
+    for (const auto& w : want.children) {
+      size_t j = 0;
+      while (j < have.children.size() && have.children[j].field_id != w.field_id) ++j;
+      out.children.push_back(j < have.children.size()
+                                 ? Project(have.children[j], w, std::move(c.children[j]), slots)
+                                 : NullColumn(w, slots));
+    }
+    return out;
+  }
+  // List or map: the element (or value) below, one slot per entry.
+  const parquet::FieldSchema& h = have.children.back();
+  const parquet::FieldSchema& w = want.children.back();
+  if (!w.is_primitive() && !c.children.empty()) {
+    const size_t entries = c.offsets.empty() ? 0 : static_cast<size_t>(c.offsets.back());
+    c.children[0] = Project(h, w, std::move(c.children[0]), entries);
+  }
+  return c;
+}
+
 }  // namespace
 
 Result<parquet::FileSchema> ParquetSchemaFor(const Schema& schema) {
@@ -312,10 +367,12 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::Open(FileIO* io, const s
       const auto& have = r->reader_->schema().fields[*idx];
       if (have.shape != want->shape)
         return Status::Corruption("data file " + location + ": column " + want->name + " has another shape");
-      if (!SameTree(have, *want))
-        return Status::Unimplemented("data file " + location + ": column " + want->name +
-                                     " is nested differently from the read schema (evolution of nested "
-                                     "columns is not supported yet)");
+      if (!SameTree(have, *want)) {
+        // Written before a nested column evolved: read by field id.
+        Status st = CheckProjection(have, *want, want->name);
+        if (!st.ok()) return st.WithContext("data file " + location);
+        r->projected_[r->fields_.size()] = have;
+      }
     }
     r->fields_.push_back(*want);
     r->file_index_.push_back(idx);
@@ -355,14 +412,18 @@ Result<parquet::RowBatch> DataFileReader::RowGroupStream::Next(size_t max_rows) 
 }
 
 parquet::RowBatch DataFileReader::FillMissing(parquet::RowBatch read) const {
-  if (read.columns.size() == fields_.size()) return read;
+  if (read.columns.size() == fields_.size() && projected_.empty()) return read;
   // Fill the columns the file does not have with nulls.
   parquet::RowBatch out;
   out.num_rows = read.num_rows;
   size_t next = 0;
   for (size_t i = 0; i < fields_.size(); ++i) {
     if (file_index_[i]) {
-      out.columns.push_back(std::move(read.columns[next++]));
+      auto p = projected_.find(i);
+      out.columns.push_back(p == projected_.end() ? std::move(read.columns[next])
+                                                  : Project(p->second, fields_[i],
+                                                            std::move(read.columns[next]), read.num_rows));
+      ++next;
       continue;
     }
     parquet::ColumnData c = NullColumn(fields_[i], read.num_rows);

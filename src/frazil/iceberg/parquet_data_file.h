@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,9 @@ class DataFileReader {
   std::unique_ptr<parquet::FileReader> reader_;
   std::vector<parquet::FieldSchema> fields_;
   std::vector<std::optional<size_t>> file_index_;  // per projected column, its top-level index in the file
+  // Nested columns the file holds in an older form (by index in fields_):
+  // the file's tree, read by field id into the wanted one.
+  std::map<size_t, parquet::FieldSchema> projected_;
 };
 
 }  // namespace frazil::iceberg

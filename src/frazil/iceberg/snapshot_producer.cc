@@ -132,10 +132,16 @@ std::map<std::string, std::string> SnapshotProducer::Summary(const TableMetadata
   return s;
 }
 
-Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& base) {
+Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& unchanged) {
   ++attempt_;
   counters_ = {};
-  if (validation_) FRAZIL_RETURN_IF_ERROR(validation_(base));
+  if (validation_) FRAZIL_RETURN_IF_ERROR(validation_(unchanged));
+  TableMetadata changed;
+  if (change_) {
+    changed = unchanged;
+    FRAZIL_RETURN_IF_ERROR(change_(&changed));
+  }
+  const TableMetadata& base = change_ ? changed : unchanged;
   while (base.SnapshotById(snapshot_id_)) snapshot_id_ = RandomPositiveId();
 
   std::vector<ManifestFile> current;

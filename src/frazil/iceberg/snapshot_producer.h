@@ -37,6 +37,11 @@ class SnapshotProducer {
   void SetValidation(std::function<Status(const TableMetadata& base)> check) {
     validation_ = std::move(check);
   }
+  // A metadata change committed atomically with the snapshot (e.g. a new
+  // current schema that the snapshot's data files are written with),
+  // applied to every base after validation; the snapshot and its manifests
+  // are then built on the changed metadata. An error stops the commit.
+  void SetMetadataChange(std::function<Status(TableMetadata* next)> change) { change_ = std::move(change); }
 
   // The metadata to commit on top of `base`. Writes files through FileIO.
   Result<TableMetadata> Apply(const TableMetadata& base);
@@ -83,6 +88,7 @@ class SnapshotProducer {
   std::map<std::string, std::string> extra_summary_;
   std::map<std::string, std::string> properties_;
   std::function<Status(const TableMetadata&)> validation_;
+  std::function<Status(TableMetadata*)> change_;
   std::vector<std::string> written_;
   std::set<std::string> last_used_;  // files the last Apply's metadata references
   struct Counters {

@@ -243,6 +243,11 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       "Catalog commits another writer's commit beat, retried on the table as it then was.",
       [](const TI& t) { return t.storage.conflicts; }, table);
   PerTopic(
+      w, topics, "frazil_storage_undecoded_messages_total", Type::kCounter,
+      "Messages committed with null typed columns and the reason in value_error (no schema, a schema "
+      "version the table cannot take, a payload that does not decode), since start.",
+      [](const TI& t) { return t.storage.undecoded; }, table);
+  PerTopic(
       w, topics, "frazil_storage_commit_failing", Type::kGauge,
       "1 while the last commit attempt failed (the error is in /admin/topics), else 0.",
       [](const TI& t) { return static_cast<uint64_t>(t.storage.error.empty() ? 0 : 1); }, table);

@@ -353,6 +353,14 @@ int RunServe(const ServeConfig& config) {
   }
   std::unique_ptr<schema::TopicSchemaStore> topic_schemas = std::move(topic_schemas_or).value();
   broker_options.topic_schemas = topic_schemas.get();
+  // The topic writers decode payloads into typed columns by the schema
+  // version each message names (the registry outlives the broker).
+  broker_options.committer.writer.payload_schemas =
+      [registry = schema_registry.get()](uint64_t id,
+                                         uint32_t version) -> Result<storage::PayloadSchemaDefinition> {
+    FRAZIL_ASSIGN_OR_RETURN(schema::FoundSchema found, registry->Get(id, version));
+    return storage::PayloadSchemaDefinition{found.version.type, std::move(found.version.definition)};
+  };
   auto broker_or = broker::Broker::Open(broker_options);
   if (!broker_or.ok()) {
     FRAZIL_LOG_ERROR("cannot open topics: {}", broker_or.status().ToString());

@@ -264,11 +264,14 @@ TopicCommitter::Next TopicCommitter::CommitStep() {
 
 Result<size_t> TopicCommitter::CommitOnce() {
   const auto start = Clock::now();
-  const uint64_t conflicts_before = writer_->conflicts();
+  const uint64_t conflicts_before = writer_->conflicts(), undecoded_before = writer_->undecoded();
   auto n = writer_->CommitBatch(shrunk_bytes_);
-  if (uint64_t conflicts = writer_->conflicts() - conflicts_before; conflicts > 0) {
+  const uint64_t conflicts = writer_->conflicts() - conflicts_before;
+  const uint64_t undecoded = writer_->undecoded() - undecoded_before;
+  if (conflicts > 0 || undecoded > 0) {
     MutexLock lock(&mu_);
     status_.conflicts += conflicts;
+    status_.undecoded += undecoded;
   }
   if (!n.ok()) {
     // Dropped under the broker (by another engine): open it afresh, which

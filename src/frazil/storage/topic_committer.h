@@ -73,9 +73,12 @@ struct CommitterStatus {
   std::string error;           // the last failure, empty once a commit succeeds again
   uint64_t failures = 0;       // failed commit attempts since start
   uint64_t conflicts = 0;      // catalog commit conflicts with other writers, retried
-  double lag_seconds = 0;      // age of the oldest record visible in the WAL and not committed
-  uint64_t snapshots = 0;      // snapshots in the table's metadata
-  uint64_t data_files = 0;     // data files in the current snapshot
+  // Messages committed with null (or partly null) typed columns and the
+  // reason in value_error (TopicWriter::undecoded).
+  uint64_t undecoded = 0;
+  double lag_seconds = 0;                     // age of the oldest record visible in the WAL and not committed
+  uint64_t snapshots = 0;                     // snapshots in the table's metadata
+  uint64_t data_files = 0;                    // data files in the current snapshot
   uint64_t compactions = 0, expirations = 0;  // upkeep runs that changed the table
   uint64_t retention_files_removed = 0;       // data files retention removed (delete snapshots)
   uint64_t retention_floor = 0;               // first offset retention keeps (0: none removed)

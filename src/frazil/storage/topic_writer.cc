@@ -177,11 +177,16 @@ Status TopicWriter::CreateTable() {
 
 Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   created_empty_ = false;
+  typed_refit_ = false;
   auto committed = CommitBatchOnce(max_bytes);
   // The catalog created the table empty, with ids or a location of its own
   // (see Create): nobody else wrote, so the batch goes again at once,
-  // against the table.
-  if (!committed.ok() && created_empty_) return CommitBatchOnce(max_bytes);
+  // against the table. Likewise when another engine changed the table's
+  // schema under the batch's typed columns: written again on the new one.
+  if (!committed.ok() && (created_empty_ || typed_refit_)) {
+    typed_refit_ = false;
+    return CommitBatchOnce(max_bytes);
+  }
   return committed;
 }
 
@@ -244,9 +249,41 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
 
   const iceberg::Schema* current = table.metadata.CurrentSchema();
   if (!current) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
-  // Only the envelope columns: other engines may have added their own.
-  auto schema = EnvelopeWriteSchema(*current);
+  // Typed columns: the table's schema evolved for the versions the batch's
+  // messages name (committed with the batch when it changed).
+  BatchSchemas versions;
+  if (config_.payload_schemas) {
+    for (const auto& b : batches) {
+      const auto& ids = b.rows.columns[kSchemaId - 1].values;
+      const auto& vers = b.rows.columns[kSchemaVersion - 1].values;
+      for (size_t i = 0; i < b.rows.num_rows; ++i) {
+        if (ids.IsNull(i) || vers.IsNull(i)) continue;
+        SchemaKey key{static_cast<uint64_t>(ids.ints[i]), static_cast<uint32_t>(vers.ints[i])};
+        if (!versions.count(key)) versions[key] = payload_schemas_.Get(key);
+      }
+    }
+  }
+  TypedPlan plan = PlanTypedColumns(*current, table.metadata.last_column_id, versions);
+  for (const auto& [key, why] : plan.refused)
+    if (refusals_logged_.insert(key).second)  // once per version, not every commit
+      FRAZIL_LOG_WARN("topic table {}: {}; its messages are written with null typed columns", id_.ToString(),
+                      why);
+  const TypedFields typed = config_.payload_schemas ? FindTypedFields(plan.schema) : TypedFields{};
+  // The envelope columns (other engines may have added their own), then
+  // the typed ones.
+  auto schema = EnvelopeWriteSchema(plan.schema);
   if (!schema.ok()) return schema.status().WithContext("topic table " + id_.ToString());
+  uint64_t undecoded = 0;
+  if (typed.value) {
+    schema->fields.push_back(*typed.value);
+    schema->fields.push_back(*typed.error);
+    // Decoded here, on the commit executor, with no lock held.
+    for (auto& b : batches) {
+      auto n = AppendTypedColumns(typed, versions, plan.refused, &b.rows);
+      if (!n.ok()) return n.status().WithContext("topic table " + id_.ToString());
+      undecoded += *n;
+    }
+  }
   auto spec_id = EnvelopeSpecId(table.metadata);
   if (!spec_id.ok()) return spec_id.status().WithContext("topic table " + id_.ToString());
   iceberg::FastAppend append(catalog_->io());
@@ -288,6 +325,28 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
                                     "earlier commit of this one whose outcome was unknown)");
     return Status::Ok();
   });
+  if (typed.value) {
+    // The schema change goes in the commit that appends the first files
+    // written with it, re-planned on each base the commit is tried on: the
+    // same columns (ids included) or the batch is written again.
+    append.SetMetadataChange([this, versions, value = *typed.value,
+                              error = *typed.error](iceberg::TableMetadata* m) -> Status {
+      const iceberg::Schema* cur = m->CurrentSchema();
+      if (!cur) return Status::Corruption("topic table " + id_.ToString() + " has no current schema");
+      TypedPlan again = PlanTypedColumns(*cur, m->last_column_id, versions);
+      TypedFields f = FindTypedFields(again.schema);
+      if (!f.value || !SameField(*f.value, value) || !SameField(*f.error, error)) {
+        typed_refit_ = true;
+        return Status::CommitConflict("topic table " + id_.ToString() +
+                                      ": its schema changed while a batch was written, so the batch's typed "
+                                      "columns no longer fit it");
+      }
+      if (again.changed) AddCurrentSchema(m, std::move(again.schema), again.last_column_id);
+      return Status::Ok();
+    });
+    if (plan.changed)
+      FRAZIL_LOG_INFO("topic table {}: typed columns evolve with this commit", id_.ToString());
+  }
   if (absent_location_) {
     auto created = Create(&append, start);
     if (!created.ok() && created.status().code() == StatusCode::kCommitStateUnknown) {
@@ -308,6 +367,7 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
       return created.status();
     }
     committed_ = end;
+    undecoded_ += undecoded;
     snapshot_id_ = created->metadata.current_snapshot_id.value_or(-1);
     counts_ = CountsOf(created->metadata);
     return records.size();
@@ -321,6 +381,7 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
     return committed.status();
   }
   committed_ = end;
+  undecoded_ += undecoded;
   snapshot_id_ = committed->metadata.current_snapshot_id.value_or(-1);
   counts_ = CountsOf(committed->metadata);
   return records.size();

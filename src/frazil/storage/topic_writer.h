@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "frazil/catalog/catalog.h"
@@ -16,6 +17,7 @@
 #include "frazil/common/status.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/parquet/writer_options.h"
+#include "frazil/storage/typed_payloads.h"
 #include "frazil/wal/write_ahead_log.h"
 
 namespace frazil::storage {
@@ -40,6 +42,10 @@ struct WriterConfig {
   size_t max_days = 32;
   // How data files are written (row group and page sizes, codec).
   parquet::WriterOptions file_options = {};
+  // The schema versions messages name (schema_id, schema_version), for
+  // the typed columns (typed_payloads.h). Unset: messages are written with
+  // their envelope only, as before.
+  PayloadSchemaResolver payload_schemas = {};
 };
 
 // Memory a record of `stored_bytes` takes while its batch is written.
@@ -82,12 +88,20 @@ class TopicWriter {
   // Commit attempts since Open that another writer's commit beat (each
   // retried on the table as it then was, within commit.retry.*).
   uint64_t conflicts() const { return conflicts_; }
+  // Messages committed since Open whose typed columns are null or partly
+  // null, with the reason in value_error (no schema, a version the table
+  // cannot take, a payload that does not decode): kept, never dropped.
+  uint64_t undecoded() const { return undecoded_; }
   const catalog::TableIdentifier& table() const { return id_; }
 
  private:
   TopicWriter(catalog::Catalog* catalog, catalog::TableIdentifier id, wal::WriteAheadLog* wal,
               WriterConfig config)
-      : catalog_(catalog), id_(std::move(id)), wal_(wal), config_(config) {}
+      : catalog_(catalog),
+        id_(std::move(id)),
+        wal_(wal),
+        config_(config),
+        payload_schemas_(config_.payload_schemas) {}
 
   Result<size_t> CommitBatchOnce(uint64_t max_bytes);
   Result<iceberg::TableMetadata> NewTableMetadata(const std::string& location, uint64_t low) const;
@@ -104,6 +118,12 @@ class TopicWriter {
   int64_t snapshot_id_ = -1;
   TableCounts counts_;
   uint64_t conflicts_ = 0;
+  uint64_t undecoded_ = 0;
+  PayloadSchemas payload_schemas_;
+  // The table's schema changed between writing a batch's files and
+  // committing them, so its typed columns no longer fit: written again.
+  bool typed_refit_ = false;
+  std::set<SchemaKey> refusals_logged_;  // versions whose refusal was logged
 };
 
 // The committed offset a table records (0 for a table never written).

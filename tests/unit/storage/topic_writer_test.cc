@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "../testing/forwarding_catalog.h"
 #include "../testing/temp_dir.h"
@@ -363,6 +364,164 @@ TEST_F(TopicWriterTest, EnvelopeRowsKeepEveryField) {
   f.And({kOffset, 1, 1});
   auto hit = iceberg::PlanFiles(catalog_->io(), t.metadata, *t.metadata.CurrentSnapshot(), f).value();
   EXPECT_EQ(hit.size(), 1u);
+}
+
+// Typed columns (typed_payloads.h): messages of two versions of a JSON
+// Schema subject, committed in two batches. Each commit that first uses a
+// version's columns carries the schema change; ids are kept by name, the
+// new field gets an id above the table's last column id; a message with no
+// schema, and one that does not decode, are kept with the reason.
+class SchemaChangingCatalog : public frazil::testing::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+  // Before the next commit reaches the catalog, "another engine" adds a
+  // column of its own, taking the next free field id.
+  Result<catalog::LoadedTable> CommitTable(const catalog::LoadedTable& base,
+                                           const iceberg::TableMetadata& updated) override {
+    if (interfere) {
+      interfere = false;
+      iceberg::TableMetadata m = base.metadata;
+      auto added = iceberg::AddOptionalColumn(
+          *m.CurrentSchema(), "note", iceberg::Primitive(iceberg::TypeId::kString), &m.last_column_id);
+      EXPECT_TRUE(added.ok()) << added.status().ToString();
+      m.schemas.push_back(*added);
+      m.current_schema_id = added->schema_id;
+      EXPECT_TRUE(inner_->CommitTable(base, m).ok());
+    }
+    return inner_->CommitTable(base, updated);
+  }
+  bool interfere = false;
+};
+
+TEST_F(TopicWriterTest, TypedColumnsEvolveInTheCommitThatFirstUsesThem) {
+  const std::string v1 = R"({"type":"object","properties":{"id":{"type":"integer"}}})";
+  const std::string v2 =
+      R"({"type":"object","properties":{"id":{"type":"integer"},"qty":{"type":"integer"}}})";
+  WriterConfig config;
+  int resolved = 0;
+  config.payload_schemas = [&](uint64_t id, uint32_t version) -> Result<PayloadSchemaDefinition> {
+    ++resolved;
+    if (id != 5 || version < 1 || version > 3) return Status::NotFound("no such schema version");
+    // Version 3 retypes id (compatibility mode none): no table can take it.
+    const std::string v3 = R"({"type":"object","properties":{"id":{"type":"object"}}})";
+    return PayloadSchemaDefinition{schema::SchemaType::kJsonSchema, version == 1   ? v1
+                                                                    : version == 2 ? v2
+                                                                                   : v3};
+  };
+  auto put = [&](const std::string& payload, std::optional<uint32_t> version) {
+    StoredMessage m;
+    m.publish_time_ms = 1700000000000;
+    m.producer_name = "p";
+    m.payload = payload;
+    if (version) {
+      m.schema_id = 5;
+      m.schema_version = *version;
+    }
+    auto rec = EncodeStoredMessage(m);
+    ASSERT_TRUE(wal_->AppendAndWait(rec).ok());
+  };
+  put(R"({"id": 1})", 1);
+  put(R"({"id": "one"})", 1);  // does not decode: kept, with the reason
+  put("no schema", std::nullopt);
+  SchemaChangingCatalog cat(catalog_.get());
+  auto w = TopicWriter::Open(&cat, id_, wal_.get(), config).value();
+  ASSERT_EQ(w->CommitBatch().value(), 3u);
+  EXPECT_EQ(w->undecoded(), 2u);
+  auto t1 = catalog_->LoadTable(id_).value().metadata;
+  ASSERT_EQ(t1.schemas.size(), 2u);  // the envelope, then with the typed columns
+  const iceberg::Schema* s1 = t1.CurrentSchema();
+  ASSERT_NE(s1, nullptr);
+  EXPECT_EQ(t1.CurrentSnapshot()->schema_id, s1->schema_id);
+  TypedFields f1 = FindTypedFields(*s1);
+  ASSERT_NE(f1.value, nullptr);
+  ASSERT_EQ(f1.value->type->fields.size(), 1u);
+  const int32_t value_id = f1.value->id, id_id = f1.value->type->fields[0].id;
+  EXPECT_GT(value_id, kSchemaVersion);
+  EXPECT_EQ(t1.last_column_id, s1->HighestFieldId());
+
+  // Version 2 adds qty; meanwhile another engine adds a column, taking the
+  // id the batch's qty was planned with: the batch is written again on the
+  // new schema and committed with it.
+  put(R"({"id": 2, "qty": 20})", 2);
+  put(R"({"id": 3})", 1);
+  cat.interfere = true;
+  auto second = w->CommitBatch();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(*second, 2u);
+  EXPECT_EQ(w->undecoded(), 2u);
+  auto t2 = catalog_->LoadTable(id_).value().metadata;
+  ASSERT_EQ(t2.schemas.size(), 4u);  // + note (the other engine's), + qty
+  const iceberg::Schema* s2 = t2.CurrentSchema();
+  TypedFields f2 = FindTypedFields(*s2);
+  ASSERT_NE(f2.value, nullptr);
+  ASSERT_EQ(f2.value->type->fields.size(), 2u);
+  EXPECT_EQ(f2.value->id, value_id);
+  EXPECT_EQ(f2.value->type->fields[0].id, id_id);
+  const int32_t qty_id = f2.value->type->fields[1].id;
+  const iceberg::NestedField* note = nullptr;
+  for (const auto& f : s2->fields)
+    if (f.name == "note") note = &f;
+  ASSERT_NE(note, nullptr);
+  EXPECT_GT(note->id, t1.last_column_id);
+  EXPECT_GT(qty_id, note->id);  // never reused
+  EXPECT_EQ(t2.last_column_id, qty_id);
+  EXPECT_EQ(t2.CurrentSnapshot()->schema_id, s2->schema_id);
+  EXPECT_EQ(resolved, 2);  // each version resolved once
+
+  // Every row reads with the current schema: the old file by field id, with
+  // qty null; the reasons are kept.
+  auto tasks = iceberg::PlanFiles(catalog_->io(), t2, *t2.CurrentSnapshot()).value();
+  std::map<int64_t, std::tuple<bool, int64_t, bool, int64_t, std::string>> rows;
+  for (const auto& task : tasks) {
+    auto r = iceberg::DataFileReader::Open(catalog_->io(), task.file.file_path, *s2,
+                                           {kOffset, f2.value->id, f2.error->id})
+                 .value();
+    auto b = r->ReadRowGroup(0).value();
+    for (size_t i = 0; i < b.num_rows; ++i) {
+      const auto& v = b.columns[1];
+      const bool null = !v.is_null.empty() && v.is_null[i];
+      const auto& id = v.children[0].values;
+      const auto& qty = v.children[1].values;
+      rows[b.columns[0].values.ints[i]] = {
+          null || id.IsNull(i), id.ints[i], null || qty.IsNull(i), qty.ints[i],
+          b.columns[2].values.IsNull(i) ? "" : std::string(b.columns[2].values.bytes[i])};
+    }
+  }
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(std::get<1>(rows[0]), 1);
+  EXPECT_TRUE(std::get<2>(rows[0]));
+  EXPECT_TRUE(std::get<0>(rows[1]));
+  EXPECT_NE(std::get<4>(rows[1]), "");
+  EXPECT_NE(std::get<4>(rows[2]).find("no schema"), std::string::npos) << std::get<4>(rows[2]);
+  EXPECT_EQ(std::get<1>(rows[3]), 2);
+  EXPECT_EQ(std::get<3>(rows[3]), 20);
+  EXPECT_EQ(std::get<4>(rows[3]), "");
+  EXPECT_EQ(std::get<1>(rows[4]), 3);
+  EXPECT_TRUE(std::get<2>(rows[4]));
+
+  // A version whose columns the table cannot take is never half-applied:
+  // the table keeps its schema, its messages are kept with the reason.
+  put(R"({"id": {"x": 1}})", 3);
+  put(R"({"id": 4})", 9);  // a version the registry does not have
+  ASSERT_EQ(w->CommitBatch().value(), 2u);
+  EXPECT_EQ(w->undecoded(), 4u);
+  auto t3 = catalog_->LoadTable(id_).value().metadata;
+  EXPECT_EQ(t3.schemas.size(), 4u);
+  EXPECT_EQ(t3.current_schema_id, t2.current_schema_id);
+  EXPECT_EQ(t3.last_column_id, t2.last_column_id);
+  auto last = iceberg::PlanFiles(catalog_->io(), t3, *t3.CurrentSnapshot()).value();
+  std::vector<std::string> reasons;
+  for (const auto& task : last) {
+    auto r = iceberg::DataFileReader::Open(catalog_->io(), task.file.file_path, *t3.CurrentSchema(),
+                                           {kOffset, f2.error->id})
+                 .value();
+    auto b = r->ReadRowGroup(0).value();
+    for (size_t i = 0; i < b.num_rows; ++i)
+      if (b.columns[0].values.ints[i] >= 5) reasons.emplace_back(b.columns[1].values.bytes[i]);
+  }
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("version 3 does not fit"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("no such schema version"), std::string::npos) << reasons[1];
 }
 
 }  // namespace
