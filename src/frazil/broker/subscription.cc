@@ -678,9 +678,9 @@ void Subscription::OnTimer() {
         auto message = std::move(p->second.message);
         p = pending_.erase(p);
         if (counters_) counters_->ack_timeouts.fetch_add(1, std::memory_order_relaxed);
-        if (auto due = FailLocked(offset, std::move(message), "ack timeout", std::chrono::milliseconds(0),
-                                  now, &after))
-          later(*due);
+        auto due =
+            FailLocked(offset, std::move(message), "ack timeout", std::chrono::milliseconds(0), now, &after);
+        if (due && *due > now) later(*due);  // due now: woken below
       }
     }
     // Dead letters whose publish failed: tried again.
