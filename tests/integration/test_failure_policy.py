@@ -52,6 +52,11 @@ def fails(admin_bin, b, code, *args):
     return err[len(f"error: {code}: "):].strip()
 
 
+def reliable_topic(admin_bin, b, topic):
+    """Created reliable before a consumer subscribes (a consumer would create it non-reliable)."""
+    assert ok(admin_bin, b, "topics", "create", topic, "--reliable") == {"success": True}
+
+
 def set_policy(admin_bin, b, topic, sub, max_redeliveries, *opts):
     assert ok(admin_bin, b, "topics", "set-failure-policy", topic, sub, max_redeliveries, *opts) == {"success": True}
 
@@ -100,6 +105,7 @@ def cursor(b, topic, sub):
 
 def test_without_a_policy_a_nacked_message_comes_back_again_and_again(danube_rs, admin_bin, broker):
     topic = "/default/fp-nack"
+    reliable_topic(admin_bin, broker, topic)
     c = Consumer(danube_rs, broker, topic, "s", "exclusive", "--nack", "again", "--nack-reason", "not yet", count=6)
     assert ok(admin_bin, broker, "topics", "get-failure-policy", topic, "s") == {"failure_policy": None,
                                                                                  "subscription_type": 0}
@@ -112,6 +118,7 @@ def test_without_a_policy_a_nacked_message_comes_back_again_and_again(danube_rs,
 
 def test_ack_timeout_redelivers_then_the_policy_drops(danube_rs, admin_bin, broker):
     topic = "/default/fp-timeout"
+    reliable_topic(admin_bin, broker, topic)
     c = Consumer(danube_rs, broker, topic, "s", "shared", "--ignore", "slow", timeout=8)
     set_policy(admin_bin, broker, topic, "s", 2, "--ack-timeout", 500, "--base-delay", 0, "--max-delay", 0,
                "--poison", "drop")
@@ -137,6 +144,7 @@ SUB_TYPES = ["exclusive", "shared", "key_shared"]
 @pytest.mark.parametrize("poison", POISON_KINDS)
 def test_poison_policies(danube_rs, admin_bin, broker, poison, sub_type):
     topic = f"/default/fp-{poison.replace('_', '')}-{sub_type.replace('_', '')}"
+    reliable_topic(admin_bin, broker, topic)
     dlq = topic + "-dlq"
     c = Consumer(danube_rs, broker, topic, "s", sub_type, "--nack", "poison", "--nack-reason", "cannot parse",
                  timeout=10)
@@ -191,7 +199,7 @@ def test_poison_policies(danube_rs, admin_bin, broker, poison, sub_type):
         return
     assert metric(broker, "frazil_topic_dead_lettered_total", topic) == 1
     # The dead-letter topic is a topic: its table holds the message, its origin and why.
-    warehouse = json.loads(http_get(broker.http_port, "/health")[1])["catalog"]["warehouse"]
+    warehouse = json.loads(http_get(broker.http_port, "/healthz")[1])["catalog"]["warehouse"]
     catalog = SqlCatalog("frazil", uri=f"sqlite:///{broker.data_dir / 'catalog.db'}", warehouse=warehouse)
     rows = []
     deadline = time.monotonic() + 20
@@ -216,6 +224,7 @@ def test_poison_policies(danube_rs, admin_bin, broker, poison, sub_type):
 
 def test_dispatch_config_bounds_what_is_unacknowledged(danube_rs, admin_bin, broker):
     topic = "/default/fp-window"
+    reliable_topic(admin_bin, broker, topic)
     ignore = [x for i in range(6) for x in ("--ignore", f"m{i}")]
     c = Consumer(danube_rs, broker, topic, "s", "shared", *ignore, timeout=4)
     assert ok(admin_bin, broker, "topics", "get-dispatch-config", topic, "s") == {"max_unacked_messages": None}
@@ -228,6 +237,7 @@ def test_dispatch_config_bounds_what_is_unacknowledged(danube_rs, admin_bin, bro
 
 def test_policy_and_dispatch_config_survive_a_restart(danube_rs, admin_bin, broker, start_broker):
     topic = "/default/fp-restart"
+    reliable_topic(admin_bin, broker, topic)
     Consumer(danube_rs, broker, topic, "s", "exclusive", timeout=1).messages()
     set_policy(admin_bin, broker, topic, "s", 4, "--ack-timeout", 1234, "--base-delay", 10, "--max-delay", 900,
                "--backoff", "exponential", "--poison", "dead_letter", "--dead-letter", "/default/fp-restart-dlq")
@@ -257,6 +267,7 @@ def test_policy_and_dispatch_config_survive_a_restart(danube_rs, admin_bin, brok
 
 def test_bad_input_is_refused_by_name(danube_rs, admin_bin, broker):
     topic = "/default/fp-bad"
+    reliable_topic(admin_bin, broker, topic)
     Consumer(danube_rs, broker, topic, "s", "exclusive", timeout=1).messages()
     base = ["--base-delay", 0, "--max-delay", 0]
     assert "does not exist" in fails(admin_bin, broker, "NOT_FOUND", "topics", "set-failure-policy",
