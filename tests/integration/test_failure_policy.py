@@ -12,7 +12,7 @@ import time
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
-from conftest import http_get
+from conftest import http_get, run_frazil
 from test_danube_admin import admin_binary
 
 FAST = "client_timeout_ms: 8000\nwal:\n  sync_mode: none\nstorage:\n  flush_interval_ms: 200\n"
@@ -259,6 +259,20 @@ def test_policy_and_dispatch_config_survive_a_restart(danube_rs, admin_bin, brok
     assert status == 200 and json.loads(body)["failure_policy"]["poison_policy"] == "dead_letter"
     status, body = http_get(b.http_port, "/admin/topics/default/fp-restart/subscriptions/s/dispatch_config")
     assert status == 200 and json.loads(body)["max_unacked_messages"] == 7
+    # So does `frazil topics`, which sets them through that API.
+    http = ["--http", f"127.0.0.1:{b.http_port}"]
+    rc, out = run_frazil("topics", "failure-policy", topic, "s", *http)
+    assert rc == 0 and json.loads(out)["failure_policy"]["ack_timeout_ms"] == 1234, out
+    rc, out = run_frazil("topics", "failure-policy", topic, "s", "--set", "max_redelivery_count=1", "--set",
+                         "poison_policy=drop", *http)
+    assert rc == 0, out
+    got = ok(admin_bin, b, "topics", "get-failure-policy", topic, "s")["failure_policy"]
+    assert got["max_redelivery_count"] == 1 and got["poison_policy"] == 2 and got["ack_timeout_ms"] == 30000
+    rc, out = run_frazil("topics", "failure-policy", topic, "s", "--set", "ack_timeout_ms=0", *http)
+    assert rc == 1 and "ack_timeout_ms" in out, out
+    rc, out = run_frazil("topics", "dispatch-config", topic, "s", "--max-unacked", "3", *http)
+    assert rc == 0 and json.loads(out)["max_unacked_messages"] == 3, out
+    assert ok(admin_bin, b, "topics", "get-dispatch-config", topic, "s") == {"max_unacked_messages": 3}
     # Unsubscribing forgets them: a new subscription of the name has none.
     assert ok(admin_bin, b, "topics", "unsubscribe", topic, "s") == {"success": True}
     Consumer(danube_rs, b, topic, "s", "exclusive", timeout=1).messages()

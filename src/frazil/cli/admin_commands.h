@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace frazil::cli {
 
@@ -15,6 +16,8 @@ struct TopicsArgs {
   int64_t partitions = -1;              // create: -1 for a plain topic (the broker checks the rest)
   bool reliable = false;                // create: reliable dispatch
   bool json = false;                    // print the endpoint's JSON as is
+  std::vector<std::string> set;         // failure-policy: key=value fields to set
+  int64_t max_unacked = -1;             // dispatch-config: the window to set (-1: show it)
 };
 
 // Exit codes: 0 done, 1 the broker refused or is unreachable, 2 bad usage.
@@ -24,6 +27,10 @@ int RunTopicsDelete(const TopicsArgs& args);
 int RunTopicsCreate(const TopicsArgs& args);
 int RunTopicsSubscriptions(const TopicsArgs& args);
 int RunTopicsUnsubscribe(const TopicsArgs& args);
+// A subscription's failure policy / dispatch configuration: shown, or set
+// (--set key=value..., --max-unacked N); printed as the API's JSON.
+int RunTopicsFailurePolicy(const TopicsArgs& args);
+int RunTopicsDispatchConfig(const TopicsArgs& args);
 int RunNamespacesList(const TopicsArgs& args);
 int RunNamespacesCreate(const TopicsArgs& args);
 int RunNamespacesDelete(const TopicsArgs& args);
