@@ -264,10 +264,12 @@ def test_policy_and_dispatch_config_survive_a_restart(danube_rs, admin_bin, brok
     rc, out = run_frazil("topics", "failure-policy", topic, "s", *http)
     assert rc == 0 and json.loads(out)["failure_policy"]["ack_timeout_ms"] == 1234, out
     rc, out = run_frazil("topics", "failure-policy", topic, "s", "--set", "max_redelivery_count=1", "--set",
-                         "poison_policy=drop", *http)
+                         "poison_policy=dead_letter", "--set", "dead_letter_topic=/default/fp-cli-dlq", *http)
     assert rc == 0, out
     got = ok(admin_bin, b, "topics", "get-failure-policy", topic, "s")["failure_policy"]
-    assert got["max_redelivery_count"] == 1 and got["poison_policy"] == 2 and got["ack_timeout_ms"] == 30000
+    assert got["max_redelivery_count"] == 1 and got["poison_policy"] == 0 and got["ack_timeout_ms"] == 30000
+    assert got["dead_letter_topic"] == "/default/fp-cli-dlq"
+    assert "/default/fp-cli-dlq" in ok(admin_bin, b, "namespaces", "topics", "default")["topics"]
     rc, out = run_frazil("topics", "failure-policy", topic, "s", "--set", "ack_timeout_ms=0", *http)
     assert rc == 1 and "ack_timeout_ms" in out, out
     rc, out = run_frazil("topics", "dispatch-config", topic, "s", "--max-unacked", "3", *http)
