@@ -252,11 +252,8 @@ def test_what_needs_a_cluster_or_a_later_slice(admin_bin, broker):
                  ["brokers", "rebalance"]):
         assert "needs a cluster" in fails(admin_bin, broker, "FAILED_PRECONDITION", *args), args
     run(produce(broker, "/default/fp", 1))
-    for args in (["topics", "get-failure-policy", "/default/fp", "s"],
-                 ["topics", "set-failure-policy", "/default/fp", "s", "3"],
-                 ["topics", "get-dispatch-config", "/default/fp", "s"],
-                 ["topics", "set-dispatch-config", "/default/fp", "s", "10"],
-                 ["topics", "create", "/default/schema", "--schema", "orders-value"]):
+    # Failure policies and dispatch configuration: test_failure_policy.py.
+    for args in (["topics", "create", "/default/schema", "--schema", "orders-value"],):
         assert "not implemented yet" in fails(admin_bin, broker, "UNIMPLEMENTED", *args), args
     # The broker keeps serving.
     assert ok(admin_bin, broker, "topics", "describe", "/default/fp")["name"] == "/default/fp"

@@ -152,10 +152,15 @@ Result<std::vector<std::string>> Admin::Subscriptions(const std::string& topic) 
   return out;
 }
 
-Status Admin::Unsubscribe(const std::string& topic, const std::string& subscription) {
+Status Admin::CheckSubscription(const std::string& topic, const std::string& subscription) {
   FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
   FRAZIL_RETURN_IF_ERROR(CheckText("subscription", subscription, kMaxNameBytes));
   if (subscription.empty()) return Status::InvalidArgument("subscription name is empty");
+  return Status::Ok();
+}
+
+Status Admin::Unsubscribe(const std::string& topic, const std::string& subscription) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubscription(topic, subscription));
   return broker_->DeleteSubscription(topic, subscription);
 }
 
@@ -173,6 +178,33 @@ Status Admin::SetRetention(const std::string& topic, std::optional<storage::Rete
   if (parts.empty()) return Status::NotFound("topic " + topic + " does not exist");
   for (const auto& p : parts) FRAZIL_RETURN_IF_ERROR(broker_->SetRetention(p, policy));
   return Status::Ok();
+}
+
+Status Admin::SetFailurePolicy(const std::string& topic, const std::string& subscription,
+                               const FailurePolicy& policy) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubscription(topic, subscription));
+  return broker_->SetFailurePolicy(topic, subscription, policy);
+}
+
+Result<Admin::FailurePolicyAnswer> Admin::GetFailurePolicy(const std::string& topic,
+                                                           const std::string& subscription) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubscription(topic, subscription));
+  FailurePolicyAnswer out;
+  FRAZIL_ASSIGN_OR_RETURN(out.policy, broker_->GetFailurePolicy(topic, subscription));
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, broker_->FindSubscription(topic, subscription));
+  out.type = sub->type();
+  return out;
+}
+
+Status Admin::SetMaxUnacked(const std::string& topic, const std::string& subscription, uint64_t max_unacked) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubscription(topic, subscription));
+  return broker_->SetMaxUnacked(topic, subscription, max_unacked);
+}
+
+Result<std::optional<uint32_t>> Admin::GetMaxUnacked(const std::string& topic,
+                                                     const std::string& subscription) {
+  FRAZIL_RETURN_IF_ERROR(CheckSubscription(topic, subscription));
+  return broker_->GetMaxUnacked(topic, subscription);
 }
 
 Result<std::vector<BrokerEntry>> Admin::ListBrokers() {

@@ -114,6 +114,18 @@ class Admin {
   // limit, NotFound for an unknown topic.
   Status SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy);
 
+  // --- a subscription's failure policy and dispatch configuration
+  // (Broker::SetFailurePolicy and the rest: reliable topics only).
+  Status SetFailurePolicy(const std::string& topic, const std::string& subscription,
+                          const FailurePolicy& policy);
+  struct FailurePolicyAnswer {
+    std::optional<FailurePolicy> policy;  // none: never set
+    SubscriptionType type = SubscriptionType::kExclusive;
+  };
+  Result<FailurePolicyAnswer> GetFailurePolicy(const std::string& topic, const std::string& subscription);
+  Status SetMaxUnacked(const std::string& topic, const std::string& subscription, uint64_t max_unacked);
+  Result<std::optional<uint32_t>> GetMaxUnacked(const std::string& topic, const std::string& subscription);
+
   // --- brokers
   Result<std::vector<BrokerEntry>> ListBrokers();
   Result<std::string> LeaderId();
@@ -127,6 +139,7 @@ class Admin {
   // Checks a topic name, a namespace name and a subscription name.
   static Status CheckTopic(const std::string& topic);
   static Status CheckNamespace(const std::string& ns);
+  static Status CheckSubscription(const std::string& topic, const std::string& subscription);
   // NotFound unless `ns` exists.
   Status RequireNamespace(const std::string& ns);
 

@@ -38,11 +38,28 @@ class Runner {
   Broker* broker_;
 };
 
-// Failure policies and dispatch configuration are the next slice of issue 16.
-Status NotYet(const std::string& what) {
-  return Status::Unimplemented(what +
-                               " is not implemented yet: Frazil subscriptions have no failure policy or "
-                               "dispatch configuration of their own");
+// Danube's SubscriptionFailurePolicy message <-> ours. Enum numbers
+// outside Danube's are kept, so validation names them.
+FailurePolicy FromProto(const pb::SubscriptionFailurePolicy& p) {
+  FailurePolicy out;
+  out.max_redelivery_count = p.max_redelivery_count();
+  out.ack_timeout_ms = p.ack_timeout_ms();
+  out.base_redelivery_delay_ms = p.base_redelivery_delay_ms();
+  out.max_redelivery_delay_ms = p.max_redelivery_delay_ms();
+  out.backoff = static_cast<BackoffStrategy>(p.backoff_strategy());
+  out.poison = static_cast<PoisonPolicy>(p.poison_policy());
+  if (p.has_dead_letter_topic()) out.dead_letter_topic = p.dead_letter_topic();
+  return out;
+}
+
+void ToProto(const FailurePolicy& p, pb::SubscriptionFailurePolicy* out) {
+  out->set_max_redelivery_count(p.max_redelivery_count);
+  out->set_ack_timeout_ms(p.ack_timeout_ms);
+  out->set_base_redelivery_delay_ms(p.base_redelivery_delay_ms);
+  out->set_max_redelivery_delay_ms(p.max_redelivery_delay_ms);
+  out->set_backoff_strategy(static_cast<pb::SubscriptionBackoffStrategy>(p.backoff));
+  out->set_poison_policy(static_cast<pb::SubscriptionPoisonPolicy>(p.poison));
+  if (p.dead_letter_topic) out->set_dead_letter_topic(*p.dead_letter_topic);
 }
 
 class BrokerAdminImpl final : public pb::BrokerAdmin::CallbackService {
@@ -257,24 +274,45 @@ class TopicAdminImpl final : public pb::TopicAdmin::CallbackService {
   }
 
   grpc::ServerUnaryReactor* SetSubscriptionFailurePolicy(grpc::CallbackServerContext* ctx,
-                                                         const pb::SetSubscriptionFailurePolicyRequest*,
-                                                         pb::SubscriptionResponse*) override {
-    return run_(ctx, []() -> Outcome { return NotYet("setting a subscription's failure policy"); });
+                                                         const pb::SetSubscriptionFailurePolicyRequest* req,
+                                                         pb::SubscriptionResponse* resp) override {
+    return run_(ctx, [this, req, resp]() -> Outcome {
+      if (!req->has_failure_policy()) return Status::InvalidArgument("failure_policy must be given");
+      FRAZIL_RETURN_IF_ERROR(
+          admin_->SetFailurePolicy(req->topic(), req->subscription(), FromProto(req->failure_policy())));
+      resp->set_success(true);
+      return Status::Ok();
+    });
   }
-  grpc::ServerUnaryReactor* GetSubscriptionFailurePolicy(grpc::CallbackServerContext* ctx,
-                                                         const pb::GetSubscriptionFailurePolicyRequest*,
-                                                         pb::GetSubscriptionFailurePolicyResponse*) override {
-    return run_(ctx, []() -> Outcome { return NotYet("a subscription's failure policy"); });
+  grpc::ServerUnaryReactor* GetSubscriptionFailurePolicy(
+      grpc::CallbackServerContext* ctx, const pb::GetSubscriptionFailurePolicyRequest* req,
+      pb::GetSubscriptionFailurePolicyResponse* resp) override {
+    return run_(ctx, [this, req, resp]() -> Outcome {
+      FRAZIL_ASSIGN_OR_RETURN(auto got, admin_->GetFailurePolicy(req->topic(), req->subscription()));
+      if (got.policy) ToProto(*got.policy, resp->mutable_failure_policy());
+      resp->set_subscription_type(static_cast<int32_t>(got.type));
+      return Status::Ok();
+    });
   }
   grpc::ServerUnaryReactor* SetSubscriptionDispatchConfig(grpc::CallbackServerContext* ctx,
-                                                          const pb::SetSubscriptionDispatchConfigRequest*,
-                                                          pb::SubscriptionResponse*) override {
-    return run_(ctx, []() -> Outcome { return NotYet("setting a subscription's dispatch configuration"); });
+                                                          const pb::SetSubscriptionDispatchConfigRequest* req,
+                                                          pb::SubscriptionResponse* resp) override {
+    return run_(ctx, [this, req, resp]() -> Outcome {
+      if (!req->has_dispatch_config()) return Status::InvalidArgument("dispatch_config must be given");
+      FRAZIL_RETURN_IF_ERROR(admin_->SetMaxUnacked(req->topic(), req->subscription(),
+                                                   req->dispatch_config().max_unacked_messages()));
+      resp->set_success(true);
+      return Status::Ok();
+    });
   }
   grpc::ServerUnaryReactor* GetSubscriptionDispatchConfig(
-      grpc::CallbackServerContext* ctx, const pb::GetSubscriptionDispatchConfigRequest*,
-      pb::GetSubscriptionDispatchConfigResponse*) override {
-    return run_(ctx, []() -> Outcome { return NotYet("a subscription's dispatch configuration"); });
+      grpc::CallbackServerContext* ctx, const pb::GetSubscriptionDispatchConfigRequest* req,
+      pb::GetSubscriptionDispatchConfigResponse* resp) override {
+    return run_(ctx, [this, req, resp]() -> Outcome {
+      FRAZIL_ASSIGN_OR_RETURN(auto got, admin_->GetMaxUnacked(req->topic(), req->subscription()));
+      if (got) resp->mutable_dispatch_config()->set_max_unacked_messages(*got);
+      return Status::Ok();
+    });
   }
 
  private:

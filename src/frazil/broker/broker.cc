@@ -202,6 +202,11 @@ Status Broker::Recover() {
   FRAZIL_RETURN_IF_ERROR(store_->SaveTopics(unknown));
   for (auto& [name, o] : topics) o.known = true;
   FRAZIL_ASSIGN_OR_RETURN(auto subs, store_->LoadAll());
+  std::map<std::string, SubscriptionConfig> configs;
+  {
+    FRAZIL_ASSIGN_OR_RETURN(auto loaded, store_->LoadConfigs());
+    for (auto& c : loaded) configs[SubKey(c.topic, c.subscription)] = std::move(c);
+  }
   for (auto& r : subs) {
     auto it = topics.find(r.topic);
     if (it != topics.end()) it->second.subs.push_back(std::move(r));
@@ -213,7 +218,7 @@ Status Broker::Recover() {
     Executor pool("topic-recovery",
                   std::max<size_t>(1, std::min(options_.recovery_parallelism, topics.size())));
     for (auto& entry : topics) {
-      pool.Post([this, &entry] {
+      pool.Post([this, &entry, &configs] {
         const std::string& name = entry.first;
         ToOpen& o = entry.second;
         // One damaged topic does not stop the others: it stays closed (its
@@ -231,7 +236,18 @@ Status Broker::Recover() {
           auto sub = std::make_shared<Subscription>(
               r.topic, r.subscription, static_cast<SubscriptionType>(r.type), (*t)->reliable, (*t)->wal.get(),
               r.cursor, options_.consumer_window, false, TableOf(**t));
-          sub->SetMetrics((*t)->counters, &metrics_.ack_latency);
+          Adopt(sub, **t);
+          if (auto c = configs.find(SubKey(r.topic, r.subscription)); c != configs.end()) {
+            // Stored values were checked when set; a damaged row is not applied.
+            const auto& policy = c->second.failure_policy;
+            if (policy && !ValidateFailurePolicy(*policy, r.topic).ok())
+              FRAZIL_LOG_WARN("subscription {} on {}: stored failure policy is invalid; none applied",
+                              r.subscription, r.topic);
+            else if (policy)
+              sub->SetFailurePolicy(*policy);
+            if (c->second.max_unacked && ValidateMaxUnacked(*c->second.max_unacked).ok())
+              sub->SetMaxUnacked(*c->second.max_unacked);
+          }
           {
             MutexLock lock(&(*t)->mu);
             (*t)->subscriptions[r.subscription] = sub;
@@ -518,7 +534,11 @@ void Broker::PublishAsync(uint64_t producer_id, const std::string& topic, const 
     return;
   }
   if (!target.ok()) return done(target.status());
-  const std::shared_ptr<Topic>& t = *target;
+  AppendTo(*target, stored, payload_bytes, std::move(done));
+}
+
+void Broker::AppendTo(const std::shared_ptr<Topic>& t, std::span<const uint8_t> stored, size_t payload_bytes,
+                      PublishCallback done) {
   auto call = std::make_shared<PublishCall>();
   call->topic = t.get();
   call->counters = t->counters;
@@ -536,6 +556,109 @@ void Broker::PublishAsync(uint64_t producer_id, const std::string& topic, const 
   }
   call->offset = *appended;
   if (call->arrived.fetch_add(1, std::memory_order_acq_rel) == 1) FinishPublish(*call);
+}
+
+void Broker::PublishDeadLetter(const std::string& topic, storage::StoredMessage message,
+                               std::function<void(Status)> done) {
+  rpc_->Post([this, topic, message = std::move(message), done = std::move(done)]() mutable {
+    if (shutting_down_) return done(Status::Unavailable("broker is shutting down"));
+    // Opening (or creating) the topic is I/O: here on the rpc executor.
+    auto t = GetTopic(topic, /*reliable=*/true, /*create=*/true);
+    if (!t.ok()) return done(t.status().WithContext("dead-letter topic " + topic));
+    const auto record = storage::EncodeStoredMessage(message);
+    AppendTo(*t, record, message.payload.size(), [done](Result<uint64_t> r) { done(r.status()); });
+  });
+}
+
+void Broker::Adopt(const std::shared_ptr<Subscription>& sub, const Topic& t) {
+  sub->SetMetrics(t.counters, &metrics_.ack_latency);
+  if (t.reliable)
+    Subscription::SetDeadLetterSink(
+        sub, [this](const std::string& topic, storage::StoredMessage m, std::function<void(Status)> done) {
+          PublishDeadLetter(topic, std::move(m), std::move(done));
+        });
+}
+
+Result<std::shared_ptr<Subscription>> Broker::ConfigurableSubscription(const std::string& topic,
+                                                                       const std::string& subscription) {
+  std::shared_ptr<Topic> t;
+  {
+    MutexLock lock(&mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
+    t = it->second;
+  }
+  std::shared_ptr<Subscription> sub;
+  {
+    MutexLock lock(&t->mu);
+    auto s = t->subscriptions.find(subscription);
+    if (s == t->subscriptions.end())
+      return Status::NotFound("subscription " + subscription + " on " + topic + " does not exist");
+    sub = s->second;
+  }
+  if (!t->reliable)
+    return Status::FailedPrecondition(
+        "topic " + topic +
+        " is non-reliable: failure policies and dispatch configuration apply to "
+        "reliable topics only");
+  return sub;
+}
+
+Status Broker::SetFailurePolicy(const std::string& topic, const std::string& subscription,
+                                const FailurePolicy& policy) {
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, ConfigurableSubscription(topic, subscription));
+  FRAZIL_RETURN_IF_ERROR(ValidateFailurePolicy(policy, topic));
+  if (policy.dead_letter_topic && !TopicExists(*policy.dead_letter_topic)) {
+    // Made now, so its table is there to query before the first dead letter.
+    Status made = CreateTopic(*policy.dead_letter_topic, /*reliable=*/true);
+    if (!made.ok() && made.code() != StatusCode::kAlreadyExists)
+      return made.WithContext("creating dead-letter topic " + *policy.dead_letter_topic);
+  }
+  FRAZIL_RETURN_IF_ERROR(store_->SaveConfig({topic, subscription, policy, std::nullopt}));
+  // Deleted meanwhile: its configuration goes with it.
+  if (auto now = FindSubscription(topic, subscription); !now.ok() || *now != sub) {
+    (void)store_->Remove(topic, subscription);
+    return Status::NotFound("subscription " + subscription + " on " + topic + " was deleted");
+  }
+  sub->SetFailurePolicy(policy);
+  FRAZIL_LOG_INFO(
+      "subscription {} on {}: failure policy max_redelivery_count {}, ack_timeout_ms {}, redelivery delay "
+      "{}..{} "
+      "ms {}, poison policy {}{}",
+      subscription, topic, policy.max_redelivery_count, policy.ack_timeout_ms,
+      policy.base_redelivery_delay_ms, policy.max_redelivery_delay_ms, BackoffStrategyName(policy.backoff),
+      PoisonPolicyName(policy.poison),
+      policy.dead_letter_topic ? " to " + *policy.dead_letter_topic : std::string());
+  return Status::Ok();
+}
+
+Result<std::optional<FailurePolicy>> Broker::GetFailurePolicy(const std::string& topic,
+                                                              const std::string& subscription) {
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, ConfigurableSubscription(topic, subscription));
+  return sub->failure_policy();
+}
+
+Status Broker::SetMaxUnacked(const std::string& topic, const std::string& subscription,
+                             uint64_t max_unacked) {
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, ConfigurableSubscription(topic, subscription));
+  FRAZIL_RETURN_IF_ERROR(ValidateMaxUnacked(max_unacked));
+  FRAZIL_RETURN_IF_ERROR(
+      store_->SaveConfig({topic, subscription, std::nullopt, static_cast<uint32_t>(max_unacked)}));
+  if (auto now = FindSubscription(topic, subscription); !now.ok() || *now != sub) {
+    (void)store_->Remove(topic, subscription);
+    return Status::NotFound("subscription " + subscription + " on " + topic + " was deleted");
+  }
+  sub->SetMaxUnacked(static_cast<size_t>(max_unacked));
+  FRAZIL_LOG_INFO("subscription {} on {}: max_unacked_messages {}", subscription, topic, max_unacked);
+  return Status::Ok();
+}
+
+Result<std::optional<uint32_t>> Broker::GetMaxUnacked(const std::string& topic,
+                                                      const std::string& subscription) {
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, ConfigurableSubscription(topic, subscription));
+  auto n = sub->max_unacked();
+  if (!n) return std::optional<uint32_t>();
+  return std::optional<uint32_t>(static_cast<uint32_t>(*n));
 }
 
 Result<uint64_t> Broker::Publish(uint64_t producer_id, const std::string& topic,
@@ -571,7 +694,7 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
         topic, subscription, type, t->reliable, t->wal.get(),
         from_earliest ? t->retention_floor.load(std::memory_order_acquire) : t->wal->Stats().next_offset,
         options_.consumer_window, from_earliest, TableOf(*t));
-    fresh->SetMetrics(t->counters, &metrics_.ack_latency);
+    Adopt(fresh, *t);
     MutexLock lock(&t->mu);
     if (t->closed) return deleted;
     auto& slot = t->subscriptions[subscription];

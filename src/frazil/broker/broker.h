@@ -210,6 +210,22 @@ class Broker {
   // default. Persisted in the metadata store: I/O, no lock held.
   Result<TopicRetention> Retention(const std::string& topic) EXCLUDES(mu_);
   Status SetRetention(const std::string& topic, std::optional<storage::RetentionPolicy> policy) EXCLUDES(mu_);
+  // A reliable subscription's failure policy and dispatch configuration
+  // (failure_policy.h), kept in the metadata store and applied at once.
+  // NotFound for an unknown topic or subscription, FailedPrecondition on a
+  // non-reliable topic, InvalidArgument for values out of range or a
+  // dead-letter topic that is the source. The dead-letter topic is created
+  // (reliable) if it does not exist. Writes SQLite: I/O, no lock held.
+  Status SetFailurePolicy(const std::string& topic, const std::string& subscription,
+                          const FailurePolicy& policy) EXCLUDES(mu_);
+  // None: never set (no ack timeout, redelivery without limit).
+  Result<std::optional<FailurePolicy>> GetFailurePolicy(const std::string& topic,
+                                                        const std::string& subscription) EXCLUDES(mu_);
+  Status SetMaxUnacked(const std::string& topic, const std::string& subscription, uint64_t max_unacked)
+      EXCLUDES(mu_);
+  // None: never set (each consumer's window, BrokerOptions::consumer_window, bounds it).
+  Result<std::optional<uint32_t>> GetMaxUnacked(const std::string& topic, const std::string& subscription)
+      EXCLUDES(mu_);
 
   // The metadata store's namespaces and broker id (cursor_store.h), for the
   // admin operations (admin.h). SQLite: I/O.
@@ -306,6 +322,19 @@ class Broker {
                                                 const std::string& producer_name, bool* would_open)
       EXCLUDES(mu_);
   static void FinishPublish(PublishCall& call);
+  // Appends a stored record to an open topic's WAL; `done` as PublishAsync's.
+  void AppendTo(const std::shared_ptr<Topic>& t, std::span<const uint8_t> stored, size_t payload_bytes,
+                PublishCallback done);
+  // Dead letters: opened (created, reliable) if need be and appended, on
+  // the rpc executor.
+  void PublishDeadLetter(const std::string& topic, storage::StoredMessage message,
+                         std::function<void(Status)> done);
+  // Counters, ack latency and the dead-letter sink of a new subscription.
+  void Adopt(const std::shared_ptr<Subscription>& sub, const Topic& t);
+  // The reliable topic's live subscription (NotFound, FailedPrecondition).
+  Result<std::shared_ptr<Subscription>> ConfigurableSubscription(const std::string& topic,
+                                                                 const std::string& subscription)
+      EXCLUDES(mu_);
   static Status AppendError(const Topic& t, const Status& st);
   storage::TopicTable TableOf(const Topic& t) const;
   TopicInfo Info(Topic& t, const std::map<std::string, size_t>& consumers) EXCLUDES(mu_);

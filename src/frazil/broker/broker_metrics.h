@@ -19,6 +19,9 @@ struct TopicCounterValues {
   uint64_t messages_out = 0, bytes_out = 0;  // written to consumer streams; payload bytes
   uint64_t redeliveries = 0;                 // of those, sent again
   uint64_t acks = 0, nacks = 0;
+  // Failure policies: deliveries not acknowledged within the ack timeout;
+  // messages whose redeliveries were used up, by what became of them.
+  uint64_t ack_timeouts = 0, blocked = 0, dropped = 0, dead_lettered = 0;
 };
 
 struct TopicCounters {
@@ -26,10 +29,12 @@ struct TopicCounters {
   std::atomic<uint64_t> messages_out{0}, bytes_out{0};
   std::atomic<uint64_t> redeliveries{0};
   std::atomic<uint64_t> acks{0}, nacks{0};
+  std::atomic<uint64_t> ack_timeouts{0}, blocked{0}, dropped{0}, dead_lettered{0};
 
   TopicCounterValues Read() const {
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    return {r(messages_in), r(bytes_in), r(messages_out), r(bytes_out), r(redeliveries), r(acks), r(nacks)};
+    return {r(messages_in), r(bytes_in),     r(messages_out), r(bytes_out), r(redeliveries), r(acks),
+            r(nacks),       r(ack_timeouts), r(blocked),      r(dropped),   r(dead_lettered)};
   }
 };
 

@@ -215,7 +215,9 @@ class ConsumerServiceImpl final : public danube::ConsumerService::CallbackServic
     if (!sub.ok())
       return UnknownSubscription(sub.status(), req->msg_id().topic_name(), req->subscription_name());
     auto delay = std::chrono::milliseconds(req->has_delay_ms() ? req->delay_ms() : 0);
-    if (Status s = (*sub)->Nack(req->msg_id().topic_offset(), delay); !s.ok()) return ToGrpc(s);
+    if (Status s = (*sub)->Nack(req->msg_id().topic_offset(), delay, req->has_reason() ? req->reason() : "");
+        !s.ok())
+      return ToGrpc(s);
     resp->set_request_id(req->request_id());
     return grpc::Status::OK;
   }

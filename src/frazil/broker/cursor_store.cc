@@ -54,6 +54,13 @@ Result<std::unique_ptr<CursorStore>> CursorStore::Open(const std::string& path) 
       Exec(db,
            "CREATE TABLE IF NOT EXISTS topics (topic TEXT PRIMARY KEY NOT NULL, reliable INTEGER "
            "NOT NULL)"));
+  // Policy columns are NULL when no failure policy was set.
+  FRAZIL_RETURN_IF_ERROR(
+      Exec(db,
+           "CREATE TABLE IF NOT EXISTS subscription_config (topic TEXT NOT NULL, subscription TEXT NOT NULL, "
+           "max_unacked INTEGER, max_redelivery_count INTEGER, ack_timeout_ms INTEGER, "
+           "base_redelivery_delay_ms INTEGER, max_redelivery_delay_ms INTEGER, backoff_strategy INTEGER, "
+           "poison_policy INTEGER, dead_letter_topic TEXT, PRIMARY KEY (topic, subscription))"));
   FRAZIL_RETURN_IF_ERROR(Exec(db, "CREATE TABLE IF NOT EXISTS namespaces (name TEXT PRIMARY KEY NOT NULL)"));
   FRAZIL_RETURN_IF_ERROR(
       Exec(db,
@@ -101,8 +108,9 @@ Status CursorStore::Save(const std::vector<SubscriptionRecord>& records) {
 
 Status CursorStore::RemoveTopic(const std::string& topic) {
   MutexLock lock(&mu_);
-  for (const char* sql : {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM topics WHERE topic = ?1",
-                          "DELETE FROM topic_retention WHERE topic = ?1"}) {
+  for (const char* sql :
+       {"DELETE FROM subscriptions WHERE topic = ?1", "DELETE FROM subscription_config WHERE topic = ?1",
+        "DELETE FROM topics WHERE topic = ?1", "DELETE FROM topic_retention WHERE topic = ?1"}) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return Error(db_, "delete topic");
     BindText(st, 1, topic);
@@ -115,15 +123,86 @@ Status CursorStore::RemoveTopic(const std::string& topic) {
 
 Status CursorStore::Remove(const std::string& topic, const std::string& subscription) {
   MutexLock lock(&mu_);
+  for (const char* sql : {"DELETE FROM subscriptions WHERE topic = ?1 AND subscription = ?2",
+                          "DELETE FROM subscription_config WHERE topic = ?1 AND subscription = ?2"}) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return Error(db_, "delete");
+    BindText(st, 1, topic);
+    BindText(st, 2, subscription);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error(db_, "delete");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<SubscriptionConfig>> CursorStore::LoadConfigs() {
+  MutexLock lock(&mu_);
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM subscriptions WHERE topic = ?1 AND subscription = ?2", -1, &st,
-                         nullptr) != SQLITE_OK)
-    return Error(db_, "delete");
-  BindText(st, 1, topic);
-  BindText(st, 2, subscription);
-  int rc = sqlite3_step(st);
+  if (sqlite3_prepare_v2(
+          db_,
+          "SELECT topic, subscription, max_unacked, max_redelivery_count, ack_timeout_ms, "
+          "base_redelivery_delay_ms, max_redelivery_delay_ms, backoff_strategy, poison_policy, "
+          "dead_letter_topic FROM subscription_config",
+          -1, &st, nullptr) != SQLITE_OK)
+    return Error(db_, "read");
+  std::vector<SubscriptionConfig> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    SubscriptionConfig c;
+    c.topic = ColumnText(st, 0);
+    c.subscription = ColumnText(st, 1);
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+      c.max_unacked = static_cast<uint32_t>(sqlite3_column_int64(st, 2));
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+      FailurePolicy p;
+      p.max_redelivery_count = static_cast<uint32_t>(sqlite3_column_int64(st, 3));
+      p.ack_timeout_ms = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+      p.base_redelivery_delay_ms = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+      p.max_redelivery_delay_ms = static_cast<uint64_t>(sqlite3_column_int64(st, 6));
+      p.backoff = static_cast<BackoffStrategy>(sqlite3_column_int(st, 7));
+      p.poison = static_cast<PoisonPolicy>(sqlite3_column_int(st, 8));
+      if (sqlite3_column_type(st, 9) != SQLITE_NULL) p.dead_letter_topic = ColumnText(st, 9);
+      c.failure_policy = std::move(p);
+    }
+    out.push_back(std::move(c));
+  }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? Status::Ok() : Error(db_, "delete");
+  if (rc != SQLITE_DONE) return Error(db_, "read");
+  return out;
+}
+
+Status CursorStore::SaveConfig(const SubscriptionConfig& config) {
+  return WriteRows(
+      // Only the parts given change: setting the policy keeps the dispatch
+      // configuration and the other way round.
+      "INSERT INTO subscription_config (topic, subscription, max_unacked, max_redelivery_count, "
+      "ack_timeout_ms, base_redelivery_delay_ms, max_redelivery_delay_ms, backoff_strategy, poison_policy, "
+      "dead_letter_topic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT (topic, subscription) DO UPDATE SET max_unacked = COALESCE(?3, max_unacked), "
+      "max_redelivery_count = CASE WHEN ?11 THEN ?4 ELSE max_redelivery_count END, "
+      "ack_timeout_ms = CASE WHEN ?11 THEN ?5 ELSE ack_timeout_ms END, "
+      "base_redelivery_delay_ms = CASE WHEN ?11 THEN ?6 ELSE base_redelivery_delay_ms END, "
+      "max_redelivery_delay_ms = CASE WHEN ?11 THEN ?7 ELSE max_redelivery_delay_ms END, "
+      "backoff_strategy = CASE WHEN ?11 THEN ?8 ELSE backoff_strategy END, "
+      "poison_policy = CASE WHEN ?11 THEN ?9 ELSE poison_policy END, "
+      "dead_letter_topic = CASE WHEN ?11 THEN ?10 ELSE dead_letter_topic END",
+      std::vector<SubscriptionConfig>{config}, [](sqlite3_stmt* st, const SubscriptionConfig& c) {
+        sqlite3_clear_bindings(st);  // unset parts stay NULL
+        BindText(st, 1, c.topic);
+        BindText(st, 2, c.subscription);
+        if (c.max_unacked) sqlite3_bind_int64(st, 3, *c.max_unacked);
+        sqlite3_bind_int(st, 11, c.failure_policy ? 1 : 0);
+        if (const auto& p = c.failure_policy) {
+          sqlite3_bind_int64(st, 4, p->max_redelivery_count);
+          sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(p->ack_timeout_ms));
+          sqlite3_bind_int64(st, 6, static_cast<sqlite3_int64>(p->base_redelivery_delay_ms));
+          sqlite3_bind_int64(st, 7, static_cast<sqlite3_int64>(p->max_redelivery_delay_ms));
+          sqlite3_bind_int(st, 8, static_cast<int>(p->backoff));
+          sqlite3_bind_int(st, 9, static_cast<int>(p->poison));
+          if (p->dead_letter_topic) BindText(st, 10, *p->dead_letter_topic);
+        }
+      });
 }
 
 Result<std::vector<std::pair<std::string, bool>>> CursorStore::LoadTopics() {

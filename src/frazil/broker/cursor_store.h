@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "frazil/broker/failure_policy.h"
 #include "frazil/common/mutex.h"
 #include "frazil/common/status.h"
 #include "frazil/storage/table_retention.h"
@@ -24,6 +26,15 @@ struct SubscriptionRecord {
   uint64_t cursor = 0;
 };
 
+// What an operator set on a subscription through the admin API (table
+// subscription_config); unset parts keep the broker's defaults.
+struct SubscriptionConfig {
+  std::string topic;
+  std::string subscription;
+  std::optional<FailurePolicy> failure_policy;
+  std::optional<uint32_t> max_unacked;  // SubscriptionDispatchConfig.max_unacked_messages
+};
+
 class CursorStore {
  public:
   static Result<std::unique_ptr<CursorStore>> Open(const std::string& path);
@@ -33,6 +44,10 @@ class CursorStore {
   // Inserts or updates many records in one transaction.
   Status Save(const std::vector<SubscriptionRecord>& records);
   Status Remove(const std::string& topic, const std::string& subscription);
+  // Subscription configurations (removed with their subscription or topic).
+  Result<std::vector<SubscriptionConfig>> LoadConfigs();
+  // Sets the parts `config` has (a policy, a max_unacked), keeping the others.
+  Status SaveConfig(const SubscriptionConfig& config);
   // Forgets a topic and all its subscriptions.
   Status RemoveTopic(const std::string& topic);
 

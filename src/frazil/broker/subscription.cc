@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "frazil/common/clock.h"
 #include "frazil/common/crc32c.h"
 #include "frazil/common/logging.h"
 
@@ -83,10 +84,213 @@ void Subscription::SetMetrics(std::shared_ptr<TopicCounters> counters, LatencyHi
   ack_latency_ = ack_latency;
 }
 
+struct Subscription::After {
+  Wakeups wake;
+  bool fill = false;
+  std::optional<Clock::time_point> timer;
+  std::vector<DeadLetterJob> jobs;
+  std::shared_ptr<const DeadLetterSink> sink;
+  std::weak_ptr<Subscription> self;
+
+  void Timer(Clock::time_point at) {
+    if (!timer || at < *timer) timer = at;
+  }
+};
+
 void Subscription::Finish(Wakeups wake, bool fill, std::optional<Clock::time_point> timer) {
   if (fill) fill_task_->Schedule();
   if (timer) timer_task_->ScheduleAt(*timer);
   for (const auto& fn : wake) (*fn)();
+}
+
+void Subscription::Finish(After after) {
+  Finish(std::move(after.wake), after.fill, after.timer);
+  for (auto& job : after.jobs) {
+    std::weak_ptr<Subscription> self = after.self;
+    const uint64_t offset = job.offset;
+    (*after.sink)(job.topic, std::move(job.message), [self, offset](Status st) {
+      if (auto s = self.lock()) s->DeadLetterDone(offset, st);
+    });
+  }
+}
+
+const std::string& Subscription::KeyOf(const storage::StoredMessage& m) {
+  static const std::string kNoKey;
+  return m.routing_key ? *m.routing_key : kNoKey;
+}
+
+bool Subscription::KeyBlocked(const storage::StoredMessage& m) const {
+  return !blocked_keys_.empty() && blocked_keys_.count(KeyOf(m)) > 0;
+}
+
+bool Subscription::HeldBack() const { return type_ != SubscriptionType::kKeyShared && !blocked_.empty(); }
+
+size_t Subscription::OutstandingLocked() const {
+  size_t n = pending_.size();
+  for (const auto& [id, c] : consumers_) n += c.queued.size();
+  return n;
+}
+
+bool Subscription::SubscriptionHasRoom() const {
+  return !max_unacked_ || OutstandingLocked() < *max_unacked_;
+}
+
+void Subscription::ResolveLocked(uint64_t offset) {
+  unacked_.erase(offset);
+  deliveries_.erase(offset);
+}
+
+std::optional<Subscription::Clock::time_point> Subscription::FailLocked(
+    uint64_t offset, std::shared_ptr<const storage::StoredMessage> m, std::string reason,
+    std::chrono::milliseconds requested, Clock::time_point now, After* after) {
+  if (!policy_) {
+    // No policy: sent again after the delay the consumer asked for, forever.
+    auto due = now + std::max(requested, std::chrono::milliseconds(0));
+    redeliver_[offset] = Waiting{due, std::move(m), true};
+    return due;
+  }
+  auto d = deliveries_.find(offset);
+  const uint32_t deliveries = d == deliveries_.end() ? 1 : d->second;
+  if (RedeliveriesExhausted(*policy_, deliveries)) {
+    ExhaustedLocked(offset, std::move(m), std::move(reason), deliveries, now, after);
+    return std::nullopt;
+  }
+  auto due = now + RedeliveryDelay(*policy_, deliveries, requested);
+  redeliver_[offset] = Waiting{due, std::move(m), true};
+  return due;
+}
+
+void Subscription::ExhaustedLocked(uint64_t offset, std::shared_ptr<const storage::StoredMessage> m,
+                                   std::string reason, uint32_t deliveries, Clock::time_point now,
+                                   After* after) {
+  switch (policy_->poison) {
+    case PoisonPolicy::kBlock:
+      FRAZIL_LOG_WARN("subscription {} on {}: offset {} failed {} deliveries ({}); blocked{}", name_, topic_,
+                      offset, deliveries, reason,
+                      type_ == SubscriptionType::kKeyShared ? " (its key waits)" : " (dispatch stops)");
+      if (type_ == SubscriptionType::kKeyShared) blocked_keys_[KeyOf(*m)]++;
+      blocked_[offset] = Blocked{std::move(m), std::move(reason)};
+      if (counters_) counters_->blocked.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case PoisonPolicy::kDrop:
+      FRAZIL_LOG_WARN("subscription {} on {}: offset {} failed {} deliveries ({}); dropped", name_, topic_,
+                      offset, deliveries, reason);
+      ResolveLocked(offset);
+      if (counters_) counters_->dropped.fetch_add(1, std::memory_order_relaxed);
+      after->fill |= WantFillLocked();
+      break;
+    case PoisonPolicy::kDeadLetter: {
+      DeadLettering dl{std::move(m), std::move(reason), deliveries, true, now};
+      if (!dead_letter_sink_ || !policy_->dead_letter_topic) {
+        dl.publishing = false;
+        dl.retry_at = now + std::chrono::seconds(1);
+        after->Timer(dl.retry_at);
+      } else {
+        after->jobs.push_back(
+            {offset, *policy_->dead_letter_topic,
+             DeadLetterMessage(*dl.message, topic_, name_, offset, deliveries, dl.reason, WallClockMs())});
+        after->sink = dead_letter_sink_;
+        after->self = self_;
+      }
+      dead_letters_[offset] = std::move(dl);
+      break;
+    }
+  }
+}
+
+void Subscription::DeadLetterDone(uint64_t offset, const Status& st) {
+  After after;
+  {
+    MutexLock lock(&mu_);
+    auto it = dead_letters_.find(offset);
+    if (it == dead_letters_.end()) return;
+    if (st.ok()) {
+      FRAZIL_LOG_WARN("subscription {} on {}: offset {} failed {} deliveries ({}); dead-lettered to {}",
+                      name_, topic_, offset, it->second.deliveries, it->second.reason,
+                      policy_ && policy_->dead_letter_topic ? *policy_->dead_letter_topic : "?");
+      dead_letters_.erase(it);
+      ResolveLocked(offset);
+      if (counters_) counters_->dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      RouteLocked(&after.wake);
+      after.fill = WantFillLocked();
+    } else {
+      // Kept (unacknowledged, so the cursor stays) and tried again.
+      FRAZIL_LOG_WARN("subscription {} on {}: dead-lettering offset {} failed, trying again in 1 s: {}",
+                      name_, topic_, offset, st.ToString());
+      it->second.publishing = false;
+      it->second.retry_at = Clock::now() + std::chrono::seconds(1);
+      if (!timer_at_ || it->second.retry_at < *timer_at_) {
+        timer_at_ = it->second.retry_at;
+        after.Timer(it->second.retry_at);
+      }
+    }
+  }
+  Finish(std::move(after));
+}
+
+void Subscription::SetDeadLetterSink(const std::shared_ptr<Subscription>& self, DeadLetterSink sink) {
+  MutexLock lock(&self->mu_);
+  self->dead_letter_sink_ = std::make_shared<const DeadLetterSink>(std::move(sink));
+  self->self_ = self;
+}
+
+void Subscription::SetFailurePolicy(std::optional<FailurePolicy> policy) {
+  After after;
+  {
+    MutexLock lock(&mu_);
+    if (!reliable_) return;
+    policy_ = std::move(policy);
+    // Blocked messages meet the new policy.
+    auto now = Clock::now();
+    auto blocked = std::move(blocked_);
+    blocked_.clear();
+    blocked_keys_.clear();
+    for (auto& [offset, b] : blocked) {
+      auto d = deliveries_.find(offset);
+      const uint32_t deliveries = d == deliveries_.end() ? 1 : d->second;
+      if (policy_ && RedeliveriesExhausted(*policy_, deliveries))
+        ExhaustedLocked(offset, std::move(b.message), std::move(b.reason), deliveries, now, &after);
+      else
+        redeliver_[offset] = Waiting{now, std::move(b.message), true};
+    }
+    // Ack deadlines and dead-letter retries are looked at under the new
+    // policy at once.
+    timer_at_ = now;
+    after.Timer(now);
+    RouteLocked(&after.wake);
+    WakeActive(&after.wake);
+    after.fill |= WantFillLocked();
+  }
+  Finish(std::move(after));
+}
+
+std::optional<FailurePolicy> Subscription::failure_policy() {
+  MutexLock lock(&mu_);
+  return policy_;
+}
+
+void Subscription::SetMaxUnacked(std::optional<size_t> max_unacked) {
+  After after;
+  {
+    MutexLock lock(&mu_);
+    max_unacked_ = max_unacked;
+    RouteLocked(&after.wake);
+    WakeActive(&after.wake);
+    after.fill = WantFillLocked();
+  }
+  Finish(std::move(after));
+}
+
+std::optional<size_t> Subscription::max_unacked() {
+  MutexLock lock(&mu_);
+  return max_unacked_;
+}
+
+std::vector<uint64_t> Subscription::blocked() {
+  MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [offset, b] : blocked_) out.push_back(offset);
+  return out;
 }
 
 void Subscription::Wake(uint64_t consumer_id, Wakeups* wake) {
@@ -255,7 +459,7 @@ bool Subscription::Active(uint64_t consumer_id) const {
 }
 
 bool Subscription::HasRoom(const Consumer& c) const {
-  return c.attached() && c.in_flight + c.queued.size() < window_;
+  return c.attached() && c.in_flight + c.queued.size() < window_ && SubscriptionHasRoom();
 }
 
 std::optional<uint64_t> Subscription::KeyOwner(const std::string& key) const {
@@ -305,10 +509,16 @@ void Subscription::RequeueLocked() {
 }
 
 void Subscription::RouteLocked(Wakeups* wake) {
-  if (closed_) return;
+  if (closed_ || HeldBack()) return;
   auto now = Clock::now();
   while (!backlog_.empty()) {
     Delivery& d = backlog_.front();
+    if (type_ == SubscriptionType::kKeyShared && KeyBlocked(*d.message)) {
+      // Its key is blocked: it waits (unsent) with the redeliveries.
+      redeliver_[d.offset] = Waiting{now, std::move(d.message), false};
+      backlog_.pop_front();
+      continue;
+    }
     std::optional<uint64_t> target;
     switch (type_) {
       case SubscriptionType::kFailover:
@@ -345,7 +555,7 @@ void Subscription::RouteLocked(Wakeups* wake) {
 }
 
 size_t Subscription::FillBudgetLocked() const {
-  if (closed_ || !backlog_.empty()) return 0;
+  if (closed_ || !backlog_.empty() || HeldBack()) return 0;
   size_t room = 0;
   for (const auto& [id, c] : consumers_) {
     if (!Active(id) || !HasRoom(c)) continue;
@@ -362,6 +572,10 @@ size_t Subscription::FillBudgetLocked() const {
     // them attaches).
     size_t waiting = redeliver_.size();
     room = waiting >= window_ ? 0 : std::min(room, window_ - waiting);
+  }
+  if (max_unacked_) {
+    const size_t out = OutstandingLocked();
+    room = out >= *max_unacked_ ? 0 : std::min(room, *max_unacked_ - out);
   }
   return std::min(room, kMaxFillBatch);
 }
@@ -443,29 +657,79 @@ void Subscription::Fill() {
 }
 
 void Subscription::OnTimer() {
-  Wakeups wake;
-  std::optional<Clock::time_point> next;
+  After after;
   {
     MutexLock lock(&mu_);
     timer_at_.reset();
     if (closed_) return;
     auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    auto later = [&next](Clock::time_point t) {
+      if (!next || t < *next) next = t;
+    };
+    // Ack timeouts: sent and not acknowledged in time counts as a failure.
+    if (policy_) {
+      const auto timeout = std::chrono::milliseconds(policy_->ack_timeout_ms);
+      for (auto p = pending_.begin(); p != pending_.end();) {
+        const auto deadline = p->second.sent + timeout;
+        if (deadline > now) {
+          later(deadline);
+          ++p;
+          continue;
+        }
+        auto c = consumers_.find(p->second.consumer_id);
+        if (c != consumers_.end()) {
+          if (c->second.in_flight > 0) c->second.in_flight--;
+          Wake(c->first, &after.wake);
+        }
+        const uint64_t offset = p->first;
+        auto message = std::move(p->second.message);
+        p = pending_.erase(p);
+        if (counters_) counters_->ack_timeouts.fetch_add(1, std::memory_order_relaxed);
+        auto due =
+            FailLocked(offset, std::move(message), "ack timeout", std::chrono::milliseconds(0), now, &after);
+        if (due && *due > now) later(*due);  // due now: woken below
+      }
+    }
+    // Dead letters whose publish failed: tried again.
+    for (auto& [offset, dl] : dead_letters_) {
+      if (dl.publishing) continue;
+      if (dl.retry_at > now) {
+        later(dl.retry_at);
+        continue;
+      }
+      if (!dead_letter_sink_ || !policy_ || !policy_->dead_letter_topic) {
+        dl.retry_at = now + std::chrono::seconds(1);
+        later(dl.retry_at);
+        continue;
+      }
+      dl.publishing = true;
+      after.jobs.push_back(
+          {offset, *policy_->dead_letter_topic,
+           DeadLetterMessage(*dl.message, topic_, name_, offset, dl.deliveries, dl.reason, WallClockMs())});
+      after.sink = dead_letter_sink_;
+      after.self = self_;
+    }
     bool due = false;
     for (const auto& [offset, w] : redeliver_) {
       if (w.due <= now)
         due = true;
-      else if (!next || w.due < *next)
-        next = w.due;
+      else
+        later(w.due);
     }
-    if (due) WakeActive(&wake);
+    if (due) WakeActive(&after.wake);
+    RouteLocked(&after.wake);
+    after.fill = WantFillLocked();
     timer_at_ = next;
+    if (next) after.Timer(*next);
   }
-  Finish(std::move(wake), false, next);
+  Finish(std::move(after));
 }
 
 Result<std::optional<Delivery>> Subscription::Poll(uint64_t consumer_id) {
   std::optional<Delivery> out;
   bool fill;
+  std::optional<Clock::time_point> timer;
   {
     MutexLock lock(&mu_);
     if (closed_) return Status::Closed("subscription " + name_ + " closed");
@@ -474,15 +738,28 @@ Result<std::optional<Delivery>> Subscription::Poll(uint64_t consumer_id) {
       return Status::NotFound("consumer " + std::to_string(consumer_id) + " is gone");
     Consumer& me = cit->second;
     if (!Active(consumer_id)) return std::optional<Delivery>();
+    auto now = Clock::now();
+    // KeyShared: what was routed here before its key was blocked waits.
+    while (!me.queued.empty() && type_ == SubscriptionType::kKeyShared &&
+           KeyBlocked(*me.queued.front().message)) {
+      auto& d = me.queued.front();
+      redeliver_[d.offset] = Waiting{now, std::move(d.message), d.redelivery};
+      me.queued.pop_front();
+    }
+    // A blocked message holds back what was routed and not sent (Exclusive,
+    // Shared, Failover); what was sent before may still go again.
+    const bool held = HeldBack();
     // The lowest offset among what was routed to it and what is due again
     // and it may take, so that a key's messages keep their order.
     std::map<uint64_t, Waiting>::iterator again = redeliver_.end();
-    if (me.in_flight < window_) {
-      auto now = Clock::now();
+    if (me.in_flight < window_ && (!max_unacked_ || pending_.size() < *max_unacked_)) {
       for (auto it = redeliver_.begin(); it != redeliver_.end(); ++it) {
-        if (!me.queued.empty() && it->first > me.queued.front().offset) break;
+        if (!held && !me.queued.empty() && it->first > me.queued.front().offset) break;
         if (it->second.due > now) continue;
-        if (type_ == SubscriptionType::kKeyShared && KeyOwner(*it->second.message) != consumer_id) continue;
+        if (held && !it->second.sent) continue;
+        if (type_ == SubscriptionType::kKeyShared &&
+            (KeyOwner(*it->second.message) != consumer_id || KeyBlocked(*it->second.message)))
+          continue;
         again = it;
         break;
       }
@@ -490,14 +767,20 @@ Result<std::optional<Delivery>> Subscription::Poll(uint64_t consumer_id) {
     if (again != redeliver_.end()) {
       out = Delivery{again->first, std::move(again->second.message), again->second.sent};
       redeliver_.erase(again);
-    } else if (!me.queued.empty()) {
+    } else if (!me.queued.empty() && !held) {
       out = std::move(me.queued.front());
       me.queued.pop_front();
     }
     if (out) {
       if (reliable_) {
-        pending_[out->offset] = Pending{consumer_id, out->message, Clock::now()};
+        pending_[out->offset] = Pending{consumer_id, out->message, now};
         me.in_flight++;
+        deliveries_[out->offset]++;
+        if (policy_) {
+          // Its ack deadline, unless the timer runs before it anyway.
+          const auto deadline = now + std::chrono::milliseconds(policy_->ack_timeout_ms);
+          if (!timer_at_ || deadline < *timer_at_) timer_at_ = timer = deadline;
+        }
       }
       if (counters_) {
         counters_->messages_out.fetch_add(1, std::memory_order_relaxed);
@@ -509,7 +792,7 @@ Result<std::optional<Delivery>> Subscription::Poll(uint64_t consumer_id) {
     }
     fill = WantFillLocked();
   }
-  Finish({}, fill, std::nullopt);
+  Finish({}, fill, timer);
   return out;
 }
 
@@ -549,10 +832,21 @@ Status Subscription::Ack(uint64_t offset) {
         if (c->second.in_flight > 0) c->second.in_flight--;
         if (was_full) Wake(c->first, &wake);
       }
+      // Others may have waited for room under the subscription's limit.
+      if (max_unacked_ && OutstandingLocked() >= *max_unacked_) WakeActive(&wake);
       pending_.erase(it);
+    } else if (auto b = blocked_.find(offset); b != blocked_.end()) {
+      // A blocked message the consumer acknowledged after all: unblocked.
+      if (type_ == SubscriptionType::kKeyShared) {
+        auto k = blocked_keys_.find(KeyOf(*b->second.message));
+        if (k != blocked_keys_.end() && --k->second == 0) blocked_keys_.erase(k);
+      }
+      blocked_.erase(b);
+      WakeActive(&wake);
     } else if (!redeliver_.erase(offset)) {
       return Status::Ok();  // acknowledged already
     }
+    deliveries_.erase(offset);
     // Acknowledged while waiting to go again (its stream went away after
     // the consumer had it): not sent again.
     unacked_.erase(offset);
@@ -563,10 +857,8 @@ Status Subscription::Ack(uint64_t offset) {
   return Status::Ok();
 }
 
-Status Subscription::Nack(uint64_t offset, std::chrono::milliseconds delay) {
-  Wakeups wake;
-  bool fill;
-  std::optional<Clock::time_point> timer;
+Status Subscription::Nack(uint64_t offset, std::chrono::milliseconds delay, const std::string& reason) {
+  After after;
   {
     MutexLock lock(&mu_);
     if (counters_) counters_->nacks.fetch_add(1, std::memory_order_relaxed);
@@ -574,23 +866,28 @@ Status Subscription::Nack(uint64_t offset, std::chrono::milliseconds delay) {
     auto it = pending_.find(offset);
     if (it == pending_.end()) return Status::Ok();
     auto now = Clock::now();
-    auto due = now + delay;
     auto c = consumers_.find(it->second.consumer_id);
     if (c != consumers_.end() && c->second.in_flight > 0) c->second.in_flight--;
-    redeliver_[offset] = Waiting{due, std::move(it->second.message), true};
+    auto message = std::move(it->second.message);
     pending_.erase(it);
-    if (due <= now) {
-      WakeActive(&wake);
-    } else if (!timer_at_ || due < *timer_at_) {
-      timer_at_ = due;
-      timer = due;
+    auto due = FailLocked(offset, std::move(message), reason.empty() ? "nack" : "nack: " + reason, delay, now,
+                          &after);
+    if (due) {
+      if (*due <= now) {
+        WakeActive(&after.wake);
+      } else if (!timer_at_ || *due < *timer_at_) {
+        timer_at_ = *due;
+        after.Timer(*due);
+      }
     }
-    // Room in the nacking consumer's window.
-    if (c != consumers_.end()) Wake(c->first, &wake);
-    RouteLocked(&wake);
-    fill = WantFillLocked();
+    // Room in the nacking consumer's window (and, unblocked or resolved,
+    // for everyone).
+    if (c != consumers_.end()) Wake(c->first, &after.wake);
+    if (max_unacked_) WakeActive(&after.wake);
+    RouteLocked(&after.wake);
+    after.fill |= WantFillLocked();
   }
-  Finish(std::move(wake), fill, timer);
+  Finish(std::move(after));
   return Status::Ok();
 }
 

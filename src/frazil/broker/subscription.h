@@ -18,6 +18,18 @@
 // held whenever something may have become deliverable to that consumer
 // (records routed to it, a redelivery due, room in its window, attach and
 // detach of others, Close). Redelivery delays run on executor timers.
+//
+// A reliable subscription may have a failure policy (failure_policy.h):
+// then a message not acknowledged within the ack timeout fails like a nack,
+// a failed message is sent again after the policy's backoff, and one whose
+// redeliveries are used up is blocked (Exclusive, Shared, Failover: nothing
+// further is dispatched; KeyShared: that key's messages wait, the other keys
+// flow), dropped (acknowledged, logged, counted) or dead-lettered (handed to
+// the dead-letter sink, which publishes it, then acknowledged). Ack timeouts
+// and retries of failed dead-letter publishes run on the same executor
+// timer. The dispatch configuration (max unacknowledged messages) bounds
+// what the subscription has sent and not had acknowledged, all consumers
+// together.
 #pragma once
 
 #include <chrono>
@@ -32,6 +44,7 @@
 #include <vector>
 
 #include "frazil/broker/broker_metrics.h"
+#include "frazil/broker/failure_policy.h"
 #include "frazil/common/executor.h"
 #include "frazil/common/histogram.h"
 #include "frazil/common/mutex.h"
@@ -117,7 +130,33 @@ class Subscription {
   Result<std::optional<Delivery>> Next(uint64_t consumer_id, std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
   Status Ack(uint64_t offset) EXCLUDES(mu_);
-  Status Nack(uint64_t offset, std::chrono::milliseconds delay) EXCLUDES(mu_);
+  // `reason`: the consumer's, kept for a dead letter ("nack" if empty).
+  Status Nack(uint64_t offset, std::chrono::milliseconds delay, const std::string& reason = {}) EXCLUDES(mu_);
+
+  // The failure policy (none: no ack timeout, redelivery without limit).
+  // Setting one also re-examines blocked messages: those the new policy
+  // allows another delivery are sent again at once, the others meet its
+  // poison policy. Reliable subscriptions only (others ignore it).
+  void SetFailurePolicy(std::optional<FailurePolicy> policy) EXCLUDES(mu_);
+  std::optional<FailurePolicy> failure_policy() EXCLUDES(mu_);
+  // Unacknowledged messages the subscription may have out at once, all
+  // consumers together (none: only each consumer's window bounds it).
+  void SetMaxUnacked(std::optional<size_t> max_unacked) EXCLUDES(mu_);
+  std::optional<size_t> max_unacked() EXCLUDES(mu_);
+
+  // Publishes a dead letter to the policy's dead-letter topic and calls
+  // `done` (on any thread, once) with the outcome. Called with no lock
+  // held, from the subscription's executor; it must not block.
+  using DeadLetterSink =
+      std::function<void(const std::string& dead_letter_topic, storage::StoredMessage message,
+                         std::function<void(Status)> done)>;
+  // Where dead letters go; without one they wait (retried on the timer).
+  // `self`: the subscription as its owner shares it, so a publish that
+  // completes after the subscription is gone finds nothing to update.
+  static void SetDeadLetterSink(const std::shared_ptr<Subscription>& self, DeadLetterSink sink);
+
+  // Messages blocked by the poison policy (offsets), for describing.
+  std::vector<uint64_t> blocked() EXCLUDES(mu_);
 
   // New records are visible in the WAL (or table data the reader waited
   // for is ready): read on, if a consumer has room.
@@ -151,6 +190,28 @@ class Subscription {
     std::shared_ptr<const storage::StoredMessage> message;
     Clock::time_point sent;
   };
+  // Redeliveries used up, poison policy block: kept until acknowledged or
+  // a new policy lets it go again.
+  struct Blocked {
+    std::shared_ptr<const storage::StoredMessage> message;
+    std::string reason;
+  };
+  // Redeliveries used up, poison policy dead-letter: being published (or
+  // waiting to be tried again after a failed publish).
+  struct DeadLettering {
+    std::shared_ptr<const storage::StoredMessage> message;
+    std::string reason;
+    uint32_t deliveries = 0;
+    bool publishing = false;
+    Clock::time_point retry_at;
+  };
+  struct DeadLetterJob {
+    uint64_t offset;
+    std::string topic;
+    storage::StoredMessage message;
+  };
+  // Work decided under the lock, done after releasing it.
+  struct After;
   struct Waiting {
     Clock::time_point due;
     std::shared_ptr<const storage::StoredMessage> message;
@@ -185,6 +246,27 @@ class Subscription {
   void DetachLocked(uint64_t consumer_id, bool all, Wakeups* wake) REQUIRES(mu_);
   // Runs the callbacks and schedules what the change needs.
   void Finish(Wakeups wake, bool fill, std::optional<Clock::time_point> timer) EXCLUDES(mu_);
+  // Finish, and starts the dead-letter publishes.
+  void Finish(After after) EXCLUDES(mu_);
+  // A delivered message failed (nack, ack timeout): sent again after the
+  // policy's delay, or its poison policy applies. Returns when it is due.
+  std::optional<Clock::time_point> FailLocked(uint64_t offset,
+                                              std::shared_ptr<const storage::StoredMessage> m,
+                                              std::string reason, std::chrono::milliseconds requested,
+                                              Clock::time_point now, After* after) REQUIRES(mu_);
+  // Redeliveries used up: block, drop or dead-letter.
+  void ExhaustedLocked(uint64_t offset, std::shared_ptr<const storage::StoredMessage> m, std::string reason,
+                       uint32_t deliveries, Clock::time_point now, After* after) REQUIRES(mu_);
+  // The message needs nothing more: acknowledged on the consumer's behalf.
+  void ResolveLocked(uint64_t offset) REQUIRES(mu_);
+  bool KeyBlocked(const storage::StoredMessage& m) const REQUIRES(mu_);
+  // Exclusive, Shared, Failover: a blocked message holds everything back.
+  bool HeldBack() const REQUIRES(mu_);
+  // Room left under max_unacked_ (all consumers together).
+  bool SubscriptionHasRoom() const REQUIRES(mu_);
+  size_t OutstandingLocked() const REQUIRES(mu_);
+  void DeadLetterDone(uint64_t offset, const Status& st) EXCLUDES(mu_);
+  static const std::string& KeyOf(const storage::StoredMessage& m);
 
   void Fill() EXCLUDES(mu_);
   void OnTimer() EXCLUDES(mu_);
@@ -224,6 +306,15 @@ class Subscription {
   bool seek_pending_ GUARDED_BY(mu_) = false;   // the fill task moves the reader to floor_
   Status read_error_ GUARDED_BY(mu_);           // the last fill's failure
   std::optional<Clock::time_point> timer_at_ GUARDED_BY(mu_);
+  // Failure policy state (reliable subscriptions).
+  std::optional<FailurePolicy> policy_ GUARDED_BY(mu_);
+  std::optional<size_t> max_unacked_ GUARDED_BY(mu_);
+  std::map<uint64_t, uint32_t> deliveries_ GUARDED_BY(mu_);  // times each unacknowledged message was sent
+  std::map<uint64_t, Blocked> blocked_ GUARDED_BY(mu_);
+  std::map<std::string, size_t> blocked_keys_ GUARDED_BY(mu_);  // KeyShared: key -> blocked messages
+  std::map<uint64_t, DeadLettering> dead_letters_ GUARDED_BY(mu_);
+  std::shared_ptr<const DeadLetterSink> dead_letter_sink_ GUARDED_BY(mu_);
+  std::weak_ptr<Subscription> self_ GUARDED_BY(mu_);
 };
 
 }  // namespace frazil::broker

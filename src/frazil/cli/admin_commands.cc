@@ -221,6 +221,41 @@ int RunTopicsRetention(const TopicsArgs& args) {
   return 0;
 }
 
+namespace {
+
+// GET or PUT `.../subscriptions/<sub>/<what>[?query]`; prints the JSON reply.
+int SubscriptionSetting(const TopicsArgs& args, const std::string& what, const std::string& query) {
+  auto path = TopicPath(args.topic);
+  if (!path) return 2;
+  std::string url = *path + "/subscriptions/" + EncodeSegment(args.subscription) + "/" + what;
+  auto reply = Call(args, query.empty() ? "GET" : "PUT", query.empty() ? url : url + "?" + query);
+  if (!reply) return 1;
+  return Done(args, *reply, reply->body.dump(2));
+}
+
+}  // namespace
+
+int RunTopicsFailurePolicy(const TopicsArgs& args) {
+  std::string query;
+  for (const auto& kv : args.set) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "--set wants key=value, not '" << kv << "'\n";
+      return 2;
+    }
+    // Keys are the API's query parameters; values are passed as they are
+    // (the broker checks both), the dead-letter topic's '/' included.
+    query += (query.empty() ? "" : "&") + kv.substr(0, eq) + "=" + kv.substr(eq + 1);
+  }
+  return SubscriptionSetting(args, "failure_policy", query);
+}
+
+int RunTopicsDispatchConfig(const TopicsArgs& args) {
+  return SubscriptionSetting(
+      args, "dispatch_config",
+      args.max_unacked >= 0 ? "max_unacked_messages=" + std::to_string(args.max_unacked) : "");
+}
+
 int RunNamespacesList(const TopicsArgs& args) {
   auto reply = Call(args, "GET", "/admin/namespaces");
   if (!reply) return 1;

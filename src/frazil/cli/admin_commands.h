@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace frazil::cli {
 
@@ -18,7 +19,9 @@ struct TopicsArgs {
   // to the broker's default; none of these: show it.
   std::string max_age_ms, max_bytes;
   bool retention_default = false;
-  bool json = false;  // print the endpoint's JSON as is
+  bool json = false;             // print the endpoint's JSON as is
+  std::vector<std::string> set;  // failure-policy: key=value fields to set
+  int64_t max_unacked = -1;      // dispatch-config: the window to set (-1: show it)
 };
 
 // Exit codes: 0 done, 1 the broker refused or is unreachable, 2 bad usage.
@@ -29,6 +32,10 @@ int RunTopicsCreate(const TopicsArgs& args);
 int RunTopicsSubscriptions(const TopicsArgs& args);
 int RunTopicsUnsubscribe(const TopicsArgs& args);
 int RunTopicsRetention(const TopicsArgs& args);
+// A subscription's failure policy / dispatch configuration: shown, or set
+// (--set key=value..., --max-unacked N); printed as the API's JSON.
+int RunTopicsFailurePolicy(const TopicsArgs& args);
+int RunTopicsDispatchConfig(const TopicsArgs& args);
 int RunNamespacesList(const TopicsArgs& args);
 int RunNamespacesCreate(const TopicsArgs& args);
 int RunNamespacesDelete(const TopicsArgs& args);

@@ -125,6 +125,23 @@ int main(int argc, char** argv) {
                                "Size limit of the table's data files (0: no limit)");
   topics_retention->add_flag("--default", ta.retention_default, "Back to the broker's default retention");
   add_common(topics_retention);
+  auto* topics_policy = topics->add_subcommand("failure-policy",
+                                               "Show or set a reliable subscription's failure policy (ack "
+                                               "timeout, redeliveries, block/drop/dead-letter)");
+  topics_policy->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  topics_policy->add_option("subscription", ta.subscription, "Subscription name")->required();
+  topics_policy->add_option(
+      "--set", ta.set,
+      "key=value (max_redelivery_count, ack_timeout_ms, base_redelivery_delay_ms, "
+      "max_redelivery_delay_ms, backoff_strategy, poison_policy, dead_letter_topic); the "
+      "rest take Danube's defaults");
+  add_common(topics_policy);
+  auto* topics_dispatch = topics->add_subcommand(
+      "dispatch-config", "Show or set a reliable subscription's max unacknowledged messages");
+  topics_dispatch->add_option("topic", ta.topic, "Topic, /namespace/name")->required();
+  topics_dispatch->add_option("subscription", ta.subscription, "Subscription name")->required();
+  topics_dispatch->add_option("--max-unacked", ta.max_unacked, "Set max_unacked_messages (1..10000)");
+  add_common(topics_dispatch);
 
   auto* namespaces = app.add_subcommand("namespaces", "List, create and delete namespaces (HTTP admin API)");
   namespaces->require_subcommand(1);
@@ -154,6 +171,8 @@ int main(int argc, char** argv) {
   if (topics_subs->parsed()) return frazil::cli::RunTopicsSubscriptions(ta);
   if (topics_unsub->parsed()) return frazil::cli::RunTopicsUnsubscribe(ta);
   if (topics_retention->parsed()) return frazil::cli::RunTopicsRetention(ta);
+  if (topics_policy->parsed()) return frazil::cli::RunTopicsFailurePolicy(ta);
+  if (topics_dispatch->parsed()) return frazil::cli::RunTopicsDispatchConfig(ta);
   if (ns_list->parsed()) return frazil::cli::RunNamespacesList(ta);
   if (ns_create->parsed()) return frazil::cli::RunNamespacesCreate(ta);
   if (ns_delete->parsed()) return frazil::cli::RunNamespacesDelete(ta);

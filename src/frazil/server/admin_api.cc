@@ -23,6 +23,7 @@ HttpResponse Error(const Status& st) {
       code = 400;
       break;
     case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
       code = 409;
       break;
     case StatusCode::kUnavailable:
@@ -61,6 +62,71 @@ Result<std::map<std::string, std::string>> ParseQuery(const std::string& query,
     out[key] = value;
   }
   return out;
+}
+
+nlohmann::json PolicyJson(const broker::FailurePolicy& p) {
+  nlohmann::json j = {{"max_redelivery_count", p.max_redelivery_count},
+                      {"ack_timeout_ms", p.ack_timeout_ms},
+                      {"base_redelivery_delay_ms", p.base_redelivery_delay_ms},
+                      {"max_redelivery_delay_ms", p.max_redelivery_delay_ms},
+                      {"backoff_strategy", broker::BackoffStrategyName(p.backoff)},
+                      {"poison_policy", broker::PoisonPolicyName(p.poison)},
+                      {"dead_letter_topic", nullptr}};
+  if (p.dead_letter_topic) j["dead_letter_topic"] = *p.dead_letter_topic;
+  return j;
+}
+
+Result<uint64_t> QueryNumber(const std::map<std::string, std::string>& params, const std::string& key,
+                             uint64_t fallback) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  const std::string& v = it->second;
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument(key + " must be a non-negative integer, not '" + broker::Printable(v) +
+                                   "'");
+  return std::stoull(v);
+}
+
+// PUT .../failure_policy?max_redelivery_count=N&ack_timeout_ms=N&
+// base_redelivery_delay_ms=N&max_redelivery_delay_ms=N&backoff_strategy=fixed|exponential&
+// poison_policy=block|drop|dead_letter&dead_letter_topic=/ns/t; what is not given is Danube's default.
+Result<broker::FailurePolicy> PolicyFromQuery(const std::string& query) {
+  FRAZIL_ASSIGN_OR_RETURN(
+      auto params, ParseQuery(query, {"max_redelivery_count", "ack_timeout_ms", "base_redelivery_delay_ms",
+                                      "max_redelivery_delay_ms", "backoff_strategy", "poison_policy",
+                                      "dead_letter_topic"}));
+  broker::FailurePolicy p;
+  FRAZIL_ASSIGN_OR_RETURN(uint64_t count,
+                          QueryNumber(params, "max_redelivery_count", p.max_redelivery_count));
+  if (count > UINT32_MAX) return Status::InvalidArgument("max_redelivery_count is out of range");
+  p.max_redelivery_count = static_cast<uint32_t>(count);
+  FRAZIL_ASSIGN_OR_RETURN(p.ack_timeout_ms, QueryNumber(params, "ack_timeout_ms", p.ack_timeout_ms));
+  FRAZIL_ASSIGN_OR_RETURN(p.base_redelivery_delay_ms,
+                          QueryNumber(params, "base_redelivery_delay_ms", p.base_redelivery_delay_ms));
+  FRAZIL_ASSIGN_OR_RETURN(p.max_redelivery_delay_ms,
+                          QueryNumber(params, "max_redelivery_delay_ms", p.max_redelivery_delay_ms));
+  if (auto it = params.find("backoff_strategy"); it != params.end()) {
+    if (it->second == "fixed")
+      p.backoff = broker::BackoffStrategy::kFixed;
+    else if (it->second == "exponential")
+      p.backoff = broker::BackoffStrategy::kExponential;
+    else
+      return Status::InvalidArgument("backoff_strategy must be fixed or exponential, not '" +
+                                     broker::Printable(it->second) + "'");
+  }
+  if (auto it = params.find("poison_policy"); it != params.end()) {
+    if (it->second == "block")
+      p.poison = broker::PoisonPolicy::kBlock;
+    else if (it->second == "drop")
+      p.poison = broker::PoisonPolicy::kDrop;
+    else if (it->second == "dead_letter")
+      p.poison = broker::PoisonPolicy::kDeadLetter;
+    else
+      return Status::InvalidArgument("poison_policy must be block, drop or dead_letter, not '" +
+                                     broker::Printable(it->second) + "'");
+  }
+  if (auto it = params.find("dead_letter_topic"); it != params.end()) p.dead_letter_topic = it->second;
+  return p;
 }
 
 // PUT /admin/topics/<ns>/<t>: ?partitions=N (a partitioned topic) and
@@ -200,6 +266,38 @@ void RegisterAdminApi(HttpServer* http, broker::Admin* admin, nlohmann::json cat
     auto r = admin->Retention(TopicOf(g));
     if (!r.ok()) return Error(r.status());
     return Json(200, RetentionJson(TopicOf(g), *r));
+  });
+  const std::string sub_path = std::string(kTopicPath) + "/subscriptions/([^/]+)";
+  http->Get(sub_path + "/failure_policy", [admin](const std::vector<std::string>& g) {
+    auto got = admin->GetFailurePolicy(TopicOf(g), g.at(2));
+    if (!got.ok()) return Error(got.status());
+    return Json(200, {{"topic", TopicOf(g)},
+                      {"subscription", g.at(2)},
+                      {"subscription_type", broker::SubscriptionTypeName(got->type)},
+                      {"failure_policy", got->policy ? PolicyJson(*got->policy) : nlohmann::json(nullptr)}});
+  });
+  http->Put(sub_path + "/failure_policy", [admin](const std::vector<std::string>& g) {
+    auto p = PolicyFromQuery(g.at(3));
+    if (!p.ok()) return Error(p.status());
+    if (Status st = admin->SetFailurePolicy(TopicOf(g), g.at(2), *p); !st.ok()) return Error(st);
+    return Json(200, {{"topic", TopicOf(g)}, {"subscription", g.at(2)}, {"failure_policy", PolicyJson(*p)}});
+  });
+  http->Get(sub_path + "/dispatch_config", [admin](const std::vector<std::string>& g) {
+    auto got = admin->GetMaxUnacked(TopicOf(g), g.at(2));
+    if (!got.ok()) return Error(got.status());
+    return Json(200, {{"topic", TopicOf(g)},
+                      {"subscription", g.at(2)},
+                      {"max_unacked_messages", *got ? nlohmann::json(**got) : nlohmann::json(nullptr)}});
+  });
+  http->Put(sub_path + "/dispatch_config", [admin](const std::vector<std::string>& g) {
+    auto params = ParseQuery(g.at(3), {"max_unacked_messages"});
+    if (!params.ok()) return Error(params.status());
+    if (!params->count("max_unacked_messages"))
+      return Error(Status::InvalidArgument("max_unacked_messages must be given"));
+    auto n = QueryNumber(*params, "max_unacked_messages", 0);
+    if (!n.ok()) return Error(n.status());
+    if (Status st = admin->SetMaxUnacked(TopicOf(g), g.at(2), *n); !st.ok()) return Error(st);
+    return Json(200, {{"topic", TopicOf(g)}, {"subscription", g.at(2)}, {"max_unacked_messages", *n}});
   });
   http->Get(std::string("/admin/namespaces"), [admin](const std::vector<std::string>&) {
     auto all = admin->ListNamespaces();

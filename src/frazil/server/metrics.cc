@@ -177,6 +177,18 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
   PerTopic(w, topics, "frazil_topic_nacks_total", Type::kCounter,
            "Negative acknowledgements received from consumers.",
            [](const TI& t) { return t.counters.nacks; });
+  PerTopic(w, topics, "frazil_topic_ack_timeouts_total", Type::kCounter,
+           "Deliveries not acknowledged within their subscription's ack timeout.",
+           [](const TI& t) { return t.counters.ack_timeouts; });
+  PerTopic(w, topics, "frazil_topic_poison_blocked_total", Type::kCounter,
+           "Messages whose redeliveries were used up, blocked (poison policy block).",
+           [](const TI& t) { return t.counters.blocked; });
+  PerTopic(w, topics, "frazil_topic_poison_dropped_total", Type::kCounter,
+           "Messages whose redeliveries were used up, dropped (poison policy drop).",
+           [](const TI& t) { return t.counters.dropped; });
+  PerTopic(w, topics, "frazil_topic_dead_lettered_total", Type::kCounter,
+           "Messages whose redeliveries were used up, published to the dead-letter topic.",
+           [](const TI& t) { return t.counters.dead_lettered; });
 
   // WAL.
   PerTopic(w, topics, "frazil_wal_next_offset", Type::kGauge,

@@ -19,7 +19,10 @@ const USAGE: &str = "usage: frazil-danube-admin [--endpoint URL] GROUP COMMAND A
   topics list NS | broker-topics BROKER_ID | create TOPIC [--reliable] [--schema SUBJECT]
          | create-partitioned TOPIC N [--reliable] | delete TOPIC | unload TOPIC | describe TOPIC
          | subscriptions TOPIC | unsubscribe TOPIC SUB
-         | get-failure-policy TOPIC SUB | set-failure-policy TOPIC SUB MAX_REDELIVERIES
+         | get-failure-policy TOPIC SUB
+         | set-failure-policy TOPIC SUB MAX_REDELIVERIES [--ack-timeout MS] [--base-delay MS]
+             [--max-delay MS] [--backoff fixed|exponential|N] [--poison block|drop|dead_letter|N]
+             [--dead-letter TOPIC]   (unset times: 30000, 1000, 60000; backoff fixed; poison block)
          | get-dispatch-config TOPIC SUB | set-dispatch-config TOPIC SUB MAX_UNACKED";
 
 fn usage() -> ! {
@@ -206,10 +209,29 @@ async fn run(endpoint: String, args: Vec<String>) -> Result<Value, tonic::Status
                    "subscription_type": r.subscription_type})
         }
         ("topics", "set-failure-policy") => {
+            let ms = |name: &str, default: u64| {
+                opt(name).map(|v| v.parse::<u64>().unwrap_or_else(|_| usage())).unwrap_or(default)
+            };
+            // Names for the enums, or a raw number (to send values Danube does not define).
+            let backoff = match opt("--backoff").as_deref() {
+                None | Some("fixed") => admin::SubscriptionBackoffStrategy::Fixed as i32,
+                Some("exponential") => admin::SubscriptionBackoffStrategy::Exponential as i32,
+                Some(n) => n.parse::<i32>().unwrap_or_else(|_| usage()),
+            };
+            let poison = match opt("--poison").as_deref() {
+                None | Some("block") => admin::SubscriptionPoisonPolicy::Block as i32,
+                Some("drop") => admin::SubscriptionPoisonPolicy::Drop as i32,
+                Some("dead_letter") => admin::SubscriptionPoisonPolicy::DeadLetter as i32,
+                Some(n) => n.parse::<i32>().unwrap_or_else(|_| usage()),
+            };
             let policy = admin::SubscriptionFailurePolicy {
                 max_redelivery_count: u32::try_from(num(4)).unwrap_or_else(|_| usage()),
-                ack_timeout_ms: 30000,
-                ..Default::default()
+                ack_timeout_ms: ms("--ack-timeout", 30000),
+                base_redelivery_delay_ms: ms("--base-delay", 1000),
+                max_redelivery_delay_ms: ms("--max-delay", 60000),
+                backoff_strategy: backoff,
+                dead_letter_topic: opt("--dead-letter"),
+                poison_policy: poison,
             };
             let req = admin::SetSubscriptionFailurePolicyRequest {
                 topic: arg(2),

@@ -390,7 +390,11 @@ async fn produce(client: &DanubeClient, a: &Args) -> Res<Value> {
             Some(attributes.clone())
         };
         // Each send goes on after a refusal: a test sends bad and good payloads in one run.
-        match producer.send(payload, attrs).await {
+        let sent = match a.opt("key") {
+            Some(key) => producer.send_with_key(payload, attrs, key).await,
+            None => producer.send(payload, attrs).await,
+        };
+        match sent {
             Ok(id) => {
                 acked += 1;
                 emit(json!({"event": "ack", "index": i, "message_id": id}));
@@ -421,6 +425,13 @@ async fn consume(client: &DanubeClient, a: &Args) -> Res<Value> {
     };
     let count: usize = a.num("count")?.unwrap_or(1);
     let timeout = Duration::from_secs_f64(a.num::<f64>("timeout")?.unwrap_or(10.0));
+    // What to do with a message, by payload: nack it (--nack PAYLOAD, with
+    // --nack-delay MS and --nack-reason TEXT), or neither ack nor nack it
+    // (--ignore PAYLOAD: its ack timeout runs out); everything else is acked.
+    let nack: Vec<String> = a.all("nack");
+    let ignore: Vec<String> = a.all("ignore");
+    let nack_delay = a.num::<u64>("nack-delay")?;
+    let nack_reason = a.opt("nack-reason").map(str::to_string);
     let mut consumer = client
         .new_consumer()
         .with_topic(a.req("topic")?)
@@ -449,8 +460,14 @@ async fn consume(client: &DanubeClient, a: &Args) -> Res<Value> {
             "schema_version": msg.schema_version,
             "attributes": msg.attributes,
             "producer_name": msg.producer_name,
+            "routing_key": msg.routing_key,
         }));
-        consumer.ack(&msg).await?;
+        let payload = String::from_utf8_lossy(&msg.payload);
+        if nack.iter().any(|p| p.as_str() == payload) {
+            consumer.nack(&msg, nack_delay, nack_reason.clone()).await?;
+        } else if !ignore.iter().any(|p| p.as_str() == payload) {
+            consumer.ack(&msg).await?;
+        }
     }
     // close() waits for the receive task's lock, which it can hold while the
     // stream is opening; the process ends anyway, so do not wait long.

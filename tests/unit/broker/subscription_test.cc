@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "../testing/temp_dir.h"
 #include "frazil/broker/topic_name.h"
@@ -234,6 +235,210 @@ TEST(TopicNameTest, ParsesAndRejects) {
   for (const char* bad : {"", "/", "//", "/a", "/a/", "a/b", "/a/b/c", "/a/b c", "/a/b.c", "/a/\xc3\xa9"})
     EXPECT_EQ(ParseTopicName(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   EXPECT_EQ(PartitionName("/a/b", 2), "/a/b-part-2");
+}
+
+// --- failure policies
+
+FailurePolicy Policy(uint32_t max_redeliveries, PoisonPolicy poison, uint64_t ack_timeout_ms = 60000) {
+  FailurePolicy p;
+  p.max_redelivery_count = max_redeliveries;
+  p.ack_timeout_ms = ack_timeout_ms;
+  p.base_redelivery_delay_ms = 0;
+  p.max_redelivery_delay_ms = 0;
+  p.backoff = BackoffStrategy::kFixed;
+  p.poison = poison;
+  if (poison == PoisonPolicy::kDeadLetter) p.dead_letter_topic = "/t/dlq";
+  return p;
+}
+
+TEST_F(SubscriptionTest, WithoutAPolicyNacksRedeliverWithoutLimit) {
+  Append("k", 0);
+  auto s = Make(SubscriptionType::kExclusive);
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Offset(s.get(), 1), 0u) << "delivery " << i;
+    ASSERT_TRUE(s->Nack(0, 0ms).ok());
+  }
+  EXPECT_TRUE(s->blocked().empty());
+}
+
+TEST_F(SubscriptionTest, AckTimeoutRedeliversTheSameMessage) {
+  Append("k", 0);
+  auto s = Make(SubscriptionType::kExclusive);
+  auto counters = std::make_shared<TopicCounters>();
+  s->SetMetrics(counters, nullptr);
+  s->SetFailurePolicy(Policy(5, PoisonPolicy::kBlock, /*ack_timeout_ms=*/100));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  auto first = s->Next(1, 5s);
+  ASSERT_TRUE(first.ok() && first.value());
+  EXPECT_FALSE(first.value()->redelivery);
+  const auto sent = std::chrono::steady_clock::now();
+  auto again = s->Next(1, 5s);  // not acknowledged: sent again after the timeout
+  ASSERT_TRUE(again.ok() && again.value());
+  EXPECT_EQ(again.value()->offset, 0u);
+  EXPECT_TRUE(again.value()->redelivery);
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, 90ms);
+  EXPECT_EQ(counters->ack_timeouts.load(), 1u);
+  ASSERT_TRUE(s->Ack(0).ok());
+  EXPECT_EQ(s->cursor(), 1u);
+}
+
+TEST_F(SubscriptionTest, BackoffDelaysRedeliveriesMoreThanTheNackAsks) {
+  Append("k", 0);
+  auto s = Make(SubscriptionType::kExclusive);
+  auto p = Policy(5, PoisonPolicy::kBlock);
+  p.base_redelivery_delay_ms = 150;
+  p.max_redelivery_delay_ms = 1000;
+  s->SetFailurePolicy(p);
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());
+  EXPECT_EQ(Offset(s.get(), 1, 100ms), std::nullopt);  // the policy's 150 ms, not the nack's 0
+  EXPECT_EQ(Offset(s.get(), 1), 0u);
+}
+
+TEST_F(SubscriptionTest, ExhaustedMessageBlocksAnExclusiveSubscriptionUntilANewPolicy) {
+  for (int i = 0; i < 3; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kExclusive);
+  auto counters = std::make_shared<TopicCounters>();
+  s->SetMetrics(counters, nullptr);
+  s->SetFailurePolicy(Policy(1, PoisonPolicy::kBlock));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());
+  ASSERT_EQ(Offset(s.get(), 1), 0u);  // the one redelivery
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());
+  EXPECT_EQ(s->blocked(), std::vector<uint64_t>{0});
+  EXPECT_EQ(counters->blocked.load(), 1u);
+  EXPECT_EQ(Offset(s.get(), 1, 200ms), std::nullopt);  // nothing after it goes out
+  EXPECT_EQ(s->cursor(), 0u);
+  // A policy that allows more deliveries lets it go again.
+  s->SetFailurePolicy(Policy(5, PoisonPolicy::kBlock));
+  EXPECT_TRUE(s->blocked().empty());
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Ack(0).ok());
+  EXPECT_EQ(Offset(s.get(), 1), 1u);
+}
+
+TEST_F(SubscriptionTest, AcknowledgingABlockedMessageUnblocks) {
+  for (int i = 0; i < 2; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kShared);
+  s->SetFailurePolicy(Policy(0, PoisonPolicy::kBlock));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());  // no redeliveries allowed: blocked at once
+  EXPECT_EQ(s->blocked().size(), 1u);
+  EXPECT_EQ(Offset(s.get(), 1, 100ms), std::nullopt);
+  ASSERT_TRUE(s->Ack(0).ok());
+  EXPECT_TRUE(s->blocked().empty());
+  EXPECT_EQ(Offset(s.get(), 1), 1u);
+}
+
+TEST_F(SubscriptionTest, DropSkipsTheMessageAndCountsIt) {
+  for (int i = 0; i < 3; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kShared);
+  auto counters = std::make_shared<TopicCounters>();
+  s->SetMetrics(counters, nullptr);
+  s->SetFailurePolicy(Policy(1, PoisonPolicy::kDrop));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());  // dropped
+  EXPECT_EQ(counters->dropped.load(), 1u);
+  EXPECT_EQ(s->cursor(), 1u);
+  EXPECT_EQ(Offset(s.get(), 1), 1u);
+  EXPECT_EQ(Offset(s.get(), 1), 2u);
+  EXPECT_EQ(Offset(s.get(), 1, 100ms), std::nullopt);  // 0 never comes back
+}
+
+TEST_F(SubscriptionTest, DeadLetterPublishesThenAcknowledgesAndRetriesAFailedPublish) {
+  for (int i = 0; i < 2; ++i) Append("k", i);
+  auto s = std::make_shared<Subscription>("/t/t", "s", SubscriptionType::kExclusive, true, wal_.get(), 0, 100,
+                                          false, storage::TopicTable{}, &executor_);
+  auto counters = std::make_shared<TopicCounters>();
+  s->SetMetrics(counters, nullptr);
+  Mutex mu;
+  std::vector<std::pair<std::string, storage::StoredMessage>> published;
+  int failures_left = 1;
+  Subscription::SetDeadLetterSink(
+      s, [&](const std::string& topic, storage::StoredMessage m, std::function<void(Status)> done) {
+        bool fail;
+        {
+          MutexLock lock(&mu);
+          fail = failures_left-- > 0;
+          if (!fail) published.emplace_back(topic, std::move(m));
+        }
+        done(fail ? Status::IoError("dead-letter topic unavailable") : Status::Ok());
+      });
+  s->SetFailurePolicy(Policy(0, PoisonPolicy::kDeadLetter));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);
+  ASSERT_TRUE(s->Nack(0, 0ms, "cannot parse").ok());
+  // The first publish fails; the message stays unacknowledged and the
+  // publish is tried again a second later.
+  EXPECT_EQ(s->cursor(), 0u);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (s->cursor() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(s->cursor(), 1u);
+  EXPECT_EQ(counters->dead_lettered.load(), 1u);
+  MutexLock lock(&mu);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].first, "/t/dlq");
+  std::map<std::string, std::string> a(published[0].second.attributes.begin(),
+                                       published[0].second.attributes.end());
+  EXPECT_EQ(a["x-original-topic"], "/t/t");
+  EXPECT_EQ(a["x-original-topic-offset"], "0");
+  EXPECT_EQ(a["x-failure-reason"], "nack: cannot parse");
+  EXPECT_EQ(published[0].second.payload, "k:0");
+}
+
+TEST_F(SubscriptionTest, KeySharedBlocksOnlyTheFailingKey) {
+  Append("a", 0);
+  Append("b", 0);
+  Append("a", 1);
+  Append("b", 1);
+  Append("b", 2);
+  auto s = Make(SubscriptionType::kKeyShared);
+  s->SetFailurePolicy(Policy(0, PoisonPolicy::kBlock));
+  ASSERT_TRUE(s->AddConsumer(1, "c", {}).ok());
+  s->Attach(1);
+  ASSERT_EQ(Offset(s.get(), 1), 0u);  // a:0
+  ASSERT_TRUE(s->Nack(0, 0ms).ok());  // key a blocked
+  std::vector<uint64_t> got;
+  for (auto o = Offset(s.get(), 1, 300ms); o; o = Offset(s.get(), 1, 300ms)) got.push_back(*o);
+  EXPECT_EQ(got, (std::vector<uint64_t>{1, 3, 4}));  // b's messages, not a:1
+  for (auto o : got) ASSERT_TRUE(s->Ack(o).ok());
+  EXPECT_EQ(s->cursor(), 0u);
+  // Unblocked by a policy that allows a redelivery: a's messages in order.
+  s->SetFailurePolicy(Policy(3, PoisonPolicy::kBlock));
+  EXPECT_EQ(Offset(s.get(), 1), 0u);
+  EXPECT_EQ(Offset(s.get(), 1), 2u);
+}
+
+TEST_F(SubscriptionTest, MaxUnackedBoundsTheWholeSubscription) {
+  for (int i = 0; i < 6; ++i) Append("k", i);
+  auto s = Make(SubscriptionType::kShared, /*window=*/100);
+  s->SetMaxUnacked(2);
+  ASSERT_TRUE(s->AddConsumer(1, "c1", {}).ok());
+  ASSERT_TRUE(s->AddConsumer(2, "c2", {}).ok());
+  s->Attach(1);
+  s->Attach(2);
+  std::vector<uint64_t> got;
+  for (uint64_t c : {1, 2, 1, 2})
+    if (auto o = Offset(s.get(), c, 200ms)) got.push_back(*o);
+  EXPECT_EQ(got.size(), 2u);  // two out, both consumers together
+  ASSERT_TRUE(s->Ack(got[0]).ok());
+  std::optional<uint64_t> next = Offset(s.get(), 1, 1s);
+  if (!next) next = Offset(s.get(), 2, 1s);
+  EXPECT_TRUE(next.has_value());  // room for one more
 }
 
 }  // namespace
