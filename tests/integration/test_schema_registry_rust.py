@@ -220,10 +220,28 @@ def test_json_schema_subject_evolves(reg):
     assert ok(reg.call("latest", "--subject", "people"))["version"] == 2
 
 
-def test_protobuf_is_refused_clearly(reg):
-    refused(reg.register("proto", "protobuf", 'syntax = "proto3"; message M { int64 id = 1; }'),
+def test_protobuf_is_kept_as_text_and_its_compatibility_is_not_guessed(danube_rs, broker, reg):
+    v1 = 'syntax = "proto3";\nmessage M { int64 id = 1; }\n'
+    v2 = 'syntax = "proto3";\nmessage M { int64 id = 1; string name = 2; }\n'
+    r1 = ok(reg.register("proto", "protobuf", v1, full=True))
+    assert r1["version"] == 1
+    got = ok(reg.call("latest", "--subject", "proto"))
+    assert (got["schema_type"], got["definition"], got["version"]) == ("protobuf", v1, 1)
+    # Backward, Danube's default: Frazil cannot check a protobuf change and says so.
+    refused(reg.register("proto", "protobuf", v2), "Unimplemented", "compatibility of protobuf", "mode to none")
+    refused(reg.check("proto", "protobuf", v2), "Unimplemented", "protobuf")
+    ok(reg.call("set-mode", "--subject", "proto", "--mode", "none"))
+    assert ok(reg.register("proto", "protobuf", v2, full=True))["version"] == 2
+    refused(reg.register("proto2", "protobuf", '{"type": "record"}'), "InvalidArgument", "protobuf schema")
+    # Producers bind to it and messages carry its id; payloads are not validated.
+    topic = "/default/rs-proto"
+    lines = produce(danube_rs, broker, topic, "--name", "p0", "--subject", "proto", "--payload", "\x08\x01")
+    assert lines[-1]["acked"] == 1, lines
+    refused(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "proto", "--policy", "enforce",
+                           "--payload-validation"), "Unimplemented", "payload validation of protobuf")
+    refused(danube_rs.call(broker, "update-policy", "--topic", topic, "--policy", "enforce", "--payload-validation"),
             "Unimplemented", "protobuf")
-    refused(reg.call("latest", "--subject", "proto"), "NotFound")
+    ok(danube_rs.call(broker, "update-policy", "--topic", topic, "--policy", "enforce"))
 
 
 # (old fields, new fields) -> which modes accept the change. Backward: the

@@ -113,6 +113,52 @@ TEST_F(SchemaRegistryTest, IncompatibleSchemaIsRefusedUnderTheSubjectsMode) {
   EXPECT_EQ(ok->version, 3u);
 }
 
+// Protobuf as Danube keeps it: the .proto text stored as sent. Frazil
+// checks that it can be one, and refuses to guess compatibility.
+TEST_F(SchemaRegistryTest, ProtobufIsStoredAsTextAndItsCompatibilityIsNotGuessed) {
+  auto reg = Open();
+  auto proto = [](const std::string& def) {
+    NewSchema n = Avro("events", def);
+    n.type = "protobuf";
+    return n;
+  };
+  const std::string v1 =
+      "syntax = \"proto3\";\n// a comment with a } brace\nmessage Event { int64 id = 1; }\n";
+  const std::string v2 = "syntax = \"proto3\";\nmessage Event { int64 id = 1; string name = 2; }\n";
+  auto a = reg->Register(proto(v1));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->version, 1u);
+  auto same = reg->Register(proto(v1));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->version, 1u);
+  EXPECT_FALSE(same->is_new_version);
+  auto latest = reg->GetLatest("events");
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->version.definition, v1);
+  EXPECT_EQ(latest->version.type, SchemaType::kProtobuf);
+  // Backward (the default): a different text cannot be checked.
+  auto differ = reg->Register(proto(v2));
+  ASSERT_FALSE(differ.ok());
+  EXPECT_EQ(differ.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(differ.status().message().find("mode to none"), std::string::npos) << differ.status().message();
+  auto check = reg->CheckCompatibility("events", "protobuf", v2, std::nullopt);
+  EXPECT_EQ(check.status().code(), StatusCode::kUnimplemented);
+  ASSERT_TRUE(reg->SetCompatibilityMode("events", CompatibilityMode::kNone).ok());
+  auto b = reg->Register(proto(v2));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->version, 2u);
+  for (const std::string& bad :
+       {std::string(""), std::string("{\"type\":\"record\"}"), std::string("message E { int64 id = 1;"),
+        std::string("message E } {"), std::string("message E { string s = 1 [default = \"}"),
+        std::string("/* open comment message E {}"), std::string("\xff\xfe message E {}"),
+        std::string("enum Only { A = 0; }")}) {
+    auto r = reg->Register(proto(bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("protobuf"), std::string::npos) << r.status().message();
+  }
+}
+
 TEST_F(SchemaRegistryTest, TransitiveModesCheckEveryLiveVersion) {
   auto reg = Open();
   ASSERT_TRUE(reg->SetCompatibilityMode("nope", CompatibilityMode::kNone).code() == StatusCode::kNotFound);
@@ -188,7 +234,7 @@ TEST_F(SchemaRegistryTest, BadInputIsAClearError) {
   EXPECT_EQ(code(bad_type), StatusCode::kInvalidArgument);
   NewSchema proto = Avro("s", "syntax = \"proto3\";");
   proto.type = "protobuf";
-  EXPECT_EQ(code(proto), StatusCode::kUnimplemented);
+  EXPECT_EQ(code(proto), StatusCode::kInvalidArgument);  // defines no message
   // Deeply nested (but under the size limit): refused before any recursive parse.
   std::string deep;
   for (int i = 0; i < 20000; ++i) deep += R"({"type":"array","items":)";
