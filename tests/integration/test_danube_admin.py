@@ -14,6 +14,7 @@ import subprocess
 import grpc
 import pytest
 from danube import DanubeClientBuilder, DispatchStrategy, SubType
+from danube.schema import SchemaType
 
 from conftest import FRAZIL_BIN, http_get
 
@@ -252,11 +253,38 @@ def test_what_needs_a_cluster_or_a_later_slice(admin_bin, broker):
                  ["brokers", "rebalance"]):
         assert "needs a cluster" in fails(admin_bin, broker, "FAILED_PRECONDITION", *args), args
     run(produce(broker, "/default/fp", 1))
-    # Failure policies and dispatch configuration: test_failure_policy.py.
-    for args in (["topics", "create", "/default/schema", "--schema", "orders-value"],):
-        assert "not implemented yet" in fails(admin_bin, broker, "UNIMPLEMENTED", *args), args
+    # Failure policies and dispatch configuration: test_failure_policy.py;
+    # topics bound to schema subjects: test_topics_bound_to_a_schema_subject.
     # The broker keeps serving.
     assert ok(admin_bin, broker, "topics", "describe", "/default/fp")["name"] == "/default/fp"
+
+
+ORDER_V1 = json.dumps({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"}]})
+
+
+def test_topics_bound_to_a_schema_subject(admin_bin, broker):
+    async def register():
+        client = await DanubeClientBuilder().service_url(f"http://127.0.0.1:{broker.listen_port}").build()
+        return await client.schema().register_schema("orders-value").with_type(SchemaType.AVRO) \
+            .with_schema_data(ORDER_V1.encode()).execute()
+    sid = run(register())
+    # Unknown subject: refused before anything is created.
+    assert "orders-nope" in fails(admin_bin, broker, "NOT_FOUND", "topics", "create", "/default/bound", "--schema",
+                                  "orders-nope")
+    assert "does not exist" in fails(admin_bin, broker, "NOT_FOUND", "topics", "describe", "/default/bound")
+    assert ok(admin_bin, broker, "topics", "create", "/default/bound", "--reliable", "--schema", "orders-value") == \
+        {"success": True}
+    d = ok(admin_bin, broker, "topics", "describe", "/default/bound")
+    assert (d["schema_subject"], d["schema_id"], d["schema_version"], d["schema_type"]) == \
+        ("orders-value", sid, 1, "avro"), d
+    assert d["delivery"] == "Reliable"
+    assert ok(admin_bin, broker, "topics", "create-partitioned", "/default/pbound", "2", "--schema",
+              "orders-value") == {"success": True}
+    for part in ("/default/pbound-part-0", "/default/pbound-part-1"):
+        assert ok(admin_bin, broker, "topics", "describe", part)["schema_subject"] == "orders-value"
+    # A topic without a subject describes none.
+    run(produce(broker, "/default/plain", 1))
+    assert ok(admin_bin, broker, "topics", "describe", "/default/plain")["schema_subject"] is None
 
 
 def test_names_that_are_not_utf8_are_refused_by_name(broker):

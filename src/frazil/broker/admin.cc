@@ -15,8 +15,47 @@ std::string NamespaceOf(const std::string& topic) {
 
 }  // namespace
 
-Admin::Admin(Broker* broker, BrokerAddresses addresses, NamespacePolicies policies)
-    : broker_(broker), addresses_(std::move(addresses)), policies_(policies) {}
+Admin::Admin(Broker* broker, BrokerAddresses addresses, NamespacePolicies policies,
+             schema::SchemaRegistry* registry, schema::TopicSchemaStore* topic_schemas)
+    : broker_(broker),
+      registry_(registry),
+      topic_schemas_(topic_schemas),
+      addresses_(std::move(addresses)),
+      policies_(policies) {}
+
+Status Admin::RequireSubject(const std::string& subject) {
+  if (!registry_ || !topic_schemas_)
+    return Status::Unimplemented(
+        "this broker has no schema registry: create the topic without a schema subject");
+  if (!registry_->SubjectId(subject))
+    return Status::NotFound("schema subject '" + subject + "' not found in the registry");
+  return Status::Ok();
+}
+
+Status Admin::BindSubject(const std::string& topic, const std::string& subject) {
+  schema::TopicSchemaConfig config;  // Danube's defaults
+  config.subject = subject;
+  return topic_schemas_->Set(topic, config);
+}
+
+Result<std::optional<TopicSchemaInfo>> Admin::TopicSchema(const std::string& topic) {
+  FRAZIL_RETURN_IF_ERROR(CheckTopic(topic));
+  auto parts = broker_->Partitions(topic);
+  if (parts.empty()) return Status::NotFound("topic " + topic + " does not exist");
+  if (!registry_ || !topic_schemas_) return std::optional<TopicSchemaInfo>();
+  auto config = topic_schemas_->Get(parts.front());
+  if (!config) return std::optional<TopicSchemaInfo>();
+  TopicSchemaInfo info;
+  info.subject = config->subject;
+  // A subject whose versions were all deleted still names the binding.
+  if (auto latest = registry_->GetLatest(config->subject); latest.ok()) {
+    info.schema_id = latest->schema_id;
+    info.version = latest->version.version;
+    info.type = schema::SchemaTypeName(latest->version.type);
+    info.compatibility_mode = schema::CompatibilityModeName(latest->mode);
+  }
+  return std::optional<TopicSchemaInfo>(std::move(info));
+}
 
 Status Admin::CheckTopic(const std::string& topic) { return ParseTopicName(topic).status(); }
 
@@ -101,15 +140,18 @@ Result<std::vector<TopicInfo>> Admin::BrokerTopics(const std::string& broker_id)
   return ListTopics();
 }
 
-Status Admin::CreateTopic(const std::string& topic, bool reliable) {
+Status Admin::CreateTopic(const std::string& topic, bool reliable, const std::string& schema_subject) {
   FRAZIL_ASSIGN_OR_RETURN(TopicName name, ParseTopicName(topic));
   FRAZIL_RETURN_IF_ERROR(RequireNamespace(name.ns));
+  if (!schema_subject.empty()) FRAZIL_RETURN_IF_ERROR(RequireSubject(schema_subject));
   if (!broker_->Partitions(topic).empty() && !broker_->TopicExists(topic))
     return Status::AlreadyExists("topic " + topic + " already exists as a partitioned topic");
-  return broker_->CreateTopic(topic, reliable);
+  FRAZIL_RETURN_IF_ERROR(broker_->CreateTopic(topic, reliable));
+  return schema_subject.empty() ? Status::Ok() : BindSubject(topic, schema_subject);
 }
 
-Status Admin::CreatePartitionedTopic(const std::string& topic, uint32_t partitions, bool reliable) {
+Status Admin::CreatePartitionedTopic(const std::string& topic, uint32_t partitions, bool reliable,
+                                     const std::string& schema_subject) {
   FRAZIL_ASSIGN_OR_RETURN(TopicName name, ParseTopicName(topic));
   if (partitions < 1 || partitions > kMaxPartitions)
     return Status::InvalidArgument("a partitioned topic has 1 to " + std::to_string(kMaxPartitions) +
@@ -117,9 +159,13 @@ Status Admin::CreatePartitionedTopic(const std::string& topic, uint32_t partitio
   if (name.PartitionedParent())
     return Status::InvalidArgument("topic " + topic + " is itself a partition's name (ends in -part-N)");
   FRAZIL_RETURN_IF_ERROR(RequireNamespace(name.ns));
+  if (!schema_subject.empty()) FRAZIL_RETURN_IF_ERROR(RequireSubject(schema_subject));
   if (!broker_->Partitions(topic).empty()) return Status::AlreadyExists("topic " + topic + " already exists");
-  for (uint32_t i = 0; i < partitions; ++i)
-    FRAZIL_RETURN_IF_ERROR(broker_->CreateTopic(PartitionName(topic, static_cast<int>(i)), reliable));
+  for (uint32_t i = 0; i < partitions; ++i) {
+    const std::string part = PartitionName(topic, static_cast<int>(i));
+    FRAZIL_RETURN_IF_ERROR(broker_->CreateTopic(part, reliable));
+    if (!schema_subject.empty()) FRAZIL_RETURN_IF_ERROR(BindSubject(part, schema_subject));
+  }
   return Status::Ok();
 }
 

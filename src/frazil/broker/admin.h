@@ -19,6 +19,8 @@
 
 #include "frazil/broker/broker.h"
 #include "frazil/common/status.h"
+#include "frazil/schema/schema_registry.h"
+#include "frazil/schema/topic_schema_store.h"
 
 namespace frazil::broker {
 
@@ -70,9 +72,21 @@ class Outcome {
   std::optional<std::string> refused_;
 };
 
+// The schema bound to a topic, as DescribeTopic reports it.
+struct TopicSchemaInfo {
+  std::string subject;
+  uint64_t schema_id = 0;
+  uint32_t version = 0;  // the subject's latest live version
+  std::string type;      // "avro", "json_schema", ...
+  std::string compatibility_mode;
+};
+
 class Admin {
  public:
-  Admin(Broker* broker, BrokerAddresses addresses, NamespacePolicies policies);
+  // `registry` and `topic_schemas` null: topics cannot be created bound to
+  // a schema subject (UNIMPLEMENTED) and describe none.
+  Admin(Broker* broker, BrokerAddresses addresses, NamespacePolicies policies,
+        schema::SchemaRegistry* registry = nullptr, schema::TopicSchemaStore* topic_schemas = nullptr);
 
   // --- namespaces
   // Sorted, each once.
@@ -94,10 +108,17 @@ class Admin {
   // broker's; NotFound otherwise.
   Result<std::vector<TopicInfo>> BrokerTopics(const std::string& broker_id);
   // Its namespace must exist. AlreadyExists for an existing topic.
-  Status CreateTopic(const std::string& topic, bool reliable);
+  // `schema_subject` non-empty: the topic is bound to that registry subject
+  // (Danube's default policy, as a producer's first binding does);
+  // NotFound for an unknown subject, checked before anything is created.
+  Status CreateTopic(const std::string& topic, bool reliable, const std::string& schema_subject = {});
   // Partitions /ns/t-part-0 .. N-1 (1 <= N <= kMaxPartitions); none may
-  // exist yet, nor /ns/t itself.
-  Status CreatePartitionedTopic(const std::string& topic, uint32_t partitions, bool reliable);
+  // exist yet, nor /ns/t itself. A subject binds every partition.
+  Status CreatePartitionedTopic(const std::string& topic, uint32_t partitions, bool reliable,
+                                const std::string& schema_subject = {});
+  // The schema bound to a topic (a partitioned topic: its first
+  // partition's); none if it has no subject. NotFound for an unknown topic.
+  Result<std::optional<TopicSchemaInfo>> TopicSchema(const std::string& topic);
   // A topic, or a partitioned topic's every partition.
   Status DeleteTopic(const std::string& topic);
   Result<TopicInfo> DescribeTopic(const std::string& topic);
@@ -143,7 +164,14 @@ class Admin {
   // NotFound unless `ns` exists.
   Status RequireNamespace(const std::string& ns);
 
+  // NotFound for an unknown subject; Unimplemented without a registry.
+  Status RequireSubject(const std::string& subject);
+  // Binds `topic` to `subject` with Danube's default policy.
+  Status BindSubject(const std::string& topic, const std::string& subject);
+
   Broker* const broker_;
+  schema::SchemaRegistry* const registry_;
+  schema::TopicSchemaStore* const topic_schemas_;
   const BrokerAddresses addresses_;
   const NamespacePolicies policies_;
   // The broker's id once read (0: not yet): it never changes, and reading

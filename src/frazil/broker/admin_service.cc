@@ -204,8 +204,8 @@ class TopicAdminImpl final : public pb::TopicAdmin::CallbackService {
   grpc::ServerUnaryReactor* CreateTopic(grpc::CallbackServerContext* ctx, const pb::NewTopicRequest* req,
                                         pb::TopicResponse* resp) override {
     return run_(ctx, [this, req, resp]() -> Outcome {
-      FRAZIL_RETURN_IF_ERROR(NoSchema(req->has_schema_subject()));
-      FRAZIL_RETURN_IF_ERROR(admin_->CreateTopic(req->name(), req->dispatch_strategy() == pb::Reliable));
+      FRAZIL_RETURN_IF_ERROR(admin_->CreateTopic(req->name(), req->dispatch_strategy() == pb::Reliable,
+                                                 req->has_schema_subject() ? req->schema_subject() : ""));
       resp->set_success(true);
       return Status::Ok();
     });
@@ -215,9 +215,9 @@ class TopicAdminImpl final : public pb::TopicAdmin::CallbackService {
                                                    const pb::PartitionedTopicRequest* req,
                                                    pb::TopicResponse* resp) override {
     return run_(ctx, [this, req, resp]() -> Outcome {
-      FRAZIL_RETURN_IF_ERROR(NoSchema(req->has_schema_subject()));
-      FRAZIL_RETURN_IF_ERROR(admin_->CreatePartitionedTopic(req->base_name(), req->partitions(),
-                                                            req->dispatch_strategy() == pb::Reliable));
+      FRAZIL_RETURN_IF_ERROR(admin_->CreatePartitionedTopic(
+          req->base_name(), req->partitions(), req->dispatch_strategy() == pb::Reliable,
+          req->has_schema_subject() ? req->schema_subject() : ""));
       resp->set_success(true);
       return Status::Ok();
     });
@@ -268,7 +268,16 @@ class TopicAdminImpl final : public pb::TopicAdmin::CallbackService {
       for (auto& s : subs) resp->add_subscriptions(s);
       resp->set_broker_id(id);
       resp->set_delivery(Delivery(info.reliable));
-      // Topics are not bound to schema subjects (yet): the schema fields stay unset.
+      FRAZIL_ASSIGN_OR_RETURN(auto schema, admin_->TopicSchema(req->name()));
+      if (schema) {
+        resp->set_schema_subject(schema->subject);
+        if (schema->schema_id) {
+          resp->set_schema_id(schema->schema_id);
+          resp->set_schema_version(schema->version);
+          resp->set_schema_type(schema->type);
+          resp->set_compatibility_mode(schema->compatibility_mode);
+        }
+      }
       return Status::Ok();
     });
   }
@@ -316,13 +325,6 @@ class TopicAdminImpl final : public pb::TopicAdmin::CallbackService {
   }
 
  private:
-  static Status NoSchema(bool has_subject) {
-    if (!has_subject) return Status::Ok();
-    return Status::Unimplemented(
-        "creating a topic with a schema subject is not implemented yet: topics are not bound to schema "
-        "registry subjects; create it without one");
-  }
-
   Status Fill(const std::vector<TopicInfo>& topics, pb::TopicInfoListResponse* resp) {
     FRAZIL_ASSIGN_OR_RETURN(std::string id, admin_->LeaderId());
     for (const auto& t : topics) {

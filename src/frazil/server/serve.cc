@@ -400,7 +400,8 @@ int RunServe(const ServeConfig& config) {
   // The admin operations behind the HTTP admin API and Danube's admin services.
   broker::Admin admin(message_broker.get(),
                       {*url_or, "http://" + admin_addr->ToString(), "http://" + http_addr->ToString()},
-                      {config.max_message_bytes, config.auto_create_topics, broker_options.consumer_window});
+                      {config.max_message_bytes, config.auto_create_topics, broker_options.consumer_window},
+                      schema_registry.get(), topic_schemas.get());
   RegisterAdminApi(&http, &admin,
                    {{"type", cc.type}, {"name", catalog_options.name}, {"uri", catalog_endpoint}});
   // The process's shared executors for /metrics; the HTTP server's own is
