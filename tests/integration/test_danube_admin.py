@@ -57,7 +57,7 @@ def restart(start_broker, b):
 
 
 def call(admin_bin, b, *args):
-    return subprocess.run([admin_bin, "--endpoint", f"http://127.0.0.1:{b.admin_port}", *args],
+    return subprocess.run([admin_bin, "--endpoint", f"http://127.0.0.1:{b.admin_port}", *map(str, args)],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -13,7 +13,7 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from conftest import http_get, run_frazil
-from test_danube_admin import admin_binary
+from test_danube_admin import admin_binary, fails, ok
 
 FAST = "client_timeout_ms: 8000\nwal:\n  sync_mode: none\nstorage:\n  flush_interval_ms: 200\n"
 
@@ -30,26 +30,6 @@ def broker(start_broker, tmp_path):
     b = start_broker(extra_args=["--config", str(cfg)])
     b.wait_healthy()
     return b
-
-
-def admin(admin_bin, b, *args):
-    import subprocess
-    p = subprocess.run([admin_bin, "--endpoint", f"http://127.0.0.1:{b.admin_port}", *map(str, args)],
-                       capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout, p.stderr
-
-
-def ok(admin_bin, b, *args):
-    rc, out, err = admin(admin_bin, b, *args)
-    assert rc == 0, f"{args}: exit {rc}: {err}"
-    return json.loads(out)
-
-
-def fails(admin_bin, b, code, *args):
-    rc, out, err = admin(admin_bin, b, *args)
-    assert rc == 1, f"{args}: exit {rc}: {out} {err}"
-    assert err.startswith(f"error: {code}: "), f"{args}: {err}"
-    return err[len(f"error: {code}: "):].strip()
 
 
 def reliable_topic(admin_bin, b, topic):
