@@ -581,22 +581,8 @@ void Broker::Adopt(const std::shared_ptr<Subscription>& sub, const Topic& t) {
 
 Result<std::shared_ptr<Subscription>> Broker::ConfigurableSubscription(const std::string& topic,
                                                                        const std::string& subscription) {
-  std::shared_ptr<Topic> t;
-  {
-    MutexLock lock(&mu_);
-    auto it = topics_.find(topic);
-    if (it == topics_.end()) return Status::NotFound("topic " + topic + " does not exist");
-    t = it->second;
-  }
-  std::shared_ptr<Subscription> sub;
-  {
-    MutexLock lock(&t->mu);
-    auto s = t->subscriptions.find(subscription);
-    if (s == t->subscriptions.end())
-      return Status::NotFound("subscription " + subscription + " on " + topic + " does not exist");
-    sub = s->second;
-  }
-  if (!t->reliable)
+  FRAZIL_ASSIGN_OR_RETURN(auto sub, FindSubscription(topic, subscription));
+  if (!sub->reliable())
     return Status::FailedPrecondition(
         "topic " + topic +
         " is non-reliable: failure policies and dispatch configuration apply to "
