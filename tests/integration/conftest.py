@@ -53,6 +53,20 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port in [{low}, {high})")
 
 
+def avro_long(n: int) -> bytes:
+    """An Avro long: zigzag, then base-128 varint (Avro spec, binary encoding)."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        b = z & 0x7F
+        z >>= 7
+        if z:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
 def http_get(port: int, path: str, timeout: float = 2.0):
     """Returns (status, body) of GET http://127.0.0.1:port/path."""
     try:

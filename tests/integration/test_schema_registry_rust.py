@@ -24,6 +24,8 @@ import time
 
 import pytest
 
+from conftest import avro_long
+
 # --- schemas ---------------------------------------------------------------
 
 def avro(fields, name="User"):
@@ -44,28 +46,15 @@ NAME = {"type": "string"}
 
 # --- Avro binary encoding, for payloads (the spec's zig-zag varints) --------
 
-def zigzag(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        b = z & 0x7F
-        z >>= 7
-        if z:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def avro_user_v1(i: int) -> bytes:  # {id: long}
-    return zigzag(i)
+    return avro_long(i)
 
 
 def avro_user_v2(i: int, email=None) -> bytes:  # {id: long, email: [null, string]}
     if email is None:
-        return zigzag(i) + zigzag(0)
+        return avro_long(i) + avro_long(0)
     e = email.encode()
-    return zigzag(i) + zigzag(1) + zigzag(len(e)) + e
+    return avro_long(i) + avro_long(1) + avro_long(len(e)) + e
 
 
 def b64(b: bytes) -> str:
@@ -492,13 +481,13 @@ def test_enforce_refuses_bad_payloads(danube_rs, broker, reg):
 def test_enforce_refuses_bad_avro(danube_rs, broker, reg):
     topic = "/default/rs-avro"
     sid = ok(reg.register("rs-avro", "avro", avro([ID, {"name": "name", "type": "string"}])))["schema_id"]
-    good = zigzag(7) + zigzag(3) + b"abc"
+    good = avro_long(7) + avro_long(3) + b"abc"
     lines = produce(danube_rs, broker, topic, "--name", "p0", "--subject", "rs-avro", "--payload-b64", b64(good))
     assert lines[-1]["acked"] == 1, lines
     ok(danube_rs.call(broker, "configure-topic", "--topic", topic, "--subject", "rs-avro", "--policy", "enforce",
                       "--payload-validation"))
     c = Consumer(danube_rs, broker, topic, "s", count=2, timeout=10)
-    truncated = zigzag(7) + zigzag(30) + b"abc"  # a string longer than the bytes left
+    truncated = avro_long(7) + avro_long(30) + b"abc"  # a string longer than the bytes left
     trailing = good + b"\x00\x00"  # a valid record followed by garbage
     lines = produce(danube_rs, broker, topic, "--name", "p1", "--subject", "rs-avro", "--payload-b64", b64(good),
                     "--payload-b64", b64(truncated), "--payload-b64", b64(trailing), "--payload-b64", b64(good))

@@ -15,7 +15,7 @@ from danube import DanubeClientBuilder, DispatchStrategy
 from danube.schema import SchemaType
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import http_get
+from conftest import avro_long, http_get
 from test_topic_storage import describe, poll, read_from_earliest, run, wait_committed
 from warehouses import LocalWarehouse
 
@@ -40,19 +40,6 @@ AVRO_V1 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": 
 AVRO_V2 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "long"},
                                                          {"name": "item", "type": "string"},
                                                          {"name": "qty", "type": ["null", "int"], "default": None}]}
-
-
-def avro_long(n):
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        b = z & 0x7F
-        z >>= 7
-        if z:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def avro_string(s):

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "frazil/broker/subscription.h"
 #include "frazil/catalog/catalog.h"
 
@@ -84,11 +85,7 @@ class StuckCatalog final : public catalog::Catalog {
 class DispatchTest : public ::testing::Test {
  protected:
   void Open(uint64_t initial_offset = 0) {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    o.initial_offset = initial_offset;
-    wal_ = wal::WriteAheadLog::Open(o).value();
+    wal_ = testing::OpenTestWal(dir_, "wal", [&](wal::WalOptions* o) { o->initial_offset = initial_offset; });
   }
   void TearDown() override {
     if (wal_) (void)wal_->Close();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "frazil/broker/subscription.h"
 #include "frazil/storage/stored_message.h"
 
@@ -15,10 +16,7 @@ using namespace std::chrono_literals;
 class RetentionSkipTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    wal_ = wal::WriteAheadLog::Open(o).value();
+    wal_ = testing::OpenTestWal(dir_);
     for (int i = 0; i < 10; ++i) {
       storage::StoredMessage m;
       m.payload = "m" + std::to_string(i);

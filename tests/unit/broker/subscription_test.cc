@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "frazil/broker/topic_name.h"
 
 namespace frazil::broker {
@@ -20,12 +21,7 @@ using namespace std::chrono_literals;
 
 class SubscriptionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    wal_ = wal::WriteAheadLog::Open(o).value();
-  }
+  void SetUp() override { wal_ = testing::OpenTestWal(dir_); }
   void TearDown() override { (void)wal_->Close(); }
 
   // A stored message with payload "key:n" and routing key `key`.

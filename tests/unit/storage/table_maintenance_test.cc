@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "../testing/committed_table.h"
 #include "../testing/forwarding_catalog.h"
 #include "../testing/row_deltas.h"
 #include "../testing/temp_dir.h"
@@ -27,34 +28,7 @@
 namespace frazil::storage {
 namespace {
 
-// A table "ns.events" with `records` messages of one day, committed five
-// per snapshot (one data file each).
-struct Fixture {
-  Fixture(const frazil::testing::TempDir& dir, int records) {
-    wal::WalOptions o;
-    o.dir = dir.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    wal = wal::WriteAheadLog::Open(o).value();
-    catalog::SqlCatalogOptions c;
-    c.db_path = dir.Sub("catalog.db");
-    c.warehouse = "file://" + dir.Sub("warehouse");
-    catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
-    for (int i = 0; i < records; ++i) {
-      danube::StreamMessage m;
-      m.set_payload("payload-" + std::to_string(i));
-      m.set_publish_time(1700000000000 + static_cast<uint64_t>(i));
-      m.set_producer_name("p");
-      std::string s = m.SerializeAsString();
-      EXPECT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
-    }
-    auto w = TopicWriter::Open(catalog.get(), id, wal.get(), WriterConfig{5, 1 << 30}).value();
-    while (w->CommitBatch().value() > 0) {
-    }
-  }
-  std::unique_ptr<wal::WriteAheadLog> wal;
-  std::unique_ptr<catalog::SqlCatalog> catalog;
-  catalog::TableIdentifier id{{"ns"}, "events"};
-};
+using Fixture = frazil::testing::CommittedTable;
 
 // The table's data files in offset order of their first row.
 std::vector<iceberg::ScanTask> FilesByOffset(catalog::SqlCatalog* catalog,

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../testing/committed_table.h"
 #include "../testing/temp_dir.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
@@ -84,32 +85,11 @@ TEST(RetentionChoiceTest, NegativeLimitsAreRefused) {
   EXPECT_TRUE(CheckRetention(RetentionPolicy{1, 1}).ok());
 }
 
-constexpr int64_t kFirstPublishMs = 1700000000000;
+using frazil::testing::kFirstPublishMs;
 
-// A table "ns.events" of `records` messages published 1 ms apart, five per
-// commit (one data file each).
-struct Fixture {
-  Fixture(const frazil::testing::TempDir& dir, int records) {
-    wal::WalOptions o;
-    o.dir = dir.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    wal = wal::WriteAheadLog::Open(o).value();
-    catalog::SqlCatalogOptions c;
-    c.db_path = dir.Sub("catalog.db");
-    c.warehouse = "file://" + dir.Sub("warehouse");
-    catalog = catalog::SqlCatalog::Open(c, objstore::NewLocalFileIO()).value();
-    for (int i = 0; i < records; ++i) {
-      danube::StreamMessage m;
-      m.set_payload("payload-" + std::to_string(i));
-      m.set_publish_time(static_cast<uint64_t>(kFirstPublishMs + i));
-      m.set_producer_name("p");
-      std::string s = m.SerializeAsString();
-      EXPECT_TRUE(wal->AppendAndWait({reinterpret_cast<const uint8_t*>(s.data()), s.size()}).ok());
-    }
-    auto w = TopicWriter::Open(catalog.get(), id, wal.get(), WriterConfig{5, 1 << 30}).value();
-    while (w->CommitBatch().value() > 0) {
-    }
-  }
+// A table of `records` messages published 1 ms apart, five per data file.
+struct Fixture : frazil::testing::CommittedTable {
+  using CommittedTable::CommittedTable;
   std::vector<int64_t> Offsets() {
     auto t = catalog->LoadTable(id).value();
     auto tasks = iceberg::PlanFiles(catalog->io(), t.metadata, *t.metadata.CurrentSnapshot()).value();
@@ -118,9 +98,6 @@ struct Fixture {
     std::sort(firsts.begin(), firsts.end());
     return firsts;
   }
-  std::unique_ptr<wal::WriteAheadLog> wal;
-  std::unique_ptr<catalog::SqlCatalog> catalog;
-  catalog::TableIdentifier id{{"ns"}, "events"};
 };
 
 TEST(ApplyRetentionTest, RemovesWholeOldFilesInADeleteSnapshot) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/common/executor.h"
 #include "frazil/iceberg/file_io.h"
@@ -40,10 +41,7 @@ class TopicCommitterTest : public ::testing::Test {
   }
 
   std::unique_ptr<wal::WriteAheadLog> OpenWal(const std::string& name) {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal-" + name);
-    o.sync_mode = wal::SyncMode::kNone;
-    return wal::WriteAheadLog::Open(o).value();
+    return testing::OpenTestWal(dir_, "wal-" + name);
   }
 
   static void Produce(wal::WriteAheadLog* wal, int n) {

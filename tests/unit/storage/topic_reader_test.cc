@@ -12,6 +12,7 @@
 
 #include "../testing/row_deltas.h"
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/catalog/table_commit.h"
@@ -34,11 +35,8 @@ constexpr uint64_t kDayMs = 86400ull * 1000;
 class TopicReaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    o.segment_bytes = 2048;  // many small segments, so reclaim has something to remove
-    wal_ = wal::WriteAheadLog::Open(o).value();
+    // Many small segments, so reclaim has something to remove.
+    wal_ = testing::OpenTestWal(dir_, "wal", [](wal::WalOptions* o) { o->segment_bytes = 2048; });
     catalog::SqlCatalogOptions c;
     c.db_path = dir_.Sub("catalog.db");
     c.warehouse = "file://" + dir_.Sub("warehouse");

@@ -13,6 +13,7 @@
 
 #include "../testing/forwarding_catalog.h"
 #include "../testing/temp_dir.h"
+#include "../testing/test_wal.h"
 #include "danube_api.pb.h"
 #include "frazil/catalog/sql_catalog.h"
 #include "frazil/iceberg/metadata_file.h"
@@ -28,10 +29,7 @@ namespace {
 class TopicWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    wal::WalOptions o;
-    o.dir = dir_.Sub("wal");
-    o.sync_mode = wal::SyncMode::kNone;
-    wal_ = wal::WriteAheadLog::Open(o).value();
+    wal_ = testing::OpenTestWal(dir_);
     catalog_ = OpenCatalog();
   }
   void TearDown() override { (void)wal_->Close(); }
