@@ -53,18 +53,22 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port in [{low}, {high})")
 
 
-def avro_long(n: int) -> bytes:
-    """An Avro long: zigzag, then base-128 varint (Avro spec, binary encoding)."""
-    z = (n << 1) ^ (n >> 63)
+def varint(n: int) -> bytes:
+    """Base-128 varint of a non-negative int (protobuf's wire format, Avro's longs after zigzag)."""
     out = bytearray()
     while True:
-        b = z & 0x7F
-        z >>= 7
-        if z:
+        b = n & 0x7F
+        n >>= 7
+        if n:
             out.append(b | 0x80)
         else:
             out.append(b)
             return bytes(out)
+
+
+def avro_long(n: int) -> bytes:
+    """An Avro long: zigzag, then a varint (Avro spec, binary encoding)."""
+    return varint((n << 1) ^ (n >> 63))
 
 
 def http_get(port: int, path: str, timeout: float = 2.0):

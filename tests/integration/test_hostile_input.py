@@ -28,7 +28,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError
 
 from test_topic_storage import poll
-from conftest import FRAZIL_BIN, free_port, http_get
+from conftest import FRAZIL_BIN, free_port, http_get, varint
 
 EARLIEST = ("x-frazil-initial-position", "earliest")
 MAX_PUBLISH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
@@ -59,18 +59,6 @@ def table_names(cat, namespace):
         return [t[1] for t in cat.list_tables(namespace)]
     except NoSuchNamespaceError:
         return []
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def field_bytes(num, data):
