@@ -4,8 +4,8 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -61,5 +61,7 @@ void LimitMallocArenas(int arenas) {
   if (arenas <= 0 || std::getenv("MALLOC_ARENA_MAX")) return;
   mallopt(M_ARENA_MAX, arenas);
 }
+
+int MallocArenasFor(unsigned cores) { return static_cast<int>(std::max(1u, cores / 4)); }
 
 }  // namespace frazil

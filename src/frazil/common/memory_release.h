@@ -32,5 +32,8 @@ uint64_t FreedMemoryReleases();
 // free memory) unless MALLOC_ARENA_MAX is set in the environment; 0 leaves
 // glibc's default. Call at startup, before threads start.
 void LimitMallocArenas(int arenas);
+// The arenas `frazil serve` asks for on a machine with `cores` cores: one
+// per 4 cores, at least one (docs/concurrency.md says why so few).
+int MallocArenasFor(unsigned cores);
 
 }  // namespace frazil

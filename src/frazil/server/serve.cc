@@ -174,8 +174,11 @@ int RunServe(const ServeConfig& config) {
   // glibc gives every thread that contends an arena of its own, up to 8 per
   // core, and freed memory stays in the arena it came from: messages built
   // on one pool and freed on gRPC's spread the broker's slack over many
-  // arenas. Two per core (MALLOC_ARENA_MAX overrides) keep contention low.
-  LimitMallocArenas(2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // arenas, each touched again after every trim. One arena per 4 cores (one
+  // on a 2-core machine; MALLOC_ARENA_MAX overrides): a 1,000,000-message
+  // replay rose 31 MB above idle with one arena against 34-40 MB with two
+  // to four, at the same throughput and produce CPU (docs/benchmarks.md).
+  LimitMallocArenas(MallocArenasFor(std::thread::hardware_concurrency()));
   // Signals are taken synchronously by this thread; every thread started
   // from here inherits the blocked mask.
   sigset_t signals;

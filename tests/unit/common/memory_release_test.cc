@@ -48,5 +48,13 @@ TEST(MemoryRelease, TrimsWhenEnoughWasNotedAndTheProcessGrew) {
   asm volatile("" : : "r"(block.get()) : "memory");
 }
 
+TEST(MemoryRelease, OneMallocArenaPerFourCores) {
+  EXPECT_EQ(MallocArenasFor(0), 1);  // unknown
+  EXPECT_EQ(MallocArenasFor(2), 1);
+  EXPECT_EQ(MallocArenasFor(7), 1);
+  EXPECT_EQ(MallocArenasFor(8), 2);
+  EXPECT_EQ(MallocArenasFor(64), 16);
+}
+
 }  // namespace
 }  // namespace frazil
