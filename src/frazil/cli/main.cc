@@ -11,10 +11,14 @@
 #include "frazil/server/serve.h"
 
 int main(int argc, char** argv) {
-  // A broker allocates and frees large batch, page and row-group buffers all
-  // day: keep freed memory in the process instead of returning every large
-  // block to the kernel and faulting it back in on the next batch.
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  // Blocks of a MiB or more (row-group, page and batch buffers of commits
+  // and compaction) are mapped for themselves and unmapped when freed, so
+  // they never sit in the heap between small messages, which is what kept
+  // a replay's RSS high while compaction ran beside it (+46 MB against +29
+  // with this; docs/benchmarks.md, "Replay"). Setting it also stops glibc
+  // raising the threshold to 32 MiB after the first such free. Mapping a
+  // MiB costs its page faults, little beside what fills it.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   frazil::InitLogging();
   CLI::App app{"Frazil: a Danube-protocol pub/sub broker whose storage is Apache Iceberg"};
