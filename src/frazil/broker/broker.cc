@@ -88,6 +88,7 @@ Result<std::unique_ptr<Broker>> Broker::Open(BrokerOptions options) {
     wal::JournalOptions jo;
     jo.dir = b->options_.data_dir + "/journal/" + std::to_string(i);
     jo.segment_bytes = b->options_.journal_segment_bytes;
+    jo.commit_delay = b->options_.journal_commit_delay;
     jo.preallocate = b->options_.shared_journal &&
                      b->options_.wal_options(b->options_.data_dir).sync_mode == wal::SyncMode::kAlways;
     // Its writer blocks in fdatasync, as the WALs' group commits do.

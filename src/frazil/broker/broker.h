@@ -84,6 +84,8 @@ struct BrokerOptions {
   // whose journal exists keeps the lanes it has (a topic's lane follows from
   // the count, and its unsynced records must be found where they are).
   size_t journal_lanes = 2;
+  // See wal::JournalOptions::commit_delay.
+  std::chrono::microseconds journal_commit_delay{0};
   // Topics opened at once when the broker starts (each open is WAL
   // recovery and a catalog load, mostly waiting on I/O).
   size_t recovery_parallelism = 4;

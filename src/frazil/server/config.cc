@@ -248,11 +248,12 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   if (YAML::Node w = root["wal"]) {
     if (!w.IsMap()) return in_file(Status::InvalidArgument("'wal' must be a mapping"));
     const std::string where = "wal.";
-    if (auto st = CheckKeys(w,
-                            {"sync_mode", "sync_interval_ms", "segment_bytes", "segment_max_age_ms",
-                             "max_total_bytes", "max_record_bytes", "recovery_mode", "shared_journal",
-                             "journal_sync_interval_ms", "journal_segment_bytes", "journal_lanes"},
-                            where);
+    if (auto st = CheckKeys(
+            w,
+            {"sync_mode", "sync_interval_ms", "segment_bytes", "segment_max_age_ms", "max_total_bytes",
+             "max_record_bytes", "recovery_mode", "shared_journal", "journal_sync_interval_ms",
+             "journal_segment_bytes", "journal_lanes", "journal_commit_delay_us"},
+            where);
         !st.ok()) {
       return in_file(st);
     }
@@ -282,7 +283,8 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           std::pair{"max_record_bytes", &wc.max_record_bytes},
           std::pair{"journal_sync_interval_ms", &wc.journal_sync_interval_ms},
           std::pair{"journal_segment_bytes", &wc.journal_segment_bytes},
-          std::pair{"journal_lanes", &wc.journal_lanes}}) {
+          std::pair{"journal_lanes", &wc.journal_lanes},
+          std::pair{"journal_commit_delay_us", &wc.journal_commit_delay_us}}) {
       if (auto st = Read(w, key, where, field); !st.ok()) return in_file(st);
     }
     if (wc.journal_sync_interval_ms == 0)
@@ -291,6 +293,8 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
       return in_file(Status::InvalidArgument("wal.journal_lanes must be between 1 and 64"));
     if (wc.journal_segment_bytes < 4096)
       return in_file(Status::InvalidArgument("wal.journal_segment_bytes must be at least 4096"));
+    if (wc.journal_commit_delay_us > 100000)
+      return in_file(Status::InvalidArgument("wal.journal_commit_delay_us must be at most 100000 (0.1 s)"));
   }
   if (YAML::Node s = root["storage"]) {
     if (!s.IsMap()) return in_file(Status::InvalidArgument("'storage' must be a mapping"));

@@ -40,6 +40,11 @@ struct WalConfig {
   // Journal writers, each with its own files and fdatasyncs; fixed when the
   // data directory's journal is first made.
   uint64_t journal_lanes = 2;
+  // Under saturating load a journal writer waits up to this long to gather
+  // as many topics' commits as recent groups held
+  // (wal::JournalOptions::commit_delay). Off by default: it saves CPU only
+  // when the machine is saturated and costs throughput when it is not.
+  uint64_t journal_commit_delay_us = 0;
 
   // Options for the WAL stored in `dir`.
   wal::WalOptions ToOptions(const std::string& dir) const;

@@ -314,6 +314,11 @@ Status Journal::Enqueue(const std::vector<uint8_t>& entry, uint64_t log_id, uint
     queued_commits_.push_back(Queued{std::move(done), log_id, end_offset});
     // A writer busy with a group looks at the queue again when it is done.
     wake = !writing_ && queued_commits_.size() == 1;
+    if (auto it = logs_.find(log_id); it != logs_.end() && !it->second.queued) {
+      it->second.queued = true;
+      ++queued_logs_;
+      if (gather_target_ > 0 && queued_logs_ >= gather_target_) gather_cv_.NotifyOne();
+    }
   }
   if (wake) writer_task_.Schedule();
   return Status::Ok();
@@ -335,6 +340,29 @@ void Journal::RunWriter() {
         return;
       }
       writing_ = true;
+      // Writing back to back (a group queued while the last one synced)
+      // and with fewer logs queued than recent groups held: gather as many
+      // before paying for an fdatasync (JournalOptions::commit_delay). A
+      // writer woken from idle writes at once, so light load pays nothing.
+      const size_t target = *std::max_element(recent_groups_.begin(), recent_groups_.end());
+      if (round > 0 && options_.commit_delay.count() > 0 && queued_logs_ < target) {
+        gather_target_ = target;
+        const auto deadline = std::chrono::steady_clock::now() + options_.commit_delay;
+        while (!closed_ && queued_logs_ < target) {
+          if (!gather_cv_.WaitUntil(lock, deadline)) break;
+        }
+        gather_target_ = 0;
+        if (closed_) {
+          writing_ = false;
+          return;
+        }
+      }
+      recent_groups_[recent_next_] = static_cast<uint32_t>(queued_logs_);
+      recent_next_ = (recent_next_ + 1) % recent_groups_.size();
+      for (const auto& c : queued_commits_) {
+        if (auto it = logs_.find(c.log_id); it != logs_.end()) it->second.queued = false;
+      }
+      queued_logs_ = 0;
       buf.swap(queued_);
       commits.swap(queued_commits_);
       roll = active_size_ > kJournalHeaderSize && active_size_ + buf.size() > options_.segment_bytes;
@@ -541,6 +569,7 @@ Status Journal::Close() {
     MutexLock lock(&mu_);
     if (closed_) return Status::Ok();
     closed_ = true;
+    gather_cv_.NotifyAll();  // a writer waiting for more commits
   }
   // Waits for a group being written; later ones are not written.
   writer_task_.Stop();

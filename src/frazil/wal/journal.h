@@ -20,6 +20,8 @@
 // "Shared journal", is the specification.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -50,6 +52,14 @@ struct JournalOptions {
   bool preallocate = true;
   // Where the writer runs (not owned); null means DefaultWalExecutor().
   Executor* executor = nullptr;
+  // Group commit under saturating load: when the writer finds a group
+  // queued as it finishes one, and fewer commits than the largest of the
+  // last eight groups, it waits up to this long for as many before it
+  // writes and syncs. A group is otherwise only what arrived during the
+  // previous fdatasync, and each fdatasync costs tens of microseconds of
+  // CPU in the kernel. A writer woken from idle, and a lone committer
+  // (groups of one), never wait. Zero: never wait.
+  std::chrono::microseconds commit_delay{0};
 };
 
 // Told once whether a queued commit is durable (OK) or failed.
@@ -149,6 +159,7 @@ class Journal {
   struct LogState {
     std::string name;
     uint64_t synced_end = 0;
+    bool queued = false;  // has a commit in the group being filled
   };
   struct Queued {
     JournalCallback done;
@@ -191,6 +202,15 @@ class Journal {
   std::vector<Queued> queued_commits_ GUARDED_BY(mu_);
   // Someone is writing a group: a flag, not a lock held across the write.
   bool writing_ GUARDED_BY(mu_) = false;
+  // Logs with a commit in the group being filled; logs in recent groups (a
+  // ring); and the count of logs a writer waiting for more (commit_delay)
+  // is woken at, 0 when none waits. Logs, not commits: one busy log's
+  // commits follow each other and would never fill a group it waits for.
+  size_t queued_logs_ GUARDED_BY(mu_) = 0;
+  std::array<uint32_t, 8> recent_groups_ GUARDED_BY(mu_) = {};
+  size_t recent_next_ GUARDED_BY(mu_) = 0;
+  size_t gather_target_ GUARDED_BY(mu_) = 0;
+  CondVar gather_cv_;
   bool closed_ GUARDED_BY(mu_) = false;
   Status failed_ GUARDED_BY(mu_);  // sticky: a failed write could not be undone
   // The writer's file; touched only by whoever set writing_ (or Open/Close).

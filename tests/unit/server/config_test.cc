@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace frazil::server {
 namespace {
@@ -33,21 +35,46 @@ TEST(ConfigHttpLimits, ShippedFileMatchesTheEmbeddedDefaults) {
   EXPECT_EQ(config.http_limits.max_body_bytes, defaults.max_body_bytes);
 }
 
-TEST(ConfigExecutors, WalSyncThreadsIsReadAndBounded) {
-  ServeConfig config = Shipped();
-  EXPECT_EQ(config.executors.wal_sync_threads, ExecutorConfig{}.wal_sync_threads);
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("walsync", "executors:\n  wal_sync_threads: 5\n"), &config).ok());
-  EXPECT_EQ(config.executors.wal_sync_threads, 5u);
-  EXPECT_FALSE(LoadConfigFile(WriteYaml("walsync0", "executors:\n  wal_sync_threads: 0\n"), &config).ok());
-}
+// Numeric keys with bounds: the shipped file gives the embedded default,
+// values inside the bounds are read, values outside are refused.
+struct BoundedKey {
+  const char* section;
+  const char* key;
+  uint64_t (*get)(const ServeConfig&);
+  std::vector<uint64_t> accepted, refused;
+};
 
-TEST(ConfigWal, JournalLanesIsReadAndBounded) {
-  ServeConfig config = Shipped();
-  EXPECT_EQ(config.wal.journal_lanes, WalConfig{}.journal_lanes);
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("lanes", "wal:\n  journal_lanes: 3\n"), &config).ok());
-  EXPECT_EQ(config.wal.journal_lanes, 3u);
-  EXPECT_FALSE(LoadConfigFile(WriteYaml("lanes0", "wal:\n  journal_lanes: 0\n"), &config).ok());
-  EXPECT_FALSE(LoadConfigFile(WriteYaml("lanes65", "wal:\n  journal_lanes: 65\n"), &config).ok());
+TEST(ConfigBounds, NumericKeysAreReadAndBounded) {
+  const BoundedKey keys[] = {
+      {"executors",
+       "wal_sync_threads",
+       [](const ServeConfig& c) { return c.executors.wal_sync_threads; },
+       {5},
+       {0}},
+      {"wal", "journal_lanes", [](const ServeConfig& c) { return c.wal.journal_lanes; }, {3}, {0, 65}},
+      {"wal",
+       "journal_commit_delay_us",
+       [](const ServeConfig& c) { return c.wal.journal_commit_delay_us; },
+       {0, 500, 100000},
+       {100001}},
+  };
+  for (const BoundedKey& k : keys) {
+    const std::string name = std::string(k.section) + "." + k.key;
+    EXPECT_EQ(k.get(Shipped()), k.get(ServeConfig{})) << name;
+    auto yaml = [&](uint64_t v) {
+      return WriteYaml(name + std::to_string(v),
+                       std::string(k.section) + ":\n  " + k.key + ": " + std::to_string(v) + "\n");
+    };
+    for (uint64_t v : k.accepted) {
+      ServeConfig config = Shipped();
+      ASSERT_TRUE(LoadConfigFile(yaml(v), &config).ok()) << name << " " << v;
+      EXPECT_EQ(k.get(config), v) << name;
+    }
+    for (uint64_t v : k.refused) {
+      ServeConfig config = Shipped();
+      EXPECT_FALSE(LoadConfigFile(yaml(v), &config).ok()) << name << " " << v;
+    }
+  }
 }
 
 TEST(ConfigStorage, RetentionIsReadAndNegativeLimitsAreRefused) {

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -177,6 +179,136 @@ TEST_F(JournalTest, ConcurrentCommitsOfManyLogsShareGroups) {
   j = OpenJournal();
   ASSERT_NE(j, nullptr);
   for (int t = 0; t < kThreads; ++t) ExpectClaim(*j, "ns/t" + std::to_string(t), t, 0, kCommits);
+}
+
+// Commits done asynchronously, counted, so a test can wait for them.
+struct AsyncCommits {
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, failed = 0;
+  JournalCallback Callback() {
+    return [this](const Status& st) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      if (!st.ok()) ++failed;
+      cv.notify_all();
+    };
+  }
+  bool WaitFor(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return done >= n; });
+  }
+};
+
+// Waits (up to 10 s) until `pred` holds.
+bool Eventually(const std::function<bool()>& pred) {
+  for (int i = 0; i < 1000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return pred();
+}
+
+// Makes a group of four logs' commits (one slow sync with a fifth log's,
+// while the four queue), so that recent groups held four; then leaves the
+// writer idle.
+void MakeGroupOfFour(Journal& j, std::vector<std::shared_ptr<Journal::Log>>& logs, testfs::CountingFs& fs,
+                     AsyncCommits& c) {
+  fs.control().sync_delay_us = 100000;
+  const uint64_t appends = fs.control().appends;
+  ASSERT_TRUE(j.CommitAsync(*logs[4], 0, 1, Records(4, 0, 1), c.Callback()).ok());
+  ASSERT_TRUE(Eventually([&] { return fs.control().appends > appends; }));  // in its sync
+  for (int l = 0; l < 4; ++l) ASSERT_TRUE(j.CommitAsync(*logs[l], 0, 1, Records(l, 0, 1), c.Callback()).ok());
+  ASSERT_TRUE(c.WaitFor(5));
+  fs.control().sync_delay_us = 0;
+  // The writer runs the callbacks, finds the queue empty and goes idle.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// Commits X and then, while X's slow sync runs, Y: the writer finds Y
+// queued as it finishes X (writing back to back) and alone. Returns once
+// X is done.
+void CommitBehindASlowSync(Journal& j, std::vector<std::shared_ptr<Journal::Log>>& logs,
+                           testfs::CountingFs& fs, AsyncCommits& c) {
+  fs.control().sync_delay_us = 100000;
+  const uint64_t appends = fs.control().appends;
+  const int done = [&] {
+    std::lock_guard<std::mutex> lock(c.mu);
+    return c.done;
+  }();
+  ASSERT_TRUE(j.CommitAsync(*logs[4], 1, 1, Records(4, 1, 1), c.Callback()).ok());
+  ASSERT_TRUE(Eventually([&] { return fs.control().appends > appends; }));  // X is in its sync
+  ASSERT_TRUE(j.CommitAsync(*logs[0], 1, 1, Records(0, 1, 1), c.Callback()).ok());
+  ASSERT_TRUE(c.WaitFor(done + 1));  // X is done; Y is with the writer
+  fs.control().sync_delay_us = 0;
+}
+
+// Under saturating load (recent groups of four logs, the writer busy back
+// to back), a lone queued commit waits up to commit_delay for as many.
+TEST_F(JournalTest, WriterGathersAsManyCommitsAsRecentGroupsHeld) {
+  for (const auto delay : {std::chrono::microseconds(0), std::chrono::microseconds(10000000)}) {
+    std::filesystem::remove_all(dir_);
+    JournalOptions o = Opts();
+    o.commit_delay = delay;
+    auto j = std::move(Journal::Open(o)).value();
+    std::vector<std::shared_ptr<Journal::Log>> logs;
+    for (int l = 0; l < 5; ++l) logs.push_back(j->Register("ns/t" + std::to_string(l)));
+    AsyncCommits c;
+    MakeGroupOfFour(*j, logs, *fs_, c);
+    const JournalStats before = j->Stats();
+    const uint64_t appends = fs_->control().appends;
+    CommitBehindASlowSync(*j, logs, *fs_, c);
+    if (delay.count() == 0) {
+      // Y goes alone at once.
+      EXPECT_TRUE(Eventually([&] { return fs_->control().appends >= appends + 2; }));
+    } else {
+      // Y waits for more logs' commits.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      EXPECT_EQ(fs_->control().appends, appends + 1);
+    }
+    for (int l = 1; l < 4; ++l)
+      ASSERT_TRUE(j->CommitAsync(*logs[l], 1, 1, Records(l, 1, 1), c.Callback()).ok());
+    ASSERT_TRUE(c.WaitFor(10));
+    EXPECT_EQ(c.failed, 0);
+    const JournalStats after = j->Stats();
+    EXPECT_EQ(after.commits - before.commits, 5u);
+    // X went alone. Without a delay so did Y (and the three after it may
+    // have too); with one, Y waited for the three (not the whole 10 s).
+    if (delay.count() == 0) {
+      EXPECT_GE(after.groups - before.groups, 3u);
+    } else {
+      EXPECT_EQ(after.groups - before.groups, 2u);
+    }
+  }
+}
+
+// A writer waiting for more commits lets Close through at once; the
+// commit it waited with is refused, not lost silently.
+TEST_F(JournalTest, CloseEndsTheWaitForMoreCommits) {
+  JournalOptions o = Opts();
+  o.commit_delay = std::chrono::seconds(60);
+  auto j = std::move(Journal::Open(o)).value();
+  std::vector<std::shared_ptr<Journal::Log>> logs;
+  for (int l = 0; l < 5; ++l) logs.push_back(j->Register("ns/t" + std::to_string(l)));
+  AsyncCommits c;
+  MakeGroupOfFour(*j, logs, *fs_, c);
+  CommitBehindASlowSync(*j, logs, *fs_, c);  // the writer waits with Y for three more
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(j->Close().ok());
+  // Far below the 60 s the writer would otherwise have waited.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  ASSERT_TRUE(c.WaitFor(7));
+  EXPECT_EQ(c.failed, 1);  // Y; X was written before
+}
+
+// A lone committer (recent groups of one) never waits, whatever the delay.
+TEST_F(JournalTest, LoneCommitterDoesNotWaitForOthers) {
+  JournalOptions o = Opts();
+  o.commit_delay = std::chrono::seconds(60);
+  auto j = std::move(Journal::Open(o)).value();
+  auto log = j->Register("ns/a");
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(j->Commit(*log, i, 1, Records(1, i, 1)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(j->Stats().groups, 20u);
 }
 
 TEST_F(JournalTest, ReopenReturnsWhatNoLogSyncedAndFinishRecoveryDeletesTheOldSegments) {
