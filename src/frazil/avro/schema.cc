@@ -1,5 +1,6 @@
 #include "frazil/avro/schema.h"
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -44,7 +45,28 @@ const char* TypeName(Type t) {
 std::optional<int32_t> Schema::IntAttribute(const std::string& key) const {
   auto it = attributes.find(key);
   if (it == attributes.end() || !it->is_number_integer()) return std::nullopt;
-  return it->get<int32_t>();
+  if (it->is_number_unsigned()) {
+    const uint64_t v = it->get<uint64_t>();
+    if (v > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return std::nullopt;
+    return static_cast<int32_t>(v);
+  }
+  const int64_t v = it->get<int64_t>();
+  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  return static_cast<int32_t>(v);
+}
+
+std::optional<std::pair<int32_t, int32_t>> Schema::DecimalAttributes() const {
+  if (StringAttribute("logicalType") != "decimal") return std::nullopt;
+  const std::optional<int32_t> precision = IntAttribute("precision");
+  const std::optional<int32_t> scale = attributes.contains("scale") ? IntAttribute("scale") : 0;
+  if (!precision || !scale) return std::nullopt;
+  return std::make_pair(*precision, *scale);
+}
+
+std::string Schema::StringAttribute(const std::string& key) const {
+  auto it = attributes.find(key);
+  if (it == attributes.end() || !it->is_string()) return {};
+  return it->get<std::string>();
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "frazil/common/status.h"
@@ -57,8 +58,17 @@ struct Schema {
   // Every other attribute of the schema object (logicalType, element-id, ...).
   nlohmann::json attributes = nlohmann::json::object();
 
-  // Reads an attribute as an int (field ids are ints); nullopt if absent.
+  // Reads an attribute as an int (field ids are ints); nullopt if absent,
+  // not an integer or out of an int's range.
   std::optional<int32_t> IntAttribute(const std::string& key) const;
+  // Reads an attribute as a string; empty if absent or not a string (a
+  // logicalType of another JSON type is an unknown one, which the Avro
+  // spec says readers ignore).
+  std::string StringAttribute(const std::string& key) const;
+  // Precision and scale of a decimal logical type: nullopt unless
+  // logicalType is "decimal", precision an int and scale absent (0) or an
+  // int. Ranges are the caller's to check.
+  std::optional<std::pair<int32_t, int32_t>> DecimalAttributes() const;
 };
 
 // Parses schema JSON text. Named types may be referenced by name after

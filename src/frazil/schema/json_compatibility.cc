@@ -11,6 +11,14 @@ using nlohmann::json;
 
 namespace {
 
+// Whether `schema` has `key` set to true; false for any other value, and
+// for a schema that is not an object (json::value would throw on both).
+bool IsTrue(const json& schema, const char* key) {
+  if (!schema.is_object()) return false;
+  auto it = schema.find(key);
+  return it != schema.end() && *it == true;
+}
+
 // JSON types as bits; "number" in a schema is both number bits, since
 // every integer is a number.
 enum : unsigned {
@@ -325,7 +333,7 @@ class Checker {
   void Arrays(const json& r, const json& w, const std::string& path, int depth) {
     Lower(r, w, "minItems", path);
     Upper(r, w, "maxItems", path);
-    if (auto u = r.find("uniqueItems"); u != r.end() && *u == true && w.value("uniqueItems", false) != true)
+    if (IsTrue(r, "uniqueItems") && !IsTrue(w, "uniqueItems"))
       Err(path + "/uniqueItems", "uniqueItems is required now and was not before");
     auto ri = r.find("items");
     auto wi = w.find("items");
@@ -454,8 +462,7 @@ class Checker {
       const auto n = static_cast<double>(v.size());
       if (auto e = num("minItems", [&](double b) { return n >= b; })) return e;
       if (auto e = num("maxItems", [&](double b) { return n <= b; })) return e;
-      if (r.value("uniqueItems", false) == true)
-        return std::string("uniqueItems is not evaluated by these rules");
+      if (IsTrue(r, "uniqueItems")) return std::string("uniqueItems is not evaluated by these rules");
       if (auto it = r.find("items"); it != r.end()) {
         if (it->is_array()) return std::string("tuple-form items are not evaluated by these rules");
         for (const auto& x : v)

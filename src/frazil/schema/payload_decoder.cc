@@ -350,7 +350,7 @@ std::optional<__int128> BigEndianUnscaled(const std::string& b) {
 class AvroConverter {
  public:
   TypedValue Convert(const Type& t, const avro::Schema& s, const avro::Datum& d, const std::string& path) {
-    const std::string logical = s.attributes.value("logicalType", std::string());
+    const std::string logical = s.StringAttribute("logicalType");
     if (s.type == avro::Type::kNull) return {};
     if (s.type == avro::Type::kUnion) return Union(t, s, d, path);
     if (t.id == TypeId::kString && s.type != avro::Type::kString && s.type != avro::Type::kEnum) {
@@ -412,7 +412,7 @@ class AvroConverter {
         if (t.id == TypeId::kFixed && d.s.size() != static_cast<size_t>(t.length)) break;
         return Bytes(d.s);
       case TypeId::kDecimal: {
-        if (logical != "decimal" || s.attributes.value("scale", 0) != t.scale) break;
+        if (auto dec = s.DecimalAttributes(); !dec || dec->second != t.scale) break;
         auto v = BigEndianUnscaled(d.s);
         if (!v || *v >= Pow10(t.precision) || *v <= -Pow10(t.precision)) {
           reasons_.Add(path, "decimal does not fit decimal(" + std::to_string(t.precision) + "," +

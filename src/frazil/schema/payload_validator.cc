@@ -3,8 +3,12 @@
 // valijson reports a schema it cannot compile by throwing (without this it
 // aborts the process).
 #define VALIJSON_USE_EXCEPTIONS 1
+#include <algorithm>
+#include <cctype>
 #include <memory>
 #include <new>
+#include <string>
+#include <unordered_map>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/constraint_builder.hpp>
 #include <valijson/constraints/concrete_constraints.hpp>
@@ -94,6 +98,139 @@ void RenameDateFormats(json* node) {
     if (key != "enum" && key != "const" && key != "default" && key != "examples") RenameDateFormats(&child);
 }
 
+// The node a "#..." reference names in `root` (a JSON pointer, percent-
+// encoded as a URI fragment), or null if it names none.
+const json* ResolveLocal(const json& root, const std::string& ref) {
+  std::string pointer;
+  for (size_t i = 1; i < ref.size(); ++i) {
+    if (ref[i] == '%' && i + 2 < ref.size() && std::isxdigit(static_cast<unsigned char>(ref[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(ref[i + 2]))) {
+      pointer += static_cast<char>(std::stoi(ref.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      pointer += ref[i];
+    }
+  }
+  if (pointer.empty()) return &root;
+  if (pointer[0] != '/') return nullptr;  // "#name": an anchor, which draft 7 names with $id
+  const json* node = &root;
+  size_t at = 1;
+  while (true) {
+    const size_t end = pointer.find('/', at);
+    std::string token = pointer.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    for (size_t k; (k = token.find("~1")) != std::string::npos;) token.replace(k, 2, "/");
+    for (size_t k; (k = token.find("~0")) != std::string::npos;) token.replace(k, 2, "~");
+    if (node->is_object()) {
+      auto it = node->find(token);
+      if (it == node->end()) return nullptr;
+      node = &*it;
+    } else if (node->is_array()) {
+      if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos || token.size() > 9)
+        return nullptr;
+      const size_t index = std::stoul(token);
+      if (index >= node->size()) return nullptr;
+      node = &(*node)[index];
+    } else {
+      return nullptr;
+    }
+    if (end == std::string::npos) return node;
+    at = end + 1;
+  }
+}
+
+// Longest chain of references alone (a -> b -> c ...), as the
+// compatibility checker allows.
+constexpr size_t kMaxReferenceChain = 32;
+// How deep valijson may recurse compiling a schema: levels of subschemas,
+// counting the levels of each one a reference leads into. The definition
+// itself is at most 64 levels deep; references may chain definitions into
+// any depth, and valijson recurses once per level.
+constexpr int kMaxCompiledDepth = 256;
+
+// valijson recurses without end on a reference it cannot fetch (another
+// document: none is fetched) and on one that leads back to itself through
+// references only ({"$ref": "#"}, or a -> b -> a), and as deep as
+// references chain subschemas: the process dies of a stack overflow on
+// registering such a schema. All three are refused here. References that
+// cycle through a keyword ("properties": {"next": {"$ref": "#"}}) are
+// recursive schemas, which valijson compiles once.
+class ReferenceCheck {
+ public:
+  explicit ReferenceCheck(const json& root) : root_(root) {}
+
+  Status Run() { return Depth(root_, 0).status(); }
+
+ private:
+  // Levels below `node`, which is `level` levels below the root, following
+  // references; a reference back into a subschema being measured adds
+  // nothing (valijson compiles it once). Refused past kMaxCompiledDepth
+  // levels in all, before recursing further: this recursion is bounded too.
+  Result<int> Depth(const json& node, int level) {
+    if (!node.is_object() && !node.is_array()) return 0;
+    auto [at, fresh] = depth_.try_emplace(&node, 0);
+    if (!fresh) return at->second;  // measured, or being measured (a cycle)
+    int deepest = 0;
+    auto visit = [&](const json& child) -> Status {
+      if (level + 1 > kMaxCompiledDepth) return TooDeep();
+      FRAZIL_ASSIGN_OR_RETURN(const int d, Depth(child, level + 1));
+      deepest = std::max(deepest, d + 1);
+      if (level + deepest > kMaxCompiledDepth) return TooDeep();
+      return Status::Ok();
+    };
+    if (node.is_array()) {
+      for (const auto& item : node) FRAZIL_RETURN_IF_ERROR(visit(item));
+    } else {
+      if (auto r = node.find("$ref"); r != node.end()) {
+        FRAZIL_ASSIGN_OR_RETURN(const json* target, Follow(node, *r));
+        if (target != nullptr) FRAZIL_RETURN_IF_ERROR(visit(*target));
+      }
+      for (const auto& [key, child] : node.items())
+        if (key != "$ref" && key != "enum" && key != "const" && key != "default" && key != "examples")
+          FRAZIL_RETURN_IF_ERROR(visit(child));
+    }
+    depth_[&node] = deepest;
+    return deepest;
+  }
+
+  // The subschema `node`'s reference names (null if none: valijson says
+  // so), refusing references to other documents and chains of references
+  // alone that loop or run longer than kMaxReferenceChain.
+  Result<const json*> Follow(const json& node, const json& ref_value) {
+    if (!ref_value.is_string()) return Status::InvalidArgument("invalid JSON Schema: $ref is not a string");
+    const std::string& first = ref_value.get_ref<const std::string&>();
+    if (first.empty() || first[0] != '#')
+      return Status::InvalidArgument("invalid JSON Schema: $ref " + Cut(first, 200) +
+                                     " names another document; only references within the schema (#...) "
+                                     "are supported");
+    const json* target = ResolveLocal(root_, first);
+    std::vector<const json*> chain{&node};
+    for (const json* at = target; at != nullptr && at->is_object();) {
+      auto next = at->find("$ref");
+      if (next == at->end() || !next->is_string()) break;
+      if (std::find(chain.begin(), chain.end(), at) != chain.end())
+        return Status::InvalidArgument("invalid JSON Schema: $ref " + Cut(first, 200) +
+                                       " leads back to itself through references only");
+      if (chain.size() >= kMaxReferenceChain)
+        return Status::InvalidArgument("invalid JSON Schema: $ref " + Cut(first, 200) +
+                                       " starts a chain of more than " + std::to_string(kMaxReferenceChain) +
+                                       " references");
+      chain.push_back(at);
+      const std::string& ref = next->get_ref<const std::string&>();
+      if (ref.empty() || ref[0] != '#') break;  // refused where it stands
+      at = ResolveLocal(root_, ref);
+    }
+    return target;
+  }
+
+  static Status TooDeep() {
+    return Status::InvalidArgument("invalid JSON Schema: its references nest subschemas more than " +
+                                   std::to_string(kMaxCompiledDepth) + " levels deep");
+  }
+
+  const json& root_;
+  std::unordered_map<const json*, int> depth_;
+};
+
 }  // namespace
 
 struct JsonSchemaValidator::Impl {
@@ -121,6 +258,7 @@ JsonSchemaValidator::JsonSchemaValidator(std::unique_ptr<Impl> impl) : impl_(std
 JsonSchemaValidator::~JsonSchemaValidator() = default;
 
 Result<std::shared_ptr<const JsonSchemaValidator>> JsonSchemaValidator::Compile(const json& schema) {
+  FRAZIL_RETURN_IF_ERROR(ReferenceCheck(schema).Run());
   auto impl = std::make_unique<Impl>();
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);

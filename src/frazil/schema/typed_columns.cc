@@ -181,7 +181,7 @@ class AvroMapper {
   Result<TypePtr> Map(const avro::Schema& s, int depth) {
     if (depth > kMaxDepth)
       return Status::InvalidArgument("Avro schema nested deeper than " + std::to_string(kMaxDepth));
-    const std::string logical = s.attributes.value("logicalType", std::string());
+    const std::string logical = s.StringAttribute("logicalType");
     switch (s.type) {
       case avro::Type::kNull:
         return TypePtr();  // no column
@@ -206,9 +206,9 @@ class AvroMapper {
         return iceberg::Primitive(TypeId::kDouble);
       case avro::Type::kBytes:
       case avro::Type::kFixed: {
-        if (logical == "decimal") {
-          const int p = s.attributes.value("precision", 0);
-          const int sc = s.attributes.value("scale", 0);
+        // An invalid decimal is the underlying type, as the Avro spec says.
+        if (auto d = s.DecimalAttributes()) {
+          const auto [p, sc] = *d;
           if (p >= 1 && p <= 38 && sc >= 0 && sc <= p) return iceberg::Decimal(p, sc);
         }
         if (s.type == avro::Type::kFixed) return iceberg::Fixed(s.size);

@@ -63,6 +63,72 @@ TEST(PayloadValidatorTest, JsonSchemaWithLocalRefsAndRecursion) {
   EXPECT_FALSE(ValidatePayload(s, R"({"v":1,"kids":[{"v":2,"kids":[{"v":"three"}]}]})").ok());
 }
 
+// Registering any of these once ended the broker with a stack overflow in
+// valijson (found by schema_fuzz): references to another document, and
+// references that lead back to themselves through references only.
+TEST(PayloadValidatorTest, JsonSchemaReferencesThatCannotResolveAreRefused) {
+  const struct {
+    const char* def;
+    const char* says;
+  } cases[] = {
+      {R"({"$ref":"#"})", "leads back to itself"},
+      {R"({"$ref":"#/definitions/a","definitions":{"a":{"$ref":"#/definitions/a"}}})", "leads back to itself"},
+      {R"({"properties":{"x":{"$ref":"#/definitions/a"}},
+          "definitions":{"a":{"$ref":"#/definitions/b"},"b":{"$ref":"#/definitions/%61"}}})",
+       "leads back to itself"},
+      {R"({"$ref":"other.json#/a"})", "names another document"},
+      {R"({"$ref":"k:[{"})", "names another document"},
+      {R"({"items":[{"$ref":7}]})", "$ref is not a string"},
+  };
+  for (const auto& c : cases) {
+    auto p = ParseDefinition(SchemaType::kJsonSchema, c.def);
+    ASSERT_FALSE(p.ok()) << c.def;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << c.def;
+    EXPECT_NE(p.status().message().find(c.says), std::string::npos) << c.def << ": " << p.status().ToString();
+  }
+  // A chain of references that ends in a schema, and a "$ref" key inside
+  // data (an enum value), are fine.
+  auto chain = Parse(SchemaType::kJsonSchema, R"({"$ref":"#/definitions/a","definitions":{
+      "a":{"$ref":"#/definitions/b"},"b":{"type":"string","enum":[{"$ref":"#"},"x"]}}})");
+  EXPECT_TRUE(ValidatePayload(chain, R"("x")").ok());
+  EXPECT_EQ(ValidatePayload(chain, R"("y")").code(), StatusCode::kInvalidArgument);
+}
+
+// A definition is at most 64 levels deep, but references chain
+// definitions into any depth, and valijson recursed once per level: 8,000
+// definitions, each referring to the next from a property, ended the
+// process with a stack overflow; a chain of 8,000 references alone took
+// minutes to check.
+TEST(PayloadValidatorTest, JsonSchemaReferencesNestAtMostSoDeep) {
+  auto chained = [](int n, bool through_property) {
+    nlohmann::json defs = nlohmann::json::object();
+    for (int i = 0; i < n; ++i) {
+      nlohmann::json ref = {{"$ref", "#/$defs/a" + std::to_string(i + 1)}};
+      defs["a" + std::to_string(i)] = through_property ? nlohmann::json{{"properties", {{"x", ref}}}} : ref;
+    }
+    defs["a" + std::to_string(n)] = {{"type", "integer"}};
+    return nlohmann::json{{"$defs", defs}, {"$ref", "#/$defs/a0"}}.dump();
+  };
+  // Three levels a definition (itself, properties, x): 60 make 181.
+  auto ok = Parse(SchemaType::kJsonSchema, chained(60, true));
+  std::string payload = "1";
+  for (int i = 0; i < 60; ++i) payload = R"({"x":)" + payload + "}";
+  EXPECT_TRUE(ValidatePayload(ok, payload).ok());
+  for (int n : {100, 8000}) {
+    auto deep = ParseDefinition(SchemaType::kJsonSchema, chained(n, true));
+    ASSERT_FALSE(deep.ok()) << n;
+    EXPECT_NE(deep.status().message().find("more than 256 levels deep"), std::string::npos)
+        << deep.status().ToString();
+  }
+  EXPECT_TRUE(ParseDefinition(SchemaType::kJsonSchema, chained(30, false)).ok());
+  for (int n : {40, 8000}) {
+    auto chain = ParseDefinition(SchemaType::kJsonSchema, chained(n, false));
+    ASSERT_FALSE(chain.ok()) << n;
+    EXPECT_NE(chain.status().message().find("chain of more than 32 references"), std::string::npos)
+        << chain.status().ToString();
+  }
+}
+
 TEST(PayloadValidatorTest, AvroDecodesExactlyOneDatum) {
   auto s = Parse(SchemaType::kAvro, R"({"type":"record","name":"U","fields":[{"name":"id","type":"long"},
       {"name":"name","type":"string"}]})");

@@ -141,6 +141,25 @@ TEST(TypedColumnsTest, AvroTypesAndLogicalTypes) {
   EXPECT_EQ(t.find("nothing"), std::string::npos) << t;
 }
 
+// The Avro spec: unknown or invalid logical types are ignored and the
+// underlying type used. A logicalType that is not a string, and a decimal
+// whose precision or scale is not an int, once ended the process (found by
+// typed_payload_fuzz).
+TEST(TypedColumnsTest, AvroLogicalTypesOfTheWrongJsonTypeAreIgnored) {
+  const std::string def = R"({"type": "record", "name": "R", "fields": [
+    {"name": "a", "type": {"type": "bytes", "logicalType": 2}},
+    {"name": "b", "type": {"type": "int", "logicalType": ["date"]}},
+    {"name": "c", "type": {"type": "bytes", "logicalType": "decimal", "precision": "9", "scale": 2}},
+    {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 4294967305, "scale": 2}},
+    {"name": "e", "type": {"type": "fixed", "name": "F", "size": 8, "logicalType": "decimal", "precision": 9,
+                           "scale": 2.5}}]})";
+  const std::string t = TypeOf(SchemaType::kAvro, def);
+  for (const char* want : {"a: optional binary", "b: optional int", "c: optional binary",
+                           "d: optional binary", "e: optional fixed[8]"}) {
+    EXPECT_NE(t.find(want), std::string::npos) << want << " in " << t;
+  }
+}
+
 TEST(TypedColumnsTest, TypesWithoutColumnsAndRecursiveAvroAreRefused) {
   for (SchemaType st : {SchemaType::kBytes, SchemaType::kString, SchemaType::kNumber}) {
     auto r = PayloadType(st, "");
