@@ -198,8 +198,8 @@ std::string MinMax::EncodedMax() const {
 // ---------------------------------------------------------------------------
 // ColumnWriter
 
-ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options)
-    : leaf_(leaf), options_(options), chunk_minmax_(leaf), file_minmax_(leaf) {
+ColumnWriter::ColumnWriter(const LeafColumn& leaf, const WriterOptions& options, PageSpill* spill)
+    : leaf_(leaf), options_(options), spill_(spill), chunk_minmax_(leaf), file_minmax_(leaf) {
   plain_.Resize(kLevelGap);
   const ValueType t = leaf.value.type;
   if (options.dictionary_for_byte_arrays && (t == ValueType::kString || t == ValueType::kBinary)) {
@@ -483,7 +483,14 @@ Status ColumnWriter::CutPage() {
                                                           : Encoding::kPlain;
   FRAZIL_ASSIGN_OR_RETURN(auto page, BuildPage(PageType::kDataPage, page_body, owner, page_values_, enc));
   chunk_bytes_ += page.bytes().size();
-  chunk_.push_back(std::move(page));
+  if (spill_ != nullptr) {
+    FRAZIL_ASSIGN_OR_RETURN(const uint64_t at, spill_->Append(page.bytes()));
+    spilled_.emplace_back(at, page.bytes().size());
+    // The values' buffer, handed to the page, comes back for the next one.
+    if (owner != nullptr && plain_.capacity() == 0) plain_ = std::move(page.buffer);
+  } else {
+    chunk_.push_back(std::move(page));
+  }
   bool seen = false;
   for (auto e : chunk_encodings_) seen = seen || e == enc;
   if (!seen) chunk_encodings_.push_back(enc);
@@ -518,7 +525,9 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
                                                  static_cast<int32_t>(dict_.size()), Encoding::kPlain));
     dict_bytes = page.bytes().size();
     chunk_bytes_ += dict_bytes;
-    chunk_.insert(chunk_.begin(), std::move(page));
+    // Written now, ahead of the data pages; the rest of the chunk's
+    // metadata does not depend on where they come from.
+    FRAZIL_RETURN_IF_ERROR(sink->Write(page.bytes()));
     m.dictionary_page_offset = static_cast<int64_t>(start);
     chunk_encodings_.push_back(Encoding::kPlain);  // the dictionary page
   }
@@ -535,6 +544,7 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
   }
   m.statistics = st;
   for (const auto& page : chunk_) FRAZIL_RETURN_IF_ERROR(sink->Write(page.bytes()));
+  for (const auto& [at, size] : spilled_) FRAZIL_RETURN_IF_ERROR(spill_->CopyTo(at, size, sink));
 
   total_values_ += chunk_values_;
   total_nulls_ += chunk_nulls_;
@@ -543,6 +553,7 @@ Result<ColumnChunk> ColumnWriter::FlushChunk(OutputSink* sink) {
 
   // Reset for the next row group.
   chunk_.clear();
+  spilled_.clear();
   chunk_bytes_ = chunk_uncompressed_ = 0;
   chunk_values_ = chunk_nulls_ = 0;
   chunk_encodings_.clear();

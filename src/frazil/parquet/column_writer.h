@@ -15,6 +15,7 @@
 #include "frazil/parquet/metadata.h"
 #include "frazil/parquet/output_sink.h"
 #include "frazil/parquet/page_buffer.h"
+#include "frazil/parquet/page_spill.h"
 #include "frazil/parquet/schema.h"
 #include "frazil/parquet/writer_options.h"
 
@@ -71,7 +72,9 @@ struct EncodedPage {
 
 class ColumnWriter {
  public:
-  ColumnWriter(const LeafColumn& leaf, const WriterOptions& options);
+  // With `spill`, finished data pages go to it, not to memory; it must be
+  // kept until the chunk is flushed, and reset by the owner only after.
+  ColumnWriter(const LeafColumn& leaf, const WriterOptions& options, PageSpill* spill = nullptr);
 
   // Rows [begin, end) of a primitive column: one entry per row.
   Status AddRows(const ValueVector& vec, size_t begin, size_t end);
@@ -133,8 +136,11 @@ class ColumnWriter {
   std::vector<uint8_t> body_, header_;
 
   // The chunk being built: its data pages, one buffer per page so that the
-  // chunk never has to be regrown and copied.
+  // chunk never has to be regrown and copied; or, with a spill, where they
+  // lie in it (offset, size).
   std::vector<EncodedPage> chunk_;
+  PageSpill* spill_;
+  std::vector<std::pair<uint64_t, uint64_t>> spilled_;
   uint64_t chunk_bytes_ = 0;
   uint64_t chunk_uncompressed_ = 0;
   int64_t chunk_values_ = 0;

@@ -236,6 +236,9 @@ Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOp
   }
   Normalize(&schema);
   std::unique_ptr<FileWriter> w(new FileWriter(std::move(schema), std::move(options), std::move(sink)));
+  if (!w->options_.spill_dir.empty()) {
+    FRAZIL_ASSIGN_OR_RETURN(w->spill_, PageSpill::Open(w->options_.spill_dir));
+  }
   FRAZIL_ASSIGN_OR_RETURN(w->elements_, ToParquetSchema(w->schema_, &w->leaves_));
   // The leaves' chains, found in the order ToParquetSchema lays leaves out.
   for (const auto& f : w->schema_.fields) {
@@ -258,7 +261,7 @@ Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOp
   if (w->chains_.size() != w->leaves_.size())
     return Status::Internal("Parquet writer: leaves and schema disagree");
   for (const auto& leaf : w->leaves_)
-    w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_));
+    w->writers_.push_back(std::make_unique<ColumnWriter>(leaf, w->options_, w->spill_.get()));
   FRAZIL_RETURN_IF_ERROR(w->sink_->Write(std::span(reinterpret_cast<const uint8_t*>(kMagic), 4)));
   return w;
 }
@@ -369,6 +372,7 @@ Status FileWriter::FlushRowGroup() {
     compressed += c.meta_data->total_compressed_size;
     g.columns.push_back(std::move(c));
   }
+  if (spill_) FRAZIL_RETURN_IF_ERROR(spill_->Reset());
   g.total_compressed_size = compressed;
   g.ordinal = static_cast<int16_t>(row_groups_.size());
   row_groups_.push_back(std::move(g));

@@ -62,6 +62,7 @@ class FileWriter {
   FileSchema schema_;
   WriterOptions options_;
   std::unique_ptr<OutputSink> sink_;
+  std::unique_ptr<PageSpill> spill_;  // with options_.spill_dir; before writers_, which use it
   std::vector<LeafColumn> leaves_;
   std::vector<SchemaElement> elements_;
   std::vector<std::unique_ptr<ColumnWriter>> writers_;

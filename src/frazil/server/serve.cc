@@ -312,6 +312,7 @@ int RunServe(const ServeConfig& config) {
   broker_options.shared_journal = config.wal.shared_journal;
   broker_options.journal_segment_bytes = config.wal.journal_segment_bytes;
   broker_options.journal_lanes = static_cast<size_t>(config.wal.journal_lanes);
+  broker_options.journal_commit_delay = std::chrono::microseconds(config.wal.journal_commit_delay_us);
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;
   broker_options.client_timeout = std::chrono::milliseconds(config.client_timeout_ms);
@@ -334,6 +335,7 @@ int RunServe(const ServeConfig& config) {
     cc.maintenance.expired_files_grace_ms = static_cast<int64_t>(sc.expired_files_grace_ms);
     cc.maintenance.compact_min_files = static_cast<size_t>(sc.compact_min_files);
     cc.maintenance.compact_target_bytes = static_cast<int64_t>(sc.compact_target_bytes);
+    cc.maintenance.spill_dir = config.data_dir;
     cc.retention = storage::RetentionPolicy{sc.retention_max_age_ms, sc.retention_max_bytes};
     broker_options.reader.prefetch_files = sc.reader_prefetch_files;
     broker_options.reader.prefetch_bytes = sc.reader_prefetch_bytes;

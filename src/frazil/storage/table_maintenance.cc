@@ -153,9 +153,11 @@ Result<bool> CopyInOffsetOrder(iceberg::FileIO* io, const iceberg::Schema& schem
 Result<iceberg::DataFile> RewriteRun(iceberg::FileIO* io, const iceberg::Schema& schema,
                                      const std::vector<const iceberg::DataFile*>& run,
                                      const std::string& path, int32_t spec_id,
-                                     const iceberg::PartitionValues& partition, uint64_t row_group_bytes) {
+                                     const iceberg::PartitionValues& partition,
+                                     const MaintenanceConfig& config) {
   parquet::WriterOptions options;
-  options.row_group_bytes = std::max<uint64_t>(row_group_bytes, 1);
+  options.row_group_bytes = static_cast<uint64_t>(std::max<int64_t>(config.compact_row_group_bytes, 1));
+  options.spill_dir = config.spill_dir;
   if (DisjointInOrder(run)) {
     FRAZIL_ASSIGN_OR_RETURN(auto writer,
                             iceberg::DataFileWriter::Open(io, path, schema, spec_id, partition, options));
@@ -230,8 +232,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
       iceberg::Value day;
       day.l = key.second;
       // Sorted by offset: the table's sort order, which engines may rely on.
-      auto file = RewriteRun(catalog->io(), *schema, run, path, key.first, {day},
-                             static_cast<uint64_t>(config.compact_row_group_bytes));
+      auto file = RewriteRun(catalog->io(), *schema, run, path, key.first, {day}, config);
       if (!file.ok()) {
         discard();
         return file.status().WithContext("compacting " + id.ToString());
