@@ -365,6 +365,7 @@ Result<std::shared_ptr<Broker::Topic>> Broker::OpenTopic(const std::string& name
     }
     // The committer stops before the topic goes (Topic::Close).
     cc.on_retention = [this, raw](uint64_t floor) { OnRetention(*raw, floor); };
+    cc.table_readers = t->table_readers;
     t->committer = std::make_unique<storage::TopicCommitter>(options_.catalog, t->table, t->wal.get(), cc);
   }
   // Runs on the WAL's thread after the producers of a batch are
@@ -826,7 +827,7 @@ std::shared_ptr<TopicCounters> Broker::Counters(const std::string& topic) {
 }
 
 storage::TopicTable Broker::TableOf(const Topic& t) const {
-  return storage::TopicTable{options_.catalog, t.table, options_.reader};
+  return storage::TopicTable{options_.catalog, t.table, options_.reader, t.table_readers};
 }
 
 std::map<std::string, size_t> Broker::ConsumerCounts(const std::string& topic) {

@@ -267,6 +267,8 @@ class Broker {
     std::unique_ptr<storage::TopicCommitter> committer;  // null without a catalog
     uint64_t listener = 0;
     const std::shared_ptr<TopicCounters> counters = std::make_shared<TopicCounters>();
+    // Subscriptions replaying the table from its files: its compaction waits for them.
+    const std::shared_ptr<storage::TableReaders> table_readers = std::make_shared<storage::TableReaders>();
     // The first offset retention keeps: subscriptions start no lower.
     std::atomic<uint64_t> retention_floor{0};
     // The fields above are set before the topic is published in topics_

@@ -100,6 +100,9 @@ Status CatalogConfig::Validate() const {
 
 namespace {
 
+// Longer than any replay; bounded so the milliseconds fit an int64 duration.
+constexpr uint64_t kMaxCompactDeferMs = 7ull * 24 * 3600 * 1000;
+
 Status LoadCatalogSection(const YAML::Node& node, CatalogConfig* c) {
   const std::string where = "catalog.";
   const std::pair<const char*, std::string*> texts[] = {
@@ -316,6 +319,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"expired_files_grace_ms", &sc.expired_files_grace_ms},
         {"compact_min_files", &sc.compact_min_files},
         {"compact_target_bytes", &sc.compact_target_bytes},
+        {"compact_defer_max_ms", &sc.compact_defer_max_ms},
         {"reader_prefetch_files", &sc.reader_prefetch_files},
         {"reader_prefetch_bytes", &sc.reader_prefetch_bytes},
         {"manifest_cache_bytes", &sc.manifest_cache_bytes},
@@ -342,6 +346,10 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
           "storage.flush_interval_ms, max_rows, max_bytes, memory_cap_bytes, commit_memory_bytes, "
           "max_days_per_commit, "
           "commit_max_backoff_ms, reader_prefetch_files and reader_prefetch_bytes must be positive"));
+    if (sc.compact_defer_max_ms > kMaxCompactDeferMs)
+      return in_file(Status::InvalidArgument("storage.compact_defer_max_ms must be at most " +
+                                             std::to_string(kMaxCompactDeferMs) + " (7 days), not " +
+                                             std::to_string(sc.compact_defer_max_ms)));
     if (sc.snapshot_min_keep == 0 || sc.snapshot_min_keep > 1000000)
       return in_file(Status::InvalidArgument("storage.snapshot_min_keep must be between 1 and 1000000"));
   }

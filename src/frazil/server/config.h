@@ -71,6 +71,7 @@ struct StorageConfig {
   uint64_t expired_files_grace_ms = 600000;
   uint64_t compact_min_files = 16;
   uint64_t compact_target_bytes = 64ull << 20;
+  uint64_t compact_defer_max_ms = 600000;
   uint64_t reader_prefetch_files = 2;
   uint64_t reader_prefetch_bytes = 32ull << 20;
   uint64_t manifest_cache_bytes = 32ull << 20;

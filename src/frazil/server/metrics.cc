@@ -277,6 +277,10 @@ void RenderTopics(ExpositionWriter& w, const MetricsInput& in) {
       w, topics, "frazil_storage_compactions_total", Type::kCounter, "Compactions that rewrote data files.",
       [](const TI& t) { return t.storage.compactions; }, table);
   PerTopic(
+      w, topics, "frazil_storage_compaction_deferrals_total", Type::kCounter,
+      "Times the table's compaction began waiting for consumers replaying it.",
+      [](const TI& t) { return t.storage.compaction_deferrals; }, table);
+  PerTopic(
       w, topics, "frazil_storage_expirations_total", Type::kCounter,
       "Snapshot expirations that removed snapshots.", [](const TI& t) { return t.storage.expirations; },
       table);

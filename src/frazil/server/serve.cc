@@ -335,6 +335,7 @@ int RunServe(const ServeConfig& config) {
     cc.maintenance.expired_files_grace_ms = static_cast<int64_t>(sc.expired_files_grace_ms);
     cc.maintenance.compact_min_files = static_cast<size_t>(sc.compact_min_files);
     cc.maintenance.compact_target_bytes = static_cast<int64_t>(sc.compact_target_bytes);
+    cc.maintenance.compact_defer_max_ms = static_cast<int64_t>(sc.compact_defer_max_ms);
     cc.maintenance.spill_dir = config.data_dir;
     cc.retention = storage::RetentionPolicy{sc.retention_max_age_ms, sc.retention_max_bytes};
     broker_options.reader.prefetch_files = sc.reader_prefetch_files;

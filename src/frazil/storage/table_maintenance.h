@@ -31,6 +31,10 @@ struct MaintenanceConfig {
   // Compaction streams a run into its new file: it holds a batch of rows
   // and the row group being written, cut at about this many bytes.
   int64_t compact_row_group_bytes = 8ll << 20;
+  // While consumers replay the table from its files (TableReaders), its
+  // compaction waits for them, at most this long before running beside
+  // them (0: never waits).
+  int64_t compact_defer_max_ms = 600000;
   // Where compaction keeps the row group's finished pages, in a scratch
   // file with no name, until the row group is written (empty: in memory).
   // The broker gives its data directory: the pages then sit in the page

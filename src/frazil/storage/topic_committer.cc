@@ -18,6 +18,9 @@ int64_t Nanos(Clock::time_point t) { return t.time_since_epoch().count(); }
 // no upkeep is scheduled for it.
 constexpr int64_t kRetentionAfterFirstCommit = INT64_MIN;
 
+// How soon upkeep looks again at a compaction waiting for replays to end.
+constexpr int64_t kDeferredCompactionRecheckMs = 5000;
+
 }  // namespace
 
 // Never destroyed: committers may outlive static destruction at exit.
@@ -372,6 +375,33 @@ bool TopicCommitter::CompactionMayApply(uint64_t data_files) const {
   return config_.maintenance.compact_min_files >= 2 && data_files >= config_.maintenance.compact_min_files;
 }
 
+bool TopicCommitter::DeferCompaction(Clock::time_point now) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const int64_t max_ms = config_.maintenance.compact_defer_max_ms;
+  const uint32_t replays = config_.table_readers ? config_.table_readers->active() : 0;
+  if (replays == 0 || max_ms <= 0) {
+    if (compact_deferred_since_)
+      FRAZIL_LOG_INFO("topic table {}: the replays ended; compaction runs after waiting {} ms", id_.ToString(),
+                      duration_cast<milliseconds>(now - *compact_deferred_since_).count());
+    compact_deferred_since_.reset();
+    return false;
+  }
+  if (!compact_deferred_since_) {
+    compact_deferred_since_ = now;
+    FRAZIL_LOG_INFO("topic table {}: compaction waits while {} consumer(s) replay the table (at most {} ms)",
+                    id_.ToString(), replays, max_ms);
+    MutexLock lock(&mu_);
+    ++status_.compaction_deferrals;
+    return true;
+  }
+  if (now - *compact_deferred_since_ < milliseconds(max_ms)) return true;
+  FRAZIL_LOG_INFO("topic table {}: compaction waited {} ms for {} replay(s) of the table; it runs beside them",
+                  id_.ToString(), max_ms, replays);
+  compact_deferred_since_.reset();
+  return false;
+}
+
 void TopicCommitter::RunUpkeep() {
   int64_t snapshot_id;
   uint64_t snapshots, data_files;
@@ -400,7 +430,12 @@ void TopicCommitter::RunUpkeep() {
   // (commits are what add files and snapshots), orphans once per period.
   // An idle table is skipped without reading anything.
   const bool changed = snapshot_id != checked_snapshot_;
-  const bool compact = changed && CompactionMayApply(data_files);
+  bool compact = (changed || compact_pending_) && CompactionMayApply(data_files);
+  compact_pending_ = false;
+  if (compact && DeferCompaction(now)) {
+    compact = false;
+    compact_pending_ = true;
+  }
   const bool expire = changed && ExpiryMayApply(snapshots);
   // Files of expired snapshots whose grace has passed are deleted even on
   // an idle table; failed ones are retried an interval later.
@@ -431,6 +466,12 @@ void TopicCommitter::RunUpkeep() {
   if (first_due != INT64_MAX) {
     const int64_t wait = std::max(first_due - WallClockMs() + 1, config_.maintenance.interval_ms);
     upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(wait));
+  }
+  if (compact_pending_) {
+    // Nothing else may bring upkeep back to an idle table: look again soon.
+    const int64_t wait = std::min<int64_t>({config_.maintenance.interval_ms, kDeferredCompactionRecheckMs,
+                                            config_.maintenance.compact_defer_max_ms});
+    upkeep_task_->ScheduleAt(Clock::now() + std::chrono::milliseconds(std::max<int64_t>(wait, 1)));
   }
   bool commit;
   {

@@ -15,7 +15,10 @@
 // have work: compaction and expiry after new snapshots, orphan listing once
 // per ten upkeep intervals; the first upkeep of a table opened or created
 // comes at a random point of its interval, so thousands of tables opened
-// together do not queue on the upkeep thread. Commit and upkeep of one table never
+// together do not queue on the upkeep thread. While consumers replay the
+// table (config.table_readers), compaction waits for them, up to
+// maintenance.compact_defer_max_ms, looking again every few seconds.
+// Commit and upkeep of one table never
 // run at once: whichever starts while the other runs steps aside and is run
 // again when the other finishes.
 #pragma once
@@ -35,6 +38,7 @@
 #include "frazil/common/histogram.h"
 #include "frazil/common/mutex.h"
 #include "frazil/storage/table_maintenance.h"
+#include "frazil/storage/table_readers.h"
 #include "frazil/storage/table_retention.h"
 #include "frazil/storage/topic_writer.h"
 #include "frazil/wal/write_ahead_log.h"
@@ -60,6 +64,8 @@ struct CommitterConfig {
   // the broker moves subscriptions behind it forward. Runs on the upkeep
   // executor with no committer lock held.
   std::function<void(uint64_t floor)> on_retention;
+  // The topic's readers replaying the table (null: compaction never waits).
+  std::shared_ptr<TableReaders> table_readers;
   Executor* commit_executor = nullptr;  // null: DefaultCommitExecutor()
   Executor* upkeep_executor = nullptr;  // null: DefaultUpkeepExecutor()
 };
@@ -80,6 +86,7 @@ struct CommitterStatus {
   uint64_t snapshots = 0;                     // snapshots in the table's metadata
   uint64_t data_files = 0;                    // data files in the current snapshot
   uint64_t compactions = 0, expirations = 0;  // upkeep runs that changed the table
+  uint64_t compaction_deferrals = 0;          // times compaction began waiting for replays to end
   uint64_t retention_files_removed = 0;       // data files retention removed (delete snapshots)
   uint64_t retention_floor = 0;               // first offset retention keeps (0: none removed)
   LatencyHistogram::Snapshot commit_latency;  // one table commit (files written + catalog commit)
@@ -136,6 +143,8 @@ class TopicCommitter {
   std::chrono::milliseconds OrphanPeriod() const;
   bool ExpiryMayApply(uint64_t snapshots) const;
   bool CompactionMayApply(uint64_t data_files) const;
+  // True while compaction waits for replays of the table (and since when).
+  bool DeferCompaction(Clock::time_point now) EXCLUDES(mu_);
   // False if a step failed (the next upkeep tries again).
   bool Maintain(bool compact, bool expire, bool orphans, const std::optional<RetentionPolicy>& retain)
       EXCLUDES(mu_);
@@ -161,6 +170,8 @@ class TopicCommitter {
   std::vector<PendingDelete> pending_deletes_;
   int64_t checked_snapshot_ = -2;  // the snapshot the last successful upkeep saw
   int64_t retention_due_ms_ = 0;   // wall clock: the next file passes the age limit then
+  bool compact_pending_ = false;   // compaction was put off for replays: wanted at the next upkeep
+  std::optional<Clock::time_point> compact_deferred_since_;
 
   // The visible end at which Wake schedules the commit task (max: never).
   std::atomic<uint64_t> wake_at_{UINT64_MAX};

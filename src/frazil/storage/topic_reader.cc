@@ -62,7 +62,10 @@ TopicReader::TopicReader(wal::WriteAheadLog* wal, TopicTable table)
   Seek(wal->Stats().low_water_offset);
 }
 
-TopicReader::~TopicReader() { prefetch_task_->Stop(); }
+TopicReader::~TopicReader() {
+  prefetch_task_->Stop();
+  if (counted_in_) table_.readers->Leave();
+}
 
 void TopicReader::SetReadyCallback(std::function<void()> fn) {
   auto shared = fn ? std::make_shared<std::function<void()>>(std::move(fn)) : nullptr;
@@ -106,6 +109,10 @@ void TopicReader::StartTable(uint64_t offset) {
     next_read_ = offset;
   }
   replayed_bytes_ = 0;
+  if (table_.readers && !counted_in_) {
+    table_.readers->Enter();
+    counted_in_ = true;
+  }
   prefetch_task_->Schedule();
 }
 
@@ -118,6 +125,10 @@ void TopicReader::StopTable() {
     ResetTableLocked();
   }
   dropped.clear();  // freed outside the lock
+  if (counted_in_) {
+    table_.readers->Leave();
+    counted_in_ = false;
+  }
   // A large replay is over: hand the freed memory back.
   NoteTransientBytes(replayed_bytes_);
   ReleaseFreedMemory(kTrimAfterBytes);

@@ -43,6 +43,7 @@
 #include "frazil/storage/envelope.h"
 #include "frazil/storage/stored_message.h"
 #include "frazil/storage/table_history.h"
+#include "frazil/storage/table_readers.h"
 #include "frazil/wal/wal_reader.h"
 #include "frazil/wal/write_ahead_log.h"
 
@@ -78,6 +79,8 @@ struct TopicTable {
   catalog::Catalog* catalog = nullptr;
   catalog::TableIdentifier id;
   ReaderConfig config;
+  // The topic's count of readers replaying its table (null: not counted).
+  std::shared_ptr<TableReaders> readers = nullptr;
 };
 
 class TopicReader {
@@ -157,6 +160,7 @@ class TopicReader {
   uint64_t undecodable_ = 0;
   uint64_t replayed_bytes_ = 0;  // decoded table bytes since the last StartTable
   bool table_retried_ = false;   // the table was loaded again after the WAL missed its end
+  bool counted_in_ = false;      // counted in table_.readers (while reading the table)
 
   // The prefetch task's (one run at a time).
   std::unique_ptr<TableHistory> history_;  // null without a table

@@ -125,6 +125,19 @@ TEST(ConfigStorage, ExpiredFilesGrace) {
   EXPECT_EQ(config.storage.expired_files_grace_ms, 0u);
 }
 
+TEST(ConfigStorage, CompactionWaitsForReplaysAtMostSoLong) {
+  ServeConfig shipped = Shipped();
+  EXPECT_EQ(shipped.storage.compact_defer_max_ms, StorageConfig{}.compact_defer_max_ms);
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("defer", "storage:\n  compact_defer_max_ms: 2500\n"), &config).ok());
+  EXPECT_EQ(config.storage.compact_defer_max_ms, 2500u);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("defer0", "storage:\n  compact_defer_max_ms: 0\n"), &config).ok());
+  EXPECT_EQ(config.storage.compact_defer_max_ms, 0u);
+  Status huge = LoadConfigFile(WriteYaml("deferbig", "storage:\n  compact_defer_max_ms: 604800001\n"), &config);
+  EXPECT_FALSE(huge.ok());
+  EXPECT_NE(huge.message().find("compact_defer_max_ms"), std::string::npos) << huge.ToString();
+}
+
 TEST(ConfigStorage, CommitMemoryAndCommitThreads) {
   ServeConfig shipped = Shipped();
   EXPECT_EQ(shipped.storage.commit_memory_bytes, StorageConfig{}.commit_memory_bytes);

@@ -420,5 +420,52 @@ TEST_F(TopicCommitterTest, UpkeepOfIdleTablesReadsNothing) {
   for (auto& w : wals) (void)w->Close();
 }
 
+// While a consumer replays the table (counted in TableReaders), compaction
+// waits; it runs once the replay ends, and after compact_defer_max_ms even
+// if it has not.
+TEST_F(TopicCommitterTest, CompactionWaitsWhileTheTableIsReplayed) {
+  for (const bool replay_ends : {true, false}) {
+    SCOPED_TRACE(replay_ends ? "the replay ends" : "the replay outlasts the wait");
+    const std::string name = replay_ends ? "ends" : "outlasts";
+    auto wal = OpenWal(name);
+    CommitterConfig config;
+    config.flush_interval = milliseconds(5);
+    config.writer.max_rows = 5;
+    config.maintenance.interval_ms = 20;
+    config.maintenance.compact_min_files = 3;
+    config.maintenance.compact_defer_max_ms = replay_ends ? 600000 : 1500;
+    config.table_readers = std::make_shared<TableReaders>();
+    config.commit_executor = &commits_;
+    config.upkeep_executor = &upkeep_;
+    config.table_readers->Enter();
+    TopicCommitter committer(catalog_.get(), {{"ns"}, "defer_" + name}, wal.get(), config);
+    for (uint64_t n = 5; n <= 30; n += 5) {
+      Produce(wal.get(), 5);
+      committer.Wake(wal->Stats().visible_end);
+      ASSERT_TRUE(WaitFor([&] { return committer.status().committed_offset == n; }));
+    }
+    ASSERT_GE(committer.status().data_files, 3u) << "nothing to compact: the test would mean nothing";
+    // Many upkeep intervals, well short of the longest wait.
+    const auto waited_from = Clock::now();
+    ASSERT_TRUE(WaitFor([&] { return committer.status().compaction_deferrals > 0; }));
+    std::this_thread::sleep_for(milliseconds(400));
+    auto st = committer.status();
+    if (Clock::now() - waited_from < milliseconds(1400)) {
+      EXPECT_EQ(st.compactions, 0u) << "compaction ran while the table was replayed";
+    }
+    EXPECT_EQ(st.compaction_deferrals, 1u);
+    EXPECT_GE(st.data_files, 3u);
+    if (replay_ends) config.table_readers->Leave();
+    ASSERT_TRUE(WaitFor([&] { return committer.status().compactions > 0; }, std::chrono::seconds(20)));
+    EXPECT_EQ(committer.status().data_files, 1u);
+    if (!replay_ends) {
+      EXPECT_GE(Clock::now() - waited_from, milliseconds(1400)) << "compaction did not wait for the replay";
+    }
+    EXPECT_EQ(committer.status().committed_offset, 30u);
+    committer.Stop(false);
+    (void)wal->Close();
+  }
+}
+
 }  // namespace
 }  // namespace frazil::storage

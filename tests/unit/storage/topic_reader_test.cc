@@ -202,6 +202,39 @@ TEST_F(TopicReaderTest, ReadsHistoryFromTheTableThenTheWalWithoutGapOrDuplicate)
   ReadAll(&inter, 333);
 }
 
+// A reader counts itself in the topic's TableReaders while it reads the
+// table (so compaction waits), and out once it reads the WAL, seeks into
+// it, or goes away.
+TEST_F(TopicReaderTest, CountsItselfAmongTheTablesReadersOnlyWhileReadingIt) {
+  Produce(200);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{50, 1 << 30}).value();
+  while (w->CommitBatch().value() > 0) {
+  }
+  ASSERT_GT(wal_->Reclaim(200).value().low_water_offset, 10u) << "the test needs history only the table has";
+  Produce(10);
+  auto readers = std::make_shared<TableReaders>();
+  TopicTable table = Table();
+  table.readers = readers;
+  {
+    TopicReader r(wal_.get(), table);
+    EXPECT_EQ(readers->active(), 0u) << "a reader starting at the WAL's oldest record reads no table";
+    r.Seek(0);
+    EXPECT_TRUE(r.reading_table());
+    EXPECT_EQ(readers->active(), 1u);
+    TopicReader second(wal_.get(), table);
+    second.Seek(5);
+    EXPECT_EQ(readers->active(), 2u);
+    second.Seek(205);  // in the WAL
+    EXPECT_EQ(readers->active(), 1u);
+    second.Seek(7);
+    EXPECT_EQ(readers->active(), 2u);
+    ReadAll(&r, 0);  // through the table into the WAL
+    EXPECT_FALSE(r.reading_table());
+    EXPECT_EQ(readers->active(), 1u);
+  }
+  EXPECT_EQ(readers->active(), 0u) << "a reader destroyed while reading the table stayed counted";
+}
+
 TEST_F(TopicReaderTest, GoesBackToTheTableWhenTheWalIsReclaimedUnderIt) {
   Produce(200);
   TopicReader r(wal_.get(), Table());
