@@ -382,8 +382,8 @@ bool TopicCommitter::DeferCompaction(Clock::time_point now) {
   const uint32_t replays = config_.table_readers ? config_.table_readers->active() : 0;
   if (replays == 0 || max_ms <= 0) {
     if (compact_deferred_since_)
-      FRAZIL_LOG_INFO("topic table {}: the replays ended; compaction runs after waiting {} ms", id_.ToString(),
-                      duration_cast<milliseconds>(now - *compact_deferred_since_).count());
+      FRAZIL_LOG_INFO("topic table {}: the replays ended; compaction runs after waiting {} ms",
+                      id_.ToString(), duration_cast<milliseconds>(now - *compact_deferred_since_).count());
     compact_deferred_since_.reset();
     return false;
   }
@@ -396,8 +396,9 @@ bool TopicCommitter::DeferCompaction(Clock::time_point now) {
     return true;
   }
   if (now - *compact_deferred_since_ < milliseconds(max_ms)) return true;
-  FRAZIL_LOG_INFO("topic table {}: compaction waited {} ms for {} replay(s) of the table; it runs beside them",
-                  id_.ToString(), max_ms, replays);
+  FRAZIL_LOG_INFO(
+      "topic table {}: compaction waited {} ms for {} replay(s) of the table; it runs beside them",
+      id_.ToString(), max_ms, replays);
   compact_deferred_since_.reset();
   return false;
 }

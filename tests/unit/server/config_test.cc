@@ -133,7 +133,8 @@ TEST(ConfigStorage, CompactionWaitsForReplaysAtMostSoLong) {
   EXPECT_EQ(config.storage.compact_defer_max_ms, 2500u);
   ASSERT_TRUE(LoadConfigFile(WriteYaml("defer0", "storage:\n  compact_defer_max_ms: 0\n"), &config).ok());
   EXPECT_EQ(config.storage.compact_defer_max_ms, 0u);
-  Status huge = LoadConfigFile(WriteYaml("deferbig", "storage:\n  compact_defer_max_ms: 604800001\n"), &config);
+  Status huge =
+      LoadConfigFile(WriteYaml("deferbig", "storage:\n  compact_defer_max_ms: 604800001\n"), &config);
   EXPECT_FALSE(huge.ok());
   EXPECT_NE(huge.message().find("compact_defer_max_ms"), std::string::npos) << huge.ToString();
 }
