@@ -86,6 +86,7 @@ void Executor::Post(std::function<void()> fn) {
     if (stop_) return;
     ready_.push_back(std::move(fn));
   }
+  posted_.fetch_add(1, std::memory_order_release);
   cv_.NotifyOne();
 }
 
@@ -126,6 +127,7 @@ size_t Executor::timers() const {
 
 void Executor::Work() {
   MutexLock lock(&mu_);
+  bool spun = false;  // looked for work since the last function ran
   for (;;) {
     auto now = Clock::now();
     // Due timers join the ready queue in deadline order.
@@ -144,9 +146,21 @@ void Executor::Work() {
       fn = nullptr;  // destroy captures outside the lock too
       completed_.fetch_add(1, std::memory_order_relaxed);
       lock.Lock();
+      spun = false;
       continue;
     }
     if (stop_) return;
+    if (const int64_t spin_ns = spin_ns_.load(std::memory_order_relaxed); spin_ns > 0 && !spun) {
+      spun = true;
+      const uint64_t seen = posted_.load(std::memory_order_acquire);
+      lock.Unlock();
+      const auto until = Clock::now() + std::chrono::nanoseconds(spin_ns);
+      while (posted_.load(std::memory_order_acquire) == seen && Clock::now() < until)
+        std::this_thread::yield();
+      lock.Lock();
+      continue;
+    }
+    sleeps_.fetch_add(1, std::memory_order_relaxed);
     if (timers_.empty()) {
       cv_.Wait(lock);
     } else {

@@ -50,6 +50,13 @@ class Executor {
   // priority again (a smaller value) may need privileges: then an error.
   Status SetNice(int nice) EXCLUDES(mu_);
   int nice() const EXCLUDES(mu_);
+  // A worker that runs out of work keeps looking for up to `spin` (yielding
+  // the CPU between looks) before it sleeps: work that comes back at once
+  // (a stream's next write after gRPC completed the last) then needs no
+  // wake-up through the kernel. Zero (the default): sleeps at once.
+  void SetSpin(std::chrono::microseconds spin) {
+    spin_ns_.store(spin.count() * 1000, std::memory_order_relaxed);
+  }
 
   const std::string& name() const { return name_; }
   size_t threads() const { return threads_.size(); }
@@ -57,6 +64,8 @@ class Executor {
   size_t queue_depth() const EXCLUDES(mu_);
   size_t timers() const EXCLUDES(mu_);
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+  // Times a worker went to sleep waiting for work.
+  uint64_t sleeps() const { return sleeps_.load(std::memory_order_relaxed); }
 
   // True on one of this executor's worker threads.
   bool InWorker() const;
@@ -77,6 +86,9 @@ class Executor {
   int nice_ GUARDED_BY(mu_) = 0;
   std::vector<int> tids_ GUARDED_BY(mu_);  // kernel thread ids of the workers
   std::atomic<uint64_t> completed_{0};
+  std::atomic<int64_t> spin_ns_{0};
+  std::atomic<uint64_t> sleeps_{0};
+  std::atomic<uint64_t> posted_{0};  // Posts so far (a spinning worker watches it)
   std::vector<std::thread> threads_;
 };
 

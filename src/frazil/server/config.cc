@@ -375,7 +375,7 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         {"prefetch_nice", &ec.prefetch_nice},
         {"dispatch_nice", &ec.dispatch_nice},
     };
-    std::set<std::string> keys;
+    std::set<std::string> keys{"dispatch_spin_us"};
     for (const auto& [key, field] : threads) keys.insert(key);
     for (const auto& [key, field] : nices) keys.insert(key);
     if (auto st = CheckKeys(e, keys, where); !st.ok()) return in_file(st);
@@ -391,6 +391,9 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
         return in_file(
             Status::InvalidArgument("executors." + std::string(key) + " must be between 0 and 19"));
     }
+    if (auto st = Read(e, "dispatch_spin_us", where, &ec.dispatch_spin_us); !st.ok()) return in_file(st);
+    if (ec.dispatch_spin_us > 1000)
+      return in_file(Status::InvalidArgument("executors.dispatch_spin_us must be between 0 and 1000"));
   }
   return Status::Ok();
 }

@@ -104,6 +104,10 @@ struct ExecutorConfig {
   // (dispatch), so that under CPU contention they yield to producers.
   uint64_t prefetch_nice = 0;
   uint64_t dispatch_nice = 0;
+  // How long a dispatch thread out of work looks for more before it sleeps
+  // (Executor::SetSpin): a consumer stream's next write comes back within
+  // microseconds of gRPC completing the last one.
+  uint64_t dispatch_spin_us = 50;
 };
 
 // The `catalog` section: where tables are recorded (docs/catalogs.md).

@@ -297,11 +297,12 @@ int RunServe(const ServeConfig& config) {
   // producers under CPU contention, as history replay does.
   if (auto st = broker::DefaultDispatchExecutor()->SetNice(static_cast<int>(ex.dispatch_nice)); !st.ok())
     FRAZIL_LOG_WARN("executors.dispatch_nice: {}", st.ToString());
+  broker::DefaultDispatchExecutor()->SetSpin(std::chrono::microseconds(ex.dispatch_spin_us));
   FRAZIL_LOG_INFO(
       "executors: wal {}, wal-sync {}, commit {}, upkeep {}, prefetch {} (nice +{}), rpc {} thread(s); "
-      "dispatch nice +{}",
+      "dispatch nice +{}, spin {} us",
       ex.wal_threads, ex.wal_sync_threads, ex.commit_threads, ex.upkeep_threads, ex.prefetch_threads,
-      ex.prefetch_nice, ex.rpc_threads, ex.dispatch_nice);
+      ex.prefetch_nice, ex.rpc_threads, ex.dispatch_nice, ex.dispatch_spin_us);
 
   broker::BrokerOptions broker_options;
   broker_options.data_dir = config.data_dir;

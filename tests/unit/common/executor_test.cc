@@ -35,6 +35,28 @@ TEST(ExecutorTest, RunsPostedFunctionsOnItsOwnThreads) {
   EXPECT_FALSE(ex.InWorker());
 }
 
+// Work handed back as soon as the last function finished (a stream's next
+// write) finds a spinning worker awake: it does not go to sleep between
+// them. A spinning executor still shuts down and runs what was queued.
+TEST(ExecutorTest, ASpinningWorkerTakesWorkThatComesBackWithoutSleeping) {
+  Executor ex("spin", 1);
+  ex.SetSpin(std::chrono::microseconds(1000));
+  std::atomic<int> done{0};
+  ex.Post([&] { done++; });
+  while (done.load() < 1) std::this_thread::yield();
+  const uint64_t before = ex.sleeps();
+  constexpr int kRounds = 1000;
+  for (int i = 1; i <= kRounds; ++i) {
+    ex.Post([&] { done++; });
+    while (done.load() <= i) std::this_thread::yield();
+  }
+  // Only a round in which this thread was descheduled for over 1 ms lets it sleep.
+  EXPECT_LT(ex.sleeps() - before, static_cast<uint64_t>(kRounds / 2));
+  for (int i = 0; i < 10; ++i) ex.Post([&] { done++; });
+  ex.Shutdown();
+  EXPECT_EQ(done.load(), kRounds + 11);
+}
+
 TEST(ExecutorTest, TimersRunInDeadlineOrderAndCanBeCancelled) {
   Executor ex("timers", 1);
   Mutex mu;

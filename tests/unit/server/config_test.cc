@@ -162,6 +162,19 @@ TEST(ConfigExecutors, NiceValues) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("nice20", "executors:\n  dispatch_nice: 20\n"), &config).ok());
 }
 
+TEST(ConfigExecutors, DispatchSpin) {
+  ServeConfig shipped = Shipped();
+  EXPECT_EQ(shipped.executors.dispatch_spin_us, ExecutorConfig{}.dispatch_spin_us);
+  ServeConfig config;
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("spin0", "executors:\n  dispatch_spin_us: 0\n"), &config).ok());
+  EXPECT_EQ(config.executors.dispatch_spin_us, 0u);
+  ASSERT_TRUE(LoadConfigFile(WriteYaml("spin", "executors:\n  dispatch_spin_us: 200\n"), &config).ok());
+  EXPECT_EQ(config.executors.dispatch_spin_us, 200u);
+  Status big = LoadConfigFile(WriteYaml("spinbig", "executors:\n  dispatch_spin_us: 1001\n"), &config);
+  EXPECT_FALSE(big.ok());
+  EXPECT_NE(big.message().find("dispatch_spin_us"), std::string::npos) << big.ToString();
+}
+
 // The shipped file documents every s3 key with S3Config's own defaults
 // (credentials and endpoint empty: taken from the AWS variables and files).
 TEST(ConfigS3, ShippedFileMatchesTheEmbeddedDefaults) {
