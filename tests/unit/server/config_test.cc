@@ -115,28 +115,35 @@ TEST(ConfigHttpLimits, ReadsKeysAndRefusesBadOnes) {
   EXPECT_FALSE(LoadConfigFile(WriteYaml("scalar", "http_limits: 5\n"), &config).ok());
 }
 
-TEST(ConfigStorage, ExpiredFilesGrace) {
-  ServeConfig shipped = Shipped();
-  EXPECT_EQ(shipped.storage.expired_files_grace_ms, StorageConfig{}.expired_files_grace_ms);
+// A numeric key of `section`: the shipped file has the embedded default,
+// `value` and 0 are read, and `too_big` (if not 0) is refused, naming the key.
+template <class Section>
+void ExpectNumberKey(const std::string& section, const std::string& key, Section ServeConfig::*part,
+                     uint64_t Section::*field, uint64_t value, uint64_t too_big = 0) {
+  SCOPED_TRACE(section + "." + key);
+  EXPECT_EQ(Shipped().*part.*field, Section{}.*field);
+  for (uint64_t v : {value, uint64_t{0}}) {
+    ServeConfig config;
+    const std::string yaml = section + ":\n  " + key + ": " + std::to_string(v) + "\n";
+    ASSERT_TRUE(LoadConfigFile(WriteYaml(key + std::to_string(v), yaml), &config).ok());
+    EXPECT_EQ(config.*part.*field, v);
+  }
+  if (too_big == 0) return;
   ServeConfig config;
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace", "storage:\n  expired_files_grace_ms: 1500\n"), &config).ok());
-  EXPECT_EQ(config.storage.expired_files_grace_ms, 1500u);
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("grace0", "storage:\n  expired_files_grace_ms: 0\n"), &config).ok());
-  EXPECT_EQ(config.storage.expired_files_grace_ms, 0u);
+  Status st = LoadConfigFile(
+      WriteYaml(key + "big", section + ":\n  " + key + ": " + std::to_string(too_big) + "\n"), &config);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(key), std::string::npos) << st.ToString();
+}
+
+TEST(ConfigStorage, ExpiredFilesGrace) {
+  ExpectNumberKey("storage", "expired_files_grace_ms", &ServeConfig::storage,
+                  &StorageConfig::expired_files_grace_ms, 1500);
 }
 
 TEST(ConfigStorage, CompactionWaitsForReplaysAtMostSoLong) {
-  ServeConfig shipped = Shipped();
-  EXPECT_EQ(shipped.storage.compact_defer_max_ms, StorageConfig{}.compact_defer_max_ms);
-  ServeConfig config;
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("defer", "storage:\n  compact_defer_max_ms: 2500\n"), &config).ok());
-  EXPECT_EQ(config.storage.compact_defer_max_ms, 2500u);
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("defer0", "storage:\n  compact_defer_max_ms: 0\n"), &config).ok());
-  EXPECT_EQ(config.storage.compact_defer_max_ms, 0u);
-  Status huge =
-      LoadConfigFile(WriteYaml("deferbig", "storage:\n  compact_defer_max_ms: 604800001\n"), &config);
-  EXPECT_FALSE(huge.ok());
-  EXPECT_NE(huge.message().find("compact_defer_max_ms"), std::string::npos) << huge.ToString();
+  ExpectNumberKey("storage", "compact_defer_max_ms", &ServeConfig::storage,
+                  &StorageConfig::compact_defer_max_ms, 2500, 604800001);
 }
 
 TEST(ConfigStorage, CommitMemoryAndCommitThreads) {
@@ -163,16 +170,8 @@ TEST(ConfigExecutors, NiceValues) {
 }
 
 TEST(ConfigExecutors, DispatchSpin) {
-  ServeConfig shipped = Shipped();
-  EXPECT_EQ(shipped.executors.dispatch_spin_us, ExecutorConfig{}.dispatch_spin_us);
-  ServeConfig config;
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("spin0", "executors:\n  dispatch_spin_us: 0\n"), &config).ok());
-  EXPECT_EQ(config.executors.dispatch_spin_us, 0u);
-  ASSERT_TRUE(LoadConfigFile(WriteYaml("spin", "executors:\n  dispatch_spin_us: 200\n"), &config).ok());
-  EXPECT_EQ(config.executors.dispatch_spin_us, 200u);
-  Status big = LoadConfigFile(WriteYaml("spinbig", "executors:\n  dispatch_spin_us: 1001\n"), &config);
-  EXPECT_FALSE(big.ok());
-  EXPECT_NE(big.message().find("dispatch_spin_us"), std::string::npos) << big.ToString();
+  ExpectNumberKey("executors", "dispatch_spin_us", &ServeConfig::executors, &ExecutorConfig::dispatch_spin_us,
+                  200, 1001);
 }
 
 // The shipped file documents every s3 key with S3Config's own defaults
