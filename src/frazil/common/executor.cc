@@ -81,13 +81,24 @@ Executor::~Executor() { Shutdown(); }
 bool Executor::InWorker() const { return current_executor == this; }
 
 void Executor::Post(std::function<void()> fn) {
+  bool wake;
   {
     MutexLock lock(&mu_);
     if (stop_) return;
     ready_.push_back(std::move(fn));
+    // A spinning worker takes it, and wakes another if more is queued by
+    // then (Work): no futex wake-up and context switch for this one.
+    wake = spinning_ == 0;
   }
   posted_.fetch_add(1, std::memory_order_release);
-  cv_.NotifyOne();
+  if (wake) cv_.NotifyOne();
+}
+
+void Executor::PostFromTail(std::function<void()> fn) {
+  if (!InWorker()) return Post(std::move(fn));
+  MutexLock lock(&mu_);
+  if (stop_) return;
+  ready_.push_back(std::move(fn));
 }
 
 uint64_t Executor::PostAt(Clock::time_point when, std::function<void()> fn) {
@@ -152,12 +163,17 @@ void Executor::Work() {
     if (stop_) return;
     if (const int64_t spin_ns = spin_ns_.load(std::memory_order_relaxed); spin_ns > 0 && !spun) {
       spun = true;
+      // Counted under the lock that Post holds: a Post that sees this
+      // worker spinning is found when it takes the lock again, before it
+      // could sleep.
+      ++spinning_;
       const uint64_t seen = posted_.load(std::memory_order_acquire);
       lock.Unlock();
       const auto until = Clock::now() + std::chrono::nanoseconds(spin_ns);
       while (posted_.load(std::memory_order_acquire) == seen && Clock::now() < until)
         std::this_thread::yield();
       lock.Lock();
+      --spinning_;
       continue;
     }
     sleeps_.fetch_add(1, std::memory_order_relaxed);
@@ -221,7 +237,7 @@ struct SerialTask::State : std::enable_shared_from_this<SerialTask::State> {
         runner = {};
         if (!queued) {
           queued = true;
-          executor->Post([self = shared_from_this()] { self->Run(); });
+          executor->PostFromTail([self = shared_from_this()] { self->Run(); });
         }
         idle.NotifyAll();
         return;

@@ -36,6 +36,10 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   void Post(std::function<void()> fn) EXCLUDES(mu_);
+  // Post from the end of a function running on one of this executor's
+  // workers, which goes back to the queue right after: that worker takes it,
+  // so no sleeping worker is woken for it. From elsewhere, the same as Post.
+  void PostFromTail(std::function<void()> fn) EXCLUDES(mu_);
   // Runs `fn` on a worker once `when` has passed. Returns an id for Cancel.
   uint64_t PostAt(Clock::time_point when, std::function<void()> fn) EXCLUDES(mu_);
   // True if the timer was removed before it ran.
@@ -82,6 +86,9 @@ class Executor {
   std::map<uint64_t, Clock::time_point> timer_due_ GUARDED_BY(mu_);
   uint64_t next_timer_ GUARDED_BY(mu_) = 1;
   bool stop_ GUARDED_BY(mu_) = false;
+  // Workers looking for work without sleeping: a Post they can see needs
+  // no wake-up of a sleeping worker.
+  int spinning_ GUARDED_BY(mu_) = 0;
   const int base_nice_;  // the creating thread's
   int nice_ GUARDED_BY(mu_) = 0;
   std::vector<int> tids_ GUARDED_BY(mu_);  // kernel thread ids of the workers

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 namespace frazil::server {
@@ -194,6 +195,11 @@ Status LoadS3Section(const YAML::Node& node, objstore::S3Config* c) {
 
 }  // namespace
 
+size_t JournalLanesFor(uint64_t configured, unsigned cpu_cores) {
+  if (configured > 0) return static_cast<size_t>(configured);
+  return std::max<size_t>(1, cpu_cores / 4);
+}
+
 Status LoadConfigFile(const std::string& path, ServeConfig* config) {
   YAML::Node root;
   try {
@@ -292,8 +298,9 @@ Status LoadConfigFile(const std::string& path, ServeConfig* config) {
     }
     if (wc.journal_sync_interval_ms == 0)
       return in_file(Status::InvalidArgument("wal.journal_sync_interval_ms must be positive"));
-    if (wc.journal_lanes < 1 || wc.journal_lanes > 64)
-      return in_file(Status::InvalidArgument("wal.journal_lanes must be between 1 and 64"));
+    if (wc.journal_lanes > 64)
+      return in_file(
+          Status::InvalidArgument("wal.journal_lanes must be between 0 (one per four cores) and 64"));
     if (wc.journal_segment_bytes < 4096)
       return in_file(Status::InvalidArgument("wal.journal_segment_bytes must be at least 4096"));
     if (wc.journal_commit_delay_us > 100000)

@@ -38,8 +38,9 @@ struct WalConfig {
   uint64_t journal_sync_interval_ms = 1000;
   uint64_t journal_segment_bytes = 4ull << 20;
   // Journal writers, each with its own files and fdatasyncs; fixed when the
-  // data directory's journal is first made.
-  uint64_t journal_lanes = 2;
+  // data directory's journal is first made. 0: one per four CPU cores, at
+  // least one (JournalLanesFor).
+  uint64_t journal_lanes = 0;
   // Under saturating load a journal writer waits up to this long to gather
   // as many topics' commits as recent groups held
   // (wal::JournalOptions::commit_delay). Off by default: it saves CPU only
@@ -171,5 +172,11 @@ struct ServeConfig {
 // Overlays the keys present in a YAML file on `config`. Unknown keys are
 // errors, so that a typo does not silently fall back to a default.
 Status LoadConfigFile(const std::string& path, ServeConfig* config);
+
+// The journal lanes for `wal.journal_lanes`: the value, or for 0 one lane
+// per four CPU cores (at least one). On a small machine one fdatasync
+// stream puts more topics' groups under each sync, which costs less CPU
+// than syncs overlapping (docs/benchmarks.md, twelfth round).
+size_t JournalLanesFor(uint64_t configured, unsigned cpu_cores);
 
 }  // namespace frazil::server

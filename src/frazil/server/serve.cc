@@ -312,7 +312,8 @@ int RunServe(const ServeConfig& config) {
   broker_options.recovery_parallelism = ex.recovery_threads;
   broker_options.shared_journal = config.wal.shared_journal;
   broker_options.journal_segment_bytes = config.wal.journal_segment_bytes;
-  broker_options.journal_lanes = static_cast<size_t>(config.wal.journal_lanes);
+  broker_options.journal_lanes =
+      JournalLanesFor(config.wal.journal_lanes, std::thread::hardware_concurrency());
   broker_options.journal_commit_delay = std::chrono::microseconds(config.wal.journal_commit_delay_us);
   broker_options.max_message_bytes = config.max_message_bytes;
   broker_options.auto_create_topics = config.auto_create_topics;

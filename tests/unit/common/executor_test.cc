@@ -37,9 +37,10 @@ TEST(ExecutorTest, RunsPostedFunctionsOnItsOwnThreads) {
 
 // Work handed back as soon as the last function finished (a stream's next
 // write) finds a spinning worker awake: it does not go to sleep between
-// them. A spinning executor still shuts down and runs what was queued.
+// them, and no sleeping worker is woken for it. A spinning executor still
+// shuts down and runs what was queued.
 TEST(ExecutorTest, ASpinningWorkerTakesWorkThatComesBackWithoutSleeping) {
-  Executor ex("spin", 1);
+  Executor ex("spin", 4);
   // Long, so that the test holds on a loaded machine and under sanitizers.
   ex.SetSpin(std::chrono::microseconds(20000));
   std::atomic<int> done{0};
@@ -48,12 +49,15 @@ TEST(ExecutorTest, ASpinningWorkerTakesWorkThatComesBackWithoutSleeping) {
   const uint64_t before = ex.sleeps();
   constexpr int kRounds = 1000;
   for (int i = 1; i <= kRounds; ++i) {
+    // The worker that ran the last one is spinning by now (20 ms).
+    if (i % 2 == 0) std::this_thread::sleep_for(100us);
     ex.Post([&] { done++; });
     while (done.load() <= i) std::this_thread::yield();
   }
   // Only a round in which this thread was descheduled for over 20 ms lets
-  // it sleep (without the spin, every round does).
-  EXPECT_LT(ex.sleeps() - before, static_cast<uint64_t>(kRounds * 9 / 10));
+  // a worker sleep (without the spin, every round does; were the three
+  // sleeping workers woken for each Post, each round would too).
+  EXPECT_LT(ex.sleeps() - before, static_cast<uint64_t>(kRounds / 2));
   for (int i = 0; i < 10; ++i) ex.Post([&] { done++; });
   ex.Shutdown();
   EXPECT_EQ(done.load(), kRounds + 11);
@@ -189,6 +193,30 @@ TEST(SerialTaskTest, ScheduleDuringARunRunsAgainAfterIt) {
   task.Schedule();
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(runs, 2);
+}
+
+// A task that schedules itself again from its run goes back through the
+// queue, but the worker that ran it takes it: the executor's other,
+// sleeping workers are not woken each time.
+TEST(SerialTaskTest, ARunThatSchedulesItselfWakesNoOtherWorker) {
+  Executor ex("serial", 4);
+  std::atomic<int> runs{0};
+  constexpr int kRuns = 1000;
+  SerialTask* self = nullptr;
+  SerialTask task(&ex, [&] {
+    if (++runs < kRuns) self->Schedule();
+  });
+  self = &task;
+  // Let the workers fall asleep first.
+  while (ex.sleeps() < 4) std::this_thread::sleep_for(1ms);
+  const uint64_t before = ex.sleeps();
+  task.Schedule();
+  while (runs.load() < kRuns) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(runs.load(), kRuns);
+  // One worker woke for the first Schedule and sleeps when done; woken for
+  // every run, the others would sleep about a thousand times.
+  EXPECT_LT(ex.sleeps() - before, static_cast<uint64_t>(kRuns / 10));
 }
 
 TEST(SerialTaskTest, StopWaitsForARunInProgress) {

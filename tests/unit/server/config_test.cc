@@ -51,7 +51,7 @@ TEST(ConfigBounds, NumericKeysAreReadAndBounded) {
        [](const ServeConfig& c) { return c.executors.wal_sync_threads; },
        {5},
        {0}},
-      {"wal", "journal_lanes", [](const ServeConfig& c) { return c.wal.journal_lanes; }, {3}, {0, 65}},
+      {"wal", "journal_lanes", [](const ServeConfig& c) { return c.wal.journal_lanes; }, {0, 3}, {65}},
       {"wal",
        "journal_commit_delay_us",
        [](const ServeConfig& c) { return c.wal.journal_commit_delay_us; },
@@ -75,6 +75,15 @@ TEST(ConfigBounds, NumericKeysAreReadAndBounded) {
       EXPECT_FALSE(LoadConfigFile(yaml(v), &config).ok()) << name << " " << v;
     }
   }
+}
+
+TEST(ConfigBounds, JournalLanesDefaultToOnePerFourCores) {
+  EXPECT_EQ(ServeConfig{}.wal.journal_lanes, 0u);
+  EXPECT_EQ(JournalLanesFor(0, 2), 1u);
+  EXPECT_EQ(JournalLanesFor(0, 0), 1u);  // the core count unknown
+  EXPECT_EQ(JournalLanesFor(0, 8), 2u);
+  EXPECT_EQ(JournalLanesFor(0, 64), 16u);
+  EXPECT_EQ(JournalLanesFor(3, 2), 3u);  // a configured count is kept
 }
 
 TEST(ConfigStorage, RetentionIsReadAndNegativeLimitsAreRefused) {
