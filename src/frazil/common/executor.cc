@@ -161,7 +161,8 @@ void Executor::Work() {
       continue;
     }
     if (stop_) return;
-    if (const int64_t spin_ns = spin_ns_.load(std::memory_order_relaxed); spin_ns > 0 && !spun) {
+    if (const int64_t spin_ns = spin_ns_.load(std::memory_order_relaxed);
+        spin_ns > 0 && !spun && !spin_paused()) {
       spun = true;
       // Counted under the lock that Post holds: a Post that sees this
       // worker spinning is found when it takes the lock again, before it
@@ -170,8 +171,13 @@ void Executor::Work() {
       const uint64_t seen = posted_.load(std::memory_order_acquire);
       lock.Unlock();
       const auto until = Clock::now() + std::chrono::nanoseconds(spin_ns);
-      while (posted_.load(std::memory_order_acquire) == seen && Clock::now() < until)
+      for (auto t = Clock::now(); posted_.load(std::memory_order_acquire) == seen && t < until;
+           t = Clock::now()) {
+        if (std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() <
+            spin_paused_until_ns_.load(std::memory_order_relaxed))
+          break;
         std::this_thread::yield();
+      }
       lock.Lock();
       --spinning_;
       continue;
@@ -183,6 +189,23 @@ void Executor::Work() {
       cv_.WaitUntil(lock, timers_.begin()->first.first);
     }
   }
+}
+
+void Executor::PauseSpin(std::chrono::milliseconds period) {
+  const int64_t until =
+      std::chrono::duration_cast<std::chrono::nanoseconds>((Clock::now() + period).time_since_epoch())
+          .count();
+  // Most calls find the deadline at most a millisecond behind: no write, so
+  // the cache line stays shared between the publishing threads.
+  int64_t current = spin_paused_until_ns_.load(std::memory_order_relaxed);
+  while (until - current >= 1'000'000 &&
+         !spin_paused_until_ns_.compare_exchange_weak(current, until, std::memory_order_relaxed)) {
+  }
+}
+
+bool Executor::spin_paused() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count() <
+         spin_paused_until_ns_.load(std::memory_order_relaxed);
 }
 
 void Executor::Shutdown() {

@@ -61,6 +61,15 @@ class Executor {
   void SetSpin(std::chrono::microseconds spin) {
     spin_ns_.store(spin.count() * 1000, std::memory_order_relaxed);
   }
+  // No worker spins for the next `period`: a spinning worker stops and an
+  // idle one sleeps at once. For work that must not share the CPU with a
+  // spin (the broker calls it on every publish, so that delivery's spin
+  // only ever takes CPU nobody is waiting for). Cheap enough for a hot
+  // path: the shared deadline is written only when it moves by a
+  // millisecond or more.
+  void PauseSpin(std::chrono::milliseconds period);
+  // True while a PauseSpin holds.
+  bool spin_paused() const;
 
   const std::string& name() const { return name_; }
   size_t threads() const { return threads_.size(); }
@@ -94,6 +103,8 @@ class Executor {
   std::vector<int> tids_ GUARDED_BY(mu_);  // kernel thread ids of the workers
   std::atomic<uint64_t> completed_{0};
   std::atomic<int64_t> spin_ns_{0};
+  // Clock::time_since_epoch, in ns, until which no worker spins.
+  std::atomic<int64_t> spin_paused_until_ns_{0};
   std::atomic<uint64_t> sleeps_{0};
   std::atomic<uint64_t> posted_{0};  // Posts so far (a spinning worker watches it)
   std::vector<std::thread> threads_;

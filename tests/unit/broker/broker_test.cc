@@ -265,6 +265,23 @@ TEST_F(BrokerTest, PublishAsyncAcknowledgesThroughCallbackWithOffset) {
   EXPECT_TRUE(b->Shutdown().ok());
 }
 
+TEST_F(BrokerTest, APublishPausesTheSpinOfDelivery) {
+  auto b = Open(Options());
+  ASSERT_NE(b, nullptr);
+  auto producer = b->CreateProducer("/default/spin", "p", false, true);
+  ASSERT_TRUE(producer.ok());
+  Executor* dispatch = DefaultDispatchExecutor();
+  // An earlier test's publishes may still hold it (100 ms).
+  for (int i = 0; i < 100 && dispatch->spin_paused(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_FALSE(dispatch->spin_paused());
+  auto rec = Record("m");
+  ASSERT_TRUE(b->Publish(*producer, "/default/spin", "p", rec, 1).ok());
+  EXPECT_TRUE(dispatch->spin_paused()) << "delivery may spin beside a producer";
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(dispatch->spin_paused()) << "the pause outlives the producers";
+  EXPECT_TRUE(b->Shutdown().ok());
+}
+
 TEST_F(BrokerTest, ConcurrentOpensOfOneTopicOpenItOnce) {
   Gate gate;
   std::atomic<int> opens_good{0}, opens_bad{0};

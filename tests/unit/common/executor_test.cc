@@ -63,6 +63,43 @@ TEST(ExecutorTest, ASpinningWorkerTakesWorkThatComesBackWithoutSleeping) {
   EXPECT_EQ(done.load(), kRounds + 11);
 }
 
+TEST(ExecutorTest, APausedSpinLetsIdleWorkersSleepAtOnce) {
+  Executor ex("paused", 1);
+  ex.SetSpin(std::chrono::microseconds(20000));
+  ex.PauseSpin(std::chrono::milliseconds(600000));
+  EXPECT_TRUE(ex.spin_paused());
+  std::atomic<int> done{0};
+  const uint64_t before = ex.sleeps();
+  constexpr int kRounds = 200;
+  for (int i = 0; i < kRounds; ++i) {
+    ex.Post([&] { done++; });
+    while (done.load() <= i) std::this_thread::yield();
+    // With the spin the worker would still be looking for work (20 ms).
+    std::this_thread::sleep_for(200us);
+  }
+  EXPECT_GE(ex.sleeps() - before, static_cast<uint64_t>(kRounds / 2));
+  ex.Shutdown();
+  EXPECT_EQ(done.load(), kRounds);
+}
+
+TEST(ExecutorTest, APauseStopsAWorkerThatIsSpinning) {
+  Executor ex("pause-now", 1);
+  ex.SetSpin(std::chrono::microseconds(1000000));
+  EXPECT_FALSE(ex.spin_paused());
+  std::atomic<int> done{0};
+  ex.Post([&] { done++; });
+  while (done.load() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // spinning now, for up to a second
+  const uint64_t before = ex.sleeps();
+  ex.PauseSpin(std::chrono::milliseconds(600000));
+  const auto start = std::chrono::steady_clock::now();
+  while (ex.sleeps() == before && std::chrono::steady_clock::now() - start < 5s)
+    std::this_thread::sleep_for(1ms);
+  // Without the pause it would sleep only when its second ran out.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  ex.Shutdown();
+}
+
 TEST(ExecutorTest, TimersRunInDeadlineOrderAndCanBeCancelled) {
   Executor ex("timers", 1);
   Mutex mu;
