@@ -91,6 +91,8 @@ WRITE_OPTIONS = [
     {"codec": "zstd", "metadata": {"frazil.offset.start": "0", "iceberg.schema": "{}"}},
     {"codec": "snappy"},
     {"codec": "uncompressed"},
+    {"codec": "gzip"},
+    {"codec": "gzip", "level": 9, "dictionary": False},
     {"codec": "zstd", "level": 19, "dictionary": False, "delta": False},
     # Tiny pages, row groups and dictionary limit: many pages, row groups and
     # a dictionary that falls back to PLAIN mid-chunk.
@@ -117,6 +119,12 @@ def test_pyarrow_and_duckdb_read_what_we_write(tmp_path, options):
     assert canonical(rows_from_table(table, FIELDS)) == canonical(rows)
     assert table.schema.field("publish_time").type.tz == "UTC"
     assert table.schema.field("local_time").type.tz is None
+
+    # Every column chunk says the codec it was written with.
+    meta = pq.ParquetFile(path).metadata
+    codecs = {meta.row_group(g).column(c).compression
+              for g in range(meta.num_row_groups) for c in range(meta.row_group(g).num_columns)}
+    assert codecs == {options["codec"].upper()}, codecs
 
     # Our reader: the same rows back.
     assert canonical(read(path)["rows"]) == canonical(rows)

@@ -19,6 +19,7 @@ import os
 import subprocess
 import time
 
+import pyarrow.parquet as pq
 import pytest
 
 import shared_tables as st
@@ -136,6 +137,38 @@ def test_spark_set_tblproperties(spark, topic):
     sql(spark, f"ALTER TABLE {t.spark_name} SET TBLPROPERTIES ('owner.team'='analytics', 'comment'='shared')")
     assert t.table().properties.get("owner.team") == "analytics"
     st.check_invariants(t, "ALTER TABLE SET TBLPROPERTIES", mark)
+
+
+def test_spark_sets_the_parquet_codec_the_broker_writes(spark, topic):
+    """write.parquet.compression-codec set by Spark: the broker's next data
+    files (and its compactions) are written with that codec."""
+    t = topic("codec")
+    mark = st.log_mark(t.broker)
+    sql(spark, f"ALTER TABLE {t.spark_name} SET TBLPROPERTIES ('write.parquet.compression-codec'='snappy')")
+    altered = {s.snapshot_id for s in t.table().snapshots()}
+    st.check_invariants(t, "ALTER TABLE SET TBLPROPERTIES write.parquet.compression-codec", mark)
+    # A commit the broker began before the ALTER may land after it with the
+    # files it had written: judge the commits after the first new one.
+    deadline = time.monotonic() + 30
+    while True:
+        table = t.table()
+        later = [s for s in table.snapshots() if s.snapshot_id not in altered]
+        if len(later) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(later) >= 3, f"the broker made {len(later)} snapshots after the ALTER"
+    codecs = {}
+    for s in later[1:]:
+        for m in s.manifests(table.io):
+            if m.added_snapshot_id != s.snapshot_id:
+                continue
+            for e in m.fetch_manifest_entry(table.io, discard_deleted=True):
+                meta = pq.ParquetFile(st.local_path(e.data_file.file_path)).metadata
+                codecs[e.data_file.file_path] = {meta.row_group(g).column(c).compression
+                                                 for g in range(meta.num_row_groups)
+                                                 for c in range(meta.num_columns)}
+    assert codecs, "no data file added after the ALTER"
+    assert all(c == {"SNAPPY"} for c in codecs.values()), codecs
 
 
 def test_spark_add_optional_column(spark, topic):

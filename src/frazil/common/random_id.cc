@@ -49,4 +49,6 @@ int64_t RandomPositiveId() {
   }
 }
 
+void RandomBytes(std::span<uint8_t> out) { FillRandom(out.data(), out.size()); }
+
 }  // namespace frazil

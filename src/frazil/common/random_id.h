@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace frazil {
@@ -13,5 +14,8 @@ std::string RandomUuid();
 
 // A random positive 63-bit integer (Iceberg snapshot ids).
 int64_t RandomPositiveId();
+
+// Fills `out` with random bytes (one getrandom call for up to 256 bytes).
+void RandomBytes(std::span<uint8_t> out);
 
 }  // namespace frazil

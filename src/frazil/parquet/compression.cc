@@ -4,7 +4,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace frazil::parquet {
 namespace {
@@ -25,14 +27,35 @@ ZstdContexts& Zstd() {
   return contexts;
 }
 
+// A gzip member (RFC 1952), as the Parquet format's GZIP codec is. `level`
+// is zlib's 0-9; anything else means zlib's default (6).
+Result<size_t> GzipTo(int level, std::span<const uint8_t> in, std::span<uint8_t> out) {
+  if (in.size() > UINT32_MAX || out.size() > UINT32_MAX)
+    return Status::InvalidArgument("gzip page of " + std::to_string(in.size()) + " bytes is too large");
+  z_stream zs{};
+  const int zlevel = level >= 0 && level <= 9 ? level : Z_DEFAULT_COMPRESSION;
+  if (deflateInit2(&zs, zlevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return Status::Internal("zlib deflate init failed");
+  zs.next_in = const_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  size_t n = zs.total_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return Status::Internal("gzip compress: deflate returned " + std::to_string(rc));
+  return n;
+}
+
 }  // namespace
 
 Result<Codec> ParseCodec(const std::string& name) {
   if (name == "zstd") return Codec::kZstd;
   if (name == "snappy") return Codec::kSnappy;
+  if (name == "gzip") return Codec::kGzip;
   if (name == "uncompressed" || name == "none") return Codec::kUncompressed;
   return Status::InvalidArgument("unknown Parquet codec '" + name +
-                                 "' (expected zstd, snappy or uncompressed)");
+                                 "' (expected zstd, snappy, gzip or uncompressed)");
 }
 
 const char* CodecName(Codec c) {
@@ -63,6 +86,10 @@ size_t MaxCompressedSize(Codec codec, size_t n) {
       return ZSTD_compressBound(n);
     case Codec::kSnappy:
       return snappy::MaxCompressedLength(n);
+    case Codec::kGzip:
+      // zlib's bound for its own 6-byte wrapper, plus gzip's 18 bytes of
+      // header and trailer.
+      return compressBound(static_cast<uLong>(n)) + 18;
     default:
       return n;
   }
@@ -86,6 +113,8 @@ Result<size_t> CompressTo(Codec codec, int level, std::span<const uint8_t> in, s
                           reinterpret_cast<char*>(out.data()), &n);
       return n;
     }
+    case Codec::kGzip:
+      return GzipTo(level, in, out);
     default:
       return Status::InvalidArgument(std::string("writing codec ") + CodecName(codec) + " is not supported");
   }

@@ -11,7 +11,7 @@
 
 namespace frazil::parquet {
 
-Result<Codec> ParseCodec(const std::string& name);  // "zstd", "snappy", "uncompressed"
+Result<Codec> ParseCodec(const std::string& name);  // "zstd", "snappy", "gzip", "uncompressed"
 const char* CodecName(Codec c);
 
 // The most bytes CompressTo can write for `n` bytes of input.

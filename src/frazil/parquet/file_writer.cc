@@ -227,9 +227,10 @@ FileWriter::FileWriter(FileSchema schema, WriterOptions options, std::unique_ptr
 
 Result<std::unique_ptr<FileWriter>> FileWriter::Open(FileSchema schema, WriterOptions options,
                                                      std::unique_ptr<OutputSink> sink) {
-  if (options.codec != Codec::kZstd && options.codec != Codec::kSnappy &&
+  if (options.codec != Codec::kZstd && options.codec != Codec::kSnappy && options.codec != Codec::kGzip &&
       options.codec != Codec::kUncompressed) {
-    return Status::InvalidArgument("the Parquet writer supports the zstd, snappy and uncompressed codecs");
+    return Status::InvalidArgument(
+        "the Parquet writer supports the zstd, snappy, gzip and uncompressed codecs");
   }
   if (options.page_bytes == 0 || options.row_group_bytes == 0) {
     return Status::InvalidArgument("page and row group byte targets must be positive");

@@ -11,7 +11,7 @@ namespace frazil::parquet {
 
 struct WriterOptions {
   Codec codec = Codec::kZstd;
-  int compression_level = 3;                  // zstd level
+  int compression_level = 3;                  // zstd 1-22, gzip 0-9 (other values: its default)
   uint64_t page_bytes = 1 << 20;              // a data page is cut at about this many encoded bytes
   uint64_t row_group_bytes = 128ull << 20;    // a row group is cut at about this many buffered bytes
   uint64_t dictionary_bytes_limit = 1 << 20;  // past this, a column falls back from dictionary to PLAIN

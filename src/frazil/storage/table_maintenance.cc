@@ -12,6 +12,7 @@
 #include "frazil/iceberg/location.h"
 #include "frazil/iceberg/maintenance.h"
 #include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/parquet_write_properties.h"
 #include "frazil/iceberg/row_deletes.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/iceberg/snapshot_producer.h"
@@ -154,10 +155,7 @@ Result<iceberg::DataFile> RewriteRun(iceberg::FileIO* io, const iceberg::Schema&
                                      const std::vector<const iceberg::DataFile*>& run,
                                      const std::string& path, int32_t spec_id,
                                      const iceberg::PartitionValues& partition,
-                                     const MaintenanceConfig& config) {
-  parquet::WriterOptions options;
-  options.row_group_bytes = static_cast<uint64_t>(std::max<int64_t>(config.compact_row_group_bytes, 1));
-  options.spill_dir = config.spill_dir;
+                                     const parquet::WriterOptions& options) {
   if (DisjointInOrder(run)) {
     FRAZIL_ASSIGN_OR_RETURN(auto writer,
                             iceberg::DataFileWriter::Open(io, path, schema, spec_id, partition, options));
@@ -202,6 +200,13 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
   }
   const int64_t small = config.compact_target_bytes / 2;
   const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(t.metadata, EnvelopeSortOrder());
+  // Large row groups by default; the table's write.parquet.* properties
+  // (codec, level, sizes) win, as in the commits' files. What the writer
+  // cannot do is logged by the topic's commits, not again here.
+  parquet::WriterOptions base;
+  base.row_group_bytes = static_cast<uint64_t>(std::max<int64_t>(config.compact_row_group_bytes, 1));
+  base.spill_dir = config.spill_dir;
+  const parquet::WriterOptions options = iceberg::ParquetWriteSettingsFor(t.metadata, base).options;
   iceberg::RewriteFiles rewrite(catalog->io(), iceberg::RewriteFiles::Kind::kReplace);
   std::vector<std::string> written;
   auto discard = [&] {
@@ -232,7 +237,7 @@ Result<CompactionReport> CompactTopicFiles(catalog::Catalog* catalog, const cata
       iceberg::Value day;
       day.l = key.second;
       // Sorted by offset: the table's sort order, which engines may rely on.
-      auto file = RewriteRun(catalog->io(), *schema, run, path, key.first, {day}, config);
+      auto file = RewriteRun(catalog->io(), *schema, run, path, key.first, {day}, options);
       if (!file.ok()) {
         discard();
         return file.status().WithContext("compacting " + id.ToString());

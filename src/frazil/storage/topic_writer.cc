@@ -10,6 +10,7 @@
 #include "frazil/iceberg/location.h"
 #include "frazil/iceberg/metadata_file.h"
 #include "frazil/iceberg/parquet_data_file.h"
+#include "frazil/iceberg/parquet_write_properties.h"
 #include "frazil/iceberg/snapshot_producer.h"
 #include "frazil/storage/envelope.h"
 #include "frazil/wal/wal_reader.h"
@@ -190,6 +191,15 @@ Result<size_t> TopicWriter::CommitBatch(uint64_t max_bytes) {
   return committed;
 }
 
+void TopicWriter::LogIgnoredWriteProperties(const std::vector<std::string>& ignored) {
+  // Once per change, not once per commit: the table keeps its properties.
+  std::string all;
+  for (const auto& i : ignored) all += (all.empty() ? "" : "; ") + i;
+  if (all == ignored_write_properties_) return;
+  ignored_write_properties_ = all;
+  if (!all.empty()) FRAZIL_LOG_WARN("topic table {}: table properties ignored: {}", id_.ToString(), all);
+}
+
 Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
   const uint64_t byte_limit = max_bytes > 0 ? std::min(max_bytes, config_.max_bytes) : config_.max_bytes;
   catalog::LoadedTable table;
@@ -294,6 +304,10 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
   // WAL records come in offset order, so every file follows the table's
   // offset sort order (when the table still has it).
   const std::optional<int32_t> offset_order = iceberg::FindSortOrderId(table.metadata, EnvelopeSortOrder());
+  // The table's write.parquet.* properties, which other engines may set.
+  iceberg::ParquetWriteSettings files =
+      iceberg::ParquetWriteSettingsFor(table.metadata, config_.file_options);
+  LogIgnoredWriteProperties(files.ignored);
   for (const auto& b : batches) {
     auto ymd = std::chrono::year_month_day(std::chrono::sys_days(std::chrono::days(b.day)));
     char day[16];
@@ -305,7 +319,7 @@ Result<size_t> TopicWriter::CommitBatchOnce(uint64_t max_bytes) {
     iceberg::Value v;
     v.l = b.day;
     auto file =
-        iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows}, config_.file_options);
+        iceberg::WriteDataFile(catalog_->io(), path, *schema, *spec_id, {v}, {&b.rows}, files.options);
     if (!file.ok()) {
       discard();
       return file.status().WithContext("topic table " + id_.ToString());

@@ -104,6 +104,7 @@ class TopicWriter {
         payload_schemas_(config_.payload_schemas) {}
 
   Result<size_t> CommitBatchOnce(uint64_t max_bytes);
+  void LogIgnoredWriteProperties(const std::vector<std::string>& ignored);
   Result<iceberg::TableMetadata> NewTableMetadata(const std::string& location, uint64_t low) const;
   // Creates the table at absent_location_, with `first` applied (may be null).
   Result<catalog::LoadedTable> Create(iceberg::SnapshotProducer* first, uint64_t low);
@@ -123,7 +124,8 @@ class TopicWriter {
   // The table's schema changed between writing a batch's files and
   // committing them, so its typed columns no longer fit: written again.
   bool typed_refit_ = false;
-  std::set<SchemaKey> refusals_logged_;  // versions whose refusal was logged
+  std::set<SchemaKey> refusals_logged_;   // versions whose refusal was logged
+  std::string ignored_write_properties_;  // write.parquet.* values last logged as ignored
 };
 
 // The committed offset a table records (0 for a table never written).

@@ -132,7 +132,7 @@ TEST(ParquetFile, BadBatchesAreRefusedWholeAndTheFileStaysUsable) {
 // Every codec, with PLAIN and dictionary byte arrays, many pages and nulls:
 // the values, bounds and null counts come back as written.
 TEST(ParquetFile, PagesOfEveryCodecReadBackWithStatistics) {
-  for (Codec codec : {Codec::kUncompressed, Codec::kSnappy, Codec::kZstd}) {
+  for (Codec codec : {Codec::kUncompressed, Codec::kSnappy, Codec::kZstd, Codec::kGzip}) {
     for (bool dictionary : {false, true}) {
       std::vector<uint8_t> bytes;
       WriterOptions o;

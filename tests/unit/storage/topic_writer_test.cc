@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -20,6 +21,7 @@
 #include "frazil/iceberg/parquet_data_file.h"
 #include "frazil/iceberg/scan.h"
 #include "frazil/objstore/object_store_file_io.h"
+#include "frazil/parquet/file_reader.h"
 #include "frazil/storage/envelope.h"
 #include "frazil/storage/table_history.h"
 
@@ -520,6 +522,61 @@ TEST_F(TopicWriterTest, TypedColumnsEvolveInTheCommitThatFirstUsesThem) {
   ASSERT_EQ(reasons.size(), 2u);
   EXPECT_NE(reasons[0].find("version 3 does not fit"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[1].find("no such schema version"), std::string::npos) << reasons[1];
+}
+
+}  // namespace
+}  // namespace frazil::storage
+
+namespace frazil::storage {
+namespace {
+
+// The codec of every column chunk of the files `snapshot` added.
+std::set<parquet::Codec> CodecsOfFilesAddedBy(catalog::Catalog* catalog, const iceberg::TableMetadata& m,
+                                              const iceberg::Snapshot& snapshot) {
+  std::set<parquet::Codec> out;
+  for (const auto& task : iceberg::PlanFiles(catalog->io(), m, snapshot).value()) {
+    if (task.data_sequence_number != snapshot.sequence_number) continue;
+    auto in = catalog->io()->OpenInput(task.file.file_path, std::nullopt).value();
+    auto r = parquet::FileReader::Open(std::move(in)).value();
+    for (const auto& g : r->metadata().row_groups)
+      for (const auto& c : g.columns) out.insert(c.meta_data->codec);
+  }
+  return out;
+}
+
+// Another engine sets the table's write.parquet.* properties: the next
+// commits' files follow them; a codec Frazil does not write leaves zstd and
+// commits go on.
+TEST_F(TopicWriterTest, DataFilesFollowTheTablesParquetWriteProperties) {
+  Produce(3);
+  auto w = TopicWriter::Open(catalog_.get(), id_, wal_.get(), WriterConfig{1000, 1 << 30}).value();
+  ASSERT_EQ(w->CommitBatch().value(), 3u);
+  auto first = catalog_->LoadTable(id_).value();
+  EXPECT_EQ(CodecsOfFilesAddedBy(catalog_.get(), first.metadata, *first.metadata.CurrentSnapshot()),
+            std::set<parquet::Codec>{parquet::Codec::kZstd});
+
+  auto set = [&](std::map<std::string, std::string> props) {
+    auto base = catalog_->LoadTable(id_).value();
+    iceberg::TableMetadata next = base.metadata;
+    for (auto& [k, v] : props) next.properties[k] = v;
+    ASSERT_TRUE(catalog_->CommitTable(base, next).ok());
+  };
+  const std::pair<std::string, parquet::Codec> cases[] = {
+      {"snappy", parquet::Codec::kSnappy},
+      {"GZIP", parquet::Codec::kGzip},
+      {"uncompressed", parquet::Codec::kUncompressed},
+      {"lz4", parquet::Codec::kZstd},  // not written by Frazil: zstd, logged
+  };
+  for (const auto& [name, codec] : cases) {
+    set({{"write.parquet.compression-codec", name}});
+    Produce(2);
+    ASSERT_EQ(w->CommitBatch().value(), 2u) << name;
+    auto t = catalog_->LoadTable(id_).value();
+    EXPECT_EQ(CodecsOfFilesAddedBy(catalog_.get(), t.metadata, *t.metadata.CurrentSnapshot()),
+              std::set<parquet::Codec>{codec})
+        << name;
+  }
+  EXPECT_EQ(Rows().size(), 11u);
 }
 
 }  // namespace
