@@ -2,15 +2,23 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <iostream>
 
 #include "frazil/cli/admin_commands.h"
 #include "frazil/cli/client_commands.h"
 #include "frazil/common/logging.h"
+#include "frazil/common/memory_release.h"
 #include "frazil/server/config.h"
 #include "frazil/server/serve.h"
 
 int main(int argc, char** argv) {
+  // The broker's commits (16 threads on a 2-core machine) allocate and free
+  // many small blocks (metadata JSON, manifests); with glibc's 7 cached per
+  // size and thread, the rest went to the one arena's lock: a third of
+  // the commit threads' futex calls, and commits of 10,000 new topics fell
+  // behind (docs/benchmarks.md, "Scale"). GLIBC_TUNABLES set by the user wins.
+  if (argc > 1 && std::strcmp(argv[1], "serve") == 0) frazil::ReexecWithMallocThreadCache(argv);
   // Blocks of a MiB or more (row-group, page and batch buffers of commits
   // and compaction) are mapped for themselves and unmapped when freed, so
   // they never sit in the heap between small messages, which is what kept

@@ -64,4 +64,20 @@ void LimitMallocArenas(int arenas) {
 
 int MallocArenasFor(unsigned cores) { return static_cast<int>(std::max(1u, cores / 4)); }
 
+std::optional<std::string> TunablesWithThreadCache(const char* current, int tcache_count) {
+  const std::string cur = current ? current : "";
+  if (cur.find("glibc.malloc.tcache_count=") != std::string::npos) return std::nullopt;
+  const std::string add = "glibc.malloc.tcache_count=" + std::to_string(tcache_count);
+  return cur.empty() ? add : cur + ":" + add;
+}
+
+void ReexecWithMallocThreadCache(char** argv, int tcache_count) {
+  auto next = TunablesWithThreadCache(std::getenv("GLIBC_TUNABLES"), tcache_count);
+  if (!next) return;
+  // Set before the exec, so a failed exec (or a libc that ignores the
+  // tunable) cannot make a loop of it.
+  if (::setenv("GLIBC_TUNABLES", next->c_str(), 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+}
+
 }  // namespace frazil

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace frazil {
 
@@ -35,5 +37,23 @@ void LimitMallocArenas(int arenas);
 // The arenas `frazil serve` asks for on a machine with `cores` cores: one
 // per 4 cores, at least one (docs/concurrency.md says why so few).
 int MallocArenasFor(unsigned cores);
+
+// glibc's per-thread cache of freed small blocks (tcache) that `frazil
+// serve` asks for: blocks of each size a thread may keep for itself before
+// frees and mallocs go to the (few, see above) shared arenas under their
+// lock. glibc's default is 7.
+inline constexpr int kMallocThreadCacheCount = 256;
+
+// The GLIBC_TUNABLES value that adds `tcache_count` to `current` (the
+// environment's value, may be null), or nullopt when `current` already
+// sets it (the user's choice, or this process after its re-exec).
+std::optional<std::string> TunablesWithThreadCache(const char* current, int tcache_count);
+
+// glibc reads its tunables only at process start: when the environment
+// does not set tcache_count yet, sets it and executes this program again
+// (same pid, arguments and descriptors). Returns only if it did not (or the
+// exec failed: then the process runs with glibc's default). Call first thing
+// in main, before any thread or file exists.
+void ReexecWithMallocThreadCache(char** argv, int tcache_count = kMallocThreadCacheCount);
 
 }  // namespace frazil

@@ -56,5 +56,18 @@ TEST(MemoryRelease, OneMallocArenaPerFourCores) {
   EXPECT_EQ(MallocArenasFor(64), 16);
 }
 
+TEST(MemoryRelease, TheThreadCacheTunableIsAddedOnceAndTheUsersWins) {
+  EXPECT_EQ(TunablesWithThreadCache(nullptr, 256), "glibc.malloc.tcache_count=256");
+  EXPECT_EQ(TunablesWithThreadCache("", 256), "glibc.malloc.tcache_count=256");
+  // Other tunables are kept.
+  EXPECT_EQ(TunablesWithThreadCache("glibc.malloc.arena_max=2", 64),
+            "glibc.malloc.arena_max=2:glibc.malloc.tcache_count=64");
+  // Already set (by the user, or by this process before its re-exec): left
+  // alone, so the exec happens at most once.
+  EXPECT_EQ(TunablesWithThreadCache("glibc.malloc.tcache_count=7", 256), std::nullopt);
+  EXPECT_EQ(TunablesWithThreadCache("glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0", 256),
+            std::nullopt);
+}
+
 }  // namespace
 }  // namespace frazil
