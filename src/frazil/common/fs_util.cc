@@ -13,17 +13,28 @@ namespace frazil::fsutil {
 
 Status CreateDirs(const std::string& dir) {
   if (dir.empty()) return Status::InvalidArgument("empty directory path");
+  struct stat st {};
+  // Nearly always the directory is there already (every file a commit
+  // writes asks for its directory): one stat instead of a mkdir per level.
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
   std::string partial;
   size_t pos = 0;
   while (pos != std::string::npos) {
     pos = dir.find('/', pos + 1);
     partial = dir.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(partial.c_str(), 0755) == 0) {
+      // The new entry is in the parent's blocks: without a journal (or by
+      // POSIX's letter) only an fsync of the parent makes it survive a
+      // power loss, and the files later synced inside it reachable.
+      const size_t slash = partial.rfind('/');
+      FRAZIL_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "."
+                                     : slash == 0               ? "/"
+                                                                : partial.substr(0, slash)));
+    } else if (errno != EEXIST) {
       return Status::IoErrorFromErrno("mkdir", partial, errno);
     }
   }
-  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Status::IoErrorFromErrno("stat", dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + " exists and is not a directory");
   return Status::Ok();

@@ -9,7 +9,8 @@
 
 namespace frazil::fsutil {
 
-// Creates `dir` and its parents; OK if it exists.
+// Creates `dir` and its parents; OK if it exists. The parent of each
+// directory it creates is fsynced, so that the new directories are durable.
 Status CreateDirs(const std::string& dir);
 
 // fsyncs a directory so that creates, renames and unlinks in it are durable.
