@@ -78,7 +78,15 @@ Result<NewTableFile> WriteNewTableMetadata(iceberg::FileIO* io, const TableIdent
     metadata = std::move(applied).value();
   }
   std::string metadata_location = iceberg::NextMetadataFileLocation(metadata.location, std::nullopt);
-  if (Status st = iceberg::WriteMetadataFile(io, metadata_location, metadata); !st.ok()) {
+  // With a first snapshot, its manifests and list and this file are named
+  // durable together: one sync of the metadata directory, not three.
+  Status st = iceberg::WriteMetadataFile(io, metadata_location, metadata,
+                                         first ? fsutil::NameSync::kLater : fsutil::NameSync::kNow);
+  if (st.ok() && first) {
+    st = first->SyncNames({metadata_location});
+    if (!st.ok()) (void)io->Delete(metadata_location);  // not yet any catalog's: ours to remove
+  }
+  if (!st.ok()) {
     if (first) first->CleanUpAfterFailure();
     return st;
   }

@@ -371,6 +371,7 @@ Result<LoadedTable> RestCatalog::CreateTable(const TableIdentifier& id, CreateTa
   // create it in one commit.
   auto applied = first->Apply(loaded->metadata);
   if (!applied.ok()) return fail(applied.status());
+  if (Status synced = first->SyncNames(); !synced.ok()) return fail(synced);
   auto commit = rest::CommitBody(nullptr, *applied);
   if (!commit.ok()) return fail(commit.status());
   auto created = PostCommit(id, *commit);

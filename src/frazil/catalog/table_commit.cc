@@ -48,6 +48,12 @@ Result<LoadedTable> CommitWithRetry(Catalog* catalog, const TableIdentifier& id,
       producer->CleanUpAfterFailure();
       return next.status();
     }
+    // The snapshot's files must be reachable after a crash before any
+    // metadata names them.
+    if (Status synced = producer->SyncNames(); !synced.ok()) {
+      producer->CleanUpAfterFailure();
+      return synced;
+    }
     auto committed = catalog->CommitTable(*base, next.value());
     if (committed.ok()) {
       producer->CleanUpAfterCommit();

@@ -10,6 +10,15 @@
 #include <cerrno>
 
 namespace frazil::fsutil {
+namespace {
+
+// The directory holding `path`'s entry: "." for a bare name, "/" at the root.
+std::string ParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
 
 Status CreateDirs(const std::string& dir) {
   if (dir.empty()) return Status::InvalidArgument("empty directory path");
@@ -27,10 +36,7 @@ Status CreateDirs(const std::string& dir) {
       // The new entry is in the parent's blocks: without a journal (or by
       // POSIX's letter) only an fsync of the parent makes it survive a
       // power loss, and the files later synced inside it reachable.
-      const size_t slash = partial.rfind('/');
-      FRAZIL_RETURN_IF_ERROR(SyncDir(slash == std::string::npos ? "."
-                                     : slash == 0               ? "/"
-                                                                : partial.substr(0, slash)));
+      FRAZIL_RETURN_IF_ERROR(SyncDir(ParentDir(partial)));
     } else if (errno != EEXIST) {
       return Status::IoErrorFromErrno("mkdir", partial, errno);
     }
@@ -47,6 +53,15 @@ Status SyncDir(const std::string& dir) {
   int err = errno;
   ::close(fd);
   if (rc != 0) return Status::IoErrorFromErrno("fsync directory", dir, err);
+  return Status::Ok();
+}
+
+Status SyncParentDirs(std::span<const std::string> paths) {
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) dirs.push_back(ParentDir(p));
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  for (const auto& d : dirs) FRAZIL_RETURN_IF_ERROR(SyncDir(d));
   return Status::Ok();
 }
 

@@ -9,12 +9,21 @@
 
 namespace frazil::fsutil {
 
+// When a new file's name (its directory entry) becomes durable: before
+// the write returns, or later, when the writer asks for the names of
+// several new files at once (SyncNames in the object store and FileIO), so
+// that the files of one commit in one directory share one directory fsync.
+enum class NameSync { kNow, kLater };
+
 // Creates `dir` and its parents; OK if it exists. The parent of each
 // directory it creates is fsynced, so that the new directories are durable.
 Status CreateDirs(const std::string& dir);
 
 // fsyncs a directory so that creates, renames and unlinks in it are durable.
 Status SyncDir(const std::string& dir);
+
+// fsyncs the parent directory of each of `paths`, once per directory.
+Status SyncParentDirs(std::span<const std::string> paths);
 
 // Names (not paths) of the entries of `dir`, sorted.
 Result<std::vector<std::string>> ListDir(const std::string& dir);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "frazil/common/fs_util.h"
 #include "frazil/common/status.h"
 #include "frazil/parquet/input_file.h"
 #include "frazil/parquet/output_sink.h"
@@ -35,8 +36,16 @@ class FileIO {
 
   // Creates a file that must not exist yet, all or nothing: readers never
   // see a partial file, and an existing file is never replaced
-  // (AlreadyExists). Iceberg's commit protocol relies on both.
-  virtual Status WriteNew(const std::string& location, std::span<const uint8_t> data) = 0;
+  // (AlreadyExists). Iceberg's commit protocol relies on both. The file is
+  // durable when it returns; with NameSync::kLater its name may not be
+  // until SyncNames (a commit's metadata files share one directory fsync).
+  virtual Status WriteNew(const std::string& location, std::span<const uint8_t> data,
+                          fsutil::NameSync name_sync) = 0;
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data) {
+    return WriteNew(location, data, fsutil::NameSync::kNow);
+  }
+  // Makes the names of files written with NameSync::kLater durable.
+  virtual Status SyncNames(std::span<const std::string> locations) = 0;
   // The streaming form of WriteNew, for data files: the file becomes
   // visible when the sink is closed.
   virtual Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) = 0;
@@ -76,9 +85,12 @@ class ForwardingFileIO : public FileIO {
       const std::string& location, std::optional<uint64_t> size = std::nullopt) override {
     return base_->OpenInput(location, size);
   }
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
-    return base_->WriteNew(location, data);
+  using FileIO::WriteNew;
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data,
+                  fsutil::NameSync name_sync) override {
+    return base_->WriteNew(location, data, name_sync);
   }
+  Status SyncNames(std::span<const std::string> locations) override { return base_->SyncNames(locations); }
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
     return base_->NewOutput(location);
   }

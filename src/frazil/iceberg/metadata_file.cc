@@ -107,9 +107,11 @@ Result<TableMetadata> ReadMetadataFile(FileIO* io, const std::string& location) 
   return m;
 }
 
-Status WriteMetadataFile(FileIO* io, const std::string& location, const TableMetadata& metadata) {
+Status WriteMetadataFile(FileIO* io, const std::string& location, const TableMetadata& metadata,
+                         fsutil::NameSync name_sync) {
   std::string text = TableMetadataToJson(metadata).dump();
-  return io->WriteNew(location, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return io->WriteNew(location, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
+                      name_sync);
 }
 
 std::vector<std::string> AppendMetadataLog(TableMetadata* next, const std::string& previous_location,

@@ -33,7 +33,10 @@ std::string NextMetadataFileLocation(const std::string& table_location,
 Result<std::optional<std::string>> FindLatestMetadataFile(FileIO* io, const std::string& table_location);
 
 Result<TableMetadata> ReadMetadataFile(FileIO* io, const std::string& location);
-Status WriteMetadataFile(FileIO* io, const std::string& location, const TableMetadata& metadata);
+// Create-if-absent (AlreadyExists if another writer took the name); with
+// NameSync::kLater the caller syncs the name (FileIO::SyncNames).
+Status WriteMetadataFile(FileIO* io, const std::string& location, const TableMetadata& metadata,
+                         fsutil::NameSync name_sync = fsutil::NameSync::kNow);
 
 // Records `previous` (the metadata being replaced) in the metadata log,
 // keeping the newest `write.metadata.previous-versions-max` (100) entries;

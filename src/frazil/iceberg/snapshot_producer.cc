@@ -32,8 +32,9 @@ Result<ManifestFile> SnapshotProducer::WriteManifestFile(const TableMetadata& ba
   FRAZIL_ASSIGN_OR_RETURN(auto bytes, WriteManifest(base, spec, entries, snapshot_id_, &m));
   std::string path = JoinLocation(
       base.location, "metadata/" + RandomUuid() + "-m" + std::to_string(written_.size()) + ".avro");
-  FRAZIL_RETURN_IF_ERROR(io_->WriteNew(path, bytes));
+  FRAZIL_RETURN_IF_ERROR(io_->WriteNew(path, bytes, fsutil::NameSync::kLater));
   written_.push_back(path);
+  unsynced_.push_back(path);
   m.manifest_path = path;
   m.manifest_length = static_cast<int64_t>(bytes.size());
   return m;
@@ -165,8 +166,9 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& unchanged) {
   FRAZIL_ASSIGN_OR_RETURN(
       auto list_bytes, WriteManifestList(manifests, snapshot_id_, base.current_snapshot_id, sequence_number,
                                          base.format_version));
-  FRAZIL_RETURN_IF_ERROR(io_->WriteNew(list_path, list_bytes));
+  FRAZIL_RETURN_IF_ERROR(io_->WriteNew(list_path, list_bytes, fsutil::NameSync::kLater));
   written_.push_back(list_path);
+  unsynced_.push_back(list_path);
 
   last_used_.clear();
   last_used_.insert(list_path);
@@ -193,6 +195,14 @@ Result<TableMetadata> SnapshotProducer::Apply(const TableMetadata& unchanged) {
   next.last_updated_ms = now;
   for (const auto& [k, v] : properties_) next.properties[k] = v;
   return next;
+}
+
+Status SnapshotProducer::SyncNames(std::vector<std::string> also) {
+  also.insert(also.end(), unsynced_.begin(), unsynced_.end());
+  if (also.empty()) return Status::Ok();
+  FRAZIL_RETURN_IF_ERROR(io_->SyncNames(also));
+  unsynced_.clear();
+  return Status::Ok();
 }
 
 void SnapshotProducer::CleanUpAfterCommit() {

@@ -43,8 +43,15 @@ class SnapshotProducer {
   // are then built on the changed metadata. An error stops the commit.
   void SetMetadataChange(std::function<Status(TableMetadata* next)> change) { change_ = std::move(change); }
 
-  // The metadata to commit on top of `base`. Writes files through FileIO.
+  // The metadata to commit on top of `base`. Writes files through FileIO
+  // (manifests, the manifest list) whose contents are durable but whose
+  // names may not be until SyncNames: call it before committing the
+  // metadata (CommitWithRetry and the catalogs' CreateTable do).
   Result<TableMetadata> Apply(const TableMetadata& base);
+  // Makes the names of the files Apply wrote durable, and those of `also`
+  // (the caller's own NameSync::kLater files, such as the metadata file that
+  // will point at them), with one directory sync per directory.
+  Status SyncNames(std::vector<std::string> also = {});
 
   // After the commit of the last Apply() succeeded: deletes the files
   // earlier attempts wrote that the committed snapshot does not use.
@@ -90,7 +97,8 @@ class SnapshotProducer {
   std::function<Status(const TableMetadata&)> validation_;
   std::function<Status(TableMetadata*)> change_;
   std::vector<std::string> written_;
-  std::set<std::string> last_used_;  // files the last Apply's metadata references
+  std::vector<std::string> unsynced_;  // written with NameSync::kLater, not yet synced
+  std::set<std::string> last_used_;    // files the last Apply's metadata references
   struct Counters {
     int64_t added_files = 0, added_records = 0, added_size = 0;
     int64_t deleted_files = 0, deleted_records = 0, deleted_size = 0;

@@ -14,8 +14,10 @@
 
 namespace frazil::objstore {
 
-Status ObjectStore::PutIfAbsent(const std::string& key, std::span<const uint8_t> data) {
+Status ObjectStore::PutIfAbsent(const std::string& key, std::span<const uint8_t> data,
+                                fsutil::NameSync name_sync) {
   FRAZIL_ASSIGN_OR_RETURN(auto w, NewObject(key));
+  if (name_sync == fsutil::NameSync::kLater) w->DeferNameSync();
   FRAZIL_RETURN_IF_ERROR(w->Append(data));
   return w->Commit();
 }
@@ -92,6 +94,7 @@ class LocalObjectWriter final : public ObjectWriter {
     return Status::Ok();
   }
   uint64_t Position() const override { return pos_; }
+  void DeferNameSync() override { sync_name_ = false; }
 
   Status Commit() override {
     Counted c(StoreOp::kPut);
@@ -111,6 +114,7 @@ class LocalObjectWriter final : public ObjectWriter {
     }
     committed_ = true;
     ::unlink(tmp_.c_str());
+    if (!sync_name_) return Status::Ok();  // the store's SyncNames will
     return fsutil::SyncDir(fs::path(key_).parent_path().string());
   }
 
@@ -119,6 +123,7 @@ class LocalObjectWriter final : public ObjectWriter {
   uint64_t pos_ = 0;
   uint64_t queued_ = 0;  // bytes handed to write-back so far
   bool committed_ = false;
+  bool sync_name_ = true;
   static constexpr uint64_t kWriteBehindBytes = 1 << 20;
 };
 
@@ -152,6 +157,11 @@ class LocalObjectStore final : public ObjectStore {
   Result<std::unique_ptr<ObjectWriter>> NewObject(const std::string& key) override {
     FRAZIL_RETURN_IF_ERROR(CheckKey(key));
     return CreateWriter(key);
+  }
+
+  Status SyncNames(std::span<const std::string> keys) override {
+    for (const auto& k : keys) FRAZIL_RETURN_IF_ERROR(CheckKey(k));
+    return fsutil::SyncParentDirs(keys);
   }
 
   Status Delete(const std::string& key) override {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "frazil/common/fs_util.h"
 #include "frazil/common/status.h"
 
 namespace frazil::objstore {
@@ -29,6 +30,10 @@ class ObjectWriter {
   // Makes the object durable and visible; AlreadyExists if another writer
   // created the key first (the existing object is kept).
   virtual Status Commit() = 0;
+  // Commit will leave the durability of the object's name to the store's
+  // SyncNames (a local directory's fsync, shared by the files written into
+  // it together). Stores whose objects are durable once written ignore it.
+  virtual void DeferNameSync() {}
 };
 
 class ObjectStore {
@@ -53,8 +58,13 @@ class ObjectStore {
   // see parquet::InputFile::read_ahead.
   virtual uint64_t read_ahead() const { return 0; }
 
+  // Makes the names of objects committed with DeferNameSync durable (a
+  // crash after it cannot lose them). Nothing to do for remote stores.
+  virtual Status SyncNames(std::span<const std::string> /*keys*/) { return Status::Ok(); }
+
   // Convenience: a whole object in one call.
-  Status PutIfAbsent(const std::string& key, std::span<const uint8_t> data);
+  Status PutIfAbsent(const std::string& key, std::span<const uint8_t> data,
+                     fsutil::NameSync name_sync = fsutil::NameSync::kNow);
 };
 
 // Objects as files under the local filesystem; keys are absolute paths.

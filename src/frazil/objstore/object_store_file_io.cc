@@ -98,9 +98,20 @@ Result<std::unique_ptr<parquet::InputFile>> ObjectStoreFileIO::OpenInput(const s
   return std::unique_ptr<parquet::InputFile>(new ObjectInputFile(t.store, t.key, *size));
 }
 
-Status ObjectStoreFileIO::WriteNew(const std::string& location, std::span<const uint8_t> data) {
+Status ObjectStoreFileIO::WriteNew(const std::string& location, std::span<const uint8_t> data,
+                                   fsutil::NameSync name_sync) {
   FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
-  return t.store->PutIfAbsent(t.key, data);
+  return t.store->PutIfAbsent(t.key, data, name_sync);
+}
+
+Status ObjectStoreFileIO::SyncNames(std::span<const std::string> locations) {
+  std::map<ObjectStore*, std::vector<std::string>> keys;
+  for (const auto& location : locations) {
+    FRAZIL_ASSIGN_OR_RETURN(Target t, Resolve(location));
+    keys[t.store].push_back(std::move(t.key));
+  }
+  for (auto& [store, k] : keys) FRAZIL_RETURN_IF_ERROR(store->SyncNames(k));
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<parquet::OutputSink>> ObjectStoreFileIO::NewOutput(const std::string& location) {

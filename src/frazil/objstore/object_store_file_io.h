@@ -26,7 +26,10 @@ class ObjectStoreFileIO final : public iceberg::FileIO {
   Result<std::vector<uint8_t>> Read(const std::string& location) override;
   Result<std::unique_ptr<parquet::InputFile>> OpenInput(const std::string& location,
                                                         std::optional<uint64_t> size = std::nullopt) override;
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override;
+  using iceberg::FileIO::WriteNew;
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data,
+                  fsutil::NameSync name_sync) override;
+  Status SyncNames(std::span<const std::string> locations) override;
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override;
   Status Delete(const std::string& location) override;
   // Keys of one S3 bucket go in batch DELETEs.

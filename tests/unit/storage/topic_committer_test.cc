@@ -270,9 +270,15 @@ class OverlapFileIO : public iceberg::FileIO {
     Guard g(this);
     return base_->OpenInput(location, size);
   }
-  Status WriteNew(const std::string& location, std::span<const uint8_t> data) override {
+  using iceberg::FileIO::WriteNew;
+  Status WriteNew(const std::string& location, std::span<const uint8_t> data,
+                  fsutil::NameSync name_sync) override {
     Guard g(this);
-    return base_->WriteNew(location, data);
+    return base_->WriteNew(location, data, name_sync);
+  }
+  Status SyncNames(std::span<const std::string> locations) override {
+    Guard g(this);
+    return base_->SyncNames(locations);
   }
   Result<std::unique_ptr<parquet::OutputSink>> NewOutput(const std::string& location) override {
     Guard g(this);
