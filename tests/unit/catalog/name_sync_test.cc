@@ -74,6 +74,15 @@ class NameSyncTest : public ::testing::Test {
     ASSERT_TRUE(sql_->CreateNamespace({"ns"}, {}).ok());
   }
 
+  // Creates the table with `first` (one data file) as its first snapshot.
+  Result<LoadedTable> CreateWithFirstSnapshot(iceberg::FastAppend* first) {
+    first->AddFile(testing::OffsetFile(dir_, 0, 9));
+    CreateTableRequest req;
+    req.schema = testing::OffsetSchema();
+    req.first_snapshot = first;
+    return sql_->CreateTable(id_, std::move(req));
+  }
+
   static std::string Parent(const std::string& location) { return location.substr(0, location.rfind('/')); }
 
   testing::TempDir dir_;
@@ -108,12 +117,8 @@ TEST_F(NameSyncTest, CommitSyncsTheSnapshotsNamesOnceBeforeTheCatalogCommit) {
 
 TEST_F(NameSyncTest, FirstSnapshotAndFirstMetadataFileShareOneSync) {
   iceberg::FastAppend append(sql_->io());
-  append.AddFile(testing::OffsetFile(dir_, 0, 9));
-  CreateTableRequest req;
-  req.schema = testing::OffsetSchema();
-  req.first_snapshot = &append;
   int written_at_once = io_->synced_at_once;
-  auto created = sql_->CreateTable(id_, std::move(req));
+  auto created = CreateWithFirstSnapshot(&append);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
 
   EXPECT_EQ(io_->synced_at_once, written_at_once);  // nothing synced one by one
@@ -149,11 +154,7 @@ TEST_F(NameSyncTest, AFailedSyncCommitsNothingAndRemovesTheFiles) {
 TEST_F(NameSyncTest, AFailedSyncOfANewTableCreatesNothing) {
   io_->fail_sync = Status::IoError("fsync directory: injected");
   iceberg::FastAppend append(sql_->io());
-  append.AddFile(testing::OffsetFile(dir_, 0, 9));
-  CreateTableRequest req;
-  req.schema = testing::OffsetSchema();
-  req.first_snapshot = &append;
-  auto created = sql_->CreateTable(id_, std::move(req));
+  auto created = CreateWithFirstSnapshot(&append);
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().code(), StatusCode::kIoError);
   EXPECT_EQ(sql_->LoadTable(id_).status().code(), StatusCode::kNotFound);
@@ -163,11 +164,7 @@ TEST_F(NameSyncTest, AFailedSyncOfANewTableCreatesNothing) {
   // The location is free for the next attempt.
   io_->fail_sync = Status::Ok();
   iceberg::FastAppend again(sql_->io());
-  again.AddFile(testing::OffsetFile(dir_, 0, 9));
-  CreateTableRequest retry;
-  retry.schema = testing::OffsetSchema();
-  retry.first_snapshot = &again;
-  auto second = sql_->CreateTable(id_, std::move(retry));
+  auto second = CreateWithFirstSnapshot(&again);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
 }
 
