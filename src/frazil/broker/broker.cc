@@ -402,8 +402,8 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
   MutexLock lock(&mu_);
   if (auto it = topics_.find(topic); it == topics_.end() || it->second != t)
     return Status::Unavailable("topic " + topic + " is being deleted; try again");
-  for (auto& [id, p] : producers_) {
-    if (p.topic != topic) continue;
+  for (uint64_t id : producers_.IdsOf(topic)) {
+    ProducerState& p = producers_.find(id)->second;
     if (p.name == name) {
       p.seen = Clock::now();
       p.schema = schema;
@@ -414,7 +414,7 @@ Result<uint64_t> Broker::CreateProducer(const std::string& topic, const std::str
                                    (p.exclusive ? p.name : name) + "'); producer '" + name + "' is refused");
   }
   uint64_t id = next_id_++;
-  producers_[id] = ProducerState{topic, name, exclusive, Clock::now(), schema};
+  producers_.Insert(id, ProducerState{topic, name, exclusive, Clock::now(), schema});
   return id;
 }
 
@@ -459,14 +459,13 @@ Result<std::shared_ptr<Broker::Topic>> Broker::ProducerTarget(uint64_t producer_
   MutexLock lock(&mu_);
   auto it = producers_.find(producer_id);
   if (it == producers_.end()) {
-    for (const auto& [id, p] : producers_)
-      if (p.topic == topic && p.exclusive && p.name != producer_name)
+    for (uint64_t id : producers_.IdsOf(topic))
+      if (const ProducerState& p = producers_.find(id)->second; p.exclusive && p.name != producer_name)
         return Status::AlreadyExists("topic " + topic + " has an exclusive producer");
     if (auto cur = topics_.find(topic); cur == topics_.end() || cur->second != t)
       return Status::Unavailable("topic " + topic + " is being deleted; try again");
-    it = producers_
-             .emplace(producer_id, ProducerState{topic, producer_name, false, Clock::now(), std::nullopt})
-             .first;
+    it = producers_.Insert(producer_id,
+                           ProducerState{topic, producer_name, false, Clock::now(), std::nullopt});
     FRAZIL_LOG_INFO("producer {} on {} reconnected with id {}", producer_name, topic, producer_id);
   } else if (it->second.topic != topic) {
     return Status::InvalidArgument("producer " + std::to_string(producer_id) + " sends to " +
@@ -708,8 +707,9 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
   uint64_t id;
   {
     MutexLock lock(&mu_);
-    for (auto& [cid, c] : consumers_) {
-      if (c.topic == topic && c.subscription == subscription && c.name == consumer) {
+    for (uint64_t cid : consumers_.IdsOf(topic)) {
+      if (ConsumerState& c = consumers_.find(cid)->second;
+          c.subscription == subscription && c.name == consumer) {
         c.seen = Clock::now();
         return cid;
       }
@@ -740,11 +740,13 @@ Result<uint64_t> Broker::Subscribe(const std::string& topic, const std::string& 
     MutexLock lock(&mu_);
     auto tit = topics_.find(topic);
     gone = tit == topics_.end() || tit->second != t;
-    for (auto& [cid, c] : consumers_)
-      if (!gone && c.topic == topic && c.subscription == subscription && c.name == consumer) other = cid;
+    for (uint64_t cid : gone ? std::vector<uint64_t>{} : consumers_.IdsOf(topic))
+      if (const ConsumerState& c = consumers_.find(cid)->second;
+          c.subscription == subscription && c.name == consumer)
+        other = cid;
     if (!gone && !other) {
-      for (uint64_t old : displaced) consumers_.erase(old);
-      consumers_[id] = ConsumerState{topic, subscription, consumer, false, Clock::now()};
+      for (uint64_t old : displaced) consumers_.Erase(old);
+      consumers_.Insert(id, ConsumerState{topic, subscription, consumer, false, Clock::now()});
     }
   }
   if (gone || other) sub->RemoveConsumer(id);
@@ -841,8 +843,7 @@ storage::TopicTable Broker::TableOf(const Topic& t) const {
 
 std::map<std::string, size_t> Broker::ConsumerCounts(const std::string& topic) {
   std::map<std::string, size_t> out;
-  for (const auto& [id, c] : consumers_)
-    if (c.topic == topic) out[c.subscription]++;
+  for (uint64_t id : consumers_.IdsOf(topic)) out[consumers_.find(id)->second.subscription]++;
   return out;
 }
 
@@ -913,10 +914,8 @@ Status Broker::DeleteTopic(const std::string& topic) {
     // Until the delete is done, nobody opens the name again: a new topic
     // must not share the WAL directory or table the delete is removing.
     deleting_.insert(topic);
-    for (auto p = producers_.begin(); p != producers_.end();)
-      p = p->second.topic == topic ? producers_.erase(p) : std::next(p);
-    for (auto c = consumers_.begin(); c != consumers_.end();)
-      c = c->second.topic == topic ? consumers_.erase(c) : std::next(c);
+    producers_.EraseTopic(topic);
+    consumers_.EraseTopic(topic);
     for (auto s = saved_cursors_.lower_bound(topic + '\0');
          s != saved_cursors_.end() && s->first.starts_with(topic + '\0');)
       s = saved_cursors_.erase(s);
@@ -1057,9 +1056,8 @@ Status Broker::DeleteSubscription(const std::string& topic, const std::string& s
       t->subscriptions.erase(s);
       t->SetWakeLocked();
     }
-    for (auto c = consumers_.begin(); c != consumers_.end();)
-      c = c->second.topic == topic && c->second.subscription == subscription ? consumers_.erase(c)
-                                                                             : std::next(c);
+    for (uint64_t id : consumers_.IdsOf(topic))
+      if (auto c = consumers_.find(id); c->second.subscription == subscription) consumers_.Erase(c);
     saved_cursors_.erase(SubKey(topic, subscription));
   }
   sub->Close();  // ends its consumers' streams
@@ -1147,7 +1145,7 @@ void Broker::Janitor() {
       for (auto it = producers_.begin(); it != producers_.end();) {
         if (it->second.seen < cutoff) {
           FRAZIL_LOG_INFO("producer {} on {} timed out", it->second.name, it->second.topic);
-          it = producers_.erase(it);
+          it = producers_.Erase(it);
         } else {
           ++it;
         }
@@ -1160,7 +1158,7 @@ void Broker::Janitor() {
                           it->second.name, it->second.subscription, it->second.topic);
           if (auto t = topics_.find(it->second.topic); t != topics_.end())
             gone.push_back({t->second, it->second.subscription, it->first});
-          it = consumers_.erase(it);
+          it = consumers_.Erase(it);
         } else {
           ++it;
         }

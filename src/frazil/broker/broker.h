@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "frazil/broker/broker_metrics.h"
+#include "frazil/broker/client_table.h"
 #include "frazil/broker/cursor_store.h"
 #include "frazil/broker/subscription.h"
 #include "frazil/catalog/catalog.h"
@@ -372,8 +373,8 @@ class Broker {
   std::map<std::string, std::shared_ptr<Opening>> opening_ GUARDED_BY(mu_);
   std::set<std::string> deleting_ GUARDED_BY(mu_);                  // topics whose delete is in progress
   std::map<std::string, std::string> unavailable_ GUARDED_BY(mu_);  // topic -> why it could not be opened
-  std::map<uint64_t, ProducerState> producers_ GUARDED_BY(mu_);
-  std::map<uint64_t, ConsumerState> consumers_ GUARDED_BY(mu_);
+  ClientTable<ProducerState> producers_ GUARDED_BY(mu_);
+  ClientTable<ConsumerState> consumers_ GUARDED_BY(mu_);
   std::map<std::string, uint64_t> saved_cursors_ GUARDED_BY(mu_);  // "topic\0sub" -> persisted cursor
   std::map<std::string, storage::RetentionPolicy> retention_ GUARDED_BY(mu_);  // topics' own, as stored
   // Ids start from the clock so that ids handed out before a restart are

@@ -436,12 +436,15 @@ std::vector<std::string> Journal::TakeDeletableLocked() {
   // Oldest first, never the active one: a forget entry must not outlive the
   // records it cancels, so a segment goes only after all older ones.
   while (segments_.size() > 1 && !segments_.front().recovered) {
-    const Segment& s = segments_.front();
+    Segment& s = segments_.front();
     bool needed = false;
-    for (const auto& [id, end] : s.log_ends) {
-      auto it = logs_.find(id);
-      if (it != logs_.end() && it->second.synced_end < end) {
+    // Log ids only grow and a log's synced end only moves forward, so what
+    // was found synced stays synced.
+    for (auto e = s.log_ends.lower_bound(s.synced_below); e != s.log_ends.end(); ++e) {
+      auto it = logs_.find(e->first);
+      if (it != logs_.end() && it->second.synced_end < e->second) {
         needed = true;
+        s.synced_below = e->first;
         break;
       }
     }

@@ -155,6 +155,10 @@ class Journal {
     uint64_t bytes = 0;
     bool recovered = false;                 // found at open: deleted by FinishRecovery
     std::map<uint64_t, uint64_t> log_ends;  // log id -> end offset of its records here
+    // Once sealed: log_ends below this id are synced (or their logs closed)
+    // for good, so a check for deletion resumes here instead of rescanning
+    // thousands of logs on every log's sync.
+    uint64_t synced_below = 0;
   };
   struct LogState {
     std::string name;
