@@ -64,13 +64,17 @@ Status Inflate(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
 }  // namespace
 
 ContainerWriter::ContainerWriter(SchemaPtr schema, ContainerOptions options)
+    : ContainerWriter(schema, SchemaToJson(*schema).dump(), std::move(options)) {}
+
+ContainerWriter::ContainerWriter(SchemaPtr schema, std::string schema_json, ContainerOptions options)
     : schema_(std::move(schema)), options_(std::move(options)) {
   // Not std::random_device: constructing one per file (a manifest and a
   // manifest list per commit) showed in the commit threads' profile.
   RandomBytes(sync_);
   out_.insert(out_.end(), kMagic, kMagic + 4);
-  std::map<std::string, std::string> meta = options_.metadata;
-  meta["avro.schema"] = SchemaToJson(*schema_).dump();
+  std::map<std::string, std::string> meta = std::move(options_.metadata);
+  options_.metadata.clear();
+  meta["avro.schema"] = std::move(schema_json);
   meta["avro.codec"] = options_.codec == Codec::kDeflate ? "deflate" : "null";
   WriteLong(static_cast<int64_t>(meta.size()), &out_);
   for (const auto& [k, v] : meta) {

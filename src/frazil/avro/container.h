@@ -26,6 +26,10 @@ struct ContainerOptions {
 class ContainerWriter {
  public:
   ContainerWriter(SchemaPtr schema, ContainerOptions options);
+  // `schema_json`: `schema` as JSON text, for the header. Writers of many
+  // files with one schema (a manifest per commit) keep it rather than have
+  // the schema serialized again for every file.
+  ContainerWriter(SchemaPtr schema, std::string schema_json, ContainerOptions options);
   Status Append(const Datum& record);
   // The finished file.
   Result<std::vector<uint8_t>> Finish();

@@ -12,11 +12,22 @@
 namespace frazil::catalog {
 namespace {
 
-// A prepared statement; finalized on scope exit.
+// A prepared statement; finalized on scope exit, or given back to `cache`
+// for the next user of the same SQL on the same connection.
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  // `sql` must be a string literal: the cache knows it by its address.
+  Stmt(SqlStatementCache* cache, sqlite3* db, const char* sql) : db_(db), cache_(cache), sql_(sql) {
+    stmt_ = cache_->Take(db, sql);
+    if (!stmt_) rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() {
+    if (cache_ && stmt_)
+      cache_->Give(db_, sql_, stmt_);
+    else
+      sqlite3_finalize(stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -59,6 +70,8 @@ class Stmt {
 
  private:
   sqlite3* db_;
+  SqlStatementCache* cache_ = nullptr;
+  const char* sql_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
 };
@@ -76,19 +89,19 @@ Status Exec(sqlite3* db, const char* sql) {
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
 class WriteTxn {
  public:
-  explicit WriteTxn(sqlite3* db) : db_(db) {}
+  WriteTxn(SqlStatementCache* cache, sqlite3* db) : cache_(cache), db_(db) {}
   ~WriteTxn() {
     if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
   Status Begin() {
-    Stmt s(db_, "BEGIN IMMEDIATE");
+    Stmt s(cache_, db_, "BEGIN IMMEDIATE");
     FRAZIL_RETURN_IF_ERROR(s.prepared());
     FRAZIL_RETURN_IF_ERROR(s.Run());
     open_ = true;
     return Status::Ok();
   }
   Status Commit() {
-    Stmt s(db_, "COMMIT");
+    Stmt s(cache_, db_, "COMMIT");
     FRAZIL_RETURN_IF_ERROR(s.prepared());
     FRAZIL_RETURN_IF_ERROR(s.Run());
     open_ = false;
@@ -96,6 +109,7 @@ class WriteTxn {
   }
 
  private:
+  SqlStatementCache* cache_;
   sqlite3* db_;
   bool open_ = false;
 };
@@ -105,9 +119,44 @@ constexpr const char* kTableTypeFilter = "(iceberg_type = 'TABLE' OR iceberg_typ
 }  // namespace
 
 SqlCatalog::SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db)
-    : options_(std::move(options)), io_(std::move(io)), db_(db) {}
+    : options_(std::move(options)),
+      io_(std::move(io)),
+      statements_(std::make_unique<SqlStatementCache>()),
+      db_(db) {}
+
+SqlStatementCache::~SqlStatementCache() {
+  MutexLock lock(&mu_);
+  for (auto& [key, stmts] : free_)
+    for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
+}
+
+sqlite3_stmt* SqlStatementCache::Take(sqlite3* db, const char* sql) {
+  MutexLock lock(&mu_);
+  auto it = free_.find({db, sql});
+  if (it == free_.end() || it->second.empty()) return nullptr;
+  sqlite3_stmt* st = it->second.back();
+  it->second.pop_back();
+  return st;
+}
+
+void SqlStatementCache::Give(sqlite3* db, const char* sql, sqlite3_stmt* st) {
+  // Reset outside the lock (it only touches this statement); its result
+  // repeats the last step's error, which its user has seen.
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  {
+    MutexLock lock(&mu_);
+    auto& stmts = free_[{db, sql}];
+    if (stmts.size() < kPerStatement) {
+      stmts.push_back(st);
+      return;
+    }
+  }
+  sqlite3_finalize(st);
+}
 
 SqlCatalog::~SqlCatalog() {
+  statements_.reset();  // finalized before their connections close
   sqlite3_close_v2(rdb_);
   sqlite3_close_v2(db_);
 }
@@ -185,7 +234,7 @@ Status SqlCatalog::Initialize() {
                               "PRIMARY KEY (catalog_name, namespace, property_key))"));
   // A catalog created by an older JDBC catalog or PyIceberg lacks
   // iceberg_type (the "v0" schema); add it as they do.
-  Stmt probe(db_, "SELECT iceberg_type FROM iceberg_tables LIMIT 0");
+  Stmt probe(statements_.get(), db_, "SELECT iceberg_type FROM iceberg_tables LIMIT 0");
   if (!probe.prepared().ok()) {
     FRAZIL_RETURN_IF_ERROR(Exec(db_, "ALTER TABLE iceberg_tables ADD COLUMN iceberg_type VARCHAR(5)"));
   }
@@ -223,7 +272,7 @@ Status SqlCatalog::WriteBatched(const std::function<Status(sqlite3*)>& fn) {
 
 void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
   std::lock_guard lock(mu_);
-  WriteTxn txn(db_);
+  WriteTxn txn(statements_.get(), db_);
   if (Status begun = txn.Begin(); !begun.ok()) {
     for (BatchOp* o : ops) o->result = begun;
     return;
@@ -260,7 +309,7 @@ void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
 }
 
 Result<bool> SqlCatalog::NamespaceExists(const std::string& ns, sqlite3* db) {
-  Stmt s(db ? db : db_,
+  Stmt s(statements_.get(), db ? db : db_,
          "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "UNION ALL SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -270,7 +319,7 @@ Result<bool> SqlCatalog::NamespaceExists(const std::string& ns, sqlite3* db) {
 
 Status SqlCatalog::PutNamespaceProperty(const std::string& ns, const std::string& key,
                                         const std::string& value) {
-  Stmt s(db_,
+  Stmt s(statements_.get(), db_,
          "INSERT OR REPLACE INTO iceberg_namespace_properties (catalog_name, namespace, property_key, "
          "property_value) VALUES (?1, ?2, ?3, ?4)");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -283,7 +332,7 @@ Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& proper
   if (ns.empty()) return Status::InvalidArgument("namespace is empty");
   std::lock_guard lock(mu_);
   std::string name = NamespaceToString(ns);
-  WriteTxn txn(db_);
+  WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
   FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
   if (exists) return Status::AlreadyExists("namespace " + name + " already exists");
@@ -295,7 +344,7 @@ Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& proper
 
 Result<std::vector<Namespace>> SqlCatalog::ListNamespaces(const Namespace& parent) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
+  Stmt s(statements_.get(), db_,
          "SELECT namespace FROM iceberg_namespace_properties WHERE catalog_name = ?1 "
          "UNION SELECT table_namespace FROM iceberg_tables WHERE catalog_name = ?1");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -316,16 +365,18 @@ Result<std::vector<Namespace>> SqlCatalog::ListNamespaces(const Namespace& paren
 Status SqlCatalog::DropNamespace(const Namespace& ns) {
   std::lock_guard lock(mu_);
   std::string name = NamespaceToString(ns);
-  WriteTxn txn(db_);
+  WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
   FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
-  Stmt tables(db_, "SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
+  Stmt tables(statements_.get(), db_,
+              "SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
   FRAZIL_RETURN_IF_ERROR(tables.prepared());
   tables.Bind(1, options_.name).Bind(2, name);
   FRAZIL_ASSIGN_OR_RETURN(bool has_tables, tables.Step());
   if (has_tables) return Status::InvalidArgument("namespace " + name + " is not empty");
-  Stmt del(db_, "DELETE FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2");
+  Stmt del(statements_.get(), db_,
+           "DELETE FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2");
   FRAZIL_RETURN_IF_ERROR(del.prepared());
   del.Bind(1, options_.name).Bind(2, name);
   FRAZIL_RETURN_IF_ERROR(del.Run());
@@ -337,7 +388,7 @@ Result<Properties> SqlCatalog::LoadNamespaceProperties(const Namespace& ns) {
   std::string name = NamespaceToString(ns);
   FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
-  Stmt s(db_,
+  Stmt s(statements_.get(), db_,
          "SELECT property_key, property_value FROM iceberg_namespace_properties "
          "WHERE catalog_name = ?1 AND namespace = ?2");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -355,12 +406,12 @@ Status SqlCatalog::UpdateNamespaceProperties(const Namespace& ns, const Properti
                                              const std::vector<std::string>& remove) {
   std::lock_guard lock(mu_);
   std::string name = NamespaceToString(ns);
-  WriteTxn txn(db_);
+  WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
   FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
   for (const auto& k : remove) {
-    Stmt s(db_,
+    Stmt s(statements_.get(), db_,
            "DELETE FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 AND "
            "property_key = ?3");
     FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -389,7 +440,7 @@ Result<std::optional<std::string>> SqlCatalog::MetadataLocation(sqlite3* db, con
 Result<std::string> SqlCatalog::DefaultLocation(sqlite3* db, const TableIdentifier& id) {
   // A namespace `location` property wins; else warehouse/ns1/.../table, as
   // Java's JdbcCatalog lays tables out.
-  Stmt s(db,
+  Stmt s(statements_.get(), db,
          "SELECT property_value FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "AND property_key = 'location'");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -445,7 +496,7 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
 }
 
 Status SqlCatalog::InsertTable(const TableIdentifier& id, const std::string& metadata_location) {
-  Stmt s(db_,
+  Stmt s(statements_.get(), db_,
          "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
          "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -535,13 +586,13 @@ Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifie
   for (const auto& part : to.ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
   FRAZIL_RETURN_IF_ERROR(ValidateName(to.name, "table"));
   std::lock_guard lock(mu_);
-  WriteTxn txn(db_);
+  WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
   FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(to.ns)));
   if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(to.ns) + " does not exist");
   FRAZIL_ASSIGN_OR_RETURN(auto target, MetadataLocation(db_, to));
   if (target) return Status::AlreadyExists("table " + to.ToString() + " already exists");
-  Stmt s(db_,
+  Stmt s(statements_.get(), db_,
          "UPDATE iceberg_tables SET table_namespace = ?4, table_name = ?5 WHERE catalog_name = ?1 AND "
          "table_namespace = ?2 AND table_name = ?3");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -570,7 +621,7 @@ Result<LoadedTable> SqlCatalog::CommitTable(const LoadedTable& base, const icebe
   int changes = 0;
   std::optional<std::string> current;
   Status st = WriteBatched([&](sqlite3* db) -> Status {
-    Stmt s(db,
+    Stmt s(statements_.get(), db,
            "UPDATE iceberg_tables SET metadata_location = ?4, previous_metadata_location = ?5 "
            "WHERE catalog_name = ?1 AND table_namespace = ?2 AND table_name = ?3 AND metadata_location = ?5");
     FRAZIL_RETURN_IF_ERROR(s.prepared());

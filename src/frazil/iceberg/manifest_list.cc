@@ -10,8 +10,13 @@ namespace {
 
 using nlohmann::json;
 
-const avro::SchemaPtr& ManifestFileSchema() {
-  static const avro::SchemaPtr schema = [] {
+struct ListSchema {
+  avro::SchemaPtr schema;
+  std::string json;  // the header's copy, serialized once
+};
+
+const ListSchema& ManifestFileSchema() {
+  static const ListSchema schema = [] {
     json summary = {{"type", "record"},
                     {"name", "r508"},
                     {"fields", json::array({
@@ -41,8 +46,10 @@ const avro::SchemaPtr& ManifestFileSchema() {
                                          {{"type", "array"}, {"items", summary}, {"element-id", 508}}, 507),
                        AvroOptionalField("key_metadata", "bytes", 519),
                    })}};
-    auto parsed = avro::ParseSchema(j.dump());
-    return parsed.ok() ? std::move(parsed).value() : nullptr;  // a fixed, valid schema
+    std::string text = j.dump();
+    auto parsed = avro::ParseSchema(text);
+    // A fixed, valid schema.
+    return parsed.ok() ? ListSchema{std::move(parsed).value(), std::move(text)} : ListSchema{};
   }();
   return schema;
 }
@@ -56,8 +63,8 @@ avro::Datum OptionalBytes(const std::optional<std::string>& v) {
 Result<std::vector<uint8_t>> WriteManifestList(std::vector<ManifestFile> manifests, int64_t snapshot_id,
                                                std::optional<int64_t> parent_snapshot_id,
                                                int64_t sequence_number, int32_t format_version) {
-  const auto& schema = ManifestFileSchema();
-  if (!schema) return Status::Internal("manifest list schema failed to parse");
+  const ListSchema& schema = ManifestFileSchema();
+  if (!schema.schema) return Status::Internal("manifest list schema failed to parse");
   avro::ContainerOptions options;
   options.metadata = {
       {"snapshot-id", std::to_string(snapshot_id)},
@@ -65,7 +72,7 @@ Result<std::vector<uint8_t>> WriteManifestList(std::vector<ManifestFile> manifes
       {"sequence-number", std::to_string(sequence_number)},
       {"format-version", std::to_string(format_version)},
   };
-  avro::ContainerWriter writer(schema, options);
+  avro::ContainerWriter writer(schema.schema, schema.json, std::move(options));
   for (auto& m : manifests) {
     if (m.sequence_number == kUnassignedSequenceNumber) m.sequence_number = sequence_number;
     if (m.min_sequence_number == kUnassignedSequenceNumber) m.min_sequence_number = sequence_number;

@@ -6,8 +6,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "../testing/catalog_fixture.h"
 #include "../testing/temp_dir.h"
@@ -254,6 +258,34 @@ TEST_F(SqlCatalogTest, RejectsBadNamesAndMissingNamespaces) {
   EXPECT_EQ(catalog_->CreateNamespace({"ns"}, {}).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(catalog_->DropNamespace({"ns"}).code(), StatusCode::kInvalidArgument);  // not empty
   EXPECT_EQ(catalog_->LoadTable({{"ns"}, "nope"}).status().code(), StatusCode::kNotFound);
+}
+
+// Statements are kept and reused: one that failed (a duplicate table) or
+// found nothing (a missing table) answers its next user afresh, with that
+// user's bindings, from several threads at once.
+TEST_F(SqlCatalogTest, ReusedStatementsAnswerEachUserAfresh) {
+  CreateTableRequest req;
+  req.schema = testing::OffsetSchema();
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        TableIdentifier mine{{"ns"}, "t" + std::to_string(t) + "_" + std::to_string(i)};
+        if (catalog_->CreateTable(id_, req).status().code() != StatusCode::kAlreadyExists) ++wrong;
+        if (catalog_->LoadTable({{"ns"}, "nope"}).status().code() != StatusCode::kNotFound) ++wrong;
+        auto created = catalog_->CreateTable(mine, req);
+        if (!created.ok()) ++wrong;
+        auto loaded = catalog_->LoadTable(mine);
+        if (!loaded.ok() || loaded->metadata_location != created->metadata_location) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  auto tables = catalog_->ListTables({"ns"});
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(tables->size(), 101u);
 }
 
 // The database is in WAL mode and loads use their own connection: a write
