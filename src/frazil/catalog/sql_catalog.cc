@@ -201,11 +201,15 @@ Result<std::unique_ptr<SqlCatalog>> SqlCatalog::Open(SqlCatalogOptions options,
     return Status::IoError("cannot open catalog database " + c->options_.db_path + " for reading: " + m);
   }
   sqlite3_busy_timeout(rdb, c->options_.busy_timeout_ms);
-  c->rdb_ = rdb;
+  {
+    MutexLock lock(&c->read_mu_);
+    c->rdb_ = rdb;
+  }
   return c;
 }
 
 Status SqlCatalog::Initialize() {
+  MutexLock lock(&mu_);
   // WAL journal: a commit is one fdatasync of the log instead of the
   // rollback journal's several syncs, create and unlink, and readers (ours
   // on rdb_, PyIceberg's, Spark's) do not wait for writers. The mode is
@@ -249,29 +253,29 @@ struct SqlCatalog::BatchOp {
 
 Status SqlCatalog::WriteBatched(const std::function<Status(sqlite3*)>& fn) {
   BatchOp op{&fn, Status::Ok(), false};
-  std::unique_lock lock(batch_mu_);
+  MutexLock lock(&batch_mu_);
   batch_pending_.push_back(&op);
   while (!op.done) {
     if (batch_leader_) {
-      batch_cv_.wait(lock);
+      batch_cv_.Wait(lock);
       continue;
     }
     // Lead: run everything queued so far (our op among it) in one transaction.
     batch_leader_ = true;
     std::vector<BatchOp*> ops;
     ops.swap(batch_pending_);
-    lock.unlock();
+    lock.Unlock();
     RunBatch(ops);
-    lock.lock();
+    lock.Lock();
     for (BatchOp* o : ops) o->done = true;
     batch_leader_ = false;
-    batch_cv_.notify_all();
+    batch_cv_.NotifyAll();
   }
   return op.result;
 }
 
 void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   WriteTxn txn(statements_.get(), db_);
   if (Status begun = txn.Begin(); !begun.ok()) {
     for (BatchOp* o : ops) o->result = begun;
@@ -309,7 +313,7 @@ void SqlCatalog::RunBatch(const std::vector<BatchOp*>& ops) {
 }
 
 Result<bool> SqlCatalog::NamespaceExists(const std::string& ns, sqlite3* db) {
-  Stmt s(statements_.get(), db ? db : db_,
+  Stmt s(statements_.get(), db,
          "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ?1 AND namespace = ?2 "
          "UNION ALL SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -330,11 +334,11 @@ Status SqlCatalog::PutNamespaceProperty(const std::string& ns, const std::string
 Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& properties) {
   for (const auto& part : ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
   if (ns.empty()) return Status::InvalidArgument("namespace is empty");
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string name = NamespaceToString(ns);
   WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
-  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name, db_));
   if (exists) return Status::AlreadyExists("namespace " + name + " already exists");
   Properties props = properties;
   if (props.empty()) props["exists"] = "true";  // a namespace is its property rows
@@ -343,7 +347,7 @@ Status SqlCatalog::CreateNamespace(const Namespace& ns, const Properties& proper
 }
 
 Result<std::vector<Namespace>> SqlCatalog::ListNamespaces(const Namespace& parent) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   Stmt s(statements_.get(), db_,
          "SELECT namespace FROM iceberg_namespace_properties WHERE catalog_name = ?1 "
          "UNION SELECT table_namespace FROM iceberg_tables WHERE catalog_name = ?1");
@@ -363,11 +367,11 @@ Result<std::vector<Namespace>> SqlCatalog::ListNamespaces(const Namespace& paren
 }
 
 Status SqlCatalog::DropNamespace(const Namespace& ns) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string name = NamespaceToString(ns);
   WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
-  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name, db_));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
   Stmt tables(statements_.get(), db_,
               "SELECT 1 FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 LIMIT 1");
@@ -384,9 +388,9 @@ Status SqlCatalog::DropNamespace(const Namespace& ns) {
 }
 
 Result<Properties> SqlCatalog::LoadNamespaceProperties(const Namespace& ns) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string name = NamespaceToString(ns);
-  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name, db_));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
   Stmt s(statements_.get(), db_,
          "SELECT property_key, property_value FROM iceberg_namespace_properties "
@@ -404,11 +408,11 @@ Result<Properties> SqlCatalog::LoadNamespaceProperties(const Namespace& ns) {
 
 Status SqlCatalog::UpdateNamespaceProperties(const Namespace& ns, const Properties& set,
                                              const std::vector<std::string>& remove) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string name = NamespaceToString(ns);
   WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
-  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name, db_));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
   for (const auto& k : remove) {
     Stmt s(statements_.get(), db_,
@@ -462,7 +466,7 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   std::string location;
   {
     // Early answers, from the read connection; the insert checks again.
-    std::lock_guard lock(read_mu_);
+    MutexLock lock(&read_mu_);
     FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), rdb_));
     if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
     FRAZIL_ASSIGN_OR_RETURN(auto existing, MetadataLocation(rdb_, id));
@@ -482,7 +486,7 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   Status st = WriteBatched([&](sqlite3* db) -> Status {
     FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), db));
     if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
-    return InsertTable(id, metadata_location);
+    return InsertTable(db, id, metadata_location);
   });
   if (!st.ok()) {
     (void)io_->Delete(metadata_location);  // never became visible
@@ -495,8 +499,8 @@ Result<LoadedTable> SqlCatalog::CreateTable(const TableIdentifier& id, CreateTab
   return LoadedTable{id, metadata_location, std::move(metadata)};
 }
 
-Status SqlCatalog::InsertTable(const TableIdentifier& id, const std::string& metadata_location) {
-  Stmt s(statements_.get(), db_,
+Status SqlCatalog::InsertTable(sqlite3* db, const TableIdentifier& id, const std::string& metadata_location) {
+  Stmt s(statements_.get(), db,
          "INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, "
          "previous_metadata_location, iceberg_type) VALUES (?1, ?2, ?3, ?4, NULL, 'TABLE')");
   FRAZIL_RETURN_IF_ERROR(s.prepared());
@@ -505,7 +509,7 @@ Status SqlCatalog::InsertTable(const TableIdentifier& id, const std::string& met
 }
 
 Result<std::string> SqlCatalog::DefaultTableLocation(const TableIdentifier& id) {
-  std::lock_guard lock(read_mu_);
+  MutexLock lock(&read_mu_);
   return DefaultLocation(rdb_, id);
 }
 
@@ -515,10 +519,10 @@ Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
   FRAZIL_RETURN_IF_ERROR(ValidateName(id.name, "table"));
   FRAZIL_ASSIGN_OR_RETURN(iceberg::TableMetadata metadata,
                           iceberg::ReadMetadataFile(io_.get(), metadata_location));
-  std::lock_guard lock(mu_);
-  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns)));
+  MutexLock lock(&mu_);
+  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(id.ns), db_));
   if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(id.ns) + " does not exist");
-  Status st = InsertTable(id, metadata_location);
+  Status st = InsertTable(db_, id, metadata_location);
   if (st.code() == StatusCode::kAlreadyExists)
     return Status::AlreadyExists("table " + id.ToString() + " already exists");
   FRAZIL_RETURN_IF_ERROR(st);
@@ -528,7 +532,7 @@ Result<LoadedTable> SqlCatalog::RegisterTable(const TableIdentifier& id,
 Result<LoadedTable> SqlCatalog::LoadTable(const TableIdentifier& id) {
   std::optional<std::string> location;
   {
-    std::lock_guard lock(read_mu_);
+    MutexLock lock(&read_mu_);
     FRAZIL_ASSIGN_OR_RETURN(location, MetadataLocation(rdb_, id));
   }
   if (!location) return Status::NotFound("table " + id.ToString() + " does not exist");
@@ -537,9 +541,9 @@ Result<LoadedTable> SqlCatalog::LoadTable(const TableIdentifier& id) {
 }
 
 Result<std::vector<TableIdentifier>> SqlCatalog::ListTables(const Namespace& ns) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::string name = NamespaceToString(ns);
-  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name));
+  FRAZIL_ASSIGN_OR_RETURN(bool exists, NamespaceExists(name, db_));
   if (!exists) return Status::NotFound("namespace " + name + " does not exist");
   std::string sql =
       std::string(
@@ -565,7 +569,7 @@ Status SqlCatalog::DropTable(const TableIdentifier& id, bool purge) {
     table = std::move(loaded).value();
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     std::string sql = std::string(
                           "DELETE FROM iceberg_tables WHERE catalog_name = ?1 AND table_namespace = ?2 AND "
                           "table_name = ?3 AND ") +
@@ -585,10 +589,10 @@ Status SqlCatalog::DropTable(const TableIdentifier& id, bool purge) {
 Status SqlCatalog::RenameTable(const TableIdentifier& from, const TableIdentifier& to) {
   for (const auto& part : to.ns) FRAZIL_RETURN_IF_ERROR(ValidateName(part, "namespace"));
   FRAZIL_RETURN_IF_ERROR(ValidateName(to.name, "table"));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   WriteTxn txn(statements_.get(), db_);
   FRAZIL_RETURN_IF_ERROR(txn.Begin());
-  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(to.ns)));
+  FRAZIL_ASSIGN_OR_RETURN(bool ns_exists, NamespaceExists(NamespaceToString(to.ns), db_));
   if (!ns_exists) return Status::NotFound("namespace " + NamespaceToString(to.ns) + " does not exist");
   FRAZIL_ASSIGN_OR_RETURN(auto target, MetadataLocation(db_, to));
   if (target) return Status::AlreadyExists("table " + to.ToString() + " already exists");

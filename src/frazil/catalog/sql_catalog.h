@@ -5,11 +5,9 @@
 // location the writer started from.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,38 +77,43 @@ class SqlCatalog final : public Catalog {
 
  private:
   SqlCatalog(SqlCatalogOptions options, std::unique_ptr<iceberg::FileIO> io, sqlite3* db);
-  Status Initialize();
-  Result<bool> NamespaceExists(const std::string& ns, sqlite3* db = nullptr);  // null: db_
+  Status Initialize() EXCLUDES(mu_);
+  // The connection is the caller's: db_ (mu_ held) or rdb_ (read_mu_ held).
+  Result<bool> NamespaceExists(const std::string& ns, sqlite3* db);
   // Runs `op` on db_ inside a write transaction shared with the ops other
   // threads submit meanwhile (group commit: one fsync for all of them).
   // Each op runs under its own savepoint, so a failing op leaves the others
   // alone. Returns the op's status, or the transaction's failure: BEGIN
   // (Unavailable when the database stayed locked, nothing applied) or
   // COMMIT (IoError: outcome unknown).
-  Status WriteBatched(const std::function<Status(sqlite3*)>& op);
+  Status WriteBatched(const std::function<Status(sqlite3*)>& op) EXCLUDES(batch_mu_, mu_);
   struct BatchOp;
-  void RunBatch(const std::vector<BatchOp*>& ops);
-  Status PutNamespaceProperty(const std::string& ns, const std::string& key, const std::string& value);
+  void RunBatch(const std::vector<BatchOp*>& ops) EXCLUDES(mu_);
+  Status PutNamespaceProperty(const std::string& ns, const std::string& key, const std::string& value)
+      REQUIRES(mu_);
   // On `db` (db_ inside write transactions, rdb_ for plain reads).
   Result<std::optional<std::string>> MetadataLocation(sqlite3* db, const TableIdentifier& id);
   Result<std::string> DefaultLocation(sqlite3* db, const TableIdentifier& id);
-  Status InsertTable(const TableIdentifier& id, const std::string& metadata_location);  // mu_ held
+  Status InsertTable(sqlite3* db, const TableIdentifier& id, const std::string& metadata_location);
 
   SqlCatalogOptions options_;
   std::unique_ptr<iceberg::FileIO> io_;
   std::unique_ptr<SqlStatementCache> statements_;
-  std::mutex mu_;  // one connection, used by one thread at a time
-  sqlite3* db_;
+  // The write connection, used by one thread at a time. Held across SQLite
+  // calls by design: a leaf, never on the produce, dispatch or ack paths
+  // (docs/concurrency.md).
+  Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);
   // A second connection for loads: with the database in WAL mode, reads do
   // not wait for a write transaction (and its fsync) on db_.
-  std::mutex read_mu_;
-  sqlite3* rdb_ = nullptr;
+  Mutex read_mu_;
+  sqlite3* rdb_ GUARDED_BY(read_mu_) = nullptr;
   // Group commit: ops waiting for the next write transaction, and whether a
   // thread (the leader) is running one. Never held across SQLite calls.
-  std::mutex batch_mu_;
-  std::condition_variable batch_cv_;
-  std::vector<BatchOp*> batch_pending_;
-  bool batch_leader_ = false;
+  Mutex batch_mu_;
+  CondVar batch_cv_;
+  std::vector<BatchOp*> batch_pending_ GUARDED_BY(batch_mu_);
+  bool batch_leader_ GUARDED_BY(batch_mu_) = false;
 };
 
 }  // namespace frazil::catalog

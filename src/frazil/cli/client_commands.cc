@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "danube_api.grpc.pb.h"
 #include "frazil/broker/grpc_services.h"
 #include "frazil/broker/topic_name.h"
+#include "frazil/common/mutex.h"
 
 namespace frazil::cli {
 namespace {
@@ -47,25 +47,32 @@ class Heartbeat {
             std::vector<uint64_t> ids)
       : stub_(danube::HealthCheck::NewStub(ch)), type_(type), ids_(std::move(ids)) {
     thread_ = std::thread([this] {
-      std::unique_lock lock(mu_);
-      while (!cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_; })) {
+      MutexLock lock(&mu_);
+      for (;;) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!stop_ && cv_.WaitUntil(lock, deadline)) {
+        }
+        if (stop_) return;
+        lock.Unlock();  // not across the calls
         for (uint64_t id : ids_) {
           danube::HealthCheckRequest req;
           req.set_client(type_);
           req.set_id(id);
           danube::HealthCheckResponse resp;
           grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
           (void)stub_->HealthCheck(&ctx, req, &resp);
         }
+        lock.Lock();
       }
     });
   }
   ~Heartbeat() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     thread_.join();
   }
 
@@ -73,9 +80,9 @@ class Heartbeat {
   std::unique_ptr<danube::HealthCheck::Stub> stub_;
   danube::HealthCheckRequest::ClientType type_;
   std::vector<uint64_t> ids_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -224,7 +231,7 @@ int RunConsume(const ConsumeArgs& a) {
 
   std::atomic<int64_t> received{0};
   std::atomic<bool> done{false};
-  std::mutex out_mu;
+  Mutex out_mu;  // one line of output at a time
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   for (size_t i = 0; i < subs.size(); ++i) contexts.push_back(std::make_unique<grpc::ClientContext>());
   std::vector<std::thread> readers;
@@ -244,7 +251,7 @@ int RunConsume(const ConsumeArgs& a) {
           break;
         }
         {
-          std::lock_guard lock(out_mu);
+          MutexLock lock(&out_mu);
           std::cout << "offset=" << m.msg_id().topic_offset() << " payload=" << m.payload() << " attributes=";
           bool first = true;
           std::map<std::string, std::string> sorted(m.attributes().begin(), m.attributes().end());
@@ -279,7 +286,7 @@ int RunConsume(const ConsumeArgs& a) {
       // CANCELLED is this process ending the streams; anything else is the
       // broker's error.
       if (!s.ok() && !(s.error_code() == grpc::StatusCode::CANCELLED && ours)) {
-        std::lock_guard lock(out_mu);
+        MutexLock lock(&out_mu);
         std::cerr << "frazil consume: stream from " << subs[i].first << " ended: " << s.error_message()
                   << " (gRPC status " << s.error_code() << ")\n";
         rc = 1;
